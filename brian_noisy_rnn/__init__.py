@@ -1,0 +1,42 @@
+"""brian-noisy-rnn: continuous-time rate RNNs with configurable noise placement.
+
+One framework-neutral network description (:class:`CTRNNSpec`) is simulated by three
+implementations that compute the same thing: a readable numpy reference, a PyTorch
+module (for training) and native Brian2 objects (:class:`RateCTRNN`).
+
+Heavy submodules (Brian2, PyTorch, NeuroGym) are imported lazily on first use, so
+``import brian_noisy_rnn`` stays fast.
+"""
+
+from importlib import import_module
+
+__version__ = "0.1.0"
+
+from .activations import ACTIVATIONS, get_activation
+from .noise import Noise
+from .spec import CTRNNSpec
+
+# public name -> module that defines it (imported on first access)
+_LAZY = {
+    "simulate": ".simulate",
+    "SimulationResult": ".simulate",
+    "RateCTRNN": ".brian2_network",
+    "evaluate": ".evaluation",
+    "noise_preference": ".noise_preference",
+    "NoisePreferenceCurve": ".noise_preference",
+    "SpikingRealization": ".spiking",
+}
+
+__all__ = ["ACTIVATIONS", "CTRNNSpec", "Noise", "get_activation", "__version__", *_LAZY]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'brian_noisy_rnn' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,131 @@
+"""``TorchCTRNN``: the CTRNN as a PyTorch ``nn.Module`` (same equations as the spec)."""
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..activations import get_activation
+from ..dynamics import StepRule, rollout, standard_normal, torch_ops
+from ..noise import Noise, as_noise
+from ..spec import CTRNNSpec
+from ..units import from_seconds, to_seconds
+
+_PARAMS = ("w_in", "w_rec", "b", "w_out", "b_out")
+
+
+class TorchCTRNN(nn.Module):
+    """A continuous-time rate RNN with configurable noise placement, in PyTorch.
+
+    Parameters
+    ----------
+    n_in, n_hidden, n_out : int >= 1
+    tau, dt : Brian2 time quantities (``100*ms``, ``20*ms``), dt < tau
+    activation : str, a registered activation name ("relu", "softplus", "tanh", ...)
+    noise : :class:`~brian_noisy_rnn.Noise`, the training noise (default none)
+    rec_gain : float, recurrent weights start as N(0, rec_gain**2 / n_hidden)
+    seed : int or None, seeds the weight initialisation
+    dtype : torch dtype of the parameters (float32 by default)
+
+    Parameters (``nn.Parameter``): ``w_in`` (N, n_in), ``w_rec`` (N, N), ``b`` (N,),
+    ``w_out`` (n_out, N), ``b_out`` (n_out,); buffer ``h0`` (N,).
+    """
+
+    def __init__(self, n_in, n_hidden, n_out, *, tau, dt, activation="relu", noise=None,
+                 rec_gain=0.5, seed=None, dtype=torch.float32):
+        super().__init__()
+        for name, v in (("n_in", n_in), ("n_hidden", n_hidden), ("n_out", n_out)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+        self.tau_seconds = to_seconds(tau, "tau")
+        self.dt_seconds = to_seconds(dt, "dt")
+        if self.dt_seconds >= self.tau_seconds:
+            raise ValueError(f"dt ({dt}) must be smaller than tau ({tau})")
+        self.activation = get_activation(activation).name
+        self.noise = as_noise(Noise("none") if noise is None else noise)
+        self.noise.check_compatible(self.dt_seconds, int(n_hidden))
+        gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+
+        def uniform(shape, bound):
+            return (torch.rand(shape, generator=gen, dtype=dtype) * 2 - 1) * bound
+
+        self.w_in = nn.Parameter(uniform((n_hidden, n_in), 1.0 / np.sqrt(n_in)))
+        self.w_rec = nn.Parameter(
+            torch.randn((n_hidden, n_hidden), generator=gen, dtype=dtype) * rec_gain / np.sqrt(n_hidden))
+        self.b = nn.Parameter(torch.zeros(n_hidden, dtype=dtype))
+        self.w_out = nn.Parameter(uniform((n_out, n_hidden), 1.0 / np.sqrt(n_hidden)))
+        self.b_out = nn.Parameter(torch.zeros(n_out, dtype=dtype))
+        self.register_buffer("h0", torch.zeros(n_hidden, dtype=dtype))
+
+    @property
+    def n_in(self):
+        """Number of inputs."""
+        return self.w_in.shape[1]
+
+    @property
+    def n_hidden(self):
+        """Number of hidden units."""
+        return self.w_rec.shape[0]
+
+    @property
+    def n_out(self):
+        """Number of outputs."""
+        return self.w_out.shape[0]
+
+    def forward(self, inputs, *, noise=None, xi=None, generator=None):
+        """Run the network.
+
+        Parameters
+        ----------
+        inputs : tensor (T, B, n_in)
+        noise : :class:`Noise` overriding the module's noise (e.g. at test time)
+        xi : optional tensor (T, B, N) of standard normal draws to use (for exact twins)
+        generator : optional ``torch.Generator`` for the draws when ``xi`` is None
+
+        Returns
+        -------
+        outputs (T, B, n_out), states (T, B, N): ``states[t]`` is h after consuming
+        ``inputs[t]``, ``outputs[t] = w_out states[t] + b_out``.
+        """
+        if inputs.ndim != 3 or inputs.shape[2] != self.n_in:
+            raise ValueError(f"inputs must have shape (T, B, n_in={self.n_in}), got {tuple(inputs.shape)}")
+        noise = self.noise if noise is None else as_noise(noise)
+        rule = StepRule.from_settings(self.dt_seconds, self.tau_seconds, self.n_hidden, noise)
+        if rule.active and xi is None:
+            xi = torch.randn((inputs.shape[0], inputs.shape[1], self.n_hidden),
+                             generator=generator, dtype=inputs.dtype, device=inputs.device)
+        params = {k: getattr(self, k) for k in (*_PARAMS, "h0")}
+        return rollout(params, inputs, rule, self.activation, torch_ops(), xi=xi)
+
+    # --- spec conversion --------------------------------------------------------------
+    def to_spec(self, noise=None, metadata=None):
+        """The network as a :class:`CTRNNSpec` (float64 copies of the weights)."""
+        arrays = {k: getattr(self, k).detach().cpu().double().numpy() for k in (*_PARAMS, "h0")}
+        return CTRNNSpec(*(arrays[k] for k in _PARAMS), tau=from_seconds(self.tau_seconds),
+                         dt=from_seconds(self.dt_seconds), activation=self.activation,
+                         noise=self.noise if noise is None else noise, h0=arrays["h0"],
+                         metadata=metadata)
+
+    @classmethod
+    def from_spec(cls, spec, dtype=torch.float64):
+        """A module holding ``spec``'s weights (float64 by default: bit-exact round trip)."""
+        if not isinstance(spec, CTRNNSpec):
+            raise TypeError(f"spec must be a CTRNNSpec, got {type(spec).__name__}")
+        model = cls(spec.n_in, spec.n_hidden, spec.n_out, tau=spec.tau, dt=spec.dt,
+                    activation=spec.activation, noise=spec.noise, seed=0, dtype=dtype)
+        with torch.no_grad():
+            for k in (*_PARAMS, "h0"):
+                getattr(model, k).copy_(torch.tensor(getattr(spec, k), dtype=dtype))
+        return model
+
+
+def run_torch(spec, inputs, noise, seed):
+    """Backend function of ``simulate(..., backend="torch")``: float64, numpy's noise stream."""
+    model = TorchCTRNN.from_spec(spec)
+    rule = StepRule.from_spec(spec, noise)
+    x = torch.as_tensor(inputs, dtype=torch.float64)
+    xi = None
+    if rule.active:
+        xi = torch.as_tensor(standard_normal(seed, inputs.shape[0], inputs.shape[1], spec.n_hidden))
+    with torch.no_grad():
+        outputs, states = model(x, noise=noise, xi=xi)
+    return outputs.numpy(), states.numpy()

@@ -1,0 +1,55 @@
+"""The ``brian-noisy-rnn`` command line.
+
+Each subcommand lives in its own module of this package and provides
+``add_parser(subparsers)`` (registering itself, with ``set_defaults(func=run)``) and
+``run(args) -> int``.
+"""
+
+import argparse
+import importlib
+import sys
+
+# subcommand modules, in the order ``--help`` lists them
+SUBCOMMANDS = ("demo", "simulate", "tasks", "train", "evaluate", "experiment", "results", "analyze")
+
+
+def build_parser():
+    """The argparse parser with every available subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="brian-noisy-rnn",
+        description="Noisy continuous-time rate RNNs: train in PyTorch, run in Brian2, "
+                    "measure noise preference.")
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as err:
+            if err.name == f"{__name__}.{name}":
+                continue  # subcommand not built into this version
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv=None):
+    """Entry point of the console script; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted; finished results are kept", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, FileNotFoundError) as err:
+        print(f"brian-noisy-rnn {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

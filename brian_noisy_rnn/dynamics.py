@@ -1,0 +1,150 @@
+"""The CTRNN step, written once for numpy arrays and torch tensors alike.
+
+The numpy reference backend and :class:`~brian_noisy_rnn.bridges.TorchCTRNN` both call
+:func:`rollout`; only the array library differs (passed as a small ``ops`` namespace).
+The Brian2 implementation writes the same equations as Brian2 model strings
+(:mod:`brian_noisy_rnn.brian2_network`).
+"""
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
+
+from .activations import get_activation
+
+
+@dataclass(frozen=True)
+class StepRule:
+    """The numbers one step needs, derived from a spec and a noise model.
+
+    Attributes
+    ----------
+    gamma : float, dt / tau
+    placement, process : str, as in :class:`~brian_noisy_rnn.Noise`
+    sigma : float64 array (N,), noise amplitude per hidden unit
+    rho : float, OU decay per step exp(-dt / tau_noise) (0 for other processes)
+    active : bool, whether any random numbers are needed
+    """
+
+    gamma: float
+    placement: str
+    process: str
+    sigma: np.ndarray
+    rho: float
+    active: bool
+
+    @classmethod
+    def from_spec(cls, spec, noise=None):
+        """Build the rule for ``spec`` with ``noise`` (default: ``spec.noise``)."""
+        noise = spec.noise if noise is None else noise
+        noise.check_compatible(spec.dt_seconds, spec.n_hidden)
+        return cls.from_settings(spec.dt_seconds, spec.tau_seconds, spec.n_hidden, noise)
+
+    @classmethod
+    def from_settings(cls, dt_seconds, tau_seconds, n_hidden, noise):
+        """Build the rule from dt and tau in seconds, N and a :class:`Noise`."""
+        rho = 0.0
+        if noise.process == "ou":
+            rho = float(np.exp(-dt_seconds / noise.tau_noise_seconds))
+        return cls(dt_seconds / tau_seconds, noise.placement, noise.process,
+                   noise.sigma_vector(n_hidden), rho, noise.is_active)
+
+
+NUMPY_OPS = SimpleNamespace(relu=lambda x: np.maximum(x, 0.0), sqrt=np.sqrt, stack=np.stack,
+                            module=np)
+
+
+def torch_ops():
+    """The ``ops`` namespace for torch tensors."""
+    import torch
+
+    return SimpleNamespace(relu=torch.relu, sqrt=torch.sqrt, stack=torch.stack, module=torch)
+
+
+def next_noise_sample(prev, xi_t, sigma, rule, first):
+    """The additive noise sample of this step (shape (B, N)).
+
+    white/poisson: ``sigma * xi_t``; OU: ``sigma * xi_0`` at the first step (stationary
+    start), then ``rho * prev + sigma * sqrt(1 - rho**2) * xi_t`` (exact discretisation).
+    """
+    if rule.process == "ou" and not first:
+        return rule.rho * prev + (sigma * float(np.sqrt(1.0 - rule.rho ** 2))) * xi_t
+    return sigma * xi_t
+
+
+def step(h, a, n, rule, f, ops):
+    """One CTRNN step ``h -> h'`` given pre-activation ``a`` and noise sample ``n``.
+
+    h, a, n : arrays (B, N); n is ignored when the rule is inactive.
+    f : the activation (numpy or torch callable), ops : :data:`NUMPY_OPS` or :func:`torch_ops`.
+    """
+    g = rule.gamma
+    if not rule.active:
+        return (1.0 - g) * h + g * f(a)
+    if rule.placement == "pre":
+        return (1.0 - g) * h + g * f(a + n)
+    fa = f(a)
+    if rule.placement == "post":
+        if rule.process == "poisson":
+            n = n * ops.sqrt(ops.relu(fa))
+        return (1.0 - g) * h + g * (fa + n)
+    if rule.placement == "state":
+        return (1.0 - g) * h + g * fa + float(np.sqrt(2.0 * g)) * n
+    raise AssertionError(f"unhandled placement {rule.placement!r}")
+
+
+def rollout(params, inputs, rule, activation, ops, xi=None, h0=None):
+    """Run the network over time.
+
+    Parameters
+    ----------
+    params : mapping with w_in (N, n_in), w_rec (N, N), b (N,), w_out (n_out, N),
+        b_out (n_out,), h0 (N,) as numpy arrays or torch tensors (one library throughout)
+    inputs : (T, B, n_in)
+    rule : :class:`StepRule`
+    activation : str, the activation's name
+    ops : :data:`NUMPY_OPS` or :func:`torch_ops`
+    xi : (T, B, N) standard normal draws, required if ``rule.active``
+    h0 : optional (B, N) or (N,) initial state overriding ``params["h0"]``
+
+    Returns
+    -------
+    outputs (T, B, n_out), states (T, B, N): ``states[t]`` is h after the step that
+    consumed ``inputs[t]``; ``outputs[t] = w_out states[t] + b_out``.
+    """
+    act = get_activation(activation)
+    f = act.torch if ops.module is not np else act.numpy
+    T, B = inputs.shape[0], inputs.shape[1]
+    h = params["h0"] if h0 is None else h0
+    h = h + 0.0 * inputs[0, :, :1]  # broadcast to (B, N) in either library
+    drive = inputs @ params["w_in"].T + params["b"]  # (T, B, N)
+    w_rec_t = params["w_rec"].T
+    sigma = rule.sigma
+    if rule.active:
+        if xi is None:
+            raise ValueError("xi (standard normal draws of shape (T, B, N)) is required with noise")
+        if ops.module is not np:
+            sigma = ops.module.as_tensor(sigma, dtype=h.dtype, device=h.device)
+    states = []
+    n = None
+    for t in range(T):
+        a = h @ w_rec_t + drive[t]
+        if rule.active:
+            n = next_noise_sample(n, xi[t], sigma, rule, first=(t == 0))
+        h = step(h, a, n, rule, f, ops)
+        states.append(h)
+    states = ops.stack(states)
+    outputs = states @ params["w_out"].T + params["b_out"]
+    return outputs, states
+
+
+def standard_normal(seed, n_steps, n_trials, n_hidden):
+    """The standard normal draws every backend uses for a seed: shape (T, B, N), float64.
+
+    Equal, bit for bit, to what Brian2's ``randn()`` gives a NeuronGroup of B*N neurons
+    (index ``b*N + i``) after ``brian2.seed(seed)``: ``RandomState(seed).randn(T, B*N)``.
+    ``seed=None`` draws fresh entropy.
+    """
+    rs = np.random.RandomState(seed)
+    return rs.randn(n_steps, n_trials * n_hidden).reshape(n_steps, n_trials, n_hidden)

@@ -1,0 +1,204 @@
+"""Noise models: where the noise enters the CTRNN step and which process generates it.
+
+With ``gamma = dt / tau`` and ``xi ~ N(0, 1)`` drawn per neuron and per step, one step is
+
+==============  =========  =======================================================================
+placement       process    step ``h -> h'``
+==============  =========  =======================================================================
+``"none"``      --         ``(1 - gamma) h + gamma f(a)``
+``"pre"``       white      ``(1 - gamma) h + gamma f(a + sigma xi)``              (the paper's default)
+``"post"``      white      ``(1 - gamma) h + gamma (f(a) + sigma xi)``
+``"pre"``       ou         ``(1 - gamma) h + gamma f(a + eta)``, eta an Ornstein-Uhlenbeck process
+``"post"``      ou         ``(1 - gamma) h + gamma (f(a) + eta)``
+``"post"``      poisson    ``(1 - gamma) h + gamma (f(a) + sigma sqrt(max(f(a), 0)) xi)``
+``"state"``     white      ``(1 - gamma) h + gamma f(a) + sigma sqrt(2 gamma) xi``
+==============  =========  =======================================================================
+
+The OU process has stationary standard deviation ``sigma`` and correlation time
+``tau_noise`` and is advanced with its exact discretisation
+``eta' = rho eta + sigma sqrt(1 - rho**2) xi``, ``rho = exp(-dt / tau_noise)``; it starts in
+its stationary distribution (``eta_0 = sigma xi_0``). ``"state"`` noise is the Euler-Maruyama
+step of ``tau dh = (-h + f(a)) dt + sigma sqrt(2 tau) dW``: ``sigma`` is the stationary
+standard deviation it gives a linear unit, independent of ``dt``.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .units import from_seconds, to_seconds
+
+PLACEMENTS = ("none", "pre", "post", "state")
+PROCESSES = ("white", "ou", "poisson")
+
+# which processes are defined at which placement
+SUPPORTED = {
+    "none": ("white",),
+    "pre": ("white", "ou"),
+    "post": ("white", "ou", "poisson"),
+    "state": ("white",),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Noise:
+    """Where noise enters a CTRNN step and which random process generates it.
+
+    Parameters
+    ----------
+    placement : {"none", "pre", "post", "state"}
+        ``"pre"``: inside the activation, ``f(a + sigma*xi)``; ``"post"``: outside it,
+        ``f(a) + sigma*xi``; ``"state"``: continuous-time additive noise on the state;
+        ``"none"``: deterministic.
+    sigma : float or array of shape (n_hidden,), dimensionless, >= 0
+        Noise amplitude, one value for all hidden neurons or one per neuron.
+    process : {"white", "ou", "poisson"}
+        ``"white"``: drawn independently every step (the paper's convention: its variance
+        does not scale with dt); ``"ou"``: Ornstein-Uhlenbeck noise with stationary std
+        ``sigma`` and correlation time ``tau_noise``; ``"poisson"``: multiplicative,
+        ``sigma*sqrt(max(f(a), 0))*xi`` (placement "post" only).
+    tau_noise : Brian2 time quantity, required for ``process="ou"`` only.
+
+    Examples
+    --------
+    >>> Noise("pre", sigma=0.5)
+    >>> Noise("pre", sigma=0.5, process="ou", tau_noise=20*ms)
+    """
+
+    placement: str
+    sigma: object = 0.0
+    process: str = "white"
+    tau_noise: object = None
+    _sigma: np.ndarray = field(init=False, repr=False)
+    _tau_noise_s: object = field(init=False, repr=False)
+
+    def __post_init__(self):
+        if not isinstance(self.placement, str) or self.placement not in PLACEMENTS:
+            raise ValueError(f"placement must be one of {PLACEMENTS}, got {self.placement!r}")
+        if not isinstance(self.process, str) or self.process not in PROCESSES:
+            raise ValueError(f"process must be one of {PROCESSES}, got {self.process!r}")
+        if self.process not in SUPPORTED[self.placement]:
+            raise ValueError(
+                f"process={self.process!r} is not supported with placement="
+                f"{self.placement!r}; supported processes there: {SUPPORTED[self.placement]}"
+            )
+        try:
+            sigma = np.array(self.sigma, dtype=float)
+        except (TypeError, ValueError):
+            raise TypeError(f"sigma must be a float or a 1-D array of floats, got {self.sigma!r}")
+        if sigma.ndim > 1:
+            raise ValueError(f"sigma must be a scalar or shape (n_hidden,), got shape {sigma.shape}")
+        if not np.all(np.isfinite(sigma)):
+            raise ValueError(f"sigma must be finite, got {self.sigma!r}")
+        if np.any(sigma < 0):
+            raise ValueError(f"sigma must be >= 0, got {self.sigma!r}")
+        sigma.setflags(write=False)
+        object.__setattr__(self, "_sigma", sigma)
+        if self.process == "ou":
+            if self.tau_noise is None:
+                raise ValueError("tau_noise is required for process='ou' (e.g. tau_noise=20*ms)")
+            object.__setattr__(self, "_tau_noise_s", to_seconds(self.tau_noise, "tau_noise"))
+        elif self.tau_noise is not None:
+            raise ValueError(f"tau_noise is only used with process='ou', not {self.process!r}")
+        else:
+            object.__setattr__(self, "_tau_noise_s", None)
+
+    # --- derived views ---------------------------------------------------------------
+    @property
+    def sigma_array(self):
+        """sigma as a read-only float array: shape () for a scalar, (n_hidden,) per neuron."""
+        return self._sigma
+
+    @property
+    def tau_noise_seconds(self):
+        """tau_noise in seconds (float), or None if the process has none."""
+        return self._tau_noise_s
+
+    @property
+    def is_active(self):
+        """True if this noise draws random numbers (placement not "none" and sigma > 0 somewhere)."""
+        return self.placement != "none" and bool(np.any(self._sigma > 0))
+
+    @property
+    def is_scalar(self):
+        """True if sigma is one value for all neurons."""
+        return self._sigma.ndim == 0
+
+    def sigma_vector(self, n_hidden):
+        """sigma broadcast to shape (n_hidden,) (float64); checks a per-neuron length."""
+        if self._sigma.ndim == 1 and self._sigma.shape[0] != n_hidden:
+            raise ValueError(
+                f"sigma has {self._sigma.shape[0]} values but the network has {n_hidden} "
+                "hidden neurons"
+            )
+        return np.broadcast_to(self._sigma, (n_hidden,)).astype(float)
+
+    def check_compatible(self, dt_seconds, n_hidden):
+        """Raise ValueError if this noise cannot run at time step ``dt_seconds`` with ``n_hidden`` units."""
+        self.sigma_vector(n_hidden)
+        if self.process == "ou" and self._tau_noise_s < dt_seconds:
+            raise ValueError(
+                f"tau_noise ({self.tau_noise}) must be >= dt ({from_seconds(dt_seconds)}) "
+                "for process='ou'"
+            )
+
+    def with_sigma(self, sigma):
+        """A copy of this noise model with another sigma (same placement and process)."""
+        return Noise(self.placement, sigma, process=self.process, tau_noise=self.tau_noise)
+
+    def scalar_sigma(self):
+        """sigma as a float (the mean over neurons for per-neuron sigma)."""
+        return float(np.mean(self._sigma))
+
+    # --- (de)serialisation -------------------------------------------------------------
+    def to_dict(self):
+        """A JSON-compatible description (sigma as float or list, tau_noise in seconds)."""
+        return {
+            "placement": self.placement,
+            "sigma": self._sigma.tolist(),
+            "process": self.process,
+            "tau_noise_s": self._tau_noise_s,
+        }
+
+    @classmethod
+    def from_dict(cls, d):
+        """Inverse of :meth:`to_dict`."""
+        if not isinstance(d, dict):
+            raise ValueError(f"noise description must be a dict, got {type(d).__name__}")
+        unknown = set(d) - {"placement", "sigma", "process", "tau_noise_s"}
+        if unknown:
+            raise ValueError(f"unknown keys in noise description: {sorted(unknown)}")
+        tau = d.get("tau_noise_s")
+        return cls(
+            d["placement"],
+            d.get("sigma", 0.0),
+            process=d.get("process", "white"),
+            tau_noise=None if tau is None else from_seconds(tau),
+        )
+
+    def __eq__(self, other):
+        if not isinstance(other, Noise):
+            return NotImplemented
+        return (
+            self.placement == other.placement
+            and self.process == other.process
+            and self._tau_noise_s == other._tau_noise_s
+            and self._sigma.shape == other._sigma.shape
+            and bool(np.all(self._sigma == other._sigma))
+        )
+
+    __hash__ = None
+
+    def __repr__(self):
+        s = self._sigma.tolist() if self._sigma.ndim == 0 else f"array(shape={self._sigma.shape})"
+        extra = f", process={self.process!r}" if self.process != "white" else ""
+        if self.tau_noise is not None:
+            extra += f", tau_noise={self.tau_noise!r}"
+        return f"Noise({self.placement!r}, sigma={s}{extra})"
+
+
+def as_noise(noise, name="noise"):
+    """Return ``noise`` if it is a :class:`Noise`; raise TypeError naming ``name`` otherwise."""
+    if not isinstance(noise, Noise):
+        raise TypeError(f"{name} must be a brian_noisy_rnn.Noise, got {type(noise).__name__}")
+    return noise

@@ -1,0 +1,222 @@
+"""The framework-neutral network description: :class:`CTRNNSpec`, and its file format."""
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from .activations import get_activation
+from .noise import Noise, as_noise
+from .units import from_seconds, to_seconds
+
+FILE_FORMAT = "brian-noisy-rnn/ctrnn-spec"
+FILE_VERSION = 1
+_ARRAYS = ("w_in", "w_rec", "b", "w_out", "b_out", "h0")
+
+
+def _as_matrix(value, name, shape):
+    try:
+        arr = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an array of floats, got {type(value).__name__}")
+    if arr.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, arr.shape)):
+        want = "(" + ", ".join("?" if s is None else str(s) for s in shape) + ")"
+        raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or inf")
+    arr.setflags(write=False)
+    return arr
+
+
+class CTRNNSpec:
+    """Weights, time constants, activation and noise of a continuous-time rate RNN.
+
+    One step (``gamma = dt / tau``, time-major arrays)::
+
+        a_t = w_rec h_t + w_in u_t + b
+        h_{t+1} = (1 - gamma) h_t + gamma f(a_t)      (+ noise, see :class:`Noise`)
+        z_t = w_out h_t + b_out
+
+    Parameters
+    ----------
+    w_in : array (N, n_in)
+    w_rec : array (N, N)
+    b : array (N,)
+    w_out : array (n_out, N)
+    b_out : array (n_out,)
+    tau : Brian2 time quantity (e.g. ``100*ms``), membrane time constant
+    dt : Brian2 time quantity, integration step; must be < tau
+    activation : str, a name from :data:`brian_noisy_rnn.ACTIVATIONS`
+    noise : :class:`Noise`, the network's own (training) noise; default ``Noise("none")``
+    h0 : array (N,), initial state; default zeros
+    metadata : dict, JSON-serialisable extra information (e.g. training settings)
+
+    All arrays are stored as read-only float64 copies; validation happens here, so an
+    invalid network cannot exist.
+    """
+
+    def __init__(self, w_in, w_rec, b, w_out, b_out, *, tau, dt, activation,
+                 noise=None, h0=None, metadata=None):
+        self.w_rec = _as_matrix(w_rec, "w_rec", (None, None))
+        n = self.w_rec.shape[0]
+        if self.w_rec.shape != (n, n) or n < 1:
+            raise ValueError(f"w_rec must be square (N, N) with N >= 1, got {self.w_rec.shape}")
+        self.w_in = _as_matrix(w_in, "w_in", (n, None))
+        self.b = _as_matrix(b, "b", (n,))
+        self.w_out = _as_matrix(w_out, "w_out", (None, n))
+        self.b_out = _as_matrix(b_out, "b_out", (self.w_out.shape[0],))
+        self.h0 = _as_matrix(np.zeros(n) if h0 is None else h0, "h0", (n,))
+        self.tau_seconds = to_seconds(tau, "tau")
+        self.dt_seconds = to_seconds(dt, "dt")
+        if self.dt_seconds >= self.tau_seconds:
+            raise ValueError(f"dt ({dt}) must be smaller than tau ({tau})")
+        self.activation = get_activation(activation).name
+        self.noise = as_noise(Noise("none") if noise is None else noise)
+        self.noise.check_compatible(self.dt_seconds, n)
+        metadata = {} if metadata is None else metadata
+        try:
+            json.dumps(metadata)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"metadata must be JSON-serialisable: {err}")
+        self.metadata = dict(metadata)
+
+    # --- shape and time ---------------------------------------------------------------
+    @property
+    def n_in(self):
+        """Number of inputs."""
+        return self.w_in.shape[1]
+
+    @property
+    def n_hidden(self):
+        """Number of hidden units N."""
+        return self.w_rec.shape[0]
+
+    @property
+    def n_out(self):
+        """Number of outputs."""
+        return self.w_out.shape[0]
+
+    @property
+    def tau(self):
+        """Time constant as a Brian2 quantity."""
+        return from_seconds(self.tau_seconds)
+
+    @property
+    def dt(self):
+        """Time step as a Brian2 quantity."""
+        return from_seconds(self.dt_seconds)
+
+    @property
+    def gamma(self):
+        """dt / tau (dimensionless, in (0, 1))."""
+        return self.dt_seconds / self.tau_seconds
+
+    def replace(self, **changes):
+        """A copy with some constructor arguments changed (e.g. ``noise=``, ``b=``)."""
+        kwargs = dict(w_in=self.w_in, w_rec=self.w_rec, b=self.b, w_out=self.w_out,
+                      b_out=self.b_out, tau=self.tau, dt=self.dt, activation=self.activation,
+                      noise=self.noise, h0=self.h0, metadata=self.metadata)
+        unknown = set(changes) - set(kwargs)
+        if unknown:
+            raise TypeError(f"unknown CTRNNSpec arguments: {sorted(unknown)}")
+        kwargs.update(changes)
+        return CTRNNSpec(**kwargs)
+
+    def __eq__(self, other):
+        if not isinstance(other, CTRNNSpec):
+            return NotImplemented
+        return (self._meta(with_metadata=True) == other._meta(with_metadata=True)
+                and all(np.array_equal(getattr(self, k), getattr(other, k)) for k in _ARRAYS))
+
+    __hash__ = None
+
+    def __repr__(self):
+        return (f"CTRNNSpec(n_in={self.n_in}, n_hidden={self.n_hidden}, n_out={self.n_out}, "
+                f"tau={self.tau!r}, dt={self.dt!r}, activation={self.activation!r}, "
+                f"noise={self.noise!r})")
+
+    # --- file format ------------------------------------------------------------------
+    def _meta(self, with_metadata=True):
+        meta = {
+            "format": FILE_FORMAT,
+            "version": FILE_VERSION,
+            "tau_s": self.tau_seconds,
+            "dt_s": self.dt_seconds,
+            "activation": self.activation,
+            "noise": self.noise.to_dict(),
+        }
+        if with_metadata:
+            meta["metadata"] = self.metadata
+        return meta
+
+    def content_hash(self):
+        """SHA-256 hex digest of the weights and settings (not of ``metadata``)."""
+        h = hashlib.sha256(json.dumps(self._meta(with_metadata=False), sort_keys=True).encode())
+        for k in _ARRAYS:
+            h.update(k.encode())
+            h.update(np.ascontiguousarray(getattr(self, k)).tobytes())
+        return h.hexdigest()
+
+    def save(self, path):
+        """Write the spec to ``path`` (.npz of plain arrays + JSON metadata), atomically.
+
+        The file is written to a temporary name in the same folder and renamed, so an
+        interrupted save never leaves a truncated file at ``path``.
+        """
+        path = os.fspath(path)
+        buf = io.BytesIO()
+        arrays = {k: getattr(self, k) for k in _ARRAYS}
+        arrays["sigma"] = self.noise.sigma_array
+        np.savez(buf, meta=np.array(json.dumps(self._meta())), **arrays)
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(buf.getvalue())
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path):
+        """Read a spec written by :meth:`save` (no pickle is ever loaded).
+
+        Raises FileNotFoundError if ``path`` does not exist, ValueError if it is truncated,
+        corrupt, not a spec file or of an unsupported version.
+        """
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"path: no spec file at {path!r}")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                contents = {k: data[k] for k in data.files}
+            meta = json.loads(str(contents.pop("meta")))
+        except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError) as err:
+            raise ValueError(f"path: {path!r} is not a readable CTRNNSpec file ({err})") from err
+        if not isinstance(meta, dict) or meta.get("format") != FILE_FORMAT:
+            raise ValueError(f"path: {path!r} is not a CTRNNSpec file")
+        if meta.get("version") != FILE_VERSION:
+            raise ValueError(f"path: {path!r} has format version {meta.get('version')!r}; "
+                             f"this brian-noisy-rnn reads version {FILE_VERSION}")
+        missing = [k for k in (*_ARRAYS, "sigma") if k not in contents]
+        if missing:
+            raise ValueError(f"path: {path!r} lacks arrays {missing}")
+        try:
+            noise_d = dict(meta["noise"])
+            noise_d["sigma"] = contents["sigma"]
+            return cls(*(contents[k] for k in _ARRAYS[:5]),
+                       tau=from_seconds(meta["tau_s"]), dt=from_seconds(meta["dt_s"]),
+                       activation=meta["activation"], noise=Noise.from_dict(noise_d),
+                       h0=contents["h0"], metadata=meta.get("metadata", {}))
+        except KeyError as err:
+            raise ValueError(f"path: {path!r} lacks metadata field {err}") from err

@@ -1,0 +1,29 @@
+"""Shared fixtures: random specs of several sizes and activations."""
+
+import numpy as np
+import pytest
+from brian2 import ms
+
+from brian_noisy_rnn import CTRNNSpec, Noise
+
+
+def random_spec(n_hidden=8, n_in=3, n_out=2, *, activation="relu", noise=None, seed=0,
+                tau=100 * ms, dt=10 * ms):
+    """A random, stable CTRNNSpec for tests (weights scaled so the dynamics stay bounded)."""
+    rng = np.random.default_rng(seed)
+    return CTRNNSpec(
+        w_in=rng.normal(size=(n_hidden, n_in)),
+        w_rec=rng.normal(size=(n_hidden, n_hidden)) * 0.6 / np.sqrt(n_hidden),
+        b=rng.normal(size=n_hidden) * 0.2,
+        w_out=rng.normal(size=(n_out, n_hidden)),
+        b_out=rng.normal(size=n_out),
+        tau=tau, dt=dt, activation=activation,
+        noise=Noise("none") if noise is None else noise,
+        h0=rng.uniform(0, 0.5, size=n_hidden),
+    )
+
+
+@pytest.fixture
+def make_spec():
+    """Factory fixture: ``make_spec(n_hidden, n_in, n_out, activation=..., noise=..., seed=...)``."""
+    return random_spec
