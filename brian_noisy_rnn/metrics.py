@@ -1,0 +1,223 @@
+"""Task metrics on network outputs (numpy or torch) and the matching differentiable torch loss.
+
+Conventions (``batch`` is a :class:`brian_noisy_rnn.tasks.TaskBatch`, outputs have shape
+(T, B, n_out); classification outputs are logits, one per class):
+
+classification
+    ``accuracy``: fraction of ``decision_mask`` steps with ``argmax(outputs) == target``
+    (pooled over all scored steps of all trials). ``cross_entropy``: mean over ``mask`` steps of
+    ``-log softmax(outputs)[target]`` (natural log). Tasks with ``"trial_accuracy"`` in
+    ``batch.extra_metrics`` (MazeNavigation) also get ``trial_accuracy``: the fraction of trials
+    (with at least one scored step) whose every scored step is correct.
+regression
+    ``mse``: mean of (outputs - targets)^2 over ``mask`` steps and all n_out outputs.
+    ``nmse``: mse / var, var = the mean over outputs of the variance of the masked targets of
+    that output (so predicting each output's mean gives nmse = 1); NaN if var = 0.
+
+Empty masks give NaN metrics. The torch loss is the training loss of the batch kind (masked
+cross-entropy or masked MSE) and equals ``cross_entropy`` / ``mse`` of :func:`task_metrics`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+KINDS = ("classification", "regression")
+_NAMES = {"classification": ("accuracy", "cross_entropy"), "regression": ("mse", "nmse")}
+_LOSS = {"classification": "cross_entropy", "regression": "mse"}
+_HIGHER_IS_BETTER = {"accuracy": True, "trial_accuracy": True, "cross_entropy": False, "mse": False, "nmse": False}
+
+
+class PrimaryMetric(NamedTuple):
+    """The headline metric of a task kind: its name and whether higher values are better."""
+
+    name: str
+    higher_is_better: bool
+
+
+def _check_kind(kind):
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    return kind
+
+
+def loss_and_metric_names(kind):
+    """``(loss_name, metric_names)`` of a task kind.
+
+    classification -> ``("cross_entropy", ("accuracy", "cross_entropy"))``;
+    regression -> ``("mse", ("mse", "nmse"))``. Task-specific extras (``trial_accuracy``) are
+    listed in ``TaskBatch.extra_metrics``.
+    """
+    _check_kind(kind)
+    return _LOSS[kind], _NAMES[kind]
+
+
+def primary_metric(kind):
+    """Headline metric of a task kind: ``PrimaryMetric("accuracy", True)`` or ``("mse", False)``."""
+    _check_kind(kind)
+    name = "accuracy" if kind == "classification" else "mse"
+    return PrimaryMetric(name, _HIGHER_IS_BETTER[name])
+
+
+def higher_is_better(name):
+    """Whether larger values of metric ``name`` are better (ValueError naming ``name`` if unknown)."""
+    if name not in _HIGHER_IS_BETTER:
+        raise ValueError(f"name must be one of {sorted(_HIGHER_IS_BETTER)}, got {name!r}")
+    return _HIGHER_IS_BETTER[name]
+
+
+def _as_numpy(outputs, batch):
+    if type(outputs).__module__.startswith("torch"):
+        outputs = outputs.detach().cpu().numpy()
+    outputs = np.asarray(outputs, dtype=np.float64)
+    expected = (batch.inputs.shape[0], batch.inputs.shape[1], batch.n_out)
+    if outputs.shape != expected:
+        raise ValueError(f"outputs must have shape (T, B, n_out) = {expected} for this batch, got {outputs.shape}")
+    return outputs
+
+
+def _log_softmax(z):
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def _masked_mean_per_trial(values, mask):
+    """values, mask (T, B) -> (B,) mean over masked steps (NaN where none)."""
+    count = mask.sum(axis=0)
+    total = np.where(mask, values, 0.0).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def _target_variance(batch):
+    masked = batch.targets[batch.mask]  # (N, n_out)
+    if masked.shape[0] == 0:
+        return np.nan
+    var = float(masked.var(axis=0).mean())
+    return var if var > 0 else np.nan
+
+
+def _classification(outputs, batch):
+    logp = _log_softmax(outputs)
+    nll = -np.take_along_axis(logp, batch.targets[..., None], axis=-1)[..., 0]
+    correct = (outputs.argmax(axis=-1) == batch.targets).astype(float)
+    return nll, correct
+
+
+def per_trial_metrics(outputs, batch):
+    """Metrics of each trial (e.g. for standard errors over trials).
+
+    Parameters
+    ----------
+    outputs : numpy array or torch tensor (T, B, n_out)
+        Network outputs (logits for classification).
+    batch : TaskBatch
+
+    Returns
+    -------
+    dict of str -> float64 array (B,)
+        The same keys as :func:`task_metrics`, each trial's value (NaN for a trial without
+        masked / scored steps). ``nmse`` uses the whole batch's target variance.
+    """
+    outputs = _as_numpy(outputs, batch)
+    if batch.kind == "classification":
+        nll, correct = _classification(outputs, batch)
+        out = {
+            "accuracy": _masked_mean_per_trial(correct, batch.decision_mask),
+            "cross_entropy": _masked_mean_per_trial(nll, batch.mask),
+        }
+        if "trial_accuracy" in batch.extra_metrics:
+            acc = out["accuracy"]
+            out["trial_accuracy"] = np.where(np.isnan(acc), np.nan, (acc == 1.0).astype(float))
+        return out
+    _check_kind(batch.kind)
+    sq = ((outputs - batch.targets) ** 2).mean(axis=-1)
+    mse = _masked_mean_per_trial(sq, batch.mask)
+    return {"mse": mse, "nmse": mse / _target_variance(batch)}
+
+
+def task_metrics(outputs, batch):
+    """Metrics of a batch, pooled over all masked steps of all trials.
+
+    Parameters
+    ----------
+    outputs : numpy array or torch tensor (T, B, n_out)
+        Network outputs (logits for classification).
+    batch : TaskBatch
+
+    Returns
+    -------
+    dict of str -> float
+        classification: ``accuracy``, ``cross_entropy`` (+ ``trial_accuracy`` for maze tasks);
+        regression: ``mse``, ``nmse``.
+
+    Raises
+    ------
+    ValueError
+        If ``outputs`` does not have shape (T, B, n_out) of the batch.
+    """
+    outputs = _as_numpy(outputs, batch)
+    if batch.kind == "classification":
+        nll, correct = _classification(outputs, batch)
+        res = {
+            "accuracy": float(correct[batch.decision_mask].mean()) if batch.decision_mask.any() else np.nan,
+            "cross_entropy": float(nll[batch.mask].mean()) if batch.mask.any() else np.nan,
+        }
+        if "trial_accuracy" in batch.extra_metrics:
+            per = per_trial_metrics(outputs, batch)["trial_accuracy"]
+            res["trial_accuracy"] = float(np.nanmean(per)) if np.isfinite(per).any() else np.nan
+        return res
+    _check_kind(batch.kind)
+    if not batch.mask.any():
+        return {"mse": np.nan, "nmse": np.nan}
+    mse = float(((outputs - batch.targets) ** 2)[batch.mask].mean())
+    return {"mse": mse, "nmse": mse / _target_variance(batch)}
+
+
+def torch_loss(outputs, batch_tensors):
+    """Differentiable training loss: masked cross-entropy (classification) or masked MSE.
+
+    Parameters
+    ----------
+    outputs : torch.Tensor (T, B, n_out)
+        Network outputs (logits for classification).
+    batch_tensors : TorchBatch (from ``TaskBatch.to_torch()``) or TaskBatch
+        A TaskBatch is converted on the fly (to ``outputs``' device and dtype); convert once
+        with ``to_torch`` when training in a loop.
+
+    Returns
+    -------
+    torch.Tensor (scalar)
+        Equal to ``task_metrics(outputs, batch)["cross_entropy"]`` or ``["mse"]``
+        (0 if the mask is empty).
+
+    Raises
+    ------
+    ValueError
+        If ``outputs`` does not have shape (T, B, n_out) of the batch.
+    """
+    import torch
+
+    from .tasks.batching import TaskBatch
+
+    if not isinstance(outputs, torch.Tensor):
+        raise TypeError(f"outputs must be a torch.Tensor, got {type(outputs).__name__}")
+    bt = batch_tensors
+    if isinstance(bt, TaskBatch):
+        bt = bt.to_torch(device=outputs.device, dtype=outputs.dtype)
+    expected = (*bt.mask.shape, bt.n_out)
+    if tuple(outputs.shape) != expected:
+        raise ValueError(f"outputs must have shape (T, B, n_out) = {expected} for this batch, got {tuple(outputs.shape)}")
+    mask = bt.mask.to(outputs.device)
+    targets = bt.targets.to(outputs.device)
+    count = mask.sum().clamp_min(1)
+    # zero the unmasked outputs first, so non-finite values there give neither loss nor NaN gradients
+    outputs = torch.where(mask.unsqueeze(-1), outputs, torch.zeros_like(outputs))
+    if _check_kind(bt.kind) == "classification":
+        logp = torch.log_softmax(outputs, dim=-1)
+        per_step = -logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    else:
+        per_step = ((outputs - targets.to(outputs.dtype)) ** 2).mean(dim=-1)
+    return torch.where(mask, per_step, torch.zeros_like(per_step)).sum() / count

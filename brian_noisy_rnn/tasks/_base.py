@@ -1,0 +1,189 @@
+"""Shared machinery for this package's NeuroGym tasks: dt handling, step-exact periods, masks."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+from neurogym.core import TrialEnv
+
+TASK_KINDS = ("classification", "regression")
+
+
+def as_dt_ms(dt, name="dt"):
+    """Return a time step in milliseconds (NeuroGym's unit) as a positive number.
+
+    Parameters
+    ----------
+    dt : float or int (ms) or Brian2 quantity with dimension of time (e.g. ``20*ms``).
+    name : str
+        Argument name used in error messages.
+
+    Returns
+    -------
+    int or float
+        dt in ms; an int when the value is integral (NeuroGym's period arithmetic is then exact).
+
+    Raises
+    ------
+    TypeError
+        If ``dt`` is neither a real number nor a Brian2 time quantity.
+    ValueError
+        If it is not finite and strictly positive.
+    """
+    if hasattr(dt, "dim"):  # Brian2 quantity: import brian2 only when one is given
+        from ..units import to_seconds
+
+        try:
+            value = to_seconds(dt, name) * 1000.0
+        except ValueError as err:
+            raise ValueError(f"{name} must be > 0 (a finite positive time), got {dt!r}") from err
+    elif isinstance(dt, numbers.Real) and not isinstance(dt, bool):
+        value = float(dt)
+    else:
+        raise TypeError(
+            f"{name} must be a number of milliseconds or a Brian2 time quantity such as 20*ms, "
+            f"got {dt!r} ({type(dt).__name__})"
+        )
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be > 0 (a finite time step in ms), got {dt!r}")
+    value = round(value, 9)
+    return int(value) if value.is_integer() else value
+
+
+def n_steps(duration_ms, dt_ms):
+    """Number of whole time steps of ``dt_ms`` in ``duration_ms`` (rounded down, as NeuroGym does)."""
+    return int(np.floor(duration_ms / dt_ms + 1e-9))
+
+
+class TaskEnv(TrialEnv):
+    """Base class of this package's tasks: a NeuroGym ``TrialEnv`` with step-exact periods and masks.
+
+    Subclasses set ``default_timing`` (period -> duration in ms), ``task_kind``
+    (``"regression"`` or ``"classification"``), ``observation_space`` and ``action_space``,
+    and implement ``_new_trial`` using :meth:`_build_trial`. After every ``new_trial()``:
+
+    - ``ob``: (T, n_in) observations; ``gt``: (T, n_out) float targets (regression) or
+      (T,) int class labels (classification);
+    - ``loss_mask``: (T,) bool, steps on which the training loss is computed;
+    - ``decision_mask``: (T,) bool, steps on which accuracy / the task metric is scored.
+
+    Periods are laid out in whole steps (``start_ind``/``end_ind``), so the number of steps does
+    not suffer from floating-point division for non-integral ``dt``.
+    """
+
+    task_kind = "regression"
+    extra_metrics: tuple = ()
+    default_timing: dict = {}
+
+    def __init__(self, dt=20, timing=None):
+        super().__init__(dt=as_dt_ms(dt))
+        self.timing = dict(self.default_timing)
+        if timing is not None:
+            if not isinstance(timing, dict):
+                raise TypeError(f"timing must be a dict period -> duration in ms, got {timing!r}")
+            unknown = sorted(set(timing) - set(self.default_timing))
+            if unknown:
+                raise ValueError(
+                    f"timing has unknown periods {unknown}; expected keys among "
+                    f"{sorted(self.default_timing)}"
+                )
+            self.timing.update(timing)
+        self.loss_mask = np.zeros(0, dtype=bool)
+        self.decision_mask = np.zeros(0, dtype=bool)
+
+    # -- timing ---------------------------------------------------------------------------
+    def period_steps(self, period, minimum=1):
+        """Number of steps of ``period`` for the next trial (samples random durations with self.rng).
+
+        Raises ValueError naming ``timing`` if the duration gives fewer than ``minimum`` steps.
+        """
+        spec = self.timing[period]
+        if isinstance(spec, numbers.Real) and not isinstance(spec, bool):
+            duration = float(spec)
+        else:
+            duration = float(self.sample_time(period))
+        steps = n_steps(duration, self.dt)
+        if steps < minimum or duration < 0:
+            raise ValueError(
+                f"timing[{period!r}] = {spec!r} ms gives {steps} steps at dt={self.dt} ms; "
+                f"at least {minimum} needed"
+            )
+        return steps
+
+    def _build_trial(self, periods, n_out=None, ob_dtype=np.float64):
+        """Lay out consecutive ``periods`` [(name, n_steps), ...] and allocate ob, gt and masks."""
+        start = 0
+        for name, steps in periods:
+            self.start_ind[name], self.end_ind[name] = start, start + steps
+            self.start_t[name], self.end_t[name] = start * self.dt, (start + steps) * self.dt
+            self._duration[name] = steps * self.dt
+            start += steps
+        T = start
+        self._tmax = self.tmax = T * self.dt
+        self.ob = np.zeros((T, *self.observation_space.shape), dtype=ob_dtype)
+        if self.task_kind == "regression":
+            self.gt = np.zeros((T, n_out), dtype=np.float64)
+        else:
+            self.gt = np.zeros(T, dtype=np.int64)
+        self._ob_built = self._gt_built = True
+        self.loss_mask = np.zeros(T, dtype=bool)
+        self.decision_mask = np.zeros(T, dtype=bool)
+        return T
+
+    def period_slice(self, period):
+        """``slice`` of the steps of ``period`` in the current trial."""
+        return slice(self.start_ind[period], self.end_ind[period])
+
+    # -- gym interface --------------------------------------------------------------------
+    def _step(self, action):
+        """One step for gym-style use: reward -squared error (regression) or 1 if correct."""
+        gt = self.gt_now
+        reward = 0.0
+        if self.decision_mask[self.t_ind]:
+            if self.task_kind == "regression":
+                reward = -float(np.mean((np.asarray(action, dtype=float) - gt) ** 2))
+            else:
+                reward = float(action == gt)
+            self.performance = reward
+        return self.ob_now, reward, False, False, {"new_trial": False, "gt": gt}
+
+
+def reset_schedules(obj):
+    """Reset the scheduling state of NeuroGym ``ScheduleEnvs`` wrappers inside ``obj`` (recursively).
+
+    ``ScheduleEnvs.seed`` reseeds the schedule's RNG but keeps which sub-environment comes next;
+    resetting it makes the trial sequence a function of the seed alone.
+    """
+    if isinstance(obj, TrialEnv):
+        return
+    state = vars(obj)
+    if "schedule" in state and "envs" in state:
+        state["schedule"].reset()
+        obj.set_i(0)
+        if "next_i_env" in state:
+            obj.next_i_env = 0
+    for child in state.get("envs", []):
+        reset_schedules(child)
+    if "env" in state:
+        reset_schedules(state["env"])
+
+
+def _defines(obj, attr):
+    """True if ``obj``'s own class chain (not gymnasium's Wrapper forwarding) defines ``attr``."""
+    import gymnasium as gym
+
+    return any(attr in vars(c) for c in type(obj).__mro__ if c not in (gym.Wrapper, gym.Env, object))
+
+
+def seed_trials(top, seed):
+    """Seed a NeuroGym trial generator (TrialEnv or TrialWrapper such as ScheduleEnvs) and reset
+    its schedule state, so its trial sequence depends on ``seed`` alone."""
+    obj = top
+    while not isinstance(obj, TrialEnv) and not _defines(obj, "seed"):
+        obj = obj.env
+    with warnings.catch_warnings():  # ScheduleEnvs.seed reaches through gymnasium wrappers
+        warnings.filterwarnings("ignore", message=".*env.seed to get variables.*")
+        obj.seed(seed)
+    reset_schedules(top)

@@ -1,0 +1,214 @@
+"""Padded, masked, time-major batches of whole trials from any NeuroGym TrialEnv."""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+from neurogym.core import TrialEnv
+
+from ._base import TaskEnv, seed_trials
+
+
+@dataclass(eq=False)
+class TaskBatch:
+    """A batch of B whole trials, time-major and padded to the longest trial (T steps).
+
+    Attributes
+    ----------
+    inputs : float64 array (T, B, n_in)
+        Observations; 0 on padding.
+    targets : int64 array (T, B) of class labels (classification) or float64 (T, B, n_out)
+        NeuroGym's ``gt``; 0 on padding.
+    mask : bool array (T, B)
+        Steps entering the training loss. Classification (NeuroGym and ours unless the task
+        says otherwise): every valid step, fixation included (NeuroGym's cross-entropy training).
+        Regression: the response period. False on padding.
+    decision_mask : bool array (T, B)
+        Steps scored by the metric (accuracy): the ``decision`` period of NeuroGym tasks (steps
+        with ``gt != 0`` for tasks without one), our tasks' ``decision_mask`` (the response
+        period for regression). False on padding.
+    kind : str
+        ``"classification"`` or ``"regression"``.
+    n_out : int
+        Number of classes (classification) or of output dimensions (regression).
+    lengths : int64 array (B,)
+        Number of valid steps of each trial.
+    dt : float
+        Time step in ms.
+    trials : tuple of dict
+        The trial dicts returned by ``new_trial()`` (e.g. ``x``, ``ground_truth``, ``task``).
+    extra_metrics : tuple of str
+        Task-specific metrics the metrics module adds (e.g. ``("trial_accuracy",)`` for mazes).
+    task : str
+        Class name of the task.
+    """
+
+    inputs: np.ndarray
+    targets: np.ndarray
+    mask: np.ndarray
+    decision_mask: np.ndarray
+    kind: str
+    n_out: int
+    lengths: np.ndarray
+    dt: float
+    trials: tuple = ()
+    extra_metrics: tuple = ()
+    task: str = ""
+
+    @property
+    def n_steps(self):
+        """T, the padded number of time steps."""
+        return self.inputs.shape[0]
+
+    @property
+    def n_trials(self):
+        """B, the number of trials."""
+        return self.inputs.shape[1]
+
+    @property
+    def n_in(self):
+        """Number of input channels."""
+        return self.inputs.shape[2]
+
+    @property
+    def output_shape(self):
+        """(T, B, n_out): the shape network outputs must have for the metrics."""
+        return (self.n_steps, self.n_trials, self.n_out)
+
+    def to_torch(self, device=None, dtype=None):
+        """Tensors for training: a :class:`TorchBatch` (torch imported only here).
+
+        ``dtype`` (default ``torch.float32``) applies to inputs and regression targets;
+        class targets are int64, masks bool.
+        """
+        import torch
+
+        dtype = torch.float32 if dtype is None else dtype
+        tdtype = torch.int64 if self.kind == "classification" else dtype
+        return TorchBatch(
+            inputs=torch.as_tensor(self.inputs, dtype=dtype, device=device),
+            targets=torch.as_tensor(self.targets, dtype=tdtype, device=device),
+            mask=torch.as_tensor(self.mask, dtype=torch.bool, device=device),
+            decision_mask=torch.as_tensor(self.decision_mask, dtype=torch.bool, device=device),
+            kind=self.kind,
+            n_out=self.n_out,
+        )
+
+
+@dataclass(eq=False)
+class TorchBatch:
+    """Torch tensors of a :class:`TaskBatch` (same shapes): inputs, targets, mask, decision_mask."""
+
+    inputs: object
+    targets: object
+    mask: object
+    decision_mask: object
+    kind: str
+    n_out: int
+
+
+def _neurogym_decision_mask(core, gt, T):
+    if "decision" in core.start_ind:
+        dm = np.zeros(T, dtype=bool)
+        dm[core.start_ind["decision"] : core.end_ind["decision"]] = True
+        return dm
+    return np.asarray(gt).reshape(T, -1).any(axis=1) if gt.ndim > 1 else gt != 0
+
+
+def _check_args(env, n_trials, seed):
+    core = getattr(env, "unwrapped", None)
+    if not isinstance(core, TrialEnv):
+        raise TypeError(
+            f"env must be a NeuroGym TrialEnv (or a wrapper of one), e.g. from "
+            f"brian_noisy_rnn.tasks.make(...); got {type(env).__name__}"
+        )
+    if not isinstance(n_trials, numbers.Integral) or isinstance(n_trials, bool) or n_trials < 1:
+        raise ValueError(f"n_trials must be an int >= 1, got {n_trials!r}")
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be an int in [0, 2**32), got {seed!r}")
+    return core._top  # noqa: SLF001
+
+
+def batch(env, n_trials, *, seed):
+    """Generate ``n_trials`` whole trials of ``env`` as a padded, masked :class:`TaskBatch`.
+
+    The env's top-level trial generator (``env.unwrapped._top``: the env itself, or a NeuroGym
+    ``TrialWrapper`` such as ``ScheduleEnvs``) is seeded with ``seed`` (this resets the env's
+    random state) and ``new_trial()`` is called ``n_trials`` times. Trials are padded with zeros
+    to the longest; masks are False on padding. ``neurogym.Dataset`` is not used.
+
+    Parameters
+    ----------
+    env : neurogym TrialEnv or wrapper (e.g. from :func:`make`)
+    n_trials : int >= 1
+    seed : int in [0, 2**32)
+        The same seed gives the same batch; different seeds give different trials.
+
+    Returns
+    -------
+    TaskBatch
+        inputs (T, B, n_in) float64; targets (T, B) int64 or (T, B, n_out) float64;
+        mask, decision_mask (T, B) bool; see :class:`TaskBatch`.
+
+    Raises
+    ------
+    TypeError
+        If ``env`` is not a TrialEnv or a wrapper of one.
+    ValueError
+        If ``n_trials`` or ``seed`` is not a valid int, or trials have inconsistent input sizes.
+    """
+    top = _check_args(env, n_trials, seed)
+    seed_trials(top, seed)
+    base = top.unwrapped
+    ours = isinstance(base, TaskEnv)
+    if ours:
+        kind = base.task_kind
+    else:
+        kind = "classification" if isinstance(top.action_space, gym.spaces.Discrete) else "regression"
+    obs, gts, masks, dmasks, trials = [], [], [], [], []
+    for _ in range(int(n_trials)):
+        trials.append(top.new_trial())
+        core = top.unwrapped  # may change with the scheduled sub-task
+        ob = np.asarray(core.ob, dtype=np.float64)
+        T = ob.shape[0]
+        gt = np.asarray(core.gt)
+        if isinstance(core, TaskEnv):
+            mask, dmask = core.loss_mask.copy(), core.decision_mask.copy()
+        else:
+            dmask = _neurogym_decision_mask(core, gt, T)
+            mask = np.ones(T, dtype=bool)
+            if kind == "regression":
+                mask = dmask.copy() if dmask.any() else mask
+        obs.append(ob.reshape(T, -1))
+        gts.append(gt)
+        masks.append(mask)
+        dmasks.append(dmask)
+    n_in = {o.shape[1] for o in obs}
+    if len(n_in) != 1:
+        raise ValueError(f"trials of env have different input sizes {sorted(n_in)}; cannot batch")
+    lengths = np.array([o.shape[0] for o in obs], dtype=np.int64)
+    T, B = int(lengths.max()), len(obs)
+    inputs = np.zeros((T, B, n_in.pop()))
+    mask = np.zeros((T, B), dtype=bool)
+    dmask = np.zeros((T, B), dtype=bool)
+    if kind == "classification":
+        n_out = int(top.action_space.n)
+        targets = np.zeros((T, B), dtype=np.int64)
+    else:
+        n_out = int(np.prod(gts[0].shape[1:])) if gts[0].ndim > 1 else 1
+        targets = np.zeros((T, B, n_out), dtype=np.float64)
+    for b, (ob, gt, m, dm) in enumerate(zip(obs, gts, masks, dmasks)):
+        L = ob.shape[0]
+        inputs[:L, b] = ob
+        targets[:L, b] = gt.reshape(L, -1) if kind == "regression" else gt.reshape(L)
+        mask[:L, b] = m
+        dmask[:L, b] = dm
+    return TaskBatch(
+        inputs=inputs, targets=targets, mask=mask, decision_mask=dmask, kind=kind, n_out=n_out,
+        lengths=lengths, dt=float(base.dt), trials=tuple(trials),
+        extra_metrics=tuple(getattr(base, "extra_metrics", ())) if ours else (),
+        task=type(base).__name__,
+    )

@@ -1,0 +1,83 @@
+"""FunctionApproximation-v0: map a held scalar input x to g(x) (the paper's main task)."""
+
+from __future__ import annotations
+
+import numpy as np
+from neurogym.utils import spaces
+
+from ._base import TaskEnv
+
+
+def _sin_pi(x):
+    return np.sin(np.pi * x)
+
+
+class FunctionApproximation(TaskEnv):
+    """Hold a scalar x as input; after a settling period, output g(x).
+
+    Each trial draws ``x ~ U[x_range]`` (default U[-1, 1]) with ``self.rng``.
+
+    Inputs (n_in = 1): ``ob[:, 0] = x`` on every step of the trial.
+    Targets (n_out = 1, float): ``gt[:, 0] = g(x)`` in the ``response`` period, 0 before.
+    Timing (ms): ``settle`` 400 then ``response`` 400; at dt = 20 ms that is 20 + 20 = 40 steps
+    (the paper's 40-step trial, target over the second half). Durations are rounded down to whole
+    steps; override with ``timing={"settle": ..., "response": ...}``.
+    Masks: loss and metric over the ``response`` period only.
+    Metric: regression, mean squared error (``task_kind = "regression"``).
+
+    Parameters
+    ----------
+    dt : float (ms) or Brian2 time quantity
+    function : callable, optional
+        Vectorised g: float array -> float array of the same shape. Default ``sin(pi x)``.
+    x_range : (low, high)
+        Interval of the uniform distribution of x.
+    timing : dict, optional
+        Period durations in ms (keys ``settle``, ``response``).
+
+    ``new_trial(x=...)`` fixes x for that trial (e.g. for evaluation on a grid).
+    """
+
+    task_kind = "regression"
+    default_timing = {"settle": 400, "response": 400}
+    metadata = {  # noqa: RUF012
+        "description": "Hold x ~ U[-1, 1]; output g(x) = sin(pi x) after a settling period.",
+        "paper_name": "Paradoxical noise preference in RNNs (Eckstein & Srinivasan)",
+        "paper_link": "https://arxiv.org/abs/2601.04539",
+        "tags": ["regression", "supervised"],
+        "render_modes": [],
+        "metric": "mse",
+    }
+
+    def __init__(self, dt=20, function=None, x_range=(-1.0, 1.0), timing=None):
+        super().__init__(dt=dt, timing=timing)
+        if function is None:
+            function = _sin_pi
+        if not callable(function):
+            raise TypeError(f"function must be callable (float array -> float array), got {function!r}")
+        self.function = function
+        lo, hi = (float(v) for v in x_range)
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+            raise ValueError(f"x_range must be (low, high) with low < high, got {x_range!r}")
+        self.x_range = (lo, hi)
+        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(1,), dtype=np.float64, name={"x": 0})
+        self.action_space = spaces.Box(-np.inf, np.inf, shape=(1,), dtype=np.float64, name={"output": 0})
+
+    def _new_trial(self, **kwargs):
+        trial = {"x": self.rng.uniform(*self.x_range)}
+        trial.update(kwargs)
+        x = float(trial["x"])
+        target = np.asarray(self.function(np.asarray([x])), dtype=float).reshape(-1)
+        if target.size != 1 or not np.isfinite(target[0]):
+            raise ValueError(f"function must map x={x} to one finite float, got {target!r}")
+        trial["target"] = float(target[0])
+        self._build_trial(
+            [("settle", self.period_steps("settle", minimum=0)), ("response", self.period_steps("response"))],
+            n_out=1,
+        )
+        self.ob[:, 0] = x
+        resp = self.period_slice("response")
+        self.gt[resp, 0] = trial["target"]
+        self.loss_mask[resp] = True
+        self.decision_mask[resp] = True
+        return trial

@@ -1,0 +1,186 @@
+"""MazeNavigation-v0: output the next move on the shortest path through a fixed grid maze."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+from neurogym.utils import spaces
+
+from ._base import TaskEnv
+
+#: action index -> (row change, column change); rows grow downwards.
+MOVES = {0: (0, 0), 1: (-1, 0), 2: (1, 0), 3: (0, -1), 4: (0, 1)}
+MOVE_NAMES = ("stay", "up", "down", "left", "right")
+
+
+def generate_maze(n_rows, n_cols, maze_seed):
+    """Random spanning-tree maze by randomised depth-first search.
+
+    Returns
+    -------
+    tuple of frozenset
+        ``adjacency[cell]``: open neighbours of each cell (cell = row * n_cols + col). Every
+        cell is reachable and the path between two cells is unique.
+    """
+    rng = np.random.RandomState(maze_seed)
+    n = n_rows * n_cols
+    adjacency = [set() for _ in range(n)]
+    start = int(rng.randint(n))
+    visited = {start}
+    stack = [start]
+    while stack:
+        cell = stack[-1]
+        r, c = divmod(cell, n_cols)
+        free = [
+            (r + dr) * n_cols + (c + dc)
+            for dr, dc in (MOVES[k] for k in (1, 2, 3, 4))
+            if 0 <= r + dr < n_rows and 0 <= c + dc < n_cols and (r + dr) * n_cols + (c + dc) not in visited
+        ]
+        if not free:
+            stack.pop()
+            continue
+        nxt = free[rng.randint(len(free))]
+        adjacency[cell].add(nxt)
+        adjacency[nxt].add(cell)
+        visited.add(nxt)
+        stack.append(nxt)
+    return tuple(frozenset(a) for a in adjacency)
+
+
+class MazeNavigation(TaskEnv):
+    """Navigate a fixed grid maze: output the next move towards the goal, one move per period.
+
+    The maze (``shape`` rows x cols, default 5 x 5) is a random spanning tree generated from
+    ``maze_seed`` (every cell reachable, shortest paths unique). Each trial draws a start and
+    a different goal cell with ``self.rng``. The trial has ``n_moves = diameter + 1`` move periods
+    of ``timing["move"]`` ms (``diameter``: the longest shortest path), so every trial has the same
+    length and ends with at least one period at the goal. Teacher forcing: in move period k the
+    current cell is ``path[min(k, len(path) - 1)]`` of the shortest path, whatever the network
+    outputs.
+
+    Inputs (n_in = 2 * n_cells): one-hot current cell (first n_cells) + one-hot goal cell.
+    Targets (classification, n_out = 5): the move from the current cell along the shortest
+    path: 0 = stay (at goal), 1 = up (row - 1), 2 = down (row + 1), 3 = left (col - 1),
+    4 = right (col + 1); constant within a move period.
+    Timing (ms): ``move`` 100 per period (5 steps at dt = 20 ms); trial steps = n_moves * steps
+    per move (default 5 x 5 maze, maze_seed 0: diameter 18, 19 moves, 95 steps at dt = 20 ms).
+    Masks: loss on every step; metric (``decision_mask``) on every step of a move period except
+    the first ``response_delay`` ms (default 40 ms = 2 steps), giving the network time to react.
+    Metric: classification; ``accuracy`` = fraction of correct scored steps, ``trial_accuracy`` =
+    fraction of trials with every scored step correct.
+
+    Parameters
+    ----------
+    dt : float (ms) or Brian2 time quantity
+    shape : (n_rows, n_cols)
+    maze_seed : int
+        Seed of the maze layout (independent of the trial seed).
+    response_delay : float
+        ms at the start of each move period excluded from the metric mask.
+    timing : dict, optional
+        ``{"move": duration_ms}``.
+
+    ``new_trial(start=..., goal=...)`` fixes the cells (indices row * n_cols + col).
+    """
+
+    task_kind = "classification"
+    extra_metrics = ("trial_accuracy",)
+    default_timing = {"move": 100}
+    metadata = {  # noqa: RUF012
+        "description": "Output the next shortest-path move in a fixed grid maze (teacher forced).",
+        "paper_name": "Paradoxical noise preference in RNNs (Eckstein & Srinivasan)",
+        "paper_link": "https://arxiv.org/abs/2601.04539",
+        "tags": ["supervised", "navigation", "multiple choice"],
+        "render_modes": [],
+        "metric": "accuracy",
+    }
+
+    def __init__(self, dt=20, shape=(5, 5), maze_seed=0, response_delay=40, timing=None):
+        super().__init__(dt=dt, timing=timing)
+        n_rows, n_cols = (int(s) for s in shape)
+        if n_rows < 1 or n_cols < 1 or n_rows * n_cols < 2:
+            raise ValueError(f"shape must be (n_rows, n_cols) with at least 2 cells, got {shape!r}")
+        if not (np.isfinite(response_delay) and response_delay >= 0):
+            raise ValueError(f"response_delay must be >= 0 ms, got {response_delay!r}")
+        self.shape = (n_rows, n_cols)
+        self.n_cells = n_rows * n_cols
+        self.maze_seed = maze_seed
+        self.response_delay = float(response_delay)
+        self.adjacency = generate_maze(n_rows, n_cols, maze_seed)
+        self.distances, self.next_move = self._all_pairs()
+        self.diameter = int(self.distances.max())
+        self.n_moves = self.diameter + 1
+        n = self.n_cells
+        self.observation_space = spaces.Box(
+            0.0, 1.0, shape=(2 * n,), dtype=np.float64,
+            name={"position": list(range(n)), "goal": list(range(n, 2 * n))},
+        )
+        self.action_space = spaces.Discrete(5, name={"stay": 0, "move": [1, 2, 3, 4]})
+
+    # -- maze geometry --------------------------------------------------------------------
+    def apply_move(self, cell, move):
+        """Cell reached from ``cell`` by ``move`` (0-4); ValueError if a wall or the border blocks it."""
+        r, c = divmod(int(cell), self.shape[1])
+        dr, dc = MOVES[int(move)]
+        nxt = (r + dr) * self.shape[1] + (c + dc)
+        if move != 0 and not (0 <= r + dr < self.shape[0] and 0 <= c + dc < self.shape[1] and nxt in self.adjacency[cell]):
+            raise ValueError(f"move {MOVE_NAMES[move]} from cell {cell} goes through a wall")
+        return nxt
+
+    def _move_between(self, a, b):
+        (ra, ca), (rb, cb) = divmod(a, self.shape[1]), divmod(b, self.shape[1])
+        return next(k for k, d in MOVES.items() if d == (rb - ra, cb - ca))
+
+    def _all_pairs(self):
+        """BFS from every goal: distances (n, n) and next_move[cell, goal] (0 at the goal)."""
+        n = self.n_cells
+        dist = np.full((n, n), -1, dtype=np.int64)
+        nxt = np.zeros((n, n), dtype=np.int64)
+        for goal in range(n):
+            dist[goal, goal] = 0
+            queue = deque([goal])
+            while queue:
+                cell = queue.popleft()
+                for nb in self.adjacency[cell]:
+                    if dist[nb, goal] < 0:
+                        dist[nb, goal] = dist[cell, goal] + 1
+                        nxt[nb, goal] = self._move_between(nb, cell)
+                        queue.append(nb)
+        return dist, nxt
+
+    def shortest_path(self, start, goal):
+        """Cells of the shortest path from ``start`` to ``goal`` (both included)."""
+        path = [int(start)]
+        while path[-1] != goal:
+            path.append(self.apply_move(path[-1], self.next_move[path[-1], goal]))
+        return path
+
+    # -- trials ---------------------------------------------------------------------------
+    def _new_trial(self, **kwargs):
+        start, goal = self.rng.choice(self.n_cells, 2, replace=False)
+        trial = {"start": int(start), "goal": int(goal)}
+        trial.update(kwargs)
+        start, goal = int(trial["start"]), int(trial["goal"])
+        for name, cell in [("start", start), ("goal", goal)]:
+            if not 0 <= cell < self.n_cells:
+                raise ValueError(f"{name} must be a cell index in [0, {self.n_cells}), got {cell}")
+        path = self.shortest_path(start, goal)
+        steps = self.period_steps("move")
+        delay = min(int(np.floor(self.response_delay / self.dt + 1e-9)), steps - 1)
+        names = [f"move{k}" for k in range(self.n_moves)]
+        self._build_trial([(name, steps) for name in names])
+        self.ob[:, self.n_cells + goal] = 1.0
+        positions, moves = [], []
+        for k, name in enumerate(names):
+            cell = path[min(k, len(path) - 1)]
+            move = int(self.next_move[cell, goal])
+            sl = self.period_slice(name)
+            self.ob[sl, cell] = 1.0
+            self.gt[sl] = move
+            self.decision_mask[sl.start + delay : sl.stop] = True
+            positions.append(cell)
+            moves.append(move)
+        self.loss_mask[:] = True
+        trial.update(path=tuple(path), positions=tuple(positions), moves=tuple(moves))
+        return trial

@@ -1,0 +1,96 @@
+"""PathIntegration2D-v0: integrate a smooth 2-D velocity into a position inside a square arena."""
+
+from __future__ import annotations
+
+import numpy as np
+from neurogym.utils import spaces
+
+from ._base import TaskEnv
+
+
+class PathIntegration2D(TaskEnv):
+    """Integrate a random 2-D velocity into position, starting at the origin of a square arena.
+
+    The agent's velocity follows an Ornstein-Uhlenbeck process per component (time constant
+    ``velocity_tau`` ms, stationary s.d. ``speed`` arena units/s, discretised exactly so its
+    statistics do not depend on dt), its norm clipped to ``max_speed``. The position starts at
+    (0, 0) and stays in the arena [-arena_size, arena_size]^2: a step that would cross a wall is
+    clipped at the wall and the velocity component is reversed for the following steps.
+
+    Inputs (n_in = 2): the *actual* velocity on each step after wall handling, in arena units/s:
+    ``ob[t] = (p_t - p_{t-1}) / dt_s`` with ``dt_s = dt / 1000`` (attribute ``dt_seconds``).
+    Targets (n_out = 2, float): the position after the step,
+    ``gt[t] = sum_{s <= t} ob[s] * dt_s`` (exactly the cumulative sum of the inputs).
+    Timing (ms): one period ``integrate`` of 1000 ms (50 steps at dt = 20 ms).
+    Masks: loss and metric on every step.
+    Metric: regression; report normalised MSE (``nmse``) beside ``mse``.
+
+    Parameters
+    ----------
+    dt : float (ms) or Brian2 time quantity
+    arena_size : float
+        Half-width of the square arena (arena units).
+    speed : float
+        Stationary standard deviation of each velocity component (arena units/s).
+    max_speed : float
+        Upper bound of the velocity norm (arena units/s).
+    velocity_tau : float
+        Correlation time of the velocity (ms).
+    timing : dict, optional
+        ``{"integrate": duration_ms}``.
+    """
+
+    task_kind = "regression"
+    default_timing = {"integrate": 1000}
+    metadata = {  # noqa: RUF012
+        "description": "Integrate a smooth random 2-D velocity into position in a bounded arena.",
+        "paper_name": "Paradoxical noise preference in RNNs (Eckstein & Srinivasan)",
+        "paper_link": "https://arxiv.org/abs/2601.04539",
+        "tags": ["regression", "supervised", "working memory", "navigation"],
+        "render_modes": [],
+        "metric": "nmse",
+    }
+
+    def __init__(self, dt=20, arena_size=1.0, speed=1.0, max_speed=2.0, velocity_tau=200.0, timing=None):
+        super().__init__(dt=dt, timing=timing)
+        for name, value in [("arena_size", arena_size), ("speed", speed), ("max_speed", max_speed),
+                            ("velocity_tau", velocity_tau)]:
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a finite positive number, got {value!r}")
+        self.arena_size = float(arena_size)
+        self.speed = float(speed)
+        self.max_speed = float(max_speed)
+        self.velocity_tau = float(velocity_tau)
+        self.dt_seconds = self.dt / 1000.0
+        self.observation_space = spaces.Box(
+            -np.inf, np.inf, shape=(2,), dtype=np.float64, name={"velocity": [0, 1]}
+        )
+        self.action_space = spaces.Box(
+            -arena_size, arena_size, shape=(2,), dtype=np.float64, name={"position": [0, 1]}
+        )
+
+    def _clip_speed(self, v):
+        norm = np.linalg.norm(v)
+        return v * (self.max_speed / norm) if norm > self.max_speed else v
+
+    def _new_trial(self, **kwargs):
+        T = self._build_trial([("integrate", self.period_steps("integrate"))], n_out=2)
+        a = np.exp(-self.dt / self.velocity_tau)
+        noise = self.rng.randn(T + 1, 2) * self.speed
+        v = noise[0].copy()
+        p = np.zeros(2)
+        for t in range(T):
+            v = self._clip_speed(v)
+            new = p + v * self.dt_seconds
+            hit = np.abs(new) > self.arena_size
+            new = np.clip(new, -self.arena_size, self.arena_size)
+            v[hit] = -v[hit]
+            self.ob[t] = (new - p) / self.dt_seconds
+            p = new
+            v = a * v + np.sqrt(1.0 - a * a) * noise[t + 1]
+        self.gt[:] = np.cumsum(self.ob * self.dt_seconds, axis=0)
+        self.loss_mask[:] = True
+        self.decision_mask[:] = True
+        trial = {"start": np.zeros(2), "end": self.gt[-1].copy()}
+        trial.update(kwargs)
+        return trial

@@ -1,0 +1,98 @@
+"""Task ids: this package's tasks and every registered NeuroGym task behind one ``make``."""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+
+from ._base import as_dt_ms
+from .function_approximation import FunctionApproximation
+from .maze_navigation import MazeNavigation
+from .multitask import Yang19Multitask
+from .path_integration import PathIntegration2D
+from .single_neuron_regulator import SingleNeuronRegulator
+
+#: this package's task ids -> TrialEnv classes (consulted before NeuroGym's registry)
+TASKS = {
+    "FunctionApproximation-v0": FunctionApproximation,
+    "MazeNavigation-v0": MazeNavigation,
+    "PathIntegration2D-v0": PathIntegration2D,
+    "SingleNeuronRegulator-v0": SingleNeuronRegulator,
+    "Yang19Multitask-v0": Yang19Multitask,
+}
+
+
+def _register_with_gymnasium():
+    """Also register our ids with gymnasium, so ``neurogym.make(id)`` finds them (skips taken ids)."""
+    from neurogym.envs.registration import register
+
+    for task_id, cls in TASKS.items():
+        register(id_=task_id, entry_point=f"{cls.__module__}:{cls.__name__}")
+
+
+_register_with_gymnasium()
+
+
+def _neurogym_ids():
+    from neurogym.envs.registration import all_envs
+
+    return [i for i in all_envs(collections=True) if i not in TASKS]
+
+
+def list_tasks():
+    """All task ids accepted by :func:`make`: this package's (sorted) first, then NeuroGym's (sorted).
+
+    Returns
+    -------
+    list of str
+    """
+    return sorted(TASKS) + _neurogym_ids()
+
+
+def make(name, dt=20, **kwargs):
+    """Create a task by id with time step ``dt``.
+
+    Parameters
+    ----------
+    name : str
+        A task id from :func:`list_tasks`, e.g. ``"FunctionApproximation-v0"`` or
+        ``"PerceptualDecisionMaking-v0"`` (any NeuroGym id, including collections such as
+        ``"yang19.go-v0"``).
+    dt : float or Brian2 time quantity
+        Time step in ms (NeuroGym's unit) or a quantity such as ``20*ms``. Must be > 0.
+    **kwargs
+        Passed to the task constructor (e.g. ``timing={...}``).
+
+    Returns
+    -------
+    neurogym.core.TrialEnv or neurogym.core.TrialWrapper
+        The object whose ``new_trial()`` generates the task's trials: a bare ``TrialEnv`` for
+        our tasks and ordinary NeuroGym tasks (gymnasium's ``OrderEnforcing`` wrapper of
+        ``neurogym.make`` is dropped); for NeuroGym collections built from ``TrialWrapper``s
+        (e.g. ``yang19.go-v0``, a ``ScheduleEnvs``) that wrapper. ``.unwrapped`` is always the
+        (current) TrialEnv holding ``ob``, ``gt`` and ``seed``.
+
+    Raises
+    ------
+    TypeError
+        If ``name`` is not a string, or ``dt`` neither a number nor a time quantity.
+    ValueError
+        If ``name`` is unknown (the message lists the closest ids) or ``dt`` <= 0.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a task id string, got {name!r}")
+    dt = as_dt_ms(dt, "dt")
+    if name in TASKS:
+        return TASKS[name](dt=dt, **kwargs)
+    ids = list_tasks()
+    if name not in ids:
+        lower = {i.lower(): i for i in ids}
+        close = [lower[m] for m in difflib.get_close_matches(name.lower(), list(lower), n=5, cutoff=0.5)]
+        hint = f"closest ids: {close}" if close else "see brian_noisy_rnn.tasks.list_tasks()"
+        raise ValueError(f"unknown task name {name!r}; {hint}")
+    import neurogym as ngym
+
+    with warnings.catch_warnings():  # NeuroGym's metadata lacks gymnasium's render_modes
+        warnings.filterwarnings("ignore", message=".*render_modes.*")
+        env = ngym.make(name, dt=dt, **kwargs)
+    return env.unwrapped._top  # noqa: SLF001  (NeuroGym's top-level trial generator)
