@@ -16,18 +16,20 @@ from .activations import ACTIVATIONS, get_activation
 from .noise import Noise
 from .spec import CTRNNSpec
 
+# Eager: these functions share their name with their module, and a lazily imported module
+# would shadow the function once any other import loaded it.
+from .simulate import SimulationResult, simulate
+from .noise_preference import NoisePreferenceCurve, noise_preference
+
 # public name -> module that defines it (imported on first access)
 _LAZY = {
-    "simulate": ".simulate",
-    "SimulationResult": ".simulate",
     "RateCTRNN": ".brian2_network",
     "evaluate": ".evaluation",
-    "noise_preference": ".noise_preference",
-    "NoisePreferenceCurve": ".noise_preference",
     "SpikingRealization": ".spiking",
 }
 
-__all__ = ["ACTIVATIONS", "CTRNNSpec", "Noise", "get_activation", "__version__", *_LAZY]
+__all__ = ["ACTIVATIONS", "CTRNNSpec", "Noise", "NoisePreferenceCurve", "SimulationResult",
+           "get_activation", "noise_preference", "simulate", "__version__", *_LAZY]
 
 
 def __getattr__(name):

@@ -27,3 +27,16 @@ def random_spec(n_hidden=8, n_in=3, n_out=2, *, activation="relu", noise=None, s
 def make_spec():
     """Factory fixture: ``make_spec(n_hidden, n_in, n_out, activation=..., noise=..., seed=...)``."""
     return random_spec
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_defaults():
+    """Tests run single-threaded torch (small rollouts are faster so, and a shared machine
+    does not stall) and Brian2's numpy target unless a test asks for another target (the
+    default "auto" compiles a Cython check first)."""
+    import torch
+    from brian2 import prefs
+
+    torch.set_num_threads(1)
+    prefs.codegen.target = "numpy"
+    yield

@@ -1,0 +1,69 @@
+"""``brian-noisy-rnn evaluate``: task metrics of a saved network on a chosen backend."""
+
+import json
+import time
+
+import numpy as np
+
+from .train import add_noise_arguments, noise_from_args
+
+
+def add_parser(sub):
+    """Register the ``evaluate`` subcommand."""
+    p = sub.add_parser(
+        "evaluate",
+        help="task metrics of a saved network on numpy/torch/brian2",
+        description="Simulate a saved network on fresh trials of a task with a chosen backend "
+                    "and test noise, and print the task's metrics (mean and standard error "
+                    "over trials).")
+    p.add_argument("spec", help="spec .npz file (e.g. written by brian-noisy-rnn train)")
+    p.add_argument("--task", default=None,
+                   help="task id (default: the task the network was trained on, from its metadata)")
+    p.add_argument("--backend", default="torch",
+                   help="numpy, torch, brian2 or brian2-spiking (default: %(default)s)")
+    p.add_argument("--target", default=None,
+                   help="Brian2 code-generation target: numpy, cython or cpp_standalone")
+    add_noise_arguments(p, None)
+    p.add_argument("--n-trials", type=int, default=1000, help="number of trials (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of trials and noise (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    """Evaluate and print the metrics; returns the exit code."""
+    from ..evaluation import evaluate_per_trial
+    from ..simulate import check_backend
+    from ..spec import CTRNNSpec
+    from ..tasks import make
+
+    check_backend(args.backend)
+    spec = CTRNNSpec.load(args.spec)
+    task = args.task or spec.metadata.get("training", {}).get("task")
+    if not task:
+        raise ValueError(f"--task is required: {args.spec!r} does not record the task it was "
+                         "trained on")
+    noise = noise_from_args(args, base=spec.noise)
+    env = make(task, dt=spec.dt_seconds * 1000.0)
+    options = {}
+    if args.target is not None:
+        if not args.backend.startswith("brian2"):
+            raise ValueError(f"--target is only used with brian2 backends, not {args.backend!r}")
+        options["target"] = args.target
+    t0 = time.perf_counter()
+    res = evaluate_per_trial(spec, env, backend=args.backend, noise=noise,
+                             n_trials=args.n_trials, seed=args.seed, **options)
+    elapsed = time.perf_counter() - t0
+    sem = {k: res.sem(k) for k in res.per_trial}
+    if args.json:
+        print(json.dumps({"spec": args.spec, "task": task, "backend": args.backend,
+                          "noise": noise.to_dict(), "n_trials": res.n_trials, "seed": args.seed,
+                          "metrics": res.metrics, "sem": sem, "seconds": elapsed},
+                         default=lambda x: None if isinstance(x, float) and np.isnan(x) else x))
+        return 0
+    print(f"network: {spec!r}")
+    print(f"task {task}; backend {args.backend}; test noise {noise!r}; "
+          f"{res.n_trials} trials, seed {args.seed}; {elapsed:.2f} s")
+    for k, v in res.metrics.items():
+        print(f"  {k:<16}{v:>12.5g}  (s.e.m. over trials {sem[k]:.2g})")
+    return 0

@@ -1,0 +1,153 @@
+"""``evaluate``: a trained network's task metrics, simulated on any backend.
+
+The trials come from ``tasks.batch(env, n_trials, seed=seed)``; the test noise is drawn from
+a seed derived from ``seed`` (:func:`noise_seed`), so the trial stream and the noise stream
+are independent, and calls that differ only in ``noise`` (or ``backend``) see the same trials
+and the same standard normal draws (common random numbers: differences between noise levels
+are not blurred by trial sampling).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import metrics as metrics_module
+from . import tasks as tasks_module
+from .noise import Noise, as_noise
+from .simulate import check_backend, check_seed, simulate
+from .spec import CTRNNSpec
+
+__all__ = ["EvaluationResult", "evaluate", "evaluate_per_trial", "noise_seed"]
+
+
+def noise_seed(seed):
+    """The seed of the test-noise draws for evaluation seed ``seed`` (passed to ``simulate``)."""
+    return int(np.random.SeedSequence([int(seed), 0x6E6F6973]).generate_state(1)[0])
+
+
+@dataclass
+class EvaluationResult:
+    """Metrics of one evaluation, pooled and per trial.
+
+    Attributes
+    ----------
+    metrics : dict name -> float, :func:`brian_noisy_rnn.metrics.task_metrics` (pooled over
+        all scored steps of all trials)
+    per_trial : dict name -> float64 array (n_trials,), each trial's value
+        (:func:`brian_noisy_rnn.metrics.per_trial_metrics`; NaN for a trial without scored steps)
+    n_trials : int
+    backend : str
+    noise : :class:`Noise`, the test noise
+    seed : int, the evaluation seed (trials); the noise used ``noise_seed(seed)``
+    outputs : float64 array (T, B, n_out) or None (kept when ``keep_outputs=True``)
+    batch : the :class:`~brian_noisy_rnn.tasks.TaskBatch` or None (kept when ``keep_outputs=True``)
+    """
+
+    metrics: dict
+    per_trial: dict
+    n_trials: int
+    backend: str
+    noise: Noise
+    seed: int
+    outputs: np.ndarray | None = None
+    batch: object = None
+
+    def mean(self, name):
+        """Mean of a per-trial metric over trials with a value (NaN-aware)."""
+        return float(np.nanmean(self.per_trial[name]))
+
+    def sem(self, name):
+        """Standard error of the mean of a per-trial metric over trials (ddof=1, NaN-aware)."""
+        v = self.per_trial[name]
+        v = v[np.isfinite(v)]
+        return float(np.std(v, ddof=1) / math.sqrt(len(v))) if len(v) > 1 else float("nan")
+
+
+def check_spec_for_task(spec, env, name="spec"):
+    """Raise ValueError naming ``name`` if ``spec``'s input/output sizes do not fit ``env``.
+
+    Returns a small probe :class:`~brian_noisy_rnn.tasks.TaskBatch` (4 trials) of ``env``.
+    """
+    if not isinstance(spec, CTRNNSpec):
+        raise TypeError(f"{name} must be a CTRNNSpec, got {type(spec).__name__}")
+    probe = tasks_module.batch(env, 4, seed=0)
+    if spec.n_in != probe.n_in:
+        raise ValueError(f"{name} has n_in={spec.n_in} inputs but the task has {probe.n_in} "
+                         "observation channels")
+    if spec.n_out != probe.n_out:
+        what = "classes" if probe.kind == "classification" else "outputs"
+        raise ValueError(f"{name} has n_out={spec.n_out} outputs but the task has "
+                         f"{probe.n_out} {what}")
+    if abs(spec.dt_seconds * 1000.0 - float(env.unwrapped.dt)) > 1e-9 * max(1.0, spec.dt_seconds):
+        raise ValueError(f"{name} has dt={spec.dt} but the task runs at dt={env.unwrapped.dt} ms; "
+                         f"make the task with dt={spec.dt_seconds * 1000:g}")
+    return probe
+
+
+def _resolve(spec, env, backend, noise, n_trials, seed):
+    if isinstance(env, str):
+        env = tasks_module.make(env, dt=spec.dt_seconds * 1000.0 if isinstance(spec, CTRNNSpec)
+                                else 20)
+    check_spec_for_task(spec, env)
+    check_backend(backend)
+    noise = spec.noise if noise is None else as_noise(noise)
+    noise.check_compatible(spec.dt_seconds, spec.n_hidden)
+    if isinstance(n_trials, bool) or not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
+        raise ValueError(f"n_trials must be an int >= 1, got {n_trials!r}")
+    if seed is None:
+        raise ValueError("seed must be an int in [0, 2**32) (evaluation is reproducible), got None")
+    seed = check_seed(seed)
+    return env, noise, int(n_trials), seed
+
+
+def evaluate_per_trial(spec, env, *, backend, noise=None, n_trials=1000, seed=0,
+                       keep_outputs=False, **options):
+    """Like :func:`evaluate`, but return an :class:`EvaluationResult` with per-trial metrics.
+
+    Use ``result.mean(name)`` and ``result.sem(name)`` for a mean and its standard error over
+    trials. ``keep_outputs=True`` also keeps the outputs (T, B, n_out) and the batch.
+    """
+    env, noise, n_trials, seed = _resolve(spec, env, backend, noise, n_trials, seed)
+    batch = tasks_module.batch(env, n_trials, seed=seed)
+    result = simulate(spec, batch.inputs, backend=backend, noise=noise, seed=noise_seed(seed),
+                      **options)
+    return EvaluationResult(
+        metrics=metrics_module.task_metrics(result.outputs, batch),
+        per_trial=metrics_module.per_trial_metrics(result.outputs, batch),
+        n_trials=n_trials, backend=backend, noise=noise, seed=seed,
+        outputs=result.outputs if keep_outputs else None, batch=batch if keep_outputs else None)
+
+
+def evaluate(spec, env, *, backend, noise=None, n_trials=1000, seed=0, **options):
+    """Task metrics of ``spec`` on ``n_trials`` trials of ``env``, simulated with ``backend``.
+
+    Parameters
+    ----------
+    spec : :class:`CTRNNSpec`; its n_in, n_out and dt must fit the task
+    env : task id (str, made with the spec's dt) or NeuroGym TrialEnv (e.g. ``tasks.make``)
+    backend : {"numpy", "torch", "brian2", "brian2-spiking"}, see :func:`brian_noisy_rnn.simulate`
+    noise : :class:`Noise` or None, the test noise (None: ``spec.noise``, the training noise)
+    n_trials : int >= 1
+    seed : int in [0, 2**32)
+        Seeds the trials (``tasks.batch(env, n_trials, seed=seed)``) and, through
+        :func:`noise_seed`, the noise draws. Same seed: same trials and same draws on every
+        backend and at every sigma.
+    **options : passed to the backend (e.g. ``target="cython"`` for brian2)
+
+    Returns
+    -------
+    dict name -> float
+        :func:`brian_noisy_rnn.metrics.task_metrics`: classification ``accuracy``,
+        ``cross_entropy`` (+ ``trial_accuracy`` for mazes); regression ``mse``, ``nmse``.
+
+    Raises
+    ------
+    ValueError
+        If the spec does not fit the task (n_in, n_out, dt; the message names ``spec``), the
+        backend is unknown, n_trials < 1 or the seed is invalid; before anything is simulated.
+    """
+    return evaluate_per_trial(spec, env, backend=backend, noise=noise, n_trials=n_trials,
+                              seed=seed, **options).metrics
