@@ -176,10 +176,18 @@ register_activation(Activation(
 def get_activation(name):
     """Return the registered :class:`Activation` called ``name``.
 
-    Raises ValueError naming ``activation`` and listing the known names if unknown.
+    Names of the form ``"relu~0.5"`` denote the noise average ``E[relu(a + 0.5*xi)]`` of a
+    registered activation (see :func:`brian_noisy_rnn.analysis.compensate`); they are
+    registered on first use. Raises ValueError naming ``activation`` and listing the known
+    names if unknown.
     """
     if isinstance(name, Activation):
         return name
+    if isinstance(name, str) and name not in ACTIVATIONS and "~" in name:
+        # "<base>~<sigma>": the noise average of a registered activation, created on demand
+        from .analysis.noise_averages import ensure_activation
+
+        return ensure_activation(name)
     if not isinstance(name, str) or name not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
     return ACTIVATIONS[name]

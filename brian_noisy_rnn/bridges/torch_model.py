@@ -122,7 +122,7 @@ def run_torch(spec, inputs, noise, seed):
     """Backend function of ``simulate(..., backend="torch")``: float64, numpy's noise stream."""
     model = TorchCTRNN.from_spec(spec)
     rule = StepRule.from_spec(spec, noise)
-    x = torch.as_tensor(inputs, dtype=torch.float64)
+    x = torch.tensor(inputs, dtype=torch.float64)
     xi = None
     if rule.active:
         xi = torch.as_tensor(standard_normal(seed, inputs.shape[0], inputs.shape[1], spec.n_hidden))

@@ -1,0 +1,224 @@
+"""Fixed points of a CTRNN for a constant input, their Jacobians and stability.
+
+For a constant input ``u`` the deterministic network (any gamma) rests where
+
+    h = f(w_rec h + w_in u + b)          i.e.   F(h) = -h + f(a(h)) = 0,
+
+the fixed points of the ODE ``tau dh/dt = -h + f(a)`` and of its Euler map alike. The
+Jacobian of the flow is ``J = (-I + diag(f'(a)) w_rec) / tau`` (units 1/s); a fixed point
+is stable when every eigenvalue has a negative real part (for the Euler map with
+gamma = dt/tau this is necessary, and sufficient unless gamma*|lambda*tau| is large).
+
+The same solver finds *mean-field* fixed points (``f`` replaced by its noise average
+``g_s(a) = E[f(a + s xi)]``; see :mod:`.stationary`): pass ``sigma``.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import root
+
+from ..activations import get_activation
+from ._common import check_input_vector, check_spec, drive
+
+
+@dataclass(frozen=True)
+class FixedPoint:
+    """One fixed point.
+
+    Attributes
+    ----------
+    h : float64 array (N,), the state
+    a : float64 array (N,), the pre-activation ``w_rec h + w_in u + b`` there
+    output : float64 array (n_out,), ``w_out h + b_out``
+    eigenvalues : complex128 array (N,), of the flow Jacobian, in 1/s, sorted by real part
+        (largest first)
+    stable : bool, all real parts < 0
+    residual : float, ``max |-h + f(a)|`` (dimensionless)
+    """
+
+    h: np.ndarray
+    a: np.ndarray
+    output: np.ndarray
+    eigenvalues: np.ndarray
+    stable: bool
+    residual: float
+
+    @property
+    def slowest_time_constant(self):
+        """``1 / min |Re lambda|`` in seconds (inf at a marginal point)."""
+        re = np.abs(self.eigenvalues.real)
+        return float(np.inf) if re.min() == 0 else float(1.0 / re.min())
+
+
+def averaged_map(spec, sigma):
+    """``(g, dg)``: callables a -> (N,) for ``E[f(a + sigma xi)]`` and its derivative.
+
+    ``sigma`` : array (N,) >= 0 (zeros give f and f').
+    """
+    act = get_activation(spec.activation)
+    sigma = np.asarray(sigma, float)
+    if not np.any(sigma > 0):
+        return act.numpy, act.derivative
+    return (lambda a: act.noise_average_and_derivative(a, sigma)[0],
+            lambda a: act.noise_average_and_derivative(a, sigma)[1])
+
+
+def flow_jacobian(spec, a, dg):
+    """``(-I + diag(dg(a)) w_rec) / tau`` (N, N), 1/s."""
+    n = spec.n_hidden
+    return (-np.eye(n) + dg(a)[:, None] * spec.w_rec) / spec.tau_seconds
+
+
+def solve_fixed_point(spec, u, start, sigma=None, *, tol=1e-10):
+    """Newton-type solve (``scipy.optimize.root``, hybr, analytic Jacobian) from one start.
+
+    Parameters
+    ----------
+    spec : CTRNNSpec; u : (n_in,); start : (N,)
+    sigma : None or (N,) noise std inside f (None: deterministic f)
+    tol : float, accepted residual ``max |-h + g(a)|``
+
+    Returns
+    -------
+    :class:`FixedPoint` or None if the solver did not converge to ``tol``.
+    """
+    c = drive(spec, u)
+    sig = np.zeros(spec.n_hidden) if sigma is None else np.asarray(sigma, float)
+    g, dg = averaged_map(spec, sig)
+    w = spec.w_rec
+
+    def fun(h):
+        return -h + g(w @ h + c)
+
+    def jac(h):
+        return -np.eye(len(h)) + dg(w @ h + c)[:, None] * w
+
+    def attempt(h0, method):
+        try:
+            sol = root(fun, h0, jac=jac, method=method, tol=1e-13)
+        except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+            return None
+        if not np.all(np.isfinite(sol.x)) or np.max(np.abs(fun(sol.x))) > tol:
+            return None
+        return sol.x
+
+    start = np.asarray(start, float)
+    # hybr can stall at relu's kinks: retry from the point the damped Euler map settles to
+    # (converges to the stable fixed point near start), then with Levenberg-Marquardt
+    h = attempt(start, "hybr")
+    if h is None:
+        h = attempt(settle(spec, u, start[None], sig)[0], "hybr")
+    if h is None:
+        h = attempt(start, "lm")
+    if h is None:
+        return None
+    return make_fixed_point(spec, u, h, sig)
+
+
+def make_fixed_point(spec, u, h, sigma=None):
+    """A :class:`FixedPoint` record for state ``h`` (its eigenvalues, stability, residual)."""
+    sig = np.zeros(spec.n_hidden) if sigma is None else np.asarray(sigma, float)
+    g, dg = averaged_map(spec, sig)
+    a = spec.w_rec @ h + drive(spec, u)
+    eig = np.linalg.eigvals(flow_jacobian(spec, a, dg)).astype(complex)
+    eig = eig[np.argsort(-eig.real, kind="stable")]
+    return FixedPoint(h=np.array(h, float), a=a, output=spec.w_out @ h + spec.b_out,
+                      eigenvalues=eig, stable=bool(np.all(eig.real < 0)),
+                      residual=float(np.max(np.abs(-h + g(a)))))
+
+
+def settle(spec, u, starts, sigma=None, *, n_steps=None):
+    """Iterate the deterministic (or mean-field) Euler map from each start (K, N) -> (K, N).
+
+    ``n_steps`` defaults to 40 time constants.
+    """
+    gamma = spec.gamma
+    n_steps = int(np.ceil(40 / gamma)) if n_steps is None else int(n_steps)
+    sig = np.zeros(spec.n_hidden) if sigma is None else np.asarray(sigma, float)
+    g, _ = averaged_map(spec, sig)
+    c = drive(spec, u)
+    h = np.array(starts, float)
+    for _ in range(n_steps):
+        h = (1 - gamma) * h + gamma * g(h @ spec.w_rec.T + c)
+    return h
+
+
+def fixed_points(spec, u, *, sigma=None, n_random=16, seed=0, starts=None, scale=None,
+                 tol=1e-10, dedup_tol=1e-6):
+    """All fixed points found from many starts, deduplicated, stable ones first.
+
+    Parameters
+    ----------
+    spec : :class:`CTRNNSpec`
+    u : float array (n_in,), the constant input
+    sigma : None, float or (N,) array, optional
+        Noise std inside f: find the fixed points of the mean-field map
+        ``h = E[f(w_rec h + w_in u + b + sigma xi)]`` instead of the deterministic one.
+    n_random : int >= 0, number of random starts (normal, std ``scale``) and of simulated
+        trajectories (settled from random states) used as further starts
+    seed : int, for the random starts
+    starts : optional (K, N) extra starting states
+    scale : float, std of the random starts (default: 1 + max |f(w_in u + b)|)
+    tol : float, residual ``max |-h + f(a)|`` a fixed point must reach
+    dedup_tol : float, fixed points closer than ``dedup_tol * (1 + |h|)`` (max norm) are one
+
+    Returns
+    -------
+    list of :class:`FixedPoint`, stable first, then by residual. Always tried starts:
+    zeros, ``spec.h0``, the random ones, and the states the network settles to from them.
+    """
+    check_spec(spec)
+    u = check_input_vector(spec, u)
+    n = spec.n_hidden
+    sig = None
+    if sigma is not None:
+        sig = np.broadcast_to(np.asarray(sigma, float), (n,)).copy()
+        if np.any(sig < 0) or not np.all(np.isfinite(sig)):
+            raise ValueError("sigma must be finite and >= 0")
+    if isinstance(n_random, bool) or not isinstance(n_random, (int, np.integer)) or n_random < 0:
+        raise ValueError(f"n_random must be an int >= 0, got {n_random!r}")
+    rng = np.random.default_rng(seed)
+    if scale is None:
+        scale = 1.0 + float(np.max(np.abs(get_activation(spec.activation).numpy(drive(spec, u)))))
+    cand = [np.zeros(n), np.array(spec.h0)]
+    rand = rng.normal(0.0, scale, size=(n_random, n))
+    cand.extend(rand)
+    if starts is not None:
+        extra = np.asarray(starts, float).reshape(-1, n)
+        cand.extend(extra)
+    settled = settle(spec, u, np.array(cand), sig)
+    cand = list(settled) + cand
+    found = []
+    for s in cand:
+        fp = solve_fixed_point(spec, u, s, sig, tol=tol)
+        if fp is None:
+            continue
+        if any(np.max(np.abs(fp.h - q.h)) <= dedup_tol * (1 + np.max(np.abs(q.h))) for q in found):
+            continue
+        found.append(fp)
+    found.sort(key=lambda q: (not q.stable, q.residual))
+    return found
+
+
+def reached_fixed_point(spec, u, sigma=None, *, start=None, tol=1e-10):
+    """The fixed point the network settles to from ``start`` (default ``spec.h0``).
+
+    Runs the (mean-field) Euler map for 40 time constants, then polishes with Newton.
+    Raises RuntimeError if no fixed point is reached (e.g. the network oscillates).
+    """
+    u = check_input_vector(spec, u)
+    start = np.array(spec.h0) if start is None else np.asarray(start, float)
+    sig = np.zeros(spec.n_hidden) if sigma is None else np.asarray(sigma, float)
+    g, _ = averaged_map(spec, sig)
+    c = drive(spec, u)
+    h = start[None]
+    for _ in range(5):  # settle until close, so Newton polishes the point actually reached
+        h = settle(spec, u, h, sig)
+        if np.max(np.abs(-h[0] + g(spec.w_rec @ h[0] + c))) < 1e-6:
+            break
+    fp = solve_fixed_point(spec, u, h[0], sig, tol=tol)
+    if fp is None:
+        raise RuntimeError("the network does not settle to a fixed point for this input "
+                           "(it may oscillate or diverge); use fixed_points() to list candidates")
+    return fp

@@ -1,0 +1,125 @@
+"""Where a network operates relative to its activation's nonlinearity.
+
+The noise-induced shift ``E[f(a + sigma xi)] - f(a)`` is largest where ``a`` is within a
+few sigma of the nonlinearity (the kink of relu: for relu it is ``sigma psi(a/sigma)``,
+``psi(z) = z Phi(z) + phi(z) - max(z, 0)``, 0.40 sigma at the kink, 0.083 sigma at 1 sigma,
+0.0085 sigma at 2 sigma). :func:`operating_point_stats` measures, over simulated task
+trials, the pre-activations ``a_t = w_rec h_{t-1} + w_in u_t + b`` of every unit and the
+fraction of them within 1 and 2 sigma of the kink, plus the local shift per unit, so that
+networks trained with noise inside and outside f can be compared.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..activations import get_activation
+from ._common import check_spec, resolve_noise
+
+
+def preactivations(spec, inputs, *, noise=None, backend="numpy", seed=0, **options):
+    """Pre-activations ``a_t = w_rec h_{t-1} + w_in u_t + b`` along simulated trials.
+
+    Parameters
+    ----------
+    spec : :class:`CTRNNSpec`; inputs : float array (T, B, n_in)
+    noise : :class:`Noise` or None (None: ``spec.noise``), the noise during the run
+    backend, seed, **options : as for :func:`brian_noisy_rnn.simulate`
+
+    Returns
+    -------
+    a : float64 array (T, B, N), the deterministic part of the argument of f at each step
+    (``h_{-1} = spec.h0``). With noise inside f, f receives ``a + sigma xi``.
+    """
+    from ..simulate import check_inputs, simulate
+
+    check_spec(spec)
+    inputs = check_inputs(spec, inputs)
+    noise = resolve_noise(spec, noise)
+    res = simulate(spec, inputs, backend=backend, noise=noise, seed=seed, **options)
+    prev = np.concatenate([np.broadcast_to(spec.h0, (1, inputs.shape[1], spec.n_hidden)),
+                           res.states[:-1]], axis=0)
+    return prev @ spec.w_rec.T + inputs @ spec.w_in.T + spec.b
+
+
+@dataclass
+class OperatingPointStats:
+    """Summary of the pre-activations of a network relative to its nonlinearity.
+
+    Attributes
+    ----------
+    sigma : float, the noise scale distances are measured in
+    kink : float or None, the activation's kink (None for smooth activations)
+    fraction_within : dict {k: fraction of (step, trial, unit) samples with
+        ``|a - kink| < k sigma``} (empty without a kink)
+    mean_abs_distance : float, mean ``|a - kink| / sigma`` (nan without a kink)
+    local_shift : float, mean ``|E[f(a + sigma xi)] - f(a)|`` over the samples (any activation)
+    fraction_active : float, fraction with ``a > kink`` (nan without a kink)
+    n_samples : int
+    distances : float array (n_samples,), signed ``(a - kink) / sigma`` (or ``a / sigma``)
+    """
+
+    sigma: float
+    kink: object
+    fraction_within: dict
+    mean_abs_distance: float
+    local_shift: float
+    fraction_active: float
+    n_samples: int
+    distances: np.ndarray = field(repr=False)
+
+    def as_dict(self):
+        """JSON-friendly summary (without the samples)."""
+        d = {"sigma": self.sigma, "kink": self.kink, "mean_abs_distance": self.mean_abs_distance,
+             "local_shift": self.local_shift, "fraction_active": self.fraction_active,
+             "n_samples": self.n_samples}
+        d.update({f"within_{k:g}_sigma": v for k, v in self.fraction_within.items()})
+        return d
+
+
+def operating_point_stats(spec, inputs, mask=None, *, sigma=None, noise=None, backend="numpy",
+                          seed=0, within=(1.0, 2.0), **options):
+    """Distribution of pre-activations relative to the activation's nonlinearity.
+
+    Parameters
+    ----------
+    spec : :class:`CTRNNSpec`
+    inputs : float array (T, B, n_in), e.g. ``TaskBatch.inputs``
+    mask : bool array (T, B) or None: which steps count (e.g. ``TaskBatch.mask``); None = all
+    sigma : float > 0 or None, the distance unit (default: the spec's training sigma,
+        ``spec.noise.scalar_sigma()``; required if that is 0)
+    noise : :class:`Noise` or None, the noise during the simulated trials (default
+        ``spec.noise``: the network in its own operating regime)
+    backend, seed, **options : as for :func:`brian_noisy_rnn.simulate`
+    within : tuple of float, the k of the "within k sigma" fractions
+
+    Returns
+    -------
+    :class:`OperatingPointStats`
+    """
+    check_spec(spec)
+    if sigma is None:
+        sigma = spec.noise.scalar_sigma() if spec.noise.placement != "none" else 0.0
+        if sigma <= 0:
+            raise ValueError("sigma must be given (> 0) for a network trained without noise")
+    if isinstance(sigma, bool) or not isinstance(sigma, (int, float, np.floating)) or not sigma > 0:
+        raise ValueError(f"sigma must be a float > 0, got {sigma!r}")
+    a = preactivations(spec, inputs, noise=noise, backend=backend, seed=seed, **options)
+    if mask is not None:
+        mask = np.asarray(mask, bool)
+        if mask.shape != a.shape[:2]:
+            raise ValueError(f"mask must have shape (T, B) = {a.shape[:2]}, got {mask.shape}")
+        a = a[mask]  # (M, N)
+    a = a.reshape(-1)
+    if a.size == 0:
+        raise ValueError("mask selects no steps")
+    act = get_activation(spec.activation)
+    shift = np.abs(act.noise_average(a, sigma) - act.numpy(a))
+    if act.kink is None:
+        d = a / sigma
+        return OperatingPointStats(float(sigma), None, {}, float("nan"), float(shift.mean()),
+                                   float("nan"), int(a.size), d)
+    d = (a - act.kink) / sigma
+    fr = {float(k): float(np.mean(np.abs(d) < k)) for k in within}
+    return OperatingPointStats(float(sigma), float(act.kink), fr, float(np.mean(np.abs(d))),
+                               float(shift.mean()), float(np.mean(d > 0)), int(a.size), d)
