@@ -1,0 +1,95 @@
+"""Brian2 model strings of the CTRNN step, one per noise placement and process.
+
+With ``method="euler"`` and the network's own clock at ``spec.dt``, the hidden group's
+update is exactly the discrete step of :mod:`brian_noisy_rnn.noise` (``gamma = dt/tau``)::
+
+    dh/dt = (-h + F) / tau            ->   h' = (1 - gamma) h + gamma F
+
+with ``a = I_rec + I_in + I_ext + bias`` and ``F`` the (noisy) activation term below. All
+random numbers come from one ``randn()`` per hidden neuron per step (the only random draw
+in the network), so after ``brian2.seed(s)`` the stream equals
+:func:`brian_noisy_rnn.dynamics.standard_normal`.
+
+=========  ========  ==========================================================================
+placement  process   Brian2 formulation
+=========  ========  ==========================================================================
+none       --        ``F = f(a)``
+pre        white     ``F = f(a + sigma*eta)``, ``eta = randn() : 1 (constant over dt)``
+post       white     ``F = f(a) + sigma*eta``
+pre/post   ou        ``eta`` a state variable advanced by a ``run_regularly`` operation before
+                     the state update (exact discretisation, stationary start; see
+                     :data:`OU_UPDATE`); ``F = f(a + eta)`` or ``f(a) + eta``
+post       poisson   ``F = fa + sigma*sqrt(clip(fa, 0, inf))*eta``, ``fa = f(a)``
+state      white     ``dh/dt = (-h + f(a))/tau + sigma*sqrt(2/tau)*xi`` (Brian2's own ``xi``;
+                     Euler-Maruyama gives ``sigma*sqrt(2*gamma)*randn()`` per step)
+=========  ========  ==========================================================================
+"""
+
+from .activations import get_activation
+
+#: Variables every hidden group has (besides the noise-specific ones).
+HIDDEN_COMMON = """
+a = I_rec + I_in + I_ext + bias : 1
+I_rec : 1
+I_in : 1
+I_ext : 1
+bias : 1 (constant)
+tau : second (constant, shared)
+"""
+
+#: OU update, run before the state update; one randn() per neuron and step.
+#: First step (ou_started == 0): eta = sigma*xi; later: eta = rho*eta + sigma*sqrt(1-rho^2)*xi.
+OU_UPDATE = """
+ou_xi = randn()
+eta = ou_started*ou_rho*eta + sigma*(ou_started*ou_scale + (1 - ou_started))*ou_xi
+ou_started = 1
+"""
+
+
+def hidden_equations(activation, noise):
+    """The hidden group's model string for ``activation`` (name) and ``noise`` (a :class:`Noise`).
+
+    Returns
+    -------
+    str : Brian2 equations. Besides ``h`` and the common variables, the group has
+    ``sigma`` (per neuron) when the noise is active, and ``eta``, ``ou_started``,
+    ``ou_rho``, ``ou_scale`` for OU noise.
+    """
+    f = get_activation(activation).brian2
+    if not noise.is_active:
+        return f"dh/dt = (-h + {f('a')})/tau : 1\n" + HIDDEN_COMMON
+    eqs = HIDDEN_COMMON + "sigma : 1 (constant)\n"
+    placement, process = noise.placement, noise.process
+    if placement == "state":
+        return f"dh/dt = (-h + {f('a')})/tau + sigma*sqrt(2/tau)*xi : 1\n" + eqs
+    if process == "ou":
+        eqs += ("eta : 1\nou_started : 1\n"
+                "ou_rho : 1 (constant, shared)\nou_scale : 1 (constant, shared)\n")
+        term = f("a + eta") if placement == "pre" else f"{f('a')} + eta"
+    else:
+        eqs += "eta = randn() : 1 (constant over dt)\n"
+        if placement == "pre":
+            term = f("a + sigma*eta")
+        elif process == "poisson":
+            eqs += f"fa = {f('a')} : 1\n"
+            term = "fa + sigma*sqrt(clip(fa, 0, inf))*eta"
+        else:
+            term = f"{f('a')} + sigma*eta"
+    return f"dh/dt = (-h + {term})/tau : 1\n" + eqs
+
+
+def input_equations(function_name):
+    """The input group's model string: ``u`` read from a 2-D TimedArray called ``function_name``.
+
+    ``u`` of neuron ``b*n_in + k`` is input ``k`` of trial ``b``; ``t_start`` is the time
+    at which row 0 of the TimedArray applies.
+    """
+    return f"u = {function_name}(t - t_start, i) : 1\nt_start : second (constant, shared)\n"
+
+
+#: The readout group's model string: z = w_out h + b_out (z_rec summed from the hidden group).
+READOUT_EQUATIONS = """
+z = z_rec + b_out : 1
+z_rec : 1
+b_out : 1 (constant)
+"""

@@ -1,0 +1,259 @@
+"""The Brian2 implementation (RateCTRNN, backend "brian2") against the numpy reference.
+
+Brian2's randn() stream after ``brian2.seed(s)`` equals ``dynamics.standard_normal(s, ...)``,
+so with the same seed Brian2 and numpy must agree to float rounding (~1e-15) even with noise
+on; tolerances of 1e-9 / 1e-12 leave room for rounding accumulated over the steps only.
+"""
+
+import importlib.util
+import os
+
+import brian2 as b2
+import numpy as np
+import pytest
+from brian2 import ms, second
+
+from brian_noisy_rnn import Noise, RateCTRNN
+from brian_noisy_rnn.brian2_network import run_brian2
+from brian_noisy_rnn.simulate import simulate
+
+ACTS = ["relu", "softplus", "tanh", "sigmoid", "retanh"]
+NOISES = [Noise("pre", 0.5), Noise("post", 0.3), Noise("post", 0.3, process="poisson"),
+          Noise("pre", 0.4, process="ou", tau_noise=50 * ms),
+          Noise("post", 0.4, process="ou", tau_noise=30 * ms), Noise("state", 0.3),
+          Noise("pre", np.linspace(0, 1, 6))]
+EXAMPLE = os.path.join(os.path.dirname(__file__), os.pardir, "examples",
+                       "brian2_script_with_rnn.py")
+
+
+@pytest.fixture(autouse=True)
+def _brian2_state():
+    """Each test starts from a clean Brian2 scope and runs on the numpy target (Brian2's
+    default "auto" would compile every new code variant with cython)."""
+    b2.start_scope()
+    target, dt = b2.prefs.codegen.target, b2.defaultclock.dt
+    b2.prefs.codegen.target = "numpy"
+    yield
+    b2.prefs.codegen.target = target
+    b2.defaultclock.dt = dt
+
+
+def _max_diff(a, b):
+    return max(np.max(np.abs(a.states - b.states)), np.max(np.abs(a.outputs - b.outputs)))
+
+
+@pytest.mark.parametrize("activation", ACTS)
+@pytest.mark.parametrize("size", [(1, 1, 1), (7, 3, 2), (30, 2, 3)])
+def test_matches_numpy_without_noise(make_spec, activation, size):
+    n, n_in, n_out = size
+    spec = make_spec(n, n_in, n_out, activation=activation, seed=n)
+    rng = np.random.default_rng(n)
+    cases = [(rng.normal(size=(20, 3, n_in)), "dense"), (np.ones((6, 2, n_in)) * 2, "synapses"),
+             (np.zeros((3, 1, n_in)), "auto")]
+    for inputs, recurrence in cases:
+        ref = simulate(spec, inputs, backend="numpy")
+        res = simulate(spec, inputs, backend="brian2", recurrence=recurrence)
+        assert res.states.shape == ref.states.shape and res.outputs.shape == ref.outputs.shape
+        assert _max_diff(res, ref) <= 1e-9
+
+
+@pytest.mark.parametrize("recurrence", ["dense", "synapses"])
+@pytest.mark.parametrize("noise", NOISES, ids=repr)
+def test_matches_numpy_with_noise_same_seed(make_spec, noise, recurrence):
+    spec = make_spec(6, 2, 2, activation="softplus")
+    inputs = np.random.default_rng(3).normal(size=(25, 3, 2))
+    ref = simulate(spec, inputs, backend="numpy", noise=noise, seed=7)
+    res = simulate(spec, inputs, backend="brian2", noise=noise, seed=7, recurrence=recurrence)
+    assert _max_diff(res, ref) <= 1e-12  # the same random numbers, bit for bit
+    clean = simulate(spec, inputs, backend="numpy", noise=Noise("none"))
+    assert np.max(np.abs(res.states - clean.states)) > 1e-2  # the noise does act
+
+
+@pytest.mark.parametrize("noise", [Noise("none"), Noise("pre", np.linspace(0, 1, 5))], ids=repr)
+def test_cython_target(make_spec, noise):
+    """First run compiles (10-30 s); later runs use Brian2's cython cache."""
+    spec = make_spec(5, 2, 1, activation="relu")
+    inputs = np.random.default_rng(4).normal(size=(30, 4, 2))
+    ref = simulate(spec, inputs, backend="numpy", noise=noise, seed=3)
+    before = b2.prefs.codegen.target
+    res = simulate(spec, inputs, backend="brian2", noise=noise, seed=3, target="cython")
+    assert _max_diff(res, ref) <= 1e-12
+    assert b2.prefs.codegen.target == before  # restored
+
+
+@pytest.mark.parametrize("noise", [Noise("pre", 0.8), Noise("post", 0.5, process="poisson"),
+                                   Noise("pre", 0.6, process="ou", tau_noise=40 * ms),
+                                   Noise("state", 0.4)], ids=repr)
+def test_agrees_in_distribution_with_other_seeds(make_spec, noise):
+    """Final states over 600 independent trials, Brian2 (seed 21) vs numpy (seed 22).
+
+    Per neuron, the z-score of the difference of means (standard error from both sample
+    variances) and of the variances (standard error of a sample variance ~ sqrt(2/(n-1))
+    sigma**2 for near-Gaussian data; the observed fourth moment is used instead, which
+    also covers the skewed relu / poisson cases) must be below 4.5: for 5 neurons x 2
+    statistics a false alarm has probability ~1e-4 if the distributions are equal.
+    """
+    spec = make_spec(5, 1, 1, activation="relu", seed=2)
+    n = 600
+    inputs = np.full((30, n, 1), 0.5)
+    a = simulate(spec, inputs, backend="brian2", noise=noise, seed=21).states[-1]
+    b = simulate(spec, inputs, backend="numpy", noise=noise, seed=22).states[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):  # silent units are masked below
+        se_mean = np.sqrt(a.var(0, ddof=1) / n + b.var(0, ddof=1) / n)
+        z_mean = (a.mean(0) - b.mean(0)) / se_mean
+        var_se = [np.sqrt(np.abs(np.mean((x - x.mean(0)) ** 4, 0) - x.var(0) ** 2) / n)
+                  for x in (a, b)]
+        z_var = (a.var(0, ddof=1) - b.var(0, ddof=1)) / np.hypot(*var_se)
+    # poisson noise vanishes on silent units (std ~1e-16 is rounding): those must agree
+    noisy = (a.std(0) > 1e-9) | (b.std(0) > 1e-9)
+    assert np.sum(noisy) >= 3  # there is noise to compare
+    np.testing.assert_allclose(a.mean(0)[~noisy], b.mean(0)[~noisy], atol=1e-12)
+    assert np.all(np.abs(z_mean[noisy]) < 4.5), z_mean
+    assert np.all(np.abs(z_var[noisy]) < 4.5), z_var
+
+
+def test_same_seed_identical_other_seed_different(make_spec):
+    spec = make_spec(6, 2, 1, noise=Noise("pre", 0.5))
+    inputs = np.random.default_rng(5).normal(size=(15, 2, 2))
+    a = run_brian2(spec, inputs, seed=1)
+    b = run_brian2(spec, inputs, seed=1)
+    c = run_brian2(spec, inputs, seed=2)
+    np.testing.assert_array_equal(a[1], b[1])
+    np.testing.assert_array_equal(a[0], b[0])
+    assert np.max(np.abs(a[1] - c[1])) > 1e-2
+
+
+def test_in_user_network_with_linked_var_and_other_defaultclock(make_spec):
+    spec = make_spec(8, 2, 2, noise=Noise("pre", 0.3), dt=20 * ms)
+    T, B = 12, 3
+    inputs = np.random.default_rng(6).normal(size=(T, B, 2))
+    ref = simulate(spec, inputs, backend="numpy", seed=5)
+    b2.defaultclock.dt = 0.5 * ms  # the user's clock, not spec.dt
+    rnn = RateCTRNN(spec, n_trials=B)
+    rnn.set_inputs(inputs)
+    user = b2.NeuronGroup(B * 2, "zz : 1 (linked)\ndv/dt = (zz - v)/(5*ms) : 1", method="exact")
+    user.zz = b2.linked_var(rnn.readout, "z")
+    h_mon = b2.StateMonitor(rnn.hidden, "h", record=True, when="end")
+    z_mon = b2.StateMonitor(user, "zz", record=True, when="end")
+    net = b2.Network(rnn, user, h_mon, z_mon)
+    b2.seed(5)
+    net.run(T * spec.dt)
+    assert rnn.clock.dt == spec.dt and user.clock.dt == 0.5 * ms
+    np.testing.assert_allclose(h_mon.h.T.reshape(T, B, -1), ref.states, atol=1e-12, rtol=0)
+    # state and output after the run: no one-step lag
+    np.testing.assert_allclose(rnn.hidden.h[:].reshape(B, -1), ref.states[-1], atol=1e-12)
+    np.testing.assert_allclose(rnn.readout.z[:].reshape(B, -1), ref.outputs[-1], atol=1e-12)
+    # the user's group sees z of the latest RNN step (40 fine steps per RNN step)
+    seen = z_mon.zz[:, 39::40].T.reshape(T, B, -1)
+    np.testing.assert_allclose(seen, ref.outputs, atol=1e-12)
+    assert np.max(np.abs(user.v[:])) > 0  # it integrated z
+
+
+def test_magic_run_and_continuation_with_new_inputs(make_spec):
+    spec = make_spec(5, 1, 1, noise=Noise("post", 0.4, process="ou", tau_noise=50 * ms))
+    inputs = np.random.default_rng(7).normal(size=(20, 2, 1))
+    ref = simulate(spec, inputs, backend="numpy", seed=9)
+    rnn = RateCTRNN(spec, n_trials=2)
+    mon = b2.StateMonitor(rnn.hidden, "h", record=True, when="end")
+    hidden = rnn.hidden  # noqa: F841  (also in this frame: must not be added twice)
+    b2.seed(9)
+    rnn.set_inputs(inputs[:8])
+    b2.run(8 * spec.dt)
+    rnn.set_inputs(inputs[8:])  # continues at the current time, OU state carried over
+    b2.run(12 * spec.dt)
+    np.testing.assert_allclose(mon.h.T.reshape(20, 2, -1), ref.states, atol=1e-12, rtol=0)
+    rnn.reset()
+    np.testing.assert_array_equal(rnn.hidden.h[:], np.tile(spec.h0, 2))
+
+
+def test_recurrence_choice_and_object_structure(make_spec):
+    spec = make_spec(4, 2, 3)
+    dense = RateCTRNN(spec, n_trials=5)
+    assert dense.recurrence == "dense" and dense.recurrent_synapses is None
+    assert dense._w_rec_t.shape == (4, 4)  # the recurrent weights once for all trials
+    assert len(dense.hidden) == 20 and len(dense.inputs) == 10 and len(dense.readout) == 15
+    assert dense.hidden.name == f"{dense.name}_hidden"
+    syn = RateCTRNN(spec, n_trials=5, recurrence="synapses")
+    assert syn.recurrence == "synapses" and syn.recurrent_operation is None
+    assert syn.name != dense.name
+    assert all(obj in syn.contained_objects for obj in (syn.hidden, syn.recurrent_synapses))
+
+
+def _bad(make_spec, kind):
+    spec = make_spec(3, 2, 1)
+    good = np.zeros((4, 2, 2))
+    cases = {
+        "spec": lambda: RateCTRNN("spec.npz"),
+        "n_trials": lambda: RateCTRNN(spec, n_trials=0),
+        "n_trials_float": lambda: RateCTRNN(spec, n_trials=1.5),
+        "noise": lambda: RateCTRNN(spec, noise="pre"),
+        "noise_sigma": lambda: RateCTRNN(spec, noise=Noise("pre", [0.1, 0.2])),
+        "recurrence": lambda: RateCTRNN(spec, recurrence="fast"),
+        "inputs": lambda: RateCTRNN(spec, n_trials=2).set_inputs(np.zeros((4, 2, 3))),
+        "inputs_trials": lambda: RateCTRNN(spec, n_trials=3).set_inputs(good),
+        "start": lambda: RateCTRNN(spec, n_trials=2).set_inputs(good, start=-1 * ms),
+        "target": lambda: run_brian2(spec, good, target="gpu"),
+        "run_inputs": lambda: run_brian2(spec, np.zeros((4, 2))),
+        "run_spec": lambda: run_brian2(None, good),
+        "seed": lambda: run_brian2(spec, good, seed=-1),
+        "method": lambda: run_brian2(spec, good, method="magic"),
+        "directory": lambda: run_brian2(spec, good, directory="/tmp/x"),
+    }
+    return cases[kind]
+
+
+@pytest.mark.parametrize("kind,error,word", [
+    ("spec", TypeError, "spec"), ("n_trials", ValueError, "n_trials"),
+    ("n_trials_float", ValueError, "n_trials"), ("noise", TypeError, "noise"),
+    ("noise_sigma", ValueError, "sigma"), ("recurrence", ValueError, "recurrence"),
+    ("inputs", ValueError, "inputs"), ("inputs_trials", ValueError, "inputs"),
+    ("start", ValueError, "start"), ("target", ValueError, "target"),
+    ("run_inputs", ValueError, "inputs"), ("run_spec", TypeError, "spec"),
+    ("seed", ValueError, "seed"), ("method", ValueError, "method"),
+    ("directory", ValueError, "directory"),
+])
+def test_bad_input_errors_name_the_argument(make_spec, kind, error, word):
+    call = _bad(make_spec, kind)
+    before = len(b2.Network.__instances__())
+    with pytest.raises(error, match=word):
+        call()
+    assert len(b2.Network.__instances__()) == before  # nothing was run
+
+
+def _load_example():
+    spec = importlib.util.spec_from_file_location("brian2_script_with_rnn", EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_example_script_runs_and_lif_rate_follows_z(make_spec, tmp_path):
+    example = _load_example()
+    spec = make_spec(6, 1, 1, noise=Noise("none"), dt=20 * ms)
+    runs = {}
+    for b_out in (-1.0, 1.0):  # shift z by +-1: the LIF rate must follow
+        out = tmp_path / f"fig{b_out}.png"
+        runs[b_out] = example.main(spec=spec.replace(b_out=[b_out]), output=str(out),
+                                   duration=0.3 * second, z_offset=0.0, n_lif=100)
+        assert out.exists() and out.stat().st_size > 1000
+    np.testing.assert_allclose(runs[1.0]["z"] - runs[-1.0]["z"], 2.0, atol=1e-12)
+    assert runs[1.0]["rate"][5:].mean() > runs[-1.0]["rate"][5:].mean() + 5  # Hz
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("noise", [Noise("pre", 0.5), Noise("state", 0.3),
+                                   Noise("post", 0.4, process="ou", tau_noise=40 * ms)], ids=repr)
+def test_cpp_standalone_matches_numpy(make_spec, noise, tmp_path):
+    from brian2.devices.device import RuntimeDevice, get_device
+
+    spec = make_spec(6, 2, 2, activation="tanh")
+    inputs = np.random.default_rng(8).normal(size=(20, 3, 2))
+    ref = simulate(spec, inputs, backend="numpy", noise=noise, seed=4)
+    res = simulate(spec, inputs, backend="brian2", noise=noise, seed=4,
+                   target="cpp_standalone")
+    assert _max_diff(res, ref) <= 1e-12
+    assert isinstance(get_device(), RuntimeDevice)  # previous device restored
+    # a second build in the same process and a runtime run afterwards both work
+    res2 = run_brian2(spec, inputs, noise, 4, target="cpp_standalone", directory=tmp_path)
+    np.testing.assert_array_equal(res2[1], res.states)
+    assert _max_diff(simulate(spec, inputs, backend="brian2", noise=noise, seed=4), ref) <= 1e-12
