@@ -1,0 +1,209 @@
+"""The noise of the spiking realization, as an equivalent rate-network noise level.
+
+Effective noise (Poisson neurons). Given ``a_n``, the count noise of ``y_n`` is independent
+across steps with variance ``f(a_n) (1 - p) / (M rate_max dt)``, which is exactly the
+per-step variance of ``Noise("post", sigma_eff, process="poisson")``
+(``f(a) + sigma sqrt(f(a)) xi``) with
+
+    sigma_eff**2 = (1 - p) / (M * rate_max * dt)                           (tau_syn = 0)
+
+With ``tau_syn > 0`` the binned trace is correlated across steps; matching the stationary
+variance of ``h`` of an isolated unit (continuous-time trace, ``x = tau_syn/dt``,
+``q = exp(-1/x)``, ``a = 1 - g``) multiplies ``sigma_eff**2`` by
+``kappa = c0 + 2 a c1 / (1 - a q)``, ``c0 = 1 - x (1 - q)``, ``c1 = x (1 - q)**2 / 2``
+(``kappa -> 1`` as ``tau_syn -> 0``). See :func:`effective_sigma` and docs/noise_models.md.
+
+:func:`measure_effective_sigma` measures it by simulation (for LIF neurons, whose regular
+firing has no closed form here, and as a check of the formula).
+"""
+
+import math
+
+import numpy as np
+from brian2 import Hz, second
+from brian2.units.fundamentalunits import Quantity, get_dimensions
+
+from .activations import get_activation
+from .brian2_network import _check_int
+from .units import to_seconds
+
+#: default fine step: at most this expected number of spikes per neuron and fine step at f = 1
+DEFAULT_MAX_P = 0.05
+
+# --- validation -----------------------------------------------------------------------------
+
+
+def check_nonnegative_activation(activation):
+    """Raise ValueError unless ``activation`` (name) is non-negative everywhere.
+
+    Firing rates are ``rate_max * f(a)``, so ``f`` must not take negative values (relu,
+    softplus, sigmoid and retanh qualify; tanh does not).
+    """
+    act = get_activation(activation)
+    grid = np.concatenate([-np.logspace(-6, 3, 200), [0.0], np.logspace(-6, 3, 200)])
+    if np.min(act.numpy(grid)) < 0:
+        raise ValueError(
+            f"the spiking realization needs a non-negative activation (firing rates are "
+            f"rate_max*f(a)); activation {act.name!r} takes negative values. Use relu, "
+            "softplus, sigmoid or retanh")
+    return act.name
+
+
+def check_rate(rate_max, name="rate_max"):
+    """``rate_max`` (a Brian2 frequency such as 100*Hz, > 0) as a float in Hz."""
+    if not isinstance(rate_max, Quantity) or get_dimensions(rate_max) != Hz.dim:
+        raise TypeError(f"{name} must be a Brian2 frequency quantity such as 100*Hz, got "
+                        f"{rate_max!r} ({type(rate_max).__name__})")
+    value = np.asarray(rate_max / Hz, dtype=float)
+    if value.ndim != 0 or not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite positive scalar frequency, got {rate_max!r}")
+    return float(value)
+
+
+def check_nonnegative_time(tau_syn, name="tau_syn"):
+    """``tau_syn`` (None, 0*ms or a positive Brian2 time) as seconds (0.0 = no extra filter)."""
+    if tau_syn is None:
+        return 0.0
+    if isinstance(tau_syn, Quantity) and get_dimensions(tau_syn) == second.dim \
+            and np.asarray(tau_syn).ndim == 0 and float(tau_syn / second) == 0.0:
+        return 0.0
+    return to_seconds(tau_syn, name)
+
+
+def check_substeps(substeps, dt_seconds, rate_max_hz):
+    """The number of fine steps per network step: ``substeps`` or the default
+    ``ceil(rate_max * dt / DEFAULT_MAX_P)`` (spike probability <= 0.05 per fine step at f = 1)."""
+    if substeps is None:
+        return max(1, int(math.ceil(rate_max_hz * dt_seconds / DEFAULT_MAX_P - 1e-9)))
+    return _check_int(substeps, "substeps")
+
+
+# --- effective noise ------------------------------------------------------------------------
+
+
+def effective_sigma(*, dt, tau, neurons_per_unit, rate_max, tau_syn=None, substeps=None,
+                    activity=0.0):
+    """The sigma of the post-activation Poisson noise equivalent to Poisson spiking.
+
+    The realization's noise on a unit with activity ``f(a)`` has the variance of
+    ``Noise("post", sigma_eff, process="poisson")``: ``sigma_eff**2 * f(a)`` per step (see
+    the module docstring for the derivation).
+
+    Parameters
+    ----------
+    dt, tau : Brian2 time quantities, the rate network's step and time constant
+    neurons_per_unit : int >= 1, M
+    rate_max : Brian2 frequency, firing rate per neuron at f(a) = 1
+    tau_syn : Brian2 time, 0*ms or None (no extra synaptic filter)
+    substeps : int or None, fine steps per step (None: the default of the realization)
+    activity : float or array, f(a) at which to evaluate the Bernoulli correction
+        ``1 - p`` (``p = rate_max * f(a) * dt / substeps``); 0 gives the Poisson limit.
+
+    Returns
+    -------
+    float, or an array of the shape of ``activity`` (dimensionless).
+    """
+    dt_s, tau_s = to_seconds(dt, "dt"), to_seconds(tau, "tau")
+    m = _check_int(neurons_per_unit, "neurons_per_unit")
+    r = check_rate(rate_max)
+    ts = check_nonnegative_time(tau_syn)
+    k = check_substeps(substeps, dt_s, r)
+    return _effective_sigma(dt_s, tau_s, m, r, ts, k, activity)
+
+
+def _effective_sigma(dt_s, tau_s, m, r, tau_syn_s, k, activity=0.0):
+    p = np.clip(r * np.asarray(activity, dtype=float) * dt_s / k, 0.0, 1.0)
+    var = (1.0 - p) / (m * r * dt_s) * _syn_factor(dt_s, tau_s, tau_syn_s)
+    out = np.sqrt(var)
+    return float(out) if out.ndim == 0 else out
+
+
+def _syn_factor(dt_s, tau_s, tau_syn_s):
+    """kappa: variance factor of binning an exponentially filtered spike train (1 if tau_syn=0)."""
+    if tau_syn_s == 0.0:
+        return 1.0
+    x = tau_syn_s / dt_s
+    q = math.exp(-1.0 / x)
+    a = 1.0 - dt_s / tau_s
+    c0 = 1.0 - x * (1.0 - q)
+    c1 = 0.5 * x * (1.0 - q) ** 2
+    return c0 + 2.0 * a * c1 / (1.0 - a * q)
+
+
+def population_for_sigma(sigma, *, dt, tau, rate_max=100 * Hz, tau_syn=None):
+    """Neurons per unit and rate that realise effective Poisson noise ``sigma`` (Poisson limit).
+
+    ``M = max(1, round(kappa / (sigma**2 rate_max dt)))`` neurons, and the rate is then
+    adjusted to ``kappa / (M sigma**2 dt)`` so that :func:`effective_sigma` (at activity 0)
+    equals ``sigma`` exactly.
+
+    Returns
+    -------
+    (neurons_per_unit : int, rate_max : Brian2 frequency)
+    """
+    sigma = float(sigma)
+    if not np.isfinite(sigma) or sigma <= 0:
+        raise ValueError(f"sigma must be a finite positive number, got {sigma!r}")
+    dt_s, tau_s = to_seconds(dt, "dt"), to_seconds(tau, "tau")
+    r = check_rate(rate_max)
+    kappa = _syn_factor(dt_s, tau_s, check_nonnegative_time(tau_syn))
+    m = max(1, int(round(kappa / (sigma ** 2 * r * dt_s))))
+    return m, kappa / (m * sigma ** 2 * dt_s) * Hz
+
+
+def measure_effective_sigma(*, dt, tau, neurons_per_unit, rate_max, tau_syn=None,
+                            neuron_model="poisson", substeps=None, activity=1.0, n_units=100,
+                            n_steps=400, burn_in=None, seed=0, target="numpy", **options):
+    """Measure the effective noise sigma of a spiking realization by simulation.
+
+    Runs ``n_units`` isolated units (``w_rec = 0``, relu, bias = ``activity``, started at
+    ``h = activity``) as a :class:`~brian_noisy_rnn.SpikingRealization` and converts the
+    stationary variance of ``h`` into the sigma of ``Noise("post", sigma, process="poisson")``
+    that gives the same variance: ``Var h = g sigma**2 f / (2 - g)``, ``g = dt/tau``.
+    (The noise depends on the firing rate only, not on the shape of f.)
+
+    Parameters
+    ----------
+    dt, tau : Brian2 times; neurons_per_unit : int; rate_max : Brian2 frequency;
+    tau_syn, neuron_model, substeps : as for :class:`~brian_noisy_rnn.SpikingRealization`
+    activity : float > 0, f(a) of the units (their rate is ``rate_max * activity``)
+    n_units : int, independent units; n_steps : int, steps simulated
+    burn_in : int or None, steps discarded (None: 5 tau, at least 1)
+    seed : int; target : "numpy" or "cython"; options : passed on (``tau_m``, ``t_ref``)
+
+    Returns
+    -------
+    (sigma, standard_error, mean_activity) : floats. ``standard_error`` comes from the
+    spread over the independent units; ``mean_activity`` is the mean of ``h`` (equal to
+    ``activity`` up to sampling error for Poisson neurons; LIF rates carry a small bias).
+    """
+    from .spec import CTRNNSpec
+    from .spiking import run_spiking
+
+    activity = float(activity)
+    if not np.isfinite(activity) or activity <= 0:
+        raise ValueError(f"activity must be a finite positive number, got {activity!r}")
+    n_units = _check_int(n_units, "n_units")
+    n_steps = _check_int(n_steps, "n_steps", minimum=2)
+    dt_s, tau_s = to_seconds(dt, "dt"), to_seconds(tau, "tau")
+    if burn_in is None:
+        burn_in = max(1, int(math.ceil(5 * tau_s / dt_s)))
+    burn_in = _check_int(burn_in, "burn_in", minimum=0)
+    if burn_in >= n_steps - 1:
+        raise ValueError(f"burn_in ({burn_in}) must be smaller than n_steps - 1 ({n_steps - 1})")
+    n = n_units
+    spec = CTRNNSpec(np.zeros((n, 1)), np.zeros((n, n)), np.full(n, activity),
+                     np.zeros((1, n)), np.zeros(1), tau=tau, dt=dt,
+                     activation="relu", h0=np.full(n, activity))
+    _, states = run_spiking(spec, np.zeros((n_steps, 1, 1)), None, seed,
+                            neurons_per_unit=neurons_per_unit, rate_max=rate_max,
+                            tau_syn=tau_syn, neuron_model=neuron_model, substeps=substeps,
+                            target=target, **options)
+    h = states[burn_in:, 0, :]  # (T', n): independent units
+    g = dt_s / tau_s
+    mean = float(h.mean())
+    per_unit = ((h - mean) ** 2).mean(axis=0)  # centred on the grand mean (no per-chain bias)
+    var, var_se = float(per_unit.mean()), float(per_unit.std(ddof=1) / np.sqrt(n))
+    scale = (2.0 - g) / (g * mean)
+    sigma = math.sqrt(var * scale)
+    return sigma, 0.5 * sigma * var_se / var if var > 0 else 0.0, mean
