@@ -4,14 +4,14 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
 from .activations import get_activation
+from .atomic import atomic_write
 from .noise import Noise, as_noise
-from .units import from_seconds, to_seconds
+from .units import check_time_constants, from_seconds
 
 FILE_FORMAT = "brian-noisy-rnn/ctrnn-spec"
 FILE_VERSION = 1
@@ -70,10 +70,7 @@ class CTRNNSpec:
         self.w_out = _as_matrix(w_out, "w_out", (None, n))
         self.b_out = _as_matrix(b_out, "b_out", (self.w_out.shape[0],))
         self.h0 = _as_matrix(np.zeros(n) if h0 is None else h0, "h0", (n,))
-        self.tau_seconds = to_seconds(tau, "tau")
-        self.dt_seconds = to_seconds(dt, "dt")
-        if self.dt_seconds >= self.tau_seconds:
-            raise ValueError(f"dt ({dt}) must be smaller than tau ({tau})")
+        self.tau_seconds, self.dt_seconds = check_time_constants(tau, dt)
         self.activation = get_activation(activation).name
         self.noise = as_noise(Noise("none") if noise is None else noise)
         self.noise.check_compatible(self.dt_seconds, n)
@@ -172,19 +169,8 @@ class CTRNNSpec:
         arrays = {k: getattr(self, k) for k in _ARRAYS}
         arrays["sigma"] = self.noise.sigma_array
         np.savez(buf, meta=np.array(json.dumps(self._meta())), **arrays)
-        folder = os.path.dirname(os.path.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(buf.getvalue())
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_write(path, suffix=".npz") as f:
+            f.write(buf.getvalue())
         return path
 
     @classmethod

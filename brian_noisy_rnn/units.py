@@ -43,3 +43,12 @@ def from_seconds(seconds):
     from brian2 import second
 
     return float(seconds) * second
+
+
+def check_time_constants(tau, dt):
+    """Validate a CTRNN's ``tau`` and ``dt`` (Brian2 times, dt < tau); return both in seconds."""
+    tau_s = to_seconds(tau, "tau")
+    dt_s = to_seconds(dt, "dt")
+    if dt_s >= tau_s:
+        raise ValueError(f"dt ({dt}) must be smaller than tau ({tau})")
+    return tau_s, dt_s

@@ -15,9 +15,10 @@ Layout (version 1)::
 """
 
 import os
-import tempfile
 
 import torch
+
+from ..atomic import atomic_write
 
 FORMAT = "brian-noisy-rnn/training-checkpoint"
 VERSION = 1
@@ -33,20 +34,9 @@ def save_checkpoint(path, state):
     Returns the path as a str.
     """
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
     payload = {"format": FORMAT, "version": VERSION, **state}
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-ckpt-", suffix=".pt")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, prefix=".tmp-ckpt-", suffix=".pt") as f:
+        torch.save(payload, f)
     return path
 
 

@@ -8,7 +8,7 @@ from ..activations import get_activation
 from ..dynamics import StepRule, rollout, standard_normal, torch_ops
 from ..noise import Noise, as_noise
 from ..spec import CTRNNSpec
-from ..units import from_seconds, to_seconds
+from ..units import check_time_constants, from_seconds
 
 _PARAMS = ("w_in", "w_rec", "b", "w_out", "b_out")
 
@@ -36,10 +36,7 @@ class TorchCTRNN(nn.Module):
         for name, v in (("n_in", n_in), ("n_hidden", n_hidden), ("n_out", n_out)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {v!r}")
-        self.tau_seconds = to_seconds(tau, "tau")
-        self.dt_seconds = to_seconds(dt, "dt")
-        if self.dt_seconds >= self.tau_seconds:
-            raise ValueError(f"dt ({dt}) must be smaller than tau ({tau})")
+        self.tau_seconds, self.dt_seconds = check_time_constants(tau, dt)
         self.activation = get_activation(activation).name
         self.noise = as_noise(Noise("none") if noise is None else noise)
         self.noise.check_compatible(self.dt_seconds, int(n_hidden))
