@@ -31,6 +31,8 @@ import brian2
 from brian2 import NetworkOperation, NeuronGroup, Synapses, TimedArray
 from brian2.core.base import BrianObject
 
+from .brian2_support import block_indices, is_standalone_device
+from .validation import check_choice, check_int
 from .brian2_equations import OU_UPDATE, READOUT_EQUATIONS, hidden_equations, input_equations
 from .dynamics import StepRule
 from .noise import as_noise
@@ -40,18 +42,6 @@ from .spec import CTRNNSpec
 RECURRENCES = ("auto", "synapses", "dense")
 TARGETS = ("numpy", "cython", "cpp_standalone")
 _TA_KEY = "ratectrnn_u_values"  # name of the input TimedArray in the model equations
-
-
-def _is_standalone_device():
-    from brian2.devices.device import RuntimeDevice, get_device
-
-    return not isinstance(get_device(), RuntimeDevice)
-
-
-def _check_int(value, name, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _check_method(method):
@@ -71,13 +61,6 @@ def _start_seconds(start):
             or np.ndim(start) != 0 or not np.isfinite(float(start)) or float(start) < 0:
         raise ValueError(f"start must be a Brian2 time >= 0 (e.g. 0*ms) or None, got {start!r}")
     return float(start / brian2.second)
-
-
-def _block_indices(n_pre, n_post, n_trials):
-    """Pre/post indices of all-to-all blocks within each trial, synapse order (b, post, pre)."""
-    b, post, pre = np.meshgrid(np.arange(n_trials), np.arange(n_post), np.arange(n_pre),
-                               indexing="ij")
-    return (b * n_pre + pre).ravel(), (b * n_post + post).ravel()
 
 
 def _padded(values):
@@ -138,12 +121,12 @@ class RateCTRNN(BrianObject):
                  name="ratectrnn*"):
         if not isinstance(spec, CTRNNSpec):
             raise TypeError(f"spec must be a CTRNNSpec, got {type(spec).__name__}")
-        n_trials = _check_int(n_trials, "n_trials")
+        n_trials = check_int(n_trials, "n_trials")
         noise = spec.noise if noise is None else as_noise(noise)
         noise.check_compatible(spec.dt_seconds, spec.n_hidden)
         if not isinstance(recurrence, str) or recurrence not in RECURRENCES:
             raise ValueError(f"recurrence must be one of {RECURRENCES}, got {recurrence!r}")
-        standalone = _is_standalone_device()
+        standalone = is_standalone_device()
         if recurrence == "auto":
             recurrence = "synapses" if standalone else "dense"
         if recurrence == "dense" and standalone:
@@ -213,7 +196,7 @@ class RateCTRNN(BrianObject):
     def _block_synapses(self, source, target, weights, summed, suffix, namespace=None):
         """Synapses ``source -> target`` with weights (n_post, n_pre) within each trial."""
         n_post, n_pre = weights.shape
-        pre, post = _block_indices(n_pre, n_post, self.n_trials)
+        pre, post = block_indices(n_pre, n_post, self.n_trials)
         syn = Synapses(source, target, "w : 1 (constant)\n" + summed, clock=self.clock,
                        namespace=namespace, name=f"{self.name}_{suffix}")
         syn.connect(i=pre, j=post)
@@ -267,12 +250,6 @@ class RateCTRNN(BrianObject):
 
 
 # --- the "brian2" backend of simulate() ---------------------------------------------------
-def _check_target(target):
-    if not isinstance(target, str) or target not in TARGETS:
-        raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
-    return target
-
-
 def run_brian2(spec, inputs, noise=None, seed=None, *, target="numpy", method=None,
                recurrence="auto", directory=None, report=None):
     """Simulate ``spec`` as a :class:`RateCTRNN` in its own Network (backend "brian2").
@@ -305,13 +282,13 @@ def run_brian2(spec, inputs, noise=None, seed=None, *, target="numpy", method=No
     noise.check_compatible(spec.dt_seconds, spec.n_hidden)
     inputs = check_inputs(spec, inputs)
     seed = check_seed(seed)
-    _check_target(target)
+    check_choice(target, "target", TARGETS)
     method = _check_method("euler" if method is None else method)
     if not isinstance(recurrence, str) or recurrence not in RECURRENCES:
         raise ValueError(f"recurrence must be one of {RECURRENCES}, got {recurrence!r}")
     if directory is not None and target != "cpp_standalone":
         raise ValueError("directory is only used with target='cpp_standalone'")
-    if _is_standalone_device():
+    if is_standalone_device():
         raise RuntimeError("run_brian2 needs Brian2's runtime device to be active (it switches "
                            "to cpp_standalone itself for target='cpp_standalone'); call "
                            "brian2.device.reinit() and brian2.set_device('runtime') first")

@@ -44,7 +44,8 @@ from brian2.units.fundamentalunits import Quantity
 
 from .activations import get_activation
 from .brian2_equations import READOUT_EQUATIONS, input_equations
-from .brian2_network import _block_indices, _check_int, _is_standalone_device
+from .brian2_support import block_indices, is_standalone_device
+from .validation import check_choice, check_int
 from .noise import Noise, as_noise
 from .simulate import check_inputs, check_seed
 from .spec import CTRNNSpec
@@ -152,10 +153,10 @@ class SpikingRealization(BrianObject):
         if not isinstance(spec, CTRNNSpec):
             raise TypeError(f"spec must be a CTRNNSpec, got {type(spec).__name__}")
         check_nonnegative_activation(spec.activation)
-        self.neurons_per_unit = _check_int(neurons_per_unit, "neurons_per_unit")
+        self.neurons_per_unit = check_int(neurons_per_unit, "neurons_per_unit")
         self.rate_max_hz = check_rate(rate_max)
         self.tau_syn_seconds = check_nonnegative_time(tau_syn)
-        self.n_trials = _check_int(n_trials, "n_trials")
+        self.n_trials = check_int(n_trials, "n_trials")
         if not isinstance(neuron_model, str) or neuron_model not in NEURON_MODELS:
             raise ValueError(f"neuron_model must be one of {NEURON_MODELS}, got {neuron_model!r}")
         self.neuron_model = neuron_model
@@ -168,7 +169,7 @@ class SpikingRealization(BrianObject):
         BrianObject.__init__(self, dt=spec.dt, name=name)
         self.spec = spec
         self.fine_clock = Clock(dt=spec.dt / self.substeps, name=f"{self.name}_fineclock")
-        self._build(_is_standalone_device())
+        self._build(is_standalone_device())
 
     @property
     def rate_max(self):
@@ -245,7 +246,7 @@ class SpikingRealization(BrianObject):
     def _block_synapses(self, source, target, weights, summed, suffix, clock, namespace=None):
         """Summed-variable Synapses with weights (n_post, n_pre) within each trial."""
         n_post, n_pre = weights.shape
-        pre, post = _block_indices(n_pre, n_post, self.n_trials)
+        pre, post = block_indices(n_pre, n_post, self.n_trials)
         syn = Synapses(source, target, "w : 1 (constant)\n" + summed, clock=clock,
                        namespace=namespace, name=f"{self.name}_{suffix}")
         syn.connect(i=pre, j=post)
@@ -323,12 +324,6 @@ class SpikingRealization(BrianObject):
 # --- the "brian2-spiking" backend of simulate() ---------------------------------------------
 
 
-def _check_target(target):
-    if not isinstance(target, str) or target not in TARGETS:
-        raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
-    return target
-
-
 def resolve_population(spec, noise, neurons_per_unit, rate_max, tau_syn):
     """Neurons per unit and rate for a run: given explicitly, or derived from ``noise``.
 
@@ -337,7 +332,7 @@ def resolve_population(spec, noise, neurons_per_unit, rate_max, tau_syn):
     the infinite-population limit (the rate network itself).
     """
     if neurons_per_unit is not None:
-        return _check_int(neurons_per_unit, "neurons_per_unit"), rate_max
+        return check_int(neurons_per_unit, "neurons_per_unit"), rate_max
     if not noise.is_scalar:
         raise ValueError("backend 'brian2-spiking' derives neurons_per_unit from the noise's "
                          "sigma, which must then be a scalar; pass neurons_per_unit= instead")
@@ -397,7 +392,7 @@ def run_spiking(spec, inputs, noise=None, seed=None, *, neurons_per_unit=None, r
     noise = spec.noise if noise is None else as_noise(noise)
     inputs = check_inputs(spec, inputs)
     seed = check_seed(seed)
-    _check_target(target)
+    check_choice(target, "target", TARGETS)
     check_nonnegative_activation(spec.activation)
     rate_max = _plain_alias(rate_max, rate_max_hz, Hz, "rate_max", "rate_max_hz", 100 * Hz,
                             allow_zero=False)
@@ -407,7 +402,7 @@ def run_spiking(spec, inputs, noise=None, seed=None, *, neurons_per_unit=None, r
     check_nonnegative_time(tau_syn)
     if not isinstance(neuron_model, str) or neuron_model not in NEURON_MODELS:
         raise ValueError(f"neuron_model must be one of {NEURON_MODELS}, got {neuron_model!r}")
-    if _is_standalone_device():
+    if is_standalone_device():
         raise RuntimeError("run_spiking needs Brian2's runtime device; call "
                            "brian2.device.reinit() and brian2.set_device('runtime') first")
     m, rate = resolve_population(spec, noise, neurons_per_unit, rate_max, tau_syn)

@@ -24,7 +24,7 @@ from brian2 import Hz, second
 from brian2.units.fundamentalunits import Quantity, get_dimensions
 
 from .activations import get_activation
-from .brian2_network import _check_int
+from .validation import check_int
 from .units import to_seconds
 
 #: default fine step: at most this expected number of spikes per neuron and fine step at f = 1
@@ -75,7 +75,7 @@ def check_substeps(substeps, dt_seconds, rate_max_hz):
     ``ceil(rate_max * dt / DEFAULT_MAX_P)`` (spike probability <= 0.05 per fine step at f = 1)."""
     if substeps is None:
         return max(1, int(math.ceil(rate_max_hz * dt_seconds / DEFAULT_MAX_P - 1e-9)))
-    return _check_int(substeps, "substeps")
+    return check_int(substeps, "substeps")
 
 
 # --- effective noise ------------------------------------------------------------------------
@@ -104,7 +104,7 @@ def effective_sigma(*, dt, tau, neurons_per_unit, rate_max, tau_syn=None, subste
     float, or an array of the shape of ``activity`` (dimensionless).
     """
     dt_s, tau_s = to_seconds(dt, "dt"), to_seconds(tau, "tau")
-    m = _check_int(neurons_per_unit, "neurons_per_unit")
+    m = check_int(neurons_per_unit, "neurons_per_unit")
     r = check_rate(rate_max)
     ts = check_nonnegative_time(tau_syn)
     k = check_substeps(substeps, dt_s, r)
@@ -183,12 +183,12 @@ def measure_effective_sigma(*, dt, tau, neurons_per_unit, rate_max, tau_syn=None
     activity = float(activity)
     if not np.isfinite(activity) or activity <= 0:
         raise ValueError(f"activity must be a finite positive number, got {activity!r}")
-    n_units = _check_int(n_units, "n_units")
-    n_steps = _check_int(n_steps, "n_steps", minimum=2)
+    n_units = check_int(n_units, "n_units")
+    n_steps = check_int(n_steps, "n_steps", minimum=2)
     dt_s, tau_s = to_seconds(dt, "dt"), to_seconds(tau, "tau")
     if burn_in is None:
         burn_in = max(1, int(math.ceil(5 * tau_s / dt_s)))
-    burn_in = _check_int(burn_in, "burn_in", minimum=0)
+    burn_in = check_int(burn_in, "burn_in", minimum=0)
     if burn_in >= n_steps - 1:
         raise ValueError(f"burn_in ({burn_in}) must be smaller than n_steps - 1 ({n_steps - 1})")
     n = n_units

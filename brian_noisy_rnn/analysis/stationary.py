@@ -28,6 +28,7 @@ import numpy as np
 from scipy.linalg import solve_discrete_lyapunov
 
 from ..activations import get_activation
+from ..validation import check_int
 from ._common import check_input_set, check_input_vector, check_spec, pre_sigma, resolve_noise
 from .fixed_point_solver import averaged_map, reached_fixed_point, solve_fixed_point
 from .noise_averages import noise_variance
@@ -100,10 +101,10 @@ def stationary_stats(spec, u, noise=None, *, backend="numpy", n_trials=64, n_ste
         if burn_in is None:
             t_slow = max(spec.tau_seconds, min(fp.slowest_time_constant, 100 * spec.tau_seconds))
             burn_in = int(np.ceil(10 * t_slow / spec.dt_seconds))
-    burn_in = _check_steps(burn_in, "burn_in", 0)
+    burn_in = check_int(burn_in, "burn_in", 0)
     if n_steps is None:
         n_steps = burn_in + int(np.ceil(50 * steps_per_tau))
-    n_steps = _check_steps(n_steps, "n_steps", burn_in + 2)
+    n_steps = check_int(n_steps, "n_steps", burn_in + 2)
     h_start = np.asarray(h_start, float)
     if h_start.shape != (spec.n_hidden,):
         raise ValueError(f"h_start must have shape (N={spec.n_hidden},), got {h_start.shape}")
@@ -125,12 +126,6 @@ def _moments(x):
     trial_means = x.mean(axis=0)  # (B, F)
     sem = trial_means.std(axis=0, ddof=1) / np.sqrt(x.shape[1])
     return mean, cov, sem
-
-
-def _check_steps(v, name, minimum):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {v!r}")
-    return int(v)
 
 
 # --- predicted ------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from .. import tasks as tasks_module
 from ..noise import as_noise
 from ..spec import CTRNNSpec
 from ..units import from_seconds, to_seconds
+from ..validation import check_int
 from .checkpoint import config_differences, load_checkpoint, save_checkpoint
 from .torch_model import TorchCTRNN
 
@@ -162,12 +163,6 @@ class TrainingResult:
 
 
 # --- argument checks -------------------------------------------------------------------
-def _check_int(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _check_positive(value, name, allow_none=False):
     if value is None and allow_none:
         return None
@@ -346,24 +341,24 @@ def train(env, *, n_hidden, noise, activation="relu", tau=None, steps=2000, batc
 
     # ---- validate everything before any work ----
     env = _resolve_env(env)
-    n_hidden = _check_int(n_hidden, "n_hidden", 1)
+    n_hidden = check_int(n_hidden, "n_hidden", 1)
     noise = as_noise(noise)
-    steps = _check_int(steps, "steps", 1)
-    batch_size = _check_int(batch_size, "batch_size", 1)
+    steps = check_int(steps, "steps", 1)
+    batch_size = check_int(batch_size, "batch_size", 1)
     lr = _check_positive(lr, "lr")
     grad_clip = _check_positive(grad_clip, "grad_clip", allow_none=True)
-    log_every = _check_int(log_every, "log_every", 1)
-    checkpoint_every = _check_int(checkpoint_every, "checkpoint_every", 1)
-    val_trials = _check_int(val_trials, "val_trials", 0)
+    log_every = check_int(log_every, "log_every", 1)
+    checkpoint_every = check_int(checkpoint_every, "checkpoint_every", 1)
+    val_trials = check_int(val_trials, "val_trials", 0)
     rec_gain = _check_real(rec_gain, "rec_gain", minimum=0.0)
     bias_init = _check_real(bias_init, "bias_init")
     if trial_pool is not None:
-        trial_pool = _check_int(trial_pool, "trial_pool", batch_size)
+        trial_pool = check_int(trial_pool, "trial_pool", batch_size)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2 ** 32:
         raise ValueError(f"seed must be an int in [0, 2**32), got {seed!r}")
     seed = int(seed)
     if num_threads is not None:
-        num_threads = _check_int(num_threads, "num_threads", 1)
+        num_threads = check_int(num_threads, "num_threads", 1)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable(step, loss) or None, got {callback!r}")
     tau = 100 * ms if tau is None else tau
