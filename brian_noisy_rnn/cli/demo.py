@@ -1,0 +1,81 @@
+"""``brian-noisy-rnn demo``: the paper's noise-preference headline, measured in a few minutes."""
+
+import os
+import time
+
+
+def _csv(text):
+    return tuple(s.strip() for s in text.split(",") if s.strip())
+
+
+def add_parser(sub):
+    """Register the ``demo`` subcommand."""
+    p = sub.add_parser(
+        "demo",
+        help="train noise-in / noise-out networks and measure their noise preference",
+        description="Train CTRNNs with noise inside the activation (pre) and outside it (post) "
+                    "on a task, sweep the test noise from 0 to twice the training noise in "
+                    "PyTorch and in Brian2, print the headline table and write figures. "
+                    "Rerunning into the same --out folder resumes.")
+    p.add_argument("--task", default="FunctionApproximation-v0",
+                   help="task id (default: %(default)s; see `brian-noisy-rnn tasks`)")
+    p.add_argument("--out", default="brian-noisy-rnn-demo",
+                   help="output folder (default: %(default)s)")
+    p.add_argument("--seeds", type=int, default=3, help="networks per placement (default: 3)")
+    p.add_argument("--placements", type=_csv, default=("pre", "post"),
+                   help="comma-separated training placements (default: pre,post)")
+    p.add_argument("--backends", type=_csv, default=("torch", "brian2"),
+                   help="comma-separated sweep backends (default: torch,brian2)")
+    p.add_argument("--sigma-train", type=float, default=None,
+                   help="training noise sigma (default: the task's preset, 1.0)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="training steps (default: the task's preset; 1500 for FunctionApproximation)")
+    p.add_argument("--n-hidden", type=int, default=None, help="hidden units (default: preset)")
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: preset)")
+    p.add_argument("--batch-size", type=int, default=None, help="trials per step (default: preset)")
+    p.add_argument("--trials", type=int, default=None,
+                   help="test trials per sigma (default: preset; 2000 for FunctionApproximation)")
+    p.add_argument("--brian2-trials", type=int, default=None,
+                   help="test trials per sigma of the Brian2 sweeps (default: --trials)")
+    p.add_argument("--target", default="numpy",
+                   help="Brian2 code-generation target: numpy, cython or cpp_standalone "
+                        "(default: %(default)s)")
+    p.add_argument("--n-sigmas", type=int, default=9, help="test sigmas in the sweep (default: 9)")
+    p.add_argument("--max-sigma", type=float, default=2.0,
+                   help="largest test sigma, in units of the training sigma (default: 2)")
+    p.add_argument("--dt", type=float, default=20.0, help="time step in ms (default: 20)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="local worker processes (default: all CPUs; 1 = this process)")
+    p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    """Run the subcommand; returns the exit code."""
+    from ..experiments.demo import demo_grid, run_demo
+
+    t0 = time.perf_counter()
+    if args.seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    grid = demo_grid(args.task, seeds=args.seeds, placements=args.placements,
+                     backends=args.backends, sigma_train=args.sigma_train, steps=args.steps,
+                     n_hidden=args.n_hidden, lr=args.lr, batch_size=args.batch_size,
+                     n_trials=args.trials, brian2_trials=args.brian2_trials, target=args.target,
+                     max_relative_sigma=args.max_sigma, n_sigmas=args.n_sigmas, dt_ms=args.dt)
+    st = grid.train_sigmas[0]
+    print(f"demo: {grid.tasks[0]}, networks trained with noise {'/'.join(grid.placements)} "
+          f"the activation at sigma = {st:g}, seeds {list(grid.seeds)}, "
+          f"{grid.training['steps']} training steps each;")
+    print(f"      test noise swept over {len(grid.relative_sigmas)} sigmas from 0 to "
+          f"{max(grid.relative_sigmas) * st:g} on {', '.join(grid.backends)}; "
+          f"results in {os.path.abspath(args.out)}")
+    result = run_demo(args.out, grid, workers=args.workers, progress=not args.no_progress,
+                      figures=not args.no_figures)
+    for name in ("curves_png", "traces_png", "csv", "results"):
+        if name in result.files:
+            print(f"wrote {result.files[name]}")
+    print(f"demo finished in {time.perf_counter() - t0:.0f} s")
+    return 0 if not result.report.failed else 1

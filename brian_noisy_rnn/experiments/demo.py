@@ -1,0 +1,235 @@
+"""The demo: the paper's noise-preference headline, measured end to end in a few minutes.
+
+:func:`demo_grid` builds a small grid (noise inside and outside the activation, a few seeds,
+one task, test sigmas from 0 to twice the training sigma, PyTorch and Brian2 sweeps);
+:func:`run_demo` runs it with :func:`~.runner.run_grid` into an output folder (so a rerun
+resumes), prints the headline table and writes figures and a CSV.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+
+from .config import grid_from_dict
+from .runner import run_grid
+from .store import ResultStore
+from .summary import format_table, summarize
+
+__all__ = ["DEMO_PRESETS", "DemoResult", "backend_agreement", "demo_grid", "run_demo"]
+
+#: per-task defaults of the demo (keys: sigma_train, steps, n_hidden, lr, batch_size,
+#: trial_pool, n_trials); other tasks use ``DEMO_PRESETS["default"]``
+DEMO_PRESETS = {
+    "FunctionApproximation-v0": {"sigma_train": 1.0, "steps": 1500, "n_hidden": 32, "lr": 0.01,
+                                 "batch_size": 64, "trial_pool": None, "n_trials": 2000},
+    "ReachingDelayResponse-v0": {"sigma_train": 1.0, "steps": 2000, "n_hidden": 32, "lr": 0.01,
+                                 "batch_size": 64, "trial_pool": 4096, "n_trials": 1000},
+    "default": {"sigma_train": 1.0, "steps": 2000, "n_hidden": 64, "lr": 0.01,
+                "batch_size": 64, "trial_pool": 4096, "n_trials": 1000},
+}
+
+
+def demo_grid(task="FunctionApproximation-v0", *, seeds=3, placements=("pre", "post"),
+              backends=("torch", "brian2"), sigma_train=None, steps=None, n_hidden=None,
+              lr=None, batch_size=None, trial_pool="preset", n_trials=None, brian2_trials=None,
+              target="numpy", max_relative_sigma=2.0, n_sigmas=9, eval_seed=1234, dt_ms=20.0,
+              tau_ms=100.0, activation="relu"):
+    """The demo's grid (a validated :class:`~.config.Grid`).
+
+    Parameters
+    ----------
+    task : str, task id
+    seeds : int >= 1 (seeds 0..seeds-1) or a sequence of ints
+    placements, backends : sequences of str
+    sigma_train, steps, n_hidden, lr, batch_size, n_trials : None for the task's preset
+        (:data:`DEMO_PRESETS`)
+    trial_pool : int, None (fresh trials every step) or "preset"
+    brian2_trials : int or None, trials of the Brian2 sweeps (None: ``n_trials``)
+    target : Brian2 code-generation target of the Brian2 sweeps
+    max_relative_sigma : float > 0, the sweep goes from 0 to this times the training sigma
+    n_sigmas : int >= 2, number of test sigmas (evenly spaced)
+    eval_seed : int, trials and test noise of the sweeps
+    dt_ms, tau_ms : float, time step and time constant in ms
+    activation : str
+
+    Raises GridError (a ValueError) naming the offending setting.
+    """
+    preset = dict(DEMO_PRESETS.get(task, DEMO_PRESETS["default"]))
+    given = {"sigma_train": sigma_train, "steps": steps, "n_hidden": n_hidden, "lr": lr,
+             "batch_size": batch_size, "n_trials": n_trials}
+    preset.update({k: v for k, v in given.items() if v is not None})
+    if trial_pool != "preset":
+        preset["trial_pool"] = trial_pool
+    if isinstance(seeds, bool) or not isinstance(seeds, int):
+        seed_list = list(seeds)
+    elif seeds < 1:
+        raise ValueError(f"seeds must be an int >= 1 or a list of ints, got {seeds!r}")
+    else:
+        seed_list = list(range(seeds))
+    if isinstance(n_sigmas, bool) or not isinstance(n_sigmas, int) or n_sigmas < 2:
+        raise ValueError(f"n_sigmas must be an int >= 2, got {n_sigmas!r}")
+    if not (isinstance(max_relative_sigma, (int, float)) and math.isfinite(max_relative_sigma)
+            and max_relative_sigma > 0):
+        raise ValueError(f"max_relative_sigma must be a number > 0, got {max_relative_sigma!r}")
+    relative = [round(max_relative_sigma * i / (n_sigmas - 1), 12) for i in range(n_sigmas)]
+    training = {"steps": preset["steps"], "batch_size": preset["batch_size"], "lr": preset["lr"]}
+    if preset["trial_pool"] is not None:
+        training["trial_pool"] = max(int(preset["trial_pool"]), int(preset["batch_size"]))
+    data = {
+        "name": f"demo-{task}",
+        "grid": {"tasks": [task], "placements": list(placements),
+                 "train_sigmas": [preset["sigma_train"]], "seeds": seed_list,
+                 "backends": list(backends)},
+        "sweep": {"relative_sigmas": relative, "n_trials": preset["n_trials"], "seed": eval_seed},
+        "network": {"n_hidden": preset["n_hidden"], "activation": activation, "tau_ms": tau_ms,
+                    "dt_ms": dt_ms},
+        "training": training,
+        "backend_options": {},
+    }
+    for b in backends:
+        if b.startswith("brian2"):
+            opts = {"target": target}
+            if brian2_trials is not None:
+                opts["n_trials"] = brian2_trials
+            data["backend_options"][b] = opts
+    return grid_from_dict(data, source="demo settings")
+
+
+def backend_agreement(curves, reference="torch"):
+    """How closely each non-reference backend's curves match the reference backend's.
+
+    Curves are matched by (task, training placement, training sigma, seed). Returns a list of
+    dicts with ``backend``, ``pairs`` (matched curves), ``max_abs_diff`` (largest difference
+    of the mean metric over all sigmas) and ``within_error`` / ``points`` (sigma points where
+    the two means differ by at most twice their combined standard error).
+    """
+    def key(c):
+        cell = getattr(c, "cell", None) or {}
+        return (c.task, c.train_placement, c.sigma_train, cell.get("seed"))
+
+    refs = {key(c): c for c in curves if c.backend == reference}
+    out = {}
+    for c in curves:
+        if c.backend == reference or key(c) not in refs:
+            continue
+        r = refs[key(c)]
+        if len(r.sigmas) != len(c.sigmas) or not all(math.isclose(a, b) for a, b in zip(r.sigmas, c.sigmas)):
+            continue
+        d = out.setdefault(c.backend, {"backend": c.backend, "pairs": 0, "max_abs_diff": 0.0,
+                                       "within_error": 0, "points": 0})
+        d["pairs"] += 1
+        for m1, s1, m2, s2 in zip(r.mean, r.sem, c.mean, c.sem):
+            diff = abs(m1 - m2)
+            d["max_abs_diff"] = max(d["max_abs_diff"], diff)
+            d["points"] += 1
+            d["within_error"] += int(diff <= 2 * math.hypot(s1, s2) + 1e-12)
+    return list(out.values())
+
+
+@dataclass
+class DemoResult:
+    """What :func:`run_demo` produced.
+
+    Attributes
+    ----------
+    table : str, the headline table (Markdown)
+    rows : list of dict, :func:`~.summary.summarize` rows
+    agreement : list of dict, :func:`backend_agreement`
+    files : dict name -> path (results, csv, summary, curves_png, traces_png)
+    elapsed : float, wall time in seconds
+    report : :class:`~.runner.RunReport`
+    """
+
+    table: str
+    rows: list
+    agreement: list
+    files: dict = field(default_factory=dict)
+    elapsed: float = 0.0
+    report: object = None
+
+
+def _trace_figure(store, curves, grid):
+    """Example trials of the first seed's networks (one subfigure per placement)."""
+    from ..plotting import _new_figure, plot_trial_traces
+    from ..spec import CTRNNSpec
+    from .. import tasks
+
+    chosen = {}
+    for c in curves:
+        cell = c.cell
+        if cell["seed"] == grid.seeds[0] and c.train_placement not in chosen:
+            chosen[c.train_placement] = cell
+    if not chosen:
+        return None
+    placements = [p for p in grid.placements if p in chosen]
+    fig = _new_figure((7.4, 6.6 * len(placements) / 1.0 * 0.75 + 0.5))
+    subs = fig.subfigures(len(placements), 1, squeeze=False)[:, 0]
+    for sub, p in zip(subs, placements):
+        cell = chosen[p]
+        spec = CTRNNSpec.load(store.resolve_path(cell["spec_path"]))
+        env = tasks.make(cell["task"], dt=cell["config"]["network"]["dt_ms"],
+                         **cell["config"]["task_kwargs"])
+        plot_trial_traces(spec, env, backend="torch", n_trials=3, n_units=4,
+                          seed=cell["config"]["eval_seed"], fig=sub)
+    return fig
+
+
+def run_demo(out_dir, grid, *, workers=None, progress=True, log=print, figures=True):
+    """Run the demo grid into ``out_dir`` and report the headline.
+
+    Parameters
+    ----------
+    out_dir : folder for ``results.sqlite`` (+ ``results_specs/``), ``results.csv``,
+        ``summary.md``, ``noise_preference.png`` and ``trial_traces.png``; rerunning into the
+        same folder resumes (finished cells are not recomputed)
+    grid : :class:`~.config.Grid` (e.g. :func:`demo_grid`)
+    workers : local worker processes (None: all CPUs; 1: this process)
+    progress : bool, progress bar over cells
+    log : callable(str) for the printed report
+    figures : bool, write the PNG figures
+
+    Returns
+    -------
+    :class:`DemoResult`
+    """
+    from ..plotting import plot_noise_preference_panels, save_figure
+
+    t0 = time.perf_counter()
+    out_dir = os.path.abspath(os.fspath(out_dir))
+    os.makedirs(out_dir, exist_ok=True)
+    files = {"results": os.path.join(out_dir, "results.sqlite"),
+             "csv": os.path.join(out_dir, "results.csv"),
+             "summary": os.path.join(out_dir, "summary.md")}
+    report = run_grid(grid, files["results"], workers=workers, progress=progress)
+    keys = [c.key for c in grid.cells()]
+    with ResultStore(files["results"]) as store:
+        curves = store.curves(keys)
+        if not curves:
+            raise RuntimeError("no cell of the demo finished; see the errors above")
+        store.export_csv(files["csv"], keys)
+        rows = summarize(curves)
+        table = format_table(rows)
+        agreement = backend_agreement(curves)
+        if figures:
+            fig = plot_noise_preference_panels(curves)
+            files["curves_png"] = save_figure(fig, os.path.join(out_dir, "noise_preference.png"))
+            fig = _trace_figure(store, curves, grid)
+            if fig is not None:
+                files["traces_png"] = save_figure(fig, os.path.join(out_dir, "trial_traces.png"))
+    lines = [table, ""]
+    for a in agreement:
+        lines.append(f"{a['backend']} vs torch: {a['pairs']} networks, mean metric within 2 SE "
+                     f"at {a['within_error']}/{a['points']} test sigmas, largest difference "
+                     f"{a['max_abs_diff']:.3g}")
+    if report.failed:
+        lines.append(f"{len(report.failed)} cells failed (see above); rerun to retry them")
+    with open(files["summary"], "w") as f:
+        f.write("\n".join(lines) + "\n")
+    elapsed = time.perf_counter() - t0
+    for line in lines:
+        log(line)
+    return DemoResult(table=table, rows=rows, agreement=agreement, files=files,
+                      elapsed=elapsed, report=report)

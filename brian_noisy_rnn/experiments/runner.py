@@ -1,0 +1,484 @@
+"""Run a grid: train each cell's network, sweep its test noise, record it in the database.
+
+:func:`run_cell` is the pure unit of work (config in, plain result out; it touches no file),
+so it runs the same in this process, in local worker processes
+(``concurrent.futures.ProcessPoolExecutor`` with the ``spawn`` start method: torch and
+``fork`` do not mix) or on a Dask cluster (``client.submit``). Only the client process,
+:func:`run_grid`, writes: it saves each trained network's spec file atomically and then
+records the cell and its curve in one database transaction.
+
+Cells that share a training configuration (the same network on several backends) share one
+trained network: the first of them trains it, the others get the saved spec. Rerunning a
+grid skips recorded cells and reuses recorded (or saved) networks, so an interrupted run
+loses at most the cells that were in flight.
+
+On an HPC cluster, start a Dask scheduler and workers (for SLURM e.g. with dask-jobqueue)::
+
+    from dask_jobqueue import SLURMCluster
+    cluster = SLURMCluster(cores=1, processes=1, memory="4GB", walltime="04:00:00")
+    cluster.scale(jobs=32)
+    print(cluster.scheduler_address)   # -> brian-noisy-rnn experiment grid.toml --scheduler ADDRESS
+
+or pass a ``distributed.Client`` to :func:`run_grid` directly. Workers need this package
+installed; spec files are written by the client only, so they need no shared file system.
+Brian2 keeps global state, so one process runs one Brian2 sweep at a time: start Dask workers
+with one thread each (``dask worker ADDRESS --nthreads 1 --nworkers N``) to use N cores.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import multiprocessing
+import os
+import platform
+import socket
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+
+from .config import Cell, Grid, load_grid
+from .store import ResultStore
+
+__all__ = ["RunReport", "default_spec_dir", "default_workers", "run_cell", "run_grid"]
+
+_BRIAN2_LOCK = threading.Lock()
+_VERSION_PACKAGES = ("brian-noisy-rnn", "brian2", "torch", "numpy", "neurogym", "gymnasium",
+                     "scipy", "dask", "distributed")
+
+
+def package_versions():
+    """Versions of the packages a result depends on (dict name -> version or None), plus Python."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for name in _VERSION_PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _make_env(config):
+    from .. import tasks
+
+    return tasks.make(config["task"], dt=config["network"]["dt_ms"], **config["task_kwargs"])
+
+
+def _training_noise(config):
+    from brian2 import ms
+
+    from ..noise import Noise
+
+    net = config["network"]
+    tau_noise = None if net.get("tau_noise_ms") is None else net["tau_noise_ms"] * ms
+    return Noise(config["placement"], config["train_sigma"], process=net["process"],
+                 tau_noise=tau_noise)
+
+
+def train_cell_network(config, train_key=""):
+    """Train the network of a cell config (see :class:`~.config.Cell`).
+
+    Returns ``(spec, info)``: the :class:`~brian_noisy_rnn.CTRNNSpec` (its metadata holds the
+    training summary, the ``train_key`` and the training part of the config) and a dict with
+    ``train_seconds`` and ``train_final_loss``.
+    """
+    from brian2 import ms
+
+    from ..bridges.training import train
+
+    env = _make_env(config)
+    net = config["network"]
+    t0 = time.perf_counter()
+    result = train(env, n_hidden=net["n_hidden"], noise=_training_noise(config),
+                   activation=net["activation"], tau=net["tau_ms"] * ms, seed=config["seed"],
+                   progress=False, **config["training"])
+    seconds = time.perf_counter() - t0
+    metadata = dict(result.spec.metadata)
+    metadata["experiment"] = {"train_key": train_key,
+                              **{k: config[k] for k in Cell.TRAIN_FIELDS}}
+    spec = result.spec.replace(metadata=metadata)
+    loss = result.history.loss[-1] if result.history.loss else None
+    return spec, {"train_seconds": seconds, "train_final_loss": loss}
+
+
+def run_cell(config, spec=None, train_key=""):
+    """Run one cell: train its network (unless ``spec`` is given) and sweep the test noise.
+
+    Pure: it reads and writes no file, so it can run in any process or on any Dask worker.
+    Uses one torch thread while it runs (cells run in parallel instead).
+
+    Parameters
+    ----------
+    config : dict, ``Cell.config``
+    spec : :class:`~brian_noisy_rnn.CTRNNSpec` or None, the already trained network
+    train_key : str, stored in a newly trained spec's metadata
+
+    Returns
+    -------
+    dict with ``spec`` (the newly trained CTRNNSpec, or None if ``spec`` was given),
+    ``trained`` (bool), ``curve`` (``NoisePreferenceCurve.to_dict()``), ``summary``
+    (``curve.summary()``), ``train_seconds``, ``train_final_loss``, ``eval_seconds``,
+    ``versions``, ``host``, ``pid``.
+    """
+    import torch
+
+    from ..noise_preference import noise_preference
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        info = {"train_seconds": None, "train_final_loss": None}
+        trained = spec is None
+        if trained:
+            spec, info = train_cell_network(config, train_key)
+        env = _make_env(config)
+        # Brian2 keeps global state (preferences, the magic network): one Brian2 sweep per
+        # process at a time, also when a Dask worker runs several threads
+        lock = _BRIAN2_LOCK if config["backend"].startswith("brian2") else contextlib.nullcontext()
+        with lock:
+            t0 = time.perf_counter()
+            curve = noise_preference(spec, env, config["test_sigmas"], backend=config["backend"],
+                                     n_trials=config["n_trials"], seed=config["eval_seed"],
+                                     **config["backend_options"])
+            eval_seconds = time.perf_counter() - t0
+    finally:
+        torch.set_num_threads(threads)
+    return {
+        "spec": spec if trained else None, "trained": trained, "curve": curve.to_dict(),
+        "summary": curve.summary(), "eval_seconds": eval_seconds, **info,
+        "versions": package_versions(), "host": socket.gethostname(), "pid": os.getpid(),
+    }
+
+
+def _exit_with_parent(parent_pid):
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent_pid:  # the client died (e.g. SIGKILL): do not linger
+            os._exit(1)
+
+
+def _worker_init(parent_pid):
+    """Initialiser of local worker processes: one torch thread; exit when the client dies."""
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+# --- executors --------------------------------------------------------------------------------
+class _InlineFuture:
+    """A future run lazily in this process when the runner waits for it."""
+
+    def __init__(self, fn, args):
+        self._fn, self._args = fn, args
+        self._done, self._result, self._error = False, None, None
+
+    def run(self):
+        try:
+            self._result = self._fn(*self._args)
+        except Exception as err:  # noqa: BLE001 - reported per cell by the runner
+            self._error = err
+        self._done = True
+
+    def done(self):
+        return self._done
+
+    def result(self):
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+    def cancel(self):
+        return True
+
+
+class _InlineExecutor:
+    """Runs cells one by one in this process (``workers=1``)."""
+
+    description = "this process"
+
+    def submit(self, fn, *args):
+        return _InlineFuture(fn, args)
+
+    def wait_any(self, futures):
+        for f in futures:
+            if not f.done():
+                f.run()
+                return [f]
+        return [f for f in futures if f.done()]
+
+    def shutdown(self, cancel=False):
+        pass
+
+
+class _PoolExecutor:
+    """Local worker processes (spawn context)."""
+
+    def __init__(self, workers):
+        ctx = multiprocessing.get_context("spawn")
+        self.pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                           initializer=_worker_init,
+                                           initargs=(os.getpid(),))
+        self.description = f"{workers} local worker processes"
+
+    def submit(self, fn, *args):
+        return self.pool.submit(fn, *args)
+
+    def wait_any(self, futures):
+        done, _ = cf.wait(futures, timeout=1.0, return_when=cf.FIRST_COMPLETED)
+        return list(done)
+
+    def shutdown(self, cancel=False):
+        if cancel:
+            # cells in flight are abandoned: stop our own worker processes now instead of
+            # letting interpreter exit wait for them
+            processes = list((getattr(self.pool, "_processes", None) or {}).values())
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            for p in processes:
+                if p.is_alive():
+                    p.terminate()
+            for p in processes:
+                p.join(timeout=5)
+        else:
+            self.pool.shutdown(wait=True)
+
+
+class _DaskExecutor:
+    """A Dask distributed client (given, or connected to ``scheduler``)."""
+
+    def __init__(self, client=None, scheduler=None):
+        from distributed import Client
+
+        self.own = client is None
+        self.client = Client(scheduler) if client is None else client
+        self.description = f"Dask scheduler {self.client.scheduler.address}"
+
+    def submit(self, fn, *args):
+        return self.client.submit(fn, *args, pure=False)
+
+    def wait_any(self, futures):
+        from distributed import wait
+        from distributed.client import TimeoutError as DaskTimeout
+
+        try:
+            done, _ = wait(futures, timeout=1.0, return_when="FIRST_COMPLETED")
+        except (DaskTimeout, TimeoutError):
+            return []
+        return list(done)
+
+    def shutdown(self, cancel=False):
+        if self.own:
+            self.client.close()
+
+
+def default_workers():
+    """Local worker processes by default: the number of CPUs this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def default_spec_dir(results):
+    """Where trained networks of a database go: ``<results stem>_specs/`` beside it."""
+    results = os.path.abspath(os.fspath(results))
+    return os.path.splitext(results)[0] + "_specs"
+
+
+def _spec_file_name(cell):
+    c = cell.config
+    task = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in c["task"])
+    return (f"{task}_{c['placement']}_sigma{c['train_sigma']:g}_seed{c['seed']}_"
+            f"{cell.train_key[:12]}.npz")
+
+
+@dataclass
+class RunReport:
+    """What :func:`run_grid` did.
+
+    Attributes
+    ----------
+    cells : list of Cell, every cell of the grid
+    skipped : int, cells already recorded before this run
+    recorded : list of str, keys of the cells recorded by this run
+    failed : dict cell key -> error message
+    networks_trained : int, networks trained by this run
+    elapsed : float, wall time in seconds
+    """
+
+    cells: list
+    skipped: int = 0
+    recorded: list = field(default_factory=list)
+    failed: dict = field(default_factory=dict)
+    networks_trained: int = 0
+    elapsed: float = 0.0
+
+    @property
+    def complete(self):
+        """True if every cell of the grid is recorded."""
+        return not self.failed and self.skipped + len(self.recorded) == len(self.cells)
+
+
+def _load_reusable_spec(store, cell, spec_dir):
+    """A saved network for ``cell.train_key`` (recorded in the db, or saved but unrecorded)."""
+    from ..spec import CTRNNSpec
+
+    candidates = []
+    found = store.spec_for_train_key(cell.train_key)
+    if found is not None:
+        candidates.append(found)
+    candidates.append((os.path.join(spec_dir, _spec_file_name(cell)), None))
+    for path, expected_hash in candidates:
+        if not os.path.isfile(path):
+            continue
+        try:
+            spec = CTRNNSpec.load(path)
+        except ValueError:
+            continue
+        if expected_hash is not None and spec.content_hash() != expected_hash:
+            continue
+        if spec.metadata.get("experiment", {}).get("train_key") != cell.train_key:
+            continue
+        return spec, path
+    return None
+
+
+def run_grid(grid, results, *, workers=None, scheduler=None, client=None, spec_dir=None,
+             progress=True, log=None):
+    """Run every unfinished cell of ``grid`` and record it in the database ``results``.
+
+    Parameters
+    ----------
+    grid : :class:`~.config.Grid` or path of a grid TOML file (validated before any work)
+    results : path of the SQLite results database (created if missing)
+    workers : int >= 1 or None
+        Local worker processes (None: :func:`default_workers`); 1 runs the cells in this
+        process. Ignored with ``scheduler`` / ``client``.
+    scheduler : str or None, address of a Dask scheduler (e.g. ``"tcp://10.0.0.1:8786"``)
+    client : ``distributed.Client`` or None, an existing Dask client (e.g. of a ``LocalCluster``)
+    spec_dir : folder for the trained networks' spec files (default :func:`default_spec_dir`)
+    progress : bool, show a tqdm progress bar over cells
+    log : callable(str) or None, receives one line per failed cell (default: print to stderr)
+
+    Returns
+    -------
+    :class:`RunReport`
+
+    Raises
+    ------
+    KeyboardInterrupt
+        On Ctrl-C: no new cells are started, cells in flight are cancelled, every cell
+        recorded so far stays in the database; the interrupt is re-raised.
+    """
+    t_start = time.perf_counter()
+    if not isinstance(grid, Grid):
+        grid = load_grid(grid)
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"workers must be an int >= 1 or None, got {workers!r}")
+    if scheduler is not None and client is not None:
+        raise ValueError("give scheduler or client, not both")
+    if log is None:
+        def log(line):
+            print(line, file=sys.stderr)
+    spec_dir = os.path.abspath(os.fspath(spec_dir if spec_dir is not None else default_spec_dir(results)))
+    cells = grid.cells()
+    report = RunReport(cells=cells)
+    with ResultStore(results) as store:
+        finished = store.finished_keys()
+        pending = [c for c in cells if c.key not in finished]
+        report.skipped = len(cells) - len(pending)
+        if not pending:
+            report.elapsed = time.perf_counter() - t_start
+            return report
+        # group by trained network; torch (fast) sweeps first so the spec is ready soonest
+        groups = {}
+        for c in sorted(pending, key=lambda c: c.config["backend"] != "torch"):
+            groups.setdefault(c.train_key, []).append(c)
+        specs = {}  # train_key -> (spec, path)
+        for tk, members in groups.items():
+            found = _load_reusable_spec(store, members[0], spec_dir)
+            if found is not None:
+                specs[tk] = found
+        if client is not None or scheduler is not None:
+            executor = _DaskExecutor(client, scheduler)
+        else:
+            n = default_workers() if workers is None else workers
+            n = min(n, len(pending))
+            executor = _InlineExecutor() if n <= 1 else _PoolExecutor(n)
+
+        ready = []
+        waiting = {}
+        for tk, members in groups.items():
+            if tk in specs:
+                ready += [(c, specs[tk][0]) for c in members]
+            else:
+                ready.append((members[0], None))
+                waiting[tk] = members[1:]
+        running = {}
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(cells), initial=report.skipped, unit="cell", desc=grid.name,
+                       dynamic_ncols=True)
+
+        def submit(cell, spec):
+            fut = executor.submit(run_cell, cell.config, spec, cell.train_key)
+            running[fut] = (cell, spec)
+
+        def fail(cell, message):
+            report.failed[cell.key] = message
+            log(f"cell failed: {cell.label}: {message}")
+            if bar is not None:
+                bar.update(1)
+
+        try:
+            for cell, spec in ready:
+                submit(cell, spec)
+            while running:
+                for fut in executor.wait_any(list(running)):
+                    cell, given = running.pop(fut)
+                    try:
+                        result = fut.result()
+                    except Exception as err:  # noqa: BLE001 - one failed cell must not stop the grid
+                        detail = "".join(traceback.format_exception_only(type(err), err)).strip()
+                        fail(cell, detail)
+                        if given is None:  # the network was not trained: the group cannot run
+                            for other in waiting.pop(cell.train_key, []):
+                                fail(other, f"its network failed to train ({detail})")
+                        continue
+                    if result["spec"] is not None:
+                        spec = result["spec"]
+                        path = os.path.join(spec_dir, _spec_file_name(cell))
+                        spec.save(path)  # atomic, before the row that points to it
+                        specs[cell.train_key] = (spec, path)
+                        report.networks_trained += 1
+                    else:
+                        spec, path = specs[cell.train_key][0], specs[cell.train_key][1]
+                    if store.record(cell, result, path, spec.content_hash()):
+                        report.recorded.append(cell.key)
+                    if bar is not None:
+                        bar.set_postfix_str(cell.label, refresh=False)
+                        bar.update(1)
+                    for other in waiting.pop(cell.train_key, []):
+                        submit(other, spec)
+        except BaseException:
+            for fut in running:
+                fut.cancel()
+            executor.shutdown(cancel=True)
+            raise
+        else:
+            executor.shutdown()
+        finally:
+            if bar is not None:
+                bar.close()
+    report.elapsed = time.perf_counter() - t_start
+    return report

@@ -1,0 +1,327 @@
+"""The results database: one SQLite file holding every finished cell of an experiment.
+
+Tables
+------
+``cells``: one row per finished cell, keyed by ``cell_key`` (UNIQUE: the SHA-256 of the
+cell's config, so a cell can be recorded once only). Columns: the grid axes (task, placement,
+process, train_sigma, seed, backend), the headline numbers of its noise-preference curve
+(metric, preferred_sigma, preferred_ratio, metric_at_zero / _train with standard errors, the
+paired difference metric(0) - metric(train) and its standard error), the spec file (path
+relative to the database's folder when inside it, and its ``content_hash``), timings, the full
+config, curve and package versions as JSON, host and finish time.
+
+``curve``: one row per (cell, test sigma): sigma, relative_sigma, mean, sem, n_trials,
+is_preferred and the other metrics (JSON). Primary key (cell_key, sigma).
+
+Safety
+------
+WAL journal and a busy timeout: several processes can read while one writes, and writers
+wait for each other instead of failing. A cell and its curve rows are written in one
+``BEGIN IMMEDIATE`` transaction, so a process killed at any moment leaves either the whole
+cell or nothing; ``INSERT OR IGNORE`` on the unique key makes a second recording of the same
+cell (e.g. by another process) a no-op.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import sqlite3
+import time
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 60_000
+
+__all__ = ["ResultStore", "SCHEMA_VERSION"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cells (
+    cell_key TEXT PRIMARY KEY,
+    train_key TEXT NOT NULL,
+    grid_name TEXT NOT NULL,
+    task TEXT NOT NULL,
+    placement TEXT NOT NULL,
+    process TEXT NOT NULL,
+    train_sigma REAL NOT NULL,
+    seed INTEGER NOT NULL,
+    backend TEXT NOT NULL,
+    n_hidden INTEGER NOT NULL,
+    activation TEXT NOT NULL,
+    steps INTEGER NOT NULL,
+    metric TEXT NOT NULL,
+    higher_is_better INTEGER NOT NULL,
+    preferred_sigma REAL,
+    preferred_ratio REAL,
+    metric_at_zero REAL,
+    sem_at_zero REAL,
+    metric_at_train REAL,
+    sem_at_train REAL,
+    zero_minus_train REAL,
+    zero_minus_train_sem REAL,
+    n_trials INTEGER NOT NULL,
+    train_final_loss REAL,
+    train_seconds REAL,
+    eval_seconds REAL,
+    trained_in_cell INTEGER NOT NULL,
+    spec_path TEXT NOT NULL,
+    spec_hash TEXT NOT NULL,
+    config_json TEXT NOT NULL,
+    curve_json TEXT NOT NULL,
+    versions_json TEXT NOT NULL,
+    host TEXT,
+    finished_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cells_train_key ON cells (train_key);
+CREATE TABLE IF NOT EXISTS curve (
+    cell_key TEXT NOT NULL REFERENCES cells (cell_key),
+    sigma REAL NOT NULL,
+    relative_sigma REAL,
+    metric TEXT NOT NULL,
+    mean REAL,
+    sem REAL,
+    n_trials INTEGER NOT NULL,
+    is_preferred INTEGER NOT NULL,
+    other_json TEXT NOT NULL,
+    PRIMARY KEY (cell_key, sigma)
+);
+"""
+
+#: cell columns in the tidy CSV, in this order
+CSV_CELL_COLUMNS = ("grid_name", "task", "placement", "process", "train_sigma", "seed", "backend",
+                    "n_hidden", "activation", "steps", "metric", "higher_is_better",
+                    "preferred_sigma", "metric_at_zero", "metric_at_train", "spec_path",
+                    "spec_hash", "cell_key")
+CSV_CURVE_COLUMNS = ("sigma", "relative_sigma", "mean", "sem", "n_trials", "is_preferred")
+
+
+def _finite_or_none(x):
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+class ResultStore:
+    """An open results database (created if missing).
+
+    Parameters
+    ----------
+    path : str or os.PathLike, the SQLite file (its folder is created if needed)
+    readonly : bool, open an existing database without creating or changing it
+
+    Use as a context manager or call :meth:`close`.
+    """
+
+    def __init__(self, path, *, readonly=False):
+        self.path = os.path.abspath(os.fspath(path))
+        if readonly:
+            if not os.path.isfile(self.path):
+                raise FileNotFoundError(f"results: no database at {self.path!r}")
+        else:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        try:
+            self._con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
+                                        isolation_level=None)
+            self._con.row_factory = sqlite3.Row
+            self._con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if not readonly:
+                self._con.execute("PRAGMA journal_mode = WAL")
+                self._con.executescript(_SCHEMA)
+                self._con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                                  (str(SCHEMA_VERSION),))
+            version = self._con.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.DatabaseError as err:
+            raise ValueError(f"results: {self.path!r} is not a brian-noisy-rnn results "
+                             f"database ({err})") from err
+        if version is None or int(version[0]) != SCHEMA_VERSION:
+            self.close()
+            raise ValueError(f"results: {self.path!r} has schema version "
+                             f"{None if version is None else version[0]!r}; this brian-noisy-rnn "
+                             f"reads version {SCHEMA_VERSION}")
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def close(self):
+        """Close the connection (idempotent)."""
+        con, self._con = getattr(self, "_con", None), None
+        if con is not None:
+            con.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- reading -------------------------------------------------------------------------
+    def finished_keys(self):
+        """The cell keys already recorded (set of str)."""
+        return {r[0] for r in self._con.execute("SELECT cell_key FROM cells")}
+
+    def has(self, cell_key):
+        """True if the cell ``cell_key`` is recorded."""
+        return self._con.execute("SELECT 1 FROM cells WHERE cell_key = ?", (cell_key,)).fetchone() is not None
+
+    def spec_for_train_key(self, train_key):
+        """``(absolute spec path, spec hash)`` of a recorded network with this train key, or None."""
+        row = self._con.execute("SELECT spec_path, spec_hash FROM cells WHERE train_key = ? "
+                                "ORDER BY finished_at LIMIT 1", (train_key,)).fetchone()
+        if row is None:
+            return None
+        return self.resolve_path(row["spec_path"]), row["spec_hash"]
+
+    def resolve_path(self, stored):
+        """An absolute path for a path stored in the database (relative to its folder)."""
+        return stored if os.path.isabs(stored) else os.path.join(os.path.dirname(self.path), stored)
+
+    def cells(self, keys=None):
+        """Recorded cells as a list of dicts (one per row of ``cells``, JSON columns decoded).
+
+        ``keys``: optional iterable of cell keys to restrict to.
+        """
+        rows = [dict(r) for r in self._con.execute("SELECT * FROM cells ORDER BY task, placement, "
+                                                   "train_sigma, seed, backend")]
+        if keys is not None:
+            keys = set(keys)
+            rows = [r for r in rows if r["cell_key"] in keys]
+        for r in rows:
+            for col in ("config", "curve", "versions"):
+                r[col] = json.loads(r.pop(f"{col}_json"))
+        return rows
+
+    def curves(self, keys=None):
+        """The recorded noise-preference curves (list of
+        :class:`~brian_noisy_rnn.NoisePreferenceCurve`, with ``.cell`` holding the cell row)."""
+        from ..noise_preference import NoisePreferenceCurve
+
+        out = []
+        for row in self.cells(keys):
+            curve = NoisePreferenceCurve.from_dict(row["curve"])
+            curve.cell = row
+            out.append(curve)
+        return out
+
+    def tidy_rows(self, keys=None):
+        """One dict per (cell, test sigma): :data:`CSV_CELL_COLUMNS`, :data:`CSV_CURVE_COLUMNS`
+        and ``<metric>_mean`` / ``<metric>_sem`` of every other metric."""
+        cells = {r["cell_key"]: r for r in self.cells(keys)}
+        out = []
+        for r in self._con.execute("SELECT * FROM curve ORDER BY cell_key, sigma"):
+            cell = cells.get(r["cell_key"])
+            if cell is None:
+                continue
+            row = {k: cell[k] for k in CSV_CELL_COLUMNS}
+            row.update({k: r[k] for k in CSV_CURVE_COLUMNS})
+            row.update(json.loads(r["other_json"]))
+            out.append(row)
+        order = {k: i for i, k in enumerate(cells)}
+        out.sort(key=lambda row: (order[row["cell_key"]], row["sigma"]))
+        return out
+
+    def export_csv(self, path, keys=None):
+        """Write :meth:`tidy_rows` to a CSV file (atomically); returns the number of rows."""
+        rows = self.tidy_rows(keys)
+        columns = list(CSV_CELL_COLUMNS) + list(CSV_CURVE_COLUMNS)
+        for row in rows:
+            columns += [k for k in row if k not in columns]
+        path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        tmp = os.path.join(folder, f".tmp-{os.getpid()}-{os.path.basename(path)}")
+        try:
+            with open(tmp, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=columns)
+                writer.writeheader()
+                writer.writerows(rows)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return len(rows)
+
+    # --- writing -------------------------------------------------------------------------
+    def stored_spec_path(self, spec_path):
+        """``spec_path`` as stored: relative to the database's folder if inside it."""
+        spec_path = os.path.abspath(os.fspath(spec_path))
+        folder = os.path.dirname(self.path)
+        rel = os.path.relpath(spec_path, folder)
+        return spec_path if rel.startswith(os.pardir) else rel
+
+    def record(self, cell, result, spec_path, spec_hash):
+        """Record a finished cell and its curve rows in one transaction.
+
+        Parameters
+        ----------
+        cell : :class:`~brian_noisy_rnn.experiments.config.Cell`
+        result : dict returned by :func:`~brian_noisy_rnn.experiments.runner.run_cell`
+        spec_path : path of the saved spec file (must exist: write it before recording)
+        spec_hash : its ``CTRNNSpec.content_hash()``
+
+        Returns
+        -------
+        bool : True if the row was written, False if the cell was already recorded.
+        """
+        from ..noise_preference import NoisePreferenceCurve
+
+        if not os.path.isfile(spec_path):
+            raise FileNotFoundError(f"spec_path: no spec file at {spec_path!r}; save it first")
+        curve = NoisePreferenceCurve.from_dict(result["curve"])
+        summary = result["summary"]
+        c = cell.config
+        values = {
+            "cell_key": cell.key, "train_key": cell.train_key, "grid_name": cell.grid_name,
+            "task": c["task"], "placement": c["placement"], "process": c["network"]["process"],
+            "train_sigma": c["train_sigma"], "seed": c["seed"], "backend": c["backend"],
+            "n_hidden": c["network"]["n_hidden"], "activation": c["network"]["activation"],
+            "steps": c["training"]["steps"], "metric": curve.metric,
+            "higher_is_better": int(curve.higher_is_better),
+            "preferred_sigma": curve.preferred_sigma,
+            "preferred_ratio": _finite_or_none(curve.preferred_ratio),
+            "metric_at_zero": _finite_or_none(curve.metric_at_zero),
+            "sem_at_zero": _finite_or_none(curve.sem_at_zero),
+            "metric_at_train": _finite_or_none(curve.metric_at_train),
+            "sem_at_train": _finite_or_none(curve.sem_at_train),
+            "zero_minus_train": _finite_or_none(summary.get("zero_minus_train")),
+            "zero_minus_train_sem": _finite_or_none(summary.get("zero_minus_train_sem")),
+            "n_trials": curve.n_trials,
+            "train_final_loss": _finite_or_none(result.get("train_final_loss")),
+            "train_seconds": _finite_or_none(result.get("train_seconds")),
+            "eval_seconds": _finite_or_none(result.get("eval_seconds")),
+            "trained_in_cell": int(bool(result.get("trained"))),
+            "spec_path": self.stored_spec_path(spec_path), "spec_hash": spec_hash,
+            "config_json": json.dumps(c, sort_keys=True),
+            "curve_json": json.dumps(result["curve"], sort_keys=True),
+            "versions_json": json.dumps(result.get("versions", {}), sort_keys=True),
+            "host": result.get("host"),
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        cols = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        con = self._con
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            cur = con.execute(f"INSERT OR IGNORE INTO cells ({cols}) VALUES ({marks})",
+                              tuple(values.values()))
+            if cur.rowcount == 0:
+                con.execute("ROLLBACK")
+                return False
+            for row in curve.rows():
+                other = {k: v for k, v in row.items() if k.endswith(("_mean", "_sem"))}
+                con.execute("INSERT INTO curve VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (cell.key, row["sigma"], row["relative_sigma"], row["metric"],
+                             row["mean"], row["sem"], row["n_trials"], int(row["is_preferred"]),
+                             json.dumps(other, sort_keys=True)))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return True
+
+    def counts(self):
+        """``(number of cells, number of curve rows)``."""
+        n_cells = self._con.execute("SELECT COUNT(*) FROM cells").fetchone()[0]
+        n_rows = self._con.execute("SELECT COUNT(*) FROM curve").fetchone()[0]
+        return int(n_cells), int(n_rows)

@@ -1,0 +1,124 @@
+"""The headline table: preferred test sigma per (task, placement, training sigma, backend).
+
+Used by ``brian-noisy-rnn demo`` and ``brian-noisy-rnn results``. A curve "shows the
+paper's effect" when (noise inside, ``pre``) its preferred sigma is > 0 and the metric at
+sigma = 0 is worse than at the training sigma by more than :data:`CLEAR_SE` paired standard
+errors, or (noise outside, ``post``) its preferred sigma is at or near 0 (at most
+:data:`NEAR_ZERO` times the training sigma).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["CLEAR_SE", "NEAR_ZERO", "format_table", "is_clearly_worse_at_zero", "summarize"]
+
+#: "clearly worse": the paired difference metric(0) - metric(train) exceeds this many standard errors
+CLEAR_SE = 3.0
+#: "near 0": preferred sigma <= NEAR_ZERO * training sigma
+NEAR_ZERO = 0.25
+
+
+def is_clearly_worse_at_zero(curve, diff=None, diff_sem=None):
+    """True if the metric at sigma = 0 is worse than at the training sigma by > CLEAR_SE SE.
+
+    ``diff``, ``diff_sem``: the paired difference metric(0) - metric(train) and its standard
+    error (default: from the curve's per-trial values, or, if it has none, its ``cell`` row).
+    Without a paired standard error the two points' own standard errors are combined
+    (conservative: ignores the positive correlation common random numbers create).
+    """
+    if diff is None:
+        if curve.trial_values is not None:
+            diff, diff_sem = curve.difference(0.0, curve.sigma_train)
+        elif getattr(curve, "cell", None) and curve.cell.get("zero_minus_train") is not None:
+            diff, diff_sem = curve.cell["zero_minus_train"], curve.cell["zero_minus_train_sem"]
+        else:
+            diff = curve.metric_at_zero - curve.metric_at_train
+            diff_sem = math.hypot(curve.sem_at_zero, curve.sem_at_train)
+    worse = diff if not curve.higher_is_better else -diff
+    if diff_sem is None or not math.isfinite(diff_sem):
+        return bool(worse > 0)
+    return bool(worse > CLEAR_SE * diff_sem)
+
+
+def _fmt(x, digits=4):
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "-"
+    return f"{x:.{digits}g}"
+
+
+def summarize(curves):
+    """Group noise-preference curves by (task, placement, training sigma, backend).
+
+    Parameters
+    ----------
+    curves : iterable of :class:`~brian_noisy_rnn.NoisePreferenceCurve` (one per seed)
+
+    Returns
+    -------
+    list of dict, one per group, with ``task``, ``placement``, ``sigma_train``, ``backend``,
+    ``metric``, ``n``, ``preferred`` (list of preferred sigmas), ``ratio`` (their mean ratio to
+    the training sigma), ``at_zero`` / ``at_train`` (lists of the metric per curve),
+    ``worse_at_zero`` (number of curves clearly worse at 0), ``near_zero`` (number of curves
+    preferring sigma <= NEAR_ZERO * sigma_train) and ``effect`` (a one-line verdict: "shown" /
+    "partly shown" / "not shown" for ``pre``, "as expected" / "partly as expected" / "not as
+    expected" for other placements).
+    """
+    groups = {}
+    for c in curves:
+        key = (c.task, c.train_placement, c.sigma_train, c.backend)
+        groups.setdefault(key, []).append(c)
+    rows = []
+    order = {"pre": 0, "post": 1, "state": 2}
+
+    def sort_key(item):
+        task, placement, sigma_train, backend = item[0]
+        return (task, order.get(placement, 9), placement, sigma_train, backend != "torch", backend)
+
+    for (task, placement, sigma_train, backend), cs in sorted(groups.items(), key=sort_key):
+        n = len(cs)
+        preferred = [c.preferred_sigma for c in cs]
+        worse = sum(is_clearly_worse_at_zero(c) for c in cs)
+        near = sum(p <= NEAR_ZERO * sigma_train + 1e-12 for p in preferred)
+        if placement == "pre":
+            both = sum(p > 0 and is_clearly_worse_at_zero(c) for p, c in zip(preferred, cs))
+            verdict = "shown" if both == n else "partly shown" if both else "not shown"
+            effect = (f"{verdict}: prefers sigma > 0 in {sum(p > 0 for p in preferred)}/{n}, "
+                      f"clearly worse at 0 in {worse}/{n}")
+        else:
+            verdict = "as expected" if near == n else "partly as expected" if near else "not as expected"
+            effect = f"{verdict}: prefers sigma near 0 in {near}/{n}"
+        ratios = [c.preferred_ratio for c in cs if math.isfinite(c.preferred_ratio)]
+        rows.append({
+            "task": task, "placement": placement, "sigma_train": sigma_train, "backend": backend,
+            "metric": cs[0].metric, "n": n, "preferred": preferred,
+            "ratio": float(np.mean(ratios)) if ratios else float("nan"),
+            "at_zero": [c.metric_at_zero for c in cs], "at_train": [c.metric_at_train for c in cs],
+            "worse_at_zero": worse, "near_zero": near, "effect": effect,
+        })
+    return rows
+
+
+def _span(values):
+    v = np.asarray(values, dtype=float)
+    if v.size == 1:
+        return _fmt(float(v[0]))
+    return f"{_fmt(float(np.mean(v)))} [{_fmt(float(np.min(v)), 3)}, {_fmt(float(np.max(v)), 3)}]"
+
+
+def format_table(rows):
+    """The rows of :func:`summarize` as a plain-text (Markdown) table.
+
+    Metric columns give the mean over seeds and [min, max].
+    """
+    header = ("task", "trained", "sigma_train", "backend", "seeds", "metric",
+              "preferred sigma (per seed)", "metric at 0", "metric at sigma_train", "effect")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in rows:
+        pref = ", ".join(_fmt(p, 3) for p in r["preferred"])
+        cells = (r["task"], r["placement"], _fmt(r["sigma_train"], 3), r["backend"], str(r["n"]),
+                 r["metric"], pref, _span(r["at_zero"]), _span(r["at_train"]), r["effect"])
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

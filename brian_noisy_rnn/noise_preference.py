@@ -1,0 +1,386 @@
+"""Noise-preference curves: a trained network's task metric as a function of test-noise sigma.
+
+:func:`noise_preference` runs one fixed batch of trials at every test sigma with the same
+noise seed (common random numbers: every sigma sees the same trials *and* the same standard
+normal draws ``xi``, scaled by sigma), so differences between points of a curve are
+differences of the network's behaviour, not of trial sampling. Because numpy, torch and
+Brian2 draw the same ``xi`` stream for a seed, a curve computed on one backend with ``n``
+trials equals the curve on another backend with the same ``n`` trials to float precision.
+
+The paper's headline (Eckstein & Srinivasan, arXiv 2601.04539): a network trained with noise
+*inside* the activation (``placement="pre"``) has its best metric at a test sigma near the
+training sigma and a clearly worse one at sigma = 0; trained with noise *outside*
+(``"post"``) it is best at or near sigma = 0.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import metrics
+from .noise import PLACEMENTS, Noise
+from .spec import CTRNNSpec
+
+__all__ = ["NoisePreferenceCurve", "noise_preference", "sigma_grid"]
+
+#: relative tolerance under which two test sigmas count as the same point
+_SIGMA_RTOL = 1e-9
+
+
+def _nan_to_none(x):
+    return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else x
+
+
+def _list(a):
+    return [_nan_to_none(float(v)) for v in np.asarray(a, dtype=float)]
+
+
+def _array(values):
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+@dataclass(eq=False)
+class NoisePreferenceCurve:
+    """A task metric (mean and standard error over trials) per test-noise sigma.
+
+    Attributes
+    ----------
+    sigmas : float64 array (S,), sorted increasing, dimensionless; contains 0 and ``sigma_train``
+    metric : str, the primary metric (``metrics.primary_metric(kind)``: "mse" or "accuracy")
+    higher_is_better : bool
+    mean : float64 array (S,), mean of the per-trial metric over trials at each sigma
+    sem : float64 array (S,), its standard error over trials (std with ddof=1 / sqrt(n))
+    n_trials : int, trials per sigma (the same trials at every sigma)
+    placement : str, where the test noise enters ("pre", "post", "state")
+    process : str, noise process ("white", "ou", "poisson")
+    sigma_train : float, the network's training sigma (mean over neurons if per neuron)
+    train_placement : str, the network's training placement
+    backend : str, simulation backend ("numpy", "torch", "brian2", ...)
+    seed : int, evaluation seed (trials and noise draws, the same at every sigma)
+    task : str, the task's id (e.g. "FunctionApproximation-v0")
+    other_metrics : dict name -> (mean (S,), sem (S,)), every other metric of the task
+    trial_values : float64 array (S, B) or None, the per-trial primary metric (for paired
+        comparisons between sigmas; not part of :meth:`to_dict`)
+    spec_hash : str, ``spec.content_hash()`` of the evaluated network
+    cell : dict or None, the database row of the cell when the curve was read from a results
+        database (:meth:`brian_noisy_rnn.experiments.ResultStore.curves`); not in :meth:`to_dict`
+    """
+
+    sigmas: np.ndarray
+    metric: str
+    higher_is_better: bool
+    mean: np.ndarray
+    sem: np.ndarray
+    n_trials: int
+    placement: str
+    process: str
+    sigma_train: float
+    train_placement: str
+    backend: str
+    seed: int
+    task: str = ""
+    other_metrics: dict = field(default_factory=dict)
+    trial_values: np.ndarray | None = None
+    spec_hash: str = ""
+    cell: dict | None = field(default=None, repr=False)
+
+    # --- derived quantities -------------------------------------------------------------
+    def index_of(self, sigma):
+        """Index of test sigma ``sigma`` in :attr:`sigmas` (ValueError if it was not tested)."""
+        hits = np.flatnonzero(np.isclose(self.sigmas, float(sigma), rtol=_SIGMA_RTOL, atol=1e-12))
+        if hits.size == 0:
+            raise ValueError(f"sigma={sigma!r} is not one of the tested sigmas {self.sigmas.tolist()}")
+        return int(hits[0])
+
+    @property
+    def preferred_index(self):
+        """Index of the best mean metric (the smallest sigma among exact ties)."""
+        values = np.where(np.isfinite(self.mean), self.mean, -np.inf if self.higher_is_better else np.inf)
+        return int(np.argmax(values) if self.higher_is_better else np.argmin(values))
+
+    @property
+    def preferred_sigma(self):
+        """The test sigma with the best mean metric (float)."""
+        return float(self.sigmas[self.preferred_index])
+
+    @property
+    def preferred_ratio(self):
+        """preferred sigma / training sigma (NaN if the training sigma is 0)."""
+        return self.preferred_sigma / self.sigma_train if self.sigma_train > 0 else float("nan")
+
+    @property
+    def metric_at_zero(self):
+        """Mean metric at sigma = 0 (no test noise)."""
+        return float(self.mean[self.index_of(0.0)])
+
+    @property
+    def metric_at_train(self):
+        """Mean metric at the training sigma."""
+        return float(self.mean[self.index_of(self.sigma_train)])
+
+    @property
+    def sem_at_zero(self):
+        """Standard error of :attr:`metric_at_zero`."""
+        return float(self.sem[self.index_of(0.0)])
+
+    @property
+    def sem_at_train(self):
+        """Standard error of :attr:`metric_at_train`."""
+        return float(self.sem[self.index_of(self.sigma_train)])
+
+    def difference(self, sigma_a, sigma_b):
+        """Paired difference ``metric(sigma_a) - metric(sigma_b)`` over the same trials.
+
+        Returns ``(mean, sem)``: the mean over trials of the per-trial difference and its
+        standard error (common random numbers make this much smaller than the two curves'
+        own standard errors). Needs :attr:`trial_values` (curves restored by
+        :meth:`from_dict` do not have it: ValueError).
+        """
+        if self.trial_values is None:
+            raise ValueError("difference needs per-trial values; this curve has none "
+                             "(restored from a dict)")
+        d = self.trial_values[self.index_of(sigma_a)] - self.trial_values[self.index_of(sigma_b)]
+        d = d[np.isfinite(d)]
+        if d.size < 2:
+            return float(np.mean(d)) if d.size else float("nan"), float("nan")
+        return float(d.mean()), float(d.std(ddof=1) / np.sqrt(d.size))
+
+    def summary(self):
+        """The headline numbers as a flat dict (JSON-compatible).
+
+        With per-trial values it includes ``zero_minus_train`` and ``zero_minus_train_sem``,
+        the paired difference metric(0) - metric(sigma_train) (see :meth:`difference`).
+        """
+        out = {
+            "metric": self.metric,
+            "higher_is_better": bool(self.higher_is_better),
+            "placement": self.placement,
+            "train_placement": self.train_placement,
+            "sigma_train": float(self.sigma_train),
+            "backend": self.backend,
+            "preferred_sigma": self.preferred_sigma,
+            "preferred_ratio": _nan_to_none(self.preferred_ratio),
+            "metric_at_zero": _nan_to_none(self.metric_at_zero),
+            "sem_at_zero": _nan_to_none(self.sem_at_zero),
+            "metric_at_train": _nan_to_none(self.metric_at_train),
+            "sem_at_train": _nan_to_none(self.sem_at_train),
+            "n_trials": int(self.n_trials),
+        }
+        if self.trial_values is not None:
+            d, e = self.difference(0.0, self.sigma_train)
+            out["zero_minus_train"] = _nan_to_none(d)
+            out["zero_minus_train_sem"] = _nan_to_none(e)
+        return out
+
+    # --- (de)serialisation ---------------------------------------------------------------
+    def rows(self):
+        """A tidy table: one dict per test sigma.
+
+        Keys: ``sigma``, ``relative_sigma`` (sigma / sigma_train, None if sigma_train = 0),
+        ``metric``, ``mean``, ``sem``, ``n_trials``, ``is_preferred``, and
+        ``<name>_mean`` / ``<name>_sem`` for every other metric. NaN becomes None.
+        """
+        out = []
+        best = self.preferred_index
+        for i, s in enumerate(self.sigmas):
+            row = {
+                "sigma": float(s),
+                "relative_sigma": float(s / self.sigma_train) if self.sigma_train > 0 else None,
+                "metric": self.metric,
+                "mean": _nan_to_none(float(self.mean[i])),
+                "sem": _nan_to_none(float(self.sem[i])),
+                "n_trials": int(self.n_trials),
+                "is_preferred": i == best,
+            }
+            for name, (m, e) in sorted(self.other_metrics.items()):
+                row[f"{name}_mean"] = _nan_to_none(float(m[i]))
+                row[f"{name}_sem"] = _nan_to_none(float(e[i]))
+            out.append(row)
+        return out
+
+    def to_dict(self):
+        """A JSON-compatible dict (inverse: :meth:`from_dict`; per-trial values are dropped)."""
+        return {
+            "sigmas": _list(self.sigmas),
+            "metric": self.metric,
+            "higher_is_better": bool(self.higher_is_better),
+            "mean": _list(self.mean),
+            "sem": _list(self.sem),
+            "n_trials": int(self.n_trials),
+            "placement": self.placement,
+            "process": self.process,
+            "sigma_train": float(self.sigma_train),
+            "train_placement": self.train_placement,
+            "backend": self.backend,
+            "seed": int(self.seed),
+            "task": self.task,
+            "other_metrics": {k: [_list(m), _list(e)] for k, (m, e) in self.other_metrics.items()},
+            "spec_hash": self.spec_hash,
+        }
+
+    @classmethod
+    def from_dict(cls, d):
+        """Inverse of :meth:`to_dict`."""
+        if not isinstance(d, dict):
+            raise TypeError(f"d must be a dict from NoisePreferenceCurve.to_dict, got {type(d).__name__}")
+        try:
+            return cls(
+                sigmas=_array(d["sigmas"]), metric=d["metric"],
+                higher_is_better=bool(d["higher_is_better"]), mean=_array(d["mean"]),
+                sem=_array(d["sem"]), n_trials=int(d["n_trials"]), placement=d["placement"],
+                process=d["process"], sigma_train=float(d["sigma_train"]),
+                train_placement=d["train_placement"], backend=d["backend"], seed=int(d["seed"]),
+                task=d.get("task", ""),
+                other_metrics={k: (_array(m), _array(e)) for k, (m, e) in d.get("other_metrics", {}).items()},
+                spec_hash=d.get("spec_hash", ""),
+            )
+        except KeyError as err:
+            raise ValueError(f"d lacks the curve field {err}") from err
+
+    def __repr__(self):
+        return (f"NoisePreferenceCurve({self.task or 'task'}, {self.placement}, backend={self.backend!r}, "
+                f"sigma_train={self.sigma_train:g}, preferred_sigma={self.preferred_sigma:g}, "
+                f"{self.metric}(0)={self.metric_at_zero:.4g}, "
+                f"{self.metric}(train)={self.metric_at_train:.4g}, n_trials={self.n_trials})")
+
+
+def sigma_grid(sigmas, sigma_train=0.0):
+    """The sorted test sigmas a curve evaluates: ``sigmas`` plus 0 and ``sigma_train``.
+
+    Parameters
+    ----------
+    sigmas : sequence of floats >= 0 (dimensionless), at least one
+    sigma_train : float >= 0
+
+    Returns
+    -------
+    float64 array (S,), sorted, without near-duplicates (relative tolerance 1e-9).
+    """
+    try:
+        arr = np.array(sigmas, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"sigmas must be a sequence of floats, got {sigmas!r}")
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"sigmas must be a non-empty 1-D sequence of floats, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise ValueError(f"sigmas must be finite and >= 0, got {arr.tolist()}")
+    values = sorted({0.0, float(sigma_train), *arr.tolist()})
+    out = []
+    for v in values:
+        if not out or not np.isclose(v, out[-1], rtol=_SIGMA_RTOL, atol=1e-12):
+            out.append(v)
+    return np.array(out, dtype=float)
+
+
+def _test_noise(spec, placement, sigma):
+    """The test Noise at ``sigma``: the training process if the placement is the training one."""
+    if placement == spec.noise.placement:
+        return spec.noise.with_sigma(float(sigma))
+    return Noise(placement, float(sigma))
+
+
+def _check_int(value, name, minimum, maximum=None):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum \
+            or (maximum is not None and value >= maximum):
+        bound = f" and < {maximum}" if maximum is not None else ""
+        raise ValueError(f"{name} must be an int >= {minimum}{bound}, got {value!r}")
+    return int(value)
+
+
+def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, seed,
+                     progress=False, **options):
+    """Measure a network's noise-preference curve: its task metric at each test-noise sigma.
+
+    Parameters
+    ----------
+    spec : :class:`~brian_noisy_rnn.CTRNNSpec`, a trained network (its ``noise`` is the
+        training noise, giving the training placement and sigma)
+    env : NeuroGym TrialEnv (e.g. ``brian_noisy_rnn.tasks.make(id, dt=...)``) whose ``dt`` is
+        the network's ``dt``
+    sigmas : sequence of floats >= 0 (dimensionless), test-noise amplitudes. 0 and the training
+        sigma are always added (see :func:`sigma_grid`)
+    placement : {"pre", "post", "state"} or None
+        Where the test noise enters; None: the training placement. With the training
+        placement the training noise process (e.g. OU with its ``tau_noise``) is kept;
+        another placement uses white noise.
+    backend : {"numpy", "torch", "brian2", "brian2-spiking"}, see :func:`~brian_noisy_rnn.simulate`
+    n_trials : int >= 1, trials per sigma (the same trials at every sigma)
+    seed : int in [0, 2**32), the evaluation seed of :func:`~brian_noisy_rnn.evaluate`: it
+        seeds the trial batch and (through ``evaluation.noise_seed``) the test noise; the same
+        trials and noise draws are used at every sigma (common random numbers)
+    progress : bool, show a tqdm bar over sigmas
+    **options : passed to :func:`~brian_noisy_rnn.simulate` (e.g. ``target="cython"`` for Brian2)
+
+    Returns
+    -------
+    :class:`NoisePreferenceCurve` with the primary metric's mean and standard error over trials
+    per sigma, the preferred sigma, its ratio to the training sigma and the metric at 0 and at
+    the training sigma.
+
+    Raises
+    ------
+    TypeError, ValueError : for invalid arguments, before anything is simulated (e.g. a
+        ``placement`` that is missing while the spec was trained without noise, or an env whose
+        dt differs from the network's).
+    """
+    from .bridges.training import task_name
+    from .evaluation import check_spec_for_task, evaluate_per_trial
+    from .simulate import check_backend
+
+    if not isinstance(spec, CTRNNSpec):
+        raise TypeError(f"spec must be a CTRNNSpec, got {type(spec).__name__}")
+    train_placement = spec.noise.placement
+    if placement is None:
+        if train_placement == "none":
+            raise ValueError("placement is required: the spec was trained without noise "
+                             "(spec.noise.placement == 'none'); pass placement='pre' or 'post'")
+        placement = train_placement
+    if placement not in PLACEMENTS or placement == "none":
+        raise ValueError(f"placement must be one of {[p for p in PLACEMENTS if p != 'none']} "
+                         f"or None, got {placement!r}")
+    check_backend(backend)
+    n_trials = _check_int(n_trials, "n_trials", 1)
+    seed = _check_int(seed, "seed", 0, 2 ** 32)
+    sigma_train = spec.noise.scalar_sigma()
+    grid = sigma_grid(sigmas, sigma_train)
+    noises = [_test_noise(spec, placement, s) for s in grid]
+    for nz in noises:
+        nz.check_compatible(spec.dt_seconds, spec.n_hidden)
+    probe = check_spec_for_task(spec, env)  # n_in, n_out and dt must fit the task
+
+    per_sigma = []
+    iterator = noises
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(noises, desc=f"noise sweep ({backend})", unit="sigma")
+    for nz in iterator:
+        # same seed at every sigma: the same trials and the same noise draws
+        res = evaluate_per_trial(spec, env, backend=backend, noise=nz, n_trials=n_trials,
+                                 seed=seed, **options)
+        per_sigma.append(res.per_trial)
+    primary = metrics.primary_metric(probe.kind)
+
+    def mean_sem(values):
+        v = values[np.isfinite(values)]
+        if v.size == 0:
+            return np.nan, np.nan
+        return float(v.mean()), float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else np.nan
+
+    stats = {}
+    for name in per_sigma[0]:
+        ms = np.array([mean_sem(p[name]) for p in per_sigma])
+        stats[name] = (ms[:, 0], ms[:, 1])
+    mean, sem = stats.pop(primary.name)
+    return NoisePreferenceCurve(
+        sigmas=grid, metric=primary.name, higher_is_better=primary.higher_is_better,
+        mean=mean, sem=sem, n_trials=n_trials, placement=placement, process=noises[-1].process,
+        sigma_train=sigma_train, train_placement=train_placement, backend=backend, seed=seed,
+        task=task_name(env), other_metrics=stats,
+        trial_values=np.stack([p[primary.name] for p in per_sigma]),
+        spec_hash=spec.content_hash(),
+    )

@@ -1,0 +1,261 @@
+"""Figures: noise-preference curves and example trial traces (matplotlib, no pyplot state).
+
+Every function draws into a ``matplotlib.figure.Figure`` (or given ``Axes``) and returns it,
+without touching pyplot's global state or needing a display; save with :func:`save_figure`.
+
+- :func:`plot_noise_preference`: curves on one Axes, error bars = standard error over trials,
+  training sigma marked, backends overlaid (solid torch, dashed markers for Brian2).
+- :func:`plot_noise_preference_panels`: one panel per (task, training placement).
+- :func:`plot_trial_traces`: inputs, outputs vs targets and a few hidden units of a few
+  trials at several test sigmas (default 0 and the training sigma).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+
+__all__ = ["plot_noise_preference", "plot_noise_preference_panels", "plot_trial_traces",
+           "save_figure"]
+
+# line style per backend: torch solid, Brian2 dashed with open markers, others dotted
+_BACKEND_STYLE = {
+    "torch": {"linestyle": "-", "marker": "o", "markersize": 3, "linewidth": 1.4},
+    "numpy": {"linestyle": ":", "marker": "s", "markersize": 3, "linewidth": 1.2},
+    "brian2": {"linestyle": "--", "marker": "D", "markersize": 5, "markerfacecolor": "none",
+               "linewidth": 1.2},
+    "brian2-spiking": {"linestyle": "-.", "marker": "^", "markersize": 5,
+                       "markerfacecolor": "none", "linewidth": 1.2},
+}
+_PLACEMENT_NAME = {"pre": "noise inside f (pre)", "post": "noise outside f (post)",
+                   "state": "state noise"}
+
+
+def _new_figure(figsize):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize, layout="constrained")
+
+
+def _check_curves(curves):
+    from .noise_preference import NoisePreferenceCurve
+
+    curves = list(curves) if not isinstance(curves, NoisePreferenceCurve) else [curves]
+    if not curves:
+        raise ValueError("curves must contain at least one NoisePreferenceCurve")
+    for i, c in enumerate(curves):
+        if not isinstance(c, NoisePreferenceCurve):
+            raise TypeError(f"curves[{i}] must be a NoisePreferenceCurve, got {type(c).__name__}")
+    return curves
+
+
+def _seed_of(curve):
+    cell = getattr(curve, "cell", None)
+    return cell.get("seed") if isinstance(cell, dict) else None
+
+
+def plot_noise_preference(curves, *, ax=None, relative=False, log_y="auto", title=None,
+                          legend=True):
+    """Draw noise-preference curves on one Axes.
+
+    Parameters
+    ----------
+    curves : NoisePreferenceCurve or iterable of them (e.g. one per seed and backend)
+    ax : matplotlib Axes or None (a new Figure is made)
+    relative : bool, x axis in units of the training sigma (sigma / sigma_train)
+    log_y : bool or "auto" (log scale for positive loss-like metrics spanning > 5x)
+    title : str or None
+    legend : bool
+
+    Returns
+    -------
+    matplotlib Axes. Each curve: mean metric per test sigma with error bars (standard error
+    over trials); colour per seed (network), line style per backend; a grey dotted vertical
+    line at each training sigma.
+    """
+    curves = _check_curves(curves)
+    if ax is None:
+        ax = _new_figure((5, 3.6)).add_subplot()
+    order = {"torch": 0, "brian2": 1}
+    curves = sorted(curves, key=lambda c: (str(_seed_of(c)), order.get(c.backend, 2), c.backend))
+    seeds = []
+    for c in curves:
+        key = _seed_of(c)
+        if key not in seeds:
+            seeds.append(key)
+    colors = [f"C{i % 10}" for i in range(len(seeds))]
+    for c in curves:
+        x = c.sigmas / c.sigma_train if relative and c.sigma_train > 0 else c.sigmas
+        style = dict(_BACKEND_STYLE.get(c.backend, _BACKEND_STYLE["numpy"]))
+        color = colors[seeds.index(_seed_of(c))]
+        seed = _seed_of(c)
+        label = f"{c.backend}" + (f", seed {seed}" if seed is not None else "")
+        ax.errorbar(x, c.mean, yerr=c.sem, color=color, capsize=2, label=label, **style)
+        best = c.preferred_index
+        ax.plot([x[best]], [c.mean[best]], marker="*", markersize=11, color=color,
+                markeredgecolor="k", markeredgewidth=0.5, linestyle="none", zorder=5)
+    for st in sorted({c.sigma_train for c in curves}):
+        xv = 1.0 if relative and st > 0 else st
+        ax.axvline(xv, color="0.4", linestyle=":", linewidth=1)
+    ax.text(0.99, 0.01, "dotted: training sigma; star: best", transform=ax.transAxes,
+            ha="right", va="bottom", fontsize=7, color="0.35")
+    metric = curves[0].metric
+    if log_y == "auto":
+        vals = np.concatenate([c.mean[np.isfinite(c.mean)] for c in curves])
+        log_y = (not curves[0].higher_is_better and vals.size > 0 and np.all(vals > 0)
+                 and vals.max() / vals.min() > 5)
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_xlabel("test sigma / training sigma" if relative else "test noise sigma")
+    ax.set_ylabel(f"{metric} ({'higher' if curves[0].higher_is_better else 'lower'} is better)")
+    if title is not None:
+        ax.set_title(title, fontsize=10)
+    if legend:
+        handles, labels = ax.get_legend_handles_labels()
+        uniq = dict(zip(labels, handles))
+        ax.legend(uniq.values(), uniq.keys(), fontsize=7, ncols=2 if len(uniq) > 4 else 1)
+    return ax
+
+
+def plot_noise_preference_panels(curves, *, relative=False, figsize=None):
+    """One panel per (task, training placement, training sigma), backends overlaid.
+
+    Parameters
+    ----------
+    curves : iterable of NoisePreferenceCurve
+    relative : bool, x axis in units of the training sigma
+    figsize : (width, height) in inches or None
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    curves = _check_curves(curves)
+    groups = {}
+    for c in curves:
+        groups.setdefault((c.task, c.train_placement, c.sigma_train), []).append(c)
+    keys = sorted(groups, key=lambda k: (k[0], ["pre", "post", "state", "none"].index(k[1])
+                                         if k[1] in ("pre", "post", "state", "none") else 9, k[2]))
+    n = len(keys)
+    cols = min(n, 2) if n <= 4 else 3
+    rows = int(np.ceil(n / cols))
+    fig = _new_figure(figsize or (5.2 * cols, 3.8 * rows))
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    for ax, key in zip(axes, keys):
+        task, placement, st = key
+        name = _PLACEMENT_NAME.get(placement, placement)
+        plot_noise_preference(groups[key], ax=ax, relative=relative,
+                              title=f"{task}\ntrained with {name}, sigma = {st:g}")
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig
+
+
+def plot_trial_traces(spec, env, *, sigmas=None, placement=None, backend="torch", n_trials=3,
+                      n_units=4, seed=0, fig=None, **options):
+    """Example trials of a network at several test-noise sigmas.
+
+    Parameters
+    ----------
+    spec : CTRNNSpec, a trained network
+    env : NeuroGym TrialEnv with the network's dt
+    sigmas : sequence of floats or None (default: 0 and the training sigma)
+    placement : test-noise placement (default: the training one)
+    backend : simulation backend (default "torch")
+    n_trials : int >= 1, trials drawn (the same trials and noise draws in every column)
+    n_units : int >= 0, hidden units of the first trial shown in the bottom row
+    seed : int, trial and noise seed (noise drawn as in :func:`~brian_noisy_rnn.evaluate`)
+    fig : matplotlib Figure or None
+    **options : simulate() options (e.g. ``target`` for Brian2)
+
+    Returns
+    -------
+    matplotlib Figure: one column per sigma; rows: inputs, outputs (solid) with targets
+    (dashed, on scored steps; classification: the target class as dots on the argmax
+    output), hidden units.
+    """
+    from . import tasks
+    from .evaluation import check_spec_for_task, noise_seed
+    from .noise_preference import _test_noise
+    from .simulate import simulate
+
+    check_spec_for_task(spec, env)
+    for name, v, lo in (("n_trials", n_trials, 1), ("n_units", n_units, 0)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+            raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
+    placement = placement or (spec.noise.placement if spec.noise.placement != "none" else "pre")
+    st = spec.noise.scalar_sigma()
+    if sigmas is None:
+        sigmas = [0.0, st] if st > 0 else [0.0]
+    try:
+        sigmas = np.array(sigmas, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"sigmas must be a sequence of floats, got {sigmas!r}")
+    if sigmas.ndim != 1 or not 1 <= sigmas.size <= 6 or not np.all(np.isfinite(sigmas)) \
+            or np.any(sigmas < 0):
+        raise ValueError(f"sigmas must be 1 to 6 finite floats >= 0, got {sigmas.tolist()}")
+    from .bridges.training import task_name
+
+    batch = tasks.batch(env, n_trials, seed=seed)
+    dt_s = spec.dt_seconds
+    rows = 3 if n_units > 0 else 2
+    if fig is None:
+        fig = _new_figure((3.6 * len(sigmas), 2.2 * rows + 0.4))
+    axes = fig.subplots(rows, len(sigmas), squeeze=False, sharex=True, sharey="row")
+    colors = [f"C{i % 10}" for i in range(n_trials)]
+    units = None
+    for j, s in enumerate(sigmas):
+        nz = _test_noise(spec, placement, s)
+        res = simulate(spec, batch.inputs, backend=backend, noise=nz, seed=noise_seed(seed),
+                       **options)
+        if units is None:  # the most active units of trial 1 in the first column
+            activity = np.abs(res.states[: int(batch.lengths[0]), 0]).mean(axis=0)
+            units = np.sort(np.argsort(activity)[::-1][:n_units])
+        for b in range(n_trials):
+            L = int(batch.lengths[b])
+            t = np.arange(L) * dt_s * 1e3
+            axes[0, j].plot(t, batch.inputs[:L, b], color=colors[b], linewidth=1)
+            out = res.outputs[:L, b]
+            if batch.kind == "regression":
+                axes[1, j].plot(t, out, color=colors[b], linewidth=1.3)
+                tgt = np.where(batch.mask[:L, b, None], batch.targets[:L, b], np.nan)
+                axes[1, j].plot(t, tgt, color=colors[b], linestyle="--", linewidth=1.3)
+            else:
+                choice = out.argmax(axis=-1)
+                axes[1, j].plot(t, choice, color=colors[b], linewidth=1.3)
+                tgt = np.where(batch.decision_mask[:L, b], batch.targets[:L, b], np.nan)
+                axes[1, j].plot(t, tgt, color=colors[b], linestyle="none", marker=".",
+                                markersize=4)
+            if rows == 3 and b == 0:
+                for k, u in enumerate(units):
+                    axes[2, j].plot(t, res.states[:L, 0, u], linewidth=1, color=f"C{k + 3}",
+                                    label=f"unit {u}")
+        axes[0, j].set_title(f"{placement} test noise, sigma = {s:g}", fontsize=9)
+        axes[-1, j].set_xlabel("time (ms)")
+    axes[0, 0].set_ylabel("inputs")
+    axes[1, 0].set_ylabel("output (solid)\ntarget (dashed)" if batch.kind == "regression"
+                          else "chosen class (line)\ntarget (dots)")
+    if rows == 3:
+        axes[2, 0].set_ylabel(f"hidden h (trial 1,\n{len(units)} most active units)")
+    fig.suptitle(f"{task_name(env)}: example trials (training: {spec.noise.placement}, "
+                 f"sigma = {st:g})", fontsize=10)
+    return fig
+
+
+def save_figure(fig, path, dpi=120):
+    """Save a Figure to ``path`` (format from the extension) atomically; returns the path."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    ext = os.path.splitext(path)[1] or ".png"
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-fig-", suffix=ext)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=dpi)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path

@@ -1,0 +1,335 @@
+"""Experiment grids: TOML validation, the SQLite store, resumable runs, kills, Dask.
+
+Grids here are tiny (4-unit networks, a few training steps, tens of test trials): the tests
+check bookkeeping, not science.
+"""
+
+import multiprocessing
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from brian_noisy_rnn.cli import main
+from brian_noisy_rnn.experiments import (Cell, GridError, ResultStore, grid_from_dict, load_grid,
+                                         run_grid)
+from brian_noisy_rnn.noise_preference import NoisePreferenceCurve
+
+TINY_TOML = """
+name = "tiny"
+[grid]
+tasks = ["FunctionApproximation-v0"]
+placements = ["pre", "post"]
+train_sigmas = [0.5]
+seeds = {seeds}
+backends = {backends}
+[sweep]
+relative_sigmas = [0.0, 1.0, 2.0]
+n_trials = 20
+seed = 7
+[network]
+n_hidden = 4
+[training]
+steps = {steps}
+batch_size = 8
+"""
+
+
+def tiny_grid_file(tmp_path, seeds=(0,), backends=("torch",), steps=3, name="grid.toml"):
+    path = tmp_path / name
+    path.write_text(TINY_TOML.format(seeds=list(seeds), backends=str(list(backends)).replace("'", '"'),
+                                     steps=steps))
+    return path
+
+
+def tiny_grid_dict(**changes):
+    d = {"grid": {"tasks": ["FunctionApproximation-v0"], "placements": ["pre", "post"],
+                  "train_sigmas": [0.5], "seeds": [0], "backends": ["torch"]},
+         "sweep": {"relative_sigmas": [0.0, 1.0, 2.0], "n_trials": 20, "seed": 7},
+         "network": {"n_hidden": 4}, "training": {"steps": 3, "batch_size": 8}}
+    for k, v in changes.items():
+        d[k] = v
+    return d
+
+
+# --- grid files --------------------------------------------------------------------------------
+def test_grid_file_gives_the_product_of_its_axes(tmp_path):
+    grid = load_grid(tiny_grid_file(tmp_path, seeds=(0, 1, 2), backends=("torch", "numpy")))
+    cells = grid.cells()
+    assert len(cells) == 2 * 3 * 2
+    assert len({c.key for c in cells}) == len(cells)
+    # backends of one (placement, seed) share the trained network
+    assert len({c.train_key for c in cells}) == 2 * 3
+    assert grid.name == "tiny" and grid.training["lr"] == 0.01  # default filled in
+    assert cells[0].config["test_sigmas"] == [0.0, 0.5, 1.0]  # relative to sigma_train = 0.5
+    again = grid_from_dict(grid.to_dict())
+    assert [c.key for c in again.cells()] == [c.key for c in cells]
+
+
+def test_cell_key_changes_with_any_setting():
+    base = grid_from_dict(tiny_grid_dict()).cells()[0]
+    more_trials = grid_from_dict(tiny_grid_dict(sweep={"relative_sigmas": [0.0, 1.0, 2.0],
+                                                       "n_trials": 21, "seed": 7})).cells()[0]
+    assert more_trials.key != base.key and more_trials.train_key == base.train_key
+    lr = grid_from_dict(tiny_grid_dict(training={"steps": 3, "batch_size": 8, "lr": 0.02})).cells()[0]
+    assert lr.key != base.key and lr.train_key != base.train_key
+    assert Cell.from_config(base.config).key == base.key
+
+
+@pytest.mark.parametrize("text, key", [
+    ('[grid]\ntasks = ["FunctionApproximation-v0"]\nplacements = ["pre"]\ntrain_sigmas = [1.0]\n'
+     'seeds = [0]\n[training]\nstepz = 10\n', "training.stepz"),
+    ('[grid]\ntasks = ["FunctionApproximation-v0"]\nplacements = ["pre"]\ntrain_sigmas = [1.0]\n'
+     'seeds = "0"\n', "grid.seeds"),
+    ('[grid]\ntasks = ["FunctionAproximation-v0"]\nplacements = ["pre"]\ntrain_sigmas = [1.0]\n'
+     'seeds = [0]\n', "grid.tasks[0]"),
+    ('[grid]\ntasks = ["FunctionApproximation-v0"]\nplacements = ["inside"]\ntrain_sigmas = [1.0]\n'
+     'seeds = [0]\n', "grid.placements[0]"),
+    ('[grid]\ntasks = ["FunctionApproximation-v0"]\nplacements = ["pre"]\ntrain_sigmas = [1.0]\n'
+     'seeds = [0]\n[network]\nn_hidden = 3.5\n', "network.n_hidden"),
+    ('[grid]\ntasks = ["FunctionApproximation-v0"]\nplacements = ["pre"]\ntrain_sigmas = [0.0]\n'
+     'seeds = [0]\n', "sweep.relative_sigmas"),
+    ('[grid]\ntasks = ["FunctionApproximation-v0"]\nplacements = ["pre"]\ntrain_sigmas = [1.0]\n'
+     'seeds = [0]\nbackends = ["torch"]\n[backend_options.brian2]\ntarget = "numpy"\n',
+     "backend_options.brian2"),
+    ('colour = "red"\n[grid]\ntasks = ["FunctionApproximation-v0"]\nplacements = ["pre"]\n'
+     'train_sigmas = [1.0]\nseeds = [0]\n', "colour"),
+    ('[grid]\ntasks = ["FunctionApproximation-v0"]\nplacements = ["pre"]\ntrain_sigmas = [1.0]\n'
+     'seeds = [0]\n[task_kwargs.FunctionApproximation-v0]\nx_range = [1.0, -1.0]\n',
+     "task_kwargs.FunctionApproximation-v0"),
+])
+def test_bad_grid_errors_name_the_key(tmp_path, text, key):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(GridError) as info:
+        load_grid(path)
+    assert key in str(info.value) and str(path) in str(info.value)
+
+
+def test_invalid_toml_and_missing_file(tmp_path):
+    path = tmp_path / "broken.toml"
+    path.write_text("[grid\ntasks = 1")
+    with pytest.raises(GridError, match="not valid TOML"):
+        load_grid(path)
+    with pytest.raises(FileNotFoundError, match="grid"):
+        load_grid(tmp_path / "missing.toml")
+
+
+def test_cli_rejects_a_bad_grid_before_training(tmp_path, capsys):
+    path = tmp_path / "bad.toml"
+    path.write_text('[grid]\ntasks = ["NoSuchTask-v0"]\nplacements = ["pre"]\n'
+                    'train_sigmas = [1.0]\nseeds = [0]\n')
+    db = tmp_path / "r.sqlite"
+    assert main(["experiment", str(path), "--results", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert "grid.tasks[0]" in err and "NoSuchTask-v0" in err
+    assert not db.exists()  # nothing was started
+
+
+# --- the store ---------------------------------------------------------------------------------
+def _fake_result(seed=0):
+    rng = np.random.default_rng(seed)
+    curve = NoisePreferenceCurve(
+        sigmas=np.array([0.0, 0.5, 1.0]), metric="mse", higher_is_better=False,
+        mean=rng.uniform(0.1, 1, 3), sem=np.full(3, 0.01), n_trials=20, placement="pre",
+        process="white", sigma_train=0.5, train_placement="pre", backend="torch", seed=7,
+        task="FunctionApproximation-v0", other_metrics={"nmse": (np.ones(3), np.zeros(3))})
+    return {"curve": curve.to_dict(), "summary": curve.summary(), "trained": True,
+            "train_seconds": 1.0, "eval_seconds": 0.5, "versions": {"numpy": np.__version__}}
+
+
+def _record_many(db, spec_path, first, count):
+    grid = grid_from_dict(tiny_grid_dict(grid={
+        "tasks": ["FunctionApproximation-v0"], "placements": ["pre"], "train_sigmas": [0.5],
+        "seeds": list(range(first, first + count)), "backends": ["torch"]}))
+    with ResultStore(db) as store:
+        for c in grid.cells():
+            store.record(c, _fake_result(c.config["seed"]), spec_path, "hash")
+
+
+def test_a_cell_is_recorded_once_with_its_curve_rows(tmp_path):
+    spec_path = tmp_path / "spec.npz"
+    spec_path.write_bytes(b"x")
+    cell = grid_from_dict(tiny_grid_dict()).cells()[0]
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        assert store.record(cell, _fake_result(), spec_path, "abc")
+        assert not store.record(cell, _fake_result(1), spec_path, "abc")  # duplicate: ignored
+        assert store.counts() == (1, 3)
+        row = store.cells()[0]
+        assert row["spec_path"] == "spec.npz" and row["spec_hash"] == "abc"  # relative to the db
+        assert row["config"] == cell.config
+        assert store.spec_for_train_key(cell.train_key) == (str(spec_path), "abc")
+        with pytest.raises(FileNotFoundError, match="spec_path"):
+            store.record(grid_from_dict(tiny_grid_dict()).cells()[1], _fake_result(),
+                         tmp_path / "nope.npz", "x")
+        assert store.counts() == (1, 3)
+
+
+def test_two_processes_writing_one_database(tmp_path):
+    """WAL + busy timeout: concurrent writers lose nothing and corrupt nothing."""
+    db = tmp_path / "shared.sqlite"
+    spec_path = tmp_path / "spec.npz"
+    spec_path.write_bytes(b"x")
+    ResultStore(db).close()
+    ctx = multiprocessing.get_context("fork")  # the writers only use sqlite3: fork is safe
+    procs = [ctx.Process(target=_record_many, args=(str(db), str(spec_path), first, 15))
+             for first in (0, 100)]
+    for p in procs:
+        p.start()
+    _record_many(str(db), str(spec_path), 50, 15)  # and this process too
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    with ResultStore(db) as store:
+        assert store.counts() == (45, 135)
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    con.close()
+
+
+# --- running grids -----------------------------------------------------------------------------
+def test_run_records_every_cell_and_a_rerun_skips_them(tmp_path):
+    grid = load_grid(tiny_grid_file(tmp_path, backends=("torch", "numpy")))
+    db = tmp_path / "r.sqlite"
+    report = run_grid(grid, db, workers=1, progress=False)
+    assert report.complete and len(report.recorded) == 4 and report.networks_trained == 2
+    again = run_grid(grid, db, workers=1, progress=False)
+    assert again.skipped == 4 and not again.recorded and again.networks_trained == 0
+    with ResultStore(db) as store:
+        rows = store.cells()
+        assert store.counts() == (4, 12)
+        from brian_noisy_rnn import CTRNNSpec
+
+        for r in rows:
+            spec = CTRNNSpec.load(store.resolve_path(r["spec_path"]))
+            assert spec.content_hash() == r["spec_hash"]
+            assert spec.noise.placement == r["placement"]
+        # numpy and torch sweeps of the same network agree exactly (same noise stream)
+        by = {(r["placement"], r["backend"]): r for r in rows}
+        for p in ("pre", "post"):
+            assert by[(p, "torch")]["spec_hash"] == by[(p, "numpy")]["spec_hash"]
+            np.testing.assert_allclose(by[(p, "torch")]["curve"]["mean"],
+                                       by[(p, "numpy")]["curve"]["mean"], rtol=1e-10)
+        n = store.export_csv(tmp_path / "out.csv")
+    assert n == 12
+    assert main(["results", str(db), "--csv", str(tmp_path / "cli.csv")]) == 0
+    header = (tmp_path / "cli.csv").read_text().splitlines()[0].split(",")
+    assert {"task", "placement", "seed", "backend", "sigma", "mean", "sem", "nmse_mean"} <= set(header)
+
+
+def test_a_new_backend_reuses_the_recorded_network(tmp_path):
+    db = tmp_path / "r.sqlite"
+    run_grid(load_grid(tiny_grid_file(tmp_path)), db, workers=1, progress=False)
+    report = run_grid(load_grid(tiny_grid_file(tmp_path, backends=("torch", "numpy"), name="g2.toml")),
+                      db, workers=1, progress=False)
+    assert report.skipped == 2 and len(report.recorded) == 2 and report.networks_trained == 0
+
+
+def _wait_for_cells(db, n, proc, timeout=240):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if proc.poll() is not None:
+            return
+        if db.exists():
+            try:
+                con = sqlite3.connect(db, timeout=5)
+                got = con.execute("SELECT COUNT(*) FROM cells").fetchone()[0]
+                con.close()
+                if got >= n:
+                    return
+            except sqlite3.OperationalError:
+                pass
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for cells")
+
+
+def _table(db):
+    with ResultStore(db) as store:
+        return sorted((r["cell_key"], r["spec_hash"], tuple(r["curve"]["mean"])) for r in store.cells())
+
+
+def _cli(*args):
+    return [sys.executable, "-m", "brian_noisy_rnn", *args]
+
+
+def test_killed_and_interrupted_runs_resume_to_the_same_table(tmp_path):
+    """SIGKILL after the first cell lands, a resumed run with worker processes interrupted by
+    Ctrl-C (SIGINT), then a rerun: the final table equals an uninterrupted run's, with no
+    duplicate or partial rows."""
+    path = tiny_grid_file(tmp_path, seeds=(0, 1), steps=40)  # each cell takes >= 0.1 s
+    db = tmp_path / "r.sqlite"
+    args = _cli("experiment", str(path), "--results", str(db), "--workers", "1", "--no-progress")
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _wait_for_cells(db, 1, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    with ResultStore(db) as store:
+        n_cells, n_rows = store.counts()
+    assert 1 <= n_cells < 4 and n_rows == 3 * n_cells  # whole cells only
+
+    # resume with 2 local worker processes, and press Ctrl-C (SIGINT to the client only)
+    proc = subprocess.Popen(args[:-2] + ["2", "--no-progress"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    _wait_for_cells(db, n_cells + 1, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode != 0:  # it may have finished before the signal arrived
+        assert proc.returncode == 130, err.decode()
+        assert "interrupted" in err.decode()
+
+    assert main(["experiment", str(path), "--results", str(db), "--workers", "1",
+                 "--no-progress"]) == 0
+    with ResultStore(db) as store:
+        assert store.counts() == (4, 12)
+    reference = tmp_path / "reference.sqlite"
+    run_grid(load_grid(path), reference, workers=1, progress=False)
+    assert _table(db) == _table(reference)
+
+
+def test_dask_local_cluster_runs_a_grid(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    grid = load_grid(tiny_grid_file(tmp_path))
+    db = tmp_path / "dask.sqlite"
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        report = run_grid(grid, db, client=client, progress=False)
+    assert report.complete and len(report.recorded) == 2
+    with ResultStore(db) as store:
+        assert store.counts() == (2, 6)
+        assert {r["placement"] for r in store.cells()} == {"pre", "post"}
+
+
+# --- the headline table ------------------------------------------------------------------------
+def _curve_with_trials(placement, at_zero, at_train, best, n=200, seed=0):
+    """A curve over sigmas (0, 0.5, 1) whose per-trial values have the given means."""
+    rng = np.random.default_rng(seed)
+    means = {0.0: at_zero, 0.5: best, 1.0: at_train}
+    base = rng.normal(0, 0.01, n)  # shared trial effect: common random numbers
+    trials = np.stack([m + base + rng.normal(0, 0.001, n) for m in means.values()])
+    return NoisePreferenceCurve(
+        sigmas=np.array(list(means)), metric="mse", higher_is_better=False,
+        mean=trials.mean(axis=1), sem=trials.std(axis=1, ddof=1) / np.sqrt(n), n_trials=n,
+        placement=placement, process="white", sigma_train=1.0, train_placement=placement,
+        backend="torch", seed=0, task="T", trial_values=trials)
+
+
+def test_summary_verdicts():
+    from brian_noisy_rnn.experiments import format_table, summarize
+
+    clear = _curve_with_trials("pre", 0.2, 0.05, 0.04)       # best at 0.5, much worse at 0
+    unclear = _curve_with_trials("pre", 0.0500, 0.0501, 0.04, seed=1)  # best at 0.5, 0 ~ train
+    (row,) = summarize([clear, clear])
+    assert row["effect"].startswith("shown") and row["preferred"] == [0.5, 0.5]
+    (row,) = summarize([clear, unclear])
+    assert row["effect"].startswith("partly shown") and row["worse_at_zero"] == 1
+    post = _curve_with_trials("post", 0.01, 0.05, 0.03, seed=2)   # best at 0
+    (row,) = summarize([post])
+    assert row["effect"].startswith("as expected") and row["near_zero"] == 1
+    table = format_table(summarize([clear, post]))
+    assert table.count("\n") == 3 and "| T | pre |" in table and "| T | post |" in table
