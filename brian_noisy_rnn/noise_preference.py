@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import metrics
-from .noise import PLACEMENTS, Noise
+from .noise import PLACEMENTS, Noise, as_noise
 from .spec import CTRNNSpec
+from .validation import check_int
 
 __all__ = ["NoisePreferenceCurve", "noise_preference", "sigma_grid"]
 
@@ -276,23 +277,18 @@ def sigma_grid(sigmas, sigma_train=0.0):
     return np.array(out, dtype=float)
 
 
-def _test_noise(spec, placement, sigma):
-    """The test Noise at ``sigma``: the training process if the placement is the training one."""
+def _test_noise(spec, placement, sigma, template=None):
+    """The test Noise at ``sigma``: ``template`` with that sigma if given; else the training
+    process if the placement is the training one, white noise at another placement."""
+    if template is not None:
+        return template.with_sigma(float(sigma))
     if placement == spec.noise.placement:
         return spec.noise.with_sigma(float(sigma))
     return Noise(placement, float(sigma))
 
 
-def _check_int(value, name, minimum, maximum=None):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum \
-            or (maximum is not None and value >= maximum):
-        bound = f" and < {maximum}" if maximum is not None else ""
-        raise ValueError(f"{name} must be an int >= {minimum}{bound}, got {value!r}")
-    return int(value)
-
-
 def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, seed,
-                     progress=False, **options):
+                     noise=None, progress=False, **options):
     """Measure a network's noise-preference curve: its task metric at each test-noise sigma.
 
     Parameters
@@ -312,6 +308,10 @@ def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, se
     seed : int in [0, 2**32), the evaluation seed of :func:`~brian_noisy_rnn.evaluate`: it
         seeds the trial batch and (through ``evaluation.noise_seed``) the test noise; the same
         trials and noise draws are used at every sigma (common random numbers)
+    noise : :class:`~brian_noisy_rnn.Noise` or None
+        A test-noise template whose sigma is replaced by each test sigma, to test with another
+        process than the training one (e.g. train white, test ``Noise("pre", 0,
+        process="ou", tau_noise=20*ms)``). Excludes ``placement``.
     progress : bool, show a tqdm bar over sigmas
     **options : passed to :func:`~brian_noisy_rnn.simulate` (e.g. ``target="cython"`` for Brian2)
 
@@ -334,6 +334,13 @@ def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, se
     if not isinstance(spec, CTRNNSpec):
         raise TypeError(f"spec must be a CTRNNSpec, got {type(spec).__name__}")
     train_placement = spec.noise.placement
+    if noise is not None:
+        as_noise(noise)
+        if placement is not None:
+            raise ValueError("pass either placement or noise (a test-noise template), not both")
+        if noise.placement == "none":
+            raise ValueError("noise must be a template with placement 'pre', 'post' or 'state'")
+        placement = noise.placement
     if placement is None:
         if train_placement == "none":
             raise ValueError("placement is required: the spec was trained without noise "
@@ -343,11 +350,11 @@ def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, se
         raise ValueError(f"placement must be one of {[p for p in PLACEMENTS if p != 'none']} "
                          f"or None, got {placement!r}")
     check_backend(backend)
-    n_trials = _check_int(n_trials, "n_trials", 1)
-    seed = _check_int(seed, "seed", 0, 2 ** 32)
+    n_trials = check_int(n_trials, "n_trials", 1)
+    seed = check_int(seed, "seed", 0, 2 ** 32)
     sigma_train = spec.noise.scalar_sigma()
     grid = sigma_grid(sigmas, sigma_train)
-    noises = [_test_noise(spec, placement, s) for s in grid]
+    noises = [_test_noise(spec, placement, s, noise) for s in grid]
     for nz in noises:
         nz.check_compatible(spec.dt_seconds, spec.n_hidden)
     probe = check_spec_for_task(spec, env)  # n_in, n_out and dt must fit the task

@@ -13,9 +13,10 @@ without touching pyplot's global state or needing a display; save with :func:`sa
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
+
+from .atomic import atomic_write
 
 __all__ = ["plot_noise_preference", "plot_noise_preference_panels", "plot_trial_traces",
            "save_figure"]
@@ -247,15 +248,7 @@ def plot_trial_traces(spec, env, *, sigmas=None, placement=None, backend="torch"
 def save_figure(fig, path, dpi=120):
     """Save a Figure to ``path`` (format from the extension) atomically; returns the path."""
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
     ext = os.path.splitext(path)[1] or ".png"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-fig-", suffix=ext)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=dpi)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_write(path, prefix=".tmp-fig-", suffix=ext) as f:
+        fig.savefig(f, dpi=dpi, format=ext.lstrip("."))
     return path

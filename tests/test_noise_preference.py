@@ -169,3 +169,25 @@ def test_headline_on_function_approximation(tmp_path):
             assert c.preferred_sigma <= 0.25 * c.sigma_train, c
             assert c.metric_at_zero < c.metric_at_train, c
             assert math.isfinite(c.metric_at_zero)
+
+
+def test_noise_template_sets_the_test_process():
+    """A test-noise template (train white, test OU) is used at every sigma with its process."""
+    from brian2 import ms
+
+    from brian_noisy_rnn import Noise, noise_preference
+    from brian_noisy_rnn.example_networks import example_spec
+    from brian_noisy_rnn.tasks import make
+
+    spec = example_spec(8, noise=Noise("pre", 0.5))
+    env = make("FunctionApproximation-v0", dt=20)
+    template = Noise("pre", 0.0, process="ou", tau_noise=40 * ms)
+    curve = noise_preference(spec, env, [0.0, 0.5], backend="numpy", n_trials=50, seed=0,
+                             noise=template)
+    white = noise_preference(spec, env, [0.0, 0.5], backend="numpy", n_trials=50, seed=0)
+    assert curve.process == "ou" and white.process == "white"
+    np.testing.assert_allclose(curve.mean[0], white.mean[0])  # sigma 0: same deterministic run
+    assert abs(curve.mean[-1] - white.mean[-1]) > 1e-6  # coloured vs white noise differ
+    with pytest.raises(ValueError, match="placement or noise"):
+        noise_preference(spec, env, [0.5], backend="numpy", n_trials=5, seed=0,
+                         noise=template, placement="pre")

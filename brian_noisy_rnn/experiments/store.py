@@ -25,11 +25,14 @@ cell (e.g. by another process) a no-op.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
 import sqlite3
 import time
+
+from ..atomic import atomic_write
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 60_000
@@ -227,19 +230,12 @@ class ResultStore:
         columns = list(CSV_CELL_COLUMNS) + list(CSV_CURVE_COLUMNS)
         for row in rows:
             columns += [k for k in row if k not in columns]
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        tmp = os.path.join(folder, f".tmp-{os.getpid()}-{os.path.basename(path)}")
-        try:
-            with open(tmp, "w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=columns)
-                writer.writeheader()
-                writer.writerows(rows)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+        with atomic_write(path, suffix=".csv") as f:
+            f.write(text.getvalue().encode())
         return len(rows)
 
     # --- writing -------------------------------------------------------------------------
