@@ -8,7 +8,7 @@ Heavy submodules (Brian2, PyTorch, NeuroGym) are imported lazily on first use, s
 ``import brian_noisy_rnn`` stays fast.
 """
 
-from importlib import import_module
+from ._lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -31,14 +31,4 @@ _LAZY = {
 __all__ = ["ACTIVATIONS", "CTRNNSpec", "Noise", "NoisePreferenceCurve", "SimulationResult",
            "get_activation", "noise_preference", "simulate", "__version__", *_LAZY]
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'brian_noisy_rnn' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())

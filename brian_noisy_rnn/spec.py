@@ -32,7 +32,27 @@ def _as_matrix(value, name, shape):
     return arr
 
 
-class CTRNNSpec:
+class NetworkShape:
+    """Mixin: ``n_in``, ``n_hidden``, ``n_out`` read from ``w_in`` (N, n_in), ``w_rec``
+    (N, N) and ``w_out`` (n_out, N) (numpy arrays or torch tensors)."""
+
+    @property
+    def n_in(self):
+        """Number of inputs."""
+        return self.w_in.shape[1]
+
+    @property
+    def n_hidden(self):
+        """Number of hidden units N."""
+        return self.w_rec.shape[0]
+
+    @property
+    def n_out(self):
+        """Number of outputs."""
+        return self.w_out.shape[0]
+
+
+class CTRNNSpec(NetworkShape):
     """Weights, time constants, activation and noise of a continuous-time rate RNN.
 
     One step (``gamma = dt / tau``, time-major arrays)::
@@ -81,22 +101,7 @@ class CTRNNSpec:
             raise TypeError(f"metadata must be JSON-serialisable: {err}")
         self.metadata = dict(metadata)
 
-    # --- shape and time ---------------------------------------------------------------
-    @property
-    def n_in(self):
-        """Number of inputs."""
-        return self.w_in.shape[1]
-
-    @property
-    def n_hidden(self):
-        """Number of hidden units N."""
-        return self.w_rec.shape[0]
-
-    @property
-    def n_out(self):
-        """Number of outputs."""
-        return self.w_out.shape[0]
-
+    # --- time -------------------------------------------------------------------------
     @property
     def tau(self):
         """Time constant as a Brian2 quantity."""

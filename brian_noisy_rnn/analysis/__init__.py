@@ -20,7 +20,7 @@ and offers a remedy:
 Submodules are imported on first use (``ensure_activation`` must stay cheap to import).
 """
 
-from importlib import import_module
+from .._lazy import lazy_attributes
 
 _LAZY = {
     "noisy_activation": ".noise_averages",
@@ -52,14 +52,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'brian_noisy_rnn.analysis' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())

@@ -4,7 +4,7 @@
 reached through the spec (``brian_noisy_rnn.RateCTRNN``), never directly from torch.
 """
 
-from importlib import import_module
+from .._lazy import lazy_attributes
 
 _LAZY = {
     "TorchCTRNN": ".torch_model",
@@ -14,10 +14,4 @@ _LAZY = {
 
 __all__ = list(_LAZY)
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'brian_noisy_rnn.bridges' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())

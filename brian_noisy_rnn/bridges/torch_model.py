@@ -7,13 +7,13 @@ from torch import nn
 from ..activations import get_activation
 from ..dynamics import StepRule, rollout, standard_normal, torch_ops
 from ..noise import Noise, as_noise
-from ..spec import CTRNNSpec
+from ..spec import CTRNNSpec, NetworkShape
 from ..units import check_time_constants, from_seconds
 
 _PARAMS = ("w_in", "w_rec", "b", "w_out", "b_out")
 
 
-class TorchCTRNN(nn.Module):
+class TorchCTRNN(NetworkShape, nn.Module):
     """A continuous-time rate RNN with configurable noise placement, in PyTorch.
 
     Parameters
@@ -52,21 +52,6 @@ class TorchCTRNN(nn.Module):
         self.w_out = nn.Parameter(uniform((n_out, n_hidden), 1.0 / np.sqrt(n_hidden)))
         self.b_out = nn.Parameter(torch.zeros(n_out, dtype=dtype))
         self.register_buffer("h0", torch.zeros(n_hidden, dtype=dtype))
-
-    @property
-    def n_in(self):
-        """Number of inputs."""
-        return self.w_in.shape[1]
-
-    @property
-    def n_hidden(self):
-        """Number of hidden units."""
-        return self.w_rec.shape[0]
-
-    @property
-    def n_out(self):
-        """Number of outputs."""
-        return self.w_out.shape[0]
 
     def forward(self, inputs, *, noise=None, xi=None, generator=None):
         """Run the network.
