@@ -56,8 +56,10 @@ class EvaluationResult:
     batch: object = None
 
     def mean(self, name):
-        """Mean of a per-trial metric over trials with a value (NaN-aware)."""
-        return float(np.nanmean(self.per_trial[name]))
+        """Mean of a per-trial metric over trials with a value (NaN if none has one)."""
+        v = self.per_trial[name]
+        v = v[np.isfinite(v)]
+        return float(v.mean()) if len(v) else float("nan")
 
     def sem(self, name):
         """Standard error of the mean of a per-trial metric over trials (ddof=1, NaN-aware)."""

@@ -369,18 +369,12 @@ def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, se
         # same seed at every sigma: the same trials and the same noise draws
         res = evaluate_per_trial(spec, env, backend=backend, noise=nz, n_trials=n_trials,
                                  seed=seed, **options)
-        per_sigma.append(res.per_trial)
+        per_sigma.append(res)
     primary = metrics.primary_metric(probe.kind)
 
-    def mean_sem(values):
-        v = values[np.isfinite(values)]
-        if v.size == 0:
-            return np.nan, np.nan
-        return float(v.mean()), float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else np.nan
-
     stats = {}
-    for name in per_sigma[0]:
-        ms = np.array([mean_sem(p[name]) for p in per_sigma])
+    for name in per_sigma[0].per_trial:
+        ms = np.array([(r.mean(name), r.sem(name)) for r in per_sigma])
         stats[name] = (ms[:, 0], ms[:, 1])
     mean, sem = stats.pop(primary.name)
     return NoisePreferenceCurve(
@@ -388,6 +382,6 @@ def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, se
         mean=mean, sem=sem, n_trials=n_trials, placement=placement, process=noises[-1].process,
         sigma_train=sigma_train, train_placement=train_placement, backend=backend, seed=seed,
         task=task_name(env), other_metrics=stats,
-        trial_values=np.stack([p[primary.name] for p in per_sigma]),
+        trial_values=np.stack([r.per_trial[primary.name] for r in per_sigma]),
         spec_hash=spec.content_hash(),
     )
