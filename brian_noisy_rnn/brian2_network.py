@@ -171,14 +171,9 @@ class RateCTRNN(BrianObject):
                 self.hidden.ou_scale = float(np.sqrt(1.0 - self._rule.rho ** 2))
                 self.hidden.run_regularly(OU_UPDATE, when="before_groups",
                                           name=f"{self.name}_ou_update")
-        self.input_synapses = self._block_synapses(
-            self.inputs, self.hidden, spec.w_in, "I_in_post = w*u_pre : 1 (summed)",
-            "input_synapses", namespace=self._ta_namespace)
-        self.readout_synapses = self._block_synapses(
-            self.hidden, self.readout, spec.w_out, "z_rec_post = w*h_pre : 1 (summed)",
-            "readout_synapses")
-        objects += [self.input_synapses, self.readout_synapses]
+        objects += self._io_synapses()
         self.recurrent_synapses = self.recurrent_operation = None
+        self._dense_views = None
         if self.recurrence == "synapses":
             self.recurrent_synapses = self._block_synapses(
                 self.hidden, self.hidden, spec.w_rec, "I_rec_post = w*h_pre : 1 (summed)",
@@ -193,6 +188,16 @@ class RateCTRNN(BrianObject):
         self.contained_objects.extend(objects)
         self.reset()
 
+    def _io_synapses(self):
+        """Create ``input_synapses`` (w_in u -> I_in) and ``readout_synapses`` (w_out h -> z_rec)."""
+        self.input_synapses = self._block_synapses(
+            self.inputs, self.hidden, self.spec.w_in, "I_in_post = w*u_pre : 1 (summed)",
+            "input_synapses", namespace=self._ta_namespace)
+        self.readout_synapses = self._block_synapses(
+            self.hidden, self.readout, self.spec.w_out, "z_rec_post = w*h_pre : 1 (summed)",
+            "readout_synapses")
+        return [self.input_synapses, self.readout_synapses]
+
     def _block_synapses(self, source, target, weights, summed, suffix, namespace=None):
         """Synapses ``source -> target`` with weights (n_post, n_pre) within each trial."""
         n_post, n_pre = weights.shape
@@ -203,10 +208,19 @@ class RateCTRNN(BrianObject):
         syn.w = np.tile(np.asarray(weights).ravel(), self.n_trials)
         return syn
 
+    def hidden_arrays(self, *names):
+        """(B, N) views of the hidden group's arrays ``names`` (runtime device only).
+
+        Writing into them changes the group's variables (neuron ``b*N + i`` is row ``b``,
+        column ``i``); the runtime device never reallocates a NeuronGroup's arrays.
+        """
+        shape = (self.n_trials, self.spec.n_hidden)
+        return tuple(self.hidden.variables[n].get_value().reshape(shape) for n in names)
+
     def _dense_recurrence(self):
-        B, N = self.n_trials, self.spec.n_hidden
-        h = self.hidden.variables["h"].get_value().reshape(B, N)
-        i_rec = self.hidden.variables["I_rec"].get_value().reshape(B, N)
+        if self._dense_views is None:
+            self._dense_views = self.hidden_arrays("h", "I_rec")
+        h, i_rec = self._dense_views
         np.matmul(h, self._w_rec_t, out=i_rec)
 
     def _set_timed_array(self, values, start_seconds):
@@ -275,6 +289,14 @@ def run_brian2(spec, inputs, noise=None, seed=None, *, target="numpy", method=No
     -------
     outputs (T, B, n_out), states (T, B, N): float64; ``states[t]`` = h after consuming
     ``inputs[t]``, ``outputs[t] = w_out states[t] + b_out``.
+
+    Notes
+    -----
+    On the runtime targets the states are recorded by one per-step operation (no
+    StateMonitor) and the outputs are computed from them afterwards; with dense
+    recurrence that operation also computes ``w_in u`` and ``w_rec h`` (BLAS), so Brian2
+    runs one generated code object per step besides the noise draw: the hidden group's
+    activation, noise and integration. See :func:`_run_runtime`.
     """
     if not isinstance(spec, CTRNNSpec):
         raise TypeError(f"spec must be a CTRNNSpec, got {type(spec).__name__}")
@@ -299,43 +321,125 @@ def run_brian2(spec, inputs, noise=None, seed=None, *, target="numpy", method=No
     old_target = brian2.prefs.codegen.target
     brian2.prefs.codegen.target = target
     try:
-        return _build_and_run(spec, inputs, noise, seed, method, recurrence, report)
+        return _run_runtime(spec, inputs, noise, seed, method, recurrence, report)
     finally:
         brian2.prefs.codegen.target = old_target
 
 
-def _build_and_run(spec, inputs, noise, seed, method, recurrence, report, build=None):
+class _RunStep:
+    """The per-step numpy work of :func:`run_brian2` on the runtime device, in one call.
+
+    Runs before the groups of each step ``k`` (``rnn.clock``): stores ``h`` (the state after
+    step ``k-1``) as ``states[k-1]`` -- replacing a StateMonitor -- and, for dense
+    recurrence, sets ``I_rec = w_rec h`` and ``I_in = w_in inputs[k]`` with BLAS in place
+    of the (then inactive) recurrent operation and input synapses. The hidden group's
+    Brian2 state update (activation, noise, integration) is unchanged.
+    """
+
+    def __init__(self, rnn, states, inputs):
+        self.rnn, self.states, self.step = rnn, states, 0
+        self.dense = rnn.recurrence == "dense"
+        names = ("h", "I_rec", "I_in") if self.dense else ("h",)
+        self.views = rnn.hidden_arrays(*names)
+        self.inputs = inputs
+        self.w_in_t = np.ascontiguousarray(rnn.spec.w_in.T)  # (n_in, N)
+
+    def __call__(self):
+        k = self.step
+        h = self.views[0]
+        if k > 0:
+            self.states[k - 1] = h
+        if self.dense:
+            np.matmul(h, self.rnn._w_rec_t, out=self.views[1])
+            np.matmul(self.inputs[k], self.w_in_t, out=self.views[2])
+        self.step = k + 1
+
+    def finish(self):
+        """Store the final state (after the last step) as ``states[-1]``."""
+        self.states[self.step - 1] = self.views[0]
+
+
+class _NoCollection:
+    """Keep ``Network.run``'s full ``gc.collect()`` from scanning every object of the process.
+
+    That collection only serves Brian2's warnings about objects missing from a network
+    (this network is explicit) but costs time proportional to the process's heap: 0.07 s
+    per call here, 0.3 s once Cython's compiler is loaded. ``gc.freeze()`` moves the
+    existing objects out of the collector's view for the run; ``gc.unfreeze()`` returns
+    them, so nothing is lost -- they are collected later as usual. A process that froze
+    objects itself is left alone.
+    """
+
+    def __enter__(self):
+        self.froze = gc.get_freeze_count() == 0
+        if self.froze:
+            gc.freeze()
+        return self
+
+    def __exit__(self, *exc):
+        if self.froze:
+            gc.unfreeze()
+        return False
+
+
+class _DenseRunCTRNN(RateCTRNN):
+    """The RateCTRNN of a dense runtime :func:`run_brian2` call: no input and readout
+    synapses (:class:`_RunStep` computes ``I_in``, the readout is computed afterwards)."""
+
+    def _io_synapses(self):
+        self.input_synapses = self.readout_synapses = None
+        return []
+
+
+def _run_runtime(spec, inputs, noise, seed, method, recurrence, report):
+    """``run_brian2`` on the runtime device (numpy/cython target): one call, fresh objects.
+
+    The readout is not simulated: ``outputs = states @ w_out.T + b_out`` afterwards (the
+    same affine map the readout group computes each step, with BLAS). States are recorded
+    by :class:`_RunStep`; with dense recurrence it also computes the input and recurrent
+    currents (the hidden group's activation, noise and integration stay Brian2 code).
+    """
     T, B, _ = inputs.shape
-    rnn = RateCTRNN(spec, B, noise, recurrence=recurrence, method=method, name="ratectrnn_run")
+    if recurrence == "synapses":
+        rnn = RateCTRNN(spec, B, noise, recurrence="synapses", method=method,
+                        name="ratectrnn_run")
+        rnn.set_inputs(inputs, start=0 * brian2.second)
+        rnn.readout_synapses.active = False
+    else:
+        rnn = _DenseRunCTRNN(spec, B, noise, recurrence="dense", method=method,
+                             name="ratectrnn_run")
+        rnn.recurrent_operation.active = False
+        rnn.inputs.active = False
+    rnn.readout.active = False
+    states = np.empty((T, B, spec.n_hidden))
+    step = _RunStep(rnn, states, inputs)
+    operation = NetworkOperation(step, clock=rnn.clock, when="before_groups",
+                                 name="ratectrnn_run_step")
+    net = brian2.Network(rnn, operation)
+    brian2.seed(seed)
+    with _NoCollection():
+        net.run(T * spec.dt, report=report, namespace={})
+    step.finish()
+    outputs = states.reshape(T * B, -1) @ spec.w_out.T + spec.b_out
+    return outputs.reshape(T, B, spec.n_out), states
+
+
+def _build_and_run(spec, inputs, noise, seed, method, report, build):
+    """``run_brian2`` under a standalone device: monitors record, ``build()`` runs."""
+    T, B, _ = inputs.shape
+    rnn = RateCTRNN(spec, B, noise, recurrence="synapses", method=method, name="ratectrnn_run")
     rnn.set_inputs(inputs, start=0 * brian2.second)
     state_mon = brian2.StateMonitor(rnn.hidden, "h", record=True, when="end",
                                     name="ratectrnn_run_states")
     out_mon = brian2.StateMonitor(rnn.readout, "z", record=True, when="end",
                                   name="ratectrnn_run_outputs")
-    if build is None:  # runtime: record into arrays of exactly T rows (no growth, no copy)
-        for mon in (state_mon, out_mon):
-            _preallocate(mon, T)
     net = brian2.Network(rnn, state_mon, out_mon)
     brian2.seed(seed)
     net.run(T * spec.dt, report=report, namespace={})
-    if build is not None:
-        build()
+    build()
     states = np.asarray(state_mon.variables["h"].get_value()).reshape(T, B, spec.n_hidden)
     outputs = np.asarray(out_mon.variables["z"].get_value()).reshape(T, B, spec.n_out)
-    if build is not None or states.base is None:
-        return outputs.copy(), states.copy()
-    return outputs, states  # views of the monitors' exactly-sized buffers
-
-
-def _preallocate(monitor, n_steps):
-    """Allocate a runtime StateMonitor's buffers for ``n_steps`` records at once.
-
-    ``StateMonitor.resize`` allocates exactly ``n_steps`` rows; resizing back to 0 keeps
-    that allocation (Brian2's dynamic arrays only shrink their view), so the per-step
-    resizes of the run stay within it instead of doubling the buffers and copying.
-    """
-    monitor.resize(n_steps)
-    monitor.resize(0)
+    return outputs.copy(), states.copy()
 
 
 def _run_standalone(spec, inputs, noise, seed, method, directory, report):
@@ -352,7 +456,7 @@ def _run_standalone(spec, inputs, noise, seed, method, directory, report):
         def build():
             device.build(directory=build_dir, compile=True, run=True, with_output=False)
 
-        return _build_and_run(spec, inputs, noise, seed, method, "synapses", report, build)
+        return _build_and_run(spec, inputs, noise, seed, method, report, build)
     finally:
         device.reinit()
         reset_device()

@@ -123,6 +123,24 @@ def test_same_seed_identical_other_seed_different(make_spec):
     assert np.max(np.abs(a[1] - c[1])) > 1e-2
 
 
+def test_run_leaves_garbage_collector_state_alone(make_spec):
+    """run_brian2 freezes the collector during Network.run only (its full gc.collect is
+    slow in big processes) and must restore it, also when the caller froze objects."""
+    import gc
+
+    spec = make_spec(4, 2, 1, noise=Noise("pre", 0.5))
+    inputs = np.zeros((5, 2, 2))
+    assert gc.get_freeze_count() == 0
+    run_brian2(spec, inputs, seed=1)
+    assert gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        run_brian2(spec, inputs, seed=1, recurrence="synapses")
+        assert gc.get_freeze_count() > 0  # the caller's freeze was not undone
+    finally:
+        gc.unfreeze()
+
+
 def test_in_user_network_with_linked_var_and_other_defaultclock(make_spec):
     spec = make_spec(8, 2, 2, noise=Noise("pre", 0.3), dt=20 * ms)
     T, B = 12, 3
@@ -257,3 +275,24 @@ def test_cpp_standalone_matches_numpy(make_spec, noise, tmp_path):
     res2 = run_brian2(spec, inputs, noise, 4, target="cpp_standalone", directory=tmp_path)
     np.testing.assert_array_equal(res2[1], res.states)
     assert _max_diff(simulate(spec, inputs, backend="brian2", noise=noise, seed=4), ref) <= 1e-12
+
+
+@pytest.mark.parametrize("activation", ACTS)
+@pytest.mark.parametrize("recurrence", ["dense", "synapses"])
+def test_user_facing_objects_match_numpy(make_spec, activation, recurrence):
+    """The RateCTRNN users add to their Network (TimedArray input group, input and readout
+    Synapses) computes what the reference does, for every activation, with noise on
+    (``simulate`` uses a leaner subclass; this checks the full object)."""
+    spec = make_spec(6, 2, 2, activation=activation, noise=Noise("pre", 0.4), seed=3)
+    T, B = 15, 2
+    inputs = np.random.default_rng(8).normal(size=(T, B, 2))
+    ref = simulate(spec, inputs, backend="numpy", seed=4)
+    rnn = RateCTRNN(spec, n_trials=B, recurrence=recurrence)
+    rnn.set_inputs(inputs)
+    h_mon = b2.StateMonitor(rnn.hidden, "h", record=True, when="end")
+    z_mon = b2.StateMonitor(rnn.readout, "z", record=True, when="end")
+    net = b2.Network(rnn, h_mon, z_mon)
+    b2.seed(4)
+    net.run(T * spec.dt)
+    np.testing.assert_allclose(h_mon.h.T.reshape(T, B, -1), ref.states, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(z_mon.z.T.reshape(T, B, -1), ref.outputs, atol=1e-12, rtol=0)
