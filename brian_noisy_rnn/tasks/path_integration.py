@@ -69,25 +69,39 @@ class PathIntegration2D(TaskEnv):
             -arena_size, arena_size, shape=(2,), dtype=np.float64, name={"position": [0, 1]}
         )
 
-    def _clip_speed(self, v):
-        norm = np.linalg.norm(v)
-        return v * (self.max_speed / norm) if norm > self.max_speed else v
-
     def _new_trial(self, **kwargs):
         T = self._build_trial([("integrate", self.period_steps("integrate"))], n_out=2)
         a = np.exp(-self.dt / self.velocity_tau)
         noise = self.rng.randn(T + 1, 2) * self.speed
-        v = noise[0].copy()
-        p = np.zeros(2)
+        # The walk is sequential (speed clipping and wall reflections feed back into the
+        # velocity), so it runs on Python floats; every operation is the same IEEE operation as
+        # the former numpy-array version (same trials for a seed), about 10x faster per trial.
+        kick = (np.sqrt(1.0 - a * a) * noise[1:]).tolist()  # (T, 2) OU innovations
+        a, dt_s, size, vmax = float(a), self.dt_seconds, self.arena_size, self.max_speed
+        # Squared norms below this cannot exceed vmax (margin >> rounding): skip the exact norm.
+        sq_safe = vmax * vmax * (1.0 - 1e-9)
+        vx, vy = noise[0].tolist()
+        px = py = 0.0
+        xs, ys = [px], [py]  # positions p_0 .. p_T
         for t in range(T):
-            v = self._clip_speed(v)
-            new = p + v * self.dt_seconds
-            hit = np.abs(new) > self.arena_size
-            new = np.clip(new, -self.arena_size, self.arena_size)
-            v[hit] = -v[hit]
-            self.ob[t] = (new - p) / self.dt_seconds
-            p = new
-            v = a * v + np.sqrt(1.0 - a * a) * noise[t + 1]
+            if vx * vx + vy * vy > sq_safe:
+                # np.linalg.norm, exactly as before (its rounding may differ from a hand sum)
+                norm = float(np.linalg.norm(np.array((vx, vy))))
+                if norm > vmax:
+                    scale = vmax / norm
+                    vx, vy = vx * scale, vy * scale
+            nx, ny = px + vx * dt_s, py + vy * dt_s
+            if abs(nx) > size:  # clipped at the wall; the velocity component reverses
+                nx, vx = (size if nx > 0 else -size), -vx
+            if abs(ny) > size:
+                ny, vy = (size if ny > 0 else -size), -vy
+            xs.append(nx)
+            ys.append(ny)
+            px, py = nx, ny
+            kx, ky = kick[t]
+            vx, vy = a * vx + kx, a * vy + ky
+        positions = np.array((xs, ys)).T  # (T + 1, 2)
+        self.ob[:] = (positions[1:] - positions[:-1]) / dt_s
         self.gt[:] = np.cumsum(self.ob * self.dt_seconds, axis=0)
         self.loss_mask[:] = True
         self.decision_mask[:] = True
