@@ -117,7 +117,9 @@ class NetworkShiftReport:
         ax2.set_ylabel("output shift")
         ax2.legend(fontsize=8)
         if path is not None:
-            fig.savefig(path, dpi=120)
+            from ..plotting import save_figure
+
+            save_figure(fig, path)
         return fig
 
     def as_dict(self):

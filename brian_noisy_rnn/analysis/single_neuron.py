@@ -119,7 +119,9 @@ class SingleNeuronShift:
         ax2.set_title("shift vs distance to the nonlinearity")
         ax2.legend(fontsize=7)
         if path is not None:
-            fig.savefig(path, dpi=120)
+            from ..plotting import save_figure
+
+            save_figure(fig, path)
         return fig
 
 

@@ -145,6 +145,8 @@ def run(args):
 def _plot_operating_points(op, path):
     from matplotlib.figure import Figure
 
+    from ..plotting import save_figure
+
     fig = Figure(figsize=(5, 3.4), constrained_layout=True)
     ax = fig.subplots()
     ax.hist(np.clip(op.distances, -6, 6), bins=60, color="0.4")
@@ -153,5 +155,5 @@ def _plot_operating_points(op, path):
     ax.set_xlabel("(a - kink) / sigma" if op.kink is not None else "a / sigma")
     ax.set_ylabel("count")
     ax.set_title("pre-activations relative to the nonlinearity")
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path)
     return fig
