@@ -37,7 +37,7 @@ from .brian2_equations import OU_UPDATE, READOUT_EQUATIONS, hidden_equations, in
 from .dynamics import StepRule
 from .noise import as_noise
 from .simulate import check_inputs, check_seed
-from .spec import CTRNNSpec
+from .spec import check_spec
 
 RECURRENCES = ("auto", "synapses", "dense")
 TARGETS = ("numpy", "cython", "cpp_standalone")
@@ -119,8 +119,7 @@ class RateCTRNN(BrianObject):
 
     def __init__(self, spec, n_trials=1, noise=None, *, recurrence="auto", method="euler",
                  name="ratectrnn*"):
-        if not isinstance(spec, CTRNNSpec):
-            raise TypeError(f"spec must be a CTRNNSpec, got {type(spec).__name__}")
+        check_spec(spec)
         n_trials = check_int(n_trials, "n_trials")
         noise = spec.noise if noise is None else as_noise(noise)
         noise.check_compatible(spec.dt_seconds, spec.n_hidden)
@@ -298,8 +297,7 @@ def run_brian2(spec, inputs, noise=None, seed=None, *, target="numpy", method=No
     runs one generated code object per step besides the noise draw: the hidden group's
     activation, noise and integration. See :func:`_run_runtime`.
     """
-    if not isinstance(spec, CTRNNSpec):
-        raise TypeError(f"spec must be a CTRNNSpec, got {type(spec).__name__}")
+    check_spec(spec)
     noise = spec.noise if noise is None else as_noise(noise)
     noise.check_compatible(spec.dt_seconds, spec.n_hidden)
     inputs = check_inputs(spec, inputs)

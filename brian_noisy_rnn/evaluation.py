@@ -18,7 +18,7 @@ from . import metrics as metrics_module
 from . import tasks as tasks_module
 from .noise import Noise, as_noise
 from .simulate import check_backend, check_seed, simulate
-from .spec import CTRNNSpec
+from .spec import CTRNNSpec, check_spec
 
 __all__ = ["EvaluationResult", "evaluate", "evaluate_per_trial", "noise_seed"]
 
@@ -73,8 +73,7 @@ def check_spec_for_task(spec, env, name="spec"):
 
     Returns a small probe :class:`~brian_noisy_rnn.tasks.TaskBatch` (4 trials) of ``env``.
     """
-    if not isinstance(spec, CTRNNSpec):
-        raise TypeError(f"{name} must be a CTRNNSpec, got {type(spec).__name__}")
+    check_spec(spec, name)
     probe = tasks_module.batch(env, 4, seed=0)
     if spec.n_in != probe.n_in:
         raise ValueError(f"{name} has n_in={spec.n_in} inputs but the task has {probe.n_in} "

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import metrics
 from .noise import PLACEMENTS, Noise, as_noise
-from .spec import CTRNNSpec
+from .spec import check_spec
 from .validation import check_int
 
 __all__ = ["NoisePreferenceCurve", "noise_preference", "sigma_grid"]
@@ -331,8 +331,7 @@ def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, se
     from .evaluation import check_spec_for_task, evaluate_per_trial
     from .simulate import check_backend
 
-    if not isinstance(spec, CTRNNSpec):
-        raise TypeError(f"spec must be a CTRNNSpec, got {type(spec).__name__}")
+    check_spec(spec)
     train_placement = spec.noise.placement
     if noise is not None:
         as_noise(noise)

@@ -7,7 +7,7 @@ import numpy as np
 
 from .dynamics import NUMPY_OPS, StepRule, rollout, standard_normal
 from .noise import Noise, as_noise
-from .spec import CTRNNSpec
+from .spec import check_spec
 
 
 @dataclass
@@ -127,8 +127,7 @@ def simulate(spec, inputs, *, backend, noise=None, seed=None, **options):
     Convention: for t = 0..T-1, ``h <- step(h, inputs[t])``; ``states[t] = h``;
     ``outputs[t] = w_out h + b_out``.
     """
-    if not isinstance(spec, CTRNNSpec):
-        raise TypeError(f"spec must be a CTRNNSpec, got {type(spec).__name__}")
+    check_spec(spec)
     check_backend(backend)
     noise = spec.noise if noise is None else as_noise(noise)
     noise.check_compatible(spec.dt_seconds, spec.n_hidden)

@@ -211,3 +211,10 @@ class CTRNNSpec(NetworkShape):
                        h0=contents["h0"], metadata=meta.get("metadata", {}))
         except KeyError as err:
             raise ValueError(f"path: {path!r} lacks metadata field {err}") from err
+
+
+def check_spec(spec, name="spec"):
+    """Return ``spec`` if it is a :class:`CTRNNSpec`; raise TypeError naming ``name`` otherwise."""
+    if not isinstance(spec, CTRNNSpec):
+        raise TypeError(f"{name} must be a CTRNNSpec, got {type(spec).__name__}")
+    return spec

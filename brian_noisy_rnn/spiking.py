@@ -48,7 +48,7 @@ from .brian2_support import block_indices, is_standalone_device
 from .validation import check_choice, check_int
 from .noise import Noise, as_noise
 from .simulate import check_inputs, check_seed
-from .spec import CTRNNSpec
+from .spec import check_spec
 from .spiking_noise import (_effective_sigma, check_nonnegative_activation,
                             check_nonnegative_time, check_rate, check_substeps,
                             population_for_sigma)
@@ -150,8 +150,7 @@ class SpikingRealization(BrianObject):
     def __init__(self, spec, neurons_per_unit=100, rate_max=100 * Hz, tau_syn=None, *,
                  n_trials=1, neuron_model="poisson", substeps=None, tau_m=10e-3 * second,
                  t_ref=0 * second, name="spikingctrnn*"):
-        if not isinstance(spec, CTRNNSpec):
-            raise TypeError(f"spec must be a CTRNNSpec, got {type(spec).__name__}")
+        check_spec(spec)
         check_nonnegative_activation(spec.activation)
         self.neurons_per_unit = check_int(neurons_per_unit, "neurons_per_unit")
         self.rate_max_hz = check_rate(rate_max)
@@ -387,8 +386,7 @@ def run_spiking(spec, inputs, noise=None, seed=None, *, neurons_per_unit=None, r
     outputs (T, B, n_out), states (T, B, N): float64; ``states[t]`` = h after the step that
     consumed ``inputs[t]``; ``outputs[t] = w_out states[t] + b_out``.
     """
-    if not isinstance(spec, CTRNNSpec):
-        raise TypeError(f"spec must be a CTRNNSpec, got {type(spec).__name__}")
+    check_spec(spec)
     noise = spec.noise if noise is None else as_noise(noise)
     inputs = check_inputs(spec, inputs)
     seed = check_seed(seed)

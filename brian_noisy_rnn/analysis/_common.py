@@ -3,14 +3,6 @@
 import numpy as np
 
 from ..noise import as_noise
-from ..spec import CTRNNSpec
-
-
-def check_spec(spec, name="spec"):
-    """Raise TypeError unless ``spec`` is a :class:`CTRNNSpec`."""
-    if not isinstance(spec, CTRNNSpec):
-        raise TypeError(f"{name} must be a CTRNNSpec, got {type(spec).__name__}")
-    return spec
 
 
 def check_input_vector(spec, u, name="u"):

@@ -18,7 +18,8 @@ behaviour:
 import numpy as np
 
 from ..noise import Noise
-from ._common import check_input_set, check_spec
+from ..spec import check_spec
+from ._common import check_input_set
 from .noise_averages import NoiseAveragedActivation, noise_averaged_activation
 
 METHODS = ("activation", "output_bias")

@@ -19,7 +19,8 @@ import numpy as np
 from scipy.optimize import root
 
 from ..activations import get_activation
-from ._common import check_input_vector, check_spec, drive
+from ..spec import check_spec
+from ._common import check_input_vector, drive
 
 
 @dataclass(frozen=True)

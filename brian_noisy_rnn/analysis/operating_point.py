@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..activations import get_activation
-from ._common import check_spec, resolve_noise
+from ..spec import check_spec
+from ._common import resolve_noise
 
 
 def preactivations(spec, inputs, *, noise=None, backend="numpy", seed=0, **options):

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..noise import Noise
-from ._common import check_spec, resolve_noise
+from ..spec import check_spec
+from ._common import resolve_noise
 from .stationary import mean_field_fixed_point
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..noise import Noise
 from ..spec import CTRNNSpec
-from ._common import check_spec
+from ..spec import check_spec
 from .stationary import mean_field_fixed_point, stationary_stats
 
 

@@ -28,8 +28,9 @@ import numpy as np
 from scipy.linalg import solve_discrete_lyapunov
 
 from ..activations import get_activation
+from ..spec import check_spec
 from ..validation import check_int
-from ._common import check_input_set, check_input_vector, check_spec, pre_sigma, resolve_noise
+from ._common import check_input_set, check_input_vector, pre_sigma, resolve_noise
 from .fixed_point_solver import averaged_map, reached_fixed_point, solve_fixed_point
 from .noise_averages import noise_variance
 

@@ -7,7 +7,7 @@ from torch import nn
 from ..activations import get_activation
 from ..dynamics import StepRule, rollout, standard_normal, torch_ops
 from ..noise import Noise, as_noise
-from ..spec import CTRNNSpec, NetworkShape
+from ..spec import CTRNNSpec, NetworkShape, check_spec
 from ..units import check_time_constants, from_seconds
 
 _PARAMS = ("w_in", "w_rec", "b", "w_out", "b_out")
@@ -90,8 +90,7 @@ class TorchCTRNN(NetworkShape, nn.Module):
     @classmethod
     def from_spec(cls, spec, dtype=torch.float64):
         """A module holding ``spec``'s weights (float64 by default: bit-exact round trip)."""
-        if not isinstance(spec, CTRNNSpec):
-            raise TypeError(f"spec must be a CTRNNSpec, got {type(spec).__name__}")
+        check_spec(spec)
         model = cls(spec.n_in, spec.n_hidden, spec.n_out, tau=spec.tau, dt=spec.dt,
                     activation=spec.activation, noise=spec.noise, seed=0, dtype=dtype)
         with torch.no_grad():

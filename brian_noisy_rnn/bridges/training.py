@@ -37,7 +37,7 @@ import torch
 from .. import metrics as task_metrics_module
 from .. import tasks as tasks_module
 from ..noise import as_noise
-from ..spec import CTRNNSpec
+from ..spec import CTRNNSpec, check_spec
 from ..units import from_seconds, to_seconds
 from ..validation import check_int
 from .checkpoint import config_differences, load_checkpoint, save_checkpoint
@@ -354,9 +354,7 @@ def train(env, *, n_hidden, noise, activation="relu", tau=None, steps=2000, batc
     bias_init = _check_real(bias_init, "bias_init")
     if trial_pool is not None:
         trial_pool = check_int(trial_pool, "trial_pool", batch_size)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2 ** 32:
-        raise ValueError(f"seed must be an int in [0, 2**32), got {seed!r}")
-    seed = int(seed)
+    seed = check_int(seed, "seed", 0, 2 ** 32)
     if num_threads is not None:
         num_threads = check_int(num_threads, "num_threads", 1)
     if callback is not None and not callable(callback):
@@ -496,8 +494,7 @@ def _validation_metrics(model, val, val_t, seed):
 
 
 def _load_init_spec(model, spec):
-    if not isinstance(spec, CTRNNSpec):
-        raise TypeError(f"init_spec must be a CTRNNSpec, got {type(spec).__name__}")
+    check_spec(spec, "init_spec")
     mine = (model.n_in, model.n_hidden, model.n_out, model.activation)
     theirs = (spec.n_in, spec.n_hidden, spec.n_out, spec.activation)
     if mine != theirs:
