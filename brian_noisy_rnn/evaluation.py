@@ -19,6 +19,7 @@ from . import tasks as tasks_module
 from .noise import Noise, as_noise
 from .simulate import check_backend, check_seed, simulate
 from .spec import CTRNNSpec, check_spec
+from .validation import check_int
 
 __all__ = ["EvaluationResult", "evaluate", "evaluate_per_trial", "noise_seed"]
 
@@ -96,23 +97,27 @@ def _resolve(spec, env, backend, noise, n_trials, seed):
     check_backend(backend)
     noise = spec.noise if noise is None else as_noise(noise)
     noise.check_compatible(spec.dt_seconds, spec.n_hidden)
-    if isinstance(n_trials, bool) or not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
-        raise ValueError(f"n_trials must be an int >= 1, got {n_trials!r}")
+    n_trials = check_int(n_trials, "n_trials")
     if seed is None:
         raise ValueError("seed must be an int in [0, 2**32) (evaluation is reproducible), got None")
     seed = check_seed(seed)
-    return env, noise, int(n_trials), seed
+    return env, noise, n_trials, seed
 
 
 def evaluate_per_trial(spec, env, *, backend, noise=None, n_trials=1000, seed=0,
-                       keep_outputs=False, **options):
+                       keep_outputs=False, batch=None, **options):
     """Like :func:`evaluate`, but return an :class:`EvaluationResult` with per-trial metrics.
 
     Use ``result.mean(name)`` and ``result.sem(name)`` for a mean and its standard error over
     trials. ``keep_outputs=True`` also keeps the outputs (T, B, n_out) and the batch.
+    ``batch``: the trials ``tasks.batch(env, n_trials, seed=seed)`` if already built (e.g.
+    reused across test-noise levels); None builds them.
     """
     env, noise, n_trials, seed = _resolve(spec, env, backend, noise, n_trials, seed)
-    batch = tasks_module.batch(env, n_trials, seed=seed)
+    if batch is None:
+        batch = tasks_module.batch(env, n_trials, seed=seed)
+    elif batch.n_trials != n_trials:
+        raise ValueError(f"batch has {batch.n_trials} trials but n_trials={n_trials}")
     result = simulate(spec, batch.inputs, backend=backend, noise=noise, seed=noise_seed(seed),
                       **options)
     return EvaluationResult(

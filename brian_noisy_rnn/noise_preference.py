@@ -364,10 +364,13 @@ def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, se
         from tqdm.auto import tqdm
 
         iterator = tqdm(noises, desc=f"noise sweep ({backend})", unit="sigma")
+    from .tasks import batch as make_batch
+
+    trials = make_batch(env, n_trials, seed=seed)  # built once, used at every sigma
     for nz in iterator:
         # same seed at every sigma: the same trials and the same noise draws
         res = evaluate_per_trial(spec, env, backend=backend, noise=nz, n_trials=n_trials,
-                                 seed=seed, **options)
+                                 seed=seed, batch=trials, **options)
         per_sigma.append(res)
     primary = metrics.primary_metric(probe.kind)
 

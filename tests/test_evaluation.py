@@ -148,3 +148,20 @@ def test_brian2_noise_statistics_equal_torch_with_independent_draws(env, trained
     b = evaluate_per_trial(trained, env, backend="brian2", noise=noise, n_trials=1000, seed=22)
     diff = a.mean("mse") - b.mean("mse")
     assert abs(diff) < 4 * np.hypot(a.sem("mse"), b.sem("mse"))
+
+
+def test_prebuilt_batch_gives_the_same_result_and_is_checked():
+    """A batch passed in (reused across noise levels) equals the one built from the seed."""
+    from brian_noisy_rnn import Noise, tasks
+    from brian_noisy_rnn.evaluation import evaluate_per_trial
+    from brian_noisy_rnn.example_networks import example_spec
+
+    spec = example_spec(6, noise=Noise("pre", 0.5))
+    env = tasks.make("FunctionApproximation-v0", dt=20)
+    built = evaluate_per_trial(spec, env, backend="numpy", n_trials=30, seed=4)
+    given = evaluate_per_trial(spec, env, backend="numpy", n_trials=30, seed=4,
+                               batch=tasks.batch(env, 30, seed=4))
+    assert given.metrics == built.metrics
+    with pytest.raises(ValueError, match="batch"):
+        evaluate_per_trial(spec, env, backend="numpy", n_trials=31, seed=4,
+                           batch=tasks.batch(env, 30, seed=4))
