@@ -4,6 +4,7 @@ import numpy as np
 
 from .noise import Noise
 from .spec import CTRNNSpec
+from .validation import check_int
 
 
 def example_spec(n_hidden=32, *, noise=None, seed=0):
@@ -25,8 +26,7 @@ def example_spec(n_hidden=32, *, noise=None, seed=0):
     """
     from brian2 import ms
 
-    if isinstance(n_hidden, bool) or not isinstance(n_hidden, (int, np.integer)) or n_hidden < 1:
-        raise ValueError(f"n_hidden must be an int >= 1, got {n_hidden!r}")
+    check_int(n_hidden, "n_hidden")
     rng = np.random.default_rng(seed)
     return CTRNNSpec(
         w_in=rng.uniform(-1, 1, size=(n_hidden, 1)),

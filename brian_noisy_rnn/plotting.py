@@ -17,6 +17,7 @@ import os
 import numpy as np
 
 from .atomic import atomic_write
+from .validation import check_int
 
 __all__ = ["plot_noise_preference", "plot_noise_preference_panels", "plot_trial_traces",
            "save_figure"]
@@ -183,9 +184,8 @@ def plot_trial_traces(spec, env, *, sigmas=None, placement=None, backend="torch"
     from .simulate import simulate
 
     check_spec_for_task(spec, env)
-    for name, v, lo in (("n_trials", n_trials, 1), ("n_units", n_units, 0)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-            raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
+    check_int(n_trials, "n_trials", 1)
+    check_int(n_units, "n_units", 0)
     placement = placement or (spec.noise.placement if spec.noise.placement != "none" else "pre")
     st = spec.noise.scalar_sigma()
     if sigmas is None:

@@ -20,6 +20,7 @@ from scipy.optimize import root
 
 from ..activations import get_activation
 from ..spec import check_spec
+from ..validation import check_int
 from ._common import check_input_vector, drive
 
 
@@ -177,8 +178,7 @@ def fixed_points(spec, u, *, sigma=None, n_random=16, seed=0, starts=None, scale
         sig = np.broadcast_to(np.asarray(sigma, float), (n,)).copy()
         if np.any(sig < 0) or not np.all(np.isfinite(sig)):
             raise ValueError("sigma must be finite and >= 0")
-    if isinstance(n_random, bool) or not isinstance(n_random, (int, np.integer)) or n_random < 0:
-        raise ValueError(f"n_random must be an int >= 0, got {n_random!r}")
+    check_int(n_random, "n_random", 0)
     rng = np.random.default_rng(seed)
     if scale is None:
         scale = 1.0 + float(np.max(np.abs(get_activation(spec.activation).numpy(drive(spec, u)))))

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..noise import Noise
 from ..spec import check_spec
+from ..validation import check_int
 from ._common import resolve_noise
 from .stationary import mean_field_fixed_point
 
@@ -172,8 +173,7 @@ def network_shift_report(spec, batch, *, noise=None, n_repeats=32, backend="nump
     noise = resolve_noise(spec, noise)
     if not noise.is_active:
         raise ValueError("noise must be active (sigma > 0, placement not 'none')")
-    if isinstance(n_repeats, bool) or not isinstance(n_repeats, (int, np.integer)) or n_repeats < 2:
-        raise ValueError(f"n_repeats must be an int >= 2, got {n_repeats!r}")
+    check_int(n_repeats, "n_repeats", 2)
     if batch.n_in != spec.n_in or batch.n_out != spec.n_out:
         raise ValueError(f"batch (n_in={batch.n_in}, n_out={batch.n_out}) does not fit spec "
                          f"(n_in={spec.n_in}, n_out={spec.n_out})")

@@ -92,8 +92,7 @@ def stationary_stats(spec, u, noise=None, *, backend="numpy", n_trials=64, n_ste
     check_spec(spec)
     u = check_input_vector(spec, u)
     noise = resolve_noise(spec, noise)
-    if isinstance(n_trials, bool) or not isinstance(n_trials, (int, np.integer)) or n_trials < 2:
-        raise ValueError(f"n_trials must be an int >= 2, got {n_trials!r}")
+    check_int(n_trials, "n_trials", 2)
     steps_per_tau = 1.0 / spec.gamma
     if h_start is None or burn_in is None:
         fp = reached_fixed_point(spec, u)

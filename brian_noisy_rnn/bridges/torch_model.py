@@ -9,6 +9,7 @@ from ..dynamics import StepRule, rollout, standard_normal, torch_ops
 from ..noise import Noise, as_noise
 from ..spec import CTRNNSpec, NetworkShape, check_spec
 from ..units import check_time_constants, from_seconds
+from ..validation import check_int
 
 _PARAMS = ("w_in", "w_rec", "b", "w_out", "b_out")
 
@@ -34,8 +35,7 @@ class TorchCTRNN(NetworkShape, nn.Module):
                  rec_gain=0.5, seed=None, dtype=torch.float32):
         super().__init__()
         for name, v in (("n_in", n_in), ("n_hidden", n_hidden), ("n_out", n_out)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+            check_int(v, name)
         self.tau_seconds, self.dt_seconds = check_time_constants(tau, dt)
         self.activation = get_activation(activation).name
         self.noise = as_noise(Noise("none") if noise is None else noise)

@@ -13,6 +13,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
+from ..validation import check_int
 from .config import grid_from_dict
 from .runner import run_grid
 from .store import ResultStore
@@ -69,8 +70,7 @@ def demo_grid(task="FunctionApproximation-v0", *, seeds=3, placements=("pre", "p
         raise ValueError(f"seeds must be an int >= 1 or a list of ints, got {seeds!r}")
     else:
         seed_list = list(range(seeds))
-    if isinstance(n_sigmas, bool) or not isinstance(n_sigmas, int) or n_sigmas < 2:
-        raise ValueError(f"n_sigmas must be an int >= 2, got {n_sigmas!r}")
+    check_int(n_sigmas, "n_sigmas", 2)
     if not (isinstance(max_relative_sigma, (int, float)) and math.isfinite(max_relative_sigma)
             and max_relative_sigma > 0):
         raise ValueError(f"max_relative_sigma must be a number > 0, got {max_relative_sigma!r}")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
 from neurogym.core import TrialEnv
 
+from ..validation import check_int
 from ._base import TaskEnv, seed_trials
 
 
@@ -125,10 +125,8 @@ def _check_args(env, n_trials, seed):
             f"env must be a NeuroGym TrialEnv (or a wrapper of one), e.g. from "
             f"brian_noisy_rnn.tasks.make(...); got {type(env).__name__}"
         )
-    if not isinstance(n_trials, numbers.Integral) or isinstance(n_trials, bool) or n_trials < 1:
-        raise ValueError(f"n_trials must be an int >= 1, got {n_trials!r}")
-    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or not 0 <= seed < 2**32:
-        raise ValueError(f"seed must be an int in [0, 2**32), got {seed!r}")
+    check_int(n_trials, "n_trials")
+    check_int(seed, "seed", 0, 2**32)
     return core._top  # noqa: SLF001
 
 
