@@ -70,7 +70,7 @@ def _worker(args):
     from brian2 import ms
 
     from brian_noisy_rnn import CTRNNSpec, Noise
-    from brian_noisy_rnn.simulate import simulate
+    from brian_noisy_rnn import simulate
 
     if args.backend == "torch":
         import torch

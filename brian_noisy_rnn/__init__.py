@@ -4,31 +4,39 @@ One framework-neutral network description (:class:`CTRNNSpec`) is simulated by t
 implementations that compute the same thing: a readable numpy reference, a PyTorch
 module (for training) and native Brian2 objects (:class:`RateCTRNN`).
 
-Heavy submodules (Brian2, PyTorch, NeuroGym) are imported lazily on first use, so
-``import brian_noisy_rnn`` stays fast.
+Subpackages, imports pointing one way (``core`` <- ``backends`` <- ``tasks`` <-
+``bridges`` / ``evaluation`` <- ``plotting`` <- ``analysis`` <- ``experiments`` <- ``cli``):
+:mod:`~brian_noisy_rnn.core`, :mod:`~brian_noisy_rnn.backends`,
+:mod:`~brian_noisy_rnn.tasks`, :mod:`~brian_noisy_rnn.bridges`,
+:mod:`~brian_noisy_rnn.evaluation`, :mod:`~brian_noisy_rnn.analysis`,
+:mod:`~brian_noisy_rnn.plotting`, :mod:`~brian_noisy_rnn.experiments`,
+:mod:`~brian_noisy_rnn.cli`.
+
+Every name is imported on first use (PEP 562), so ``import brian_noisy_rnn`` loads neither
+Brian2 nor PyTorch nor NeuroGym.
 """
 
 from ._lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
-from .activations import ACTIVATIONS, get_activation
-from .noise import Noise
-from .spec import CTRNNSpec
-
-# Eager: these functions share their name with their module, and a lazily imported module
-# would shadow the function once any other import loaded it.
-from .simulate import SimulationResult, simulate
-from .noise_preference import NoisePreferenceCurve, noise_preference
-
 # public name -> module that defines it (imported on first access)
 _LAZY = {
-    "RateCTRNN": ".brian2_network",
+    "ACTIVATIONS": ".core",
+    "CTRNNSpec": ".core",
+    "Noise": ".core",
+    "get_activation": ".core",
+    "SimulationResult": ".backends",
+    "simulate": ".backends",
+    "RateCTRNN": ".backends",
+    "SpikingRealization": ".backends",
     "evaluate": ".evaluation",
-    "SpikingRealization": ".spiking",
+    "NoisePreferenceCurve": ".evaluation",
+    "noise_preference": ".evaluation",
 }
+_SUBPACKAGES = ("analysis", "backends", "bridges", "cli", "core", "evaluation", "experiments",
+                "plotting", "tasks")
 
-__all__ = ["ACTIVATIONS", "CTRNNSpec", "Noise", "NoisePreferenceCurve", "SimulationResult",
-           "get_activation", "noise_preference", "simulate", "__version__", *_LAZY]
+__all__ = ["__version__", *sorted(_LAZY)]
 
-__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals(), _SUBPACKAGES)

@@ -16,8 +16,8 @@ import os
 
 import numpy as np
 
-from .atomic import atomic_write
-from .validation import check_int
+from .core.atomic import atomic_write
+from .core.validation import check_int
 
 __all__ = ["plot_noise_preference", "plot_noise_preference_panels", "plot_trial_traces",
            "save_figure"]
@@ -35,14 +35,14 @@ _PLACEMENT_NAME = {"pre": "noise inside f (pre)", "post": "noise outside f (post
                    "state": "state noise"}
 
 
-def _new_figure(figsize):
+def new_figure(figsize):
     from matplotlib.figure import Figure
 
     return Figure(figsize=figsize, layout="constrained")
 
 
 def _check_curves(curves):
-    from .noise_preference import NoisePreferenceCurve
+    from .evaluation.curves import NoisePreferenceCurve
 
     curves = list(curves) if not isinstance(curves, NoisePreferenceCurve) else [curves]
     if not curves:
@@ -79,7 +79,7 @@ def plot_noise_preference(curves, *, ax=None, relative=False, log_y="auto", titl
     """
     curves = _check_curves(curves)
     if ax is None:
-        ax = _new_figure((5, 3.6)).add_subplot()
+        ax = new_figure((5, 3.6)).add_subplot()
     order = {"torch": 0, "brian2": 1}
     curves = sorted(curves, key=lambda c: (str(_seed_of(c)), order.get(c.backend, 2), c.backend))
     seeds = []
@@ -143,7 +143,7 @@ def plot_noise_preference_panels(curves, *, relative=False, figsize=None):
     n = len(keys)
     cols = min(n, 2) if n <= 4 else 3
     rows = int(np.ceil(n / cols))
-    fig = _new_figure(figsize or (5.2 * cols, 3.8 * rows))
+    fig = new_figure(figsize or (5.2 * cols, 3.8 * rows))
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     for ax, key in zip(axes, keys):
         task, placement, st = key
@@ -179,9 +179,9 @@ def plot_trial_traces(spec, env, *, sigmas=None, placement=None, backend="torch"
     output), hidden units.
     """
     from . import tasks
-    from .evaluation import check_spec_for_task, noise_seed
-    from .noise_preference import _test_noise
-    from .simulate import simulate
+    from .evaluation.scoring import check_spec_for_task, noise_seed
+    from .evaluation.curves import swept_noise
+    from .backends.simulation import simulate
 
     check_spec_for_task(spec, env)
     check_int(n_trials, "n_trials", 1)
@@ -197,18 +197,17 @@ def plot_trial_traces(spec, env, *, sigmas=None, placement=None, backend="torch"
     if sigmas.ndim != 1 or not 1 <= sigmas.size <= 6 or not np.all(np.isfinite(sigmas)) \
             or np.any(sigmas < 0):
         raise ValueError(f"sigmas must be 1 to 6 finite floats >= 0, got {sigmas.tolist()}")
-    from .bridges.training import task_name
 
     batch = tasks.batch(env, n_trials, seed=seed)
     dt_s = spec.dt_seconds
     rows = 3 if n_units > 0 else 2
     if fig is None:
-        fig = _new_figure((3.6 * len(sigmas), 2.2 * rows + 0.4))
+        fig = new_figure((3.6 * len(sigmas), 2.2 * rows + 0.4))
     axes = fig.subplots(rows, len(sigmas), squeeze=False, sharex=True, sharey="row")
     colors = [f"C{i % 10}" for i in range(n_trials)]
     units = None
     for j, s in enumerate(sigmas):
-        nz = _test_noise(spec, placement, s)
+        nz = swept_noise(spec, placement, s)
         res = simulate(spec, batch.inputs, backend=backend, noise=nz, seed=noise_seed(seed),
                        **options)
         if units is None:  # the most active units of trial 1 in the first column
@@ -240,7 +239,7 @@ def plot_trial_traces(spec, env, *, sigmas=None, placement=None, backend="torch"
                           else "chosen class (line)\ntarget (dots)")
     if rows == 3:
         axes[2, 0].set_ylabel(f"hidden h (trial 1,\n{len(units)} most active units)")
-    fig.suptitle(f"{task_name(env)}: example trials (training: {spec.noise.placement}, "
+    fig.suptitle(f"{tasks.task_name(env)}: example trials (training: {spec.noise.placement}, "
                  f"sigma = {st:g})", fontsize=10)
     return fig
 

@@ -11,7 +11,7 @@ Usage::
 
     python examples/brian2_script_with_rnn.py [SPEC.npz] [OUTPUT.png]
 
-Without SPEC the example network of :func:`brian_noisy_rnn.example_networks.example_spec`
+Without SPEC the example network of :func:`brian_noisy_rnn.core.examples.example_spec`
 is used; the figure goes to OUTPUT (default ``./output/brian2_script_with_rnn.png``).
 The environment variable ``BRIAN_NOISY_RNN_EXAMPLE_DURATION`` (seconds, default 4) sets the
 simulated time.
@@ -29,14 +29,14 @@ from brian2 import (Network, NeuronGroup, PopulationRateMonitor, SpikeMonitor,  
                     StateMonitor, defaultclock, linked_var, mV, ms, second, seed)
 
 from brian_noisy_rnn import CTRNNSpec, Noise, RateCTRNN  # noqa: E402
-from brian_noisy_rnn.simulate import simulate  # noqa: E402
+from brian_noisy_rnn import simulate  # noqa: E402
 
 
 def load_spec(path=None):
     """The spec saved at ``path``, or the built-in example network (1 input, 1 output)."""
     if path is not None:
         return CTRNNSpec.load(path)
-    from brian_noisy_rnn.example_networks import example_spec
+    from brian_noisy_rnn.core import example_spec
 
     return example_spec()
 

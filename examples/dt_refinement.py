@@ -23,7 +23,7 @@ from brian2 import ms
 
 from brian_noisy_rnn import Noise
 from brian_noisy_rnn.analysis.stationary import stationary_stats
-from brian_noisy_rnn.example_networks import example_spec
+from brian_noisy_rnn.core import example_spec
 
 NOISES = {
     "white-pre": Noise("pre", 0.5),

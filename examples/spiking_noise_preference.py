@@ -36,7 +36,7 @@ from brian2 import Hz, ms
 from brian_noisy_rnn import CTRNNSpec, Noise
 from brian_noisy_rnn.bridges import train
 from brian_noisy_rnn.evaluation import evaluate_per_trial
-from brian_noisy_rnn.spiking_noise import effective_sigma
+from brian_noisy_rnn.backends.spiking import effective_sigma
 from brian_noisy_rnn.tasks import make
 
 TASK = "FunctionApproximation-v0"
@@ -87,7 +87,7 @@ def convergence(spec, env, out, n_trials, seed, target, rate_max=100 * Hz):
     if os.path.exists(path):
         with open(path) as f:
             return json.load(f)
-    from brian_noisy_rnn.simulate import simulate
+    from brian_noisy_rnn import simulate
     from brian_noisy_rnn.tasks import batch
 
     b = batch(env, n_trials, seed=seed)

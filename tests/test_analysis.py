@@ -16,8 +16,8 @@ from brian_noisy_rnn.analysis import (
     single_neuron_spec,
     stationary_stats,
 )
-from brian_noisy_rnn.example_networks import example_spec
-from brian_noisy_rnn.simulate import simulate
+from brian_noisy_rnn.core.examples import example_spec
+from brian_noisy_rnn.backends.simulation import simulate
 
 # Tolerance of a simulated mean against an exact prediction: max over N units of
 # |simulated - predicted| / sem below 4.5 (for N <= 16 independent-ish z-scores the

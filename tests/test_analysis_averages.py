@@ -1,6 +1,5 @@
 """Noise averages E[f(a + sigma xi)] and noise-averaged activations ("relu~0.5")."""
 
-import inspect
 import subprocess
 import sys
 
@@ -8,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from brian_noisy_rnn import ACTIVATIONS, CTRNNSpec, Noise, activations, get_activation
+from brian_noisy_rnn import ACTIVATIONS, CTRNNSpec, Noise, get_activation
 from brian_noisy_rnn.analysis import (
     NoiseAveragedActivation,
     ensure_activation,
@@ -159,8 +158,6 @@ def test_spec_with_averaged_activation_saves_and_loads(tmp_path):
     assert CTRNNSpec.load(path) == spec
 
 
-@pytest.mark.skipif("ensure_activation" not in inspect.getsource(activations),
-                    reason="core get_activation does not call analysis.ensure_activation yet")
 def test_averaged_activation_loads_in_a_fresh_process(tmp_path):
     from brian2 import ms
 

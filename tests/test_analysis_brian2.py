@@ -5,9 +5,8 @@ import pytest
 
 from brian_noisy_rnn import Noise
 from brian_noisy_rnn.analysis import mean_field_fixed_point, stationary_stats
-from brian_noisy_rnn.example_networks import example_spec
+from brian_noisy_rnn.core.examples import example_spec
 
-pytest.importorskip("brian_noisy_rnn.brian2_network")
 
 Z = 4.5  # as in test_analysis.py: max z-score over <= 8 units
 

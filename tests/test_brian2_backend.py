@@ -14,8 +14,7 @@ import pytest
 from brian2 import ms, second
 
 from brian_noisy_rnn import Noise, RateCTRNN
-from brian_noisy_rnn.brian2_network import run_brian2
-from brian_noisy_rnn.simulate import simulate
+from brian_noisy_rnn.backends.simulation import simulate
 
 ACTS = ["relu", "softplus", "tanh", "sigmoid", "retanh"]
 NOISES = [Noise("pre", 0.5), Noise("post", 0.3), Noise("post", 0.3, process="poisson"),
@@ -24,6 +23,12 @@ NOISES = [Noise("pre", 0.5), Noise("post", 0.3), Noise("post", 0.3, process="poi
           Noise("pre", np.linspace(0, 1, 6))]
 EXAMPLE = os.path.join(os.path.dirname(__file__), os.pardir, "examples",
                        "brian2_script_with_rnn.py")
+
+
+def run_brian2(spec, inputs, **kwargs):
+    """The "brian2" backend through its public boundary, :func:`simulate`."""
+    result = simulate(spec, inputs, backend="brian2", **kwargs)
+    return result.outputs, result.states
 
 
 @pytest.fixture(autouse=True)
@@ -188,7 +193,7 @@ def test_recurrence_choice_and_object_structure(make_spec):
     spec = make_spec(4, 2, 3)
     dense = RateCTRNN(spec, n_trials=5)
     assert dense.recurrence == "dense" and dense.recurrent_synapses is None
-    assert dense._w_rec_t.shape == (4, 4)  # the recurrent weights once for all trials
+    np.testing.assert_array_equal(dense.recurrent_input(np.eye(4)), spec.w_rec.T)
     assert len(dense.hidden) == 20 and len(dense.inputs) == 10 and len(dense.readout) == 15
     assert dense.hidden.name == f"{dense.name}_hidden"
     syn = RateCTRNN(spec, n_trials=5, recurrence="synapses")

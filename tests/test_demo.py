@@ -61,7 +61,7 @@ def test_demo_grid_defaults_follow_the_design():
 def test_backend_agreement_compares_matching_curves():
     import numpy as np
 
-    from brian_noisy_rnn.noise_preference import NoisePreferenceCurve
+    from brian_noisy_rnn.evaluation.curves import NoisePreferenceCurve
 
     def curve(backend, shift):
         c = NoisePreferenceCurve(

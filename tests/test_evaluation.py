@@ -1,18 +1,16 @@
 """Tests of ``evaluate`` / ``evaluate_per_trial``: metrics from ``simulate`` on each backend."""
 
-import importlib.util
 
 import numpy as np
 import pytest
 
-from brian_noisy_rnn import Noise, evaluate, metrics, tasks
+from brian_noisy_rnn import Noise, evaluate, tasks
+from brian_noisy_rnn.tasks import metrics
 from brian_noisy_rnn.bridges import train
-from brian_noisy_rnn.evaluation import EvaluationResult, evaluate_per_trial, noise_seed
-from brian_noisy_rnn.simulate import simulate
+from brian_noisy_rnn.evaluation.scoring import EvaluationResult, evaluate_per_trial, noise_seed
+from brian_noisy_rnn.backends.simulation import simulate
 
 FA = "FunctionApproximation-v0"
-HAS_BRIAN2_BACKEND = importlib.util.find_spec("brian_noisy_rnn.brian2_network") is not None
-needs_brian2 = pytest.mark.skipif(not HAS_BRIAN2_BACKEND, reason="brian2 backend not built")
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +127,6 @@ def test_unknown_task_id(trained):
 
 
 # --- Brian2 parity ----------------------------------------------------------------------------
-@needs_brian2
 @pytest.mark.parametrize("noise", [Noise("none"), Noise("pre", 0.5), Noise("post", 0.5)])
 def test_brian2_gives_the_same_metrics_as_torch(env, trained, noise):
     """Same trials and the same noise draws (seeded stream): equal up to float rounding."""
@@ -139,7 +136,6 @@ def test_brian2_gives_the_same_metrics_as_torch(env, trained, noise):
         assert b[k] == pytest.approx(a[k], rel=1e-9, abs=1e-12)
 
 
-@needs_brian2
 @pytest.mark.slow
 def test_brian2_noise_statistics_equal_torch_with_independent_draws(env, trained):
     """Different seeds (independent trials and noise): per-trial mse means within 4 s.e."""
@@ -153,8 +149,8 @@ def test_brian2_noise_statistics_equal_torch_with_independent_draws(env, trained
 def test_prebuilt_batch_gives_the_same_result_and_is_checked():
     """A batch passed in (reused across noise levels) equals the one built from the seed."""
     from brian_noisy_rnn import Noise, tasks
-    from brian_noisy_rnn.evaluation import evaluate_per_trial
-    from brian_noisy_rnn.example_networks import example_spec
+    from brian_noisy_rnn.evaluation.scoring import evaluate_per_trial
+    from brian_noisy_rnn.core.examples import example_spec
 
     spec = example_spec(6, noise=Noise("pre", 0.5))
     env = tasks.make("FunctionApproximation-v0", dt=20)

@@ -17,7 +17,7 @@ import pytest
 from brian_noisy_rnn.cli import main
 from brian_noisy_rnn.experiments import (Cell, GridError, ResultStore, grid_from_dict, load_grid,
                                          run_grid)
-from brian_noisy_rnn.noise_preference import NoisePreferenceCurve
+from brian_noisy_rnn.evaluation.curves import NoisePreferenceCurve
 
 TINY_TOML = """
 name = "tiny"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from brian_noisy_rnn.metrics import (
+from brian_noisy_rnn.tasks.metrics import (
     higher_is_better,
     loss_and_metric_names,
     per_trial_metrics,

@@ -10,7 +10,7 @@ import pytest
 
 from brian_noisy_rnn import Noise, tasks
 from brian_noisy_rnn.bridges import train
-from brian_noisy_rnn.evaluation import evaluate_per_trial
+from brian_noisy_rnn.evaluation.scoring import evaluate_per_trial
 from brian_noisy_rnn.tasks.multitask import YANG19_TASKS
 
 MULTITASK = "Yang19Multitask-v0"

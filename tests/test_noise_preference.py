@@ -12,8 +12,8 @@ import pytest
 from brian2 import ms
 
 from brian_noisy_rnn import Noise, tasks
-from brian_noisy_rnn.evaluation import evaluate_per_trial
-from brian_noisy_rnn.noise_preference import NoisePreferenceCurve, noise_preference, sigma_grid
+from brian_noisy_rnn.evaluation.scoring import evaluate_per_trial
+from brian_noisy_rnn.evaluation.curves import NoisePreferenceCurve, noise_preference, sigma_grid
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +176,7 @@ def test_noise_template_sets_the_test_process():
     from brian2 import ms
 
     from brian_noisy_rnn import Noise, noise_preference
-    from brian_noisy_rnn.example_networks import example_spec
+    from brian_noisy_rnn.core.examples import example_spec
     from brian_noisy_rnn.tasks import make
 
     spec = example_spec(8, noise=Noise("pre", 0.5))

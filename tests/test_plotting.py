@@ -5,7 +5,7 @@ import pytest
 from brian2 import ms
 
 from brian_noisy_rnn import Noise, tasks
-from brian_noisy_rnn.noise_preference import NoisePreferenceCurve
+from brian_noisy_rnn.evaluation.curves import NoisePreferenceCurve
 from brian_noisy_rnn.plotting import (plot_noise_preference, plot_noise_preference_panels,
                                       plot_trial_traces, save_figure)
 

@@ -7,7 +7,7 @@ from brian2 import ms
 
 from brian_noisy_rnn import Noise, get_activation, simulate
 from brian_noisy_rnn.bridges import TorchCTRNN
-from brian_noisy_rnn.dynamics import standard_normal
+from brian_noisy_rnn.core.dynamics import standard_normal
 
 ACTS = ["relu", "softplus", "tanh", "sigmoid", "retanh"]
 NOISES = [Noise("none"), Noise("pre", 0.5), Noise("post", 0.3), Noise("post", 0.3, process="poisson"),

@@ -9,8 +9,8 @@ from brian2 import Hz, Network, StateMonitor, mV, ms, second
 # which would otherwise shadow the lazily exported function of the same name
 from brian_noisy_rnn import simulate  # isort: skip
 from brian_noisy_rnn import CTRNNSpec, Noise, SpikingRealization
-from brian_noisy_rnn.spiking import resolve_population, run_spiking
-from brian_noisy_rnn.spiking_noise import (effective_sigma, measure_effective_sigma,
+from brian_noisy_rnn.backends.spiking import resolve_population, run_spiking
+from brian_noisy_rnn.backends.spiking import (effective_sigma, measure_effective_sigma,
                                            population_for_sigma)
 
 Z = 4.5  # tolerance in standard errors (false failure < 1e-5 per comparison)
@@ -220,9 +220,9 @@ def test_cython_target_equals_numpy(relu_spec):
 def test_usable_in_evaluate_and_noise_preference():
     """evaluate and noise_preference run on backend "brian2-spiking", with explicit neurons per
     unit or with M derived from the test sigma (sigma = 0: the rate network itself)."""
-    from brian_noisy_rnn.evaluation import evaluate
-    from brian_noisy_rnn.noise_preference import noise_preference
-    from brian_noisy_rnn.example_networks import example_spec
+    from brian_noisy_rnn.evaluation.scoring import evaluate
+    from brian_noisy_rnn.evaluation.curves import noise_preference
+    from brian_noisy_rnn.core.examples import example_spec
     from brian_noisy_rnn.tasks import make
 
     spec = example_spec(8, noise=Noise("pre", 1.0))

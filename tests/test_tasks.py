@@ -166,7 +166,7 @@ def test_function_approximation_options():
 
 
 def test_single_neuron_regulator_held_by_one_relu_unit():
-    from brian_noisy_rnn.metrics import task_metrics
+    from brian_noisy_rnn.tasks.metrics import task_metrics
 
     b = batch(make("SingleNeuronRegulator-v0"), 32, seed=0)
     c = b.inputs[0, :, 0]

@@ -17,19 +17,20 @@ and offers a remedy:
   backend); :func:`ensure_activation` creates such activations from their names.
 - :func:`single_neuron_shift` -- the one-unit shift, analytic against simulated, with a plot.
 
-Submodules are imported on first use (``ensure_activation`` must stay cheap to import).
+Submodules are imported on first use. The noise averages themselves live in
+:mod:`brian_noisy_rnn.core.noise_averages` (the backends need them); they are re-exported here.
 """
 
 from .._lazy import lazy_attributes
 
 _LAZY = {
-    "noisy_activation": ".noise_averages",
-    "noise_variance": ".noise_averages",
-    "noise_averaged_activation": ".noise_averages",
-    "ensure_activation": ".noise_averages",
-    "parse_averaged_name": ".noise_averages",
-    "averaged_name": ".noise_averages",
-    "NoiseAveragedActivation": ".noise_averages",
+    "noisy_activation": "..core.noise_averages",
+    "noise_variance": "..core.noise_averages",
+    "noise_averaged_activation": "..core.noise_averages",
+    "ensure_activation": "..core.noise_averages",
+    "parse_averaged_name": "..core.noise_averages",
+    "averaged_name": "..core.noise_averages",
+    "NoiseAveragedActivation": "..core.noise_averages",
     "FixedPoint": ".fixed_point_solver",
     "fixed_points": ".fixed_point_solver",
     "reached_fixed_point": ".fixed_point_solver",

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..noise import as_noise
+from ..core.noise import as_noise
 
 
 def check_input_vector(spec, u, name="u"):

@@ -17,10 +17,10 @@ behaviour:
 
 import numpy as np
 
-from ..noise import Noise
-from ..spec import check_spec
+from ..core.noise import Noise
+from ..core.spec import check_spec
 from ._common import check_input_set
-from .noise_averages import NoiseAveragedActivation, noise_averaged_activation
+from ..core.noise_averages import NoiseAveragedActivation, noise_averaged_activation
 
 METHODS = ("activation", "output_bias")
 
@@ -89,6 +89,6 @@ def compensate(spec, sigma=None, *, method="activation", inputs=None):
 
 
 def _activation(spec):
-    from ..activations import get_activation
+    from ..core.activations import get_activation
 
     return get_activation(spec.activation)

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import root
 
-from ..activations import get_activation
-from ..spec import check_spec
-from ..validation import check_int
+from ..core.activations import get_activation
+from ..core.spec import check_spec
+from ..core.validation import check_int
 from ._common import check_input_vector, drive
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..activations import get_activation
-from ..spec import check_spec
+from ..core.activations import get_activation
+from ..core.spec import check_spec
 from ._common import resolve_noise
 
 
@@ -32,7 +32,8 @@ def preactivations(spec, inputs, *, noise=None, backend="numpy", seed=0, **optio
     a : float64 array (T, B, N), the deterministic part of the argument of f at each step
     (``h_{-1} = spec.h0``). With noise inside f, f receives ``a + sigma xi``.
     """
-    from ..simulate import check_inputs, simulate
+    from ..backends.simulation import simulate
+    from ..core.validation import check_inputs
 
     check_spec(spec)
     inputs = check_inputs(spec, inputs)

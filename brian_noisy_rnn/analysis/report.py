@@ -21,9 +21,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..noise import Noise
-from ..spec import check_spec
-from ..validation import check_int
+from ..core.noise import Noise
+from ..core.spec import check_spec
+from ..core.validation import check_int
 from ._common import resolve_noise
 from .stationary import mean_field_fixed_point
 
@@ -166,8 +166,8 @@ def network_shift_report(spec, batch, *, noise=None, n_repeats=32, backend="nump
     -------
     :class:`NetworkShiftReport`
     """
-    from .. import metrics as metrics_module
-    from ..simulate import simulate
+    from ..tasks import metrics as metrics_module
+    from ..backends.simulation import simulate
 
     check_spec(spec)
     noise = resolve_noise(spec, noise)

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..noise import Noise
-from ..spec import CTRNNSpec
-from ..spec import check_spec
+from ..core.noise import Noise
+from ..core.spec import CTRNNSpec
+from ..core.spec import check_spec
 from .stationary import mean_field_fixed_point, stationary_stats
 
 

@@ -27,12 +27,12 @@ from typing import Optional
 import numpy as np
 from scipy.linalg import solve_discrete_lyapunov
 
-from ..activations import get_activation
-from ..spec import check_spec
-from ..validation import check_int
+from ..core.activations import get_activation
+from ..core.spec import check_spec
+from ..core.validation import check_int
 from ._common import check_input_set, check_input_vector, pre_sigma, resolve_noise
 from .fixed_point_solver import averaged_map, reached_fixed_point, solve_fixed_point
-from .noise_averages import noise_variance
+from ..core.noise_averages import noise_variance
 
 
 # --- simulated ------------------------------------------------------------------------------
@@ -87,7 +87,7 @@ def stationary_stats(spec, u, noise=None, *, backend="numpy", n_trials=64, n_ste
     -------
     :class:`StationaryStats`
     """
-    from ..simulate import simulate
+    from ..backends.simulation import simulate
 
     check_spec(spec)
     u = check_input_vector(spec, u)

@@ -7,7 +7,7 @@ reached through the spec (``brian_noisy_rnn.RateCTRNN``), never directly from to
 from .._lazy import lazy_attributes
 
 _LAZY = {
-    "TorchCTRNN": ".torch_model",
+    "TorchCTRNN": "..backends.torch_backend",
     "train": ".training",
     "TrainingResult": ".training",
 }

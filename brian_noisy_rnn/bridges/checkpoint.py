@@ -18,7 +18,7 @@ import os
 
 import torch
 
-from ..atomic import atomic_write
+from ..core.atomic import atomic_write
 
 FORMAT = "brian-noisy-rnn/training-checkpoint"
 VERSION = 1

@@ -1,7 +1,7 @@
 """``train``: fit a :class:`TorchCTRNN` to a NeuroGym task and return a :class:`CTRNNSpec`.
 
 Adam on back-propagation through time of the whole trial, the task's masked loss
-(:func:`brian_noisy_rnn.metrics.torch_loss`), gradient-norm clipping, a tqdm progress bar,
+(:func:`brian_noisy_rnn.tasks.metrics.torch_loss`), gradient-norm clipping, a tqdm progress bar,
 and a checkpoint file that makes training interruptible and resumable.
 
 Determinism and resuming
@@ -34,16 +34,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .. import metrics as task_metrics_module
+from ..tasks import metrics as task_metrics_module
 from .. import tasks as tasks_module
-from ..noise import as_noise
-from ..spec import CTRNNSpec, check_spec
-from ..units import from_seconds, to_seconds
-from ..validation import check_int
+from ..core.noise import as_noise
+from ..core.spec import CTRNNSpec, check_spec
+from ..core.units import from_seconds, to_seconds
+from ..core.validation import check_int
 from .checkpoint import config_differences, load_checkpoint, save_checkpoint
-from .torch_model import TorchCTRNN
+from ..backends.torch_backend import TorchCTRNN
 
-__all__ = ["TrainingHistory", "TrainingResult", "derive_seed", "task_name", "train"]
+__all__ = ["TrainingHistory", "TrainingResult", "derive_seed", "train"]
 
 # purposes of derived seeds (second entry of the SeedSequence entropy)
 BATCH, NOISE, VALIDATION, VALIDATION_NOISE, POOL, PICK, FINGERPRINT = range(1, 8)
@@ -54,19 +54,6 @@ def derive_seed(seed, purpose, step=0):
     return int(np.random.SeedSequence([int(seed), int(purpose), int(step)]).generate_state(1)[0])
 
 
-def task_name(env):
-    """A readable id of a task env: its registered id, our id for our classes, or its class name."""
-    core = getattr(env, "unwrapped", env)
-    for obj in (env, core):
-        spec = getattr(obj, "spec", None)
-        if spec is not None and getattr(spec, "id", None):
-            return spec.id
-    for task_id, cls in tasks_module.TASKS.items():
-        if type(core) is cls:
-            return task_id
-    return type(core).__name__
-
-
 @dataclass
 class TrainingHistory:
     """What was logged during training, one entry per logging step.
@@ -75,7 +62,7 @@ class TrainingHistory:
     ----------
     step : list of int, number of completed optimisation steps at the entry
     loss : list of float, mean training loss over the steps since the previous entry
-    metrics : dict name -> list of float, :func:`~brian_noisy_rnn.metrics.task_metrics` on
+    metrics : dict name -> list of float, :func:`~brian_noisy_rnn.tasks.metrics.task_metrics` on
         that step's training batch (with the training noise)
     val_metrics : dict name -> list of float, the same on the fixed validation batch (empty
         unless ``val_trials > 0``)
@@ -374,7 +361,7 @@ def train(env, *, n_hidden, noise, activation="relu", tau=None, steps=2000, batc
         model.b.fill_(bias_init)
     if init_spec is not None:
         _load_init_spec(model, init_spec)
-    name = task_name(env)
+    name = tasks_module.task_name(env)
     config = {
         "task": name, "task_fingerprint": fingerprint, "dt_ms": dt_ms, "n_in": n_in,
         "n_out": n_out, "kind": kind, "n_hidden": n_hidden, "activation": model.activation,

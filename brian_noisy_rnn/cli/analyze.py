@@ -37,7 +37,7 @@ def add_parser(subparsers):
 
 
 def _noise(spec, sigma, placement):
-    from ..noise import Noise
+    from ..core.noise import Noise
 
     own = spec.noise
     placement = placement or (own.placement if own.placement in ("pre", "post") else None)
@@ -62,10 +62,10 @@ def run(args):
         operating_point_stats,
         single_neuron_shift,
     )
-    from ..evaluation import check_spec_for_task, evaluate
-    from ..noise import Noise
-    from ..simulate import check_backend
-    from ..spec import CTRNNSpec
+    from ..evaluation.scoring import check_spec_for_task, evaluate
+    from ..core.noise import Noise
+    from ..backends.simulation import check_backend
+    from ..core.spec import CTRNNSpec
 
     for name in ("n_trials", "n_repeats", "n_eval"):
         if getattr(args, name) < 2:

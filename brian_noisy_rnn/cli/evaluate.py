@@ -32,9 +32,9 @@ def add_parser(sub):
 
 def run(args):
     """Evaluate and print the metrics; returns the exit code."""
-    from ..evaluation import evaluate_per_trial
-    from ..simulate import check_backend
-    from ..spec import CTRNNSpec
+    from ..evaluation.scoring import evaluate_per_trial
+    from ..backends.simulation import check_backend
+    from ..core.spec import CTRNNSpec
     from ..tasks import make
 
     check_backend(args.backend)

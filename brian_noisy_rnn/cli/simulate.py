@@ -28,10 +28,10 @@ def add_parser(sub):
 
 def run(args):
     """Run the subcommand; returns the exit code."""
-    from ..example_networks import example_spec, step_input
-    from ..noise import Noise
-    from ..simulate import check_backend, simulate
-    from ..spec import CTRNNSpec
+    from ..core.examples import example_spec, step_input
+    from ..core.noise import Noise
+    from ..backends.simulation import check_backend, simulate
+    from ..core.spec import CTRNNSpec
 
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     for b in backends:

@@ -26,7 +26,7 @@ def noise_from_args(args, base=None):
     """
     from brian2 import ms
 
-    from ..noise import Noise
+    from ..core.noise import Noise
 
     placement = args.placement or (base.placement if base is not None else "none")
     same = base is not None and placement == base.placement
@@ -113,7 +113,7 @@ def run(args):
               "train_seconds": round(result.elapsed, 2), "noise": noise.to_dict(),
               "final_training_batch": result.history.final()}
     if args.eval_trials:
-        from ..evaluation import evaluate
+        from ..evaluation.scoring import evaluate
 
         report["evaluation"] = evaluate(result.spec, env, backend="torch",
                                         n_trials=args.eval_trials, seed=args.seed)

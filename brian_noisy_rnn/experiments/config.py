@@ -319,8 +319,8 @@ def _check_tasks(source, tasks):
 
 
 def _check_network(source, net):
-    from ..activations import ACTIVATIONS
-    from ..noise import PROCESSES
+    from ..core.activations import ACTIVATIONS
+    from ..core.noise import PROCESSES
 
     _check_keys(source, "network", net, _NETWORK_DEFAULTS)
     out = dict(_NETWORK_DEFAULTS)
@@ -414,8 +414,8 @@ def grid_from_dict(data, source="<dict>", default_name="grid"):
     ------
     GridError (ValueError) naming ``source`` and the offending key.
     """
-    from ..noise import PLACEMENTS, SUPPORTED
-    from ..simulate import BACKENDS
+    from ..core.noise import PLACEMENTS, SUPPORTED
+    from ..backends.simulation import BACKENDS
 
     _check_table(source, "top level", data)
     _check_keys(source, "", data, _TOP_KEYS)

@@ -13,7 +13,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from ..validation import check_int
+from ..core.validation import check_int
 from .config import grid_from_dict
 from .runner import run_grid
 from .store import ResultStore
@@ -153,8 +153,8 @@ class DemoResult:
 
 def _trace_figure(store, curves, grid):
     """Example trials of the first seed's networks (one subfigure per placement)."""
-    from ..plotting import _new_figure, plot_trial_traces
-    from ..spec import CTRNNSpec
+    from ..plotting import new_figure, plot_trial_traces
+    from ..core.spec import CTRNNSpec
     from .. import tasks
 
     chosen = {}
@@ -165,7 +165,7 @@ def _trace_figure(store, curves, grid):
     if not chosen:
         return None
     placements = [p for p in grid.placements if p in chosen]
-    fig = _new_figure((7.4, 6.6 * len(placements) / 1.0 * 0.75 + 0.5))
+    fig = new_figure((7.4, 6.6 * len(placements) / 1.0 * 0.75 + 0.5))
     subs = fig.subfigures(len(placements), 1, squeeze=False)[:, 0]
     for sub, p in zip(subs, placements):
         cell = chosen[p]

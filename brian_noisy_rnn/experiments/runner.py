@@ -71,7 +71,7 @@ def _make_env(config):
 def _training_noise(config):
     from brian2 import ms
 
-    from ..noise import Noise
+    from ..core.noise import Noise
 
     net = config["network"]
     tau_noise = None if net.get("tau_noise_ms") is None else net["tau_noise_ms"] * ms
@@ -126,7 +126,7 @@ def run_cell(config, spec=None, train_key=""):
     """
     import torch
 
-    from ..noise_preference import noise_preference
+    from ..evaluation.curves import noise_preference
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -329,7 +329,7 @@ class RunReport:
 
 def _load_reusable_spec(store, cell, spec_dir):
     """A saved network for ``cell.train_key`` (recorded in the db, or saved but unrecorded)."""
-    from ..spec import CTRNNSpec
+    from ..core.spec import CTRNNSpec
 
     candidates = []
     found = store.spec_for_train_key(cell.train_key)

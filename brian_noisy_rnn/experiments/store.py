@@ -32,7 +32,7 @@ import os
 import sqlite3
 import time
 
-from ..atomic import atomic_write
+from ..core.atomic import atomic_write
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 60_000
@@ -198,7 +198,7 @@ class ResultStore:
     def curves(self, keys=None):
         """The recorded noise-preference curves (list of
         :class:`~brian_noisy_rnn.NoisePreferenceCurve`, with ``.cell`` holding the cell row)."""
-        from ..noise_preference import NoisePreferenceCurve
+        from ..evaluation.curves import NoisePreferenceCurve
 
         out = []
         for row in self.cells(keys):
@@ -260,7 +260,7 @@ class ResultStore:
         -------
         bool : True if the row was written, False if the cell was already recorded.
         """
-        from ..noise_preference import NoisePreferenceCurve
+        from ..evaluation.curves import NoisePreferenceCurve
 
         if not os.path.isfile(spec_path):
             raise FileNotFoundError(f"spec_path: no spec file at {spec_path!r}; save it first")

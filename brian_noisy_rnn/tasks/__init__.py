@@ -3,7 +3,7 @@
 - :func:`make` creates this package's tasks and any NeuroGym task by id, with ``dt`` in ms
   or as a Brian2 quantity; :func:`list_tasks` lists the ids (ours first).
 - :func:`batch` turns ``n_trials`` seeded trials into a time-major :class:`TaskBatch`
-  (inputs (T, B, n_in), targets, masks (T, B)); metrics are in :mod:`brian_noisy_rnn.metrics`.
+  (inputs (T, B, n_in), targets, masks (T, B)); metrics are in :mod:`brian_noisy_rnn.tasks.metrics`.
 
 Our tasks (ids): ``FunctionApproximation-v0``, ``SingleNeuronRegulator-v0``,
 ``MazeNavigation-v0``, ``PathIntegration2D-v0``, ``Yang19Multitask-v0``. Each class has
@@ -12,12 +12,13 @@ timing and metric.
 """
 
 from ._base import TASK_KINDS, TaskEnv, as_dt_ms
+from . import metrics
 from .batching import TaskBatch, TorchBatch, batch
 from .function_approximation import FunctionApproximation
 from .maze_navigation import MazeNavigation, generate_maze
 from .multitask import YANG19_TASKS, Yang19Multitask
 from .path_integration import PathIntegration2D
-from .registry import TASKS, list_tasks, make
+from .registry import TASKS, list_tasks, make, task_name
 from .single_neuron_regulator import SingleNeuronRegulator
 
 __all__ = [
@@ -36,5 +37,7 @@ __all__ = [
     "batch",
     "generate_maze",
     "list_tasks",
+    "metrics",
     "make",
+    "task_name",
 ]

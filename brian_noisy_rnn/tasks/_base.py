@@ -33,7 +33,7 @@ def as_dt_ms(dt, name="dt"):
         If it is not finite and strictly positive.
     """
     if hasattr(dt, "dim"):  # Brian2 quantity: import brian2 only when one is given
-        from ..units import to_seconds
+        from ..core.units import to_seconds
 
         try:
             value = to_seconds(dt, name) * 1000.0

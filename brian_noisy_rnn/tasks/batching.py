@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 from neurogym.core import TrialEnv
 
-from ..validation import check_int
+from ..core.validation import check_int
 from ._base import TaskEnv, seed_trials
 
 

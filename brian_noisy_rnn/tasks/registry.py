@@ -96,3 +96,26 @@ def make(name, dt=20, **kwargs):
         warnings.filterwarnings("ignore", message=".*render_modes.*")
         env = ngym.make(name, dt=dt, **kwargs)
     return env.unwrapped._top  # noqa: SLF001  (NeuroGym's top-level trial generator)
+
+
+def task_name(env):
+    """A readable id of a task: its registered id, our id for our classes, or its class name.
+
+    Parameters
+    ----------
+    env : TrialEnv or gymnasium wrapper
+        A task, e.g. from :func:`make`.
+
+    Returns
+    -------
+    str, e.g. ``"PerceptualDecisionMaking-v0"``.
+    """
+    core = getattr(env, "unwrapped", env)
+    for obj in (env, core):
+        spec = getattr(obj, "spec", None)
+        if spec is not None and getattr(spec, "id", None):
+            return spec.id
+    for task_id, cls in TASKS.items():
+        if type(core) is cls:
+            return task_id
+    return type(core).__name__

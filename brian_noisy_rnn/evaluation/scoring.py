@@ -14,12 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import metrics as metrics_module
-from . import tasks as tasks_module
-from .noise import Noise, as_noise
-from .simulate import check_backend, check_seed, simulate
-from .spec import CTRNNSpec, check_spec
-from .validation import check_int
+from ..tasks import metrics as metrics_module
+from .. import tasks as tasks_module
+from ..core.noise import Noise, as_noise
+from ..backends.simulation import check_backend, simulate
+from ..core.validation import check_seed
+from ..core.spec import CTRNNSpec, check_spec
+from ..core.validation import check_int
 
 __all__ = ["EvaluationResult", "evaluate", "evaluate_per_trial", "noise_seed"]
 
@@ -35,10 +36,10 @@ class EvaluationResult:
 
     Attributes
     ----------
-    metrics : dict name -> float, :func:`brian_noisy_rnn.metrics.task_metrics` (pooled over
+    metrics : dict name -> float, :func:`brian_noisy_rnn.tasks.metrics.task_metrics` (pooled over
         all scored steps of all trials)
     per_trial : dict name -> float64 array (n_trials,), each trial's value
-        (:func:`brian_noisy_rnn.metrics.per_trial_metrics`; NaN for a trial without scored steps)
+        (:func:`brian_noisy_rnn.tasks.metrics.per_trial_metrics`; NaN for a trial without scored steps)
     n_trials : int
     backend : str
     noise : :class:`Noise`, the test noise
@@ -146,7 +147,7 @@ def evaluate(spec, env, *, backend, noise=None, n_trials=1000, seed=0, **options
     Returns
     -------
     dict name -> float
-        :func:`brian_noisy_rnn.metrics.task_metrics`: classification ``accuracy``,
+        :func:`brian_noisy_rnn.tasks.metrics.task_metrics`: classification ``accuracy``,
         ``cross_entropy`` (+ ``trial_accuracy`` for mazes); regression ``mse``, ``nmse``.
 
     Raises

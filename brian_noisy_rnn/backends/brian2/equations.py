@@ -8,7 +8,7 @@ update is exactly the discrete step of :mod:`brian_noisy_rnn.noise` (``gamma = d
 with ``a = I_rec + I_in + I_ext + bias`` and ``F`` the (noisy) activation term below. All
 random numbers come from one ``randn()`` per hidden neuron per step (the only random draw
 in the network), so after ``brian2.seed(s)`` the stream equals
-:func:`brian_noisy_rnn.dynamics.standard_normal`.
+:func:`brian_noisy_rnn.core.dynamics.standard_normal`.
 
 =========  ========  ==========================================================================
 placement  process   Brian2 formulation
@@ -25,7 +25,7 @@ state      white     ``dh/dt = (-h + f(a))/tau + sigma*sqrt(2/tau)*xi`` (Brian2'
 =========  ========  ==========================================================================
 """
 
-from .activations import get_activation
+from ...core.activations import get_activation
 
 #: Variables every hidden group has (besides the noise-specific ones).
 HIDDEN_COMMON = """

@@ -4,12 +4,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..activations import get_activation
-from ..dynamics import StepRule, rollout, standard_normal, torch_ops
-from ..noise import Noise, as_noise
-from ..spec import CTRNNSpec, NetworkShape, check_spec
-from ..units import check_time_constants, from_seconds
-from ..validation import check_int
+from ..core.activations import get_activation
+from ..core.dynamics import StepRule, rollout, standard_normal, torch_ops
+from ..core.noise import Noise, as_noise
+from ..core.spec import CTRNNSpec, NetworkShape, check_spec
+from ..core.units import check_time_constants, from_seconds
+from ..core.validation import check_int
 
 _PARAMS = ("w_in", "w_rec", "b", "w_out", "b_out")
 

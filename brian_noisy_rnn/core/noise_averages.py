@@ -5,7 +5,7 @@ validated wrapper of :meth:`Activation.noise_average_and_derivative`, which hold
 closed form for relu and the quadrature for the others).
 
 A *noise-averaged activation* is the deterministic function ``g_s(x) = E[f(x + s*xi)]``
-packaged as an :class:`~brian_noisy_rnn.activations.Activation` named ``"<base>~<s>"``
+packaged as an :class:`~brian_noisy_rnn.core.activations.Activation` named ``"<base>~<s>"``
 (e.g. ``"relu~0.5"``), with numpy, PyTorch and Brian2 forms, so that a network using it
 runs on every backend (see :func:`~brian_noisy_rnn.analysis.compensate`). ``s`` is written
 with ``repr(float(s))``, which round-trips exactly, so the name survives ``spec.save`` /
@@ -32,14 +32,15 @@ import re
 import numpy as np
 from scipy.special import ndtr
 
-from ..activations import (
+from .activations import (
     ACTIVATIONS,
     Activation,
-    _GL_W,
-    _GL_X,
-    _TAIL,
     get_activation,
+    normal_pdf,
     register_activation,
+    register_activation_family,
+    relu_noise_average,
+    split_quadrature,
 )
 
 SEPARATOR = "~"
@@ -93,7 +94,7 @@ def noise_variance(name, a, sigma):
     if act.name == "relu":
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(sigma > 0, a / np.where(sigma > 0, sigma, 1.0), 0.0)
-        second = np.where(sigma > 0, (a * a + sigma * sigma) * ndtr(z) + a * sigma * _phi(z),
+        second = np.where(sigma > 0, (a * a + sigma * sigma) * ndtr(z) + a * sigma * normal_pdf(z),
                           np.maximum(a, 0.0) ** 2)
     else:
         sq = Activation(f"{act.name}^2", numpy=lambda x: act.numpy(x) ** 2, torch=None,
@@ -168,7 +169,7 @@ def noise_averaged_activation(base, sigma):
 def ensure_activation(name):
     """Return the activation called ``name``, registering ``"<base>~<sigma>"`` names on demand.
 
-    This is the hook for :func:`brian_noisy_rnn.activations.get_activation` (so that specs
+    This is the hook for :func:`brian_noisy_rnn.core.activations.get_activation` (so that specs
     using noise-averaged activations load in a fresh process). Unknown plain names raise
     get_activation's ValueError.
     """
@@ -181,6 +182,9 @@ def ensure_activation(name):
             if act.name != name:  # e.g. "relu~0.50" -> "relu~0.5": register the alias too
                 ACTIVATIONS.setdefault(name, act)
             return act
+        if SEPARATOR in name:
+            raise ValueError(f"activation {name!r} is not of the form '<base>{SEPARATOR}<sigma>' "
+                             f"with base one of {sorted(k for k in ACTIVATIONS if SEPARATOR not in k)}")
     return get_activation(name)
 
 
@@ -189,7 +193,7 @@ def _build(base, s, name):
         def numpy_f(x):
             x = np.asarray(x, float)
             z = x / s
-            return x * ndtr(z) + s * _phi(z)
+            return x * ndtr(z) + s * normal_pdf(z)
 
         def deriv(x):
             return ndtr(np.asarray(x, float) / s)
@@ -204,7 +208,7 @@ def _build(base, s, name):
                     f"*exp(-0.5*({{x}}/{s!r})**2))")
 
         def closed(x, t):
-            return _relu_closed(x, np.sqrt(s * s + t * t))
+            return relu_noise_average(x, np.sqrt(s * s + t * t))
     else:
         def numpy_f(x):
             return base.noise_average(x, s)
@@ -213,7 +217,10 @@ def _build(base, s, name):
             return base.noise_average_and_derivative(x, s)[1]
 
         def torch_f(x):
-            return _torch_quadrature(base, x, s)
+            import torch
+
+            kink = 0.0 if base.kink is None else base.kink
+            return split_quadrature((base.torch,), x, s, kink, xp=torch)[0]
 
         template = f"bnr_avg_{base.name}({{x}}, {s!r})"
 
@@ -226,29 +233,6 @@ def _build(base, s, name):
     return act
 
 
-def _relu_closed(x, s):
-    z = x / s
-    return x * ndtr(z) + s * _phi(z), ndtr(z)
-
-
-def _torch_quadrature(base, x, s):
-    """The core's split Gauss-Legendre rule for E[f(x + s xi)], written in torch."""
-    import torch
-
-    kink = 0.0 if base.kink is None else base.kink
-    gx = torch.as_tensor(_GL_X, dtype=x.dtype, device=x.device)
-    gw = torch.as_tensor(_GL_W, dtype=x.dtype, device=x.device)
-    split = torch.clamp((kink - x) / s, -_TAIL, _TAIL).unsqueeze(-1)
-    out = torch.zeros_like(x)
-    for lo, hi in ((-_TAIL, split), (split, _TAIL)):
-        half = (hi - lo) / 2.0
-        xi = half * gx + (hi + lo) / 2.0
-        w = half * gw * torch.exp(-0.5 * xi * xi) * _INV_SQRT_2PI
-        out = out + torch.sum(w * base.torch(x.unsqueeze(-1) + s * xi), dim=-1)
-    return out
-
-
-# --- Brian2 helper functions ---------------------------------------------------------------
 _NDTR_CPP = """
 #include <cmath>
 double bnr_ndtr(double x) { return 0.5 * erfc(-x * 0.70710678118654752440); }
@@ -281,10 +265,6 @@ def _register_brian2_functions(base):
 
 
 # --- small helpers ---------------------------------------------------------------------------
-def _phi(z):
-    return np.exp(-0.5 * z * z) * _INV_SQRT_2PI
-
-
 def _as_float_array(x, name):
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
@@ -304,3 +284,6 @@ def _check_sigma(sigma, name="sigma"):
     if not (math.isfinite(sigma) and sigma > 0):
         raise ValueError(f"{name} must be a finite float > 0, got {sigma!r}")
     return sigma
+
+
+register_activation_family(SEPARATOR, ensure_activation)

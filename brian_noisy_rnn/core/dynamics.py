@@ -3,7 +3,7 @@
 The numpy reference backend and :class:`~brian_noisy_rnn.bridges.TorchCTRNN` both call
 :func:`rollout`; only the array library differs (passed as a small ``ops`` namespace).
 The Brian2 implementation writes the same equations as Brian2 model strings
-(:mod:`brian_noisy_rnn.brian2_network`).
+(:mod:`brian_noisy_rnn.backends.brian2.rate_network`).
 """
 
 from dataclasses import dataclass

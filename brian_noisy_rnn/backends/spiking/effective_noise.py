@@ -13,7 +13,7 @@ variance of ``h`` of an isolated unit (continuous-time trace, ``x = tau_syn/dt``
 ``kappa = c0 + 2 a c1 / (1 - a q)``, ``c0 = 1 - x (1 - q)``, ``c1 = x (1 - q)**2 / 2``
 (``kappa -> 1`` as ``tau_syn -> 0``). See :func:`effective_sigma` and docs/noise_models.md.
 
-:func:`measure_effective_sigma` measures it by simulation (for LIF neurons, whose regular
+:func:`~brian_noisy_rnn.backends.spiking.measure_effective_sigma` measures it by simulation (for LIF neurons, whose regular
 firing has no closed form here, and as a check of the formula).
 """
 
@@ -23,9 +23,9 @@ import numpy as np
 from brian2 import Hz, second
 from brian2.units.fundamentalunits import Quantity, get_dimensions
 
-from .activations import get_activation
-from .validation import check_int
-from .units import to_seconds
+from ...core.activations import get_activation
+from ...core.validation import check_int
+from ...core.units import to_seconds
 
 #: default fine step: at most this expected number of spikes per neuron and fine step at f = 1
 DEFAULT_MAX_P = 0.05
@@ -108,10 +108,11 @@ def effective_sigma(*, dt, tau, neurons_per_unit, rate_max, tau_syn=None, subste
     r = check_rate(rate_max)
     ts = check_nonnegative_time(tau_syn)
     k = check_substeps(substeps, dt_s, r)
-    return _effective_sigma(dt_s, tau_s, m, r, ts, k, activity)
+    return effective_sigma_seconds(dt_s, tau_s, m, r, ts, k, activity)
 
 
-def _effective_sigma(dt_s, tau_s, m, r, tau_syn_s, k, activity=0.0):
+def effective_sigma_seconds(dt_s, tau_s, m, r, tau_syn_s, k, activity=0.0):
+    """:func:`effective_sigma` from plain numbers (dt, tau, tau_syn in s; rate r in Hz; k substeps)."""
     p = np.clip(r * np.asarray(activity, dtype=float) * dt_s / k, 0.0, 1.0)
     var = (1.0 - p) / (m * r * dt_s) * _syn_factor(dt_s, tau_s, tau_syn_s)
     out = np.sqrt(var)
@@ -149,61 +150,3 @@ def population_for_sigma(sigma, *, dt, tau, rate_max=100 * Hz, tau_syn=None):
     kappa = _syn_factor(dt_s, tau_s, check_nonnegative_time(tau_syn))
     m = max(1, int(round(kappa / (sigma ** 2 * r * dt_s))))
     return m, kappa / (m * sigma ** 2 * dt_s) * Hz
-
-
-def measure_effective_sigma(*, dt, tau, neurons_per_unit, rate_max, tau_syn=None,
-                            neuron_model="poisson", substeps=None, activity=1.0, n_units=100,
-                            n_steps=400, burn_in=None, seed=0, target="numpy", **options):
-    """Measure the effective noise sigma of a spiking realization by simulation.
-
-    Runs ``n_units`` isolated units (``w_rec = 0``, relu, bias = ``activity``, started at
-    ``h = activity``) as a :class:`~brian_noisy_rnn.SpikingRealization` and converts the
-    stationary variance of ``h`` into the sigma of ``Noise("post", sigma, process="poisson")``
-    that gives the same variance: ``Var h = g sigma**2 f / (2 - g)``, ``g = dt/tau``.
-    (The noise depends on the firing rate only, not on the shape of f.)
-
-    Parameters
-    ----------
-    dt, tau : Brian2 times; neurons_per_unit : int; rate_max : Brian2 frequency;
-    tau_syn, neuron_model, substeps : as for :class:`~brian_noisy_rnn.SpikingRealization`
-    activity : float > 0, f(a) of the units (their rate is ``rate_max * activity``)
-    n_units : int, independent units; n_steps : int, steps simulated
-    burn_in : int or None, steps discarded (None: 5 tau, at least 1)
-    seed : int; target : "numpy" or "cython"; options : passed on (``tau_m``, ``t_ref``)
-
-    Returns
-    -------
-    (sigma, standard_error, mean_activity) : floats. ``standard_error`` comes from the
-    spread over the independent units; ``mean_activity`` is the mean of ``h`` (equal to
-    ``activity`` up to sampling error for Poisson neurons; LIF rates carry a small bias).
-    """
-    from .spec import CTRNNSpec
-    from .spiking import run_spiking
-
-    activity = float(activity)
-    if not np.isfinite(activity) or activity <= 0:
-        raise ValueError(f"activity must be a finite positive number, got {activity!r}")
-    n_units = check_int(n_units, "n_units")
-    n_steps = check_int(n_steps, "n_steps", minimum=2)
-    dt_s, tau_s = to_seconds(dt, "dt"), to_seconds(tau, "tau")
-    if burn_in is None:
-        burn_in = max(1, int(math.ceil(5 * tau_s / dt_s)))
-    burn_in = check_int(burn_in, "burn_in", minimum=0)
-    if burn_in >= n_steps - 1:
-        raise ValueError(f"burn_in ({burn_in}) must be smaller than n_steps - 1 ({n_steps - 1})")
-    n = n_units
-    spec = CTRNNSpec(np.zeros((n, 1)), np.zeros((n, n)), np.full(n, activity),
-                     np.zeros((1, n)), np.zeros(1), tau=tau, dt=dt,
-                     activation="relu", h0=np.full(n, activity))
-    _, states = run_spiking(spec, np.zeros((n_steps, 1, 1)), None, seed,
-                            neurons_per_unit=neurons_per_unit, rate_max=rate_max,
-                            tau_syn=tau_syn, neuron_model=neuron_model, substeps=substeps,
-                            target=target, **options)
-    h = states[burn_in:, 0, :]  # (T', n): independent units
-    g = dt_s / tau_s
-    mean = float(h.mean())
-    per_unit = ((h - mean) ** 2).mean(axis=0)  # centred on the grand mean (no per-chain bias)
-    var, var_se = float(per_unit.mean()), float(per_unit.std(ddof=1) / np.sqrt(n))
-    scale = (2.0 - g) / (g * mean)
-    sigma = math.sqrt(var * scale)
-    return sigma, 0.5 * sigma * var_se / var if var > 0 else 0.0, mean

@@ -26,36 +26,30 @@ An optional synaptic time constant ``tau_syn`` filters every spike with an expon
 kernel ``exp(-t/tau_syn)/tau_syn`` before it is binned (``y_n`` = mean of the synaptic
 trace over the step): it smooths the noise and delays the signal by about ``tau_syn``.
 
-The effective noise level is computed by :mod:`brian_noisy_rnn.spiking_noise`
-(:func:`~brian_noisy_rnn.spiking_noise.effective_sigma`; derivation there and in
+The effective noise level is computed by :mod:`brian_noisy_rnn.backends.spiking.effective_noise`
+(:func:`~brian_noisy_rnn.backends.spiking.effective_noise.effective_sigma`; derivation there and in
 docs/noise_models.md).
 """
 
 import math
-import numbers
 import warnings
 
 import numpy as np
 
-import brian2
-from brian2 import Clock, Hz, NeuronGroup, Synapses, TimedArray, linked_var, second
-from brian2.core.base import BrianObject
-from brian2.units.fundamentalunits import Quantity
+from brian2 import Clock, Hz, NeuronGroup, Synapses, linked_var, second
 
-from .activations import get_activation
-from .brian2_equations import READOUT_EQUATIONS, input_equations
-from .brian2_support import block_indices, is_standalone_device
-from .validation import check_choice, check_int
-from .noise import Noise, as_noise
-from .simulate import check_inputs, check_seed
-from .spec import check_spec
-from .spiking_noise import (_effective_sigma, check_nonnegative_activation,
-                            check_nonnegative_time, check_rate, check_substeps,
-                            population_for_sigma)
-from .units import to_seconds
+from ...core.activations import get_activation
+from ...core.noise import Noise
+from ...core.units import to_seconds
+from ...core.validation import check_choice, check_int
+from ..brian2.base import TrialBatchedObject
+from ..brian2.equations import READOUT_EQUATIONS, input_equations
+from .effective_noise import (check_nonnegative_activation, check_nonnegative_time, check_rate,
+                              check_substeps, effective_sigma_seconds)
+
+__all__ = ["NEURON_MODELS", "SpikingRealization"]
 
 NEURON_MODELS = ("poisson", "lif")
-TARGETS = ("numpy", "cython")
 
 # --- the Brian2 object ----------------------------------------------------------------------
 
@@ -109,7 +103,7 @@ t_ref : second (constant, shared)
 """
 
 
-class SpikingRealization(BrianObject):
+class SpikingRealization(TrialBatchedObject):
     """A rate CTRNN whose hidden units are populations of spiking neurons, B trials at once.
 
     Parameters
@@ -145,30 +139,21 @@ class SpikingRealization(BrianObject):
     multiples of ``spec.dt`` only.
     """
 
-    add_to_magic_network = True
-
     def __init__(self, spec, neurons_per_unit=100, rate_max=100 * Hz, tau_syn=None, *,
                  n_trials=1, neuron_model="poisson", substeps=None, tau_m=10e-3 * second,
                  t_ref=0 * second, name="spikingctrnn*"):
-        check_spec(spec)
+        TrialBatchedObject.__init__(self, spec, n_trials, name, spec_clock=True)
         check_nonnegative_activation(spec.activation)
         self.neurons_per_unit = check_int(neurons_per_unit, "neurons_per_unit")
         self.rate_max_hz = check_rate(rate_max)
         self.tau_syn_seconds = check_nonnegative_time(tau_syn)
-        self.n_trials = check_int(n_trials, "n_trials")
-        if not isinstance(neuron_model, str) or neuron_model not in NEURON_MODELS:
-            raise ValueError(f"neuron_model must be one of {NEURON_MODELS}, got {neuron_model!r}")
-        self.neuron_model = neuron_model
+        self.neuron_model = check_choice(neuron_model, "neuron_model", NEURON_MODELS)
         self.substeps = check_substeps(substeps, spec.dt_seconds, self.rate_max_hz)
         if neuron_model == "lif":
             self._tau_m = to_seconds(tau_m, "tau_m")
             self._t_ref = check_nonnegative_time(t_ref, "t_ref")
-        if not isinstance(name, str) or not name:
-            raise TypeError(f"name must be a non-empty string, got {name!r}")
-        BrianObject.__init__(self, dt=spec.dt, name=name)
-        self.spec = spec
         self.fine_clock = Clock(dt=spec.dt / self.substeps, name=f"{self.name}_fineclock")
-        self._build(is_standalone_device())
+        self._build()
 
     @property
     def rate_max(self):
@@ -181,19 +166,18 @@ class SpikingRealization(BrianObject):
         return self.tau_syn_seconds * second
 
     # --- construction ------------------------------------------------------------------
-    def _build(self, standalone):
+    def _build(self):
         spec, B, M = self.spec, self.n_trials, self.neurons_per_unit
         N = spec.n_hidden
         clock, fine = self.clock, self.fine_clock
         act = get_activation(spec.activation)
-        self._ta_name = f"{self.name}_u_values" if standalone else "spikingctrnn_u_values"
-        self._ta_namespace = {}
-        self._set_timed_array(np.zeros((1, B * spec.n_in)), 0.0)
+        self._new_timed_array(np.zeros((1, B * spec.n_in)))
         # everything that feeds the units runs on the fine clock: a summed variable is
         # updated on its target's clock, and a coarse-clock ``t`` read between two coarse
         # ticks is already the next tick's time (the inputs would arrive one step early)
-        self.inputs = NeuronGroup(B * spec.n_in, input_equations(self._ta_name), clock=fine,
-                                  namespace=self._ta_namespace, name=f"{self.name}_inputs")
+        self.inputs = NeuronGroup(B * spec.n_in, input_equations(self.input_array_key),
+                                  clock=fine, namespace=self.input_namespace,
+                                  name=f"{self.name}_inputs")
         filtered = self.tau_syn_seconds > 0
         eqs = _UNIT_EQUATIONS.format(f=act.brian2("a")) + (_Y_FILTERED if filtered else _Y_DIRECT)
         # constants of the equations and of the step code (run_regularly uses this namespace)
@@ -211,8 +195,8 @@ class SpikingRealization(BrianObject):
         model = _POISSON_EQUATIONS if self.neuron_model == "poisson" else _LIF_EQUATIONS
         kwargs = dict(threshold="rand() < rate*dt") if self.neuron_model == "poisson" else \
             dict(threshold="v > 1", reset="v = 0", refractory="t_ref", method="exact")
-        self.neurons = NeuronGroup(B * N * M, model, clock=fine, name=f"{self.name}_neurons",
-                                   **kwargs)
+        self.neurons = NeuronGroup(B * N * M, model, clock=fine, namespace={},
+                                   name=f"{self.name}_neurons", **kwargs)
         self.neurons.F_unit = linked_var(self.units, "F", index=np.arange(B * N * M) // M)
         self.neurons.rate_max = self.rate_max
         if self.neuron_model == "lif":
@@ -226,15 +210,15 @@ class SpikingRealization(BrianObject):
             clock=fine, namespace={"c_spike": 1.0 / scale}, name=f"{self.name}_spike_synapses")
         self.spike_synapses.connect(i=np.arange(B * N * M), j=np.arange(B * N * M) // M)
         self.readout = NeuronGroup(B * spec.n_out, READOUT_EQUATIONS, clock=clock,
-                                   name=f"{self.name}_readout")
+                                   namespace={}, name=f"{self.name}_readout")
         self.readout.b_out = np.tile(spec.b_out, B)
-        self.input_synapses = self._block_synapses(
+        self.input_synapses = self.block_synapses(
             self.inputs, self.units, spec.w_in, "I_in_post = w*u_pre : 1 (summed)",
-            "input_synapses", fine, namespace=self._ta_namespace)
-        self.recurrent_synapses = self._block_synapses(
+            "input_synapses", fine, namespace=self.input_namespace)
+        self.recurrent_synapses = self.block_synapses(
             self.units, self.units, spec.w_rec, "I_rec_post = w*h_pre : 1 (summed)",
             "recurrent_synapses", fine)
-        self.readout_synapses = self._block_synapses(
+        self.readout_synapses = self.block_synapses(
             self.units, self.readout, spec.w_out, "z_rec_post = w*h_pre : 1 (summed)",
             "readout_synapses", clock)
         self.contained_objects.extend([
@@ -242,40 +226,22 @@ class SpikingRealization(BrianObject):
             self.input_synapses, self.recurrent_synapses, self.readout_synapses])
         self.reset()
 
-    def _block_synapses(self, source, target, weights, summed, suffix, clock, namespace=None):
-        """Summed-variable Synapses with weights (n_post, n_pre) within each trial."""
-        n_post, n_pre = weights.shape
-        pre, post = block_indices(n_pre, n_post, self.n_trials)
-        syn = Synapses(source, target, "w : 1 (constant)\n" + summed, clock=clock,
-                       namespace=namespace, name=f"{self.name}_{suffix}")
-        syn.connect(i=pre, j=post)
-        syn.w = np.tile(np.asarray(weights).ravel(), self.n_trials)
-        return syn
-
-    def _set_timed_array(self, values, start_seconds):
-        ta = TimedArray(values, dt=self.spec.dt, name=self._ta_name)
-        self._ta_namespace[self._ta_name] = ta
-        if hasattr(self, "inputs"):
-            self.inputs.t_start = start_seconds * second
-
     # --- user API ----------------------------------------------------------------------
     def set_inputs(self, inputs, start=None):
         """Feed ``inputs`` (float array (T, B, n_in), one row per ``spec.dt``) from ``start``.
 
-        ``start`` : Brian2 time or None (the current time of this object's clock). After
-        the last row, the last row is held.
+        Parameters
+        ----------
+        inputs : float array (T, B, n_in)
+            B = ``n_trials``; ``inputs[k]`` drives the step at ``start + k*dt``. After the
+            last row, the last row is held.
+        start : Brian2 time or None
+            None: the current time of this object's (network-step) clock.
         """
-        arr = check_inputs(self.spec, inputs)
-        if arr.shape[1] != self.n_trials:
-            raise ValueError(f"inputs must have shape (T, B={self.n_trials}, "
-                             f"n_in={self.spec.n_in}), got {arr.shape}")
-        if start is None:
-            start_s = float(np.asarray(self.clock.variables["t"].get_value()).item())
-        elif isinstance(start, Quantity) and float(np.asarray(start / second)) == 0.0:
-            start_s = 0.0
-        else:
-            start_s = to_seconds(start, "start")
-        self._set_timed_array(arr.reshape(arr.shape[0], -1), start_s)
+        arr = self.check_trial_inputs(inputs)
+        start_s = self._start(start)
+        self._new_timed_array(arr.reshape(arr.shape[0], -1))
+        self.inputs.t_start = start_s * second
 
     def reset(self):
         """Set ``h`` to ``spec.h0`` in every trial, empty the spike bins, restart the step phase."""
@@ -295,7 +261,7 @@ class SpikingRealization(BrianObject):
         this is an upper bound (their firing is more regular); measure it with
         :func:`measure_effective_sigma`.
         """
-        return _effective_sigma(self.spec.dt_seconds, self.spec.tau_seconds,
+        return effective_sigma_seconds(self.spec.dt_seconds, self.spec.tau_seconds,
                                 self.neurons_per_unit, self.rate_max_hz, self.tau_syn_seconds,
                                 self.substeps, activity)
 
@@ -318,118 +284,3 @@ class SpikingRealization(BrianObject):
                 f"rate_max={self.rate_max!r}, tau_syn={self.tau_syn!r}, "
                 f"n_trials={self.n_trials}, neuron_model={self.neuron_model!r}, "
                 f"substeps={self.substeps}, name={self.name!r})")
-
-
-# --- the "brian2-spiking" backend of simulate() ---------------------------------------------
-
-
-def resolve_population(spec, noise, neurons_per_unit, rate_max, tau_syn):
-    """Neurons per unit and rate for a run: given explicitly, or derived from ``noise``.
-
-    With ``neurons_per_unit=None`` the noise's (scalar) sigma is read as the target
-    effective sigma (:func:`population_for_sigma`); sigma = 0 returns ``(None, rate_max)``,
-    the infinite-population limit (the rate network itself).
-    """
-    if neurons_per_unit is not None:
-        return check_int(neurons_per_unit, "neurons_per_unit"), rate_max
-    if not noise.is_scalar:
-        raise ValueError("backend 'brian2-spiking' derives neurons_per_unit from the noise's "
-                         "sigma, which must then be a scalar; pass neurons_per_unit= instead")
-    if not noise.is_active:
-        return None, rate_max
-    return population_for_sigma(noise.scalar_sigma(), dt=spec.dt, tau=spec.tau,
-                                rate_max=rate_max, tau_syn=tau_syn)
-
-
-def _plain_alias(value, plain, unit, name, plain_name, default, allow_zero):
-    """Combine ``name`` (a quantity) and its unit-suffixed float alias ``plain_name``."""
-    if plain is None:
-        return default if value is None else value
-    if value is not None:
-        raise ValueError(f"give either {name} or {plain_name}, not both")
-    if isinstance(plain, bool) or not isinstance(plain, numbers.Real):
-        raise TypeError(f"{plain_name} must be a number, got {plain!r}")
-    plain = float(plain)
-    if not math.isfinite(plain) or plain < 0 or (plain == 0 and not allow_zero):
-        raise ValueError(f"{plain_name} must be a finite number {'>= 0' if allow_zero else '> 0'}, "
-                         f"got {plain!r}")
-    return plain * unit
-
-
-def run_spiking(spec, inputs, noise=None, seed=None, *, neurons_per_unit=None, rate_max=None,
-                tau_syn=None, neuron_model="poisson", substeps=None, target="numpy",
-                report=None, tau_m=10e-3 * second, t_ref=0 * second, rate_max_hz=None,
-                tau_syn_ms=None):
-    """Simulate ``spec`` as a :class:`SpikingRealization` (``simulate`` backend "brian2-spiking").
-
-    Parameters
-    ----------
-    spec : CTRNNSpec (non-negative activation)
-    inputs : float array (T, B, n_in)
-    noise : Noise or None. Spiking variability is this backend's noise: the noise model's
-        placement and process are not simulated. With ``neurons_per_unit=None`` its scalar
-        sigma is the target effective sigma (equivalent post-activation Poisson noise,
-        :func:`~brian_noisy_rnn.spiking_noise.population_for_sigma` chooses M and adjusts the
-        rate); sigma = 0 (or placement "none") is the infinite-population limit, which is the
-        noise-free rate network and is run as such (backend "brian2" without noise).
-    seed : int or None, ``brian2.seed`` before the network is built
-    neurons_per_unit : int >= 1 or None (see ``noise``)
-    rate_max : Brian2 frequency (default 100*Hz); tau_syn : Brian2 time or None;
-        neuron_model, substeps, tau_m, t_ref : see :class:`SpikingRealization`
-    rate_max_hz, tau_syn_ms : floats, alternatives to ``rate_max`` and ``tau_syn`` for
-        configuration files (e.g. ``[backend_options.brian2-spiking]`` of an experiment grid)
-    target : {"numpy", "cython"}, Brian2 code-generation target
-    report : passed to ``Network.run`` (e.g. "text")
-
-    Returns
-    -------
-    outputs (T, B, n_out), states (T, B, N): float64; ``states[t]`` = h after the step that
-    consumed ``inputs[t]``; ``outputs[t] = w_out states[t] + b_out``.
-    """
-    check_spec(spec)
-    noise = spec.noise if noise is None else as_noise(noise)
-    inputs = check_inputs(spec, inputs)
-    seed = check_seed(seed)
-    check_choice(target, "target", TARGETS)
-    check_nonnegative_activation(spec.activation)
-    rate_max = _plain_alias(rate_max, rate_max_hz, Hz, "rate_max", "rate_max_hz", 100 * Hz,
-                            allow_zero=False)
-    tau_syn = _plain_alias(tau_syn, tau_syn_ms, 1e-3 * second, "tau_syn", "tau_syn_ms", None,
-                           allow_zero=True)
-    check_rate(rate_max)
-    check_nonnegative_time(tau_syn)
-    if not isinstance(neuron_model, str) or neuron_model not in NEURON_MODELS:
-        raise ValueError(f"neuron_model must be one of {NEURON_MODELS}, got {neuron_model!r}")
-    if is_standalone_device():
-        raise RuntimeError("run_spiking needs Brian2's runtime device; call "
-                           "brian2.device.reinit() and brian2.set_device('runtime') first")
-    m, rate = resolve_population(spec, noise, neurons_per_unit, rate_max, tau_syn)
-    if m is None:
-        from .brian2_network import run_brian2
-
-        return run_brian2(spec, inputs, Noise("none"), seed, target=target, report=report)
-    old_target = brian2.prefs.codegen.target
-    brian2.prefs.codegen.target = target
-    try:
-        return _build_and_run(spec, inputs, seed, report, dict(
-            neurons_per_unit=m, rate_max=rate, tau_syn=tau_syn, neuron_model=neuron_model,
-            substeps=substeps, tau_m=tau_m, t_ref=t_ref))
-    finally:
-        brian2.prefs.codegen.target = old_target
-
-
-def _build_and_run(spec, inputs, seed, report, kwargs):
-    T, B, _ = inputs.shape
-    brian2.seed(seed)
-    net_obj = SpikingRealization(spec, n_trials=B, name="spikingctrnn_run", **kwargs)
-    net_obj.set_inputs(inputs, start=0 * second)
-    mon = brian2.StateMonitor(net_obj.units, "h", record=True, dt=spec.dt, when="start",
-                              name="spikingctrnn_run_states")
-    net = brian2.Network(net_obj, mon)
-    net.run(T * spec.dt, report=report, namespace={})
-    net_obj.check_saturation()
-    h = np.asarray(mon.variables["h"].get_value())  # (T, B*N): h_0 .. h_{T-1}
-    final = np.asarray(net_obj.units.variables["h"].get_value())[None]
-    states = np.concatenate([h[1:], final]).reshape(T, B, spec.n_hidden)
-    outputs = states @ spec.w_out.T + spec.b_out
-    return outputs, states.copy()

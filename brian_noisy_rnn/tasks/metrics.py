@@ -200,7 +200,7 @@ def torch_loss(outputs, batch_tensors):
     """
     import torch
 
-    from .tasks.batching import TaskBatch
+    from .batching import TaskBatch
 
     if not isinstance(outputs, torch.Tensor):
         raise TypeError(f"outputs must be a torch.Tensor, got {type(outputs).__name__}")

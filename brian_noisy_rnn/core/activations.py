@@ -14,11 +14,14 @@ import numpy as np
 from scipy.special import ndtr
 
 _SQRT_2PI = np.sqrt(2.0 * np.pi)
-_TAIL = 12.0  # |xi| beyond which the Gaussian weight (< 1e-32) is ignored
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(96)
+#: |xi| beyond which the Gaussian weight (< 1e-32) is ignored by :func:`split_quadrature`
+QUADRATURE_TAIL = 12.0
+#: Gauss-Legendre nodes and weights on [-1, 1] used on each side of the kink
+QUADRATURE_NODES, QUADRATURE_WEIGHTS = np.polynomial.legendre.leggauss(96)
 
 
-def _phi(x):
+def normal_pdf(x):
+    """The standard normal density ``exp(-x**2/2) / sqrt(2 pi)`` (numpy, elementwise)."""
     return np.exp(-0.5 * x * x) / _SQRT_2PI
 
 
@@ -79,30 +82,60 @@ class Activation:
             if self.closed_form_average is not None:
                 m, d = self.closed_form_average(an, sn)
             else:
-                m, d = _quadrature(self, an, sn)
+                m, d = split_quadrature((self.numpy, self.derivative), an, sn,
+                                        0.0 if self.kink is None else self.kink)
             mean[noisy], deriv[noisy] = m, d
         return mean, deriv
 
 
-def _quadrature(act, a, sigma):
-    """Gauss-Legendre quadrature of E[f(a+s xi)] and E[f'(a+s xi)] on [-T, k] and [k, T]."""
-    kink = 0.0 if act.kink is None else act.kink
-    split = np.clip((kink - a) / sigma, -_TAIL, _TAIL)[..., None]
-    mean = np.zeros(a.shape)
-    deriv = np.zeros(a.shape)
-    for lo, hi in ((-_TAIL, split), (split, _TAIL)):
+def split_quadrature(functions, a, sigma, kink, xp=np):
+    """``[E[g(a + sigma*xi)] for g in functions]``, ``xi ~ N(0, 1)``, by Gauss-Legendre quadrature.
+
+    The Gaussian is integrated on ``[-T, k]`` and ``[k, T]`` (``T`` =
+    :data:`QUADRATURE_TAIL`, ``k = (kink - a) / sigma`` clipped to ``[-T, T]``) with 96
+    nodes each, so a kink of ``g`` at ``kink`` does not spoil the accuracy (about 1e-12).
+
+    Parameters
+    ----------
+    functions : sequence of callables
+        Elementwise functions ``g`` of the array library ``xp``.
+    a : array of any shape
+        Pre-activations (numpy array, or torch tensor with ``xp=torch``).
+    sigma : float, or array of the shape of ``a``
+        Noise standard deviations, > 0.
+    kink : float
+        Where the functions are not smooth (0 if they are smooth everywhere).
+    xp : module
+        ``numpy`` (default) or ``torch`` (then the result is differentiable in ``a``).
+
+    Returns
+    -------
+    list of arrays of the shape of ``a``, one per function.
+    """
+    nodes, weights = QUADRATURE_NODES, QUADRATURE_WEIGHTS
+    if xp is not np:
+        nodes = xp.as_tensor(nodes, dtype=a.dtype, device=a.device)
+        weights = xp.as_tensor(weights, dtype=a.dtype, device=a.device)
+    sigma_col = sigma[..., None] if getattr(sigma, "ndim", 0) else sigma
+    tail = QUADRATURE_TAIL
+    split = xp.clip((kink - a) / sigma, -tail, tail)[..., None]
+    totals = [0.0] * len(functions)
+    for lo, hi in ((-tail, split), (split, tail)):
         half = (hi - lo) / 2.0
-        xi = half * _GL_X + (hi + lo) / 2.0  # (n, 96)
-        w = half * _GL_W * _phi(xi)
-        x = a[..., None] + sigma[..., None] * xi
-        mean += np.sum(w * act.numpy(x), axis=-1)
-        deriv += np.sum(w * act.derivative(x), axis=-1)
-    return mean, deriv
+        xi = half * nodes + (hi + lo) / 2.0  # (..., 96)
+        w = half * weights * xp.exp(-0.5 * xi * xi) / _SQRT_2PI
+        x = a[..., None] + sigma_col * xi
+        totals = [t + (w * g(x)).sum(-1) for t, g in zip(totals, functions)]
+    return totals
 
 
-def _relu_average(a, s):
+def relu_noise_average(a, s):
+    """``(E[relu(a + s*xi)], d/da E[relu(a + s*xi)])`` in closed form (s > 0, numpy arrays).
+
+    ``a*Phi(a/s) + s*phi(a/s)`` and ``Phi(a/s)``, Phi and phi the standard normal cdf and pdf.
+    """
     z = a / s
-    return a * ndtr(z) + s * _phi(z), ndtr(z)
+    return a * ndtr(z) + s * normal_pdf(z), ndtr(z)
 
 
 def _softplus_np(x):
@@ -139,7 +172,7 @@ register_activation(Activation(
     brian2_template="clip({x}, 0, inf)",
     derivative=lambda x: (np.asarray(x) > 0).astype(float),
     kink=0.0,
-    closed_form_average=_relu_average,
+    closed_form_average=relu_noise_average,
 ))
 register_activation(Activation(
     "softplus",
@@ -173,6 +206,27 @@ register_activation(Activation(
 ))
 
 
+#: separator -> factory: names containing the separator that are not registered yet are
+#: built by the factory on first use (see :func:`register_activation_family`)
+_FAMILIES = {}
+
+
+def register_activation_family(separator, factory):
+    """Let :func:`get_activation` build unregistered names containing ``separator``.
+
+    Parameters
+    ----------
+    separator : str
+        E.g. ``"~"`` for the noise-averaged activations ``"relu~0.5"``.
+    factory : callable
+        ``factory(name) -> Activation``; it registers what it builds (and raises ValueError
+        naming ``activation`` for a malformed name).
+    """
+    if not isinstance(separator, str) or not separator or not callable(factory):
+        raise TypeError("separator must be a non-empty str and factory callable")
+    _FAMILIES[separator] = factory
+
+
 def get_activation(name):
     """Return the registered :class:`Activation` called ``name``.
 
@@ -183,11 +237,10 @@ def get_activation(name):
     """
     if isinstance(name, Activation):
         return name
-    if isinstance(name, str) and name not in ACTIVATIONS and "~" in name:
-        # "<base>~<sigma>": the noise average of a registered activation, created on demand
-        from .analysis.noise_averages import ensure_activation
-
-        return ensure_activation(name)
+    if isinstance(name, str) and name not in ACTIVATIONS:
+        for separator, factory in _FAMILIES.items():
+            if separator in name:  # e.g. "<base>~<sigma>", created on demand
+                return factory(name)
     if not isinstance(name, str) or name not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
     return ACTIVATIONS[name]

@@ -21,12 +21,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import metrics
-from .noise import PLACEMENTS, Noise, as_noise
-from .spec import check_spec
-from .validation import check_int
+from .. import tasks as tasks_module
+from ..backends.simulation import check_backend
+from ..core.noise import PLACEMENTS, Noise, as_noise
+from ..core.spec import check_spec
+from ..core.validation import check_int
+from ..tasks import metrics
+from .scoring import check_spec_for_task, evaluate_per_trial
 
-__all__ = ["NoisePreferenceCurve", "noise_preference", "sigma_grid"]
+__all__ = ["NoisePreferenceCurve", "noise_preference", "sigma_grid", "swept_noise"]
 
 #: relative tolerance under which two test sigmas count as the same point
 _SIGMA_RTOL = 1e-9
@@ -277,9 +280,25 @@ def sigma_grid(sigmas, sigma_train=0.0):
     return np.array(out, dtype=float)
 
 
-def _test_noise(spec, placement, sigma, template=None):
-    """The test Noise at ``sigma``: ``template`` with that sigma if given; else the training
-    process if the placement is the training one, white noise at another placement."""
+def swept_noise(spec, placement, sigma, template=None):
+    """The test noise of a noise-preference sweep at ``sigma``.
+
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        The trained network (its ``noise`` is the training noise).
+    placement : {"pre", "post", "state"}
+        Where the test noise enters.
+    sigma : float
+        Test sigma (dimensionless, >= 0).
+    template : Noise or None
+        If given, this noise model with ``sigma``.
+
+    Returns
+    -------
+    Noise : ``template`` with that sigma if given; else the training process if the placement
+    is the training one, white noise at another placement.
+    """
     if template is not None:
         return template.with_sigma(float(sigma))
     if placement == spec.noise.placement:
@@ -327,9 +346,6 @@ def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, se
         ``placement`` that is missing while the spec was trained without noise, or an env whose
         dt differs from the network's).
     """
-    from .bridges.training import task_name
-    from .evaluation import check_spec_for_task, evaluate_per_trial
-    from .simulate import check_backend
 
     check_spec(spec)
     train_placement = spec.noise.placement
@@ -353,7 +369,7 @@ def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, se
     seed = check_int(seed, "seed", 0, 2 ** 32)
     sigma_train = spec.noise.scalar_sigma()
     grid = sigma_grid(sigmas, sigma_train)
-    noises = [_test_noise(spec, placement, s, noise) for s in grid]
+    noises = [swept_noise(spec, placement, s, noise) for s in grid]
     for nz in noises:
         nz.check_compatible(spec.dt_seconds, spec.n_hidden)
     probe = check_spec_for_task(spec, env)  # n_in, n_out and dt must fit the task
@@ -364,9 +380,7 @@ def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, se
         from tqdm.auto import tqdm
 
         iterator = tqdm(noises, desc=f"noise sweep ({backend})", unit="sigma")
-    from .tasks import batch as make_batch
-
-    trials = make_batch(env, n_trials, seed=seed)  # built once, used at every sigma
+    trials = tasks_module.batch(env, n_trials, seed=seed)  # built once, used at every sigma
     for nz in iterator:
         # same seed at every sigma: the same trials and the same noise draws
         res = evaluate_per_trial(spec, env, backend=backend, noise=nz, n_trials=n_trials,
@@ -383,7 +397,7 @@ def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, se
         sigmas=grid, metric=primary.name, higher_is_better=primary.higher_is_better,
         mean=mean, sem=sem, n_trials=n_trials, placement=placement, process=noises[-1].process,
         sigma_train=sigma_train, train_placement=train_placement, backend=backend, seed=seed,
-        task=task_name(env), other_metrics=stats,
+        task=tasks_module.task_name(env), other_metrics=stats,
         trial_values=np.stack([r.per_trial[primary.name] for r in per_sigma]),
         spec_hash=spec.content_hash(),
     )

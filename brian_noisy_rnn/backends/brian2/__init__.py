@@ -1,0 +1,14 @@
+"""The Brian2 backend: the CTRNN as native Brian2 objects and the ``"brian2"`` simulate backend.
+
+- :class:`RateCTRNN` -- the network as NeuronGroups and Synapses, B trials at once;
+- :class:`TrialBatchedObject` -- the base it shares with the spiking realization;
+- :func:`run_brian2` -- the ``simulate(..., backend="brian2")`` path;
+- :mod:`.equations` -- the model strings, one per noise placement and process.
+"""
+
+from .base import TrialBatchedObject, block_indices, codegen_target, is_standalone_device
+from .rate_network import RateCTRNN
+from .run import TARGETS, run_brian2
+
+__all__ = ["TARGETS", "RateCTRNN", "TrialBatchedObject", "block_indices", "codegen_target",
+           "is_standalone_device", "run_brian2"]

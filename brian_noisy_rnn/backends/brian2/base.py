@@ -1,0 +1,176 @@
+"""The base of the plugin's Brian2 objects: B independent trials of one network side by side.
+
+:class:`TrialBatchedObject` holds what :class:`~brian_noisy_rnn.RateCTRNN` and
+:class:`~brian_noisy_rnn.SpikingRealization` share: the argument checks, trial-blocked
+``Synapses`` (weights within each trial, none across), the input ``TimedArray`` behind
+:meth:`~TrialBatchedObject.set_inputs`, and the choice of the code-generation target.
+
+Index convention: unit ``i`` of trial ``b`` is neuron ``b*n + i`` of a group with ``n``
+units per trial (trial-major), for inputs, hidden units and outputs alike.
+"""
+
+import contextlib
+
+import numpy as np
+
+import brian2
+from brian2 import Synapses, TimedArray
+from brian2.core.base import BrianObject
+
+from ...core.spec import check_spec
+from ...core.validation import check_inputs, check_int
+
+__all__ = ["TrialBatchedObject", "block_indices", "codegen_target", "is_standalone_device",
+           "padded_rows"]
+
+
+def is_standalone_device():
+    """True if Brian2's current device is a standalone device (e.g. cpp_standalone)."""
+    from brian2.devices.device import RuntimeDevice, get_device
+
+    return not isinstance(get_device(), RuntimeDevice)
+
+
+@contextlib.contextmanager
+def codegen_target(target):
+    """Run the block with ``brian2.prefs.codegen.target = target``, then restore the old one."""
+    old = brian2.prefs.codegen.target
+    brian2.prefs.codegen.target = target
+    try:
+        yield
+    finally:
+        brian2.prefs.codegen.target = old
+
+
+def block_indices(n_pre, n_post, n_trials):
+    """Pre/post indices of all-to-all blocks within each of ``n_trials`` copies.
+
+    Returns
+    -------
+    (pre, post) : int arrays of shape (n_trials*n_post*n_pre,), in synapse order
+        (trial, post, pre): synapse ``(b, j, i)`` connects ``b*n_pre + i`` to ``b*n_post + j``.
+    """
+    b, post, pre = np.meshgrid(np.arange(n_trials), np.arange(n_post), np.arange(n_pre),
+                               indexing="ij")
+    return (b * n_pre + pre).ravel(), (b * n_post + post).ravel()
+
+
+def padded_rows(values):
+    """``values`` (T, C) padded to powers of two: rows with the last row, columns with zeros.
+
+    The generated code of a 2-D TimedArray contains its shape; padding (which does not
+    change what is read: rows after the last repeat it, extra columns are never indexed)
+    lets runs with similar T and B reuse compiled (cython) code instead of recompiling.
+    """
+    rows, cols = (1 << max(int(n) - 1, 0).bit_length() for n in values.shape)
+    out = np.zeros((rows, cols))
+    out[: values.shape[0], : values.shape[1]] = values
+    out[values.shape[0]:, : values.shape[1]] = values[-1]
+    return out
+
+
+def start_seconds(start):
+    """``start`` (a Brian2 time >= 0) in seconds; ValueError naming ``start`` otherwise."""
+    if not isinstance(start, brian2.Quantity) or start.dim != brian2.second.dim \
+            or np.ndim(start) != 0 or not np.isfinite(float(start)) or float(start) < 0:
+        raise ValueError(f"start must be a Brian2 time >= 0 (e.g. 0*ms) or None, got {start!r}")
+    return float(start / brian2.second)
+
+
+class TrialBatchedObject(BrianObject):
+    """Base class: a :class:`~brian_noisy_rnn.CTRNNSpec` as Brian2 objects, B trials at once.
+
+    Subclasses build their groups in ``__init__`` after calling this constructor, add them to
+    ``contained_objects`` and, if they read inputs from a TimedArray, create their input
+    group with :meth:`input_group`.
+
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        The network.
+    n_trials : int
+        B >= 1, the number of independent copies simulated side by side.
+    name : str
+        Name of the object; its groups are called ``<name>_<part>``.
+    spec_clock : bool
+        True: this object's default clock (``self.clock``) runs at ``spec.dt``; False:
+        Brian2's default clock (a subclass may then set its own ``_clock``).
+
+    Attributes
+    ----------
+    spec : CTRNNSpec
+    n_trials : int
+    """
+
+    add_to_magic_network = True
+    #: name of the input TimedArray on the runtime device: fixed, so that the generated
+    #: code (and Brian2's cython cache) does not depend on the object's name
+    input_array_key = "ctrnn_u_values"
+
+    def __init__(self, spec, n_trials, name, spec_clock=False):
+        check_spec(spec)
+        n_trials = check_int(n_trials, "n_trials")
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"name must be a non-empty string, got {name!r}")
+        BrianObject.__init__(self, dt=spec.dt if spec_clock else None, name=name)
+        self.spec, self.n_trials = spec, n_trials
+        self._standalone = is_standalone_device()
+        self._n_arrays = 0
+        #: namespace shared by the input group and the synapses reading it (the TimedArray)
+        self.input_namespace = {}
+        self._timed_array = None
+
+    # --- building blocks -----------------------------------------------------------------
+    def block_synapses(self, source, target, weights, summed, suffix, clock=None,
+                       namespace=None):
+        """Summed-variable Synapses ``source -> target`` with ``weights`` within each trial.
+
+        Parameters
+        ----------
+        source, target : NeuronGroup
+            Groups of ``B*n_pre`` and ``B*n_post`` neurons.
+        weights : array (n_post, n_pre)
+            The same weights in every trial (stored per synapse: B*n_post*n_pre values).
+        summed : str
+            The summed-variable equation, e.g. ``"I_in_post = w*u_pre : 1 (summed)"``.
+        suffix : str
+            The Synapses are named ``<name>_<suffix>``.
+        clock : Clock or None
+            None: this object's clock.
+        namespace : dict or None
+            Explicit namespace (names not found there raise instead of being looked up in
+            the caller's frames).
+        """
+        n_post, n_pre = weights.shape
+        pre, post = block_indices(n_pre, n_post, self.n_trials)
+        syn = Synapses(source, target, "w : 1 (constant)\n" + summed,
+                       clock=self.clock if clock is None else clock,
+                       namespace={} if namespace is None else namespace,
+                       name=f"{self.name}_{suffix}")
+        syn.connect(i=pre, j=post)
+        syn.w = np.tile(np.asarray(weights).ravel(), self.n_trials)
+        return syn
+
+    def _new_timed_array(self, values):
+        """A TimedArray of ``values`` (T, B*n_in), registered in :attr:`input_namespace`."""
+        key = self.input_array_key
+        name = f"{self.name}_u_values_{self._n_arrays}" if self._standalone else key
+        self._n_arrays += 1
+        ta = TimedArray(padded_rows(values), dt=self.spec.dt, name=name)
+        self.input_namespace[key] = ta
+        self._timed_array = ta
+        return ta
+
+    def check_trial_inputs(self, inputs):
+        """``inputs`` as float64 (T, B, n_in) with B = ``n_trials``, or a clear error."""
+        arr = check_inputs(self.spec, inputs)
+        if arr.shape[1] != self.n_trials:
+            raise ValueError(f"inputs must have shape (T, B={self.n_trials}, "
+                             f"n_in={self.spec.n_in}), got {arr.shape}")
+        return arr
+
+    def _start(self, start):
+        """Start time in seconds: ``start``, or the current time of this object's clock."""
+        if start is None:
+            return float(np.asarray(self.clock.variables["t"].get_value()).item())
+        return start_seconds(start)

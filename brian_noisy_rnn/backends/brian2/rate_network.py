@@ -1,0 +1,250 @@
+"""The CTRNN as native Brian2 objects: :class:`RateCTRNN`.
+
+A :class:`RateCTRNN` holds ordinary Brian2 objects that run on their own clock at
+``spec.dt``, whatever the user's ``defaultclock``:
+
+* ``inputs``  -- NeuronGroup of B*n_in neurons, ``u`` read from a 2-D TimedArray
+  (neuron ``b*n_in + k`` is input ``k`` of trial ``b``), set with :meth:`RateCTRNN.set_inputs`;
+* ``hidden``  -- NeuronGroup of B*N neurons with state ``h`` (neuron ``b*N + i``, trial-major);
+* ``readout`` -- NeuronGroup of B*n_out neurons with ``z = w_out h + b_out``;
+* Synapses for ``w_in`` and ``w_out`` (within each trial), and for ``w_rec`` either
+  per-trial Synapses (``recurrence="synapses"``, every device) or one dense matrix product
+  per step in a ``NetworkOperation`` (``recurrence="dense"``, runtime targets only: the
+  weights are held once for all trials and the product uses BLAS).
+
+Scheduling within one step (slot ``groups`` unless noted): the recurrent input
+(``before_groups`` for dense) and the input drive are summed, OU noise advances
+(``before_groups``), ``h`` is updated (order 0), then the readout sums ``w_out h`` with the
+*new* ``h`` (order 2). So after any run ``hidden.h`` and ``readout.z`` are the current
+state and output, and a ``StateMonitor(..., when="end")`` records ``states[t]`` = h after
+consuming ``inputs[t]``, exactly like the numpy reference.
+"""
+
+import numpy as np
+
+import brian2
+from brian2 import NetworkOperation, NeuronGroup
+
+from ...core.dynamics import StepRule
+from ...core.noise import as_noise
+from ...core.validation import check_choice
+from .base import TrialBatchedObject, is_standalone_device
+from .equations import OU_UPDATE, READOUT_EQUATIONS, hidden_equations, input_equations
+
+__all__ = ["INPUT_SOURCES", "RECURRENCES", "RateCTRNN", "check_method"]
+
+RECURRENCES = ("auto", "synapses", "dense")
+INPUT_SOURCES = ("timed_array", "direct")
+
+
+def check_method(method):
+    """``method`` if it names a registered Brian2 integration method; ValueError otherwise."""
+    from brian2.stateupdaters.base import StateUpdateMethod
+
+    known = sorted(StateUpdateMethod.stateupdaters)
+    if not isinstance(method, str) or method not in known:
+        raise ValueError(f"method must be a Brian2 integration method, one of {known}; "
+                         f"got {method!r}")
+    return method
+
+
+class RateCTRNN(TrialBatchedObject):
+    """A :class:`~brian_noisy_rnn.CTRNNSpec` as Brian2 objects, B independent trials at once.
+
+    Add it to a ``brian2.Network`` (or use the magic ``run()``) beside other groups, and
+    connect to it like to any group: e.g. ``linked_var(rnn.readout, "z")``, or Synapses
+    writing the hidden group's extra input ``I_ext``.
+
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        The network.
+    n_trials : int
+        B >= 1, the number of independent copies (trials) simulated side by side.
+    noise : Noise or None
+        Noise model; None uses ``spec.noise``. Its random numbers are drawn with Brian2's
+        RNG (seed it with ``brian2.seed``): one ``randn()`` per hidden neuron and step.
+    recurrence : {"auto", "synapses", "dense"}
+        How ``w_rec h`` is computed. ``"synapses"``: per-trial Synapses (B*N**2 synapses;
+        works on every device). ``"dense"``: one (B, N) @ (N, N) product per step in a
+        NetworkOperation, weights stored once (runtime targets numpy/cython only).
+        ``"auto"``: dense on the runtime device, synapses under a standalone device.
+    method : str
+        Brian2 integration method of the hidden group; ``"euler"`` (default) gives the
+        discrete CTRNN step exactly; other methods integrate the continuous-time equation.
+    input_source : {"timed_array", "direct"}
+        Where the hidden group's input drive ``I_in = w_in u`` comes from.
+        ``"timed_array"`` (default): an ``inputs`` group reads ``u`` from a TimedArray (see
+        :meth:`set_inputs`) and ``input_synapses`` sum ``w_in u``. ``"direct"`` (runtime
+        device only): no input group; the per-step operation that computes the dense
+        recurrence also writes ``I_in`` from the array given to :meth:`set_inputs`
+        (one BLAS product per step; the fast path of ``simulate(backend="brian2")``).
+    readout : bool
+        Build the ``readout`` group (default True). Without it, compute outputs from the
+        recorded states as ``states @ w_out.T + b_out``.
+    name : str
+        Name of this object; groups are called ``<name>_inputs``, ``<name>_hidden``,
+        ``<name>_readout``, ...
+
+    Attributes
+    ----------
+    inputs : NeuronGroup (B*n_in) or None
+        ``u`` (dimensionless); neuron ``b*n_in + k``. None with ``input_source="direct"``.
+    hidden : NeuronGroup (B*N)
+        ``h``, ``a`` (pre-activation), ``I_rec``, ``I_in``, ``I_ext``, ``bias``, ``tau``; with
+        noise also ``sigma`` (per neuron) and ``eta``; neuron ``b*N + i``.
+    readout : NeuronGroup (B*n_out) or None
+        ``z = w_out h + b_out``; neuron ``b*n_out + o``.
+    input_synapses, readout_synapses, recurrent_synapses : Synapses or None
+    recurrent_operation : NetworkOperation or None
+        The per-step numpy operation (dense recurrence and/or direct inputs).
+    spec, noise, n_trials, recurrence, input_source
+    """
+
+    def __init__(self, spec, n_trials=1, noise=None, *, recurrence="auto", method="euler",
+                 input_source="timed_array", readout=True, name="ratectrnn*"):
+        TrialBatchedObject.__init__(self, spec, n_trials, name)
+        noise = spec.noise if noise is None else as_noise(noise)
+        noise.check_compatible(spec.dt_seconds, spec.n_hidden)
+        check_choice(recurrence, "recurrence", RECURRENCES)
+        check_choice(input_source, "input_source", INPUT_SOURCES)
+        if recurrence == "auto":
+            recurrence = "synapses" if self._standalone else "dense"
+        if self._standalone and (recurrence == "dense" or input_source == "direct"):
+            raise ValueError("recurrence='dense' and input_source='direct' need the runtime "
+                             "device (a NetworkOperation); use recurrence='synapses' and "
+                             "input_source='timed_array' with a standalone device")
+        check_method(method)
+        if not isinstance(readout, bool):
+            raise TypeError(f"readout must be True or False, got {readout!r}")
+        # an explicit clock name (not "<name>_clock*"): it appears in the generated code
+        # (through t), so it must not change while an earlier object awaits collection
+        self._clock = brian2.Clock(dt=spec.dt, name=f"{self.name}_clock")
+        self.noise, self.recurrence, self.input_source = noise, recurrence, input_source
+        self._rule = StepRule.from_spec(spec, noise)
+        self._w_rec_t = np.ascontiguousarray(spec.w_rec.T)  # (N, N), once for all trials
+        self._w_in_t = np.ascontiguousarray(spec.w_in.T)  # (n_in, N)
+        self._direct_inputs, self._direct_start = np.zeros((1, n_trials, spec.n_in)), 0.0
+        self._views = None
+        self._build(method, readout)
+
+    # --- construction ------------------------------------------------------------------
+    def _build(self, method, readout):
+        spec, B, clock = self.spec, self.n_trials, self.clock
+        self.hidden = NeuronGroup(B * spec.n_hidden,
+                                  hidden_equations(spec.activation, self.noise),
+                                  method=method, clock=clock, order=0, namespace={},
+                                  name=f"{self.name}_hidden")
+        self.hidden.tau = spec.tau
+        self.hidden.bias = np.tile(spec.b, B)
+        objects = [self.hidden]
+        if self._rule.active:
+            self.hidden.sigma = np.tile(self._rule.sigma, B)
+            if self.noise.process == "ou":
+                self.hidden.ou_rho = self._rule.rho
+                self.hidden.ou_scale = float(np.sqrt(1.0 - self._rule.rho ** 2))
+                self.hidden.run_regularly(OU_UPDATE, when="before_groups",
+                                          name=f"{self.name}_ou_update")
+        self.inputs = self.input_synapses = None
+        if self.input_source == "timed_array":
+            self._new_timed_array(np.zeros((1, B * spec.n_in)))
+            self.inputs = NeuronGroup(B * spec.n_in, input_equations(self.input_array_key),
+                                      clock=clock, namespace=self.input_namespace,
+                                      name=f"{self.name}_inputs")
+            self.input_synapses = self.block_synapses(
+                self.inputs, self.hidden, spec.w_in, "I_in_post = w*u_pre : 1 (summed)",
+                "input_synapses", namespace=self.input_namespace)
+            objects += [self.inputs, self.input_synapses]
+        self.readout = self.readout_synapses = None
+        if readout:
+            self.readout = NeuronGroup(B * spec.n_out, READOUT_EQUATIONS, clock=clock,
+                                       order=2, namespace={}, name=f"{self.name}_readout")
+            self.readout.b_out = np.tile(spec.b_out, B)
+            self.readout_synapses = self.block_synapses(
+                self.hidden, self.readout, spec.w_out, "z_rec_post = w*h_pre : 1 (summed)",
+                "readout_synapses")
+            objects += [self.readout, self.readout_synapses]
+        self.recurrent_synapses = self.recurrent_operation = None
+        if self.recurrence == "synapses":
+            self.recurrent_synapses = self.block_synapses(
+                self.hidden, self.hidden, spec.w_rec, "I_rec_post = w*h_pre : 1 (summed)",
+                "recurrent_synapses")
+            objects.append(self.recurrent_synapses)
+        if self.recurrence == "dense" or self.input_source == "direct":
+            self.recurrent_operation = NetworkOperation(
+                self._before_step, clock=clock, when="before_groups",
+                name=f"{self.name}_dense_recurrence")
+            objects.append(self.recurrent_operation)
+        self.contained_objects.extend(objects)
+        self.reset()
+
+    def hidden_arrays(self, *names):
+        """(B, N) views of the hidden group's arrays ``names`` (runtime device only).
+
+        Writing into them changes the group's variables (neuron ``b*N + i`` is row ``b``,
+        column ``i``); the runtime device never reallocates a NeuronGroup's arrays.
+        """
+        shape = (self.n_trials, self.spec.n_hidden)
+        return tuple(self.hidden.variables[n].get_value().reshape(shape) for n in names)
+
+    def recurrent_input(self, h, out=None):
+        """The recurrent drive ``w_rec h`` of every trial: ``h @ w_rec.T``.
+
+        Parameters
+        ----------
+        h : float64 array (B, N)
+            Hidden states, one row per trial.
+        out : float64 array (B, N) or None
+            Where to write the result (e.g. a view of the hidden group's ``I_rec``).
+
+        Returns
+        -------
+        float64 array (B, N)
+        """
+        return np.matmul(h, self._w_rec_t, out=out)
+
+    def _before_step(self):
+        """The per-step numpy work before the groups update: ``I_rec`` and/or ``I_in``."""
+        if self._views is None:
+            self._views = self.hidden_arrays("h", "I_rec", "I_in")
+        h, i_rec, i_in = self._views
+        if self.recurrence == "dense":
+            self.recurrent_input(h, out=i_rec)
+        if self.input_source == "direct":
+            u = self._direct_inputs
+            t = float(np.asarray(self.clock.variables["t"].get_value()).item())
+            k = int(round((t - self._direct_start) / self.spec.dt_seconds))
+            np.matmul(u[min(max(k, 0), len(u) - 1)], self._w_in_t, out=i_in)
+
+    # --- user API ----------------------------------------------------------------------
+    def set_inputs(self, inputs, start=None):
+        """Feed ``inputs`` from time ``start`` on (one row per step of ``spec.dt``).
+
+        Parameters
+        ----------
+        inputs : float array (T, B, n_in)
+            B = ``n_trials``; ``inputs[k]`` is consumed by the step at ``start + k*dt`` (the
+            state after it is ``states[k]``). After the last row the last row is held.
+        start : Brian2 time or None
+            None: the current time of this object's clock (so calling it between runs
+            continues with the new inputs).
+        """
+        arr = self.check_trial_inputs(inputs)
+        start_s = self._start(start)
+        if self.input_source == "direct":
+            self._direct_inputs, self._direct_start = arr, start_s
+            return
+        self._new_timed_array(arr.reshape(arr.shape[0], -1))
+        self.inputs.t_start = start_s * brian2.second
+
+    def reset(self):
+        """Set ``h`` to ``spec.h0`` in every trial and restart the noise (OU stationary start)."""
+        self.hidden.h = np.tile(self.spec.h0, self.n_trials)
+        if self._rule.active and self.noise.process == "ou":
+            self.hidden.eta = 0.0
+            self.hidden.ou_started = 0.0
+
+    def __repr__(self):
+        return (f"RateCTRNN({self.spec!r}, n_trials={self.n_trials}, noise={self.noise!r}, "
+                f"recurrence={self.recurrence!r}, input_source={self.input_source!r}, "
+                f"name={self.name!r})")

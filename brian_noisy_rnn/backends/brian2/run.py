@@ -1,0 +1,171 @@
+"""The ``"brian2"`` backend of :func:`~brian_noisy_rnn.simulate`: one :class:`RateCTRNN` run.
+
+On the runtime device (numpy and cython targets) the network is a :class:`RateCTRNN` with
+``input_source="direct"`` and no readout group: one per-step numpy operation computes the
+dense recurrence ``w_rec h`` and the input drive ``w_in u`` with BLAS, Brian2's generated
+code does the activation, the noise draw and the integration, and a second operation records
+the states; the outputs are the readout's affine map applied afterwards. Under
+``cpp_standalone`` the full object (TimedArray inputs, Synapses) runs with StateMonitors.
+"""
+
+import gc
+import os
+import shutil
+import tempfile
+
+import numpy as np
+
+import brian2
+from brian2 import NetworkOperation
+
+from ...core.validation import check_choice
+from .base import codegen_target, is_standalone_device
+from .rate_network import RECURRENCES, RateCTRNN, check_method
+
+__all__ = ["TARGETS", "run_brian2"]
+
+TARGETS = ("numpy", "cython", "cpp_standalone")
+
+
+def run_brian2(spec, inputs, noise, seed, *, target="numpy", method=None,
+               recurrence="auto", directory=None, report=None):
+    """Simulate ``spec`` as a :class:`RateCTRNN` in its own Network (backend "brian2").
+
+    Called by :func:`~brian_noisy_rnn.simulate`, which has checked ``spec``, ``inputs``,
+    ``noise`` and ``seed``; this function checks its own options.
+
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        The network.
+    inputs : float64 array (T, B, n_in)
+        Checked inputs.
+    noise : Noise
+        The noise model of the run.
+    seed : int or None
+        Passed to ``brian2.seed`` just before the run; with the same seed the noise equals
+        :func:`~brian_noisy_rnn.core.dynamics.standard_normal` (numpy/torch).
+    target : {"numpy", "cython", "cpp_standalone"}
+        Brian2 code-generation target. ``"cpp_standalone"`` builds a C++ project (in
+        ``directory``, or a temporary folder that is deleted afterwards) and restores the
+        previous device when done.
+    method : str or None
+        Integration method of the hidden group (None: "euler", the exact discrete step).
+    recurrence : {"auto", "synapses", "dense"}
+        See :class:`RateCTRNN`.
+    directory : str or None
+        Standalone build folder (reusing one lets ``make`` skip unchanged files).
+    report : str or None
+        Passed to ``Network.run`` (e.g. "text") for progress output.
+
+    Returns
+    -------
+    outputs : float64 array (T, B, n_out)
+        ``outputs[t] = w_out states[t] + b_out``.
+    states : float64 array (T, B, N)
+        ``states[t]`` = h after consuming ``inputs[t]``.
+    """
+    check_choice(target, "target", TARGETS)
+    method = check_method("euler" if method is None else method)
+    check_choice(recurrence, "recurrence", RECURRENCES)
+    if directory is not None and target != "cpp_standalone":
+        raise ValueError("directory is only used with target='cpp_standalone'")
+    if is_standalone_device():
+        raise RuntimeError("run_brian2 needs Brian2's runtime device to be active (it switches "
+                           "to cpp_standalone itself for target='cpp_standalone'); call "
+                           "brian2.device.reinit() and brian2.set_device('runtime') first")
+    if target == "cpp_standalone":
+        if recurrence == "dense":
+            raise ValueError("recurrence='dense' is not available with target='cpp_standalone'")
+        return _run_standalone(spec, inputs, noise, seed, method, directory, report)
+    with codegen_target(target):
+        return _run_runtime(spec, inputs, noise, seed, method, recurrence, report)
+
+
+class _NoCollection:
+    """Keep ``Network.run``'s full ``gc.collect()`` from scanning every object of the process.
+
+    That collection only serves Brian2's warnings about objects missing from a network
+    (this network is explicit) but costs time proportional to the process's heap: 0.07 s
+    per call here, 0.3 s once Cython's compiler is loaded. ``gc.freeze()`` moves the
+    existing objects out of the collector's view for the run; ``gc.unfreeze()`` returns
+    them, so nothing is lost -- they are collected later as usual. A process that froze
+    objects itself is left alone.
+    """
+
+    def __enter__(self):
+        self.froze = gc.get_freeze_count() == 0
+        if self.froze:
+            gc.freeze()
+        return self
+
+    def __exit__(self, *exc):
+        if self.froze:
+            gc.unfreeze()
+        return False
+
+
+def _run_runtime(spec, inputs, noise, seed, method, recurrence, report):
+    """``run_brian2`` on the runtime device (numpy/cython target): one call, fresh objects.
+
+    The readout is not simulated: ``outputs = states @ w_out.T + b_out`` afterwards (the
+    same affine map the readout group computes each step, with BLAS).
+    """
+    T, B, _ = inputs.shape
+    rnn = RateCTRNN(spec, B, noise, recurrence=recurrence, method=method,
+                    input_source="direct", readout=False, name="ratectrnn_run")
+    rnn.set_inputs(inputs, start=0 * brian2.second)
+    states = np.empty((T, B, spec.n_hidden))
+    (h,) = rnn.hidden_arrays("h")
+    step = iter(range(T))
+
+    def record():
+        states[next(step)] = h
+
+    recorder = NetworkOperation(record, clock=rnn.clock, when="end", name="ratectrnn_run_record")
+    net = brian2.Network(rnn, recorder)
+    brian2.seed(seed)
+    with _NoCollection():
+        net.run(T * spec.dt, report=report, namespace={})
+    outputs = states.reshape(T * B, -1) @ spec.w_out.T + spec.b_out
+    return outputs.reshape(T, B, spec.n_out), states
+
+
+def _build_and_run(spec, inputs, noise, seed, method, report, build):
+    """``run_brian2`` under a standalone device: monitors record, ``build()`` runs."""
+    T, B, _ = inputs.shape
+    rnn = RateCTRNN(spec, B, noise, recurrence="synapses", method=method, name="ratectrnn_run")
+    rnn.set_inputs(inputs, start=0 * brian2.second)
+    state_mon = brian2.StateMonitor(rnn.hidden, "h", record=True, when="end",
+                                    name="ratectrnn_run_states")
+    out_mon = brian2.StateMonitor(rnn.readout, "z", record=True, when="end",
+                                  name="ratectrnn_run_outputs")
+    net = brian2.Network(rnn, state_mon, out_mon)
+    brian2.seed(seed)
+    net.run(T * spec.dt, report=report, namespace={})
+    build()
+    states = np.asarray(state_mon.variables["h"].get_value()).reshape(T, B, spec.n_hidden)
+    outputs = np.asarray(out_mon.variables["z"].get_value()).reshape(T, B, spec.n_out)
+    return outputs.copy(), states.copy()
+
+
+def _run_standalone(spec, inputs, noise, seed, method, directory, report):
+    from brian2.devices.device import device, reset_device, set_device
+
+    # free the objects of earlier runs, so that names (hence the generated files) are the
+    # same as last time and make only recompiles what changed
+    gc.collect()
+    own_dir = directory is None
+    build_dir = tempfile.mkdtemp(prefix="ratectrnn_standalone_") if own_dir \
+        else os.fspath(directory)
+    set_device("cpp_standalone", directory=build_dir, build_on_run=False)
+    try:
+        def build():
+            device.build(directory=build_dir, compile=True, run=True, with_output=False)
+
+        return _build_and_run(spec, inputs, noise, seed, method, report, build)
+    finally:
+        device.reinit()
+        reset_device()
+        if own_dir:
+            shutil.rmtree(build_dir, ignore_errors=True)

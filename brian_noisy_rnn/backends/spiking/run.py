@@ -1,0 +1,180 @@
+"""The ``"brian2-spiking"`` backend of :func:`~brian_noisy_rnn.simulate`, and measurements
+of a spiking realization's effective noise by simulation."""
+
+import math
+import numbers
+
+import numpy as np
+
+import brian2
+from brian2 import Hz, second
+
+from ...core.noise import Noise
+from ...core.spec import CTRNNSpec
+from ...core.units import to_seconds
+from ...core.validation import check_choice, check_int
+from ..brian2.base import codegen_target, is_standalone_device
+from ..brian2.run import run_brian2
+from .effective_noise import (check_nonnegative_activation, check_nonnegative_time, check_rate,
+                              population_for_sigma)
+from .realization import NEURON_MODELS, SpikingRealization
+
+__all__ = ["TARGETS", "measure_effective_sigma", "resolve_population", "run_spiking"]
+
+TARGETS = ("numpy", "cython")
+
+
+def resolve_population(spec, noise, neurons_per_unit, rate_max, tau_syn):
+    """Neurons per unit and rate for a run: given explicitly, or derived from ``noise``.
+
+    With ``neurons_per_unit=None`` the noise's (scalar) sigma is read as the target
+    effective sigma (:func:`population_for_sigma`); sigma = 0 returns ``(None, rate_max)``,
+    the infinite-population limit (the rate network itself).
+    """
+    if neurons_per_unit is not None:
+        return check_int(neurons_per_unit, "neurons_per_unit"), rate_max
+    if not noise.is_scalar:
+        raise ValueError("backend 'brian2-spiking' derives neurons_per_unit from the noise's "
+                         "sigma, which must then be a scalar; pass neurons_per_unit= instead")
+    if not noise.is_active:
+        return None, rate_max
+    return population_for_sigma(noise.scalar_sigma(), dt=spec.dt, tau=spec.tau,
+                                rate_max=rate_max, tau_syn=tau_syn)
+
+
+def _plain_alias(value, plain, unit, name, plain_name, default, allow_zero):
+    """Combine ``name`` (a quantity) and its unit-suffixed float alias ``plain_name``."""
+    if plain is None:
+        return default if value is None else value
+    if value is not None:
+        raise ValueError(f"give either {name} or {plain_name}, not both")
+    if isinstance(plain, bool) or not isinstance(plain, numbers.Real):
+        raise TypeError(f"{plain_name} must be a number, got {plain!r}")
+    plain = float(plain)
+    if not math.isfinite(plain) or plain < 0 or (plain == 0 and not allow_zero):
+        raise ValueError(f"{plain_name} must be a finite number {'>= 0' if allow_zero else '> 0'}, "
+                         f"got {plain!r}")
+    return plain * unit
+
+
+def run_spiking(spec, inputs, noise, seed, *, neurons_per_unit=None, rate_max=None,
+                tau_syn=None, neuron_model="poisson", substeps=None, target="numpy",
+                report=None, tau_m=10e-3 * second, t_ref=0 * second, rate_max_hz=None,
+                tau_syn_ms=None):
+    """Simulate ``spec`` as a :class:`SpikingRealization` (``simulate`` backend "brian2-spiking").
+
+    Parameters
+    ----------
+    spec : CTRNNSpec (non-negative activation)
+    inputs : float array (T, B, n_in)
+    noise : Noise. Spiking variability is this backend's noise: the noise model's
+        placement and process are not simulated. With ``neurons_per_unit=None`` its scalar
+        sigma is the target effective sigma (equivalent post-activation Poisson noise,
+        :func:`~brian_noisy_rnn.backends.spiking.effective_noise.population_for_sigma` chooses M and adjusts the
+        rate); sigma = 0 (or placement "none") is the infinite-population limit, which is the
+        noise-free rate network and is run as such (backend "brian2" without noise).
+    seed : int or None, ``brian2.seed`` before the network is built
+    neurons_per_unit : int >= 1 or None (see ``noise``)
+    rate_max : Brian2 frequency (default 100*Hz); tau_syn : Brian2 time or None;
+        neuron_model, substeps, tau_m, t_ref : see :class:`SpikingRealization`
+    rate_max_hz, tau_syn_ms : floats, alternatives to ``rate_max`` and ``tau_syn`` for
+        configuration files (e.g. ``[backend_options.brian2-spiking]`` of an experiment grid)
+    target : {"numpy", "cython"}, Brian2 code-generation target
+    report : passed to ``Network.run`` (e.g. "text")
+
+    Returns
+    -------
+    outputs (T, B, n_out), states (T, B, N): float64; ``states[t]`` = h after the step that
+    consumed ``inputs[t]``; ``outputs[t] = w_out states[t] + b_out``.
+    """
+    check_choice(target, "target", TARGETS)
+    check_nonnegative_activation(spec.activation)
+    rate_max = _plain_alias(rate_max, rate_max_hz, Hz, "rate_max", "rate_max_hz", 100 * Hz,
+                            allow_zero=False)
+    tau_syn = _plain_alias(tau_syn, tau_syn_ms, 1e-3 * second, "tau_syn", "tau_syn_ms", None,
+                           allow_zero=True)
+    check_rate(rate_max)
+    check_nonnegative_time(tau_syn)
+    check_choice(neuron_model, "neuron_model", NEURON_MODELS)
+    if is_standalone_device():
+        raise RuntimeError("run_spiking needs Brian2's runtime device; call "
+                           "brian2.device.reinit() and brian2.set_device('runtime') first")
+    m, rate = resolve_population(spec, noise, neurons_per_unit, rate_max, tau_syn)
+    if m is None:
+        return run_brian2(spec, inputs, Noise("none"), seed, target=target, report=report)
+    with codegen_target(target):
+        return _build_and_run(spec, inputs, seed, report, dict(
+            neurons_per_unit=m, rate_max=rate, tau_syn=tau_syn, neuron_model=neuron_model,
+            substeps=substeps, tau_m=tau_m, t_ref=t_ref))
+
+
+def _build_and_run(spec, inputs, seed, report, kwargs):
+    T, B, _ = inputs.shape
+    brian2.seed(seed)
+    net_obj = SpikingRealization(spec, n_trials=B, name="spikingctrnn_run", **kwargs)
+    net_obj.set_inputs(inputs, start=0 * second)
+    mon = brian2.StateMonitor(net_obj.units, "h", record=True, dt=spec.dt, when="start",
+                              name="spikingctrnn_run_states")
+    net = brian2.Network(net_obj, mon)
+    net.run(T * spec.dt, report=report, namespace={})
+    net_obj.check_saturation()
+    h = np.asarray(mon.variables["h"].get_value())  # (T, B*N): h_0 .. h_{T-1}
+    final = np.asarray(net_obj.units.variables["h"].get_value())[None]
+    states = np.concatenate([h[1:], final]).reshape(T, B, spec.n_hidden)
+    outputs = states @ spec.w_out.T + spec.b_out
+    return outputs, states.copy()
+
+
+def measure_effective_sigma(*, dt, tau, neurons_per_unit, rate_max, tau_syn=None,
+                            neuron_model="poisson", substeps=None, activity=1.0, n_units=100,
+                            n_steps=400, burn_in=None, seed=0, target="numpy", **options):
+    """Measure the effective noise sigma of a spiking realization by simulation.
+
+    Runs ``n_units`` isolated units (``w_rec = 0``, relu, bias = ``activity``, started at
+    ``h = activity``) as a :class:`~brian_noisy_rnn.SpikingRealization` and converts the
+    stationary variance of ``h`` into the sigma of ``Noise("post", sigma, process="poisson")``
+    that gives the same variance: ``Var h = g sigma**2 f / (2 - g)``, ``g = dt/tau``.
+    (The noise depends on the firing rate only, not on the shape of f.)
+
+    Parameters
+    ----------
+    dt, tau : Brian2 times; neurons_per_unit : int; rate_max : Brian2 frequency;
+    tau_syn, neuron_model, substeps : as for :class:`~brian_noisy_rnn.SpikingRealization`
+    activity : float > 0, f(a) of the units (their rate is ``rate_max * activity``)
+    n_units : int, independent units; n_steps : int, steps simulated
+    burn_in : int or None, steps discarded (None: 5 tau, at least 1)
+    seed : int; target : "numpy" or "cython"; options : passed on (``tau_m``, ``t_ref``)
+
+    Returns
+    -------
+    (sigma, standard_error, mean_activity) : floats. ``standard_error`` comes from the
+    spread over the independent units; ``mean_activity`` is the mean of ``h`` (equal to
+    ``activity`` up to sampling error for Poisson neurons; LIF rates carry a small bias).
+    """
+    activity = float(activity)
+    if not np.isfinite(activity) or activity <= 0:
+        raise ValueError(f"activity must be a finite positive number, got {activity!r}")
+    n_units = check_int(n_units, "n_units")
+    n_steps = check_int(n_steps, "n_steps", minimum=2)
+    dt_s, tau_s = to_seconds(dt, "dt"), to_seconds(tau, "tau")
+    if burn_in is None:
+        burn_in = max(1, int(math.ceil(5 * tau_s / dt_s)))
+    burn_in = check_int(burn_in, "burn_in", minimum=0)
+    if burn_in >= n_steps - 1:
+        raise ValueError(f"burn_in ({burn_in}) must be smaller than n_steps - 1 ({n_steps - 1})")
+    n = n_units
+    spec = CTRNNSpec(np.zeros((n, 1)), np.zeros((n, n)), np.full(n, activity),
+                     np.zeros((1, n)), np.zeros(1), tau=tau, dt=dt,
+                     activation="relu", h0=np.full(n, activity))
+    _, states = run_spiking(spec, np.zeros((n_steps, 1, 1)), spec.noise, seed,
+                            neurons_per_unit=neurons_per_unit, rate_max=rate_max,
+                            tau_syn=tau_syn, neuron_model=neuron_model, substeps=substeps,
+                            target=target, **options)
+    h = states[burn_in:, 0, :]  # (T', n): independent units
+    g = dt_s / tau_s
+    mean = float(h.mean())
+    per_unit = ((h - mean) ** 2).mean(axis=0)  # centred on the grand mean (no per-chain bias)
+    var, var_se = float(per_unit.mean()), float(per_unit.std(ddof=1) / np.sqrt(n))
+    scale = (2.0 - g) / (g * mean)
+    sigma = math.sqrt(var * scale)
+    return sigma, 0.5 * sigma * var_se / var if var > 0 else 0.0, mean

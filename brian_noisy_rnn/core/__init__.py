@@ -1,0 +1,20 @@
+"""The core: what every backend shares, with no Brian2, PyTorch or NeuroGym import at load.
+
+- :class:`Noise` (:mod:`.noise`) -- where noise enters the step and which process makes it;
+- :class:`CTRNNSpec` (:mod:`.spec`) -- the framework-neutral network and its file format;
+- :mod:`.activations` -- the activation registry (numpy, torch, Brian2 forms) and
+  :mod:`.noise_averages` -- their noise averages as activations (``"relu~0.5"``);
+- :mod:`.dynamics` -- the CTRNN step, written once for numpy and torch;
+- :mod:`.validation`, :mod:`.units`, :mod:`.atomic` -- argument checks, Brian2 time
+  conversion, atomic file writes; :mod:`.examples` -- a small example network.
+"""
+
+from . import noise_averages  # registers the "<base>~<sigma>" activation family
+from .activations import ACTIVATIONS, Activation, get_activation, register_activation
+from .examples import example_spec, step_input
+from .noise import PLACEMENTS, PROCESSES, Noise
+from .spec import CTRNNSpec
+
+__all__ = ["ACTIVATIONS", "Activation", "CTRNNSpec", "Noise", "PLACEMENTS", "PROCESSES",
+           "example_spec", "get_activation", "noise_averages", "register_activation",
+           "step_input"]

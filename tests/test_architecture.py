@@ -1,0 +1,58 @@
+"""The package's layout: import layers, no cycles, a light top-level import, lazy subpackages."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import brian_noisy_rnn
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _python(code):
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+@pytest.mark.skipif(shutil.which("lint-imports") is None, reason="import-linter not installed")
+def test_import_contracts_hold():
+    """pyproject.toml's import-linter contracts: layers point one way, no cycles between
+    sibling modules, private modules stay private."""
+    out = subprocess.run(["lint-imports", "--config", os.path.join(ROOT, "pyproject.toml")],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "BROKEN" not in out.stdout and out.stdout.count("KEPT") == 3
+
+
+def test_top_level_import_loads_neither_torch_nor_brian2():
+    loaded = _python("import sys, brian_noisy_rnn; "
+                     "print(sorted(m for m in ('torch', 'brian2', 'neurogym', 'matplotlib') "
+                     "if m in sys.modules))")
+    assert loaded == "[]"
+
+
+def test_subpackages_and_public_names_resolve_lazily():
+    out = _python("import brian_noisy_rnn as b; b.tasks.make; b.bridges.train; "
+                  "b.analysis.compensate; b.experiments.run_grid; b.plotting.save_figure; "
+                  "b.evaluation.evaluate; b.backends.simulate; print('ok')")
+    assert out == "ok"
+    for name in brian_noisy_rnn.__all__:
+        assert getattr(brian_noisy_rnn, name) is not None, name
+    assert set(brian_noisy_rnn.__all__) <= set(dir(brian_noisy_rnn))
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        brian_noisy_rnn.nonexistent  # noqa: B018
+
+
+def test_functions_are_not_shadowed_by_modules():
+    """``simulate``, ``evaluate`` and ``noise_preference`` stay functions whatever was imported."""
+    import brian_noisy_rnn.backends.simulation  # noqa: F401
+    import brian_noisy_rnn.evaluation.curves  # noqa: F401
+
+    for name in ("simulate", "evaluate", "noise_preference"):
+        assert callable(getattr(brian_noisy_rnn, name)), name
+        assert not hasattr(getattr(brian_noisy_rnn, name), "__path__")
