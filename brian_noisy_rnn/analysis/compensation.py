@@ -19,6 +19,7 @@ import numpy as np
 
 from ..core.noise import Noise
 from ..core.spec import check_spec
+from ..core.validation import check_choice
 from ._common import check_input_set
 from ..core.noise_averages import NoiseAveragedActivation, noise_averaged_activation
 
@@ -46,8 +47,7 @@ def compensate(spec, sigma=None, *, method="activation", inputs=None):
     is f, and the returned spec is ``spec`` without noise (recorded in the metadata).
     """
     check_spec(spec)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    check_choice(method, "method", METHODS)
     if isinstance(spec.noise, Noise) and spec.noise.placement == "none" and sigma is None:
         raise ValueError("sigma must be given: spec has no noise of its own")
     placement = spec.noise.placement if spec.noise.placement != "none" else "pre"

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..core.noise import Noise, as_noise
 from ..core.spec import check_spec
-from ..core.validation import check_inputs, check_seed
+from ..core.validation import check_choice, check_inputs, check_seed
 
 
 @dataclass
@@ -46,9 +46,7 @@ BACKENDS = {
 
 def check_backend(backend):
     """Raise ValueError naming ``backend`` if it is not one of :data:`BACKENDS`."""
-    if not isinstance(backend, str) or backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {sorted(BACKENDS)}, got {backend!r}")
-    return backend
+    return check_choice(backend, "backend", sorted(BACKENDS))
 
 
 def simulate(spec, inputs, *, backend, noise=None, seed=None, **options):

@@ -36,9 +36,8 @@ class StepRule:
 
     @classmethod
     def from_spec(cls, spec, noise=None):
-        """Build the rule for ``spec`` with ``noise`` (default: ``spec.noise``)."""
+        """Build the rule for ``spec`` with ``noise`` (default: ``spec.noise``), both checked."""
         noise = spec.noise if noise is None else noise
-        noise.check_compatible(spec.dt_seconds, spec.n_hidden)
         return cls.from_settings(spec.dt_seconds, spec.tau_seconds, spec.n_hidden, noise)
 
     @classmethod

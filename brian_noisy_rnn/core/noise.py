@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .units import from_seconds, to_seconds
+from .validation import check_choice
 
 PLACEMENTS = ("none", "pre", "post", "state")
 PROCESSES = ("white", "ou", "poisson")
@@ -73,10 +74,8 @@ class Noise:
     _tau_noise_s: object = field(init=False, repr=False)
 
     def __post_init__(self):
-        if not isinstance(self.placement, str) or self.placement not in PLACEMENTS:
-            raise ValueError(f"placement must be one of {PLACEMENTS}, got {self.placement!r}")
-        if not isinstance(self.process, str) or self.process not in PROCESSES:
-            raise ValueError(f"process must be one of {PROCESSES}, got {self.process!r}")
+        check_choice(self.placement, "placement", PLACEMENTS)
+        check_choice(self.process, "process", PROCESSES)
         if self.process not in SUPPORTED[self.placement]:
             raise ValueError(
                 f"process={self.process!r} is not supported with placement="

@@ -361,7 +361,7 @@ def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, se
             raise ValueError("placement is required: the spec was trained without noise "
                              "(spec.noise.placement == 'none'); pass placement='pre' or 'post'")
         placement = train_placement
-    if placement not in PLACEMENTS or placement == "none":
+    if placement == "none" or placement not in PLACEMENTS:
         raise ValueError(f"placement must be one of {[p for p in PLACEMENTS if p != 'none']} "
                          f"or None, got {placement!r}")
     check_backend(backend)

@@ -24,6 +24,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..core.validation import check_choice
+
 KINDS = ("classification", "regression")
 _NAMES = {"classification": ("accuracy", "cross_entropy"), "regression": ("mse", "nmse")}
 _LOSS = {"classification": "cross_entropy", "regression": "mse"}
@@ -38,9 +40,7 @@ class PrimaryMetric(NamedTuple):
 
 
 def _check_kind(kind):
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    return kind
+    return check_choice(kind, "kind", KINDS)
 
 
 def loss_and_metric_names(kind):
@@ -63,9 +63,7 @@ def primary_metric(kind):
 
 def higher_is_better(name):
     """Whether larger values of metric ``name`` are better (ValueError naming ``name`` if unknown)."""
-    if name not in _HIGHER_IS_BETTER:
-        raise ValueError(f"name must be one of {sorted(_HIGHER_IS_BETTER)}, got {name!r}")
-    return _HIGHER_IS_BETTER[name]
+    return _HIGHER_IS_BETTER[check_choice(name, "name", sorted(_HIGHER_IS_BETTER))]
 
 
 def _as_numpy(outputs, batch):
