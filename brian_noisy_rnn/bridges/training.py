@@ -579,6 +579,8 @@ class _Run:
         if state["step"] > steps:
             raise ValueError(f"checkpoint {path!r} already holds {state['step']} steps, "
                              f"more than steps={steps}")
+        if self.single and state["model"]["w_rec"].ndim == 2:
+            _stack_single_state(state)  # written by train before ensembles existed
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         histories = state["history"] if not self.single else [state["history"]]
@@ -714,6 +716,15 @@ class _Run:
                               model=self.model.member(s), steps=self.completed,
                               elapsed=self.elapsed, config=self.configs[s],
                               checkpoint=self.checkpoint)
+
+
+def _stack_single_state(state):
+    """Give a one-network checkpoint's weights and Adam moments the ensemble's leading axis."""
+    state["model"] = {k: v.unsqueeze(0) for k, v in state["model"].items()}
+    for moments in state["optimizer"]["state"].values():
+        for k, v in moments.items():
+            if k != "step":
+                moments[k] = v.unsqueeze(0)
 
 
 def _shared_settings(configs):
