@@ -1,4 +1,9 @@
-"""``train``: fit a :class:`TorchCTRNN` to a NeuroGym task and return a :class:`CTRNNSpec`.
+"""``train``: fit a :class:`TorchCTRNN` to a NeuroGym task and return a :class:`CTRNNSpec`;
+``train_ensemble``: fit S such networks of one task and shape together.
+
+The settings are one checked :class:`TrainConfig` (keyword arguments build it). One loop
+(:class:`_Run`: resume, step, log, checkpoint) trains a :class:`StackedCTRNN`; ``train`` is
+an ensemble of one, so a member of an ensemble is trained exactly as ``train`` trains it.
 
 Adam on back-propagation through time of the whole trial, the task's masked loss
 (:func:`brian_noisy_rnn.metrics.torch_loss`), gradient-norm clipping, a tqdm progress bar,
