@@ -9,6 +9,14 @@ For each task (noise-free, default sizes below) it prints, side by side:
 * "data share": batch ms / step ms (fresh), the fraction of a step spent making trials;
 * "fresh/pool": how much a trial pool speeds training up.
 
+A third table trains 6 FunctionApproximation networks (3 seeds x noise inside / outside f,
+sigma 1, 32 relu units, batch 64) one by one with ``train`` and together with
+``train_ensemble``, and compares the single-network step with a minimal hand-written PyTorch
+CTRNN loop of the same size (same trials, noise, Adam and clipping; "plain" indexes
+``drive[t]`` as a typical hand-written loop does, "unbind" avoids the per-step zero gradient
+that indexing costs in backward). Times are wall clock and CPU time of this process (the
+latter is less disturbed by other jobs on a shared machine).
+
 A second table compares torch intra-op threads (1 vs 2) on the reference configuration
 (FunctionApproximation, 32 relu units, batch 64, noise inside f, sigma 1) and extrapolates
 the time per network of 1500 steps (DESIGN.md: about 8 s on one core).
@@ -17,14 +25,19 @@ Usage::
 
     python benchmarks/training.py            # all tasks, 100 timed steps each
     python benchmarks/training.py --quick    # 20 steps, two tasks
+    python benchmarks/training.py --ensemble # only the ensemble / minimal-loop table
 """
 
 import argparse
 import time
 
 
-def time_training(task, n_hidden, steps, trial_pool=None, num_threads=1, noise=None):
-    """Seconds per training step, set-up excluded (after a 5-step warm-up run)."""
+def time_training(task, n_hidden, steps, trial_pool=None, num_threads=1, noise=None,
+                  clocks=False):
+    """Seconds per training step, set-up excluded (after a 5-step warm-up run).
+
+    ``clocks=True``: (wall, cpu) seconds per step instead.
+    """
     from brian_noisy_rnn import Noise, tasks
     from brian_noisy_rnn.bridges import train
 
@@ -33,9 +46,129 @@ def time_training(task, n_hidden, steps, trial_pool=None, num_threads=1, noise=N
               batch_size=64, trial_pool=trial_pool, num_threads=num_threads, log_every=10 ** 6)
     train(env, steps=5, **kw)  # warm-up (imports, first-call overheads)
     stamps = []
-    train(env, steps=steps + 1, callback=lambda step, loss: stamps.append(time.perf_counter()),
-          **kw)
-    return (stamps[-1] - stamps[0]) / steps  # excludes set-up (e.g. generating the pool)
+    train(env, steps=steps + 1, callback=lambda step, loss: stamps.append(_clocks()), **kw)
+    per_step = _per_step(stamps, steps)  # excludes set-up (e.g. generating the pool)
+    return per_step if clocks else per_step[0]
+
+
+def _clocks():
+    return time.perf_counter(), time.process_time()
+
+
+def _per_step(stamps, steps):
+    """(wall, cpu) seconds per step from per-step (wall, cpu) stamps."""
+    return tuple((stamps[-1][i] - stamps[0][i]) / steps for i in (0, 1))
+
+
+ENSEMBLE_MEMBERS = [(seed, placement) for seed in range(3) for placement in ("pre", "post")]
+
+
+def time_one_by_one(steps):
+    """Summed (wall, cpu) per step of the 6 reference networks trained one by one."""
+    from brian_noisy_rnn import Noise
+    from brian_noisy_rnn.bridges import train
+
+    total = [0.0, 0.0]
+    for seed, placement in ENSEMBLE_MEMBERS:
+        kw = dict(n_hidden=32, noise=Noise(placement, 1.0), seed=seed, batch_size=64,
+                  progress=False, log_every=10 ** 6)
+        train("FunctionApproximation-v0", steps=3, **kw)
+        stamps = []
+        train("FunctionApproximation-v0", steps=steps + 1,
+              callback=lambda step, loss: stamps.append(_clocks()), **kw)
+        for i, v in enumerate(_per_step(stamps, steps)):
+            total[i] += v
+    return tuple(total)
+
+
+def time_ensemble(steps):
+    """(wall, cpu) per step of the 6 reference networks trained as one ensemble."""
+    from brian_noisy_rnn import Noise
+    from brian_noisy_rnn.bridges import train_ensemble
+
+    members = [dict(seed=seed, noise=Noise(p, 1.0)) for seed, p in ENSEMBLE_MEMBERS]
+    kw = dict(n_hidden=32, batch_size=64, progress=False, log_every=10 ** 6)
+    train_ensemble("FunctionApproximation-v0", members=members, steps=3, **kw)
+    stamps = []
+    train_ensemble("FunctionApproximation-v0", members=members, steps=steps + 1,
+                   callback=lambda step, losses: stamps.append(_clocks()), **kw)
+    return _per_step(stamps, steps)
+
+
+def time_minimal_loop(steps, unbind):
+    """(wall, cpu) per step of a minimal hand-written CTRNN training loop (same data and noise)."""
+    import math
+
+    import torch
+
+    from brian_noisy_rnn import tasks
+    from brian_noisy_rnn.bridges.training import BATCH, NOISE, derive_seed
+
+    torch.set_num_threads(1)
+    env = tasks.make("FunctionApproximation-v0")
+    N, B, gamma, sigma, seed = 32, 64, env.dt / 100.0, 1.0, 0
+    gen = torch.Generator().manual_seed(seed)
+    w_in = torch.nn.Parameter(torch.rand(N, 1, generator=gen) * 2 - 1)
+    w_rec = torch.nn.Parameter(torch.randn(N, N, generator=gen) * 0.5 / math.sqrt(N))
+    b = torch.nn.Parameter(torch.zeros(N))
+    w_out = torch.nn.Parameter((torch.rand(1, N, generator=gen) * 2 - 1) / math.sqrt(N))
+    b_out = torch.nn.Parameter(torch.zeros(1))
+    params = [w_in, w_rec, b, w_out, b_out]
+    opt = torch.optim.Adam(params, lr=1e-2)
+
+    def step(i):
+        batch = tasks.batch(env, B, seed=derive_seed(seed, BATCH, i))
+        x = torch.as_tensor(batch.inputs, dtype=torch.float32)
+        y = torch.as_tensor(batch.targets, dtype=torch.float32)
+        mask = torch.as_tensor(batch.mask)
+        gen.manual_seed(derive_seed(seed, NOISE, i))
+        xi = torch.randn((x.shape[0], B, N), generator=gen)
+        drive = x @ w_in.T + b + sigma * xi
+        if unbind:
+            drive = drive.unbind(0)
+        h, hs = torch.zeros(B, N), []
+        for t in range(x.shape[0]):
+            h = (1 - gamma) * h + gamma * torch.relu(h @ w_rec.T + drive[t])
+            hs.append(h)
+        out = torch.stack(hs) @ w_out.T + b_out
+        loss = ((out - y) ** 2).mean(-1)[mask].mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+
+    for i in range(3):
+        step(i)
+    stamps = [_clocks()]
+    for i in range(steps):
+        step(i)
+        stamps.append(_clocks())
+    return _per_step(stamps, steps)
+
+
+def ensemble_table(steps):
+    """Print one by one vs ensemble, and the single step vs the minimal loop."""
+    from brian_noisy_rnn import Noise
+
+    print(f"\n6 FunctionApproximation networks (3 seeds x pre/post, sigma 1, N=32, batch 64), "
+          f"{steps} steps per measurement, 1 torch thread")
+    print(f"{'':<40}{'wall ms/step':>14}{'cpu ms/step':>13}")
+    alone = time_one_by_one(steps)
+    together = time_ensemble(steps)
+    print(f"{'6 networks one by one (sum)':<40}{alone[0] * 1e3:>14.2f}{alone[1] * 1e3:>13.2f}")
+    print(f"{'6 networks as one ensemble':<40}{together[0] * 1e3:>14.2f}{together[1] * 1e3:>13.2f}")
+    print(f"{'speed-up (goal >= 4)':<40}{alone[0] / together[0]:>14.2f}"
+          f"{alone[1] / together[1]:>13.2f}")
+    single = time_training("FunctionApproximation-v0", 32, steps, noise=Noise("pre", 1.0),
+                           clocks=True)
+    print(f"\n{'one network, pre sigma 1':<40}{'wall ms/step':>14}{'cpu ms/step':>13}")
+    print(f"{'bridges.train':<40}{single[0] * 1e3:>14.2f}{single[1] * 1e3:>13.2f}")
+    for unbind in (False, True):
+        minimal = time_minimal_loop(steps, unbind)
+        label = "minimal loop, " + ("unbind" if unbind else "plain")
+        print(f"{label:<40}{minimal[0] * 1e3:>14.2f}{minimal[1] * 1e3:>13.2f}")
+        print(f"{'  train / minimal (goal <= 1.2)':<40}{single[0] / minimal[0]:>14.2f}"
+              f"{single[1] / minimal[1]:>13.2f}")
 
 
 def time_batch(task, repeats):
@@ -63,8 +196,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=100, help="timed steps per measurement")
     parser.add_argument("--quick", action="store_true", help="20 steps, two tasks")
+    parser.add_argument("--ensemble", action="store_true",
+                        help="only the ensemble and minimal-loop table")
     args = parser.parse_args()
     steps = 20 if args.quick else args.steps
+    if args.ensemble:
+        ensemble_table(steps)
+        return
     task_list = TASKS[:2] if args.quick else TASKS
 
     print(f"Training step time, batch 64, 1 torch thread, {steps} steps per measurement")
@@ -87,6 +225,8 @@ def main():
                           noise=Noise("pre", 1.0)) * 1e3
         base = base or t
         print(f"{threads:<16}{t:>10.2f}{t * 1.5:>14.1f}{t / base:>12.2f}")
+
+    ensemble_table(steps)
 
 
 if __name__ == "__main__":

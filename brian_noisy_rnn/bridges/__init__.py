@@ -1,7 +1,8 @@
 """Bridges between the framework-neutral :class:`~brian_noisy_rnn.CTRNNSpec` and PyTorch.
 
-``TorchCTRNN`` (an ``nn.Module``) and ``train`` (the training loop) live here; Brian2 is
-reached through the spec (``brian_noisy_rnn.RateCTRNN``), never directly from torch.
+``TorchCTRNN`` (an ``nn.Module``), ``train`` (the training loop, settings in a
+``TrainConfig``) and ``train_ensemble`` (many networks stacked in a ``StackedCTRNN``) live
+here; Brian2 is reached through the spec (``brian_noisy_rnn.RateCTRNN``), never directly from torch.
 """
 
 from .._lazy import lazy_attributes
@@ -10,6 +11,10 @@ _LAZY = {
     "TorchCTRNN": "..backends.torch_backend",
     "train": ".training",
     "TrainingResult": ".training",
+    "TrainConfig": ".training",
+    "train_ensemble": ".training",
+    "EnsembleResult": ".training",
+    "StackedCTRNN": ".ensemble",
 }
 
 __all__ = list(_LAZY)

@@ -1,4 +1,9 @@
-"""``train``: fit a :class:`TorchCTRNN` to a NeuroGym task and return a :class:`CTRNNSpec`.
+"""``train``: fit a :class:`TorchCTRNN` to a NeuroGym task and return a :class:`CTRNNSpec`;
+``train_ensemble``: fit S such networks of one task and shape together.
+
+The settings are one checked :class:`TrainConfig` (keyword arguments build it). One loop
+(:class:`_Run`: resume, step, log, checkpoint) trains a :class:`StackedCTRNN`; ``train`` is
+an ensemble of one, so a member of an ensemble is trained exactly as ``train`` trains it.
 
 Adam on back-propagation through time of the whole trial, the task's masked loss
 (:func:`brian_noisy_rnn.tasks.metrics.torch_loss`), gradient-norm clipping, a tqdm progress bar,
@@ -29,21 +34,24 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import torch
 
 from ..tasks import metrics as task_metrics_module
 from .. import tasks as tasks_module
-from ..core.noise import as_noise
+from ..backends.torch_backend import TorchCTRNN
+from ..core.activations import get_activation
+from ..core.noise import Noise, as_noise
 from ..core.spec import CTRNNSpec, check_spec
 from ..core.units import from_seconds, to_seconds
 from ..core.validation import check_int
 from .checkpoint import config_differences, load_checkpoint, save_checkpoint
-from ..backends.torch_backend import TorchCTRNN
+from .ensemble import StackedCTRNN, clip_per_member, member_losses
 
-__all__ = ["TrainingHistory", "TrainingResult", "derive_seed", "train"]
+__all__ = ["EnsembleResult", "TrainConfig", "TrainingHistory", "TrainingResult", "derive_seed",
+           "train", "train_ensemble"]
 
 # purposes of derived seeds (second entry of the SeedSequence entropy)
 BATCH, NOISE, VALIDATION, VALIDATION_NOISE, POOL, PICK, FINGERPRINT = range(1, 8)
@@ -219,6 +227,116 @@ class _TrialSource:
         return _subset(self.pool, rs.randint(0, self.pool.n_trials, size=self.batch_size))
 
 
+# --- settings -----------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """The settings that define a training run (checked on construction).
+
+    ``train(env, TrainConfig(...))`` and ``train(env, n_hidden=..., ...)`` are the same call;
+    an ensemble takes one config per member (:func:`train_ensemble`). Every check raises a
+    ValueError or TypeError naming the field.
+
+    Parameters
+    ----------
+    n_hidden : int >= 1, number of hidden units
+    noise : :class:`~brian_noisy_rnn.Noise`, the training noise (``Noise("none")`` for none);
+        it becomes ``spec.noise`` of the result
+    seed : int in [0, 2**32), seeds the initial weights, every batch and the training noise
+    activation : str, a registered activation name
+    tau : Brian2 time quantity, membrane time constant (default ``100*ms``); must exceed dt
+    steps : int >= 1, total number of optimisation steps (a resumed run continues up to it)
+    batch_size : int >= 1, trials per step
+    lr : float > 0, Adam learning rate
+    grad_clip : float > 0 or None, maximal gradient norm (None: no clipping)
+    log_every : int >= 1, steps between history entries
+    rec_gain : float >= 0, initial recurrent weights ~ N(0, rec_gain**2 / n_hidden)
+    bias_init : float, initial hidden bias b (all units). A positive value (e.g. 0.5) keeps
+        relu units from starting silent: with ``n_hidden=1`` a unit whose initial input weight
+        is negative never receives a gradient (about half of the seeds at bias_init=0)
+    init_spec : :class:`CTRNNSpec` or None, start from these weights instead of a random init
+        (its n_in, n_hidden, n_out and activation must fit)
+    val_trials : int >= 0, size of a fixed validation batch scored at every log entry
+    trial_pool : int >= batch_size or None
+        None: fresh trials every step. An int: generate that many trials once and sample each
+        batch from them (much faster for tasks whose trial generation is slow).
+    dtype : torch floating dtype of the training (float32 default; the spec is float64)
+    """
+
+    n_hidden: int
+    noise: Noise
+    seed: int
+    activation: str = "relu"
+    tau: object = None
+    steps: int = 2000
+    batch_size: int = 64
+    lr: float = 1e-2
+    grad_clip: float | None = 1.0
+    log_every: int = 50
+    rec_gain: float = 0.5
+    bias_init: float = 0.0
+    init_spec: CTRNNSpec | None = None
+    val_trials: int = 0
+    trial_pool: int | None = None
+    dtype: torch.dtype = torch.float32
+
+    # settings that may differ between the members of an ensemble
+    PER_MEMBER = ("noise", "seed", "grad_clip", "rec_gain", "bias_init", "init_spec")
+
+    def __post_init__(self):
+        from brian2 import ms
+
+        put = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731  (frozen)
+        put("n_hidden", check_int(self.n_hidden, "n_hidden", 1))
+        as_noise(self.noise)
+        self.noise.sigma_vector(self.n_hidden)  # a per-neuron sigma must fit n_hidden
+        put("seed", check_int(self.seed, "seed", 0, 2 ** 32))
+        put("activation", get_activation(self.activation).name)
+        put("tau", 100 * ms if self.tau is None else self.tau)
+        to_seconds(self.tau, "tau")
+        put("steps", check_int(self.steps, "steps", 1))
+        put("batch_size", check_int(self.batch_size, "batch_size", 1))
+        put("lr", _check_positive(self.lr, "lr"))
+        put("grad_clip", _check_positive(self.grad_clip, "grad_clip", allow_none=True))
+        put("log_every", check_int(self.log_every, "log_every", 1))
+        put("rec_gain", _check_real(self.rec_gain, "rec_gain", minimum=0.0))
+        put("bias_init", _check_real(self.bias_init, "bias_init"))
+        if self.init_spec is not None:
+            check_spec(self.init_spec, "init_spec")
+        put("val_trials", check_int(self.val_trials, "val_trials", 0))
+        if self.trial_pool is not None:
+            put("trial_pool", check_int(self.trial_pool, "trial_pool", self.batch_size))
+        if not isinstance(self.dtype, torch.dtype) or not self.dtype.is_floating_point:
+            raise TypeError(f"dtype must be a floating torch dtype, got {self.dtype!r}")
+
+    @classmethod
+    def build(cls, config=None, **settings):
+        """``config`` with ``settings`` replaced, or a new config from ``settings``."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(settings) - names)
+        if unknown:
+            raise TypeError(f"unknown training settings {unknown}; TrainConfig has {sorted(names)}")
+        if config is None:
+            return cls(**settings)
+        if not isinstance(config, cls):
+            raise TypeError(f"config must be a TrainConfig or None, got {type(config).__name__}")
+        return replace(config, **settings) if settings else config
+
+
+def _check_run_options(checkpoint_every, callback, num_threads, device):
+    check_int(checkpoint_every, "checkpoint_every", 1)
+    if num_threads is not None:
+        check_int(num_threads, "num_threads", 1)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable(step, loss) or None, got {callback!r}")
+    try:
+        device = torch.device("cpu" if device is None else device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be a torch device or None, got {device!r} ({err})") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={str(device)!r}, but CUDA is not available here")
+    return device
+
+
 # --- Ctrl-C handling -----------------------------------------------------------------------
 class _InterruptFlag:
     requested = False
@@ -267,50 +385,31 @@ def _torch_threads(n):
         torch.set_num_threads(previous)
 
 
-# --- the loop -----------------------------------------------------------------------------
-def train(env, *, n_hidden, noise, activation="relu", tau=None, steps=2000, batch_size=64,
-          lr=1e-2, seed, checkpoint=None, grad_clip=1.0, log_every=50, checkpoint_every=100,
-          progress=True, rec_gain=0.5, bias_init=0.0, init_spec=None, val_trials=0,
-          trial_pool=None, dtype=torch.float32, callback=None, num_threads=1):
+# --- the loop (one network = an ensemble of one) ---------------------------------------------
+def train(env, config=None, *, checkpoint=None, checkpoint_every=100, progress=True,
+          callback=None, num_threads=1, device=None, **settings):
     """Train a CTRNN on a task with Adam and BPTT; return the network as a :class:`CTRNNSpec`.
 
     Parameters
     ----------
     env : task id (str) or NeuroGym TrialEnv / wrapper (e.g. ``tasks.make(id, dt=20)``)
         The task; its ``dt`` (ms) is the network's time step.
-    n_hidden : int >= 1, number of hidden units
-    noise : :class:`~brian_noisy_rnn.Noise`, the training noise (``Noise("none")`` for none);
-        it becomes ``spec.noise`` of the result
-    activation : str, a registered activation name
-    tau : Brian2 time quantity, membrane time constant (default ``100*ms``); must exceed dt
-    steps : int >= 1, total number of optimisation steps (a resumed run continues up to it)
-    batch_size : int >= 1, trials per step
-    lr : float > 0, Adam learning rate
-    seed : int in [0, 2**32), seeds the initial weights, every batch and the training noise
+    config : :class:`TrainConfig` or None
+        The training settings; keyword arguments (``n_hidden=32, noise=..., seed=0, ...``,
+        the fields of :class:`TrainConfig`) give or replace them.
     checkpoint : path or None
         File for the training state. If it exists, training resumes from it (its settings must
         match: otherwise ValueError naming ``checkpoint``); it is rewritten atomically every
         ``checkpoint_every`` steps, at the end, and when training stops with an exception
         (Ctrl-C included), which is then re-raised.
-    grad_clip : float > 0 or None, maximal gradient norm (None: no clipping)
-    log_every : int >= 1, steps between history entries
     checkpoint_every : int >= 1, steps between checkpoint writes
     progress : bool, show a tqdm progress bar
-    rec_gain : float, initial recurrent weights ~ N(0, rec_gain**2 / n_hidden)
-    bias_init : float, initial hidden bias b (all units). A positive value (e.g. 0.5) keeps
-        relu units from starting silent: with ``n_hidden=1`` a unit whose initial input weight
-        is negative never receives a gradient (about half of the seeds at bias_init=0)
-    init_spec : :class:`CTRNNSpec` or None, start from these weights instead of a random init
-        (its n_in, n_hidden, n_out and activation must fit)
-    val_trials : int >= 0, size of a fixed validation batch scored at every log entry
-    trial_pool : int >= batch_size or None
-        None: fresh trials every step. An int: generate that many trials once and sample each
-        batch from them (much faster for tasks whose trial generation is slow).
-    dtype : torch dtype of the training (float32 default; the spec is float64)
     callback : callable(step, loss) or None, called after every completed step; an exception it
         raises stops training like Ctrl-C does (checkpoint written, exception re-raised)
     num_threads : int >= 1 or None, torch threads while training (restored afterwards; None:
         leave torch's setting). 1 is fastest for small networks, see the module docstring.
+    device : torch device or None (CPU), e.g. ``"cuda"``. Trials and noise are drawn on the
+        CPU as there, so the results do not depend on the device beyond rounding.
 
     Returns
     -------
@@ -324,160 +423,402 @@ def train(env, *, n_hidden, noise, activation="relu", tau=None, steps=2000, batc
     FloatingPointError
         If the loss becomes NaN or infinite (the checkpoint keeps the last finite state).
     """
+    config = TrainConfig.build(config, **settings)
+    cb = None if callback is None else (lambda step, losses: callback(step, losses[0]))
+    if callback is not None and not callable(callback):
+        cb = callback  # rejected by the option check, naming callback
+    run = _Run(env, [config], single=True, checkpoint=checkpoint,
+               checkpoint_every=checkpoint_every, progress=progress, callback=cb,
+               num_threads=num_threads, device=device)
+    run.fit()
+    return run.result(0)
+
+
+def train_ensemble(env, configs=None, *, members=None, checkpoint=None, checkpoint_every=100,
+                   progress=True, callback=None, num_threads=1, device=None, **settings):
+    """Train S networks of one task and shape together, weights stacked (see :class:`StackedCTRNN`).
+
+    Member ``s`` is trained exactly as ``train(env, configs[s])`` would train it (same trials,
+    noise draws, initial weights, Adam updates and per-network gradient clipping; equal up to
+    rounding, about 1e-15 in float64), in a fraction of the time for small networks.
+
+    Parameters
+    ----------
+    env : as for :func:`train`
+    configs : list of :class:`TrainConfig`, one per member; they may differ only in
+        ``TrainConfig.PER_MEMBER`` (noise, seed, grad_clip, rec_gain, bias_init, init_spec)
+    members : list of dicts or None, instead of ``configs``: per-member settings
+        (e.g. ``dict(seed=0, noise=Noise("pre", 1.0))``) combined with the shared ``settings``
+    checkpoint, checkpoint_every, progress, num_threads, device : as for :func:`train`
+        (one checkpoint file for the whole ensemble, one progress bar)
+    callback : callable(step, losses) or None, ``losses`` a list of S floats
+    **settings : shared :class:`TrainConfig` fields (with ``members``), or overrides applied
+        to every config
+
+    Returns
+    -------
+    :class:`EnsembleResult` (``.specs``, ``.histories``, ``.model``, ``.members``).
+    """
+    if (configs is None) == (members is None):
+        raise TypeError("train_ensemble needs either configs (a list of TrainConfig) or "
+                        "members (a list of per-member settings)")
+    if members is not None:
+        if isinstance(members, dict) or not hasattr(members, "__iter__"):
+            raise TypeError(f"members must be a list of dicts, got {type(members).__name__}")
+        configs = [TrainConfig.build(**{**settings, **dict(m)}) for m in members]
+    else:
+        if isinstance(configs, TrainConfig) or not hasattr(configs, "__iter__"):
+            raise TypeError(f"configs must be a list of TrainConfig, got {type(configs).__name__}")
+        configs = [TrainConfig.build(c, **settings) for c in configs]
+    run = _Run(env, configs, single=False, checkpoint=checkpoint,
+               checkpoint_every=checkpoint_every, progress=progress, callback=callback,
+               num_threads=num_threads, device=device)
+    run.fit()
+    return EnsembleResult(specs=[run.spec(s) for s in range(len(configs))],
+                          histories=run.histories, model=run.model, steps=run.completed,
+                          elapsed=run.elapsed, configs=run.configs,
+                          checkpoint=run.checkpoint)
+
+
+@dataclass
+class EnsembleResult:
+    """What :func:`train_ensemble` returns.
+
+    Attributes
+    ----------
+    specs : list of :class:`CTRNNSpec`, the trained networks in the order of the configs
+    histories : list of :class:`TrainingHistory`
+    model : :class:`StackedCTRNN`, the trained stack (training dtype and device)
+    steps : int, completed optimisation steps
+    elapsed : float, wall-clock training time of the ensemble in seconds
+    configs : list of dict, each member's settings as :attr:`TrainingResult.config`
+    checkpoint : str or None
+    """
+
+    specs: list
+    histories: list
+    model: StackedCTRNN
+    steps: int
+    elapsed: float
+    configs: list
+    checkpoint: str | None = None
+
+    def __len__(self):
+        return len(self.specs)
+
+    @property
+    def members(self):
+        """Each member as a :class:`TrainingResult` (as ``train`` would have returned it)."""
+        return [TrainingResult(spec=self.specs[s], history=self.histories[s],
+                               model=self.model.member(s), steps=self.steps,
+                               elapsed=self.elapsed, config=self.configs[s],
+                               checkpoint=self.checkpoint) for s in range(len(self))]
+
+
+class _Run:
+    """One training run of S >= 1 stacked networks: set-up, resume, steps, logs, checkpoints."""
+
+    def __init__(self, env, configs, *, single, checkpoint, checkpoint_every, progress,
+                 callback, num_threads, device):
+        # ---- validate everything before any work ----
+        if not configs:
+            raise ValueError("configs must hold at least one TrainConfig, got none")
+        for i, c in enumerate(configs):
+            if not isinstance(c, TrainConfig):
+                raise TypeError(f"configs[{i}] must be a TrainConfig, got {type(c).__name__}")
+        self.device = _check_run_options(checkpoint_every, callback, num_threads, device)
+        self.env = env = _resolve_env(env)
+        shared = _shared_settings(configs)
+        self.shared, self.members = shared, configs
+        tau_s = to_seconds(shared.tau, "tau")
+        self.dt_ms = dt_ms = float(env.unwrapped.dt)
+        if dt_ms * 1e-3 >= tau_s:
+            from brian2 import ms
+
+            raise ValueError(f"tau ({shared.tau}) must be larger than the task's dt ({dt_ms * ms})")
+        fingerprint, probe = _fingerprint(env)
+        self.kind = probe.kind
+        self.name = tasks_module.task_name(env)
+        modules = [_initial_module(c, probe, tau_s, dt_ms) for c in configs]
+        self.model = StackedCTRNN(modules).to(self.device)
+        self.configs = [_config_dict(self.name, fingerprint, dt_ms, probe, tau_s, c)
+                        for c in configs]
+        self.checkpoint_config = self.configs[0] if single else _ensemble_config(self.configs)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=shared.lr)
+        self.max_norms = torch.tensor([math.inf if c.grad_clip is None else c.grad_clip
+                                       for c in configs], dtype=shared.dtype, device=self.device)
+        primary = task_metrics_module.primary_metric(self.kind)
+        self.primary = primary
+        self.histories = [TrainingHistory(primary.name, primary.higher_is_better) for _ in configs]
+        self.single, self.progress, self.callback = single, progress, callback
+        self.num_threads, self.checkpoint_every = num_threads, checkpoint_every
+        self.completed, self.elapsed = 0, 0.0
+        self.run_loss, self.run_count = [0.0] * len(configs), 0
+        self.checkpoint = None if checkpoint is None else os.fspath(checkpoint)
+        if self.checkpoint is not None and os.path.exists(self.checkpoint):
+            self._resume()
+
+    # ---- resume and checkpoints ----
+    def _resume(self):
+        path, steps = self.checkpoint, self.shared.steps
+        state = load_checkpoint(path)
+        diff = config_differences(state["config"], self.checkpoint_config)
+        if diff:
+            lines = "; ".join(f"{k}: checkpoint has {a!r}, this call {b!r}" for k, a, b in diff)
+            raise ValueError(f"checkpoint {path!r} was written by training with other "
+                             f"settings ({lines}); use another checkpoint path or the "
+                             "same settings")
+        if state["step"] > steps:
+            raise ValueError(f"checkpoint {path!r} already holds {state['step']} steps, "
+                             f"more than steps={steps}")
+        if self.single and state["model"]["w_rec"].ndim == 2:
+            _stack_single_state(state)  # written by train before ensembles existed
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        histories = state["history"] if not self.single else [state["history"]]
+        self.histories = [TrainingHistory.from_dict(h) for h in histories]
+        self.completed = int(state["step"])
+        extra = state["extra"]
+        self.elapsed, self.run_count = float(extra["elapsed"]), int(extra["run_count"])
+        run_loss = extra["run_loss"]
+        self.run_loss = [float(run_loss)] if self.single else [float(x) for x in run_loss]
+
+    def _snapshot(self):
+        histories = [h.as_dict() for h in self.histories]
+        return {"config": self.checkpoint_config, "step": self.completed,
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "history": histories[0] if self.single else histories,
+                "extra": {"elapsed": self.elapsed, "run_count": self.run_count,
+                          "run_loss": self.run_loss[0] if self.single else list(self.run_loss)}}
+
+    # ---- the training loop ----
+    def fit(self):
+        steps = self.shared.steps
+        if self.completed >= steps:
+            return
+        cfg = self.shared
+        self.sources = {c.seed: _TrialSource(self.env, c.seed, cfg.batch_size, cfg.trial_pool)
+                        for c in self.members}
+        self.validation = _Validation(self) if cfg.val_trials else None
+        bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            desc = self.name if self.single else f"{self.name} x{len(self.members)}"
+            bar = tqdm(total=steps, initial=self.completed, desc=desc, unit="step",
+                       dynamic_ncols=True)
+        in_update = False
+        t_resume, elapsed_at_resume = time.perf_counter(), self.elapsed
+        try:
+            with _deferred_sigint() as interrupt, _torch_threads(self.num_threads):
+                for step in range(self.completed, steps):
+                    batches, outputs, losses = self._forward(step)
+                    self._check_finite(losses)
+                    in_update = True
+                    self._update(losses)
+                    self.completed = step + 1
+                    values = losses.detach().tolist()
+                    self.run_loss = [a + b for a, b in zip(self.run_loss, values)]
+                    self.run_count += 1
+                    self.elapsed = elapsed_at_resume + time.perf_counter() - t_resume
+                    in_update = False
+                    if self.completed % cfg.log_every == 0 or self.completed == steps:
+                        self._log(batches, outputs, bar)
+                    if bar is not None:
+                        bar.update(1)
+                    if self.checkpoint is not None and (
+                            self.completed % self.checkpoint_every == 0 or self.completed == steps):
+                        save_checkpoint(self.checkpoint, self._snapshot())
+                    if self.callback is not None:
+                        self.callback(self.completed, values)
+                    if interrupt.requested:
+                        raise KeyboardInterrupt
+        except BaseException:
+            # keep finished work: the state after the last completed step is consistent unless
+            # the exception hit inside the update (then the previous checkpoint stays)
+            if self.checkpoint is not None and not in_update:
+                save_checkpoint(self.checkpoint, self._snapshot())
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _forward(self, step):
+        """Trials, noise, outputs and the members' losses (S,) of one step."""
+        by_seed = {}
+        for seed, source in self.sources.items():
+            batch = source(step)
+            by_seed[seed] = (batch, _noise_draws(self.model, seed, NOISE, step,
+                                                 batch.n_steps, batch.n_trials,
+                                                 self.shared.dtype))
+        batches = [by_seed[c.seed][0] for c in self.members]
+        xis = [by_seed[c.seed][1] if c.noise.is_active else None for c in self.members]
+        inputs, targets, mask = _stack_batches(batches, self.shared.dtype, self.device)
+        terms = self.model.noise_terms(xis, inputs.shape[0], inputs.shape[2])
+        outputs, _ = self.model(inputs, terms)
+        losses = member_losses(outputs, targets, mask, self.kind)
+        return batches, outputs, losses
+
+    def _check_finite(self, losses):
+        values = losses.detach()
+        if not bool(torch.isfinite(values).all()):
+            bad = [s for s, v in enumerate(values.tolist()) if not math.isfinite(v)]
+            which = "" if self.single else f" of member {bad[0]}"
+            grad_clip = self.members[bad[0]].grad_clip
+            raise FloatingPointError(
+                f"training loss{which} became {values[bad[0]].item()} at step {self.completed}; "
+                f"try a smaller lr (now {self.shared.lr}) or grad_clip (now {grad_clip})")
+
+    def _update(self, losses):
+        self.optimizer.zero_grad(set_to_none=True)
+        losses.sum().backward()
+        clip_per_member(list(self.model.parameters()), self.max_norms)
+        self.optimizer.step()
+
+    def _log(self, batches, outputs, bar):
+        vms = self.validation.metrics() if self.validation is not None else None
+        outputs = outputs.detach()
+        for s, (h, batch) in enumerate(zip(self.histories, batches)):
+            m = task_metrics_module.task_metrics(outputs[: batch.n_steps, s], batch)
+            h.append(self.completed, self.run_loss[s] / self.run_count, m,
+                     vms[s] if vms is not None else {}, self.elapsed)
+        self.run_loss, self.run_count = [0.0] * len(self.members), 0
+        if bar is not None:
+            name = self.primary.name
+            loss = [h.loss[-1] for h in self.histories]
+            metric = [h.metrics[name][-1] for h in self.histories]
+            if self.single:
+                bar.set_postfix(loss=f"{loss[0]:.4g}", **{name: f"{metric[0]:.4g}"})
+            else:
+                bar.set_postfix(loss=f"{min(loss):.3g}..{max(loss):.3g}",
+                                **{name: f"{min(metric):.3g}..{max(metric):.3g}"})
+
+    # ---- results ----
+    def spec(self, s):
+        """Member ``s`` as a spec with its training summary."""
+        config = self.configs[s]
+        noise = self.members[s].noise
+        summary = _summary(config, self.completed, self.elapsed, self.histories[s], noise)
+        if not self.single:
+            summary["ensemble"] = {"members": len(self.members), "index": s}
+        return self.model.member_spec(s, noise=noise, metadata={"training": summary})
+
+    def result(self, s):
+        return TrainingResult(spec=self.spec(s), history=self.histories[s],
+                              model=self.model.member(s), steps=self.completed,
+                              elapsed=self.elapsed, config=self.configs[s],
+                              checkpoint=self.checkpoint)
+
+
+def _stack_single_state(state):
+    """Give a one-network checkpoint's weights and Adam moments the ensemble's leading axis."""
+    state["model"] = {k: v.unsqueeze(0) for k, v in state["model"].items()}
+    for moments in state["optimizer"]["state"].values():
+        for k, v in moments.items():
+            if k != "step":
+                moments[k] = v.unsqueeze(0)
+
+
+def _shared_settings(configs):
+    """configs[0], after checking that the others differ only in per-member settings."""
+    first = configs[0]
+    for i, c in enumerate(configs[1:], 1):
+        for f in fields(TrainConfig):
+            if f.name in TrainConfig.PER_MEMBER:
+                continue
+            a, b = getattr(first, f.name), getattr(c, f.name)
+            if not (a == b):
+                raise ValueError(f"configs[{i}].{f.name} = {b!r} differs from configs[0].{f.name} "
+                                 f"= {a!r}; the members of an ensemble may differ only in "
+                                 f"{TrainConfig.PER_MEMBER}")
+    return first
+
+
+def _initial_module(config, probe, tau_s, dt_ms):
+    """Member ``config``'s network before training (what ``train`` starts from)."""
     from brian2 import ms
 
-    # ---- validate everything before any work ----
-    env = _resolve_env(env)
-    n_hidden = check_int(n_hidden, "n_hidden", 1)
-    noise = as_noise(noise)
-    steps = check_int(steps, "steps", 1)
-    batch_size = check_int(batch_size, "batch_size", 1)
-    lr = _check_positive(lr, "lr")
-    grad_clip = _check_positive(grad_clip, "grad_clip", allow_none=True)
-    log_every = check_int(log_every, "log_every", 1)
-    checkpoint_every = check_int(checkpoint_every, "checkpoint_every", 1)
-    val_trials = check_int(val_trials, "val_trials", 0)
-    rec_gain = _check_real(rec_gain, "rec_gain", minimum=0.0)
-    bias_init = _check_real(bias_init, "bias_init")
-    if trial_pool is not None:
-        trial_pool = check_int(trial_pool, "trial_pool", batch_size)
-    seed = check_int(seed, "seed", 0, 2 ** 32)
-    if num_threads is not None:
-        num_threads = check_int(num_threads, "num_threads", 1)
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable(step, loss) or None, got {callback!r}")
-    tau = 100 * ms if tau is None else tau
-    tau_s = to_seconds(tau, "tau")
-    dt_ms = float(env.unwrapped.dt)
-    dt = dt_ms * ms
-    if to_seconds(dt, "dt") >= tau_s:
-        raise ValueError(f"tau ({tau}) must be larger than the task's dt ({dt})")
-    fingerprint, probe = _fingerprint(env)
-    n_in, n_out, kind = probe.n_in, probe.n_out, probe.kind
-    model = TorchCTRNN(n_in, n_hidden, n_out, tau=from_seconds(tau_s), dt=dt,
-                       activation=activation, noise=noise, rec_gain=rec_gain, seed=seed,
-                       dtype=dtype)
+    model = TorchCTRNN(probe.n_in, config.n_hidden, probe.n_out, tau=from_seconds(tau_s),
+                       dt=dt_ms * ms, activation=config.activation, noise=config.noise,
+                       rec_gain=config.rec_gain, seed=config.seed, dtype=config.dtype)
     with torch.no_grad():
-        model.b.fill_(bias_init)
-    if init_spec is not None:
-        _load_init_spec(model, init_spec)
-    name = tasks_module.task_name(env)
-    config = {
-        "task": name, "task_fingerprint": fingerprint, "dt_ms": dt_ms, "n_in": n_in,
-        "n_out": n_out, "kind": kind, "n_hidden": n_hidden, "activation": model.activation,
-        "tau_s": tau_s, "noise": noise.to_dict(), "seed": seed, "batch_size": batch_size,
-        "lr": lr, "grad_clip": grad_clip, "rec_gain": rec_gain, "bias_init": bias_init,
-        "trial_pool": trial_pool, "val_trials": val_trials, "dtype": str(dtype),
-        "init_spec": None if init_spec is None else init_spec.content_hash(),
+        model.b.fill_(config.bias_init)
+    if config.init_spec is not None:
+        _load_init_spec(model, config.init_spec)
+    return model
+
+
+def _config_dict(name, fingerprint, dt_ms, probe, tau_s, c):
+    """The settings a checkpoint must match (JSON-able)."""
+    return {
+        "task": name, "task_fingerprint": fingerprint, "dt_ms": dt_ms, "n_in": probe.n_in,
+        "n_out": probe.n_out, "kind": probe.kind, "n_hidden": c.n_hidden,
+        "activation": c.activation, "tau_s": tau_s, "noise": c.noise.to_dict(), "seed": c.seed,
+        "batch_size": c.batch_size, "lr": c.lr, "grad_clip": c.grad_clip,
+        "rec_gain": c.rec_gain, "bias_init": c.bias_init, "trial_pool": c.trial_pool,
+        "val_trials": c.val_trials, "dtype": str(c.dtype),
+        "init_spec": None if c.init_spec is None else c.init_spec.content_hash(),
     }
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    primary = task_metrics_module.primary_metric(kind)
-    history = TrainingHistory(primary.name, primary.higher_is_better)
-    start, elapsed, run_loss, run_count = 0, 0.0, 0.0, 0
-    if checkpoint is not None:
-        checkpoint = os.fspath(checkpoint)
-        if os.path.exists(checkpoint):
-            state = load_checkpoint(checkpoint)
-            diff = config_differences(state["config"], config)
-            if diff:
-                lines = "; ".join(f"{k}: checkpoint has {a!r}, this call {b!r}" for k, a, b in diff)
-                raise ValueError(f"checkpoint {checkpoint!r} was written by training with other "
-                                 f"settings ({lines}); use another checkpoint path or the "
-                                 "same settings")
-            if state["step"] > steps:
-                raise ValueError(f"checkpoint {checkpoint!r} already holds {state['step']} steps, "
-                                 f"more than steps={steps}")
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            history = TrainingHistory.from_dict(state["history"])
-            start = int(state["step"])
-            extra = state["extra"]
-            elapsed, run_loss, run_count = (float(extra["elapsed"]), float(extra["run_loss"]),
-                                            int(extra["run_count"]))
-
-    # ---- training ----
-    source = _TrialSource(env, seed, batch_size, trial_pool) if start < steps else None
-    val = None
-    if val_trials and start < steps:
-        val = tasks_module.batch(env, val_trials, seed=derive_seed(seed, VALIDATION))
-        val_t = val.to_torch(dtype=dtype)
-    generator = torch.Generator()
-    completed = start
-
-    def snapshot():
-        return {"config": config, "step": completed, "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), "history": history.as_dict(),
-                "extra": {"elapsed": elapsed, "run_loss": run_loss, "run_count": run_count}}
-
-    bar = None
-    if progress and start < steps:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=steps, initial=start, desc=name, unit="step", dynamic_ncols=True)
-    in_update = False
-    t_resume = time.perf_counter()
-    elapsed_at_resume = elapsed
-    try:
-        with _deferred_sigint() as interrupt, _torch_threads(num_threads):
-            for step in range(start, steps):
-                batch = source(step)
-                bt = batch.to_torch(dtype=dtype)
-                generator.manual_seed(derive_seed(seed, NOISE, step))
-                outputs, _ = model(bt.inputs, generator=generator)
-                loss = task_metrics_module.torch_loss(outputs, bt)
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(
-                        f"training loss became {loss.item()} at step {step}; try a smaller lr "
-                        f"(now {lr}) or grad_clip (now {grad_clip})")
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if grad_clip is not None:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-                in_update = True
-                optimizer.step()
-                completed = step + 1
-                run_loss += float(loss.detach())
-                run_count += 1
-                elapsed = elapsed_at_resume + time.perf_counter() - t_resume
-                in_update = False
-                if completed % log_every == 0 or completed == steps:
-                    m = task_metrics_module.task_metrics(outputs.detach(), batch)
-                    vm = _validation_metrics(model, val, val_t, seed) if val is not None else {}
-                    history.append(completed, run_loss / run_count, m, vm, elapsed)
-                    run_loss, run_count = 0.0, 0
-                    if bar is not None:
-                        bar.set_postfix(loss=f"{history.loss[-1]:.4g}",
-                                        **{primary.name: f"{m[primary.name]:.4g}"})
-                if bar is not None:
-                    bar.update(1)
-                if checkpoint is not None and (completed % checkpoint_every == 0
-                                               or completed == steps):
-                    save_checkpoint(checkpoint, snapshot())
-                if callback is not None:
-                    callback(completed, float(loss.detach()))
-                if interrupt.requested:
-                    raise KeyboardInterrupt
-    except BaseException:
-        # keep finished work: the state after the last completed step is consistent unless
-        # the exception hit inside optimizer.step (then the previous checkpoint stays)
-        if checkpoint is not None and not in_update:
-            save_checkpoint(checkpoint, snapshot())
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
-
-    metadata = {"training": _summary(config, completed, elapsed, history, noise)}
-    spec = model.to_spec(noise=noise, metadata=metadata)
-    return TrainingResult(spec=spec, history=history, model=model, steps=completed,
-                          elapsed=elapsed, config=config, checkpoint=checkpoint)
 
 
-def _validation_metrics(model, val, val_t, seed):
-    gen = torch.Generator().manual_seed(derive_seed(seed, VALIDATION_NOISE))
-    with torch.no_grad():
-        out, _ = model(val_t.inputs, generator=gen)
-    return task_metrics_module.task_metrics(out, val)
+def _ensemble_config(configs):
+    """An ensemble checkpoint's config: the members' settings flattened as ``member<i>.<key>``."""
+    out = {"members": len(configs)}
+    for i, c in enumerate(configs):
+        out.update({f"member{i}.{k}": v for k, v in c.items()})
+    return out
+
+
+def _noise_draws(model, seed, purpose, step, n_steps, n_trials, dtype):
+    """The (T, B, N) standard normal draws ``train`` makes for ``(seed, purpose, step)`` (CPU)."""
+    gen = torch.Generator().manual_seed(derive_seed(seed, purpose, step))
+    return torch.randn((n_steps, n_trials, model.n_hidden), generator=gen, dtype=dtype)
+
+
+def _stack_batches(batches, dtype, device):
+    """Inputs (T, S, B, n_in), targets (T, S, B[, n_out]) and mask (T, S, B) padded to the longest."""
+    T = max(b.n_steps for b in batches)
+    unique = {}
+    for b in batches:
+        if id(b) not in unique:
+            unique[id(b)] = b.to_torch(dtype=dtype)
+    parts = []
+    for key in ("inputs", "targets", "mask"):
+        arrays = []
+        for b in batches:
+            a = getattr(unique[id(b)], key)
+            if a.shape[0] < T:
+                pad = a.new_zeros((T - a.shape[0], *a.shape[1:]))
+                a = torch.cat([a, pad])
+            arrays.append(a)
+        parts.append(torch.stack(arrays, dim=1).to(device))
+    return parts
+
+
+class _Validation:
+    """The fixed validation batch of each member, scored with its own fixed noise draws."""
+
+    def __init__(self, run):
+        cfg, self.run = run.shared, run
+        by_seed = {}
+        for c in run.members:
+            if c.seed not in by_seed:
+                batch = tasks_module.batch(run.env, cfg.val_trials,
+                                           seed=derive_seed(c.seed, VALIDATION))
+                xi = _noise_draws(run.model, c.seed, VALIDATION_NOISE, 0, batch.n_steps,
+                                  batch.n_trials, cfg.dtype)
+                by_seed[c.seed] = (batch, xi)
+        self.batches = [by_seed[c.seed][0] for c in run.members]
+        self.xis = [by_seed[c.seed][1] if c.noise.is_active else None for c in run.members]
+        self.inputs = _stack_batches(self.batches, cfg.dtype, run.device)[0]
+
+    def metrics(self):
+        model = self.run.model
+        with torch.no_grad():
+            terms = model.noise_terms(self.xis, self.inputs.shape[0], self.inputs.shape[2])
+            out, _ = model(self.inputs, terms)
+        return [task_metrics_module.task_metrics(out[: b.n_steps, s], b)
+                for s, b in enumerate(self.batches)]
 
 
 def _load_init_spec(model, spec):
