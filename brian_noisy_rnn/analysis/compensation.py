@@ -41,8 +41,8 @@ def compensate(spec, sigma=None, *, method="activation", inputs=None):
 
     Returns
     -------
-    :class:`CTRNNSpec` with ``noise=Noise("none")`` and ``metadata["compensation"] =
-    {"method", "sigma", "placement", "original_hash"}``. Only noise inside f (placement
+    :class:`CTRNNSpec` with ``noise=Noise("none")`` and ``metadata["compensation"]``
+    holding ``method``, ``sigma``, ``placement`` and ``original_hash``. Only noise inside f (placement
     "pre", white or OU) changes the mean field; for other placements the mean field of f
     is f, and the returned spec is ``spec`` without noise (recorded in the metadata).
     """

@@ -161,7 +161,7 @@ def fixed_points(spec, u, *, sigma=None, n_random=16, seed=0, starts=None, scale
         trajectories (settled from random states) used as further starts
     seed : int, for the random starts
     starts : optional (K, N) extra starting states
-    scale : float, std of the random starts (default: 1 + max |f(w_in u + b)|)
+    scale : float, std of the random starts (default: 1 + max abs(f(w_in u + b)))
     tol : float, residual ``max |-h + f(a)|`` a fixed point must reach
     dedup_tol : float, fixed points closer than ``dedup_tol * (1 + |h|)`` (max norm) are one
 

@@ -47,7 +47,7 @@ class NetworkShiftReport:
     measured_shift : (K, n_out) mean over scored steps of ``m - z_0``
     measured_shift_sem : (K, n_out) its standard error over the repeats
     shift_r2 : float, 1 - SS(measured - predicted) / SS(measured - mean)
-    closure_correction : float, max |Gaussian-closure correction| of the state (tolerance
+    closure_correction : float, max abs(Gaussian-closure correction) of the state (tolerance
         of the mean field), over the K inputs
     noise : Noise; n_repeats : int
     """

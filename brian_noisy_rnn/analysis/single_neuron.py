@@ -72,7 +72,7 @@ class SingleNeuronShift:
     w_rec: float = field(default=0.0)
 
     def max_z_score(self):
-        """max |simulated - predicted| / sem over the simulated entries (nan if none)."""
+        """max abs(simulated - predicted) / sem over the simulated entries (nan if none)."""
         ok = np.isfinite(self.simulated)
         if not ok.any():
             return float("nan")

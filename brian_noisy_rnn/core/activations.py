@@ -14,7 +14,7 @@ import numpy as np
 from scipy.special import ndtr
 
 _SQRT_2PI = np.sqrt(2.0 * np.pi)
-#: |xi| beyond which the Gaussian weight (< 1e-32) is ignored by :func:`split_quadrature`
+#: abs(xi) beyond which the Gaussian weight (< 1e-32) is ignored by :func:`split_quadrature`
 QUADRATURE_TAIL = 12.0
 #: Gauss-Legendre nodes and weights on [-1, 1] used on each side of the kink
 QUADRATURE_NODES, QUADRATURE_WEIGHTS = np.polynomial.legendre.leggauss(96)

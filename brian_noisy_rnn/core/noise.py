@@ -62,8 +62,13 @@ class Noise:
 
     Examples
     --------
+    >>> from brian2 import ms
     >>> Noise("pre", sigma=0.5)
-    >>> Noise("pre", sigma=0.5, process="ou", tau_noise=20*ms)
+    Noise('pre', sigma=0.5)
+    >>> Noise("pre", sigma=0.5, process="ou", tau_noise=20*ms).tau_noise_seconds
+    0.02
+    >>> Noise("post", sigma=[0.1, 0.2]).sigma_vector(2)
+    array([0.1, 0.2])
     """
 
     placement: str

@@ -263,6 +263,11 @@ def sigma_grid(sigmas, sigma_train=0.0):
     Returns
     -------
     float64 array (S,), sorted, without near-duplicates (relative tolerance 1e-9).
+
+    Examples
+    --------
+    >>> sigma_grid([0.5, 2.0, 0.5], sigma_train=1.0)
+    array([0. , 0.5, 1. , 2. ])
     """
     try:
         arr = np.array(sigmas, dtype=float)

@@ -1,4 +1,4 @@
-"""Tasks as NeuroGym ``TrialEnv``s, and padded, masked batches of whole trials.
+"""Tasks as NeuroGym ``TrialEnv`` classes, and padded, masked batches of whole trials.
 
 - :func:`make` creates this package's tasks and any NeuroGym task by id, with ``dt`` in ms
   or as a Brian2 quantity; :func:`list_tasks` lists the ids (ours first).

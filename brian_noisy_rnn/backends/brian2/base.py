@@ -49,6 +49,12 @@ def block_indices(n_pre, n_post, n_trials):
     -------
     (pre, post) : int arrays of shape (n_trials*n_post*n_pre,), in synapse order
         (trial, post, pre): synapse ``(b, j, i)`` connects ``b*n_pre + i`` to ``b*n_post + j``.
+
+    Examples
+    --------
+    >>> pre, post = block_indices(n_pre=2, n_post=1, n_trials=2)
+    >>> pre.tolist(), post.tolist()
+    ([0, 1, 2, 3], [0, 0, 1, 1])
     """
     b, post, pre = np.meshgrid(np.arange(n_trials), np.arange(n_post), np.arange(n_pre),
                                indexing="ij")
