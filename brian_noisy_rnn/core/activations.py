@@ -112,21 +112,24 @@ def split_quadrature(functions, a, sigma, kink, xp=np):
     -------
     list of arrays of the shape of ``a``, one per function.
     """
-    nodes, weights = QUADRATURE_NODES, QUADRATURE_WEIGHTS
-    if xp is not np:
-        nodes = xp.as_tensor(nodes, dtype=a.dtype, device=a.device)
-        weights = xp.as_tensor(weights, dtype=a.dtype, device=a.device)
-    sigma_col = sigma[..., None] if getattr(sigma, "ndim", 0) else sigma
     tail = QUADRATURE_TAIL
     split = xp.clip((kink - a) / sigma, -tail, tail)[..., None]
-    totals = [0.0] * len(functions)
-    for lo, hi in ((-tail, split), (split, tail)):
+    sigma_col = sigma[..., None] if getattr(sigma, "ndim", 0) else sigma
+    halves = []
+    # the upper half's nodes in reverse order, added node by node to the lower half's before
+    # one sum: where a sits at the kink the two rules mirror each other exactly, so each pair
+    # of an odd function cancels exactly whatever order the library sums in
+    for lo, hi, order in ((-tail, split, slice(None)), (split, tail, slice(None, None, -1))):
+        nodes, weights = QUADRATURE_NODES[order].copy(), QUADRATURE_WEIGHTS[order].copy()
+        if xp is not np:
+            nodes = xp.as_tensor(nodes, dtype=a.dtype, device=a.device)
+            weights = xp.as_tensor(weights, dtype=a.dtype, device=a.device)
         half = (hi - lo) / 2.0
         xi = half * nodes + (hi + lo) / 2.0  # (..., 96)
         w = half * weights * xp.exp(-0.5 * xi * xi) / _SQRT_2PI
         x = a[..., None] + sigma_col * xi
-        totals = [t + (w * g(x)).sum(-1) for t, g in zip(totals, functions)]
-    return totals
+        halves.append([w * g(x) for g in functions])
+    return [(lower + upper).sum(-1) for lower, upper in zip(*halves)]
 
 
 def relu_noise_average(a, s):
