@@ -179,10 +179,11 @@ def plot_trial_traces(spec, env, *, sigmas=None, placement=None, backend="torch"
     output), hidden units.
     """
     from . import tasks
-    from .evaluation.scoring import check_spec_for_task, noise_seed
+    from .evaluation.scoring import check_spec_for_task, noise_seed, task_env
     from .evaluation.curves import swept_noise
     from .backends.simulation import simulate
 
+    env = task_env(spec, env)
     check_spec_for_task(spec, env)
     check_int(n_trials, "n_trials", 1)
     check_int(n_units, "n_units", 0)

@@ -51,6 +51,8 @@ def test_same_seed_same_result_other_seed_other_trials(env, trained):
 def test_task_id_string_is_accepted(env, trained):
     assert evaluate(trained, FA, backend="numpy", n_trials=20, seed=0) == \
         evaluate(trained, env, backend="numpy", n_trials=20, seed=0)
+    with pytest.raises(TypeError, match="env must be a task id"):
+        evaluate(trained, object(), backend="numpy", n_trials=20, seed=0)
 
 
 def test_numpy_and_torch_agree_with_noise(env, trained):

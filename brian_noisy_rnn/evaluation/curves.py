@@ -27,7 +27,7 @@ from ..core.noise import PLACEMENTS, Noise, as_noise
 from ..core.spec import check_spec
 from ..core.validation import check_int
 from ..tasks import metrics
-from .scoring import check_spec_for_task, evaluate_per_trial
+from .scoring import check_spec_for_task, evaluate_per_trial, task_env
 
 __all__ = ["NoisePreferenceCurve", "noise_preference", "sigma_grid", "swept_noise"]
 
@@ -314,8 +314,10 @@ def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, se
     ----------
     spec : :class:`~brian_noisy_rnn.CTRNNSpec`, a trained network (its ``noise`` is the
         training noise, giving the training placement and sigma)
-    env : NeuroGym TrialEnv (e.g. ``brian_noisy_rnn.tasks.make(id, dt=...)``) whose ``dt`` is
-        the network's ``dt``
+    env : str or NeuroGym TrialEnv
+        A task id (made with the network's ``dt``, as in :func:`~brian_noisy_rnn.evaluate`)
+        or a TrialEnv (e.g. ``brian_noisy_rnn.tasks.make(id, dt=...)``) whose ``dt`` is the
+        network's ``dt``.
     sigmas : sequence of floats >= 0 (dimensionless), test-noise amplitudes. 0 and the training
         sigma are always added (see :func:`sigma_grid`)
     placement : {"pre", "post", "state"} or None
@@ -348,6 +350,7 @@ def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, se
     """
 
     check_spec(spec)
+    env = task_env(spec, env)
     train_placement = spec.noise.placement
     if noise is not None:
         as_noise(noise)

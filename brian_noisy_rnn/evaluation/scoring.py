@@ -22,7 +22,8 @@ from ..core.validation import check_seed
 from ..core.spec import CTRNNSpec, check_spec
 from ..core.validation import check_int
 
-__all__ = ["EvaluationResult", "evaluate", "evaluate_per_trial", "noise_seed"]
+__all__ = ["EvaluationResult", "check_spec_for_task", "evaluate", "evaluate_per_trial",
+           "noise_seed", "task_env"]
 
 
 def noise_seed(seed):
@@ -90,10 +91,46 @@ def check_spec_for_task(spec, env, name="spec"):
     return probe
 
 
-def _resolve(spec, env, backend, noise, n_trials, seed):
+def task_env(spec, env, name="env"):
+    """The task ``env`` names, made with ``spec``'s time step, or ``env`` itself.
+
+    The one way every function that takes a task (:func:`evaluate`,
+    :func:`evaluate_per_trial`, :func:`~brian_noisy_rnn.noise_preference`,
+    :func:`~brian_noisy_rnn.plotting.plot_trial_traces`) accepts it.
+
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        The network; a task id is made with its ``dt`` (in ms, NeuroGym's unit).
+    env : str or TrialEnv
+        A task id (see :func:`brian_noisy_rnn.tasks.list_tasks`) or a NeuroGym
+        ``TrialEnv`` (or wrapper), returned unchanged.
+    name : str
+        The argument's name in error messages.
+
+    Returns
+    -------
+    TrialEnv
+        Not yet checked against the spec (see :func:`check_spec_for_task`).
+
+    Raises
+    ------
+    TypeError
+        If ``env`` is neither a str nor an object with ``unwrapped`` (a gymnasium env).
+    ValueError
+        If the task id is unknown.
+    """
+    check_spec(spec)
     if isinstance(env, str):
-        env = tasks_module.make(env, dt=spec.dt_seconds * 1000.0 if isinstance(spec, CTRNNSpec)
-                                else 20)
+        return tasks_module.make(env, dt=spec.dt_seconds * 1000.0)
+    if not hasattr(env, "unwrapped"):
+        raise TypeError(f"{name} must be a task id (str) or a NeuroGym TrialEnv, "
+                        f"got {type(env).__name__}")
+    return env
+
+
+def _resolve(spec, env, backend, noise, n_trials, seed):
+    env = task_env(spec, env)
     check_spec_for_task(spec, env)
     check_backend(backend)
     noise = spec.noise if noise is None else as_noise(noise)
