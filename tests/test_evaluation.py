@@ -78,6 +78,19 @@ def test_per_trial_metrics_mean_and_sem(env, trained):
     assert res.noise == trained.noise and res.backend == "numpy" and res.seed == 3
 
 
+def test_evaluate_returns_standard_errors_on_request(env, trained):
+    """return_sem=True: (metrics, sem) with sem the per-trial standard error; default: the dict."""
+    plain = evaluate(trained, env, backend="numpy", n_trials=60, seed=3)
+    metrics, sem = evaluate(trained, env, backend="numpy", n_trials=60, seed=3, return_sem=True)
+    assert isinstance(plain, dict) and metrics == plain
+    res = evaluate_per_trial(trained, env, backend="numpy", n_trials=60, seed=3)
+    assert set(sem) == set(metrics) == {"mse", "nmse"}
+    assert sem["mse"] == pytest.approx(np.std(res.per_trial["mse"], ddof=1) / np.sqrt(60))
+    assert sem == res.sems
+    with pytest.raises(TypeError, match="return_sem"):
+        evaluate(trained, env, backend="numpy", n_trials=60, seed=3, return_sem="yes")
+
+
 def test_classification_metrics():
     env = tasks.make("PerceptualDecisionMaking-v0")
     spec = train(env, n_hidden=8, noise=Noise("none"), steps=3, batch_size=8, seed=0,

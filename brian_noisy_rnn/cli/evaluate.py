@@ -54,7 +54,7 @@ def run(args):
     res = evaluate_per_trial(spec, env, backend=args.backend, noise=noise,
                              n_trials=args.n_trials, seed=args.seed, **options)
     elapsed = time.perf_counter() - t0
-    sem = {k: res.sem(k) for k in res.per_trial}
+    sem = res.sems
     if args.json:
         print(json.dumps({"spec": args.spec, "task": task, "backend": args.backend,
                           "noise": noise.to_dict(), "n_trials": res.n_trials, "seed": args.seed,

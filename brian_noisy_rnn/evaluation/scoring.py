@@ -70,6 +70,18 @@ class EvaluationResult:
         v = v[np.isfinite(v)]
         return float(np.std(v, ddof=1) / math.sqrt(len(v))) if len(v) > 1 else float("nan")
 
+    @property
+    def sems(self):
+        """Standard error over trials of every metric.
+
+        Returns
+        -------
+        dict name -> float
+            The keys of :attr:`metrics`; each value is :meth:`sem` of that metric's per-trial
+            values (NaN for a metric without per-trial values or with fewer than 2 trials).
+        """
+        return {k: self.sem(k) if k in self.per_trial else float("nan") for k in self.metrics}
+
 
 def check_spec_for_task(spec, env, name="spec"):
     """Raise ValueError naming ``name`` if ``spec``'s input/output sizes do not fit ``env``.
@@ -165,7 +177,8 @@ def evaluate_per_trial(spec, env, *, backend, noise=None, n_trials=1000, seed=0,
         outputs=result.outputs if keep_outputs else None, batch=batch if keep_outputs else None)
 
 
-def evaluate(spec, env, *, backend, noise=None, n_trials=1000, seed=0, **options):
+def evaluate(spec, env, *, backend, noise=None, n_trials=1000, seed=0, return_sem=False,
+             **options):
     """Task metrics of ``spec`` on ``n_trials`` trials of ``env``, simulated with ``backend``.
 
     Parameters
@@ -179,13 +192,28 @@ def evaluate(spec, env, *, backend, noise=None, n_trials=1000, seed=0, **options
         Seeds the trials (``tasks.batch(env, n_trials, seed=seed)``) and, through
         :func:`noise_seed`, the noise draws. Same seed: same trials and same draws on every
         backend and at every sigma.
+    return_sem : bool
+        Also return each metric's standard error over trials (what ``brian-noisy-rnn
+        evaluate`` prints); default False keeps the plain dict.
     **options : passed to the backend (e.g. ``target="cython"`` for brian2)
 
     Returns
     -------
-    dict name -> float
+    metrics : dict name -> float
         :func:`brian_noisy_rnn.tasks.metrics.task_metrics`: classification ``accuracy``,
         ``cross_entropy`` (+ ``trial_accuracy`` for mazes); regression ``mse``, ``nmse``.
+        Pooled over all scored steps of all trials.
+    sem : dict name -> float
+        Only with ``return_sem=True``, then returned as ``(metrics, sem)``: the standard
+        error of the mean of each metric's per-trial values (std with ddof=1 / sqrt(trials);
+        :attr:`EvaluationResult.sems`). For the full per-trial values use
+        :func:`evaluate_per_trial`.
+
+    Examples
+    --------
+    >>> metrics, sem = evaluate(spec, "FunctionApproximation-v0", backend="numpy",
+    ...                         n_trials=200, return_sem=True)  # doctest: +SKIP
+    >>> print(f"mse = {metrics['mse']:.3g} +- {sem['mse']:.2g}")  # doctest: +SKIP
 
     Raises
     ------
@@ -193,5 +221,8 @@ def evaluate(spec, env, *, backend, noise=None, n_trials=1000, seed=0, **options
         If the spec does not fit the task (n_in, n_out, dt; the message names ``spec``), the
         backend is unknown, n_trials < 1 or the seed is invalid; before anything is simulated.
     """
-    return evaluate_per_trial(spec, env, backend=backend, noise=noise, n_trials=n_trials,
-                              seed=seed, **options).metrics
+    if not isinstance(return_sem, bool):
+        raise TypeError(f"return_sem must be True or False, got {return_sem!r}")
+    result = evaluate_per_trial(spec, env, backend=backend, noise=noise, n_trials=n_trials,
+                                seed=seed, **options)
+    return (result.metrics, result.sems) if return_sem else result.metrics
