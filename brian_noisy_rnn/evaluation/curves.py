@@ -15,6 +15,7 @@ training sigma and a clearly worse one at sigma = 0; trained with noise *outside
 
 from __future__ import annotations
 
+import importlib
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -33,6 +34,13 @@ __all__ = ["NoisePreferenceCurve", "noise_preference", "sigma_grid", "swept_nois
 
 #: relative tolerance under which two test sigmas count as the same point
 _SIGMA_RTOL = 1e-9
+
+#: ``"module:function"`` that :meth:`NoisePreferenceCurve.plot` draws with, resolved by name
+#: when called (as pandas resolves ``DataFrame.plot``'s backend): plotting is a higher layer
+#: than evaluation (it also simulates networks), so evaluation never imports it, and
+#: ``import brian_noisy_rnn.evaluation`` does not load it. The function is called as
+#: ``function(curve, ax=ax, **kwargs)`` and returns a matplotlib Figure.
+CURVE_PLOTTER = "brian_noisy_rnn.plotting:plot_noise_preference"
 
 
 def _nan_to_none(x):
@@ -179,6 +187,30 @@ class NoisePreferenceCurve:
             out["zero_minus_train"] = _nan_to_none(d)
             out["zero_minus_train_sem"] = _nan_to_none(e)
         return out
+
+    # --- figure ---------------------------------------------------------------------------
+    def plot(self, ax=None, **kwargs):
+        """Draw this curve: mean metric per test sigma with standard-error bars.
+
+        A thin front for :func:`brian_noisy_rnn.plotting.plot_noise_preference` (found
+        through :data:`CURVE_PLOTTER`); to overlay several curves pass them all to that
+        function, or pass the same ``ax`` to each curve's ``plot``.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes or None
+            The Axes to draw on; None: a new pyplot-managed Figure (shown by ``plt.show()``).
+        **kwargs
+            Passed on: ``relative`` (bool, x in units of the training sigma), ``log_y``
+            (bool or "auto"), ``title`` (str), ``legend`` (bool).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The Figure drawn into; save it with :func:`brian_noisy_rnn.plotting.save_figure`.
+        """
+        module, _, function = CURVE_PLOTTER.partition(":")
+        return getattr(importlib.import_module(module), function)(self, ax=ax, **kwargs)
 
     # --- (de)serialisation ---------------------------------------------------------------
     def rows(self):
