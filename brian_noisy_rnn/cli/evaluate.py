@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from .train import add_noise_arguments, noise_from_args
+from ._arguments import add_noise_arguments, noise_from_args
 
 
 def add_parser(sub):
