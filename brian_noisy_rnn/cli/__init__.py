@@ -9,8 +9,10 @@ import argparse
 import importlib
 import sys
 
-# subcommand modules, in the order ``--help`` lists them
-SUBCOMMANDS = ("demo", "simulate", "tasks", "train", "evaluate", "experiment", "results", "analyze")
+# subcommand modules, in the order ``--help`` lists them (module noise_preference is the
+# subcommand noise-preference)
+SUBCOMMANDS = ("demo", "simulate", "tasks", "train", "evaluate", "noise_preference",
+               "experiment", "results", "analyze")
 
 
 def build_parser():
