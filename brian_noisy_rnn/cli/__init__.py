@@ -51,6 +51,11 @@ def main(argv=None):
     except (ValueError, TypeError, FileNotFoundError) as err:
         print(f"brian-noisy-rnn {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except ImportError as err:
+        if "pip install" not in str(err):  # a missing optional extra names its install command
+            raise
+        print(f"brian-noisy-rnn {args.command}: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
