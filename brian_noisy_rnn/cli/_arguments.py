@@ -143,3 +143,55 @@ def noise_from_args(args, base=None):
     else:
         tau_noise = base.tau_noise if same and process == base.process else None
     return Noise(placement, sigma, process=process, tau_noise=tau_noise)
+
+
+def task_from_args(args, spec, spec_path):
+    """The task id: ``--task``, else the one the network was trained on (its metadata).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        With ``task`` (str or None).
+    spec : CTRNNSpec
+        The loaded network.
+    spec_path : str
+        Its file, for the error message.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ValueError
+        Naming ``--task`` when neither is known.
+    """
+    task = args.task or spec.metadata.get("training", {}).get("task")
+    if not task:
+        raise ValueError(f"--task is required: {spec_path!r} does not record the task it was "
+                         "trained on")
+    return task
+
+
+def target_options(args):
+    """Simulation options from ``--target``: ``{"target": ...}`` for brian2 backends, else {}.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        With ``backend`` (str) and ``target`` (str or None).
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ValueError
+        Naming ``--target`` when it is given for a backend that is not Brian2's.
+    """
+    if args.target is None:
+        return {}
+    if not args.backend.startswith("brian2"):
+        raise ValueError(f"--target is only used with brian2 backends, not {args.backend!r}")
+    return {"target": args.target}

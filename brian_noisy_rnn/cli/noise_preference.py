@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from ._arguments import add_deprecated_alias, csv_list
+from ._arguments import add_deprecated_alias, csv_list, target_options, task_from_args
 
 #: file names written into ``--out DIR``
 OUT_FILES = {"json": "noise_preference.json", "csv": "noise_preference.csv",
@@ -102,6 +102,24 @@ def _targets(args):
     return files
 
 
+def _write(curve, files):
+    """Write the curve (json/csv) and the figure to ``files``; returns {kind: path} written."""
+    from ..core.atomic import atomic_write
+
+    written = {}
+    for fmt in ("json", "csv"):
+        if fmt in files:
+            with atomic_write(files[fmt], prefix=".tmp-curve-", suffix="." + fmt) as f:
+                f.write(_curve_bytes(curve, fmt))
+            written[fmt] = files[fmt]
+    if "figure" in files:
+        from ..plotting import save_figure
+
+        fig = curve.plot(title=f"{curve.task}: {curve.placement} test noise")
+        written["figure"] = save_figure(fig, files["figure"], close=True)
+    return written
+
+
 def headline(curve):
     """The curve's headline as text lines.
 
@@ -140,7 +158,6 @@ def headline(curve):
 def run(args):
     """Sweep, print the headline, write the requested files; returns the exit code."""
     from ..backends.simulation import check_backend
-    from ..core.atomic import atomic_write
     from ..core.spec import CTRNNSpec
     from ..evaluation.curves import noise_preference
 
@@ -153,17 +170,10 @@ def run(args):
     check_backend(args.backend)
     if args.n_trials < 1:
         raise ValueError(f"--n-trials must be >= 1, got {args.n_trials}")
-    options = {}
-    if args.target is not None:
-        if not args.backend.startswith("brian2"):
-            raise ValueError(f"--target is only used with brian2 backends, not {args.backend!r}")
-        options["target"] = args.target
+    options = target_options(args)
     files = _targets(args)
     spec = CTRNNSpec.load(spec_path)
-    task = args.task or spec.metadata.get("training", {}).get("task")
-    if not task:
-        raise ValueError(f"--task is required: {spec_path!r} does not record the task it was "
-                         "trained on")
+    task = task_from_args(args, spec, spec_path)
     if args.placement is None and spec.noise.placement == "none":
         raise ValueError("--placement is required: the network was trained without noise; "
                          "pass --placement pre, post or state")
@@ -180,18 +190,7 @@ def run(args):
     curve = noise_preference(spec, task, sigmas, placement=args.placement,
                              backend=args.backend, n_trials=args.n_trials, seed=args.seed,
                              progress=not args.no_progress and not args.json, **options)
-    written = {}
-    for fmt in ("json", "csv"):
-        if fmt in files:
-            with atomic_write(files[fmt], prefix=".tmp-curve-", suffix="." + fmt) as f:
-                f.write(_curve_bytes(curve, fmt))
-            written[fmt] = files[fmt]
-    if "figure" in files:
-        from ..plotting import save_figure
-
-        written["figure"] = save_figure(curve.plot(title=f"{curve.task}: {curve.placement} "
-                                                         "test noise"),
-                                        files["figure"], close=True)
+    written = _write(curve, files)
     if args.json:
         print(json.dumps({"spec": spec_path, "summary": curve.summary(),
                           "curve": curve.to_dict(), "files": written}))
