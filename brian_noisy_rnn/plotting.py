@@ -1,7 +1,13 @@
-"""Figures: noise-preference curves and example trial traces (matplotlib, no pyplot state).
+"""Figures: noise-preference curves and example trial traces.
 
-Every function draws into a ``matplotlib.figure.Figure`` (or given ``Axes``) and returns it,
-without touching pyplot's global state or needing a display; save with :func:`save_figure`.
+Every plotting function returns a ``matplotlib.figure.Figure`` (the one it drew into, or the
+root Figure of a given ``Axes``/``SubFigure``); :func:`save_figure` writes it (or an Axes'
+figure) atomically. New figures are made with :func:`new_figure`, i.e. ``pyplot.figure``:
+they belong to pyplot's figure manager, so ``plt.show()`` shows them in a script and
+notebooks display them, and nothing is shown until then (pyplot's non-interactive mode, the
+default outside IPython's ``%matplotlib``). Headless runs use pyplot's non-GUI backend (Agg:
+chosen automatically without a display, or set ``MPLBACKEND=Agg``). Batch code that only
+saves figures closes them (``save_figure(..., close=True)``) so pyplot does not keep them.
 
 - :func:`plot_noise_preference`: curves on one Axes, error bars = standard error over trials,
   training sigma marked, backends overlaid (solid torch, dashed markers for Brian2).
@@ -19,8 +25,8 @@ import numpy as np
 from .core.atomic import atomic_write
 from .core.validation import check_int
 
-__all__ = ["plot_noise_preference", "plot_noise_preference_panels", "plot_trial_traces",
-           "save_figure"]
+__all__ = ["new_figure", "plot_noise_preference", "plot_noise_preference_panels",
+           "plot_trial_traces", "save_figure"]
 
 # line style per backend: torch solid, Brian2 dashed with open markers, others dotted
 _BACKEND_STYLE = {
@@ -35,10 +41,43 @@ _PLACEMENT_NAME = {"pre": "noise inside f (pre)", "post": "noise outside f (post
                    "state": "state noise"}
 
 
-def new_figure(figsize):
-    from matplotlib.figure import Figure
+def new_figure(figsize=None):
+    """A new, empty Figure with constrained layout, managed by pyplot.
 
-    return Figure(figsize=figsize, layout="constrained")
+    Made with ``matplotlib.pyplot.figure``, so ``plt.show()`` displays it and notebooks show
+    it; no window opens before ``plt.show()`` unless pyplot's interactive mode is on (the
+    user's choice, e.g. ``%matplotlib`` in IPython). Matplotlib has no public way to hand a
+    bare ``Figure`` to pyplot afterwards, hence pyplot from the start.
+
+    Parameters
+    ----------
+    figsize : (float, float) or None
+        Width and height in inches; None: matplotlib's default (``rcParams["figure.figsize"]``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Close it with ``plt.close(fig)`` (or ``save_figure(fig, path, close=True)``) when
+        it is no longer needed: pyplot keeps its figures alive until closed.
+    """
+    import matplotlib.pyplot as plt
+
+    return plt.figure(figsize=figsize, layout="constrained")
+
+
+def _root_figure(obj, name="fig"):
+    """The top-level Figure of a Figure, SubFigure or Axes (TypeError naming ``name`` otherwise)."""
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
+
+    if isinstance(obj, Axes):
+        obj = obj.figure
+    while isinstance(obj, SubFigure):
+        obj = obj.figure
+    if not isinstance(obj, Figure):
+        raise TypeError(f"{name} must be a matplotlib Figure, SubFigure or Axes, "
+                        f"got {type(obj).__name__}")
+    return obj
 
 
 def _check_curves(curves):
@@ -62,24 +101,37 @@ def plot_noise_preference(curves, *, ax=None, relative=False, log_y="auto", titl
                           legend=True):
     """Draw noise-preference curves on one Axes.
 
+    Each curve: mean metric per test sigma with error bars (standard error over trials);
+    colour per seed (network), line style per backend (torch solid, Brian2 dashed); a star
+    at each curve's best sigma; a grey dotted vertical line at each training sigma.
+
     Parameters
     ----------
-    curves : NoisePreferenceCurve or iterable of them (e.g. one per seed and backend)
-    ax : matplotlib Axes or None (a new Figure is made)
-    relative : bool, x axis in units of the training sigma (sigma / sigma_train)
-    log_y : bool or "auto" (log scale for positive loss-like metrics spanning > 5x)
+    curves : NoisePreferenceCurve or iterable of NoisePreferenceCurve
+        E.g. one per seed and backend (also :meth:`NoisePreferenceCurve.plot
+        <brian_noisy_rnn.evaluation.NoisePreferenceCurve.plot>`).
+    ax : matplotlib Axes or None
+        The Axes to draw on; None: a new Figure (:func:`new_figure`) with one Axes.
+    relative : bool
+        x axis in units of the training sigma (sigma / sigma_train, dimensionless).
+    log_y : bool or "auto"
+        Log y scale; "auto": for positive loss-like metrics spanning more than 5x.
     title : str or None
+        Axes title.
     legend : bool
+        Draw a legend (one entry per backend and seed).
 
     Returns
     -------
-    matplotlib Axes. Each curve: mean metric per test sigma with error bars (standard error
-    over trials); colour per seed (network), line style per backend; a grey dotted vertical
-    line at each training sigma.
+    matplotlib.figure.Figure
+        The Figure drawn into (the root Figure of ``ax`` if given); the Axes is
+        ``fig.axes[0]`` for a new figure.
     """
     curves = _check_curves(curves)
     if ax is None:
         ax = new_figure((5, 3.6)).add_subplot()
+    else:
+        _root_figure(ax, "ax")
     order = {"torch": 0, "brian2": 1}
     curves = sorted(curves, key=lambda c: (str(_seed_of(c)), order.get(c.backend, 2), c.backend))
     seeds = []
@@ -118,7 +170,7 @@ def plot_noise_preference(curves, *, ax=None, relative=False, log_y="auto", titl
         handles, labels = ax.get_legend_handles_labels()
         uniq = dict(zip(labels, handles))
         ax.legend(uniq.values(), uniq.keys(), fontsize=7, ncols=2 if len(uniq) > 4 else 1)
-    return ax
+    return _root_figure(ax)
 
 
 def plot_noise_preference_panels(curves, *, relative=False, figsize=None):
@@ -127,12 +179,16 @@ def plot_noise_preference_panels(curves, *, relative=False, figsize=None):
     Parameters
     ----------
     curves : iterable of NoisePreferenceCurve
-    relative : bool, x axis in units of the training sigma
-    figsize : (width, height) in inches or None
+        Grouped into panels by ``(task, train_placement, sigma_train)``.
+    relative : bool
+        x axis in units of the training sigma.
+    figsize : (float, float) or None
+        Width and height in inches; None: 5.2 x 3.8 per panel.
 
     Returns
     -------
-    matplotlib Figure
+    matplotlib.figure.Figure
+        A new Figure (:func:`new_figure`), one visible Axes per panel.
     """
     curves = _check_curves(curves)
     groups = {}
@@ -161,28 +217,41 @@ def plot_trial_traces(spec, env, *, sigmas=None, placement=None, backend="torch"
 
     Parameters
     ----------
-    spec : CTRNNSpec, a trained network
-    env : NeuroGym TrialEnv with the network's dt
-    sigmas : sequence of floats or None (default: 0 and the training sigma)
-    placement : test-noise placement (default: the training one)
-    backend : simulation backend (default "torch")
-    n_trials : int >= 1, trials drawn (the same trials and noise draws in every column)
-    n_units : int >= 0, hidden units of the first trial shown in the bottom row
-    seed : int, trial and noise seed (noise drawn as in :func:`~brian_noisy_rnn.evaluate`)
-    fig : matplotlib Figure or None
-    **options : simulate() options (e.g. ``target`` for Brian2)
+    spec : CTRNNSpec
+        A trained network.
+    env : str or NeuroGym TrialEnv
+        A task id (made with the network's dt) or a TrialEnv with the network's dt.
+    sigmas : sequence of float or None
+        1 to 6 test sigmas >= 0 (dimensionless), one column each; None: 0 and the training
+        sigma.
+    placement : {"pre", "post", "state"} or None
+        Test-noise placement; None: the training one ("pre" for a noise-free network).
+    backend : str
+        Simulation backend (default "torch").
+    n_trials : int >= 1
+        Trials drawn (the same trials and noise draws in every column).
+    n_units : int >= 0
+        Hidden units of the first trial shown in the bottom row (0: no hidden-unit row).
+    seed : int
+        Trial and noise seed (noise drawn as in :func:`~brian_noisy_rnn.evaluate`).
+    fig : matplotlib Figure, SubFigure or None
+        Where to draw; None: a new Figure (:func:`new_figure`).
+    **options
+        :func:`~brian_noisy_rnn.simulate` options (e.g. ``target`` for Brian2).
 
     Returns
     -------
-    matplotlib Figure: one column per sigma; rows: inputs, outputs (solid) with targets
-    (dashed, on scored steps; classification: the target class as dots on the argmax
-    output), hidden units.
+    matplotlib.figure.Figure
+        The Figure drawn into (the root Figure if ``fig`` is a SubFigure): one column per
+        sigma; rows: inputs, outputs (solid) with targets (dashed, on scored steps;
+        classification: the target class as dots on the argmax output), hidden units.
     """
     from . import tasks
-    from .evaluation.scoring import check_spec_for_task, noise_seed
+    from .evaluation.scoring import check_spec_for_task, noise_seed, task_env
     from .evaluation.curves import swept_noise
     from .backends.simulation import simulate
 
+    env = task_env(spec, env)
     check_spec_for_task(spec, env)
     check_int(n_trials, "n_trials", 1)
     check_int(n_units, "n_units", 0)
@@ -241,13 +310,38 @@ def plot_trial_traces(spec, env, *, sigmas=None, placement=None, backend="torch"
         axes[2, 0].set_ylabel(f"hidden h (trial 1,\n{len(units)} most active units)")
     fig.suptitle(f"{tasks.task_name(env)}: example trials (training: {spec.noise.placement}, "
                  f"sigma = {st:g})", fontsize=10)
-    return fig
+    return _root_figure(fig)
 
 
-def save_figure(fig, path, dpi=120):
-    """Save a Figure to ``path`` (format from the extension) atomically; returns the path."""
+def save_figure(fig, path, dpi=120, *, close=False):
+    """Save a figure to ``path`` atomically (no partial file is ever visible).
+
+    Parameters
+    ----------
+    fig : matplotlib Figure, SubFigure or Axes
+        What a plotting function returned; for a SubFigure or an Axes its whole (root)
+        Figure is saved.
+    path : str or path-like
+        Output file; the format comes from the extension (``.png``, ``.pdf``, ``.svg``, ...;
+        PNG if there is none). Missing parent folders are created.
+    dpi : float
+        Resolution in dots per inch (raster formats).
+    close : bool
+        Also close the figure in pyplot afterwards (for batch code that only saves: pyplot
+        keeps open figures alive).
+
+    Returns
+    -------
+    str
+        ``path``.
+    """
+    root = _root_figure(fig)
     path = os.fspath(path)
     ext = os.path.splitext(path)[1] or ".png"
     with atomic_write(path, prefix=".tmp-fig-", suffix=ext) as f:
-        fig.savefig(f, dpi=dpi, format=ext.lstrip("."))
+        root.savefig(f, dpi=dpi, format=ext.lstrip("."))
+    if close:
+        import matplotlib.pyplot as plt
+
+        plt.close(root)
     return path

@@ -86,6 +86,7 @@ def main(argv=None):
     from brian_noisy_rnn import Noise, evaluate, tasks
     from brian_noisy_rnn.analysis import compensate, network_shift_report, operating_point_stats
     from brian_noisy_rnn.analysis.report import trial_inputs
+    from brian_noisy_rnn.plotting import save_figure
 
     os.makedirs(args.out, exist_ok=True)
     env = tasks.make("FunctionApproximation-v0", dt=20)
@@ -107,7 +108,8 @@ def main(argv=None):
         rep = network_shift_report(spec, shift_batch, n_repeats=args.n_repeats,
                                    backend=args.backend, seed=seed)
         row.update({f"report_{k}": v for k, v in rep.as_dict().items()})
-        rep.plot(os.path.join(args.out, f"shift_{placement}_s{seed}.png"))
+        save_figure(rep.plot(), os.path.join(args.out, f"shift_{placement}_s{seed}.png"),
+                    close=True)
         for mask_name, mask in (("masked", op_batch.mask), ("all", None)):
             op = operating_point_stats(spec, op_batch.inputs, mask, sigma=args.sigma,
                                        backend=args.backend, seed=seed)

@@ -1,5 +1,7 @@
 """Shared fixtures: random specs of several sizes and activations."""
 
+import sys
+
 import numpy as np
 import pytest
 from brian2 import ms
@@ -40,3 +42,11 @@ def _fast_defaults():
     torch.set_num_threads(1)
     prefs.codegen.target = "numpy"
     yield
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Figures are pyplot-managed (``plotting.new_figure``): close what a test left open."""
+    yield
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")

@@ -253,6 +253,9 @@ def test_single_neuron_shift_analytic_vs_simulated(tmp_path):
     assert res.max_z_score() < Z
     fig = res.plot(tmp_path / "sn.png")
     assert (tmp_path / "sn.png").stat().st_size > 1000 and len(fig.axes) == 2
+    import matplotlib.pyplot as plt
+
+    assert fig.number in plt.get_fignums()  # made by plotting.new_figure: plt.show() shows it
     post = single_neuron_shift(spec, [0.3], [1.0], placement="post", simulate=False)
     assert post.predicted[0, 0] == 0.0
     with pytest.raises(ValueError, match="one hidden unit"):

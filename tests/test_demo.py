@@ -9,7 +9,7 @@ from brian_noisy_rnn.cli import main
 from brian_noisy_rnn.experiments import ResultStore
 from brian_noisy_rnn.experiments.demo import backend_agreement, demo_grid
 
-TINY = ["--steps", "20", "--seeds", "1", "--trials", "40", "--n-hidden", "6", "--n-sigmas", "3",
+TINY = ["--steps", "20", "--n-seeds", "1", "--n-trials", "40", "--n-hidden", "6", "--n-sigmas", "3",
         "--workers", "1", "--no-progress"]
 
 

@@ -51,6 +51,8 @@ def test_same_seed_same_result_other_seed_other_trials(env, trained):
 def test_task_id_string_is_accepted(env, trained):
     assert evaluate(trained, FA, backend="numpy", n_trials=20, seed=0) == \
         evaluate(trained, env, backend="numpy", n_trials=20, seed=0)
+    with pytest.raises(TypeError, match="env must be a task id"):
+        evaluate(trained, object(), backend="numpy", n_trials=20, seed=0)
 
 
 def test_numpy_and_torch_agree_with_noise(env, trained):
@@ -74,6 +76,19 @@ def test_per_trial_metrics_mean_and_sem(env, trained):
     assert 0 < sem < res.metrics["mse"]
     assert res.outputs.shape == (40, 100, 1) and res.batch.n_trials == 100
     assert res.noise == trained.noise and res.backend == "numpy" and res.seed == 3
+
+
+def test_evaluate_returns_standard_errors_on_request(env, trained):
+    """return_sem=True: (metrics, sem) with sem the per-trial standard error; default: the dict."""
+    plain = evaluate(trained, env, backend="numpy", n_trials=60, seed=3)
+    metrics, sem = evaluate(trained, env, backend="numpy", n_trials=60, seed=3, return_sem=True)
+    assert isinstance(plain, dict) and metrics == plain
+    res = evaluate_per_trial(trained, env, backend="numpy", n_trials=60, seed=3)
+    assert set(sem) == set(metrics) == {"mse", "nmse"}
+    assert sem["mse"] == pytest.approx(np.std(res.per_trial["mse"], ddof=1) / np.sqrt(60))
+    assert sem == res.sems
+    with pytest.raises(TypeError, match="return_sem"):
+        evaluate(trained, env, backend="numpy", n_trials=60, seed=3, return_sem="yes")
 
 
 def test_classification_metrics():

@@ -5,6 +5,7 @@ check bookkeeping, not science.
 """
 
 import multiprocessing
+import os
 import signal
 import sqlite3
 import subprocess
@@ -303,6 +304,28 @@ def test_dask_local_cluster_runs_a_grid(tmp_path):
     with ResultStore(db) as store:
         assert store.counts() == (2, 6)
         assert {r["placement"] for r in store.cells()} == {"pre", "post"}
+
+
+def test_without_dask_the_error_names_the_extra(tmp_path, monkeypatch, capsys):
+    """Dask is the optional extra [dask]: without it, a Dask run fails before any work with
+    the install command; local runs do not need it."""
+    import tomllib
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    path = tiny_grid_file(tmp_path)
+    db = tmp_path / "r.sqlite"
+    with pytest.raises(ImportError, match=r"pip install 'brian-noisy-rnn\[dask\]'"):
+        run_grid(load_grid(path), db, scheduler="tcp://127.0.0.1:1", progress=False)
+    assert not db.exists()
+    assert main(["experiment", str(path), "--results", str(db), "--scheduler",
+                 "tcp://127.0.0.1:1", "--no-progress"]) == 2
+    assert "brian-noisy-rnn[dask]" in capsys.readouterr().err
+    with open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "pyproject.toml"), "rb") as f:
+        project = tomllib.load(f)["project"]
+    assert not any(d.startswith("dask") for d in project["dependencies"])
+    extras = project["optional-dependencies"]
+    assert any(d.startswith("dask[distributed]") for d in extras["dask"])
+    assert set(extras["dask"]) <= set(extras["test"])  # CI (setup.sh installs .[test]) tests Dask
 
 
 # --- the headline table ------------------------------------------------------------------------

@@ -191,3 +191,16 @@ def test_noise_template_sets_the_test_process():
     with pytest.raises(ValueError, match="placement or noise"):
         noise_preference(spec, env, [0.5], backend="numpy", n_trials=5, seed=0,
                          noise=template, placement="pre")
+
+
+def test_task_id_is_accepted_like_evaluate(spec, env):
+    """noise_preference takes a task id (made with the spec's dt) as evaluate does."""
+    by_id = noise_preference(spec, "FunctionApproximation-v0", [1.0], backend="numpy",
+                             n_trials=20, seed=4)
+    by_env = noise_preference(spec, env, [1.0], backend="numpy", n_trials=20, seed=4)
+    np.testing.assert_array_equal(by_id.mean, by_env.mean)
+    assert by_id.task == "FunctionApproximation-v0"
+    with pytest.raises(ValueError, match="unknown task"):
+        noise_preference(spec, "NoSuchTask-v0", [1.0], backend="numpy", n_trials=5, seed=0)
+    with pytest.raises(TypeError, match="env must be a task id"):
+        noise_preference(spec, 3, [1.0], backend="numpy", n_trials=5, seed=0)

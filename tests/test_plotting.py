@@ -1,5 +1,8 @@
 """Figures: noise-preference curves and trial traces draw what they say (no display needed)."""
 
+import os
+
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from brian2 import ms
@@ -23,7 +26,7 @@ def make_curve(placement="pre", backend="torch", seed=0, sigma_train=1.0, scale=
 
 def test_curves_with_error_bars_training_sigma_and_best_point():
     curves = [make_curve(backend=b, seed=s) for b in ("torch", "brian2") for s in (0, 1)]
-    ax = plot_noise_preference(curves)
+    ax = plot_noise_preference(curves).axes[0]
     assert len(ax.containers) == 4  # one errorbar container per curve
     vlines = [ln for ln in ax.lines if len(ln.get_xdata()) == 2 and np.allclose(ln.get_xdata(), 1.0)]
     assert vlines, "the training sigma is marked"
@@ -43,7 +46,7 @@ def test_curves_with_error_bars_training_sigma_and_best_point():
 
 def test_relative_axis_and_linear_scale():
     ax = plot_noise_preference(make_curve(sigma_train=0.5, scale=1e-3 + 0.0), relative=True,
-                               log_y=False)
+                               log_y=False).axes[0]
     x = ax.containers[0].lines[0].get_xdata()
     np.testing.assert_allclose(x, [0, 0.5, 1, 1.5, 2])
     assert ax.get_yscale() == "linear"
@@ -83,3 +86,58 @@ def test_trial_traces_columns_and_rows(make_spec, tmp_path):
         plot_trial_traces(spec, env, n_units=-1)
     with pytest.raises(ValueError, match="sigmas"):
         plot_trial_traces(spec, env, sigmas=[0, -1])
+
+
+def test_every_plot_function_returns_a_figure_that_save_figure_takes(make_spec, tmp_path):
+    from matplotlib.figure import Figure
+
+    curves = [make_curve("pre"), make_curve("post")]
+    spec = make_spec(4, n_in=1, n_out=1, dt=20 * ms, noise=Noise("pre", sigma=0.5))
+    figs = [plot_noise_preference(curves), plot_noise_preference_panels(curves),
+            plot_trial_traces(spec, "FunctionApproximation-v0", n_trials=1, n_units=1),
+            curves[0].plot()]
+    assert all(type(f) is Figure for f in figs)
+    # into a given Axes of a SubFigure: the root Figure comes back
+    root = plt.figure()
+    ax = root.subfigures(1, 2)[1].subplots()
+    assert plot_noise_preference(curves, ax=ax) is root
+    # save_figure takes a Figure, a SubFigure or an Axes (its whole figure)
+    for i, what in enumerate((root, ax, ax.figure)):
+        path = save_figure(what, tmp_path / f"f{i}.png")
+        assert open(path, "rb").read(4) == b"\x89PNG"
+    with pytest.raises(TypeError, match="fig must be a matplotlib Figure"):
+        save_figure("figure", tmp_path / "x.png")
+    with pytest.raises(TypeError, match="ax must be a matplotlib Figure"):
+        plot_noise_preference(curves, ax="left")
+
+
+def test_figures_belong_to_pyplot_so_plt_show_shows_them(tmp_path):
+    """New figures are registered with pyplot's figure manager (what plt.show() displays);
+    save_figure(close=True) releases them."""
+    fig = make_curve().plot()
+    assert fig.number in plt.get_fignums() and fig.canvas.manager is not None
+    save_figure(fig, tmp_path / "c.png", close=True)
+    assert fig.number not in plt.get_fignums()
+    assert os.path.isfile(tmp_path / "c.png")
+
+
+def test_curve_plot_is_plot_noise_preference():
+    curve = make_curve(sigma_train=0.5)
+    fig = curve.plot(relative=True, log_y=False, title="one curve")
+    ax = fig.axes[0]
+    assert len(ax.containers) == 1 and ax.get_title() == "one curve"
+    np.testing.assert_allclose(ax.containers[0].lines[0].get_xdata(), [0, 0.5, 1, 1.5, 2])
+    np.testing.assert_allclose(ax.containers[0].lines[0].get_ydata(), curve.mean)
+    # onto an existing Axes: two curves overlaid
+    assert make_curve("post").plot(ax=ax) is fig and len(ax.containers) == 2
+
+
+def test_curve_plotter_names_the_plotting_function():
+    """curve.plot() finds plotting by name (evaluation, a lower layer, never imports it; the
+    layer contract in test_architecture checks that); the name must not rot."""
+    import brian_noisy_rnn.plotting as plotting
+    from brian_noisy_rnn.evaluation import curves
+
+    module, _, function = curves.CURVE_PLOTTER.partition(":")
+    assert module == plotting.__name__
+    assert getattr(plotting, function) is plot_noise_preference

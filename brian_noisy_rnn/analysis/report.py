@@ -101,9 +101,9 @@ class NetworkShiftReport:
 
     def plot(self, path=None):
         """Measured vs predicted output shift (and vs u[0]); returns a matplotlib Figure."""
-        from matplotlib.figure import Figure
+        from ..plotting import new_figure
 
-        fig = Figure(figsize=(9, 3.6), constrained_layout=True)
+        fig = new_figure((9, 3.6))
         ax1, ax2 = fig.subplots(1, 2)
         p, m = self.predicted_shift[:, 0], self.measured_shift[:, 0]
         ax1.errorbar(p, m, yerr=2 * self.measured_shift_sem[:, 0], fmt="o", ms=3)

@@ -87,11 +87,12 @@ class SingleNeuronShift:
 
         Returns
         -------
-        matplotlib Figure (Agg backend; nothing is shown)
+        matplotlib.figure.Figure
+            Made with :func:`brian_noisy_rnn.plotting.new_figure` (shown by ``plt.show()``).
         """
-        from matplotlib.figure import Figure  # no pyplot: never opens a window
+        from ..plotting import new_figure
 
-        fig = Figure(figsize=(9, 3.6), constrained_layout=True)
+        fig = new_figure((9, 3.6))
         ax1, ax2 = fig.subplots(1, 2)
         sims = np.isfinite(self.simulated)
         for k, c in enumerate(self.commands):

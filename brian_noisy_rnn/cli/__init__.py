@@ -9,8 +9,10 @@ import argparse
 import importlib
 import sys
 
-# subcommand modules, in the order ``--help`` lists them
-SUBCOMMANDS = ("demo", "simulate", "tasks", "train", "evaluate", "experiment", "results", "analyze")
+# subcommand modules, in the order ``--help`` lists them (module noise_preference is the
+# subcommand noise-preference)
+SUBCOMMANDS = ("demo", "simulate", "tasks", "train", "evaluate", "noise_preference",
+               "experiment", "results", "analyze")
 
 
 def build_parser():
@@ -47,6 +49,11 @@ def main(argv=None):
         print("interrupted; finished results are kept", file=sys.stderr)
         return 130
     except (ValueError, TypeError, FileNotFoundError) as err:
+        print(f"brian-noisy-rnn {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except ImportError as err:
+        if "pip install" not in str(err):  # a missing optional extra names its install command
+            raise
         print(f"brian-noisy-rnn {args.command}: error: {err}", file=sys.stderr)
         return 2
 

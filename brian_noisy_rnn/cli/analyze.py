@@ -66,6 +66,7 @@ def run(args):
     from ..core.noise import Noise
     from ..backends.simulation import check_backend
     from ..core.spec import CTRNNSpec
+    from ..plotting import save_figure
 
     for name in ("n_trials", "n_repeats", "n_eval"):
         if getattr(args, name) < 2:
@@ -131,10 +132,10 @@ def run(args):
                                  backend=args.backend, n_trials=32, seed=args.seed)
         print(f"\nsingle unit: max |simulated - predicted| / sem = {sn.max_z_score():.2f}")
         if args.out:
-            sn.plot(os.path.join(args.out, "single_neuron.png"))
+            save_figure(sn.plot(), os.path.join(args.out, "single_neuron.png"), close=True)
 
     if args.out:
-        rep.plot(os.path.join(args.out, "shift.png"))
+        save_figure(rep.plot(), os.path.join(args.out, "shift.png"), close=True)
         _plot_operating_points(op, os.path.join(args.out, "operating_points.png"))
         with open(os.path.join(args.out, "analysis.json"), "w") as f:
             json.dump(out, f, indent=1, default=float)
@@ -143,11 +144,9 @@ def run(args):
 
 
 def _plot_operating_points(op, path):
-    from matplotlib.figure import Figure
+    from ..plotting import new_figure, save_figure
 
-    from ..plotting import save_figure
-
-    fig = Figure(figsize=(5, 3.4), constrained_layout=True)
+    fig = new_figure((5, 3.4))
     ax = fig.subplots()
     ax.hist(np.clip(op.distances, -6, 6), bins=60, color="0.4")
     for k in op.fraction_within:
@@ -155,5 +154,4 @@ def _plot_operating_points(op, path):
     ax.set_xlabel("(a - kink) / sigma" if op.kink is not None else "a / sigma")
     ax.set_ylabel("count")
     ax.set_title("pre-activations relative to the nonlinearity")
-    save_figure(fig, path)
-    return fig
+    save_figure(fig, path, close=True)

@@ -3,9 +3,7 @@
 import os
 import time
 
-
-def _csv(text):
-    return tuple(s.strip() for s in text.split(",") if s.strip())
+from ._arguments import add_deprecated_alias, csv_list as _csv
 
 
 def add_parser(sub):
@@ -21,7 +19,8 @@ def add_parser(sub):
                    help="task id (default: %(default)s; see `brian-noisy-rnn tasks`)")
     p.add_argument("--out", default="brian-noisy-rnn-demo",
                    help="output folder (default: %(default)s)")
-    p.add_argument("--seeds", type=int, default=3, help="networks per placement (default: 3)")
+    p.add_argument("--n-seeds", type=int, default=3,
+                   help="networks (seeds 0, 1, ...) per placement (default: 3)")
     p.add_argument("--placements", type=_csv, default=("pre", "post"),
                    help="comma-separated training placements (default: pre,post)")
     p.add_argument("--backends", type=_csv, default=("torch", "brian2"),
@@ -33,21 +32,25 @@ def add_parser(sub):
     p.add_argument("--n-hidden", type=int, default=None, help="hidden units (default: preset)")
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: preset)")
     p.add_argument("--batch-size", type=int, default=None, help="trials per step (default: preset)")
-    p.add_argument("--trials", type=int, default=None,
+    p.add_argument("--n-trials", type=int, default=None,
                    help="test trials per sigma (default: preset; 2000 for FunctionApproximation)")
-    p.add_argument("--brian2-trials", type=int, default=None,
-                   help="test trials per sigma of the Brian2 sweeps (default: --trials)")
+    p.add_argument("--brian2-n-trials", type=int, default=None,
+                   help="test trials per sigma of the Brian2 sweeps (default: --n-trials)")
     p.add_argument("--target", default="numpy",
                    help="Brian2 code-generation target: numpy, cython or cpp_standalone "
                         "(default: %(default)s)")
     p.add_argument("--n-sigmas", type=int, default=9, help="test sigmas in the sweep (default: 9)")
     p.add_argument("--max-sigma", type=float, default=2.0,
                    help="largest test sigma, in units of the training sigma (default: 2)")
-    p.add_argument("--dt", type=float, default=20.0, help="time step in ms (default: 20)")
+    p.add_argument("--dt-ms", type=float, default=20.0, help="time step in ms (default: 20)")
     p.add_argument("--workers", type=int, default=None,
                    help="local worker processes (default: all CPUs; 1 = this process)")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_deprecated_alias(p, "--seeds", "--n-seeds", type=int)
+    add_deprecated_alias(p, "--trials", "--n-trials", type=int)
+    add_deprecated_alias(p, "--brian2-trials", "--brian2-n-trials", type=int)
+    add_deprecated_alias(p, "--dt", "--dt-ms", type=float)
     p.set_defaults(func=run)
 
 
@@ -56,15 +59,15 @@ def run(args):
     from ..experiments.demo import demo_grid, run_demo
 
     t0 = time.perf_counter()
-    if args.seeds < 1:
-        raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
+    if args.n_seeds < 1:
+        raise ValueError(f"--n-seeds must be >= 1, got {args.n_seeds}")
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
-    grid = demo_grid(args.task, seeds=args.seeds, placements=args.placements,
+    grid = demo_grid(args.task, seeds=args.n_seeds, placements=args.placements,
                      backends=args.backends, sigma_train=args.sigma_train, steps=args.steps,
                      n_hidden=args.n_hidden, lr=args.lr, batch_size=args.batch_size,
-                     n_trials=args.trials, brian2_trials=args.brian2_trials, target=args.target,
-                     max_relative_sigma=args.max_sigma, n_sigmas=args.n_sigmas, dt_ms=args.dt)
+                     n_trials=args.n_trials, brian2_trials=args.brian2_n_trials, target=args.target,
+                     max_relative_sigma=args.max_sigma, n_sigmas=args.n_sigmas, dt_ms=args.dt_ms)
     st = grid.train_sigmas[0]
     print(f"demo: {grid.tasks[0]}, networks trained with noise {'/'.join(grid.placements)} "
           f"the activation at sigma = {st:g}, seeds {list(grid.seeds)}, "

@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from .train import add_noise_arguments, noise_from_args
+from ._arguments import add_noise_arguments, noise_from_args, target_options, task_from_args
 
 
 def add_parser(sub):
@@ -39,22 +39,15 @@ def run(args):
 
     check_backend(args.backend)
     spec = CTRNNSpec.load(args.spec)
-    task = args.task or spec.metadata.get("training", {}).get("task")
-    if not task:
-        raise ValueError(f"--task is required: {args.spec!r} does not record the task it was "
-                         "trained on")
+    task = task_from_args(args, spec, args.spec)
     noise = noise_from_args(args, base=spec.noise)
     env = make(task, dt=spec.dt_seconds * 1000.0)
-    options = {}
-    if args.target is not None:
-        if not args.backend.startswith("brian2"):
-            raise ValueError(f"--target is only used with brian2 backends, not {args.backend!r}")
-        options["target"] = args.target
+    options = target_options(args)
     t0 = time.perf_counter()
     res = evaluate_per_trial(spec, env, backend=args.backend, noise=noise,
                              n_trials=args.n_trials, seed=args.seed, **options)
     elapsed = time.perf_counter() - t0
-    sem = {k: res.sem(k) for k in res.per_trial}
+    sem = res.sems
     if args.json:
         print(json.dumps({"spec": args.spec, "task": task, "backend": args.backend,
                           "noise": noise.to_dict(), "n_trials": res.n_trials, "seed": args.seed,

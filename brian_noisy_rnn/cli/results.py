@@ -37,6 +37,6 @@ def run(args):
     if args.figure:
         from ..plotting import plot_noise_preference_panels, save_figure
 
-        save_figure(plot_noise_preference_panels(curves), args.figure)
+        save_figure(plot_noise_preference_panels(curves), args.figure, close=True)
         print(f"wrote {args.figure}")
     return 0

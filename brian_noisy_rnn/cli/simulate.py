@@ -4,6 +4,8 @@ import time
 
 import numpy as np
 
+from ._arguments import add_deprecated_alias, add_noise_arguments, csv_list, noise_from_args
+
 
 def add_parser(sub):
     """Register the ``simulate`` subcommand."""
@@ -13,44 +15,42 @@ def add_parser(sub):
         description="Simulate a saved network (or the built-in example network) on several "
                     "backends with the same seed and report how closely they agree.")
     p.add_argument("spec", nargs="?", help="a spec .npz file (default: built-in example network)")
-    p.add_argument("--backends", default="numpy,torch,brian2",
-                   help="comma-separated backends (default: %(default)s)")
+    p.add_argument("--backends", type=csv_list, default=("numpy", "torch", "brian2"),
+                   help="comma-separated backends (default: numpy,torch,brian2)")
     p.add_argument("--target", default="numpy",
                    help="Brian2 code-generation target: numpy, cython or cpp_standalone")
-    p.add_argument("--steps", type=int, default=100, help="time steps T (default: %(default)s)")
-    p.add_argument("--trials", type=int, default=4, help="trials B (default: %(default)s)")
-    p.add_argument("--placement", default=None, help="test noise placement (default: the spec's)")
-    p.add_argument("--sigma", type=float, default=None, help="test noise sigma (default: the spec's)")
+    p.add_argument("--n-steps", type=int, default=100, help="time steps T (default: %(default)s)")
+    p.add_argument("--n-trials", type=int, default=4, help="trials B (default: %(default)s)")
+    add_noise_arguments(p, None)
     p.add_argument("--seed", type=int, default=0, help="noise seed (default: %(default)s)")
     p.add_argument("--out", default=None, help="write outputs/states of the first backend to this .npz")
+    add_deprecated_alias(p, "--steps", "--n-steps", type=int)
+    add_deprecated_alias(p, "--trials", "--n-trials", type=int)
     p.set_defaults(func=run)
 
 
 def run(args):
     """Run the subcommand; returns the exit code."""
     from ..core.examples import example_spec, step_input
-    from ..core.noise import Noise
     from ..backends.simulation import check_backend, simulate
     from ..core.spec import CTRNNSpec
 
-    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    backends = list(args.backends)
+    if not backends:
+        raise ValueError("--backends must name at least one backend")
     for b in backends:
         check_backend(b)
-    if args.steps < 1 or args.trials < 1:
-        raise ValueError("--steps and --trials must be >= 1")
+    if args.n_steps < 1 or args.n_trials < 1:
+        raise ValueError("--n-steps and --n-trials must be >= 1")
     spec = CTRNNSpec.load(args.spec) if args.spec else example_spec()
-    noise = spec.noise
-    if args.placement is not None or args.sigma is not None:
-        placement = args.placement or noise.placement
-        sigma = noise.sigma_array if args.sigma is None else args.sigma
-        noise = Noise(placement, sigma) if placement != noise.placement else noise.with_sigma(sigma)
+    noise = noise_from_args(args, base=spec.noise)
     rng = np.random.default_rng(args.seed)
     if spec.n_in == 1:
-        inputs = step_input(args.steps, args.trials)
+        inputs = step_input(args.n_steps, args.n_trials)
     else:
-        inputs = rng.uniform(-1, 1, size=(args.steps, args.trials, spec.n_in))
+        inputs = rng.uniform(-1, 1, size=(args.n_steps, args.n_trials, spec.n_in))
     print(f"network: {spec!r}")
-    print(f"test noise: {noise!r}; inputs: T={args.steps}, B={args.trials}; seed={args.seed}")
+    print(f"test noise: {noise!r}; inputs: T={args.n_steps}, B={args.n_trials}; seed={args.seed}")
     print(f"{'backend':<16}{'time [s]':>10}{'mean z(T)':>12}{'max|dz| vs ' + backends[0]:>22}")
     reference = None
     for b in backends:

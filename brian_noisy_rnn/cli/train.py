@@ -3,45 +3,10 @@
 import json
 import os
 
+# the noise flags live in ._arguments (shared with evaluate and simulate); re-exported here
+from ._arguments import add_noise_arguments, noise_from_args
 
-def add_noise_arguments(p, default_placement):
-    """The noise flags shared by ``train`` (training noise) and ``evaluate`` (test noise)."""
-    p.add_argument("--placement", default=default_placement,
-                   choices=("none", "pre", "post", "state"),
-                   help="where the noise enters: inside f (pre), outside f (post), on the state "
-                        "(state) or nowhere (none)"
-                        + ("" if default_placement is None else " (default: %(default)s)"))
-    p.add_argument("--sigma", type=float, default=None,
-                   help="noise amplitude sigma >= 0 (dimensionless, per step)")
-    p.add_argument("--process", default=None, choices=("white", "ou", "poisson"),
-                   help="noise process (default: white)")
-    p.add_argument("--tau-noise-ms", type=float, default=None,
-                   help="correlation time of OU noise in ms (required with --process ou)")
-
-
-def noise_from_args(args, base=None):
-    """The :class:`Noise` the flags describe; unset flags fall back to ``base`` (a Noise) or defaults.
-
-    Raises ValueError naming the flag for sigma > 0 without a noise placement.
-    """
-    from brian2 import ms
-
-    from ..core.noise import Noise
-
-    placement = args.placement or (base.placement if base is not None else "none")
-    same = base is not None and placement == base.placement
-    sigma = args.sigma if args.sigma is not None else (base.sigma_array if same else 0.0)
-    process = args.process or (base.process if same else "white")
-    if args.tau_noise_ms is not None:
-        tau_noise = args.tau_noise_ms * ms
-    else:
-        tau_noise = base.tau_noise if same and process == base.process else None
-    if placement == "none" and args.sigma is not None and args.sigma != 0:
-        raise ValueError(f"--sigma {args.sigma} needs a noise placement: pass --placement "
-                         "pre, post or state")
-    if placement == "none":
-        return Noise("none")
-    return Noise(placement, sigma, process=process, tau_noise=tau_noise)
+__all__ = ["add_noise_arguments", "add_parser", "noise_from_args", "run"]
 
 
 def add_parser(sub):

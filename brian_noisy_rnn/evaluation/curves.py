@@ -15,6 +15,7 @@ training sigma and a clearly worse one at sigma = 0; trained with noise *outside
 
 from __future__ import annotations
 
+import importlib
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -27,12 +28,19 @@ from ..core.noise import PLACEMENTS, Noise, as_noise
 from ..core.spec import check_spec
 from ..core.validation import check_int
 from ..tasks import metrics
-from .scoring import check_spec_for_task, evaluate_per_trial
+from .scoring import check_spec_for_task, evaluate_per_trial, task_env
 
 __all__ = ["NoisePreferenceCurve", "noise_preference", "sigma_grid", "swept_noise"]
 
 #: relative tolerance under which two test sigmas count as the same point
 _SIGMA_RTOL = 1e-9
+
+#: ``"module:function"`` that :meth:`NoisePreferenceCurve.plot` draws with, resolved by name
+#: when called (as pandas resolves ``DataFrame.plot``'s backend): plotting is a higher layer
+#: than evaluation (it also simulates networks), so evaluation never imports it, and
+#: ``import brian_noisy_rnn.evaluation`` does not load it. The function is called as
+#: ``function(curve, ax=ax, **kwargs)`` and returns a matplotlib Figure.
+CURVE_PLOTTER = "brian_noisy_rnn.plotting:plot_noise_preference"
 
 
 def _nan_to_none(x):
@@ -180,6 +188,30 @@ class NoisePreferenceCurve:
             out["zero_minus_train_sem"] = _nan_to_none(e)
         return out
 
+    # --- figure ---------------------------------------------------------------------------
+    def plot(self, ax=None, **kwargs):
+        """Draw this curve: mean metric per test sigma with standard-error bars.
+
+        A thin front for :func:`brian_noisy_rnn.plotting.plot_noise_preference` (found
+        through :data:`CURVE_PLOTTER`); to overlay several curves pass them all to that
+        function, or pass the same ``ax`` to each curve's ``plot``.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes or None
+            The Axes to draw on; None: a new pyplot-managed Figure (shown by ``plt.show()``).
+        **kwargs
+            Passed on: ``relative`` (bool, x in units of the training sigma), ``log_y``
+            (bool or "auto"), ``title`` (str), ``legend`` (bool).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The Figure drawn into; save it with :func:`brian_noisy_rnn.plotting.save_figure`.
+        """
+        module, _, function = CURVE_PLOTTER.partition(":")
+        return getattr(importlib.import_module(module), function)(self, ax=ax, **kwargs)
+
     # --- (de)serialisation ---------------------------------------------------------------
     def rows(self):
         """A tidy table: one dict per test sigma.
@@ -319,8 +351,10 @@ def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, se
     ----------
     spec : :class:`~brian_noisy_rnn.CTRNNSpec`, a trained network (its ``noise`` is the
         training noise, giving the training placement and sigma)
-    env : NeuroGym TrialEnv (e.g. ``brian_noisy_rnn.tasks.make(id, dt=...)``) whose ``dt`` is
-        the network's ``dt``
+    env : str or NeuroGym TrialEnv
+        A task id (made with the network's ``dt``, as in :func:`~brian_noisy_rnn.evaluate`)
+        or a TrialEnv (e.g. ``brian_noisy_rnn.tasks.make(id, dt=...)``) whose ``dt`` is the
+        network's ``dt``.
     sigmas : sequence of floats >= 0 (dimensionless), test-noise amplitudes. 0 and the training
         sigma are always added (see :func:`sigma_grid`)
     placement : {"pre", "post", "state"} or None
@@ -353,6 +387,7 @@ def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, se
     """
 
     check_spec(spec)
+    env = task_env(spec, env)
     train_placement = spec.noise.placement
     if noise is not None:
         as_noise(noise)

@@ -22,7 +22,8 @@ from ..core.validation import check_seed
 from ..core.spec import CTRNNSpec, check_spec
 from ..core.validation import check_int
 
-__all__ = ["EvaluationResult", "evaluate", "evaluate_per_trial", "noise_seed"]
+__all__ = ["EvaluationResult", "check_spec_for_task", "evaluate", "evaluate_per_trial",
+           "noise_seed", "task_env"]
 
 
 def noise_seed(seed):
@@ -69,6 +70,18 @@ class EvaluationResult:
         v = v[np.isfinite(v)]
         return float(np.std(v, ddof=1) / math.sqrt(len(v))) if len(v) > 1 else float("nan")
 
+    @property
+    def sems(self):
+        """Standard error over trials of every metric.
+
+        Returns
+        -------
+        dict name -> float
+            The keys of :attr:`metrics`; each value is :meth:`sem` of that metric's per-trial
+            values (NaN for a metric without per-trial values or with fewer than 2 trials).
+        """
+        return {k: self.sem(k) if k in self.per_trial else float("nan") for k in self.metrics}
+
 
 def check_spec_for_task(spec, env, name="spec"):
     """Raise ValueError naming ``name`` if ``spec``'s input/output sizes do not fit ``env``.
@@ -90,10 +103,46 @@ def check_spec_for_task(spec, env, name="spec"):
     return probe
 
 
-def _resolve(spec, env, backend, noise, n_trials, seed):
+def task_env(spec, env, name="env"):
+    """The task ``env`` names, made with ``spec``'s time step, or ``env`` itself.
+
+    The one way every function that takes a task (:func:`evaluate`,
+    :func:`evaluate_per_trial`, :func:`~brian_noisy_rnn.noise_preference`,
+    :func:`~brian_noisy_rnn.plotting.plot_trial_traces`) accepts it.
+
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        The network; a task id is made with its ``dt`` (in ms, NeuroGym's unit).
+    env : str or TrialEnv
+        A task id (see :func:`brian_noisy_rnn.tasks.list_tasks`) or a NeuroGym
+        ``TrialEnv`` (or wrapper), returned unchanged.
+    name : str
+        The argument's name in error messages.
+
+    Returns
+    -------
+    TrialEnv
+        Not yet checked against the spec (see :func:`check_spec_for_task`).
+
+    Raises
+    ------
+    TypeError
+        If ``env`` is neither a str nor an object with ``unwrapped`` (a gymnasium env).
+    ValueError
+        If the task id is unknown.
+    """
+    check_spec(spec)
     if isinstance(env, str):
-        env = tasks_module.make(env, dt=spec.dt_seconds * 1000.0 if isinstance(spec, CTRNNSpec)
-                                else 20)
+        return tasks_module.make(env, dt=spec.dt_seconds * 1000.0)
+    if not hasattr(env, "unwrapped"):
+        raise TypeError(f"{name} must be a task id (str) or a NeuroGym TrialEnv, "
+                        f"got {type(env).__name__}")
+    return env
+
+
+def _resolve(spec, env, backend, noise, n_trials, seed):
+    env = task_env(spec, env)
     check_spec_for_task(spec, env)
     check_backend(backend)
     noise = spec.noise if noise is None else as_noise(noise)
@@ -128,7 +177,8 @@ def evaluate_per_trial(spec, env, *, backend, noise=None, n_trials=1000, seed=0,
         outputs=result.outputs if keep_outputs else None, batch=batch if keep_outputs else None)
 
 
-def evaluate(spec, env, *, backend, noise=None, n_trials=1000, seed=0, **options):
+def evaluate(spec, env, *, backend, noise=None, n_trials=1000, seed=0, return_sem=False,
+             **options):
     """Task metrics of ``spec`` on ``n_trials`` trials of ``env``, simulated with ``backend``.
 
     Parameters
@@ -142,13 +192,28 @@ def evaluate(spec, env, *, backend, noise=None, n_trials=1000, seed=0, **options
         Seeds the trials (``tasks.batch(env, n_trials, seed=seed)``) and, through
         :func:`noise_seed`, the noise draws. Same seed: same trials and same draws on every
         backend and at every sigma.
+    return_sem : bool
+        Also return each metric's standard error over trials (what ``brian-noisy-rnn
+        evaluate`` prints); default False keeps the plain dict.
     **options : passed to the backend (e.g. ``target="cython"`` for brian2)
 
     Returns
     -------
-    dict name -> float
+    metrics : dict name -> float
         :func:`brian_noisy_rnn.tasks.metrics.task_metrics`: classification ``accuracy``,
         ``cross_entropy`` (+ ``trial_accuracy`` for mazes); regression ``mse``, ``nmse``.
+        Pooled over all scored steps of all trials.
+    sem : dict name -> float
+        Only with ``return_sem=True``, then returned as ``(metrics, sem)``: the standard
+        error of the mean of each metric's per-trial values (std with ddof=1 / sqrt(trials);
+        :attr:`EvaluationResult.sems`). For the full per-trial values use
+        :func:`evaluate_per_trial`.
+
+    Examples
+    --------
+    >>> metrics, sem = evaluate(spec, "FunctionApproximation-v0", backend="numpy",
+    ...                         n_trials=200, return_sem=True)  # doctest: +SKIP
+    >>> print(f"mse = {metrics['mse']:.3g} +- {sem['mse']:.2g}")  # doctest: +SKIP
 
     Raises
     ------
@@ -156,5 +221,8 @@ def evaluate(spec, env, *, backend, noise=None, n_trials=1000, seed=0, **options
         If the spec does not fit the task (n_in, n_out, dt; the message names ``spec``), the
         backend is unknown, n_trials < 1 or the seed is invalid; before anything is simulated.
     """
-    return evaluate_per_trial(spec, env, backend=backend, noise=noise, n_trials=n_trials,
-                              seed=seed, **options).metrics
+    if not isinstance(return_sem, bool):
+        raise TypeError(f"return_sem must be True or False, got {return_sem!r}")
+    result = evaluate_per_trial(spec, env, backend=backend, noise=noise, n_trials=n_trials,
+                                seed=seed, **options)
+    return (result.metrics, result.sems) if return_sem else result.metrics

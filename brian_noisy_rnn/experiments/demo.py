@@ -215,10 +215,12 @@ def run_demo(out_dir, grid, *, workers=None, progress=True, log=print, figures=T
         agreement = backend_agreement(curves)
         if figures:
             fig = plot_noise_preference_panels(curves)
-            files["curves_png"] = save_figure(fig, os.path.join(out_dir, "noise_preference.png"))
+            files["curves_png"] = save_figure(fig, os.path.join(out_dir, "noise_preference.png"),
+                                              close=True)
             fig = _trace_figure(store, curves, grid)
             if fig is not None:
-                files["traces_png"] = save_figure(fig, os.path.join(out_dir, "trial_traces.png"))
+                files["traces_png"] = save_figure(fig, os.path.join(out_dir, "trial_traces.png"),
+                                                  close=True)
     lines = [table, ""]
     for a in agreement:
         lines.append(f"{a['backend']} vs torch: {a['pairs']} networks, mean metric within 2 SE "

@@ -19,7 +19,8 @@ On an HPC cluster, start a Dask scheduler and workers (for SLURM e.g. with dask-
     cluster.scale(jobs=32)
     print(cluster.scheduler_address)   # -> brian-noisy-rnn experiment grid.toml --scheduler ADDRESS
 
-or pass a ``distributed.Client`` to :func:`run_grid` directly. Workers need this package
+or pass a ``distributed.Client`` to :func:`run_grid` directly. Dask is an optional
+dependency: ``pip install 'brian-noisy-rnn[dask]'``. Workers need this package
 installed; spec files are written by the client only, so they need no shared file system.
 Brian2 keeps global state, so one process runs one Brian2 sweep at a time: start Dask workers
 with one thread each (``dask worker ADDRESS --nthreads 1 --nworkers N``) to use N cores.
@@ -251,11 +252,26 @@ class _PoolExecutor:
             self.pool.shutdown(wait=True)
 
 
+#: the message of the ImportError raised when Dask is needed but not installed
+DASK_MISSING = ("running cells on a Dask cluster (scheduler= / client=, or `experiment "
+                "--scheduler`) needs Dask, an optional dependency: "
+                "pip install 'brian-noisy-rnn[dask]'")
+
+
+def _import_distributed():
+    """The ``distributed`` module, or ImportError saying which extra to install."""
+    try:
+        import distributed
+    except ImportError as err:
+        raise ImportError(DASK_MISSING, name="distributed") from err
+    return distributed
+
+
 class _DaskExecutor:
     """A Dask distributed client (given, or connected to ``scheduler``)."""
 
     def __init__(self, client=None, scheduler=None):
-        from distributed import Client
+        Client = _import_distributed().Client
 
         self.own = client is None
         self.client = Client(scheduler) if client is None else client
@@ -362,7 +378,8 @@ def run_grid(grid, results, *, workers=None, scheduler=None, client=None, spec_d
     workers : int >= 1 or None
         Local worker processes (None: :func:`default_workers`); 1 runs the cells in this
         process. Ignored with ``scheduler`` / ``client``.
-    scheduler : str or None, address of a Dask scheduler (e.g. ``"tcp://10.0.0.1:8786"``)
+    scheduler : str or None, address of a Dask scheduler (e.g. ``"tcp://10.0.0.1:8786"``);
+        needs the ``dask`` extra (``pip install 'brian-noisy-rnn[dask]'``)
     client : ``distributed.Client`` or None, an existing Dask client (e.g. of a ``LocalCluster``)
     spec_dir : folder for the trained networks' spec files (default :func:`default_spec_dir`)
     progress : bool, show a tqdm progress bar over cells
@@ -374,6 +391,9 @@ def run_grid(grid, results, *, workers=None, scheduler=None, client=None, spec_d
 
     Raises
     ------
+    ImportError
+        With ``scheduler`` or ``client`` when Dask is not installed (the message names the
+        ``dask`` extra), before any work.
     KeyboardInterrupt
         On Ctrl-C: no new cells are started, cells in flight are cancelled, every cell
         recorded so far stays in the database; the interrupt is re-raised.
@@ -385,6 +405,8 @@ def run_grid(grid, results, *, workers=None, scheduler=None, client=None, spec_d
         raise ValueError(f"workers must be an int >= 1 or None, got {workers!r}")
     if scheduler is not None and client is not None:
         raise ValueError("give scheduler or client, not both")
+    if scheduler is not None or client is not None:
+        _import_distributed()  # fail before any work when the dask extra is missing
     if log is None:
         def log(line):
             print(line, file=sys.stderr)

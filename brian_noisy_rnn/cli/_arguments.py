@@ -1,0 +1,197 @@
+"""Flags shared by several subcommands: one spelling per concept, and the noise flags.
+
+Names used by every subcommand that has the concept:
+
+=====================  ==================================================================
+``--seed``             a seed value (int); counts of seeds are ``--n-seeds``
+``--n-trials``         trials (evaluation or simulation batch); ``--n-steps`` time steps
+``--backend``          one simulation backend; ``--backends`` a comma-separated list
+``--placement``        one noise placement; ``--placements`` a comma-separated list
+``--sigma``            one noise sigma; ``--sigmas`` a comma-separated list of test sigmas
+``--target``           Brian2 code-generation target
+``--dt-ms``            the time step in ms (as ``--tau-ms``, ``--tau-noise-ms``)
+``--out``              where the results go (a file or a folder, as the subcommand says)
+``--json``             print the result as JSON (a flag; files are named by other flags)
+=====================  ==================================================================
+
+Older spellings stay as hidden aliases for one release (:func:`add_deprecated_alias`).
+"""
+
+import argparse
+import sys
+
+
+class _DeprecatedAlias(argparse.Action):
+    """Store the value under the new flag's ``dest`` and warn on stderr."""
+
+    def __init__(self, option_strings, dest, replacement, **kwargs):
+        super().__init__(option_strings, dest, **kwargs)
+        self.replacement = replacement
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"{parser.prog}: warning: {option_string} is deprecated and will be removed in "
+              f"the next release; use {self.replacement}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def add_deprecated_alias(parser, old, new, **kwargs):
+    """Accept ``old`` as a hidden, deprecated spelling of the flag ``new``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser, on which ``new`` is already defined.
+    old : str
+        The old flag, e.g. ``"--dt"``; not listed in ``--help``.
+    new : str
+        The current flag, e.g. ``"--dt-ms"``; the value is stored under its ``dest``.
+    **kwargs
+        ``type`` and other ``add_argument`` options of the value (as for ``new``).
+    """
+    parser.add_argument(old, dest=new.lstrip("-").replace("-", "_"), action=_DeprecatedAlias,
+                        replacement=new, help=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                        **kwargs)
+
+
+def csv_list(text):
+    """A comma-separated flag value as a tuple of non-empty, stripped strings.
+
+    Parameters
+    ----------
+    text : str
+        E.g. ``"torch, brian2"``.
+
+    Returns
+    -------
+    tuple of str
+    """
+    return tuple(s.strip() for s in text.split(",") if s.strip())
+
+
+def add_noise_arguments(p, default_placement):
+    """Add ``--placement``, ``--sigma``, ``--process`` and ``--tau-noise-ms`` to ``p``.
+
+    Shared by ``train`` (training noise), ``evaluate`` and ``simulate`` (test noise); read
+    them with :func:`noise_from_args`.
+
+    Parameters
+    ----------
+    p : argparse.ArgumentParser
+    default_placement : str or None
+        The default of ``--placement`` (None: the network's own, see :func:`noise_from_args`).
+    """
+    p.add_argument("--placement", default=default_placement,
+                   choices=("none", "pre", "post", "state"),
+                   help="where the noise enters: inside f (pre), outside f (post), on the state "
+                        "(state) or nowhere (none)"
+                        + (" (default: the network's own)" if default_placement is None
+                           else " (default: %(default)s)"))
+    p.add_argument("--sigma", type=float, default=None,
+                   help="noise amplitude sigma >= 0 (dimensionless, per step); required with "
+                        "a placement other than the network's own")
+    p.add_argument("--process", default=None, choices=("white", "ou", "poisson"),
+                   help="noise process (default: white)")
+    p.add_argument("--tau-noise-ms", type=float, default=None,
+                   help="correlation time of OU noise in ms (required with --process ou)")
+
+
+def noise_from_args(args, base=None):
+    """The :class:`~brian_noisy_rnn.Noise` that the noise flags describe.
+
+    Unset flags fall back to ``base`` (the network's own noise) when the placement is the
+    base's, else to the defaults (white noise).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        With ``placement``, ``sigma`` and optionally ``process``, ``tau_noise_ms``.
+    base : Noise or None
+        The network's own noise (``evaluate``, ``simulate``); None for ``train``.
+
+    Returns
+    -------
+    Noise
+
+    Raises
+    ------
+    ValueError
+        Naming the flag: ``--sigma`` other than 0 with placement ``none`` (the noise would do
+        nothing), or a placement other than ``none`` and other than the base's without
+        ``--sigma`` (the noise would silently be zero).
+    """
+    from brian2 import ms
+
+    from ..core.noise import Noise
+
+    placement = args.placement or (base.placement if base is not None else "none")
+    same = base is not None and placement == base.placement
+    process_flag = getattr(args, "process", None)
+    tau_flag = getattr(args, "tau_noise_ms", None)
+    if placement == "none":
+        if args.sigma is not None and args.sigma != 0:
+            raise ValueError(f"--sigma {args.sigma} needs a noise placement: pass --placement "
+                             "pre, post or state")
+        return Noise("none")
+    if args.sigma is None and not same:
+        own = "" if base is None else f" (the network's own noise is {base.placement!r})"
+        raise ValueError(f"--placement {placement} needs --sigma, the noise amplitude{own}; "
+                         "without it the noise would be zero")
+    sigma = args.sigma if args.sigma is not None else base.sigma_array
+    process = process_flag or (base.process if same else "white")
+    if tau_flag is not None:
+        tau_noise = tau_flag * ms
+    else:
+        tau_noise = base.tau_noise if same and process == base.process else None
+    return Noise(placement, sigma, process=process, tau_noise=tau_noise)
+
+
+def task_from_args(args, spec, spec_path):
+    """The task id: ``--task``, else the one the network was trained on (its metadata).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        With ``task`` (str or None).
+    spec : CTRNNSpec
+        The loaded network.
+    spec_path : str
+        Its file, for the error message.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ValueError
+        Naming ``--task`` when neither is known.
+    """
+    task = args.task or spec.metadata.get("training", {}).get("task")
+    if not task:
+        raise ValueError(f"--task is required: {spec_path!r} does not record the task it was "
+                         "trained on")
+    return task
+
+
+def target_options(args):
+    """Simulation options from ``--target``: ``{"target": ...}`` for brian2 backends, else {}.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        With ``backend`` (str) and ``target`` (str or None).
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ValueError
+        Naming ``--target`` when it is given for a backend that is not Brian2's.
+    """
+    if args.target is None:
+        return {}
+    if not args.backend.startswith("brian2"):
+        raise ValueError(f"--target is only used with brian2 backends, not {args.backend!r}")
+    return {"target": args.target}

@@ -1,0 +1,150 @@
+"""One consistent command line: flag names, noise flags that cannot silently do nothing, and
+the ``noise-preference`` subcommand (in-process, via cli.main)."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from brian2 import ms
+
+from brian_noisy_rnn import Noise
+from brian_noisy_rnn.cli import build_parser, main
+from brian_noisy_rnn.evaluation.curves import NoisePreferenceCurve, noise_preference
+
+FA = "FunctionApproximation-v0"
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def net(make_spec, tmp_path):
+    """A small FunctionApproximation network 'trained' with pre noise at sigma 0.8."""
+    spec = make_spec(5, n_in=1, n_out=1, dt=20 * ms, noise=Noise("pre", sigma=0.8), seed=2)
+    return spec, spec.save(tmp_path / "net.npz")
+
+
+def _subparsers():
+    parser = build_parser()
+    action = next(a for a in parser._actions if a.dest == "command")
+    return action.choices
+
+
+# --- flag names ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, dest, value", [
+    (["demo", "--dt", "10"], "dt_ms", 10.0),
+    (["demo", "--trials", "7"], "n_trials", 7),
+    (["demo", "--brian2-trials", "7"], "brian2_n_trials", 7),
+    (["demo", "--seeds", "2"], "n_seeds", 2),
+    (["simulate", "--steps", "9"], "n_steps", 9),
+    (["simulate", "--trials", "3"], "n_trials", 3),
+])
+def test_old_spellings_are_hidden_deprecated_aliases(capsys, argv, dest, value):
+    args = build_parser().parse_args(argv)
+    assert getattr(args, dest) == value
+    err = capsys.readouterr().err
+    assert f"{argv[1]} is deprecated" in err and "--" + dest.replace("_", "-") in err
+    helptext = _subparsers()[argv[0]].format_help()
+    assert argv[1] + " " not in helptext and "--" + dest.replace("_", "-") in helptext
+
+
+def test_one_spelling_per_concept_in_every_subcommand():
+    """No subcommand shows an old spelling; concepts shared by subcommands use one name."""
+    old = {"--dt", "--trials", "--seeds", "--brian2-trials"}
+    seen = {}
+    for name, sub in _subparsers().items():
+        flags = {o for a in sub._actions if a.help != "==SUPPRESS==" for o in a.option_strings}
+        assert not flags & old, (name, flags & old)
+        for flag in flags:
+            seen.setdefault(flag, []).append(name)
+    for flag in ("--n-trials", "--seed", "--backend", "--placement", "--sigma", "--target",
+                 "--out", "--json", "--task"):
+        assert len(seen[flag]) >= 2, flag  # the same name wherever the concept appears
+    assert "--dt-ms" in seen and set(seen["--dt-ms"]) >= {"demo", "train"}
+
+
+# --- noise flags ----------------------------------------------------------------------------
+
+def test_train_placement_without_sigma_is_an_error(tmp_path, capsys):
+    out = tmp_path / "net.npz"
+    code, _, err = run(capsys, "train", "--task", FA, "--placement", "pre", "--steps", "2",
+                       "--out", out, "--no-progress")
+    assert code == 2 and "--sigma" in err and "--placement pre" in err
+    assert not out.exists()  # refused before training
+
+
+def test_evaluate_and_simulate_another_placement_without_sigma_is_an_error(net, capsys):
+    _, path = net
+    code, _, err = run(capsys, "evaluate", path, "--task", FA, "--placement", "post",
+                       "--n-trials", "5")
+    assert code == 2 and "--sigma" in err and "'pre'" in err
+    code, _, err = run(capsys, "simulate", path, "--placement", "post", "--backends", "numpy")
+    assert code == 2 and "--sigma" in err
+    # the network's own placement falls back to its own sigma
+    code, out, err = run(capsys, "simulate", path, "--placement", "pre", "--backends", "numpy",
+                         "--n-steps", "5", "--n-trials", "2")
+    assert code == 0, err
+    assert "Noise('pre', sigma=0.8" in out
+
+
+# --- noise-preference -----------------------------------------------------------------------
+
+def test_noise_preference_writes_curve_csv_and_figure(net, tmp_path, capsys):
+    spec, path = net
+    out = tmp_path / "sweep"
+    code, stdout, err = run(capsys, "noise-preference", "--spec", path, "--task", FA,
+                            "--sigmas", "0,0.4,1.6", "--backend", "numpy", "--n-trials", "20",
+                            "--seed", "3", "--out", out, "--no-progress")
+    assert code == 0, err
+    expected = noise_preference(spec, FA, [0, 0.4, 1.6], backend="numpy", n_trials=20, seed=3)
+    curve = NoisePreferenceCurve.from_dict(json.loads((out / "noise_preference.json").read_text()))
+    np.testing.assert_allclose(curve.sigmas, [0, 0.4, 0.8, 1.6])
+    np.testing.assert_allclose(curve.mean, expected.mean, rtol=1e-12)
+    assert curve.placement == "pre" and curve.backend == "numpy" and curve.task == FA
+    rows = list(csv.DictReader(open(out / "noise_preference.csv")))
+    assert [float(r["sigma"]) for r in rows] == [0, 0.4, 0.8, 1.6]
+    assert float(rows[2]["mean"]) == pytest.approx(expected.mean[2], rel=1e-9)
+    assert (out / "noise_preference.png").read_bytes()[:4] == b"\x89PNG"
+    assert f"preferred test sigma: {expected.preferred_sigma:g}" in stdout
+    assert "paired difference" in stdout
+
+
+def test_noise_preference_positional_spec_json_and_explicit_files(net, tmp_path, capsys):
+    _, path = net
+    code, stdout, err = run(capsys, "noise-preference", path, "--task", FA, "--sigmas", "1",
+                            "--placement", "post", "--backend", "numpy", "--n-trials", "8",
+                            "--curve", tmp_path / "c.csv", "--figure", tmp_path / "c.svg",
+                            "--json")
+    assert code == 0, err
+    report = json.loads(stdout)
+    assert report["summary"]["placement"] == "post" and report["curve"]["n_trials"] == 8
+    assert set(report["files"]) == {"csv", "figure"}
+    assert (tmp_path / "c.svg").read_text().lstrip().startswith("<?xml")
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--sigmas", "0,x"], "--sigmas"),
+    (["--sigmas", "1", "--backend", "jax"], "backend"),
+    (["--sigmas", "1", "--n-trials", "0"], "--n-trials"),
+    (["--sigmas", "1", "--curve", "c.txt"], "--curve"),
+    (["--sigmas", "1", "--target", "cython"], "--target"),
+    (["--sigmas", "-1"], "sigmas"),
+])
+def test_noise_preference_bad_arguments(net, capsys, extra, message):
+    _, path = net
+    code, _, err = run(capsys, "noise-preference", path, "--task", FA, "--backend", "numpy",
+                       *extra)
+    assert code == 2 and message in err
+
+
+def test_noise_preference_needs_placement_for_a_noise_free_network(make_spec, tmp_path, capsys):
+    path = make_spec(4, n_in=1, n_out=1, dt=20 * ms).save(tmp_path / "quiet.npz")
+    code, _, err = run(capsys, "noise-preference", path, "--task", FA, "--sigmas", "1")
+    assert code == 2 and "--placement is required" in err
+    code, _, err = run(capsys, "noise-preference", "--task", FA)
+    assert code == 2 and "spec file is required" in err
