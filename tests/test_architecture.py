@@ -56,3 +56,27 @@ def test_functions_are_not_shadowed_by_modules():
     for name in ("simulate", "evaluate", "noise_preference"):
         assert callable(getattr(brian_noisy_rnn, name)), name
         assert not hasattr(getattr(brian_noisy_rnn, name), "__path__")
+
+
+def test_brian2_side_works_without_neurogym_and_tasks_say_what_to_install():
+    """Where NeuroGym cannot be installed (its numpy pin vs Brian2 >= 2.11), spec, simulate,
+    RateCTRNN, SpikingRealization and the torch module still work; the task layer names the
+    install command."""
+    out = _python(
+        "import sys; sys.modules['neurogym'] = None\n"
+        "import numpy as np\n"
+        "from brian_noisy_rnn import Noise, RateCTRNN, SpikingRealization, simulate\n"
+        "from brian_noisy_rnn.backends import TorchCTRNN\n"
+        "from brian_noisy_rnn.core import example_spec\n"
+        "spec = example_spec(4, noise=Noise('none'))\n"
+        "u = np.ones((3, 2, 1))\n"
+        "a = simulate(spec, u, backend='numpy').outputs\n"
+        "b = simulate(spec, u, backend='brian2').outputs\n"
+        "c = simulate(spec, u, backend='torch').outputs\n"
+        "assert np.allclose(a, b) and np.allclose(a, c)\n"
+        "RateCTRNN(spec); SpikingRealization(spec, neurons_per_unit=2); TorchCTRNN.from_spec(spec)\n"
+        "try:\n"
+        "    import brian_noisy_rnn.tasks\n"
+        "except ImportError as err:\n"
+        "    print(err)\n")
+    assert "needs NeuroGym" in out and "pip install" in out

@@ -11,6 +11,21 @@ Our tasks (ids): ``FunctionApproximation-v0``, ``SingleNeuronRegulator-v0``,
 timing and metric.
 """
 
+try:
+    import neurogym  # noqa: F401  (NeuroGym imports torch as well)
+except ModuleNotFoundError as exc:
+    if exc.name != "neurogym":  # e.g. torch, which neurogym imports
+        raise
+    raise ImportError(
+        "brian_noisy_rnn.tasks needs NeuroGym, which is not installed (the Brian2 side -- "
+        "spec, simulate, RateCTRNN, SpikingRealization, the torch bridge -- works without it). "
+        "With Brian2 <= 2.10: pip install 'brian-noisy-rnn[tasks]'. With Brian2 >= 2.11 "
+        "(numpy >= 2.3, which every neurogym 2.x's numpy==2.2.* pin excludes): "
+        "pip install --no-deps neurogym==2.3.1 gymnasium==0.29.1 && pip install "
+        "pydantic-settings loguru tomlkit natsort cloudpickle farama-notifications"
+    ) from exc
+
+
 from ._base import TASK_KINDS, TaskEnv, as_dt_ms
 from . import metrics
 from .batching import TaskBatch, TorchBatch, batch

@@ -10,6 +10,7 @@ the states; the outputs are the readout's affine map applied afterwards. Under
 
 import gc
 import os
+import re
 import shutil
 import tempfile
 
@@ -87,22 +88,45 @@ class _NoCollection:
 
     That collection only serves Brian2's warnings about objects missing from a network
     (this network is explicit) but costs time proportional to the process's heap: 0.07 s
-    per call here, 0.3 s once Cython's compiler is loaded. ``gc.freeze()`` moves the
-    existing objects out of the collector's view for the run; ``gc.unfreeze()`` returns
-    them, so nothing is lost -- they are collected later as usual. A process that froze
-    objects itself is left alone.
+    per call here, 0.3 s once Cython's compiler is loaded.
+
+    - Brian2 >= 2.11 skips it when ``prefs.logging.warn_for_unused_objects`` is False: the
+      preference is switched off for the run and restored afterwards; gc is not touched.
+    - Older Brian2 collects unconditionally: if nothing is frozen, ``gc.freeze()`` moves the
+      existing objects out of the collector's view for the run and ``gc.unfreeze()``
+      returns them (nothing is lost: they are collected later as usual). If anything is
+      frozen already (by the caller, or Python 3.12's own start-up objects) gc is left
+      alone: ``gc.unfreeze()`` would return those objects as well, and gc has no way to
+      unfreeze only ours.
     """
 
     def __enter__(self):
-        self.froze = gc.get_freeze_count() == 0
-        if self.froze:
+        self.pref = self.froze = False
+        if RUN_COLLECTS_ONLY_IF_WARNING:
+            self.pref = True
+            self.old_warn = brian2.prefs.logging.warn_for_unused_objects
+            brian2.prefs.logging.warn_for_unused_objects = False
+        elif gc.get_freeze_count() == 0:
+            self.froze = True
             gc.freeze()
         return self
 
     def __exit__(self, *exc):
+        if self.pref:
+            brian2.prefs.logging.warn_for_unused_objects = self.old_warn
         if self.froze:
             gc.unfreeze()
         return False
+
+
+def _brian2_at_least(major, minor):
+    numbers = re.findall(r"\d+", brian2.__version__)[:2]
+    return tuple(int(n) for n in numbers) >= (major, minor)
+
+
+#: Network.run collects only if ``prefs.logging.warn_for_unused_objects`` (Brian2 >= 2.11;
+#: 2.10 has the preference but still collects unconditionally)
+RUN_COLLECTS_ONLY_IF_WARNING = _brian2_at_least(2, 11)
 
 
 def _run_runtime(spec, inputs, noise, seed, method, recurrence, report):
