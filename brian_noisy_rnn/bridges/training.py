@@ -339,6 +339,12 @@ def train(env, *, n_hidden, noise, activation="relu", tau=None, steps=2000, batc
     val_trials = check_int(val_trials, "val_trials", 0)
     rec_gain = _check_real(rec_gain, "rec_gain", minimum=0.0)
     bias_init = _check_real(bias_init, "bias_init")
+    if dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
+    for value, name in ((lr, "lr"), (bias_init, "bias_init")):
+        if abs(value) > torch.finfo(dtype).max:
+            raise ValueError(f"{name} must be representable in {dtype} (|{name}| <= "
+                             f"{torch.finfo(dtype).max:.3g}), got {value!r}")
     if trial_pool is not None:
         trial_pool = check_int(trial_pool, "trial_pool", batch_size)
     seed = check_int(seed, "seed", 0, 2 ** 32)
@@ -361,6 +367,11 @@ def train(env, *, n_hidden, noise, activation="relu", tau=None, steps=2000, batc
         model.b.fill_(bias_init)
     if init_spec is not None:
         _load_init_spec(model, init_spec)
+        if not (math.isclose(init_spec.tau_seconds, tau_s, rel_tol=1e-12)
+                and math.isclose(init_spec.dt_seconds, dt_ms / 1000.0, rel_tol=1e-12)):
+            raise ValueError(f"init_spec has tau={init_spec.tau}, dt={init_spec.dt}; this training "
+                             f"uses tau={from_seconds(tau_s)} and the task's dt={dt}: pass "
+                             "tau=init_spec.tau and a task with dt=init_spec.dt")
     name = tasks_module.task_name(env)
     config = {
         "task": name, "task_fingerprint": fingerprint, "dt_ms": dt_ms, "n_in": n_in,
@@ -387,8 +398,12 @@ def train(env, *, n_hidden, noise, activation="relu", tau=None, steps=2000, batc
             if state["step"] > steps:
                 raise ValueError(f"checkpoint {checkpoint!r} already holds {state['step']} steps, "
                                  f"more than steps={steps}")
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
+            try:
+                model.load_state_dict(state["model"])
+                optimizer.load_state_dict(state["optimizer"])
+            except (RuntimeError, ValueError, KeyError, TypeError) as err:
+                raise ValueError(f"checkpoint {checkpoint!r} holds weights or optimizer state "
+                                 f"that do not fit this network ({err})") from err
             history = TrainingHistory.from_dict(state["history"])
             start = int(state["step"])
             extra = state["extra"]
