@@ -96,8 +96,9 @@ def plot_noise_preference(curves, *, ax=None, relative=False, log_y="auto", titl
         label = f"{c.backend}" + (f", seed {seed}" if seed is not None else "")
         ax.errorbar(x, c.mean, yerr=c.sem, color=color, capsize=2, label=label, **style)
         best = c.preferred_index
-        ax.plot([x[best]], [c.mean[best]], marker="*", markersize=11, color=color,
-                markeredgecolor="k", markeredgewidth=0.5, linestyle="none", zorder=5)
+        if best is not None:  # None: no finite point, no preferred sigma
+            ax.plot([x[best]], [c.mean[best]], marker="*", markersize=11, color=color,
+                    markeredgecolor="k", markeredgewidth=0.5, linestyle="none", zorder=5)
     for st in sorted({c.sigma_train for c in curves}):
         xv = 1.0 if relative and st > 0 else st
         ax.axvline(xv, color="0.4", linestyle=":", linewidth=1)
@@ -244,10 +245,14 @@ def plot_trial_traces(spec, env, *, sigmas=None, placement=None, backend="torch"
     return fig
 
 
-def save_figure(fig, path, dpi=120):
-    """Save a Figure to ``path`` (format from the extension) atomically; returns the path."""
+def save_figure(fig, path, dpi=120, name="path"):
+    """Save a Figure to ``path`` (format from the extension) atomically; returns the path.
+
+    ``name`` is the argument named in errors about the file (see
+    :func:`~brian_noisy_rnn.core.atomic.atomic_write` for the rules on existing files).
+    """
     path = os.fspath(path)
     ext = os.path.splitext(path)[1] or ".png"
-    with atomic_write(path, prefix=".tmp-fig-", suffix=ext) as f:
+    with atomic_write(path, prefix=".tmp-fig-", suffix=ext, name=name) as f:
         fig.savefig(f, dpi=dpi, format=ext.lstrip("."))
     return path
