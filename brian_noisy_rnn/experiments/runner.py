@@ -22,7 +22,9 @@ On an HPC cluster, start a Dask scheduler and workers (for SLURM e.g. with dask-
 or pass a ``distributed.Client`` to :func:`run_grid` directly. Workers need this package
 installed; spec files are written by the client only, so they need no shared file system.
 Brian2 keeps global state, so one process runs one Brian2 sweep at a time: start Dask workers
-with one thread each (``dask worker ADDRESS --nthreads 1 --nworkers N``) to use N cores.
+with one thread each (``dask worker ADDRESS --nthreads 1 --nworkers N``) to use N cores. The
+client registers :class:`Brian2WorkerPlugin`, which imports Brian2 in each worker's main
+thread when it starts (Brian2's import installs a SIGINT handler, refused in task threads).
 """
 
 from __future__ import annotations
