@@ -19,7 +19,7 @@ latter is less disturbed by other jobs on a shared machine).
 
 A second table compares torch intra-op threads (1 vs 2) on the reference configuration
 (FunctionApproximation, 32 relu units, batch 64, noise inside f, sigma 1) and extrapolates
-the time per network of 1500 steps (DESIGN.md: about 8 s on one core).
+the time per network of 1500 steps (docs/design.md: about 8 s on one core).
 
 Usage::
 

@@ -148,8 +148,9 @@ def plot_noise_preference(curves, *, ax=None, relative=False, log_y="auto", titl
         label = f"{c.backend}" + (f", seed {seed}" if seed is not None else "")
         ax.errorbar(x, c.mean, yerr=c.sem, color=color, capsize=2, label=label, **style)
         best = c.preferred_index
-        ax.plot([x[best]], [c.mean[best]], marker="*", markersize=11, color=color,
-                markeredgecolor="k", markeredgewidth=0.5, linestyle="none", zorder=5)
+        if best is not None:  # None: no finite point, no preferred sigma
+            ax.plot([x[best]], [c.mean[best]], marker="*", markersize=11, color=color,
+                    markeredgecolor="k", markeredgewidth=0.5, linestyle="none", zorder=5)
     for st in sorted({c.sigma_train for c in curves}):
         xv = 1.0 if relative and st > 0 else st
         ax.axvline(xv, color="0.4", linestyle=":", linewidth=1)
@@ -313,7 +314,7 @@ def plot_trial_traces(spec, env, *, sigmas=None, placement=None, backend="torch"
     return _root_figure(fig)
 
 
-def save_figure(fig, path, dpi=120, *, close=False):
+def save_figure(fig, path, dpi=120, *, close=False, name="path"):
     """Save a figure to ``path`` atomically (no partial file is ever visible).
 
     Parameters
@@ -329,6 +330,9 @@ def save_figure(fig, path, dpi=120, *, close=False):
     close : bool
         Also close the figure in pyplot afterwards (for batch code that only saves: pyplot
         keeps open figures alive).
+    name : str
+        The argument named in errors about the file (e.g. ``"--figure"``; see
+        :func:`~brian_noisy_rnn.core.atomic.atomic_write` for the rules on existing files).
 
     Returns
     -------
@@ -338,7 +342,7 @@ def save_figure(fig, path, dpi=120, *, close=False):
     root = _root_figure(fig)
     path = os.fspath(path)
     ext = os.path.splitext(path)[1] or ".png"
-    with atomic_write(path, prefix=".tmp-fig-", suffix=ext) as f:
+    with atomic_write(path, prefix=".tmp-fig-", suffix=ext, name=name) as f:
         root.savefig(f, dpi=dpi, format=ext.lstrip("."))
     if close:
         import matplotlib.pyplot as plt

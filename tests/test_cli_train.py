@@ -68,11 +68,11 @@ def test_train_resumes_from_its_checkpoint(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, match", [
     (["--task", "NoSuchTask-v0"], "unknown task"),
-    (["--task", FA, "--n-hidden", "0"], "n_hidden"),
+    (["--task", FA, "--n-hidden", "0"], "--n-hidden"),
     (["--task", FA, "--placement", "pre", "--sigma", "-0.5"], "sigma"),
     (["--task", FA, "--sigma", "0.5"], "--placement"),
     (["--task", FA, "--placement", "pre", "--sigma", "0.5", "--process", "ou"], "tau_noise"),
-    (["--task", FA, "--steps", "0"], "steps"),
+    (["--task", FA, "--steps", "0"], "--steps"),
 ])
 def test_train_bad_input_is_a_clean_error(tmp_path, capsys, argv, match):
     code, out, err = run(capsys, "train", "--steps", "5", *SMALL, *argv, "--out", tmp_path / "net.npz")

@@ -78,7 +78,10 @@ def test_cell_key_changes_with_any_setting():
     assert more_trials.key != base.key and more_trials.train_key == base.train_key
     lr = grid_from_dict(tiny_grid_dict(training={"steps": 3, "batch_size": 8, "lr": 0.02})).cells()[0]
     assert lr.key != base.key and lr.train_key != base.train_key
-    assert Cell.from_config(base.config).key == base.key
+    assert Cell.from_config(base.config, base.grid_name).key == base.key
+    # the grid's name is part of a cell's identity, not of its trained network's
+    renamed = grid_from_dict(tiny_grid_dict(name="other")).cells()[0]
+    assert renamed.key != base.key and renamed.train_key == base.train_key
 
 
 @pytest.mark.parametrize("text, key", [

@@ -142,7 +142,7 @@ def test_bad_arguments_are_rejected_before_simulating(make_spec, spec, env):
 def test_headline_on_function_approximation(tmp_path):
     """The paper's headline, 3 seeds, PyTorch: trained with noise inside relu at sigma = 1 the
     test loss is best at sigma > 0 and clearly worse at 0; trained with noise outside, best at
-    or near 0. (DESIGN.md measured: pre loss(0) 0.08-0.18 vs ~0.015 at sigma_train.)"""
+    or near 0. (docs/design.md measured: pre loss(0) 0.08-0.18 vs ~0.015 at sigma_train.)"""
     from brian_noisy_rnn.experiments import grid_from_dict, run_grid, ResultStore
     from brian_noisy_rnn.experiments.summary import is_clearly_worse_at_zero
 

@@ -45,7 +45,7 @@ def test_torch_matches_numpy_with_noise_same_seed(make_spec, noise):
 
 
 def _hand_step(spec, h, u, xi, noise, eta_prev=None):
-    """The DESIGN.md equations written out for one step, independently of dynamics.py."""
+    """The docs/design.md equations written out for one step, independently of dynamics.py."""
     f = get_activation(spec.activation).numpy
     g = spec.gamma
     a = spec.w_rec @ h + spec.w_in @ u + spec.b

@@ -51,7 +51,14 @@ def compensate(spec, sigma=None, *, method="activation", inputs=None):
     if isinstance(spec.noise, Noise) and spec.noise.placement == "none" and sigma is None:
         raise ValueError("sigma must be given: spec has no noise of its own")
     placement = spec.noise.placement if spec.noise.placement != "none" else "pre"
-    sig = spec.noise.sigma_array if sigma is None else np.asarray(sigma, float)
+    if sigma is None:
+        sig = spec.noise.sigma_array
+    else:
+        try:
+            sig = np.asarray(sigma, float)
+        except (TypeError, ValueError):
+            raise TypeError(f"sigma must be a float or an array of floats (N={spec.n_hidden},), "
+                            f"got {sigma!r}") from None
     if sig.ndim > 1 or (sig.ndim == 1 and sig.shape[0] != spec.n_hidden):
         raise ValueError(f"sigma must be a float or shape (N={spec.n_hidden},), got shape {sig.shape}")
     if not np.all(np.isfinite(sig)) or np.any(sig < 0):

@@ -202,11 +202,16 @@ def fixed_points(spec, u, *, sigma=None, n_random=16, seed=0, starts=None, scale
     return found
 
 
+class NoFixedPointError(ValueError, RuntimeError):
+    """The network does not settle to a fixed point for an input (it oscillates or diverges)."""
+
+
 def reached_fixed_point(spec, u, sigma=None, *, start=None, tol=1e-10):
     """The fixed point the network settles to from ``start`` (default ``spec.h0``).
 
     Runs the (mean-field) Euler map for 40 time constants, then polishes with Newton.
-    Raises RuntimeError if no fixed point is reached (e.g. the network oscillates).
+    Raises :class:`NoFixedPointError` (a ValueError and a RuntimeError) if no fixed point is
+    reached (e.g. the network oscillates or diverges): a property of the network, not a bug.
     """
     u = check_input_vector(spec, u)
     start = np.array(spec.h0) if start is None else np.asarray(start, float)
@@ -220,6 +225,8 @@ def reached_fixed_point(spec, u, sigma=None, *, start=None, tol=1e-10):
             break
     fp = solve_fixed_point(spec, u, h[0], sig, tol=tol)
     if fp is None:
-        raise RuntimeError("the network does not settle to a fixed point for this input "
-                           "(it may oscillate or diverge); use fixed_points() to list candidates")
+        raise NoFixedPointError(
+            f"spec: the network does not settle to a fixed point for the input u = "
+            f"{np.round(u, 4).tolist()} (it may oscillate or diverge); use fixed_points() to "
+            "list candidates")
     return fp

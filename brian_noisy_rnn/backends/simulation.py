@@ -1,5 +1,7 @@
 """``simulate``: run a :class:`CTRNNSpec` on a chosen backend (numpy, torch, brian2, ...)."""
 
+import inspect
+import warnings
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Optional
@@ -9,6 +11,10 @@ import numpy as np
 from ..core.noise import Noise, as_noise
 from ..core.spec import check_spec
 from ..core.validation import check_choice, check_inputs, check_seed
+
+
+class NonFiniteResultWarning(RuntimeWarning):
+    """A simulation or evaluation produced NaN or inf; the message names the run."""
 
 
 @dataclass
@@ -49,6 +55,90 @@ def check_backend(backend):
     return check_choice(backend, "backend", sorted(BACKENDS))
 
 
+#: options of every backend function that are not user options
+_INTERNAL_OPTIONS = ("report",)
+
+
+def _backend_function(backend):
+    module, function = BACKENDS[check_backend(backend)]
+    return getattr(import_module(module, __package__), function)
+
+
+def check_backend_options(backend, options, name="options"):
+    """Check a backend's keyword options (names, and values where that is cheap) without running.
+
+    Parameters
+    ----------
+    backend : str, one of :data:`BACKENDS`
+    options : dict of keyword options for :func:`simulate`
+    name : str, how the options are named in error messages (e.g. a grid key)
+
+    Returns
+    -------
+    dict, ``options``.
+
+    Raises
+    ------
+    ValueError naming the unknown option or the invalid value.
+    """
+    run = _backend_function(backend)
+    known = sorted(n for n, p in inspect.signature(run).parameters.items()
+                   if p.kind is inspect.Parameter.KEYWORD_ONLY and n not in _INTERNAL_OPTIONS)
+    for key in options:
+        if key not in known:
+            raise ValueError(f"{name}.{key}: unknown option of backend {backend!r}; known: {known}")
+    if backend == "brian2":
+        from .brian2.run import check_brian2_options
+
+        try:
+            check_brian2_options(**options)
+        except ValueError as err:
+            raise ValueError(f"{name}: {err}") from None
+    elif backend == "brian2-spiking" and "target" in options:
+        from .spiking.run import TARGETS
+
+        if options["target"] not in TARGETS:
+            raise ValueError(f"{name}.target must be one of {TARGETS}, got {options['target']!r}")
+    return options
+
+
+def available_memory():
+    """Bytes of memory available to new allocations (``MemAvailable``), or None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_memory(spec, shape, noise, name="inputs"):
+    """Raise ValueError naming ``name`` if a run of input ``shape`` cannot fit in memory.
+
+    Parameters
+    ----------
+    spec : CTRNNSpec
+    shape : (T, B, n_in)
+    noise : Noise, the run's noise (its draws take T*B*N more floats)
+    name : str, the argument named in the message
+
+    Notes
+    -----
+    Counts float64 states (T, B, N) twice (the backend's and the result's copy), the
+    outputs (T, B, n_out) and, with active noise, the standard normal draws (T, B, N).
+    """
+    T, B = int(shape[0]), int(shape[1])
+    per_step = 2 * spec.n_hidden + spec.n_out + (spec.n_hidden if noise.is_active else 0)
+    need = 8 * T * B * per_step
+    available = available_memory()
+    if available is not None and need > available:
+        raise ValueError(f"{name} of shape {tuple(shape)} need about {need / 2**30:.1f} GiB for "
+                         f"states, outputs and noise, more than the {available / 2**30:.1f} GiB "
+                         "of memory available; simulate fewer trials or steps at a time")
+
+
 def simulate(spec, inputs, *, backend, noise=None, seed=None, **options):
     """Simulate ``spec`` on ``inputs`` with one backend.
 
@@ -79,11 +169,18 @@ def simulate(spec, inputs, *, backend, noise=None, seed=None, **options):
     check_backend(backend)
     noise = spec.noise if noise is None else as_noise(noise)
     noise.check_compatible(spec.dt_seconds, spec.n_hidden)
+    if hasattr(inputs, "shape") and len(inputs.shape) == 3:  # before any copy is made
+        check_memory(spec, inputs.shape, noise)
     inputs = check_inputs(spec, inputs)
     seed = check_seed(seed)
-    module, function = BACKENDS[backend]
-    run = getattr(import_module(module, __package__), function)
+    run = _backend_function(backend)
     outputs, states = run(spec, inputs, noise, seed, **options)
-    return SimulationResult(np.asarray(outputs, dtype=np.float64),
-                            np.asarray(states, dtype=np.float64),
-                            backend, noise, seed, spec.dt_seconds)
+    result = SimulationResult(np.asarray(outputs, dtype=np.float64),
+                              np.asarray(states, dtype=np.float64),
+                              backend, noise, seed, spec.dt_seconds)
+    if not np.all(np.isfinite(result.outputs)):
+        warnings.warn(f"simulate({backend!r}): the outputs contain NaN or inf (the network's "
+                      "activity diverged; check its weights, e.g. max |w_rec| = "
+                      f"{float(np.max(np.abs(spec.w_rec))):.3g})", NonFiniteResultWarning,
+                      stacklevel=2)
+    return result

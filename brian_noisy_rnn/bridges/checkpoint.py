@@ -35,7 +35,7 @@ def save_checkpoint(path, state):
     """
     path = os.fspath(path)
     payload = {"format": FORMAT, "version": VERSION, **state}
-    with atomic_write(path, prefix=".tmp-ckpt-", suffix=".pt") as f:
+    with atomic_write(path, prefix=".tmp-ckpt-", suffix=".pt", name="checkpoint") as f:
         torch.save(payload, f)
     return path
 
@@ -65,7 +65,54 @@ def load_checkpoint(path):
     missing = [k for k in ("config", "step", "model", "optimizer", "history", "extra") if k not in state]
     if missing:
         raise ValueError(f"checkpoint: {path!r} lacks the entries {missing}")
+    _check_entries(path, state)
     return state
+
+
+def _check_entries(path, state):
+    """ValueError naming the file and the entry if a loaded checkpoint has wrong types or values."""
+    def bad(entry, expected, value):
+        raise ValueError(f"checkpoint: {path!r}: entry {entry!r} must be {expected}, "
+                         f"got {type(value).__name__} {value!r:.80}")
+
+    for entry in ("config", "model", "optimizer", "extra"):
+        if not isinstance(state[entry], dict):
+            bad(entry, "a dict", state[entry])
+    step = state["step"]
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        bad("step", "an int >= 0", step)
+    for name, value in state["model"].items():
+        if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+            bad(f"model.{name}", "a float tensor", value)
+        if not bool(torch.isfinite(value).all()):
+            raise ValueError(f"checkpoint: {path!r}: entry 'model.{name}' contains NaN or inf")
+    # one history (a network) or a list of them (an ensemble, one per member)
+    histories = state["history"]
+    if isinstance(histories, dict):
+        histories, prefix = [histories], ["history"]
+    elif isinstance(histories, list) and histories:
+        prefix = [f"history[{i}]" for i in range(len(histories))]
+    else:
+        bad("history", "a dict or a non-empty list of dicts", histories)
+    for history, where in zip(histories, prefix):
+        if not isinstance(history, dict):
+            bad(where, "a dict", history)
+        for key in ("step", "loss", "elapsed"):
+            if not isinstance(history.get(key), list):
+                bad(f"{where}.{key}", "a list", history.get(key))
+        for key in ("metrics", "val_metrics"):
+            if not isinstance(history.get(key), dict):
+                bad(f"{where}.{key}", "a dict", history.get(key))
+        if not isinstance(history.get("metric_name"), str):
+            bad(f"{where}.metric_name", "a str", history.get("metric_name"))
+    for key in ("elapsed", "run_count"):
+        value = state["extra"].get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            bad(f"extra.{key}", "a number >= 0", value)
+    run_loss = state["extra"].get("run_loss")  # a number, or one per ensemble member
+    for value in (run_loss if isinstance(run_loss, list) else [run_loss]):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            bad("extra.run_loss", "a number >= 0 (or a list of them)", run_loss)
 
 
 def config_differences(saved, current):

@@ -305,8 +305,13 @@ class TrainConfig:
         put("val_trials", check_int(self.val_trials, "val_trials", 0))
         if self.trial_pool is not None:
             put("trial_pool", check_int(self.trial_pool, "trial_pool", self.batch_size))
-        if not isinstance(self.dtype, torch.dtype) or not self.dtype.is_floating_point:
-            raise TypeError(f"dtype must be a floating torch dtype, got {self.dtype!r}")
+        if self.dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"dtype must be torch.float32 or torch.float64, got {self.dtype!r}")
+        for name in ("lr", "bias_init"):
+            value = getattr(self, name)
+            if abs(value) > torch.finfo(self.dtype).max:
+                raise ValueError(f"{name} must be representable in {self.dtype} (|{name}| <= "
+                                 f"{torch.finfo(self.dtype).max:.3g}), got {value!r}")
 
     @classmethod
     def build(cls, config=None, **settings):
@@ -573,8 +578,12 @@ class _Run:
                              f"more than steps={steps}")
         if self.single and state["model"]["w_rec"].ndim == 2:
             _stack_single_state(state)  # written by train before ensembles existed
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"checkpoint {path!r} holds weights or optimizer state that do not "
+                             f"fit this network ({err})") from err
         histories = state["history"] if not self.single else [state["history"]]
         self.histories = [TrainingHistory.from_dict(h) for h in histories]
         self.completed = int(state["step"])
@@ -745,6 +754,12 @@ def _initial_module(config, probe, tau_s, dt_ms):
         model.b.fill_(config.bias_init)
     if config.init_spec is not None:
         _load_init_spec(model, config.init_spec)
+        init = config.init_spec
+        if not (math.isclose(init.tau_seconds, tau_s, rel_tol=1e-12)
+                and math.isclose(init.dt_seconds, dt_ms / 1000.0, rel_tol=1e-12)):
+            raise ValueError(f"init_spec has tau={init.tau}, dt={init.dt}; this training uses "
+                             f"tau={from_seconds(tau_s)} and the task's dt={dt_ms} ms: pass "
+                             "tau=init_spec.tau and a task with dt=init_spec.dt")
     return model
 
 

@@ -15,6 +15,12 @@ SUBCOMMANDS = ("demo", "simulate", "tasks", "train", "evaluate", "noise_preferen
                "experiment", "results", "analyze")
 
 
+#: errors that describe bad input or a refused file: one line and exit code 2; any other
+#: exception is a bug and keeps its traceback
+USER_ERRORS = (ValueError, TypeError, FileNotFoundError, PermissionError, IsADirectoryError,
+               NotADirectoryError)
+
+
 def build_parser():
     """The argparse parser with every available subcommand."""
     parser = argparse.ArgumentParser(
@@ -39,7 +45,10 @@ def build_parser():
 def main(argv=None):
     """Entry point of the console script; returns the process exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version, or a flag argparse refused (code 2)
+        return int(exit_.code or 0) if not isinstance(exit_.code, str) else 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -48,7 +57,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("interrupted; finished results are kept", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, FileNotFoundError) as err:
+    except USER_ERRORS as err:
         print(f"brian-noisy-rnn {args.command}: error: {err}", file=sys.stderr)
         return 2
     except ImportError as err:

@@ -20,6 +20,8 @@ Older spellings stay as hidden aliases for one release (:func:`add_deprecated_al
 import argparse
 import sys
 
+from . import _types
+
 
 class _DeprecatedAlias(argparse.Action):
     """Store the value under the new flag's ``dest`` and warn on stderr."""
@@ -86,12 +88,12 @@ def add_noise_arguments(p, default_placement):
                         "(state) or nowhere (none)"
                         + (" (default: the network's own)" if default_placement is None
                            else " (default: %(default)s)"))
-    p.add_argument("--sigma", type=float, default=None,
+    p.add_argument("--sigma", type=_types.nonneg_float, default=None,
                    help="noise amplitude sigma >= 0 (dimensionless, per step); required with "
                         "a placement other than the network's own")
     p.add_argument("--process", default=None, choices=("white", "ou", "poisson"),
                    help="noise process (default: white)")
-    p.add_argument("--tau-noise-ms", type=float, default=None,
+    p.add_argument("--tau-noise-ms", type=_types.pos_float, default=None,
                    help="correlation time of OU noise in ms (required with --process ou)")
 
 
@@ -115,9 +117,10 @@ def noise_from_args(args, base=None):
     Raises
     ------
     ValueError
-        Naming the flag: ``--sigma`` other than 0 with placement ``none`` (the noise would do
-        nothing), or a placement other than ``none`` and other than the base's without
-        ``--sigma`` (the noise would silently be zero).
+        Naming the flag: ``--sigma`` other than 0, ``--process`` or ``--tau-noise-ms`` with
+        placement ``none``, ``--tau-noise-ms`` without OU noise (they would do nothing), or
+        a placement other than ``none`` and other than the base's without ``--sigma`` (the
+        noise would silently be zero).
     """
     from brian2 import ms
 
@@ -131,6 +134,11 @@ def noise_from_args(args, base=None):
         if args.sigma is not None and args.sigma != 0:
             raise ValueError(f"--sigma {args.sigma} needs a noise placement: pass --placement "
                              "pre, post or state")
+        if process_flag is not None:
+            raise ValueError(f"--process {process_flag} needs a noise placement: pass "
+                             "--placement pre, post or state")
+        if tau_flag is not None:
+            raise ValueError("--tau-noise-ms needs a noise placement and --process ou")
         return Noise("none")
     if args.sigma is None and not same:
         own = "" if base is None else f" (the network's own noise is {base.placement!r})"
@@ -139,6 +147,9 @@ def noise_from_args(args, base=None):
     sigma = args.sigma if args.sigma is not None else base.sigma_array
     process = process_flag or (base.process if same else "white")
     if tau_flag is not None:
+        if process != "ou":
+            raise ValueError(f"--tau-noise-ms is only used with --process ou, not with process "
+                             f"{process!r}")
         tau_noise = tau_flag * ms
     else:
         tau_noise = base.tau_noise if same and process == base.process else None

@@ -8,10 +8,12 @@ nonlinearity, the fixed points for a typical input, and how much compensation
 and ``analysis.json`` there.
 """
 
-import json
 import os
 
 import numpy as np
+
+from . import _types
+from ._json import json_dumps
 
 
 def add_parser(subparsers):
@@ -21,7 +23,7 @@ def add_parser(subparsers):
         description=__doc__.split("\n\n")[1] if "\n\n" in __doc__ else __doc__)
     p.add_argument("spec", help="network file written by CTRNNSpec.save / `train`")
     p.add_argument("--task", required=True, help="task id, e.g. FunctionApproximation-v0")
-    p.add_argument("--sigma", type=float, default=None,
+    p.add_argument("--sigma", type=_types.pos_float, default=None,
                    help="noise level to analyse (default: the network's training sigma)")
     p.add_argument("--placement", choices=("pre", "post"), default=None,
                    help="noise placement (default: the network's own)")
@@ -29,7 +31,7 @@ def add_parser(subparsers):
     p.add_argument("--n-repeats", type=int, default=16, help="noise draws per trial")
     p.add_argument("--n-eval", type=int, default=1000, help="trials per loss evaluation")
     p.add_argument("--backend", default="numpy", help="simulation backend")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_types.seed, default=0)
     p.add_argument("--no-compensate", action="store_true", help="skip the compensation table")
     p.add_argument("--out", default=None, help="folder for plots and analysis.json")
     p.set_defaults(func=run)
@@ -65,6 +67,7 @@ def run(args):
     from ..evaluation.scoring import check_spec_for_task, evaluate
     from ..core.noise import Noise
     from ..backends.simulation import check_backend
+    from ..core.atomic import atomic_write, check_writable
     from ..core.spec import CTRNNSpec
     from ..plotting import save_figure
 
@@ -76,12 +79,20 @@ def run(args):
     noise = _noise(spec, args.sigma, args.placement)
     env = tasks.make(args.task, dt=spec.dt_seconds * 1000.0)
     check_spec_for_task(spec, env)
-    if args.out:
+    if args.out:  # checked before the long analysis, created only when writable
+        for name in ("analysis.json", "shift.png", "operating_points.png", "single_neuron.png"):
+            check_writable(os.path.join(args.out, name), "--out")
         os.makedirs(args.out, exist_ok=True)
     batch = tasks.batch(env, args.n_trials, seed=args.seed)
     print(f"{args.spec}: {spec!r}")
-    rep = network_shift_report(spec, batch, noise=noise, n_repeats=args.n_repeats,
-                               backend=args.backend, seed=args.seed)
+    from ..analysis.fixed_point_solver import NoFixedPointError
+
+    try:
+        rep = network_shift_report(spec, batch, noise=noise, n_repeats=args.n_repeats,
+                                   backend=args.backend, seed=args.seed)
+    except NoFixedPointError as err:
+        raise ValueError(f"{args.spec}: analyze needs a network that settles to a fixed point "
+                         f"for every task input; {err}") from err
     print("\n== removing the noise: predicted vs measured ==")
     print(rep.summary())
     print("\noutput shift (noisy mean - noise-free output), per trial input:")
@@ -137,8 +148,9 @@ def run(args):
     if args.out:
         save_figure(rep.plot(), os.path.join(args.out, "shift.png"), close=True)
         _plot_operating_points(op, os.path.join(args.out, "operating_points.png"))
-        with open(os.path.join(args.out, "analysis.json"), "w") as f:
-            json.dump(out, f, indent=1, default=float)
+        with atomic_write(os.path.join(args.out, "analysis.json"), suffix=".json",
+                          name="--out") as f:
+            f.write(json_dumps(out, indent=1).encode())
         print(f"\nwrote plots and analysis.json to {args.out}")
     return 0
 

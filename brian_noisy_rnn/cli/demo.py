@@ -3,6 +3,7 @@
 import os
 import time
 
+from . import _types
 from ._arguments import add_deprecated_alias, csv_list as _csv
 
 
@@ -19,31 +20,33 @@ def add_parser(sub):
                    help="task id (default: %(default)s; see `brian-noisy-rnn tasks`)")
     p.add_argument("--out", default="brian-noisy-rnn-demo",
                    help="output folder (default: %(default)s)")
-    p.add_argument("--n-seeds", type=int, default=3,
+    p.add_argument("--n-seeds", type=_types.int1, default=3,
                    help="networks (seeds 0, 1, ...) per placement (default: 3)")
     p.add_argument("--placements", type=_csv, default=("pre", "post"),
                    help="comma-separated training placements (default: pre,post)")
     p.add_argument("--backends", type=_csv, default=("torch", "brian2"),
                    help="comma-separated sweep backends (default: torch,brian2)")
-    p.add_argument("--sigma-train", type=float, default=None,
+    p.add_argument("--sigma-train", type=_types.pos_float, default=None,
                    help="training noise sigma (default: the task's preset, 1.0)")
-    p.add_argument("--steps", type=int, default=None,
+    p.add_argument("--steps", type=_types.int1, default=None,
                    help="training steps (default: the task's preset; 1500 for FunctionApproximation)")
-    p.add_argument("--n-hidden", type=int, default=None, help="hidden units (default: preset)")
-    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: preset)")
-    p.add_argument("--batch-size", type=int, default=None, help="trials per step (default: preset)")
-    p.add_argument("--n-trials", type=int, default=None,
+    p.add_argument("--n-hidden", type=_types.int1, default=None, help="hidden units (default: preset)")
+    p.add_argument("--lr", type=_types.float32_pos, default=None,
+                   help="Adam learning rate (default: preset)")
+    p.add_argument("--batch-size", type=_types.int1, default=None,
+                   help="trials per step (default: preset)")
+    p.add_argument("--n-trials", type=_types.int1, default=None,
                    help="test trials per sigma (default: preset; 2000 for FunctionApproximation)")
-    p.add_argument("--brian2-n-trials", type=int, default=None,
+    p.add_argument("--brian2-n-trials", type=_types.int1, default=None,
                    help="test trials per sigma of the Brian2 sweeps (default: --n-trials)")
     p.add_argument("--target", default="numpy",
                    help="Brian2 code-generation target: numpy, cython or cpp_standalone "
                         "(default: %(default)s)")
-    p.add_argument("--n-sigmas", type=int, default=9, help="test sigmas in the sweep (default: 9)")
-    p.add_argument("--max-sigma", type=float, default=2.0,
+    p.add_argument("--n-sigmas", type=_types.int1, default=9, help="test sigmas in the sweep (default: 9)")
+    p.add_argument("--max-sigma", type=_types.pos_float, default=2.0,
                    help="largest test sigma, in units of the training sigma (default: 2)")
-    p.add_argument("--dt-ms", type=float, default=20.0, help="time step in ms (default: 20)")
-    p.add_argument("--workers", type=int, default=None,
+    p.add_argument("--dt-ms", type=_types.pos_float, default=20.0, help="time step in ms (default: 20)")
+    p.add_argument("--workers", type=_types.int1, default=None,
                    help="local worker processes (default: all CPUs; 1 = this process)")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

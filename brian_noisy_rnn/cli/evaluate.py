@@ -1,11 +1,12 @@
 """``brian-noisy-rnn evaluate``: task metrics of a saved network on a chosen backend."""
 
-import json
 import time
 
 import numpy as np
 
+from . import _types
 from ._arguments import add_noise_arguments, noise_from_args, target_options, task_from_args
+from ._json import json_dumps
 
 
 def add_parser(sub):
@@ -24,8 +25,8 @@ def add_parser(sub):
     p.add_argument("--target", default=None,
                    help="Brian2 code-generation target: numpy, cython or cpp_standalone")
     add_noise_arguments(p, None)
-    p.add_argument("--n-trials", type=int, default=1000, help="number of trials (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="seed of trials and noise (default: %(default)s)")
+    p.add_argument("--n-trials", type=_types.int1, default=1000, help="number of trials (default: %(default)s)")
+    p.add_argument("--seed", type=_types.seed, default=0, help="seed of trials and noise (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
 
@@ -49,10 +50,9 @@ def run(args):
     elapsed = time.perf_counter() - t0
     sem = res.sems
     if args.json:
-        print(json.dumps({"spec": args.spec, "task": task, "backend": args.backend,
+        print(json_dumps({"spec": args.spec, "task": task, "backend": args.backend,
                           "noise": noise.to_dict(), "n_trials": res.n_trials, "seed": args.seed,
-                          "metrics": res.metrics, "sem": sem, "seconds": elapsed},
-                         default=lambda x: None if isinstance(x, float) and np.isnan(x) else x))
+                          "metrics": res.metrics, "sem": sem, "seconds": elapsed}))
         return 0
     print(f"network: {spec!r}")
     print(f"task {task}; backend {args.backend}; test noise {noise!r}; "

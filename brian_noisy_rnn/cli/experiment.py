@@ -1,5 +1,7 @@
 """``brian-noisy-rnn experiment``: run a TOML grid into an SQLite results database."""
 
+from . import _types
+
 
 def add_parser(sub):
     """Register the ``experiment`` subcommand."""
@@ -11,7 +13,7 @@ def add_parser(sub):
                     "See brian_noisy_rnn.experiments.config for the grid format.")
     p.add_argument("grid", help="grid TOML file")
     p.add_argument("--results", required=True, help="SQLite results database (created if missing)")
-    p.add_argument("--workers", type=int, default=None,
+    p.add_argument("--workers", type=_types.int1, default=None,
                    help="local worker processes (default: all CPUs; 1 = run in this process)")
     p.add_argument("--scheduler", default=None,
                    help="address of a Dask scheduler (e.g. tcp://host:8786): run the cells on "

@@ -18,8 +18,13 @@ def add_parser(sub):
 
 def run(args):
     """Run the subcommand; returns the exit code."""
+    from ..core.atomic import check_distinct, check_writable
     from ..experiments import ResultStore, format_table, summarize
 
+    for flag, path in (("--csv", args.csv), ("--figure", args.figure)):
+        if path:
+            check_writable(path, flag)
+    check_distinct({"results": args.results, "--csv": args.csv, "--figure": args.figure})
     with ResultStore(args.results, readonly=True) as store:
         cells = store.cells()
         keys = [c["cell_key"] for c in cells
@@ -32,11 +37,11 @@ def run(args):
         curves = store.curves(keys)
         print(format_table(summarize(curves)))
         if args.csv:
-            n = store.export_csv(args.csv, keys)
+            n = store.export_csv(args.csv, keys, name="--csv")
             print(f"wrote {n} rows to {args.csv}")
     if args.figure:
         from ..plotting import plot_noise_preference_panels, save_figure
 
-        save_figure(plot_noise_preference_panels(curves), args.figure, close=True)
+        save_figure(plot_noise_preference_panels(curves), args.figure, name="--figure", close=True)
         print(f"wrote {args.figure}")
     return 0

@@ -4,7 +4,8 @@ import time
 
 import numpy as np
 
-from ._arguments import add_deprecated_alias, add_noise_arguments, csv_list, noise_from_args
+from . import _types
+from ._arguments import add_deprecated_alias, add_noise_arguments, noise_from_args
 
 
 def add_parser(sub):
@@ -15,14 +16,14 @@ def add_parser(sub):
         description="Simulate a saved network (or the built-in example network) on several "
                     "backends with the same seed and report how closely they agree.")
     p.add_argument("spec", nargs="?", help="a spec .npz file (default: built-in example network)")
-    p.add_argument("--backends", type=csv_list, default=("numpy", "torch", "brian2"),
-                   help="comma-separated backends (default: numpy,torch,brian2)")
-    p.add_argument("--target", default="numpy",
-                   help="Brian2 code-generation target: numpy, cython or cpp_standalone")
-    p.add_argument("--n-steps", type=int, default=100, help="time steps T (default: %(default)s)")
-    p.add_argument("--n-trials", type=int, default=4, help="trials B (default: %(default)s)")
+    p.add_argument("--backends", default="numpy,torch,brian2",
+                   help="comma-separated backends (default: %(default)s)")
+    p.add_argument("--target", default=None,
+                   help="Brian2 code-generation target: numpy (default), cython or cpp_standalone")
+    p.add_argument("--n-steps", type=_types.int1, default=100, help="time steps T (default: %(default)s)")
+    p.add_argument("--n-trials", type=_types.int1, default=4, help="trials B (default: %(default)s)")
     add_noise_arguments(p, None)
-    p.add_argument("--seed", type=int, default=0, help="noise seed (default: %(default)s)")
+    p.add_argument("--seed", type=_types.seed, default=0, help="noise seed (default: %(default)s)")
     p.add_argument("--out", default=None, help="write outputs/states of the first backend to this .npz")
     add_deprecated_alias(p, "--steps", "--n-steps", type=int)
     add_deprecated_alias(p, "--trials", "--n-trials", type=int)
@@ -35,13 +36,22 @@ def run(args):
     from ..backends.simulation import check_backend, simulate
     from ..core.spec import CTRNNSpec
 
-    backends = list(args.backends)
-    if not backends:
-        raise ValueError("--backends must name at least one backend")
+    from ..core.atomic import atomic_write, check_writable
+
+    backends = [b.strip() for b in args.backends.split(",")]
+    if not all(backends):
+        raise ValueError(f"--backends must be a comma-separated list of backend names, "
+                         f"got {args.backends!r}")
     for b in backends:
-        check_backend(b)
-    if args.n_steps < 1 or args.n_trials < 1:
-        raise ValueError("--n-steps and --n-trials must be >= 1")
+        try:
+            check_backend(b)
+        except ValueError as err:
+            raise ValueError(f"--backends: {err}") from None
+    if args.target is not None and not any(b.startswith("brian2") for b in backends):
+        raise ValueError(f"--target is only used with brian2 backends, not with {backends}")
+    target = args.target or "numpy"
+    if args.out:
+        check_writable(args.out, "--out")
     spec = CTRNNSpec.load(args.spec) if args.spec else example_spec()
     noise = noise_from_args(args, base=spec.noise)
     rng = np.random.default_rng(args.seed)
@@ -54,15 +64,16 @@ def run(args):
     print(f"{'backend':<16}{'time [s]':>10}{'mean z(T)':>12}{'max|dz| vs ' + backends[0]:>22}")
     reference = None
     for b in backends:
-        options = {"target": args.target} if b.startswith("brian2") else {}
+        options = {"target": target} if b.startswith("brian2") else {}
         t0 = time.perf_counter()
         res = simulate(spec, inputs, backend=b, noise=noise, seed=args.seed, **options)
         elapsed = time.perf_counter() - t0
         if reference is None:
             reference = res
             if args.out:
-                np.savez(args.out, outputs=res.outputs, states=res.states, inputs=inputs)
+                with atomic_write(args.out, suffix=".npz", name="--out") as f:
+                    np.savez(f, outputs=res.outputs, states=res.states, inputs=inputs)
         diff = float(np.max(np.abs(res.outputs - reference.outputs)))
-        label = f"{b}[{args.target}]" if b.startswith("brian2") else b
+        label = f"{b}[{target}]" if b.startswith("brian2") else b
         print(f"{label:<16}{elapsed:>10.3f}{res.outputs[-1].mean():>12.5f}{diff:>22.3e}")
     return 0

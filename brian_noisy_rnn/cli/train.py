@@ -1,12 +1,12 @@
 """``brian-noisy-rnn train``: train a network on a task and save it as a spec file."""
 
-import json
 import os
 
-# the noise flags live in ._arguments (shared with evaluate and simulate); re-exported here
+from . import _types
 from ._arguments import add_noise_arguments, noise_from_args
+from ._json import json_dumps
 
-__all__ = ["add_noise_arguments", "add_parser", "noise_from_args", "run"]
+__all__ = ["add_parser", "run"]
 
 
 def add_parser(sub):
@@ -20,27 +20,27 @@ def add_parser(sub):
     p.add_argument("--task", required=True, help="task id (see: brian-noisy-rnn tasks)")
     add_noise_arguments(p, "none")
     p.add_argument("--activation", default="relu", help="activation function (default: %(default)s)")
-    p.add_argument("--n-hidden", type=int, default=32, help="hidden units (default: %(default)s)")
-    p.add_argument("--tau-ms", type=float, default=100.0, help="time constant in ms (default: %(default)s)")
-    p.add_argument("--dt-ms", type=float, default=20.0, help="time step in ms (default: %(default)s)")
-    p.add_argument("--steps", type=int, default=2000, help="optimisation steps (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=64, help="trials per step (default: %(default)s)")
-    p.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="seed of weights, trials and noise (default: %(default)s)")
-    p.add_argument("--grad-clip", type=float, default=1.0, help="gradient norm limit; 0 disables (default: %(default)s)")
-    p.add_argument("--bias-init", type=float, default=0.0,
+    p.add_argument("--n-hidden", type=_types.int1, default=32, help="hidden units (default: %(default)s)")
+    p.add_argument("--tau-ms", type=_types.pos_float, default=100.0, help="time constant in ms (default: %(default)s)")
+    p.add_argument("--dt-ms", type=_types.pos_float, default=20.0, help="time step in ms (default: %(default)s)")
+    p.add_argument("--steps", type=_types.int1, default=2000, help="optimisation steps (default: %(default)s)")
+    p.add_argument("--batch-size", type=_types.int1, default=64, help="trials per step (default: %(default)s)")
+    p.add_argument("--lr", type=_types.float32_pos, default=1e-2, help="Adam learning rate (default: %(default)s)")
+    p.add_argument("--seed", type=_types.seed, default=0, help="seed of weights, trials and noise (default: %(default)s)")
+    p.add_argument("--grad-clip", type=_types.nonneg_float, default=1.0, help="gradient norm limit; 0 disables (default: %(default)s)")
+    p.add_argument("--bias-init", type=_types.float32, default=0.0,
                    help="initial hidden bias (e.g. 0.5 for a single relu unit; default: %(default)s)")
-    p.add_argument("--trial-pool", type=int, default=None,
+    p.add_argument("--trial-pool", type=_types.int1, default=None,
                    help="sample batches from a fixed pool of this many trials (fast for slow task generators)")
-    p.add_argument("--log-every", type=int, default=50, help="steps between log entries (default: %(default)s)")
-    p.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints (default: %(default)s)")
+    p.add_argument("--log-every", type=_types.int1, default=50, help="steps between log entries (default: %(default)s)")
+    p.add_argument("--checkpoint-every", type=_types.int1, default=100, help="steps between checkpoints (default: %(default)s)")
     p.add_argument("--out", required=True, help="spec file to write (.npz)")
     p.add_argument("--checkpoint", default=None,
                    help="checkpoint file (default: OUT with suffix .ckpt.pt); resumed if it exists")
     p.add_argument("--no-checkpoint", action="store_true", help="do not write a checkpoint")
-    p.add_argument("--threads", type=int, default=1,
+    p.add_argument("--threads", type=_types.int1, default=1,
                    help="torch threads while training (default: %(default)s, fastest for small networks)")
-    p.add_argument("--eval-trials", type=int, default=500,
+    p.add_argument("--eval-trials", type=_types.int0, default=500,
                    help="fresh trials for the final evaluation; 0 skips it (default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the final metrics as JSON")
@@ -53,26 +53,31 @@ def run(args):
 
     from ..tasks import make
 
-    if os.path.isdir(args.out):
-        raise ValueError(f"--out {args.out!r} is a directory; give a file name such as net.npz")
-    if args.eval_trials < 0:
-        raise ValueError(f"--eval-trials must be >= 0, got {args.eval_trials}")
-    if args.threads < 1:
-        raise ValueError(f"--threads must be >= 1, got {args.threads}")
-    noise = noise_from_args(args)
-    env = make(args.task, dt=args.dt_ms)
+    from ..core.atomic import check_distinct, check_writable
+
+    # every output is checked before training starts, so no trained network is lost
+    check_writable(args.out, "--out")
+    if args.no_checkpoint and args.checkpoint is not None:
+        raise ValueError("--checkpoint and --no-checkpoint contradict each other; give one")
     checkpoint = None
     if not args.no_checkpoint:
         checkpoint = args.checkpoint or os.path.splitext(args.out)[0] + ".ckpt.pt"
+        check_writable(checkpoint, "--checkpoint")
+        check_distinct({"--out": args.out, "--checkpoint": checkpoint})
+    noise = noise_from_args(args)
+    env = make(args.task, dt=args.dt_ms)
     from ..bridges.training import train
 
-    result = train(env, n_hidden=args.n_hidden, noise=noise, activation=args.activation,
-                   tau=args.tau_ms * ms, steps=args.steps, batch_size=args.batch_size,
-                   lr=args.lr, seed=args.seed, checkpoint=checkpoint,
-                   grad_clip=args.grad_clip if args.grad_clip > 0 else None,
-                   bias_init=args.bias_init, trial_pool=args.trial_pool,
-                   log_every=args.log_every, checkpoint_every=args.checkpoint_every,
-                   progress=not args.no_progress, num_threads=args.threads)
+    try:
+        result = train(env, n_hidden=args.n_hidden, noise=noise, activation=args.activation,
+                       tau=args.tau_ms * ms, steps=args.steps, batch_size=args.batch_size,
+                       lr=args.lr, seed=args.seed, checkpoint=checkpoint,
+                       grad_clip=args.grad_clip if args.grad_clip > 0 else None,
+                       bias_init=args.bias_init, trial_pool=args.trial_pool,
+                       log_every=args.log_every, checkpoint_every=args.checkpoint_every,
+                       progress=not args.no_progress, num_threads=args.threads)
+    except FloatingPointError as err:  # diverged: the message names --lr / --grad-clip
+        raise ValueError(f"training diverged: {err}") from err
     path = result.spec.save(args.out)
     report = {"out": path, "checkpoint": checkpoint, "task": args.task, "steps": result.steps,
               "train_seconds": round(result.elapsed, 2), "noise": noise.to_dict(),
@@ -83,7 +88,7 @@ def run(args):
         report["evaluation"] = evaluate(result.spec, env, backend="torch",
                                         n_trials=args.eval_trials, seed=args.seed)
     if args.json:
-        print(json.dumps(report))
+        print(json_dumps(report))
         return 0
     print(f"trained {result.spec!r}")
     print(f"  {result.steps} steps in {result.elapsed:.1f} s; spec written to {path}"

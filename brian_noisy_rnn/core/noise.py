@@ -96,6 +96,9 @@ class Noise:
             raise ValueError(f"sigma must be finite, got {self.sigma!r}")
         if np.any(sigma < 0):
             raise ValueError(f"sigma must be >= 0, got {self.sigma!r}")
+        if self.placement == "none" and np.any(sigma != 0):
+            raise ValueError(f"sigma={self.sigma!r} has no effect with placement='none'; give "
+                             "placement 'pre', 'post' or 'state', or sigma=0")
         sigma.setflags(write=False)
         object.__setattr__(self, "_sigma", sigma)
         if self.process == "ou":

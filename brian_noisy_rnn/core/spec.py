@@ -86,8 +86,13 @@ class CTRNNSpec(NetworkShape):
         if self.w_rec.shape != (n, n) or n < 1:
             raise ValueError(f"w_rec must be square (N, N) with N >= 1, got {self.w_rec.shape}")
         self.w_in = _as_matrix(w_in, "w_in", (n, None))
+        if self.w_in.shape[1] < 1:
+            raise ValueError(f"w_in must have shape (N, n_in) with n_in >= 1, got {self.w_in.shape}")
         self.b = _as_matrix(b, "b", (n,))
         self.w_out = _as_matrix(w_out, "w_out", (None, n))
+        if self.w_out.shape[0] < 1:
+            raise ValueError(f"w_out must have shape (n_out, N) with n_out >= 1, "
+                             f"got {self.w_out.shape}")
         self.b_out = _as_matrix(b_out, "b_out", (self.w_out.shape[0],))
         self.h0 = _as_matrix(np.zeros(n) if h0 is None else h0, "h0", (n,))
         self.tau_seconds, self.dt_seconds = check_time_constants(tau, dt)
@@ -167,14 +172,17 @@ class CTRNNSpec(NetworkShape):
         """Write the spec to ``path`` (.npz of plain arrays + JSON metadata), atomically.
 
         The file is written to a temporary name in the same folder and renamed, so an
-        interrupted save never leaves a truncated file at ``path``.
+        interrupted save never leaves a truncated file at ``path``. It gets the permissions
+        a plain ``open()`` would give; a symlink is written through; a directory or other
+        non-regular file (ValueError) and a read-only file (PermissionError) are refused
+        (see :func:`brian_noisy_rnn.core.atomic.atomic_write`).
         """
         path = os.fspath(path)
         buf = io.BytesIO()
         arrays = {k: getattr(self, k) for k in _ARRAYS}
         arrays["sigma"] = self.noise.sigma_array
         np.savez(buf, meta=np.array(json.dumps(self._meta())), **arrays)
-        with atomic_write(path, suffix=".npz") as f:
+        with atomic_write(path, suffix=".npz", name="path") as f:
             f.write(buf.getvalue())
         return path
 
@@ -189,7 +197,10 @@ class CTRNNSpec(NetworkShape):
         if not os.path.isfile(path):
             raise FileNotFoundError(f"path: no spec file at {path!r}")
         try:
-            with np.load(path, allow_pickle=False) as data:
+            data = np.load(path, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):  # a .npy array or a text file
+                raise ValueError(f"it holds a single {type(data).__name__}, not an .npz archive")
+            with data:
                 contents = {k: data[k] for k in data.files}
             meta = json.loads(str(contents.pop("meta")))
         except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError) as err:
@@ -202,6 +213,22 @@ class CTRNNSpec(NetworkShape):
         missing = [k for k in (*_ARRAYS, "sigma") if k not in contents]
         if missing:
             raise ValueError(f"path: {path!r} lacks arrays {missing}")
+        for field, kinds, expected in (("tau_s", (int, float), "a number"),
+                                       ("dt_s", (int, float), "a number"),
+                                       ("activation", str, "a str"), ("noise", dict, "a dict"),
+                                       ("metadata", dict, "a dict")):
+            if field not in meta:
+                if field == "metadata":
+                    continue
+                raise ValueError(f"path: {path!r} lacks metadata field {field!r}")
+            value = meta[field]
+            if isinstance(value, bool) or not isinstance(value, kinds):
+                raise ValueError(f"path: {path!r}: metadata field {field!r} must be {expected}, "
+                                 f"got {type(value).__name__} {value!r:.80}")
+        for k in (*_ARRAYS, "sigma"):
+            if contents[k].dtype.kind not in "fiu":
+                raise ValueError(f"path: {path!r}: array {k!r} must hold numbers, "
+                                 f"got dtype {contents[k].dtype}")
         try:
             noise_d = dict(meta["noise"])
             noise_d["sigma"] = contents["sigma"]
@@ -211,6 +238,8 @@ class CTRNNSpec(NetworkShape):
                        h0=contents["h0"], metadata=meta.get("metadata", {}))
         except KeyError as err:
             raise ValueError(f"path: {path!r} lacks metadata field {err}") from err
+        except (ValueError, TypeError) as err:
+            raise type(err)(f"path: {path!r} holds an invalid network: {err}") from err
 
 
 def check_spec(spec, name="spec"):

@@ -18,12 +18,13 @@ from __future__ import annotations
 import importlib
 import math
 import numbers
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .. import tasks as tasks_module
-from ..backends.simulation import check_backend
+from ..backends.simulation import NonFiniteResultWarning, check_backend
 from ..core.noise import PLACEMENTS, Noise, as_noise
 from ..core.spec import check_spec
 from ..core.validation import check_int
@@ -110,14 +111,24 @@ class NoisePreferenceCurve:
 
     @property
     def preferred_index(self):
-        """Index of the best mean metric (the smallest sigma among exact ties)."""
-        values = np.where(np.isfinite(self.mean), self.mean, -np.inf if self.higher_is_better else np.inf)
+        """Index of the best finite mean metric (the smallest sigma among exact ties); None
+        if no point of the curve is finite."""
+        finite = np.isfinite(self.mean)
+        if not finite.any():
+            return None
+        values = np.where(finite, self.mean, -np.inf if self.higher_is_better else np.inf)
         return int(np.argmax(values) if self.higher_is_better else np.argmin(values))
 
     @property
+    def nonfinite_sigmas(self):
+        """The test sigmas whose mean metric is NaN or inf (list of float)."""
+        return [float(s) for s, m in zip(self.sigmas, self.mean) if not np.isfinite(m)]
+
+    @property
     def preferred_sigma(self):
-        """The test sigma with the best mean metric (float)."""
-        return float(self.sigmas[self.preferred_index])
+        """The test sigma with the best mean metric (float); NaN if no point is finite."""
+        best = self.preferred_index
+        return float("nan") if best is None else float(self.sigmas[best])
 
     @property
     def preferred_ratio(self):
@@ -174,7 +185,7 @@ class NoisePreferenceCurve:
             "train_placement": self.train_placement,
             "sigma_train": float(self.sigma_train),
             "backend": self.backend,
-            "preferred_sigma": self.preferred_sigma,
+            "preferred_sigma": _nan_to_none(self.preferred_sigma),
             "preferred_ratio": _nan_to_none(self.preferred_ratio),
             "metric_at_zero": _nan_to_none(self.metric_at_zero),
             "sem_at_zero": _nan_to_none(self.sem_at_zero),
@@ -433,7 +444,7 @@ def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, se
         ms = np.array([(r.mean(name), r.sem(name)) for r in per_sigma])
         stats[name] = (ms[:, 0], ms[:, 1])
     mean, sem = stats.pop(primary.name)
-    return NoisePreferenceCurve(
+    curve = NoisePreferenceCurve(
         sigmas=grid, metric=primary.name, higher_is_better=primary.higher_is_better,
         mean=mean, sem=sem, n_trials=n_trials, placement=placement, process=noises[-1].process,
         sigma_train=sigma_train, train_placement=train_placement, backend=backend, seed=seed,
@@ -441,3 +452,10 @@ def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, se
         trial_values=np.stack([r.per_trial[primary.name] for r in per_sigma]),
         spec_hash=spec.content_hash(),
     )
+    bad = curve.nonfinite_sigmas
+    if bad:
+        warnings.warn(f"noise_preference of {curve.task} on {backend}: {primary.name} is NaN or "
+                      f"inf at test sigmas {bad}"
+                      + ("; no preferred sigma" if len(bad) == len(grid) else ""),
+                      NonFiniteResultWarning, stacklevel=2)
+    return curve

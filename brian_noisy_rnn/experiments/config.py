@@ -157,7 +157,9 @@ class Cell:
     config : dict (JSON-compatible), everything that determines the cell's result: task,
         task_kwargs, network, training, placement, process, tau_noise_ms, train_sigma, seed,
         backend, backend_options, test_sigmas (absolute), n_trials, eval_seed
-    key : str, SHA-256 of the canonical JSON of ``config`` (the database's unique cell key)
+    key : str, SHA-256 of the canonical JSON of ``config`` and ``grid_name`` (the database's
+        unique cell key: two grids that differ only in name record their own cells, sharing
+        the trained networks)
     train_key : str, SHA-256 of the training part of ``config``: cells with the same
         train_key share one trained network
     grid_name : str
@@ -176,7 +178,8 @@ class Cell:
         """A cell from its config dict (keys computed here)."""
         config = json.loads(json.dumps(config))  # a plain, independent copy
         train = {k: config[k] for k in cls.TRAIN_FIELDS}
-        return cls(config, _canonical_hash(config), _canonical_hash(train), grid_name)
+        key = _canonical_hash({"grid_name": grid_name, "config": config})
+        return cls(config, key, _canonical_hash(train), grid_name)
 
     @property
     def label(self):
@@ -301,6 +304,8 @@ def load_grid(path):
             data = tomllib.load(f)
         except tomllib.TOMLDecodeError as err:
             raise GridError(f"{path}: not valid TOML: {err}") from err
+        except UnicodeDecodeError as err:
+            raise GridError(f"{path}: not a UTF-8 text file (TOML must be UTF-8): {err}") from err
     default_name = os.path.splitext(os.path.basename(path))[0]
     return grid_from_dict(data, source=path, default_name=default_name)
 
@@ -359,6 +364,8 @@ def _check_training(source, training):
 
 
 def _check_backend_options(source, options, backends):
+    from ..backends.simulation import check_backend_options
+
     out = {}
     for backend, opts in options.items():
         key = f"backend_options.{backend}"
@@ -376,10 +383,11 @@ def _check_backend_options(source, options, backends):
             else:
                 allowed = ["n_trials", *(sorted(_BRIAN2_OPTION_KINDS) if backend.startswith("brian2") else [])]
                 _fail(source, f"{key}.{k}", f"unknown option for backend {backend!r}; known: {allowed}")
-        if "target" in checked:
-            targets = ("numpy", "cython", "cpp_standalone")
-            if checked["target"] not in targets:
-                _fail(source, f"{key}.target", f"must be one of {targets}, got {checked['target']!r}")
+        try:  # option names and values the backend checks itself, without running
+            check_backend_options(backend, {k: v for k, v in checked.items() if k != "n_trials"},
+                                  name=key)
+        except ValueError as err:
+            raise GridError(f"{source}: {err}") from None
         out[backend] = checked
     return out
 

@@ -13,6 +13,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
+from ..core.atomic import atomic_write, check_writable
 from ..core.validation import check_int
 from .config import grid_from_dict
 from .runner import run_grid
@@ -199,10 +200,13 @@ def run_demo(out_dir, grid, *, workers=None, progress=True, log=print, figures=T
 
     t0 = time.perf_counter()
     out_dir = os.path.abspath(os.fspath(out_dir))
-    os.makedirs(out_dir, exist_ok=True)
     files = {"results": os.path.join(out_dir, "results.sqlite"),
              "csv": os.path.join(out_dir, "results.csv"),
              "summary": os.path.join(out_dir, "summary.md")}
+    for name in (*files.values(), os.path.join(out_dir, "noise_preference.png"),
+                 os.path.join(out_dir, "trial_traces.png")):
+        check_writable(name, "out_dir")  # before any network trains
+    os.makedirs(out_dir, exist_ok=True)
     report = run_grid(grid, files["results"], workers=workers, progress=progress)
     keys = [c.key for c in grid.cells()]
     with ResultStore(files["results"]) as store:
@@ -228,8 +232,8 @@ def run_demo(out_dir, grid, *, workers=None, progress=True, log=print, figures=T
                      f"{a['max_abs_diff']:.3g}")
     if report.failed:
         lines.append(f"{len(report.failed)} cells failed (see above); rerun to retry them")
-    with open(files["summary"], "w") as f:
-        f.write("\n".join(lines) + "\n")
+    with atomic_write(files["summary"], suffix=".md", name="out_dir") as f:
+        f.write(("\n".join(lines) + "\n").encode())
     elapsed = time.perf_counter() - t0
     for line in lines:
         log(line)

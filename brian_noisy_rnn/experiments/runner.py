@@ -23,7 +23,9 @@ or pass a ``distributed.Client`` to :func:`run_grid` directly. Dask is an option
 dependency: ``pip install 'brian-noisy-rnn[dask]'``. Workers need this package
 installed; spec files are written by the client only, so they need no shared file system.
 Brian2 keeps global state, so one process runs one Brian2 sweep at a time: start Dask workers
-with one thread each (``dask worker ADDRESS --nthreads 1 --nworkers N``) to use N cores.
+with one thread each (``dask worker ADDRESS --nthreads 1 --nworkers N``) to use N cores. The
+client registers :class:`Brian2WorkerPlugin`, which imports Brian2 in each worker's main
+thread when it starts (Brian2's import installs a SIGINT handler, refused in task threads).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
+from ..core.atomic import check_distinct, check_writable
 from .config import Cell, Grid, load_grid
 from .store import ResultStore
 
@@ -121,6 +124,8 @@ def run_cell(config, spec=None, train_key=""):
     Returns
     -------
     dict with ``spec`` (the newly trained CTRNNSpec, or None if ``spec`` was given),
+    ``error`` (only when the sweep of a newly trained network failed: the message; the dict
+    then holds just ``spec``, ``trained`` and the training info, so the network is kept),
     ``trained`` (bool), ``curve`` (``NoisePreferenceCurve.to_dict()``), ``summary``
     (``curve.summary()``), ``train_seconds``, ``train_final_loss``, ``eval_seconds``,
     ``versions``, ``host``, ``pid``.
@@ -140,12 +145,19 @@ def run_cell(config, spec=None, train_key=""):
         # Brian2 keeps global state (preferences, the magic network): one Brian2 sweep per
         # process at a time, also when a Dask worker runs several threads
         lock = _BRIAN2_LOCK if config["backend"].startswith("brian2") else contextlib.nullcontext()
-        with lock:
-            t0 = time.perf_counter()
-            curve = noise_preference(spec, env, config["test_sigmas"], backend=config["backend"],
-                                     n_trials=config["n_trials"], seed=config["eval_seed"],
-                                     **config["backend_options"])
-            eval_seconds = time.perf_counter() - t0
+        try:
+            with lock:
+                t0 = time.perf_counter()
+                curve = noise_preference(spec, env, config["test_sigmas"],
+                                         backend=config["backend"], n_trials=config["n_trials"],
+                                         seed=config["eval_seed"], **config["backend_options"])
+                eval_seconds = time.perf_counter() - t0
+        except Exception as err:  # noqa: BLE001 - the trained network must not be lost
+            if not trained:
+                raise
+            detail = "".join(traceback.format_exception_only(type(err), err)).strip()
+            return {"spec": spec, "trained": True, "error": f"evaluation failed: {detail}",
+                    **info}
     finally:
         torch.set_num_threads(threads)
     return {
@@ -267,14 +279,55 @@ def _import_distributed():
     return distributed
 
 
+def _import_brian2():
+    """Import Brian2 (and torch) now, in the calling thread: call it in a main thread."""
+    import brian2  # noqa: F401  (installs Brian2's SIGINT handler: main thread only)
+
+    from ..backends.brian2 import run  # noqa: F401
+
+
+try:
+    from distributed.diagnostics.plugin import WorkerPlugin as _WorkerPluginBase
+except ImportError:  # pragma: no cover - Dask not installed (the dask extra)
+    _WorkerPluginBase = object
+
+
+class Brian2WorkerPlugin(_WorkerPluginBase):
+    """Dask worker plugin: imports Brian2 when a worker starts (or the plugin is registered).
+
+    ``import brian2`` installs a SIGINT handler, which Python allows only in the main thread;
+    a worker runs tasks in other threads, so a cell that imports Brian2 first would fail
+    with "signal only works in main thread". :func:`run_grid` registers this plugin with every
+    Dask client it uses, so workers started with a plain ``dask worker ADDRESS`` need no
+    preload option.
+    """
+
+    idempotent = True
+
+    def setup(self, worker):
+        """Import Brian2 in the worker's event-loop (main) thread."""
+        if threading.current_thread() is threading.main_thread():
+            _import_brian2()
+
+
 class _DaskExecutor:
     """A Dask distributed client (given, or connected to ``scheduler``)."""
 
-    def __init__(self, client=None, scheduler=None):
+    def __init__(self, client=None, scheduler=None, connect_timeout=30):
         Client = _import_distributed().Client
 
         self.own = client is None
-        self.client = Client(scheduler) if client is None else client
+        if client is None:
+            try:
+                client = Client(scheduler, timeout=connect_timeout)
+            except (OSError, TimeoutError) as err:
+                raise ValueError(f"scheduler: cannot connect to the Dask scheduler {scheduler!r} "
+                                 f"within {connect_timeout} s ({type(err).__name__}: {err}); "
+                                 "is it running and reachable from here?") from err
+        self.client = client
+        # Brian2 must be imported in each worker's main thread (its import installs a SIGINT
+        # handler, which Python refuses in the task threads where cells run)
+        self.client.register_plugin(Brian2WorkerPlugin(), name="brian-noisy-rnn-brian2")
         self.description = f"Dask scheduler {self.client.scheduler.address}"
 
     def submit(self, fn, *args):
@@ -411,6 +464,10 @@ def run_grid(grid, results, *, workers=None, scheduler=None, client=None, spec_d
         def log(line):
             print(line, file=sys.stderr)
     spec_dir = os.path.abspath(os.fspath(spec_dir if spec_dir is not None else default_spec_dir(results)))
+    # trained networks are saved there: a folder that cannot take them is found now, not
+    # after the first network has trained
+    check_writable(os.path.join(spec_dir, ".probe.npz"), "spec_dir")
+    check_distinct({"results": results, "spec_dir": spec_dir})
     cells = grid.cells()
     report = RunReport(cells=cells)
     with ResultStore(results) as store:
@@ -485,6 +542,11 @@ def run_grid(grid, results, *, workers=None, scheduler=None, client=None, spec_d
                         report.networks_trained += 1
                     else:
                         spec, path = specs[cell.train_key][0], specs[cell.train_key][1]
+                    if "error" in result:  # network kept (a rerun reuses it), cell failed
+                        fail(cell, f"{result['error']} (the trained network is kept in {path})")
+                        for other in waiting.pop(cell.train_key, []):
+                            submit(other, spec)
+                        continue
                     if store.record(cell, result, path, spec.content_hash()):
                         report.recorded.append(cell.key)
                     if bar is not None:

@@ -31,13 +31,15 @@ import math
 import os
 import sqlite3
 import time
+import urllib.parse
+import warnings
 
-from ..core.atomic import atomic_write
+from ..core.atomic import atomic_write, check_writable
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 60_000
 
-__all__ = ["ResultStore", "SCHEMA_VERSION"]
+__all__ = ["CorruptRowWarning", "ResultStore", "SCHEMA_VERSION"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -107,6 +109,34 @@ def _finite_or_none(x):
     return x if math.isfinite(x) else None
 
 
+class CorruptRowWarning(UserWarning):
+    """A row of a results database could not be read and was left out (or rebuilt)."""
+
+
+def _writable_sqlite(path):
+    """True if SQLite can write the database ``path`` (the file and, for its journal, the folder)."""
+    try:
+        check_writable(path, "results")
+        check_writable(os.path.join(os.path.dirname(path), ".journal-probe"), "results")
+    except (PermissionError, ValueError):
+        return False
+    return True
+
+
+def _connect_readonly(path):
+    """A read-only connection; an immutable one where SQLite cannot create its WAL index
+    (an archived database in a read-only folder)."""
+    uri = "file:" + urllib.parse.quote(path)
+    con = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+                          isolation_level=None)
+    try:
+        con.execute("SELECT name FROM sqlite_master LIMIT 1").fetchall()
+        return con
+    except sqlite3.OperationalError:
+        con.close()
+    return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
+
+
 class ResultStore:
     """An open results database (created if missing).
 
@@ -120,28 +150,57 @@ class ResultStore:
 
     def __init__(self, path, *, readonly=False):
         self.path = os.path.abspath(os.fspath(path))
-        if readonly:
-            if not os.path.isfile(self.path):
-                raise FileNotFoundError(f"results: no database at {self.path!r}")
-        else:
+        exists = os.path.exists(self.path)
+        if exists and not os.path.isfile(self.path):
+            raise ValueError(f"results: {self.path!r} is not a file")
+        if readonly and not exists:
+            raise FileNotFoundError(f"results: no database at {self.path!r}")
+        if exists and os.path.getsize(self.path) > 0:
+            # an existing file must already be one of ours: checked read-only, so a foreign
+            # SQLite file (or any other file) is refused before anything is written to it
+            self._check_existing()
+        if not readonly:
+            if exists and not _writable_sqlite(self.path):
+                raise PermissionError(f"results: {self.path!r} is read-only (or its folder is); "
+                                      "open it read-only (e.g. `brian-noisy-rnn results`) or "
+                                      "copy it somewhere writable")
+            check_writable(self.path, "results")
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
         try:
-            self._con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
-                                        isolation_level=None)
-            self._con.row_factory = sqlite3.Row
-            self._con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            if not readonly:
+            if readonly:
+                self._con = _connect_readonly(self.path)
+            else:
+                self._con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
+                                            isolation_level=None)
+                self._con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
                 self._con.execute("PRAGMA journal_mode = WAL")
                 self._con.executescript(_SCHEMA)
                 self._con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                                   (str(SCHEMA_VERSION),))
-            version = self._con.execute(
-                "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            self._con.row_factory = sqlite3.Row
+        except sqlite3.DatabaseError as err:
+            self.close()
+            raise ValueError(f"results: cannot open {self.path!r} "
+                             f"{'read-only ' if readonly else ''}({err})") from err
+
+    def _check_existing(self):
+        """Refuse (ValueError) a file that is not a results database of this schema version."""
+        try:
+            con = _connect_readonly(self.path)
+        except sqlite3.DatabaseError as err:
+            raise ValueError(f"results: cannot open {self.path!r} read-only ({err})") from err
+        try:
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not {"meta", "cells", "curve"} <= tables:
+                raise ValueError(f"results: {self.path!r} is not a brian-noisy-rnn results "
+                                 f"database (tables {sorted(tables)}); refusing to change it")
+            version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as err:
             raise ValueError(f"results: {self.path!r} is not a brian-noisy-rnn results "
                              f"database ({err})") from err
-        if version is None or int(version[0]) != SCHEMA_VERSION:
-            self.close()
+        finally:
+            con.close()
+        if version is None or str(version[0]) != str(SCHEMA_VERSION):
             raise ValueError(f"results: {self.path!r} has schema version "
                              f"{None if version is None else version[0]!r}; this brian-noisy-rnn "
                              f"reads version {SCHEMA_VERSION}")
@@ -190,10 +249,26 @@ class ResultStore:
         if keys is not None:
             keys = set(keys)
             rows = [r for r in rows if r["cell_key"] in keys]
+        out = []
         for r in rows:
-            for col in ("config", "curve", "versions"):
-                r[col] = json.loads(r.pop(f"{col}_json"))
-        return rows
+            try:
+                for col in ("config", "curve", "versions"):
+                    value = json.loads(r.pop(f"{col}_json"))
+                    if not isinstance(value, dict):
+                        raise ValueError(f"column {col}_json holds {type(value).__name__}, not an object")
+                    r[col] = value
+            except (ValueError, TypeError) as err:
+                self._skip(r, err)
+                continue
+            out.append(r)
+        return out
+
+    def _skip(self, row, err):
+        """Warn that a corrupt row is left out (naming its cell)."""
+        label = " ".join(str(row.get(k)) for k in ("task", "placement", "train_sigma", "seed",
+                                                   "backend"))
+        warnings.warn(f"results: {self.path!r}: cell {label} (key {str(row.get('cell_key'))[:12]}) "
+                      f"is corrupt and left out: {err}", CorruptRowWarning, stacklevel=3)
 
     def curves(self, keys=None):
         """The recorded noise-preference curves (list of
@@ -202,7 +277,11 @@ class ResultStore:
 
         out = []
         for row in self.cells(keys):
-            curve = NoisePreferenceCurve.from_dict(row["curve"])
+            try:
+                curve = NoisePreferenceCurve.from_dict(row["curve"])
+            except (ValueError, TypeError) as err:
+                self._skip(row, err)
+                continue
             curve.cell = row
             out.append(curve)
         return out
@@ -210,22 +289,49 @@ class ResultStore:
     def tidy_rows(self, keys=None):
         """One dict per (cell, test sigma): :data:`CSV_CELL_COLUMNS`, :data:`CSV_CURVE_COLUMNS`
         and ``<metric>_mean`` / ``<metric>_sem`` of every other metric."""
+        from ..evaluation.curves import NoisePreferenceCurve
+
         cells = {r["cell_key"]: r for r in self.cells(keys)}
-        out = []
+        stored = {}
         for r in self._con.execute("SELECT * FROM curve ORDER BY cell_key, sigma"):
-            cell = cells.get(r["cell_key"])
-            if cell is None:
+            if r["cell_key"] in cells:
+                stored.setdefault(r["cell_key"], []).append(r)
+        out = []
+        for key, cell in list(cells.items()):
+            try:
+                curve_rows = NoisePreferenceCurve.from_dict(cell["curve"]).rows()
+                rows = stored.get(key, [])
+                if len(rows) != len(curve_rows):
+                    # rows of the curve table are missing: rebuild them all from the cell's
+                    # own copy of the curve, and say so
+                    warnings.warn(f"results: {self.path!r}: cell {cell['task']} {cell['placement']} "
+                                  f"sigma={cell['train_sigma']:g} seed={cell['seed']} "
+                                  f"{cell['backend']} has {len(rows)} of {len(curve_rows)} curve "
+                                  "rows; exporting the curve stored with the cell", CorruptRowWarning,
+                                  stacklevel=2)
+                    rows = [{**r, "other": {k: v for k, v in r.items() if k.endswith(("_mean", "_sem"))}}
+                            for r in curve_rows]
+                else:
+                    rows = [{**{k: r[k] for k in CSV_CURVE_COLUMNS},
+                             "other": json.loads(r["other_json"])} for r in rows]
+            except (ValueError, TypeError) as err:
+                self._skip(cell, err)
+                del cells[key]
                 continue
-            row = {k: cell[k] for k in CSV_CELL_COLUMNS}
-            row.update({k: r[k] for k in CSV_CURVE_COLUMNS})
-            row.update(json.loads(r["other_json"]))
-            out.append(row)
+            for r in rows:
+                row = {k: cell[k] for k in CSV_CELL_COLUMNS}
+                row.update({k: r[k] for k in CSV_CURVE_COLUMNS})
+                row.update(r["other"])
+                out.append(row)
         order = {k: i for i, k in enumerate(cells)}
         out.sort(key=lambda row: (order[row["cell_key"]], row["sigma"]))
         return out
 
-    def export_csv(self, path, keys=None):
-        """Write :meth:`tidy_rows` to a CSV file (atomically); returns the number of rows."""
+    def export_csv(self, path, keys=None, name="path"):
+        """Write :meth:`tidy_rows` to a CSV file (atomically); returns the number of rows.
+
+        ``name`` is the argument named in errors about the file (e.g. ``"--csv"``).
+        """
         rows = self.tidy_rows(keys)
         columns = list(CSV_CELL_COLUMNS) + list(CSV_CURVE_COLUMNS)
         for row in rows:
@@ -234,7 +340,7 @@ class ResultStore:
         writer = csv.DictWriter(text, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
-        with atomic_write(path, suffix=".csv") as f:
+        with atomic_write(path, suffix=".csv", name=name) as f:
             f.write(text.getvalue().encode())
         return len(rows)
 
@@ -274,7 +380,7 @@ class ResultStore:
             "n_hidden": c["network"]["n_hidden"], "activation": c["network"]["activation"],
             "steps": c["training"]["steps"], "metric": curve.metric,
             "higher_is_better": int(curve.higher_is_better),
-            "preferred_sigma": curve.preferred_sigma,
+            "preferred_sigma": _finite_or_none(curve.preferred_sigma),
             "preferred_ratio": _finite_or_none(curve.preferred_ratio),
             "metric_at_zero": _finite_or_none(curve.metric_at_zero),
             "sem_at_zero": _finite_or_none(curve.sem_at_zero),

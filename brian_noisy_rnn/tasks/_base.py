@@ -49,7 +49,60 @@ def as_dt_ms(dt, name="dt"):
     if not np.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be > 0 (a finite time step in ms), got {dt!r}")
     value = round(value, 9)
+    if value <= 0:
+        raise ValueError(f"{name} must be at least 1e-9 ms (the resolution of task timing), "
+                         f"got {dt!r}")
     return int(value) if value.is_integer() else value
+
+
+def check_timing(timing, known=None, name="timing"):
+    """Check a NeuroGym ``timing`` dict: known periods, finite durations >= 0.
+
+    Parameters
+    ----------
+    timing : dict period -> duration in ms (a number, or a NeuroGym distribution such as
+        ``("uniform", [100, 300])``, ``[100, 200]`` (a choice) or a callable)
+    known : iterable of str or None, the task's periods (None: not checked)
+    name : str, the argument named in error messages
+
+    Returns
+    -------
+    dict, ``timing``.
+
+    Raises
+    ------
+    TypeError if ``timing`` is not a dict; ValueError naming the period for an unknown period
+    or a duration that is NaN, infinite or negative.
+    """
+    if not isinstance(timing, dict):
+        raise TypeError(f"{name} must be a dict period -> duration in ms, got {timing!r}")
+    if known is not None:
+        unknown = sorted(set(timing) - set(known))
+        if unknown:
+            raise ValueError(f"{name} has unknown periods {unknown}; expected keys among "
+                             f"{sorted(known)}")
+
+    def numbers_in(value):
+        if isinstance(value, bool):
+            raise TypeError
+        if isinstance(value, numbers.Real):
+            yield float(value)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                if not isinstance(v, str):
+                    yield from numbers_in(v)
+        elif not callable(value):
+            raise TypeError
+
+    for period, value in timing.items():
+        try:
+            values = list(numbers_in(value))
+        except TypeError:
+            raise TypeError(f"{name}[{period!r}] must be a duration in ms or a NeuroGym "
+                            f"distribution, got {value!r}") from None
+        if not all(np.isfinite(v) and v >= 0 for v in values):
+            raise ValueError(f"{name}[{period!r}] must hold finite durations >= 0 ms, got {value!r}")
+    return timing
 
 
 def n_steps(duration_ms, dt_ms):
@@ -81,8 +134,7 @@ class TaskEnv(TrialEnv):
         super().__init__(dt=as_dt_ms(dt))
         self.timing = dict(self.default_timing)
         if timing is not None:
-            if not isinstance(timing, dict):
-                raise TypeError(f"timing must be a dict period -> duration in ms, got {timing!r}")
+            check_timing(timing)
             unknown = sorted(set(timing) - set(self.default_timing))
             if unknown:
                 raise ValueError(

@@ -12,7 +12,8 @@ classification
 regression
     ``mse``: mean of (outputs - targets)^2 over ``mask`` steps and all n_out outputs.
     ``nmse``: mse / var, var = the mean over outputs of the variance of the masked targets of
-    that output (so predicting each output's mean gives nmse = 1); NaN if var = 0.
+    that output (so predicting each output's mean gives nmse = 1); NaN if var = 0 (up to
+    rounding error: constant targets, e.g. a single trial of a constant-target task).
 
 Empty masks give NaN metrics. The torch loss is the training loss of the batch kind (masked
 cross-entropy or masked MSE) and equals ``cross_entropy`` / ``mse`` of :func:`task_metrics`.
@@ -94,7 +95,10 @@ def _target_variance(batch):
     if masked.shape[0] == 0:
         return np.nan
     var = float(masked.var(axis=0).mean())
-    return var if var > 0 else np.nan
+    # constant targets (e.g. a single trial of a constant-target task) leave only rounding
+    # error in the variance: count it as 0, or nmse becomes mse / 1e-33
+    scale = float(np.mean(masked.astype(float) ** 2))
+    return var if var > (64 * np.finfo(float).eps) ** 2 * scale and var > 0 else np.nan
 
 
 def _classification(outputs, batch):

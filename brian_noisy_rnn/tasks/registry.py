@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import warnings
 
-from ._base import as_dt_ms
+from ._base import as_dt_ms, check_timing
 from .function_approximation import FunctionApproximation
 from .maze_navigation import MazeNavigation
 from .multitask import Yang19Multitask
@@ -92,10 +92,18 @@ def make(name, dt=20, **kwargs):
         raise ValueError(f"unknown task name {name!r}; {hint}")
     import neurogym as ngym
 
-    with warnings.catch_warnings():  # NeuroGym's metadata lacks gymnasium's render_modes
-        warnings.filterwarnings("ignore", message=".*render_modes.*")
-        env = ngym.make(name, dt=dt, **kwargs)
-    return env.unwrapped._top  # noqa: SLF001  (NeuroGym's top-level trial generator)
+    def build(**kw):
+        with warnings.catch_warnings():  # NeuroGym's metadata lacks gymnasium's render_modes
+            warnings.filterwarnings("ignore", message=".*render_modes.*")
+            return ngym.make(name, dt=dt, **kw).unwrapped._top  # noqa: SLF001
+
+    if "timing" in kwargs:  # NeuroGym adds unknown periods silently: refuse them, as ours do
+        check_timing(kwargs["timing"])
+        default = getattr(build(**{k: v for k, v in kwargs.items() if k != "timing"}).unwrapped,
+                          "timing", None)
+        if isinstance(default, dict):
+            check_timing(kwargs["timing"], known=default)
+    return build(**kwargs)  # NeuroGym's top-level trial generator
 
 
 def task_name(env):

@@ -23,9 +23,34 @@ from ...core.validation import check_choice
 from .base import codegen_target, is_standalone_device
 from .rate_network import RECURRENCES, RateCTRNN, check_method
 
-__all__ = ["TARGETS", "run_brian2"]
+__all__ = ["TARGETS", "check_brian2_options", "run_brian2"]
 
 TARGETS = ("numpy", "cython", "cpp_standalone")
+
+
+def check_brian2_options(*, target="numpy", method=None, recurrence="auto", directory=None):
+    """Check the options of the "brian2" backend without running anything.
+
+    Parameters
+    ----------
+    target, method, recurrence, directory : see :func:`run_brian2`
+
+    Returns
+    -------
+    str, the integration method (``"euler"`` for None).
+
+    Raises
+    ------
+    ValueError naming the option that is not valid.
+    """
+    check_choice(target, "target", TARGETS)
+    method = check_method("euler" if method is None else method)
+    check_choice(recurrence, "recurrence", RECURRENCES)
+    if directory is not None and target != "cpp_standalone":
+        raise ValueError("directory is only used with target='cpp_standalone'")
+    if recurrence == "dense" and target == "cpp_standalone":
+        raise ValueError("recurrence='dense' is not available with target='cpp_standalone'")
+    return method
 
 
 def run_brian2(spec, inputs, noise, seed, *, target="numpy", method=None,
@@ -66,11 +91,8 @@ def run_brian2(spec, inputs, noise, seed, *, target="numpy", method=None,
     states : float64 array (T, B, N)
         ``states[t]`` = h after consuming ``inputs[t]``.
     """
-    check_choice(target, "target", TARGETS)
-    method = check_method("euler" if method is None else method)
-    check_choice(recurrence, "recurrence", RECURRENCES)
-    if directory is not None and target != "cpp_standalone":
-        raise ValueError("directory is only used with target='cpp_standalone'")
+    method = check_brian2_options(target=target, method=method, recurrence=recurrence,
+                                  directory=directory)
     if is_standalone_device():
         raise RuntimeError("run_brian2 needs Brian2's runtime device to be active (it switches "
                            "to cpp_standalone itself for target='cpp_standalone'); call "
