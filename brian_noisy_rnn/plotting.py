@@ -17,7 +17,7 @@ import os
 import numpy as np
 
 from .core.atomic import atomic_write
-from .core.validation import check_int
+from .core.validation import as_dimensionless, check_int
 
 __all__ = ["plot_noise_preference", "plot_noise_preference_panels", "plot_trial_traces",
            "save_figure"]
@@ -163,7 +163,7 @@ def plot_trial_traces(spec, env, *, sigmas=None, placement=None, backend="torch"
     ----------
     spec : CTRNNSpec, a trained network
     env : NeuroGym TrialEnv with the network's dt
-    sigmas : sequence of floats or None (default: 0 and the training sigma)
+    sigmas : sequence of floats or None, dimensionless (default: 0 and the training sigma)
     placement : test-noise placement (default: the training one)
     backend : simulation backend (default "torch")
     n_trials : int >= 1, trials drawn (the same trials and noise draws in every column)
@@ -190,10 +190,7 @@ def plot_trial_traces(spec, env, *, sigmas=None, placement=None, backend="torch"
     st = spec.noise.scalar_sigma()
     if sigmas is None:
         sigmas = [0.0, st] if st > 0 else [0.0]
-    try:
-        sigmas = np.array(sigmas, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"sigmas must be a sequence of floats, got {sigmas!r}")
+    sigmas = as_dimensionless(sigmas, "sigmas")
     if sigmas.ndim != 1 or not 1 <= sigmas.size <= 6 or not np.all(np.isfinite(sigmas)) \
             or np.any(sigmas < 0):
         raise ValueError(f"sigmas must be 1 to 6 finite floats >= 0, got {sigmas.tolist()}")

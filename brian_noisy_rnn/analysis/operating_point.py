@@ -15,6 +15,7 @@ import numpy as np
 
 from ..core.activations import get_activation
 from ..core.spec import check_spec
+from ..core.validation import as_dimensionless
 from ._common import resolve_noise
 
 
@@ -104,8 +105,10 @@ def operating_point_stats(spec, inputs, mask=None, *, sigma=None, noise=None, ba
         sigma = spec.noise.scalar_sigma() if spec.noise.placement != "none" else 0.0
         if sigma <= 0:
             raise ValueError("sigma must be given (> 0) for a network trained without noise")
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, float, np.floating)) or not sigma > 0:
-        raise ValueError(f"sigma must be a float > 0, got {sigma!r}")
+    sigma = as_dimensionless(sigma, "sigma")
+    if sigma.ndim != 0 or not np.isfinite(sigma) or not sigma > 0:
+        raise ValueError(f"sigma must be a finite float > 0, got {sigma!r}")
+    sigma = float(sigma)
     a = preactivations(spec, inputs, noise=noise, backend=backend, seed=seed, **options)
     if mask is not None:
         mask = np.asarray(mask, bool)

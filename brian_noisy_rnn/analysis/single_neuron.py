@@ -16,6 +16,7 @@ import numpy as np
 from ..core.noise import Noise
 from ..core.spec import CTRNNSpec
 from ..core.spec import check_spec
+from ..core.validation import as_dimensionless
 from .stationary import mean_field_fixed_point, stationary_stats
 
 
@@ -147,8 +148,8 @@ def single_neuron_shift(spec, commands, sigmas, *, placement=None, simulate=True
     if spec.n_hidden != 1 or spec.n_in != 1:
         raise ValueError(f"spec must have one hidden unit and one input, got n_hidden="
                          f"{spec.n_hidden}, n_in={spec.n_in}")
-    commands = np.atleast_1d(np.asarray(commands, float))
-    sigmas = np.atleast_1d(np.asarray(sigmas, float))
+    commands = np.atleast_1d(as_dimensionless(commands, "commands"))
+    sigmas = np.atleast_1d(as_dimensionless(sigmas, "sigmas"))
     if commands.ndim != 1 or commands.size < 1 or not np.all(np.isfinite(commands)):
         raise ValueError("commands must be a non-empty 1-D array of finite floats")
     if sigmas.ndim != 1 or sigmas.size < 1 or not np.all(np.isfinite(sigmas)) or np.any(sigmas < 0):

@@ -25,7 +25,7 @@ from .. import tasks as tasks_module
 from ..backends.simulation import check_backend
 from ..core.noise import PLACEMENTS, Noise, as_noise
 from ..core.spec import check_spec
-from ..core.validation import check_int
+from ..core.validation import as_dimensionless, check_int
 from ..tasks import metrics
 from .scoring import check_spec_for_task, evaluate_per_trial
 
@@ -257,17 +257,17 @@ def sigma_grid(sigmas, sigma_train=0.0):
 
     Parameters
     ----------
-    sigmas : sequence of floats >= 0 (dimensionless), at least one
-    sigma_train : float >= 0
+    sigmas : sequence of floats >= 0, at least one
+        Dimensionless: plain numbers or a dimensionless Brian2 quantity (``[0, 1]*ms`` raises
+        Brian2's ``DimensionMismatchError``; booleans and complex numbers a TypeError).
+    sigma_train : float >= 0, dimensionless
 
     Returns
     -------
     float64 array (S,), sorted, without near-duplicates (relative tolerance 1e-9).
     """
-    try:
-        arr = np.array(sigmas, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"sigmas must be a sequence of floats, got {sigmas!r}")
+    arr = as_dimensionless(sigmas, "sigmas")
+    sigma_train = as_dimensionless(sigma_train, "sigma_train")
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"sigmas must be a non-empty 1-D sequence of floats, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)) or np.any(arr < 0):

@@ -25,7 +25,7 @@ from brian2.units.fundamentalunits import Quantity, get_dimensions
 
 from ...core.activations import get_activation
 from ...core.validation import check_int
-from ...core.units import to_seconds
+from ...core.units import to_seconds, unit_error
 
 #: default fine step: at most this expected number of spikes per neuron and fine step at f = 1
 DEFAULT_MAX_P = 0.05
@@ -50,7 +50,13 @@ def check_nonnegative_activation(activation):
 
 
 def check_rate(rate_max, name="rate_max"):
-    """``rate_max`` (a Brian2 frequency such as 100*Hz, > 0) as a float in Hz."""
+    """``rate_max`` (a Brian2 frequency such as 100*Hz, > 0) as a float in Hz.
+
+    Raises Brian2's ``DimensionMismatchError`` (also a TypeError) for a quantity of another
+    dimension, TypeError for a plain number, ValueError for a value that is not > 0.
+    """
+    if isinstance(rate_max, Quantity) and get_dimensions(rate_max) != Hz.dim:
+        raise unit_error(name, rate_max, "a Brian2 frequency such as 100*Hz")
     if not isinstance(rate_max, Quantity) or get_dimensions(rate_max) != Hz.dim:
         raise TypeError(f"{name} must be a Brian2 frequency quantity such as 100*Hz, got "
                         f"{rate_max!r} ({type(rate_max).__name__})")
