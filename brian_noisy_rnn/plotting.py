@@ -16,6 +16,7 @@ import os
 
 import numpy as np
 
+from .backends.random_state import keeps_random_state
 from .core.atomic import atomic_write
 from .core.validation import as_dimensionless, check_int
 
@@ -155,6 +156,7 @@ def plot_noise_preference_panels(curves, *, relative=False, figsize=None):
     return fig
 
 
+@keeps_random_state
 def plot_trial_traces(spec, env, *, sigmas=None, placement=None, backend="torch", n_trials=3,
                       n_units=4, seed=0, fig=None, **options):
     """Example trials of a network at several test-noise sigmas.

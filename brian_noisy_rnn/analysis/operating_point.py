@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..backends.random_state import keeps_random_state
 from ..core.activations import get_activation
 from ..core.spec import check_spec
 from ..core.validation import as_dimensionless
 from ._common import resolve_noise
 
 
+@keeps_random_state
 def preactivations(spec, inputs, *, noise=None, backend="numpy", seed=0, **options):
     """Pre-activations ``a_t = w_rec h_{t-1} + w_in u_t + b`` along simulated trials.
 
@@ -80,6 +82,7 @@ class OperatingPointStats:
         return d
 
 
+@keeps_random_state
 def operating_point_stats(spec, inputs, mask=None, *, sigma=None, noise=None, backend="numpy",
                           seed=0, within=(1.0, 2.0), **options):
     """Distribution of pre-activations relative to the activation's nonlinearity.

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..backends.random_state import keeps_random_state
 from ..core.noise import Noise
 from ..core.spec import CTRNNSpec
 from ..core.spec import check_spec
@@ -126,6 +127,7 @@ class SingleNeuronShift:
         return fig
 
 
+@keeps_random_state
 def single_neuron_shift(spec, commands, sigmas, *, placement=None, simulate=True,
                         backend="numpy", n_trials=100, n_steps=None, seed=0, **options):
     """Predicted and simulated fixed-point shift of a one-unit network.

@@ -27,6 +27,7 @@ from typing import Optional
 import numpy as np
 from scipy.linalg import solve_discrete_lyapunov
 
+from ..backends.random_state import keeps_random_state
 from ..core.activations import get_activation
 from ..core.spec import check_spec
 from ..core.validation import check_int
@@ -66,6 +67,7 @@ class StationaryStats:
     seed: Optional[int]
 
 
+@keeps_random_state
 def stationary_stats(spec, u, noise=None, *, backend="numpy", n_trials=64, n_steps=None,
                      burn_in=None, seed=0, h_start=None, **options):
     """Simulate ``spec`` under constant input ``u`` and estimate its stationary distribution.

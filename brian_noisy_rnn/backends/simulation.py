@@ -9,6 +9,7 @@ import numpy as np
 from ..core.noise import Noise, as_noise
 from ..core.spec import check_spec
 from ..core.validation import check_inputs, check_seed
+from .random_state import keeps_random_state
 
 
 @dataclass
@@ -51,6 +52,7 @@ def check_backend(backend):
     return backend
 
 
+@keeps_random_state
 def simulate(spec, inputs, *, backend, noise=None, seed=None, **options):
     """Simulate ``spec`` on ``inputs`` with one backend.
 
@@ -76,6 +78,13 @@ def simulate(spec, inputs, *, backend, noise=None, seed=None, **options):
 
     Convention: for t = 0..T-1, ``h <- step(h, inputs[t])``; ``states[t] = h``;
     ``outputs[t] = w_out h + b_out``.
+
+    Notes
+    -----
+    The caller's random state is left as found: numpy's global generator and Brian2's
+    (including the cython target's buffered draws) are restored after the run, also when it
+    raises (:func:`~brian_noisy_rnn.backends.random_state.caller_random_state`). The
+    ``"brian2"`` backend seeds Brian2 with ``seed`` inside that block only.
     """
     check_spec(spec)
     check_backend(backend)

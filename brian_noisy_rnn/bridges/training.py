@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..backends.random_state import keeps_random_state
 from ..tasks import metrics as task_metrics_module
 from .. import tasks as tasks_module
 from ..core.noise import as_noise
@@ -268,6 +269,7 @@ def _torch_threads(n):
 
 
 # --- the loop -----------------------------------------------------------------------------
+@keeps_random_state
 def train(env, *, n_hidden, noise, activation="relu", tau=None, steps=2000, batch_size=64,
           lr=1e-2, seed, checkpoint=None, grad_clip=1.0, log_every=50, checkpoint_every=100,
           progress=True, rec_gain=0.5, bias_init=0.0, init_spec=None, val_trials=0,

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import tasks as tasks_module
+from ..backends.random_state import keeps_random_state
 from ..backends.simulation import check_backend
 from ..core.noise import PLACEMENTS, Noise, as_noise
 from ..core.spec import check_spec
@@ -306,6 +307,7 @@ def swept_noise(spec, placement, sigma, template=None):
     return Noise(placement, float(sigma))
 
 
+@keeps_random_state
 def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, seed,
                      noise=None, progress=False, **options):
     """Measure a network's noise-preference curve: its task metric at each test-noise sigma.
@@ -345,6 +347,10 @@ def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, se
     TypeError, ValueError : for invalid arguments, before anything is simulated (e.g. a
         ``placement`` that is missing while the spec was trained without noise, or an env whose
         dt differs from the network's).
+
+    Notes
+    -----
+    numpy's global generator and Brian2's are left as found (also on error).
     """
 
     check_spec(spec)

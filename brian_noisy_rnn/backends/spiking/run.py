@@ -15,6 +15,7 @@ from ...core.units import to_seconds
 from ...core.validation import check_choice, check_int
 from ..brian2.base import codegen_target, is_standalone_device
 from ..brian2.run import run_brian2
+from ..random_state import keeps_random_state
 from .effective_noise import (check_nonnegative_activation, check_nonnegative_time, check_rate,
                               population_for_sigma)
 from .realization import NEURON_MODELS, SpikingRealization
@@ -125,6 +126,7 @@ def _build_and_run(spec, inputs, seed, report, kwargs):
     return outputs, states.copy()
 
 
+@keeps_random_state
 def measure_effective_sigma(*, dt, tau, neurons_per_unit, rate_max, tau_syn=None,
                             neuron_model="poisson", substeps=None, activity=1.0, n_units=100,
                             n_steps=400, burn_in=None, seed=0, target="numpy", **options):
