@@ -202,3 +202,38 @@ def test_spec_file_with_a_complex_array_is_refused(spec, tmp_path):
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match="w_in must be real"):
             CTRNNSpec.load(bad)
+
+
+CLI_BAD_FLAGS = [
+    (["train", "--task", "X", "--out", "o", "--dt-ms", "20mV"], "--dt-ms", "mV"),
+    (["train", "--task", "X", "--out", "o", "--tau-ms", "1kHz"], "--tau-ms", "kHz"),
+    (["train", "--task", "X", "--out", "o", "--tau-noise-ms", "5mV"], "--tau-noise-ms", "mV"),
+    (["train", "--task", "X", "--out", "o", "--sigma", "0.5mV"], "--sigma", "mV"),
+    (["train", "--task", "X", "--out", "o", "--dt-ms", "nan"], "--dt-ms", "finite"),
+    (["demo", "--dt", "20mV"], "--dt", "mV"),
+    (["demo", "--sigma-train", "1ms"], "--sigma-train", "ms"),
+    (["demo", "--max-sigma", "2Hz"], "--max-sigma", "Hz"),
+    (["simulate", "--sigma", "0.5*mV"], "--sigma", "mV"),
+    (["analyze", "net.npz", "--task", "X", "--sigma", "0.5 mV"], "--sigma", "mV"),
+]
+
+
+@pytest.mark.parametrize("argv, flag, unit", CLI_BAD_FLAGS)
+def test_cli_flags_check_units(argv, flag, unit, capsys):
+    from brian_noisy_rnn.cli import build_parser
+
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}:" in err and unit in err, err
+
+
+def test_cli_time_flags_take_ms_or_a_time_unit():
+    from brian_noisy_rnn.cli import build_parser
+
+    args = build_parser().parse_args(["train", "--task", "X", "--out", "o", "--dt-ms", "0.01second",
+                                      "--tau-ms", "100", "--tau-noise-ms", "50*ms",
+                                      "--sigma", "0.5"])
+    assert (args.dt_ms, args.tau_ms, args.tau_noise_ms, args.sigma) == (10.0, 100.0, 50.0, 0.5)
+    assert build_parser().parse_args(["demo", "--dt", "20 ms"]).dt == 20.0

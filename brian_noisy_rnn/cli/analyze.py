@@ -13,6 +13,8 @@ import os
 
 import numpy as np
 
+from ._units import dimensionless
+
 
 def add_parser(subparsers):
     """Register the ``analyze`` subcommand."""
@@ -21,7 +23,7 @@ def add_parser(subparsers):
         description=__doc__.split("\n\n")[1] if "\n\n" in __doc__ else __doc__)
     p.add_argument("spec", help="network file written by CTRNNSpec.save / `train`")
     p.add_argument("--task", required=True, help="task id, e.g. FunctionApproximation-v0")
-    p.add_argument("--sigma", type=float, default=None,
+    p.add_argument("--sigma", type=dimensionless, default=None,
                    help="noise level to analyse (default: the network's training sigma)")
     p.add_argument("--placement", choices=("pre", "post"), default=None,
                    help="noise placement (default: the network's own)")

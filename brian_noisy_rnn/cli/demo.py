@@ -3,6 +3,8 @@
 import os
 import time
 
+from ._units import dimensionless, milliseconds
+
 
 def _csv(text):
     return tuple(s.strip() for s in text.split(",") if s.strip())
@@ -26,7 +28,7 @@ def add_parser(sub):
                    help="comma-separated training placements (default: pre,post)")
     p.add_argument("--backends", type=_csv, default=("torch", "brian2"),
                    help="comma-separated sweep backends (default: torch,brian2)")
-    p.add_argument("--sigma-train", type=float, default=None,
+    p.add_argument("--sigma-train", type=dimensionless, default=None,
                    help="training noise sigma (default: the task's preset, 1.0)")
     p.add_argument("--steps", type=int, default=None,
                    help="training steps (default: the task's preset; 1500 for FunctionApproximation)")
@@ -41,9 +43,10 @@ def add_parser(sub):
                    help="Brian2 code-generation target: numpy, cython or cpp_standalone "
                         "(default: %(default)s)")
     p.add_argument("--n-sigmas", type=int, default=9, help="test sigmas in the sweep (default: 9)")
-    p.add_argument("--max-sigma", type=float, default=2.0,
+    p.add_argument("--max-sigma", type=dimensionless, default=2.0,
                    help="largest test sigma, in units of the training sigma (default: 2)")
-    p.add_argument("--dt", type=float, default=20.0, help="time step in ms (default: 20)")
+    p.add_argument("--dt", type=milliseconds, default=20.0,
+                   help="time step in ms, or with a unit (e.g. 20ms; default: 20)")
     p.add_argument("--workers", type=int, default=None,
                    help="local worker processes (default: all CPUs; 1 = this process)")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")

@@ -4,6 +4,8 @@ import time
 
 import numpy as np
 
+from ._units import dimensionless
+
 
 def add_parser(sub):
     """Register the ``simulate`` subcommand."""
@@ -20,7 +22,7 @@ def add_parser(sub):
     p.add_argument("--steps", type=int, default=100, help="time steps T (default: %(default)s)")
     p.add_argument("--trials", type=int, default=4, help="trials B (default: %(default)s)")
     p.add_argument("--placement", default=None, help="test noise placement (default: the spec's)")
-    p.add_argument("--sigma", type=float, default=None, help="test noise sigma (default: the spec's)")
+    p.add_argument("--sigma", type=dimensionless, default=None, help="test noise sigma (default: the spec's)")
     p.add_argument("--seed", type=int, default=0, help="noise seed (default: %(default)s)")
     p.add_argument("--out", default=None, help="write outputs/states of the first backend to this .npz")
     p.set_defaults(func=run)

@@ -3,6 +3,8 @@
 import json
 import os
 
+from ._units import dimensionless, milliseconds
+
 
 def add_noise_arguments(p, default_placement):
     """The noise flags shared by ``train`` (training noise) and ``evaluate`` (test noise)."""
@@ -11,12 +13,13 @@ def add_noise_arguments(p, default_placement):
                    help="where the noise enters: inside f (pre), outside f (post), on the state "
                         "(state) or nowhere (none)"
                         + ("" if default_placement is None else " (default: %(default)s)"))
-    p.add_argument("--sigma", type=float, default=None,
+    p.add_argument("--sigma", type=dimensionless, default=None,
                    help="noise amplitude sigma >= 0 (dimensionless, per step)")
     p.add_argument("--process", default=None, choices=("white", "ou", "poisson"),
                    help="noise process (default: white)")
-    p.add_argument("--tau-noise-ms", type=float, default=None,
-                   help="correlation time of OU noise in ms (required with --process ou)")
+    p.add_argument("--tau-noise-ms", type=milliseconds, default=None,
+                   help="correlation time of OU noise in ms, or with a unit (e.g. 50ms; required "
+                        "with --process ou)")
 
 
 def noise_from_args(args, base=None):
@@ -56,8 +59,8 @@ def add_parser(sub):
     add_noise_arguments(p, "none")
     p.add_argument("--activation", default="relu", help="activation function (default: %(default)s)")
     p.add_argument("--n-hidden", type=int, default=32, help="hidden units (default: %(default)s)")
-    p.add_argument("--tau-ms", type=float, default=100.0, help="time constant in ms (default: %(default)s)")
-    p.add_argument("--dt-ms", type=float, default=20.0, help="time step in ms (default: %(default)s)")
+    p.add_argument("--tau-ms", type=milliseconds, default=100.0, help="time constant in ms, or with a unit (e.g. 0.1second; default: %(default)s)")
+    p.add_argument("--dt-ms", type=milliseconds, default=20.0, help="time step in ms, or with a unit (e.g. 20ms; default: %(default)s)")
     p.add_argument("--steps", type=int, default=2000, help="optimisation steps (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=64, help="trials per step (default: %(default)s)")
     p.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate (default: %(default)s)")
