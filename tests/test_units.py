@@ -13,6 +13,8 @@ from brian_noisy_rnn.analysis import (compensate, fixed_points, mean_field_fixed
                                       noisy_activation, operating_point_stats,
                                       reached_fixed_point, single_neuron_shift,
                                       single_neuron_spec, stationary_stats)
+from brian_noisy_rnn.backends.spiking.effective_noise import effective_sigma, population_for_sigma
+from brian_noisy_rnn.backends.spiking.run import measure_effective_sigma
 from brian_noisy_rnn.core.validation import as_dimensionless, check_inputs
 from brian_noisy_rnn.evaluation.curves import noise_preference, sigma_grid
 
@@ -90,6 +92,12 @@ DIMENSIONLESS_BOUNDARIES = {
         "SingleNeuronRegulator-v0", command_range=[0.1, 1.0] * mV)),
     "PathIntegration.arena_size": ("arena_size", lambda s, f, e: tasks.make(
         "PathIntegration2D-v0", arena_size=1 * mV)),
+    "population_for_sigma.sigma": ("sigma", lambda s, f, e: population_for_sigma(
+        0.5 * mV, dt=20 * ms, tau=100 * ms)),
+    "effective_sigma.activity": ("activity", lambda s, f, e: effective_sigma(
+        dt=20 * ms, tau=100 * ms, neurons_per_unit=5, rate_max=50 * Hz, activity=0.5 * mV)),
+    "measure_effective_sigma.activity": ("activity", lambda s, f, e: measure_effective_sigma(
+        dt=20 * ms, tau=100 * ms, neurons_per_unit=5, rate_max=50 * Hz, activity=0.5 * mV)),
 }
 
 

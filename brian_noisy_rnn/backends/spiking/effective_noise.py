@@ -26,6 +26,7 @@ from brian2.units.fundamentalunits import Quantity, get_dimensions
 from ...core.activations import get_activation
 from ...core.validation import check_int
 from ...core.units import to_seconds, unit_error
+from ...core.validation import as_dimensionless
 
 #: default fine step: at most this expected number of spikes per neuron and fine step at f = 1
 DEFAULT_MAX_P = 0.05
@@ -114,7 +115,7 @@ def effective_sigma(*, dt, tau, neurons_per_unit, rate_max, tau_syn=None, subste
     r = check_rate(rate_max)
     ts = check_nonnegative_time(tau_syn)
     k = check_substeps(substeps, dt_s, r)
-    return effective_sigma_seconds(dt_s, tau_s, m, r, ts, k, activity)
+    return effective_sigma_seconds(dt_s, tau_s, m, r, ts, k, as_dimensionless(activity, "activity"))
 
 
 def effective_sigma_seconds(dt_s, tau_s, m, r, tau_syn_s, k, activity=0.0):
@@ -148,9 +149,10 @@ def population_for_sigma(sigma, *, dt, tau, rate_max=100 * Hz, tau_syn=None):
     -------
     (neurons_per_unit : int, rate_max : Brian2 frequency)
     """
-    sigma = float(sigma)
-    if not np.isfinite(sigma) or sigma <= 0:
+    sigma = as_dimensionless(sigma, "sigma")
+    if sigma.ndim != 0 or not np.isfinite(sigma) or sigma <= 0:
         raise ValueError(f"sigma must be a finite positive number, got {sigma!r}")
+    sigma = float(sigma)
     dt_s, tau_s = to_seconds(dt, "dt"), to_seconds(tau, "tau")
     r = check_rate(rate_max)
     kappa = _syn_factor(dt_s, tau_s, check_nonnegative_time(tau_syn))
