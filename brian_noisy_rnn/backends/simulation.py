@@ -60,6 +60,8 @@ def simulate(spec, inputs, *, backend, noise=None, seed=None, **options):
     ----------
     spec : :class:`CTRNNSpec`
     inputs : float array (T, B, n_in), one column of B independent trials per time step
+        Dimensionless: plain numbers or a dimensionless Brian2 quantity; ``u*kHz`` raises
+        Brian2's ``DimensionMismatchError``, booleans and complex values a TypeError.
     backend : {"numpy", "torch", "brian2", "brian2-spiking"}
         ``"numpy"`` is the readable reference; ``"torch"`` runs
         :class:`~brian_noisy_rnn.bridges.TorchCTRNN` in float64; ``"brian2"`` runs
