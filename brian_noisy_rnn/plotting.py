@@ -22,8 +22,9 @@ import os
 
 import numpy as np
 
+from .backends.random_state import keeps_random_state
 from .core.atomic import atomic_write
-from .core.validation import check_int
+from .core.validation import as_dimensionless, check_int
 
 __all__ = ["new_figure", "plot_noise_preference", "plot_noise_preference_panels",
            "plot_trial_traces", "save_figure"]
@@ -212,6 +213,7 @@ def plot_noise_preference_panels(curves, *, relative=False, figsize=None):
     return fig
 
 
+@keeps_random_state
 def plot_trial_traces(spec, env, *, sigmas=None, placement=None, backend="torch", n_trials=3,
                       n_units=4, seed=0, fig=None, **options):
     """Example trials of a network at several test-noise sigmas.
@@ -260,10 +262,7 @@ def plot_trial_traces(spec, env, *, sigmas=None, placement=None, backend="torch"
     st = spec.noise.scalar_sigma()
     if sigmas is None:
         sigmas = [0.0, st] if st > 0 else [0.0]
-    try:
-        sigmas = np.array(sigmas, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"sigmas must be a sequence of floats, got {sigmas!r}")
+    sigmas = as_dimensionless(sigmas, "sigmas")
     if sigmas.ndim != 1 or not 1 <= sigmas.size <= 6 or not np.all(np.isfinite(sigmas)) \
             or np.any(sigmas < 0):
         raise ValueError(f"sigmas must be 1 to 6 finite floats >= 0, got {sigmas.tolist()}")

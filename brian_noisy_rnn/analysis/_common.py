@@ -3,15 +3,24 @@
 import numpy as np
 
 from ..core.noise import as_noise
+from ..core.validation import as_dimensionless
 
 
 def check_input_vector(spec, u, name="u"):
-    """``u`` as a float64 array (n_in,) (a scalar is accepted when n_in == 1)."""
-    try:
-        arr = np.asarray(u, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a float array of shape (n_in={spec.n_in},), "
-                        f"got {type(u).__name__}")
+    """``u`` as a float64 array (n_in,) (a scalar is accepted when n_in == 1).
+
+    Parameters
+    ----------
+    spec : CTRNNSpec
+    u : array-like (n_in,), dimensionless (see
+        :func:`~brian_noisy_rnn.core.validation.as_dimensionless`)
+    name : str, argument name for error messages
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n_in,)
+    """
+    arr = as_dimensionless(u, name)
     if arr.ndim == 0 and spec.n_in == 1:
         arr = arr.reshape(1)
     if arr.shape != (spec.n_in,):
@@ -22,15 +31,66 @@ def check_input_vector(spec, u, name="u"):
 
 
 def check_input_set(spec, inputs, name="inputs"):
-    """``inputs`` as float64 (K, n_in): K constant input vectors (1-D allowed when n_in == 1)."""
-    try:
-        arr = np.asarray(inputs, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a float array of shape (K, n_in={spec.n_in})")
+    """``inputs`` as float64 (K, n_in): K constant input vectors (1-D allowed when n_in == 1).
+
+    Parameters
+    ----------
+    spec : CTRNNSpec
+    inputs : array-like (K, n_in), dimensionless
+    name : str, argument name for error messages
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (K, n_in)
+    """
+    arr = as_dimensionless(inputs, name)
     if arr.ndim == 1 and spec.n_in == 1:
         arr = arr[:, None]
     if arr.ndim != 2 or arr.shape[1] != spec.n_in or arr.shape[0] < 1:
         raise ValueError(f"{name} must have shape (K, n_in={spec.n_in}) with K >= 1, got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or inf")
+    return arr
+
+
+def check_sigma(spec, sigma, name="sigma"):
+    """A noise std inside f: one value or one per hidden unit, dimensionless, finite, >= 0.
+
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        Gives N.
+    sigma : float or array-like (N,), dimensionless
+    name : str, argument name for error messages
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape () or (N,)
+    """
+    sig = as_dimensionless(sigma, name)
+    if sig.ndim > 1 or (sig.ndim == 1 and sig.shape[0] != spec.n_hidden):
+        raise ValueError(f"{name} must be a float or shape (N={spec.n_hidden},), "
+                         f"got shape {sig.shape}")
+    if not np.all(np.isfinite(sig)) or np.any(sig < 0):
+        raise ValueError(f"{name} must be finite and >= 0, got {sig.tolist()}")
+    return sig
+
+
+def check_states(spec, h, name, *, batch=False):
+    """Hidden states, dimensionless and finite: shape (N,), or (K, N) with ``batch``
+    (a single (N,) state is then read as K = 1).
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (N,) or (K, N)
+    """
+    arr = as_dimensionless(h, name)
+    if batch and arr.ndim == 1:
+        arr = arr[None]
+    want = (spec.n_hidden,) if not batch else (arr.shape[0] if arr.ndim else -1, spec.n_hidden)
+    if arr.shape != want:
+        shape = "(K, N=%d)" % spec.n_hidden if batch else "(N=%d,)" % spec.n_hidden
+        raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or inf")
     return arr

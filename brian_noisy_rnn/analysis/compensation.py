@@ -20,7 +20,7 @@ import numpy as np
 from ..core.noise import Noise
 from ..core.spec import check_spec
 from ..core.validation import check_choice
-from ._common import check_input_set
+from ._common import check_input_set, check_sigma
 from ..core.noise_averages import NoiseAveragedActivation, noise_averaged_activation
 
 METHODS = ("activation", "output_bias")
@@ -51,18 +51,7 @@ def compensate(spec, sigma=None, *, method="activation", inputs=None):
     if isinstance(spec.noise, Noise) and spec.noise.placement == "none" and sigma is None:
         raise ValueError("sigma must be given: spec has no noise of its own")
     placement = spec.noise.placement if spec.noise.placement != "none" else "pre"
-    if sigma is None:
-        sig = spec.noise.sigma_array
-    else:
-        try:
-            sig = np.asarray(sigma, float)
-        except (TypeError, ValueError):
-            raise TypeError(f"sigma must be a float or an array of floats (N={spec.n_hidden},), "
-                            f"got {sigma!r}") from None
-    if sig.ndim > 1 or (sig.ndim == 1 and sig.shape[0] != spec.n_hidden):
-        raise ValueError(f"sigma must be a float or shape (N={spec.n_hidden},), got shape {sig.shape}")
-    if not np.all(np.isfinite(sig)) or np.any(sig < 0):
-        raise ValueError("sigma must be finite and >= 0")
+    sig = spec.noise.sigma_array if sigma is None else check_sigma(spec, sigma)
     meta = dict(spec.metadata)
     record = {"method": method, "placement": placement, "original_hash": spec.content_hash(),
               "sigma": sig.tolist()}

@@ -21,7 +21,7 @@ from scipy.optimize import root
 from ..core.activations import get_activation
 from ..core.spec import check_spec
 from ..core.validation import check_int
-from ._common import check_input_vector, drive
+from ._common import check_input_vector, check_sigma, check_states, drive
 
 
 @dataclass(frozen=True)
@@ -175,9 +175,7 @@ def fixed_points(spec, u, *, sigma=None, n_random=16, seed=0, starts=None, scale
     n = spec.n_hidden
     sig = None
     if sigma is not None:
-        sig = np.broadcast_to(np.asarray(sigma, float), (n,)).copy()
-        if np.any(sig < 0) or not np.all(np.isfinite(sig)):
-            raise ValueError("sigma must be finite and >= 0")
+        sig = np.broadcast_to(check_sigma(spec, sigma), (n,)).copy()
     check_int(n_random, "n_random", 0)
     rng = np.random.default_rng(seed)
     if scale is None:
@@ -186,7 +184,7 @@ def fixed_points(spec, u, *, sigma=None, n_random=16, seed=0, starts=None, scale
     rand = rng.normal(0.0, scale, size=(n_random, n))
     cand.extend(rand)
     if starts is not None:
-        extra = np.asarray(starts, float).reshape(-1, n)
+        extra = check_states(spec, starts, "starts", batch=True)
         cand.extend(extra)
     settled = settle(spec, u, np.array(cand), sig)
     cand = list(settled) + cand
@@ -214,8 +212,9 @@ def reached_fixed_point(spec, u, sigma=None, *, start=None, tol=1e-10):
     reached (e.g. the network oscillates or diverges): a property of the network, not a bug.
     """
     u = check_input_vector(spec, u)
-    start = np.array(spec.h0) if start is None else np.asarray(start, float)
-    sig = np.zeros(spec.n_hidden) if sigma is None else np.asarray(sigma, float)
+    start = np.array(spec.h0) if start is None else check_states(spec, start, "start")
+    sig = np.zeros(spec.n_hidden) if sigma is None \
+        else np.broadcast_to(check_sigma(spec, sigma), (spec.n_hidden,))
     g, _ = averaged_map(spec, sig)
     c = drive(spec, u)
     h = start[None]

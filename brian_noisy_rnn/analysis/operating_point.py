@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..backends.random_state import keeps_random_state
 from ..core.activations import get_activation
 from ..core.spec import check_spec
+from ..core.validation import as_dimensionless
 from ._common import resolve_noise
 
 
+@keeps_random_state
 def preactivations(spec, inputs, *, noise=None, backend="numpy", seed=0, **options):
     """Pre-activations ``a_t = w_rec h_{t-1} + w_in u_t + b`` along simulated trials.
 
@@ -79,6 +82,7 @@ class OperatingPointStats:
         return d
 
 
+@keeps_random_state
 def operating_point_stats(spec, inputs, mask=None, *, sigma=None, noise=None, backend="numpy",
                           seed=0, within=(1.0, 2.0), **options):
     """Distribution of pre-activations relative to the activation's nonlinearity.
@@ -104,8 +108,10 @@ def operating_point_stats(spec, inputs, mask=None, *, sigma=None, noise=None, ba
         sigma = spec.noise.scalar_sigma() if spec.noise.placement != "none" else 0.0
         if sigma <= 0:
             raise ValueError("sigma must be given (> 0) for a network trained without noise")
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, float, np.floating)) or not sigma > 0:
-        raise ValueError(f"sigma must be a float > 0, got {sigma!r}")
+    sigma = as_dimensionless(sigma, "sigma")
+    if sigma.ndim != 0 or not np.isfinite(sigma) or not sigma > 0:
+        raise ValueError(f"sigma must be a finite float > 0, got {sigma!r}")
+    sigma = float(sigma)
     a = preactivations(spec, inputs, noise=noise, backend=backend, seed=seed, **options)
     if mask is not None:
         mask = np.asarray(mask, bool)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..backends.random_state import keeps_random_state
 from ..core.noise import Noise
 from ..core.spec import check_spec
 from ..core.validation import check_int
@@ -149,6 +150,7 @@ def trial_inputs(batch):
     return batch.inputs[first, np.arange(batch.n_trials)]
 
 
+@keeps_random_state
 def network_shift_report(spec, batch, *, noise=None, n_repeats=32, backend="numpy", seed=0,
                          **options):
     """Compare the predicted and measured effect of removing the noise from ``spec``.

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..backends.random_state import keeps_random_state
 from ..core.noise import Noise
 from ..core.spec import CTRNNSpec
 from ..core.spec import check_spec
+from ..core.validation import as_dimensionless
 from .stationary import mean_field_fixed_point, stationary_stats
 
 
@@ -126,6 +128,7 @@ class SingleNeuronShift:
         return fig
 
 
+@keeps_random_state
 def single_neuron_shift(spec, commands, sigmas, *, placement=None, simulate=True,
                         backend="numpy", n_trials=100, n_steps=None, seed=0, **options):
     """Predicted and simulated fixed-point shift of a one-unit network.
@@ -148,8 +151,8 @@ def single_neuron_shift(spec, commands, sigmas, *, placement=None, simulate=True
     if spec.n_hidden != 1 or spec.n_in != 1:
         raise ValueError(f"spec must have one hidden unit and one input, got n_hidden="
                          f"{spec.n_hidden}, n_in={spec.n_in}")
-    commands = np.atleast_1d(np.asarray(commands, float))
-    sigmas = np.atleast_1d(np.asarray(sigmas, float))
+    commands = np.atleast_1d(as_dimensionless(commands, "commands"))
+    sigmas = np.atleast_1d(as_dimensionless(sigmas, "sigmas"))
     if commands.ndim != 1 or commands.size < 1 or not np.all(np.isfinite(commands)):
         raise ValueError("commands must be a non-empty 1-D array of finite floats")
     if sigmas.ndim != 1 or sigmas.size < 1 or not np.all(np.isfinite(sigmas)) or np.any(sigmas < 0):

@@ -27,10 +27,12 @@ from typing import Optional
 import numpy as np
 from scipy.linalg import solve_discrete_lyapunov
 
+from ..backends.random_state import keeps_random_state
 from ..core.activations import get_activation
 from ..core.spec import check_spec
 from ..core.validation import check_int
-from ._common import check_input_set, check_input_vector, pre_sigma, resolve_noise
+from ._common import (check_input_set, check_input_vector, check_states, pre_sigma,
+                      resolve_noise)
 from .fixed_point_solver import averaged_map, reached_fixed_point, solve_fixed_point
 from ..core.noise_averages import noise_variance
 
@@ -65,6 +67,7 @@ class StationaryStats:
     seed: Optional[int]
 
 
+@keeps_random_state
 def stationary_stats(spec, u, noise=None, *, backend="numpy", n_trials=64, n_steps=None,
                      burn_in=None, seed=0, h_start=None, **options):
     """Simulate ``spec`` under constant input ``u`` and estimate its stationary distribution.
@@ -105,9 +108,7 @@ def stationary_stats(spec, u, noise=None, *, backend="numpy", n_trials=64, n_ste
     if n_steps is None:
         n_steps = burn_in + int(np.ceil(50 * steps_per_tau))
     n_steps = check_int(n_steps, "n_steps", burn_in + 2)
-    h_start = np.asarray(h_start, float)
-    if h_start.shape != (spec.n_hidden,):
-        raise ValueError(f"h_start must have shape (N={spec.n_hidden},), got {h_start.shape}")
+    h_start = check_states(spec, h_start, "h_start")
     run_spec = spec.replace(h0=h_start)
     inputs = np.broadcast_to(u, (n_steps, n_trials, spec.n_in)).copy()
     res = simulate(run_spec, inputs, backend=backend, noise=noise, seed=seed, **options)

@@ -11,6 +11,7 @@ import numpy as np
 from ..core.noise import Noise, as_noise
 from ..core.spec import check_spec
 from ..core.validation import check_choice, check_inputs, check_seed
+from .random_state import keeps_random_state
 
 
 class NonFiniteResultWarning(RuntimeWarning):
@@ -139,6 +140,7 @@ def check_memory(spec, shape, noise, name="inputs"):
                          "of memory available; simulate fewer trials or steps at a time")
 
 
+@keeps_random_state
 def simulate(spec, inputs, *, backend, noise=None, seed=None, **options):
     """Simulate ``spec`` on ``inputs`` with one backend.
 
@@ -146,6 +148,8 @@ def simulate(spec, inputs, *, backend, noise=None, seed=None, **options):
     ----------
     spec : :class:`CTRNNSpec`
     inputs : float array (T, B, n_in), one column of B independent trials per time step
+        Dimensionless: plain numbers or a dimensionless Brian2 quantity; ``u*kHz`` raises
+        Brian2's ``DimensionMismatchError``, booleans and complex values a TypeError.
     backend : {"numpy", "torch", "brian2", "brian2-spiking"}
         ``"numpy"`` is the readable reference; ``"torch"`` runs
         :class:`~brian_noisy_rnn.bridges.TorchCTRNN` in float64; ``"brian2"`` runs
@@ -164,6 +168,13 @@ def simulate(spec, inputs, *, backend, noise=None, seed=None, **options):
 
     Convention: for t = 0..T-1, ``h <- step(h, inputs[t])``; ``states[t] = h``;
     ``outputs[t] = w_out h + b_out``.
+
+    Notes
+    -----
+    The caller's random state is left as found: numpy's global generator and Brian2's
+    (including the cython target's buffered draws) are restored after the run, also when it
+    raises (:func:`~brian_noisy_rnn.backends.random_state.caller_random_state`). The
+    ``"brian2"`` backend seeds Brian2 with ``seed`` inside that block only.
     """
     check_spec(spec)
     check_backend(backend)

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field, fields, replace
 import numpy as np
 import torch
 
+from ..backends.random_state import keeps_random_state
 from ..tasks import metrics as task_metrics_module
 from .. import tasks as tasks_module
 from ..backends.torch_backend import TorchCTRNN
@@ -391,6 +392,7 @@ def _torch_threads(n):
 
 
 # --- the loop (one network = an ensemble of one) ---------------------------------------------
+@keeps_random_state
 def train(env, config=None, *, checkpoint=None, checkpoint_every=100, progress=True,
           callback=None, num_threads=1, device=None, **settings):
     """Train a CTRNN on a task with Adam and BPTT; return the network as a :class:`CTRNNSpec`.

@@ -93,7 +93,7 @@ def add_noise_arguments(p, default_placement):
                         "a placement other than the network's own")
     p.add_argument("--process", default=None, choices=("white", "ou", "poisson"),
                    help="noise process (default: white)")
-    p.add_argument("--tau-noise-ms", type=_types.pos_float, default=None,
+    p.add_argument("--tau-noise-ms", type=_types.pos_ms, default=None,
                    help="correlation time of OU noise in ms (required with --process ou)")
 
 

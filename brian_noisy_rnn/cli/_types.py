@@ -5,7 +5,8 @@ integer >= 0, got -1`` and exit code 2, before any work starts.
 """
 
 import argparse
-import math
+
+from ._units import dimensionless, milliseconds
 
 # the largest float32: training runs in float32, larger values overflow inside torch
 FLOAT32_MAX = 3.4028234663852886e38
@@ -22,13 +23,9 @@ def _int(text, minimum, maximum=None):
     return value
 
 
-def _float(text, *, minimum=None, positive=False, limit=None):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+def _float(text, *, minimum=None, positive=False, limit=None, time=False):
+    # a plain number; a number with a unit of the wrong dimension names the unit
+    value = milliseconds(text) if time else dimensionless(text)
     if positive and value <= 0:
         raise argparse.ArgumentTypeError(f"must be a number > 0, got {value:g}")
     if minimum is not None and value < minimum:
@@ -61,6 +58,11 @@ def nonneg_float(text):
 def pos_float(text):
     """A finite float > 0."""
     return _float(text, positive=True)
+
+
+def pos_ms(text):
+    """A finite time > 0 in ms: a number of ms, or a number with a time unit (``20ms``)."""
+    return _float(text, positive=True, time=True)
 
 
 def float32_pos(text):

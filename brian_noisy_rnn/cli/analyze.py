@@ -27,9 +27,9 @@ def add_parser(subparsers):
                    help="noise level to analyse (default: the network's training sigma)")
     p.add_argument("--placement", choices=("pre", "post"), default=None,
                    help="noise placement (default: the network's own)")
-    p.add_argument("--n-trials", type=int, default=100, help="task trials analysed")
-    p.add_argument("--n-repeats", type=int, default=16, help="noise draws per trial")
-    p.add_argument("--n-eval", type=int, default=1000, help="trials per loss evaluation")
+    p.add_argument("--n-trials", type=_types.int1, default=100, help="task trials analysed")
+    p.add_argument("--n-repeats", type=_types.int1, default=16, help="noise draws per trial")
+    p.add_argument("--n-eval", type=_types.int1, default=1000, help="trials per loss evaluation")
     p.add_argument("--backend", default="numpy", help="simulation backend")
     p.add_argument("--seed", type=_types.seed, default=0)
     p.add_argument("--no-compensate", action="store_true", help="skip the compensation table")

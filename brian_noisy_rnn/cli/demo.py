@@ -45,15 +45,16 @@ def add_parser(sub):
     p.add_argument("--n-sigmas", type=_types.int1, default=9, help="test sigmas in the sweep (default: 9)")
     p.add_argument("--max-sigma", type=_types.pos_float, default=2.0,
                    help="largest test sigma, in units of the training sigma (default: 2)")
-    p.add_argument("--dt-ms", type=_types.pos_float, default=20.0, help="time step in ms (default: 20)")
+    p.add_argument("--dt-ms", type=_types.pos_ms, default=20.0,
+                   help="time step in ms, or with a unit (e.g. 20ms; default: 20)")
     p.add_argument("--workers", type=_types.int1, default=None,
                    help="local worker processes (default: all CPUs; 1 = this process)")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_deprecated_alias(p, "--seeds", "--n-seeds", type=int)
-    add_deprecated_alias(p, "--trials", "--n-trials", type=int)
-    add_deprecated_alias(p, "--brian2-trials", "--brian2-n-trials", type=int)
-    add_deprecated_alias(p, "--dt", "--dt-ms", type=float)
+    add_deprecated_alias(p, "--seeds", "--n-seeds", type=_types.int1)
+    add_deprecated_alias(p, "--trials", "--n-trials", type=_types.int1)
+    add_deprecated_alias(p, "--brian2-trials", "--brian2-n-trials", type=_types.int1)
+    add_deprecated_alias(p, "--dt", "--dt-ms", type=_types.pos_ms)
     p.set_defaults(func=run)
 
 

@@ -6,13 +6,15 @@ metric at 0 and at the training sigma, and their paired difference) and the curv
 writes the curve (JSON from ``NoisePreferenceCurve.to_dict`` or CSV rows) and its figure.
 """
 
+import argparse
 import csv
 import io
-import json
 import os
 
 import numpy as np
 
+from . import _types
+from ._json import json_dumps
 from ._arguments import add_deprecated_alias, csv_list, target_options, task_from_args
 
 #: file names written into ``--out DIR``
@@ -22,9 +24,10 @@ OUT_FILES = {"json": "noise_preference.json", "csv": "noise_preference.csv",
 
 def _sigmas(text):
     try:
-        return tuple(float(s) for s in csv_list(text))
-    except ValueError:
-        raise ValueError(f"--sigmas must be comma-separated numbers, got {text!r}") from None
+        return tuple(_types.nonneg_float(s) for s in csv_list(text))
+    except argparse.ArgumentTypeError as err:
+        raise ValueError(f"--sigmas must be comma-separated numbers >= 0 ({err}), "
+                         f"got {text!r}") from None
 
 
 def add_parser(sub):
@@ -52,9 +55,9 @@ def add_parser(sub):
                    help="numpy, torch, brian2 or brian2-spiking (default: %(default)s)")
     p.add_argument("--target", default=None,
                    help="Brian2 code-generation target: numpy, cython or cpp_standalone")
-    p.add_argument("--n-trials", type=int, default=1000,
+    p.add_argument("--n-trials", type=_types.int1, default=1000,
                    help="trials per sigma, the same at every sigma (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=_types.seed, default=0,
                    help="seed of the trials and noise draws (default: %(default)s)")
     p.add_argument("--out", default=None,
                    help=f"folder for {', '.join(OUT_FILES.values())} (created if missing)")
@@ -66,14 +69,14 @@ def add_parser(sub):
     p.add_argument("--json", action="store_true",
                    help="print the summary, the curve and the written files as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_deprecated_alias(p, "--trials", "--n-trials", type=int)
+    add_deprecated_alias(p, "--trials", "--n-trials", type=_types.int1)
     p.set_defaults(func=run)
     return p
 
 
 def _curve_bytes(curve, fmt):
     if fmt == "json":
-        return (json.dumps(curve.to_dict(), indent=1) + "\n").encode()
+        return (json_dumps(curve.to_dict(), indent=1) + "\n").encode()
     rows = curve.rows()
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=list(rows[0]), lineterminator="\n")
@@ -192,7 +195,7 @@ def run(args):
                              progress=not args.no_progress and not args.json, **options)
     written = _write(curve, files)
     if args.json:
-        print(json.dumps({"spec": spec_path, "summary": curve.summary(),
+        print(json_dumps({"spec": spec_path, "summary": curve.summary(),
                           "curve": curve.to_dict(), "files": written}))
         return 0
     print("\n".join(headline(curve)))

@@ -25,8 +25,8 @@ def add_parser(sub):
     add_noise_arguments(p, None)
     p.add_argument("--seed", type=_types.seed, default=0, help="noise seed (default: %(default)s)")
     p.add_argument("--out", default=None, help="write outputs/states of the first backend to this .npz")
-    add_deprecated_alias(p, "--steps", "--n-steps", type=int)
-    add_deprecated_alias(p, "--trials", "--n-trials", type=int)
+    add_deprecated_alias(p, "--steps", "--n-steps", type=_types.int1)
+    add_deprecated_alias(p, "--trials", "--n-trials", type=_types.int1)
     p.set_defaults(func=run)
 
 

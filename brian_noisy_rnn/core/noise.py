@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .units import from_seconds, to_seconds
-from .validation import check_choice
+from .validation import as_dimensionless, check_choice
 
 PLACEMENTS = ("none", "pre", "post", "state")
 PROCESSES = ("white", "ou", "poisson")
@@ -52,7 +52,9 @@ class Noise:
         ``f(a) + sigma*xi``; ``"state"``: continuous-time additive noise on the state;
         ``"none"``: deterministic.
     sigma : float or array of shape (n_hidden,), dimensionless, >= 0
-        Noise amplitude, one value for all hidden neurons or one per neuron.
+        Noise amplitude, one value for all hidden neurons or one per neuron. Plain numbers
+        or dimensionless Brian2 quantities; a quantity with dimensions (``0.5*mV``) raises
+        Brian2's ``DimensionMismatchError``, booleans and complex numbers a TypeError.
     process : {"white", "ou", "poisson"}
         ``"white"``: drawn independently every step (the paper's convention: its variance
         does not scale with dt); ``"ou"``: Ornstein-Uhlenbeck noise with stationary std
@@ -86,10 +88,7 @@ class Noise:
                 f"process={self.process!r} is not supported with placement="
                 f"{self.placement!r}; supported processes there: {SUPPORTED[self.placement]}"
             )
-        try:
-            sigma = np.array(self.sigma, dtype=float)
-        except (TypeError, ValueError):
-            raise TypeError(f"sigma must be a float or a 1-D array of floats, got {self.sigma!r}")
+        sigma = np.array(as_dimensionless(self.sigma, "sigma"))
         if sigma.ndim > 1:
             raise ValueError(f"sigma must be a scalar or shape (n_hidden,), got shape {sigma.shape}")
         if not np.all(np.isfinite(sigma)):

@@ -42,6 +42,7 @@ from .activations import (
     relu_noise_average,
     split_quadrature,
 )
+from .validation import as_dimensionless
 
 SEPARATOR = "~"
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -266,12 +267,7 @@ def _register_brian2_functions(base):
 
 # --- small helpers ---------------------------------------------------------------------------
 def _as_float_array(x, name):
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    try:
-        arr = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a float or an array of floats, got {type(x).__name__}")
+    arr = as_dimensionless(x, name)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or inf")
     return arr

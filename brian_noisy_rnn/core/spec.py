@@ -12,6 +12,7 @@ from .activations import get_activation
 from .atomic import atomic_write
 from .noise import Noise, as_noise
 from .units import check_time_constants, from_seconds
+from .validation import as_dimensionless
 
 FILE_FORMAT = "brian-noisy-rnn/ctrnn-spec"
 FILE_VERSION = 1
@@ -19,10 +20,7 @@ _ARRAYS = ("w_in", "w_rec", "b", "w_out", "b_out", "h0")
 
 
 def _as_matrix(value, name, shape):
-    try:
-        arr = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be an array of floats, got {type(value).__name__}")
+    arr = np.array(as_dimensionless(value, name))  # a copy: the spec owns its arrays
     if arr.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, arr.shape)):
         want = "(" + ", ".join("?" if s is None else str(s) for s in shape) + ")"
         raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
@@ -75,8 +73,10 @@ class CTRNNSpec(NetworkShape):
     h0 : array (N,), initial state; default zeros
     metadata : dict, JSON-serialisable extra information (e.g. training settings)
 
-    All arrays are stored as read-only float64 copies; validation happens here, so an
-    invalid network cannot exist.
+    All arrays are dimensionless: plain numbers or dimensionless Brian2 quantities (a
+    quantity with dimensions raises Brian2's ``DimensionMismatchError``; booleans and
+    complex values a TypeError naming the array). They are stored as read-only float64
+    copies; validation happens here, so an invalid network cannot exist.
     """
 
     def __init__(self, w_in, w_rec, b, w_out, b_out, *, tau, dt, activation,
@@ -191,7 +191,8 @@ class CTRNNSpec(NetworkShape):
         """Read a spec written by :meth:`save` (no pickle is ever loaded).
 
         Raises FileNotFoundError if ``path`` does not exist, ValueError if it is truncated,
-        corrupt, not a spec file or of an unsupported version.
+        corrupt, not a spec file, of an unsupported version or holds an array that is not
+        real-valued (complex or boolean; the message names the array).
         """
         path = os.fspath(path)
         if not os.path.isfile(path):
@@ -238,8 +239,10 @@ class CTRNNSpec(NetworkShape):
                        h0=contents["h0"], metadata=meta.get("metadata", {}))
         except KeyError as err:
             raise ValueError(f"path: {path!r} lacks metadata field {err}") from err
-        except (ValueError, TypeError) as err:
-            raise type(err)(f"path: {path!r} holds an invalid network: {err}") from err
+        except TypeError as err:  # e.g. a complex or boolean array in the file
+            raise ValueError(f"path: {path!r} holds an invalid array: {err}") from err
+        except ValueError as err:
+            raise ValueError(f"path: {path!r} holds an invalid network: {err}") from err
 
 
 def check_spec(spec, name="spec"):

@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import tasks as tasks_module
+from ..backends.random_state import keeps_random_state
 from ..backends.simulation import NonFiniteResultWarning, check_backend
 from ..core.noise import PLACEMENTS, Noise, as_noise
 from ..core.spec import check_spec
-from ..core.validation import check_int
+from ..core.validation import as_dimensionless, check_int
 from ..tasks import metrics
 from .scoring import check_spec_for_task, evaluate_per_trial, task_env
 
@@ -300,8 +301,10 @@ def sigma_grid(sigmas, sigma_train=0.0):
 
     Parameters
     ----------
-    sigmas : sequence of floats >= 0 (dimensionless), at least one
-    sigma_train : float >= 0
+    sigmas : sequence of floats >= 0, at least one
+        Dimensionless: plain numbers or a dimensionless Brian2 quantity (``[0, 1]*ms`` raises
+        Brian2's ``DimensionMismatchError``; booleans and complex numbers a TypeError).
+    sigma_train : float >= 0, dimensionless
 
     Returns
     -------
@@ -312,10 +315,8 @@ def sigma_grid(sigmas, sigma_train=0.0):
     >>> sigma_grid([0.5, 2.0, 0.5], sigma_train=1.0)
     array([0. , 0.5, 1. , 2. ])
     """
-    try:
-        arr = np.array(sigmas, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"sigmas must be a sequence of floats, got {sigmas!r}")
+    arr = as_dimensionless(sigmas, "sigmas")
+    sigma_train = as_dimensionless(sigma_train, "sigma_train")
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"sigmas must be a non-empty 1-D sequence of floats, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)) or np.any(arr < 0):
@@ -354,6 +355,7 @@ def swept_noise(spec, placement, sigma, template=None):
     return Noise(placement, float(sigma))
 
 
+@keeps_random_state
 def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, seed,
                      noise=None, progress=False, **options):
     """Measure a network's noise-preference curve: its task metric at each test-noise sigma.
@@ -395,6 +397,10 @@ def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, se
     TypeError, ValueError : for invalid arguments, before anything is simulated (e.g. a
         ``placement`` that is missing while the spec was trained without noise, or an env whose
         dt differs from the network's).
+
+    Notes
+    -----
+    numpy's global generator and Brian2's are left as found (also on error).
     """
 
     check_spec(spec)

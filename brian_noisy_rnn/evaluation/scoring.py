@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..backends.random_state import keeps_random_state
 from ..tasks import metrics as metrics_module
 from .. import tasks as tasks_module
 from ..core.noise import Noise, as_noise
@@ -154,6 +155,7 @@ def _resolve(spec, env, backend, noise, n_trials, seed):
     return env, noise, n_trials, seed
 
 
+@keeps_random_state
 def evaluate_per_trial(spec, env, *, backend, noise=None, n_trials=1000, seed=0,
                        keep_outputs=False, batch=None, **options):
     """Like :func:`evaluate`, but return an :class:`EvaluationResult` with per-trial metrics.
@@ -177,6 +179,7 @@ def evaluate_per_trial(spec, env, *, backend, noise=None, n_trials=1000, seed=0,
         outputs=result.outputs if keep_outputs else None, batch=batch if keep_outputs else None)
 
 
+@keeps_random_state
 def evaluate(spec, env, *, backend, noise=None, n_trials=1000, seed=0, return_sem=False,
              **options):
     """Task metrics of ``spec`` on ``n_trials`` trials of ``env``, simulated with ``backend``.
@@ -220,6 +223,10 @@ def evaluate(spec, env, *, backend, noise=None, n_trials=1000, seed=0, return_se
     ValueError
         If the spec does not fit the task (n_in, n_out, dt; the message names ``spec``), the
         backend is unknown, n_trials < 1 or the seed is invalid; before anything is simulated.
+
+    Notes
+    -----
+    numpy's global generator and Brian2's are left as found (also on error).
     """
     if not isinstance(return_sem, bool):
         raise TypeError(f"return_sem must be True or False, got {return_sem!r}")

@@ -13,6 +13,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
+from ..backends.random_state import keeps_random_state
 from ..core.atomic import atomic_write, check_writable
 from ..core.validation import check_int
 from .config import grid_from_dict
@@ -178,6 +179,7 @@ def _trace_figure(store, curves, grid):
     return fig
 
 
+@keeps_random_state
 def run_demo(out_dir, grid, *, workers=None, progress=True, log=print, figures=True):
     """Run the demo grid into ``out_dir`` and report the headline.
 

@@ -42,6 +42,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
+from ..backends.random_state import keeps_random_state
 from ..core.atomic import check_distinct, check_writable
 from .config import Cell, Grid, load_grid
 from .store import ResultStore
@@ -109,6 +110,7 @@ def train_cell_network(config, train_key=""):
     return spec, {"train_seconds": seconds, "train_final_loss": loss}
 
 
+@keeps_random_state
 def run_cell(config, spec=None, train_key=""):
     """Run one cell: train its network (unless ``spec`` is given) and sweep the test noise.
 
@@ -420,6 +422,7 @@ def _load_reusable_spec(store, cell, spec_dir):
     return None
 
 
+@keeps_random_state
 def run_grid(grid, results, *, workers=None, scheduler=None, client=None, spec_dir=None,
              progress=True, log=None):
     """Run every unfinished cell of ``grid`` and record it in the database ``results``.

@@ -8,7 +8,61 @@ import warnings
 import numpy as np
 from neurogym.core import TrialEnv
 
+from ..core.units import is_quantity, unit_error
+from ..core.validation import as_dimensionless
+
 TASK_KINDS = ("classification", "regression")
+
+
+def as_ms(value, name, *, allow_zero=False):
+    """Return a duration in milliseconds (NeuroGym's unit) as a number.
+
+    Parameters
+    ----------
+    value : float or int (ms) or Brian2 quantity with dimension of time (e.g. ``20*ms``)
+    name : str
+        Argument name used in error messages.
+    allow_zero : bool
+        Accept 0 (a duration >= 0 instead of > 0).
+
+    Returns
+    -------
+    int or float
+        The duration in ms; an int when the value is integral (NeuroGym's period arithmetic
+        is then exact).
+
+    Raises
+    ------
+    brian2.DimensionMismatchError
+        (also a TypeError) if ``value`` is a quantity of another dimension, e.g. ``20*mV``.
+    TypeError
+        If ``value`` is neither a real number nor a Brian2 quantity (booleans are refused).
+    ValueError
+        If it is not finite, or negative (or zero without ``allow_zero``).
+    """
+    bound = ">= 0" if allow_zero else "> 0"
+    if is_quantity(value):
+        from brian2 import second
+
+        if value.dim != second.dim:
+            raise unit_error(name, value, "a number of ms or a Brian2 time such as 20*ms")
+        if np.ndim(value) != 0:
+            raise ValueError(f"{name} must be a scalar time, got shape {np.shape(value)}")
+        ms_value = float(value / second) * 1000.0
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        ms_value = float(value)
+    else:
+        raise TypeError(
+            f"{name} must be a number of milliseconds or a Brian2 time quantity such as 20*ms, "
+            f"got {value!r} ({type(value).__name__})"
+        )
+    if not np.isfinite(ms_value) or ms_value < 0 or (ms_value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {bound} (a finite time in ms), got {value!r}")
+    ms_value = round(ms_value, 9)
+    if ms_value == 0 and not allow_zero:
+        raise ValueError(f"{name} must be at least 1e-9 ms (the resolution of task timing), "
+                         f"got {value!r}")
+    return int(ms_value) if ms_value.is_integer() else ms_value
 
 
 def as_dt_ms(dt, name="dt"):
@@ -23,36 +77,43 @@ def as_dt_ms(dt, name="dt"):
     Returns
     -------
     int or float
-        dt in ms; an int when the value is integral (NeuroGym's period arithmetic is then exact).
+        dt in ms, > 0 (see :func:`as_ms`).
+    """
+    return as_ms(dt, name)
+
+
+def as_range(value, name):
+    """A (low, high) pair of dimensionless floats with low < high.
+
+    Parameters
+    ----------
+    value : sequence of 2 numbers (or a dimensionless Brian2 quantity)
+    name : str
+        Argument name used in error messages.
+
+    Returns
+    -------
+    (float, float)
 
     Raises
     ------
-    TypeError
-        If ``dt`` is neither a real number nor a Brian2 time quantity.
-    ValueError
-        If it is not finite and strictly positive.
+    brian2.DimensionMismatchError, TypeError, ValueError
+        For units, booleans or complex numbers (see
+        :func:`~brian_noisy_rnn.core.validation.as_dimensionless`), or not two finite
+        numbers with low < high; the message names ``name``.
     """
-    if hasattr(dt, "dim"):  # Brian2 quantity: import brian2 only when one is given
-        from ..core.units import to_seconds
+    arr = as_dimensionless(value, name)
+    if arr.shape != (2,) or not np.all(np.isfinite(arr)) or not arr[0] < arr[1]:
+        raise ValueError(f"{name} must be (low, high) with low < high, got {value!r}")
+    return float(arr[0]), float(arr[1])
 
-        try:
-            value = to_seconds(dt, name) * 1000.0
-        except ValueError as err:
-            raise ValueError(f"{name} must be > 0 (a finite positive time), got {dt!r}") from err
-    elif isinstance(dt, numbers.Real) and not isinstance(dt, bool):
-        value = float(dt)
-    else:
-        raise TypeError(
-            f"{name} must be a number of milliseconds or a Brian2 time quantity such as 20*ms, "
-            f"got {dt!r} ({type(dt).__name__})"
-        )
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be > 0 (a finite time step in ms), got {dt!r}")
-    value = round(value, 9)
-    if value <= 0:
-        raise ValueError(f"{name} must be at least 1e-9 ms (the resolution of task timing), "
-                         f"got {dt!r}")
-    return int(value) if value.is_integer() else value
+
+def as_positive(value, name):
+    """A dimensionless finite number > 0 as a float (ValueError / TypeError naming ``name``)."""
+    arr = as_dimensionless(value, name)
+    if arr.ndim != 0 or not np.isfinite(arr) or not arr > 0:
+        raise ValueError(f"{name} must be a finite positive number, got {value!r}")
+    return float(arr)
 
 
 def check_timing(timing, known=None, name="timing"):

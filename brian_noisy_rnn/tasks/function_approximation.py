@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from neurogym.utils import spaces
 
-from ._base import TaskEnv
+from ._base import TaskEnv, as_range
 
 
 def _sin_pi(x):
@@ -56,10 +56,7 @@ class FunctionApproximation(TaskEnv):
         if not callable(function):
             raise TypeError(f"function must be callable (float array -> float array), got {function!r}")
         self.function = function
-        lo, hi = (float(v) for v in x_range)
-        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-            raise ValueError(f"x_range must be (low, high) with low < high, got {x_range!r}")
-        self.x_range = (lo, hi)
+        self.x_range = as_range(x_range, "x_range")
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(1,), dtype=np.float64, name={"x": 0})
         self.action_space = spaces.Box(-np.inf, np.inf, shape=(1,), dtype=np.float64, name={"output": 0})
 

@@ -7,7 +7,7 @@ from collections import deque
 import numpy as np
 from neurogym.utils import spaces
 
-from ._base import TaskEnv
+from ._base import TaskEnv, as_ms
 
 #: action index -> (row change, column change); rows grow downwards.
 MOVES = {0: (0, 0), 1: (-1, 0), 2: (1, 0), 3: (0, -1), 4: (0, 1)}
@@ -76,8 +76,8 @@ class MazeNavigation(TaskEnv):
     shape : (n_rows, n_cols)
     maze_seed : int
         Seed of the maze layout (independent of the trial seed).
-    response_delay : float
-        ms at the start of each move period excluded from the metric mask.
+    response_delay : float (ms) or Brian2 time quantity
+        Time at the start of each move period excluded from the metric mask, >= 0.
     timing : dict, optional
         ``{"move": duration_ms}``.
 
@@ -101,8 +101,7 @@ class MazeNavigation(TaskEnv):
         n_rows, n_cols = (int(s) for s in shape)
         if n_rows < 1 or n_cols < 1 or n_rows * n_cols < 2:
             raise ValueError(f"shape must be (n_rows, n_cols) with at least 2 cells, got {shape!r}")
-        if not (np.isfinite(response_delay) and response_delay >= 0):
-            raise ValueError(f"response_delay must be >= 0 ms, got {response_delay!r}")
+        response_delay = as_ms(response_delay, "response_delay", allow_zero=True)
         self.shape = (n_rows, n_cols)
         self.n_cells = n_rows * n_cols
         self.maze_seed = maze_seed

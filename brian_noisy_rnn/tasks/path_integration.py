@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from neurogym.utils import spaces
 
-from ._base import TaskEnv
+from ._base import TaskEnv, as_ms, as_positive
 
 
 class PathIntegration2D(TaskEnv):
@@ -34,8 +34,8 @@ class PathIntegration2D(TaskEnv):
         Stationary standard deviation of each velocity component (arena units/s).
     max_speed : float
         Upper bound of the velocity norm (arena units/s).
-    velocity_tau : float
-        Correlation time of the velocity (ms).
+    velocity_tau : float (ms) or Brian2 time quantity
+        Correlation time of the velocity, > 0 (e.g. ``200`` or ``200*ms``).
     timing : dict, optional
         ``{"integrate": duration_ms}``.
     """
@@ -53,13 +53,10 @@ class PathIntegration2D(TaskEnv):
 
     def __init__(self, dt=20, arena_size=1.0, speed=1.0, max_speed=2.0, velocity_tau=200.0, timing=None):
         super().__init__(dt=dt, timing=timing)
-        for name, value in [("arena_size", arena_size), ("speed", speed), ("max_speed", max_speed),
-                            ("velocity_tau", velocity_tau)]:
-            if not (np.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a finite positive number, got {value!r}")
-        self.arena_size = float(arena_size)
-        self.speed = float(speed)
-        self.max_speed = float(max_speed)
+        velocity_tau = as_ms(velocity_tau, "velocity_tau")
+        self.arena_size = as_positive(arena_size, "arena_size")
+        self.speed = as_positive(speed, "speed")
+        self.max_speed = as_positive(max_speed, "max_speed")
         self.velocity_tau = float(velocity_tau)
         self.dt_seconds = self.dt / 1000.0
         self.observation_space = spaces.Box(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from neurogym.utils import spaces
 
-from ._base import TaskEnv
+from ._base import TaskEnv, as_range
 
 
 class SingleNeuronRegulator(TaskEnv):
@@ -46,10 +46,7 @@ class SingleNeuronRegulator(TaskEnv):
 
     def __init__(self, dt=20, command_range=(0.1, 1.0), timing=None):
         super().__init__(dt=dt, timing=timing)
-        lo, hi = (float(v) for v in command_range)
-        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-            raise ValueError(f"command_range must be (low, high) with low < high, got {command_range!r}")
-        self.command_range = (lo, hi)
+        self.command_range = as_range(command_range, "command_range")
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(1,), dtype=np.float64, name={"command": 0})
         self.action_space = spaces.Box(-np.inf, np.inf, shape=(1,), dtype=np.float64, name={"rate": 0})
 

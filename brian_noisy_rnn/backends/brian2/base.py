@@ -18,6 +18,7 @@ from brian2 import Synapses, TimedArray
 from brian2.core.base import BrianObject
 
 from ...core.spec import check_spec
+from ...core.units import unit_error
 from ...core.validation import check_inputs, check_int
 
 __all__ = ["TrialBatchedObject", "block_indices", "codegen_target", "is_standalone_device",
@@ -76,7 +77,11 @@ def padded_rows(values):
 
 
 def start_seconds(start):
-    """``start`` (a Brian2 time >= 0) in seconds; ValueError naming ``start`` otherwise."""
+    """``start`` (a Brian2 time >= 0) in seconds; ValueError naming ``start`` otherwise
+    (Brian2's ``DimensionMismatchError``, also a ValueError, for a quantity of another
+    dimension)."""
+    if isinstance(start, brian2.Quantity) and start.dim != brian2.second.dim:
+        raise unit_error("start", start, "a Brian2 time >= 0 such as 0*ms")
     if not isinstance(start, brian2.Quantity) or start.dim != brian2.second.dim \
             or np.ndim(start) != 0 or not np.isfinite(float(start)) or float(start) < 0:
         raise ValueError(f"start must be a Brian2 time >= 0 (e.g. 0*ms) or None, got {start!r}")

@@ -222,7 +222,8 @@ class RateCTRNN(TrialBatchedObject):
 
         Parameters
         ----------
-        inputs : float array (T, B, n_in)
+        inputs : float array (T, B, n_in), dimensionless (a quantity with dimensions such as
+            ``u*mV`` raises Brian2's ``DimensionMismatchError``)
             B = ``n_trials``; ``inputs[k]`` is consumed by the step at ``start + k*dt`` (the
             state after it is ``states[k]``). After the last row the last row is held.
         start : Brian2 time or None

@@ -25,7 +25,8 @@ from brian2.units.fundamentalunits import Quantity, get_dimensions
 
 from ...core.activations import get_activation
 from ...core.validation import check_int
-from ...core.units import to_seconds
+from ...core.units import to_seconds, unit_error
+from ...core.validation import as_dimensionless
 
 #: default fine step: at most this expected number of spikes per neuron and fine step at f = 1
 DEFAULT_MAX_P = 0.05
@@ -50,7 +51,13 @@ def check_nonnegative_activation(activation):
 
 
 def check_rate(rate_max, name="rate_max"):
-    """``rate_max`` (a Brian2 frequency such as 100*Hz, > 0) as a float in Hz."""
+    """``rate_max`` (a Brian2 frequency such as 100*Hz, > 0) as a float in Hz.
+
+    Raises Brian2's ``DimensionMismatchError`` (also a TypeError) for a quantity of another
+    dimension, TypeError for a plain number, ValueError for a value that is not > 0.
+    """
+    if isinstance(rate_max, Quantity) and get_dimensions(rate_max) != Hz.dim:
+        raise unit_error(name, rate_max, "a Brian2 frequency such as 100*Hz")
     if not isinstance(rate_max, Quantity) or get_dimensions(rate_max) != Hz.dim:
         raise TypeError(f"{name} must be a Brian2 frequency quantity such as 100*Hz, got "
                         f"{rate_max!r} ({type(rate_max).__name__})")
@@ -108,7 +115,7 @@ def effective_sigma(*, dt, tau, neurons_per_unit, rate_max, tau_syn=None, subste
     r = check_rate(rate_max)
     ts = check_nonnegative_time(tau_syn)
     k = check_substeps(substeps, dt_s, r)
-    return effective_sigma_seconds(dt_s, tau_s, m, r, ts, k, activity)
+    return effective_sigma_seconds(dt_s, tau_s, m, r, ts, k, as_dimensionless(activity, "activity"))
 
 
 def effective_sigma_seconds(dt_s, tau_s, m, r, tau_syn_s, k, activity=0.0):
@@ -142,9 +149,10 @@ def population_for_sigma(sigma, *, dt, tau, rate_max=100 * Hz, tau_syn=None):
     -------
     (neurons_per_unit : int, rate_max : Brian2 frequency)
     """
-    sigma = float(sigma)
-    if not np.isfinite(sigma) or sigma <= 0:
+    sigma = as_dimensionless(sigma, "sigma")
+    if sigma.ndim != 0 or not np.isfinite(sigma) or sigma <= 0:
         raise ValueError(f"sigma must be a finite positive number, got {sigma!r}")
+    sigma = float(sigma)
     dt_s, tau_s = to_seconds(dt, "dt"), to_seconds(tau, "tau")
     r = check_rate(rate_max)
     kappa = _syn_factor(dt_s, tau_s, check_nonnegative_time(tau_syn))

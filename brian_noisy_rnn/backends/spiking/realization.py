@@ -232,7 +232,8 @@ class SpikingRealization(TrialBatchedObject):
 
         Parameters
         ----------
-        inputs : float array (T, B, n_in)
+        inputs : float array (T, B, n_in), dimensionless (a quantity with dimensions such as
+            ``u*mV`` raises Brian2's ``DimensionMismatchError``)
             B = ``n_trials``; ``inputs[k]`` drives the step at ``start + k*dt``. After the
             last row, the last row is held.
         start : Brian2 time or None

@@ -12,9 +12,10 @@ from brian2 import Hz, second
 from ...core.noise import Noise
 from ...core.spec import CTRNNSpec
 from ...core.units import to_seconds
-from ...core.validation import check_choice, check_int
+from ...core.validation import as_dimensionless, check_choice, check_int
 from ..brian2.base import codegen_target, is_standalone_device
 from ..brian2.run import run_brian2
+from ..random_state import keeps_random_state
 from .effective_noise import (check_nonnegative_activation, check_nonnegative_time, check_rate,
                               population_for_sigma)
 from .realization import NEURON_MODELS, SpikingRealization
@@ -125,6 +126,7 @@ def _build_and_run(spec, inputs, seed, report, kwargs):
     return outputs, states.copy()
 
 
+@keeps_random_state
 def measure_effective_sigma(*, dt, tau, neurons_per_unit, rate_max, tau_syn=None,
                             neuron_model="poisson", substeps=None, activity=1.0, n_units=100,
                             n_steps=400, burn_in=None, seed=0, target="numpy", **options):
@@ -151,9 +153,10 @@ def measure_effective_sigma(*, dt, tau, neurons_per_unit, rate_max, tau_syn=None
     spread over the independent units; ``mean_activity`` is the mean of ``h`` (equal to
     ``activity`` up to sampling error for Poisson neurons; LIF rates carry a small bias).
     """
-    activity = float(activity)
-    if not np.isfinite(activity) or activity <= 0:
+    activity = as_dimensionless(activity, "activity")
+    if activity.ndim != 0 or not np.isfinite(activity) or activity <= 0:
         raise ValueError(f"activity must be a finite positive number, got {activity!r}")
+    activity = float(activity)
     n_units = check_int(n_units, "n_units")
     n_steps = check_int(n_steps, "n_steps", minimum=2)
     dt_s, tau_s = to_seconds(dt, "dt"), to_seconds(tau, "tau")
