@@ -170,7 +170,7 @@ class _ArrayNetwork:
             import torch
 
             self.ops, self.f = torch_ops(), act.torch
-            p = {k: torch.as_tensor(np.asarray(getattr(spec, k), dtype=np.float64)) for k in names}
+            p = {k: torch.tensor(np.asarray(getattr(spec, k)), dtype=torch.float64) for k in names}
             self.sigma = torch.as_tensor(self.rule.sigma, dtype=torch.float64)
             self.to_array = lambda x: torch.as_tensor(x, dtype=torch.float64)
             self.to_numpy = lambda x: x.numpy()

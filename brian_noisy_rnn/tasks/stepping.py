@@ -164,6 +164,9 @@ class SteppedTrials:
             ob = env.step(_fixate(env.action_space))[0]
         finally:
             del core._step, core.post_step
+        new = core_of(env)  # a scheduled collection may have switched to a sub-task whose
+        new.t = new.t_ind = 0  # clock NeuroGym does not reset: the trial starts at step 0
+        new.performance = 0
         return np.asarray(ob, dtype=np.float64).reshape(-1)
 
     @property
