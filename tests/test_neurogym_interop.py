@@ -259,3 +259,17 @@ def test_torch_module_accepts_float32_and_float64_inputs():
     np.testing.assert_allclose(out32.detach().numpy(), out64.detach().numpy(), atol=1e-6)
     m32 = TorchCTRNN.from_spec(spec, dtype=torch.float32)
     assert m32(torch.from_numpy(x))[0].dtype == torch.float32
+
+
+def test_dataset_example_runs():
+    """examples/neurogym_dataset_training.py, shortened: it asserts torch-Brian2 parity and
+    equal performance on the batch and closed-loop paths itself."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "neurogym_dataset_training.py"
+    out = subprocess.run([sys.executable, str(script), "--steps", "20", "--trials", "16"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "closed loop (Brian2)" in out.stdout
