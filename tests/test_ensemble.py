@@ -231,7 +231,7 @@ def test_ensemble_members_must_share_everything_but_per_member_settings():
 
 
 def test_ensemble_classification_and_validation_logs():
-    env = tasks.make("PerceptualDecisionMaking-v0")
+    env = tasks.make("PerceptualDecisionMaking-v0", dt=20)
     res = train_ensemble(env, members=[dict(seed=0), dict(seed=1)], n_hidden=8,
                          noise=Noise("pre", 0.2), steps=4, batch_size=8, log_every=2,
                          val_trials=16, progress=False)

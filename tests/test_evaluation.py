@@ -92,11 +92,11 @@ def test_evaluate_returns_standard_errors_on_request(env, trained):
 
 
 def test_classification_metrics():
-    env = tasks.make("PerceptualDecisionMaking-v0")
+    env = tasks.make("PerceptualDecisionMaking-v0", dt=20)
     spec = train(env, n_hidden=8, noise=Noise("none"), steps=3, batch_size=8, seed=0,
                  progress=False).spec
     res = evaluate_per_trial(spec, env, backend="numpy", n_trials=30, seed=0)
-    assert set(res.metrics) == set(res.per_trial) == {"accuracy", "cross_entropy"}
+    assert set(res.metrics) == set(res.per_trial) == {"accuracy", "cross_entropy", "performance"}
     acc = res.per_trial["accuracy"]
     assert acc.shape == (30,) and np.all((acc >= 0) & (acc <= 1))
     assert 0.0 <= res.metrics["accuracy"] <= 1.0

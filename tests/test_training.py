@@ -103,7 +103,7 @@ def test_validation_batch_is_scored():
 
 
 def test_classification_task_trains_and_logs_accuracy():
-    env = tasks.make("PerceptualDecisionMaking-v0")
+    env = tasks.make("PerceptualDecisionMaking-v0", dt=20)
     res = small(env, steps=5, log_every=5, batch_size=8)
     assert res.history.metric_name == "accuracy"
     assert 0.0 <= res.history.metric[-1] <= 1.0

@@ -58,7 +58,9 @@ class TorchCTRNN(NetworkShape, nn.Module):
 
         Parameters
         ----------
-        inputs : tensor (T, B, n_in)
+        inputs : tensor or numpy array (T, B, n_in), any floating dtype
+            Cast to the module's dtype (e.g. float32 batches of ``neurogym.Dataset`` run on a
+            float64 module from :meth:`from_spec`), on the parameters' device.
         noise : :class:`Noise` overriding the module's noise (e.g. at test time)
         xi : optional tensor (T, B, N) of standard normal draws to use (for exact twins)
         generator : optional ``torch.Generator`` for the draws when ``xi`` is None
@@ -68,6 +70,7 @@ class TorchCTRNN(NetworkShape, nn.Module):
         outputs (T, B, n_out), states (T, B, N): ``states[t]`` is h after consuming
         ``inputs[t]``, ``outputs[t] = w_out states[t] + b_out``.
         """
+        inputs = self._as_input_tensor(inputs)
         if inputs.ndim != 3 or inputs.shape[2] != self.n_in:
             raise ValueError(f"inputs must have shape (T, B, n_in={self.n_in}), got {tuple(inputs.shape)}")
         noise = self.noise if noise is None else as_noise(noise)
@@ -77,6 +80,13 @@ class TorchCTRNN(NetworkShape, nn.Module):
                              generator=generator, dtype=inputs.dtype, device=inputs.device)
         params = {k: getattr(self, k) for k in (*_PARAMS, "h0")}
         return rollout(params, inputs, rule, self.activation, torch_ops(), xi=xi)
+
+    def _as_input_tensor(self, inputs):
+        if not isinstance(inputs, torch.Tensor):
+            inputs = torch.as_tensor(np.asarray(inputs))
+        if not (inputs.is_floating_point() or inputs.dtype in (torch.int32, torch.int64, torch.bool)):
+            raise TypeError(f"inputs must hold real numbers (float32 or float64), got {inputs.dtype}")
+        return inputs.to(dtype=self.w_in.dtype, device=self.w_in.device)
 
     # --- spec conversion --------------------------------------------------------------
     def to_spec(self, noise=None, metadata=None):

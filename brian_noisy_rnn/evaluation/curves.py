@@ -64,7 +64,8 @@ class NoisePreferenceCurve:
     Attributes
     ----------
     sigmas : float64 array (S,), sorted increasing, dimensionless; contains 0 and ``sigma_train``
-    metric : str, the primary metric (``metrics.primary_metric(kind)``: "mse" or "accuracy")
+    metric : str, the curve's metric: the primary one (``metrics.primary_metric(kind)``: "mse"
+        or "accuracy") unless ``noise_preference(..., metric=...)`` chose another
     higher_is_better : bool
     mean : float64 array (S,), mean of the per-trial metric over trials at each sigma
     sem : float64 array (S,), its standard error over trials (std with ddof=1 / sqrt(n))
@@ -355,9 +356,19 @@ def swept_noise(spec, placement, sigma, template=None):
     return Noise(placement, float(sigma))
 
 
+def _chosen_metric(metric, probe):
+    """The curve's metric: ``metric`` (checked against the task's metrics) or the primary one."""
+    if metric is None:
+        return metrics.primary_metric(probe.kind)
+    names = sorted(metrics.per_trial_metrics(np.zeros(probe.output_shape), probe))
+    if not isinstance(metric, str) or metric not in names:
+        raise ValueError(f"metric must be one of this task's metrics {names} or None, got {metric!r}")
+    return metrics.PrimaryMetric(metric, metrics.higher_is_better(metric))
+
+
 @keeps_random_state
 def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, seed,
-                     noise=None, progress=False, **options):
+                     noise=None, metric=None, progress=False, **options):
     """Measure a network's noise-preference curve: its task metric at each test-noise sigma.
 
     Parameters
@@ -383,6 +394,12 @@ def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, se
         A test-noise template whose sigma is replaced by each test sigma, to test with another
         process than the training one (e.g. train white, test ``Noise("pre", 0,
         process="ou", tau_noise=20*ms)``). Excludes ``placement``.
+    metric : str or None
+        The metric whose preferred sigma the curve reports; None: the task kind's primary
+        metric ("accuracy" or "mse"). Any metric of the task: "cross_entropy" (the trained
+        loss, which shows a preference where accuracy saturates), "accuracy",
+        "performance" (NeuroGym's own, NeuroGym tasks), "mse", "nmse", "trial_accuracy" (mazes).
+        The others are kept in ``other_metrics``.
     progress : bool, show a tqdm bar over sigmas
     **options : passed to :func:`~brian_noisy_rnn.simulate` (e.g. ``target="cython"`` for Brian2)
 
@@ -430,6 +447,7 @@ def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, se
     for nz in noises:
         nz.check_compatible(spec.dt_seconds, spec.n_hidden)
     probe = check_spec_for_task(spec, env)  # n_in, n_out and dt must fit the task
+    primary = _chosen_metric(metric, probe)
 
     per_sigma = []
     iterator = noises
@@ -443,8 +461,6 @@ def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, se
         res = evaluate_per_trial(spec, env, backend=backend, noise=nz, n_trials=n_trials,
                                  seed=seed, batch=trials, **options)
         per_sigma.append(res)
-    primary = metrics.primary_metric(probe.kind)
-
     stats = {}
     for name in per_sigma[0].per_trial:
         ms = np.array([(r.mean(name), r.sem(name)) for r in per_sigma])

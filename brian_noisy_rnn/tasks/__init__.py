@@ -2,8 +2,12 @@
 
 - :func:`make` creates this package's tasks and any NeuroGym task by id, with ``dt`` in ms
   or as a Brian2 quantity; :func:`list_tasks` lists the ids (ours first).
+- :func:`make` without ``dt`` uses the task's own default time step, like ``neurogym.make``.
 - :func:`batch` turns ``n_trials`` seeded trials into a time-major :class:`TaskBatch`
-  (inputs (T, B, n_in), targets, masks (T, B)); metrics are in :mod:`brian_noisy_rnn.tasks.metrics`.
+  (inputs (T, B, n_in), targets, masks (T, B)); metrics are in :mod:`brian_noisy_rnn.tasks.metrics`,
+  NeuroGym's own ``performance`` in :mod:`brian_noisy_rnn.tasks.performance`. Step-level
+  NeuroGym wrappers are refused there (:mod:`brian_noisy_rnn.tasks.wrappers`) and played
+  step by step by :class:`SteppedTrials` (:mod:`brian_noisy_rnn.tasks.stepping`).
 
 Our tasks (ids): ``FunctionApproximation-v0``, ``SingleNeuronRegulator-v0``,
 ``MazeNavigation-v0``, ``PathIntegration2D-v0``, ``Yang19Multitask-v0``. Each class has
@@ -27,7 +31,7 @@ except ModuleNotFoundError as exc:
 
 
 from ._base import TASK_KINDS, TaskEnv, as_dt_ms
-from . import metrics
+from . import metrics, performance, wrappers
 from .batching import TaskBatch, TorchBatch, batch
 from .function_approximation import FunctionApproximation
 from .maze_navigation import MazeNavigation, generate_maze
@@ -35,6 +39,7 @@ from .multitask import YANG19_TASKS, Yang19Multitask
 from .path_integration import PathIntegration2D
 from .registry import TASKS, list_tasks, make, task_name
 from .single_neuron_regulator import SingleNeuronRegulator
+from .stepping import SteppedTrials, copy_env
 
 __all__ = [
     "TASKS",
@@ -44,15 +49,19 @@ __all__ = [
     "MazeNavigation",
     "PathIntegration2D",
     "SingleNeuronRegulator",
+    "SteppedTrials",
     "TaskBatch",
     "TaskEnv",
     "TorchBatch",
     "Yang19Multitask",
     "as_dt_ms",
     "batch",
+    "copy_env",
     "generate_maze",
     "list_tasks",
     "metrics",
+    "performance",
+    "wrappers",
     "make",
     "task_name",
 ]

@@ -10,6 +10,8 @@ from neurogym.core import TrialEnv
 
 from ..core.validation import check_int
 from ._base import TaskEnv, seed_trials
+from .performance import snapshot
+from .wrappers import check_batchable
 
 
 @dataclass(eq=False)
@@ -44,6 +46,11 @@ class TaskBatch:
         Task-specific metrics the metrics module adds (e.g. ``("trial_accuracy",)`` for mazes).
     task : str
         Class name of the task.
+    env_states : tuple of :class:`~brian_noisy_rnn.tasks.performance.TrialState`
+        NeuroGym tasks only (empty for this package's tasks): each trial's environment right
+        after ``new_trial()``, to score NeuroGym's own ``performance`` by replaying the trial.
+    action_space : gymnasium.spaces.Space or None
+        The task's action space (NeuroGym tasks).
     """
 
     inputs: np.ndarray
@@ -57,6 +64,8 @@ class TaskBatch:
     trials: tuple = ()
     extra_metrics: tuple = ()
     task: str = ""
+    env_states: tuple = ()
+    action_space: object = None
 
     @property
     def n_steps(self):
@@ -127,6 +136,8 @@ def _check_args(env, n_trials, seed):
         )
     check_int(n_trials, "n_trials")
     check_int(seed, "seed", 0, 2**32)
+    check_batchable(env)
+    check_batchable(core._top)  # noqa: SLF001
     return core._top  # noqa: SLF001
 
 
@@ -156,7 +167,10 @@ def batch(env, n_trials, *, seed):
     TypeError
         If ``env`` is not a TrialEnv or a wrapper of one.
     ValueError
-        If ``n_trials`` or ``seed`` is not a valid int, or trials have inconsistent input sizes.
+        If ``n_trials`` or ``seed`` is not a valid int, trials have inconsistent input sizes,
+        or ``env`` carries a step-level wrapper (``PassAction``, ``ReactionTime``, ``Noise``,
+        ...; see :mod:`brian_noisy_rnn.tasks.wrappers`): the message names it and points to
+        closed-loop evaluation.
     """
     top = _check_args(env, n_trials, seed)
     seed_trials(top, seed)
@@ -166,10 +180,12 @@ def batch(env, n_trials, *, seed):
         kind = base.task_kind
     else:
         kind = "classification" if isinstance(top.action_space, gym.spaces.Discrete) else "regression"
-    obs, gts, masks, dmasks, trials = [], [], [], [], []
+    obs, gts, masks, dmasks, trials, states = [], [], [], [], [], []
     for _ in range(int(n_trials)):
         trials.append(top.new_trial())
         core = top.unwrapped  # may change with the scheduled sub-task
+        if not ours:
+            states.append(snapshot(core))
         ob = np.asarray(core.ob, dtype=np.float64)
         T = ob.shape[0]
         gt = np.asarray(core.gt)
@@ -208,5 +224,6 @@ def batch(env, n_trials, *, seed):
         inputs=inputs, targets=targets, mask=mask, decision_mask=dmask, kind=kind, n_out=n_out,
         lengths=lengths, dt=float(base.dt), trials=tuple(trials),
         extra_metrics=tuple(getattr(base, "extra_metrics", ())) if ours else (),
-        task=type(base).__name__,
+        task=type(base).__name__, env_states=tuple(states),
+        action_space=None if ours else top.action_space,
     )

@@ -14,6 +14,14 @@ regression
     ``nmse``: mse / var, var = the mean over outputs of the variance of the masked targets of
     that output (so predicting each output's mean gives nmse = 1); NaN if var = 0 (up to
     rounding error: constant targets, e.g. a single trial of a constant-target task).
+NeuroGym tasks (either kind)
+    ``performance``: NeuroGym's own ``info["performance"]`` at the end of each trial, when the
+    trial is stepped with the network's actions (argmax of the logits, or the outputs of a
+    continuous task; :mod:`brian_noisy_rnn.tasks.performance`), averaged over trials. It is
+    what NeuroGym users quote, and it is not ``accuracy``: e.g. on ReadySetGo a production
+    one step late scores performance 1 and accuracy 0 (accuracy scores the single step where
+    the ground truth is "go"), and on PerceptualDecisionMaking the first response in the
+    decision period decides the trial.
 
 Empty masks give NaN metrics. The torch loss is the training loss of the batch kind (masked
 cross-entropy or masked MSE) and equals ``cross_entropy`` / ``mse`` of :func:`task_metrics`.
@@ -30,7 +38,7 @@ from ..core.validation import check_choice
 KINDS = ("classification", "regression")
 _NAMES = {"classification": ("accuracy", "cross_entropy"), "regression": ("mse", "nmse")}
 _LOSS = {"classification": "cross_entropy", "regression": "mse"}
-_HIGHER_IS_BETTER = {"accuracy": True, "trial_accuracy": True, "cross_entropy": False, "mse": False, "nmse": False}
+_HIGHER_IS_BETTER = {"performance": True, "accuracy": True, "trial_accuracy": True, "cross_entropy": False, "mse": False, "nmse": False}
 
 
 class PrimaryMetric(NamedTuple):
@@ -101,6 +109,22 @@ def _target_variance(batch):
     return var if var > (64 * np.finfo(float).eps) ** 2 * scale and var > 0 else np.nan
 
 
+def _performance(outputs, batch):
+    """Per-trial NeuroGym performance; the last result is kept on the batch (task_metrics and
+    per_trial_metrics of the same outputs replay the trials once)."""
+    import hashlib
+
+    from .performance import trial_performance
+
+    key = hashlib.blake2b(np.ascontiguousarray(outputs).tobytes(), digest_size=16).digest()
+    cached = vars(batch).get("_performance_cache")
+    if cached is not None and cached[0] == key:
+        return cached[1].copy()
+    perf = trial_performance(outputs, batch.env_states, batch.lengths, batch.action_space)
+    batch._performance_cache = (key, perf)  # noqa: SLF001  (a private memo on our own dataclass)
+    return perf.copy()
+
+
 def _classification(outputs, batch):
     logp = _log_softmax(outputs)
     nll = -np.take_along_axis(logp, batch.targets[..., None], axis=-1)[..., 0]
@@ -121,7 +145,8 @@ def per_trial_metrics(outputs, batch):
     -------
     dict of str -> float64 array (B,)
         The same keys as :func:`task_metrics`, each trial's value (NaN for a trial without
-        masked / scored steps). ``nmse`` uses the whole batch's target variance.
+        masked / scored steps). ``nmse`` uses the whole batch's target variance;
+        ``performance`` (NeuroGym tasks) is NeuroGym's end-of-trial ``info["performance"]``.
     """
     outputs = _as_numpy(outputs, batch)
     if batch.kind == "classification":
@@ -133,11 +158,14 @@ def per_trial_metrics(outputs, batch):
         if "trial_accuracy" in batch.extra_metrics:
             acc = out["accuracy"]
             out["trial_accuracy"] = np.where(np.isnan(acc), np.nan, (acc == 1.0).astype(float))
-        return out
-    _check_kind(batch.kind)
-    sq = ((outputs - batch.targets) ** 2).mean(axis=-1)
-    mse = _masked_mean_per_trial(sq, batch.mask)
-    return {"mse": mse, "nmse": mse / _target_variance(batch)}
+    else:
+        _check_kind(batch.kind)
+        sq = ((outputs - batch.targets) ** 2).mean(axis=-1)
+        mse = _masked_mean_per_trial(sq, batch.mask)
+        out = {"mse": mse, "nmse": mse / _target_variance(batch)}
+    if batch.env_states:
+        out["performance"] = _performance(outputs, batch)
+    return out
 
 
 def task_metrics(outputs, batch):
@@ -153,7 +181,8 @@ def task_metrics(outputs, batch):
     -------
     dict of str -> float
         classification: ``accuracy``, ``cross_entropy`` (+ ``trial_accuracy`` for maze tasks);
-        regression: ``mse``, ``nmse``.
+        regression: ``mse``, ``nmse``; NeuroGym tasks also ``performance`` (the mean over
+        trials of NeuroGym's end-of-trial performance).
 
     Raises
     ------
@@ -161,6 +190,14 @@ def task_metrics(outputs, batch):
         If ``outputs`` does not have shape (T, B, n_out) of the batch.
     """
     outputs = _as_numpy(outputs, batch)
+    res = _pooled(outputs, batch)
+    if batch.env_states:
+        perf = _performance(outputs, batch)
+        res["performance"] = float(np.nanmean(perf)) if np.isfinite(perf).any() else np.nan
+    return res
+
+
+def _pooled(outputs, batch):
     if batch.kind == "classification":
         nll, correct = _classification(outputs, batch)
         res = {

@@ -6,6 +6,7 @@ import difflib
 import warnings
 
 from ._base import as_dt_ms, check_timing
+from .wrappers import step_level_wrappers, strip_bookkeeping
 from .function_approximation import FunctionApproximation
 from .maze_navigation import MazeNavigation
 from .multitask import Yang19Multitask
@@ -49,7 +50,7 @@ def list_tasks():
     return sorted(TASKS) + _neurogym_ids()
 
 
-def make(name, dt=20, **kwargs):
+def make(name, dt=None, **kwargs):
     """Create a task by id with time step ``dt``.
 
     Parameters
@@ -58,8 +59,11 @@ def make(name, dt=20, **kwargs):
         A task id from :func:`list_tasks`, e.g. ``"FunctionApproximation-v0"`` or
         ``"PerceptualDecisionMaking-v0"`` (any NeuroGym id, including collections such as
         ``"yang19.go-v0"``).
-    dt : float or Brian2 time quantity
-        Time step in ms (NeuroGym's unit) or a quantity such as ``20*ms``. Must be > 0.
+    dt : float, Brian2 time quantity or None
+        Time step in ms (NeuroGym's unit) or a quantity such as ``20*ms``; must be > 0.
+        None (default): the task's own default, as ``neurogym.make(name)`` (e.g. 100 ms for
+        ``PerceptualDecisionMaking-v0``, 80 ms for ``ReadySetGo-v0``; 20 ms for this
+        package's tasks).
     **kwargs
         Passed to the task constructor (e.g. ``timing={...}``).
 
@@ -69,8 +73,11 @@ def make(name, dt=20, **kwargs):
         The object whose ``new_trial()`` generates the task's trials: a bare ``TrialEnv`` for
         our tasks and ordinary NeuroGym tasks (gymnasium's ``OrderEnforcing`` wrapper of
         ``neurogym.make`` is dropped); for NeuroGym collections built from ``TrialWrapper``s
-        (e.g. ``yang19.go-v0``, a ``ScheduleEnvs``) that wrapper. ``.unwrapped`` is always the
-        (current) TrialEnv holding ``ob``, ``gt`` and ``seed``.
+        (e.g. ``yang19.go-v0``, a ``ScheduleEnvs``) that wrapper; for collections built with a
+        step-level wrapper (e.g. ``perceptualdecisionmaking.roitman02-v0``, a
+        ``ReactionTime``) the outermost such wrapper, so that it is not silently lost:
+        :func:`batch` refuses it and :func:`~brian_noisy_rnn.evaluation.closed_loop` honours
+        it. ``.unwrapped`` is always the (current) TrialEnv holding ``ob``, ``gt`` and ``seed``.
 
     Raises
     ------
@@ -81,9 +88,10 @@ def make(name, dt=20, **kwargs):
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a task id string, got {name!r}")
-    dt = as_dt_ms(dt, "dt")
+    if dt is not None:
+        kwargs["dt"] = as_dt_ms(dt, "dt")
     if name in TASKS:
-        return TASKS[name](dt=dt, **kwargs)
+        return TASKS[name](**kwargs)
     ids = list_tasks()
     if name not in ids:
         lower = {i.lower(): i for i in ids}
@@ -95,7 +103,7 @@ def make(name, dt=20, **kwargs):
     def build(**kw):
         with warnings.catch_warnings():  # NeuroGym's metadata lacks gymnasium's render_modes
             warnings.filterwarnings("ignore", message=".*render_modes.*")
-            return ngym.make(name, dt=dt, **kw).unwrapped._top  # noqa: SLF001
+            return ngym.make(name, **kw)
 
     if "timing" in kwargs:  # NeuroGym adds unknown periods silently: refuse them, as ours do
         check_timing(kwargs["timing"])
@@ -103,7 +111,11 @@ def make(name, dt=20, **kwargs):
                           "timing", None)
         if isinstance(default, dict):
             check_timing(kwargs["timing"], known=default)
-    return build(**kwargs)  # NeuroGym's top-level trial generator
+    env = build(**kwargs)
+    outer = strip_bookkeeping(env)
+    if step_level_wrappers(outer):
+        return outer
+    return env.unwrapped._top  # noqa: SLF001  (NeuroGym's top-level trial generator)
 
 
 def task_name(env):
