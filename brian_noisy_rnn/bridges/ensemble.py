@@ -16,7 +16,8 @@ before the time loop::
 ``n_add`` holds noise outside f (white, OU) and state noise (scaled by sqrt(2 gamma)/gamma),
 ``n_mul`` Poisson noise; a member without a kind of noise has zeros there. The arithmetic
 differs from :func:`~brian_noisy_rnn.core.dynamics.rollout` only in rounding order (tests: equal
-to about 1e-15 in float64).
+to about 1e-15 in float64). The recurrence has a hand-written backward pass
+(:class:`_Recurrence`): autograd's per-operation bookkeeping was most of a training step.
 """
 
 import numpy as np
@@ -158,36 +159,101 @@ class StackedCTRNN(nn.Module):
         outputs (T, S, B, n_out), states (T, S, B, N), as in :meth:`TorchCTRNN.forward`.
         """
         n_pre, n_add, n_mul = noise_terms
-        T, S, B, n_in = inputs.shape
-        f = get_activation(self.activation).torch
-        # the input drive of every step at once: (S, T*B, n_in) @ (S, n_in, N)
-        x = inputs.permute(1, 0, 2, 3).reshape(S, T * B, n_in)
-        drive = torch.baddbmm(self.b.unsqueeze(1), x, self.w_in.transpose(1, 2))
-        drive = drive.reshape(S, T, B, self.n_hidden).transpose(0, 1)
+        S = self.n_members
+        # time-major (T, S, B, N) throughout, so that every step works on contiguous slices;
+        # the input drive of all steps and the readout are one broadcast product each
+        drive = torch.matmul(inputs, self.w_in.transpose(1, 2)) + self.b.unsqueeze(1)
         if n_pre is not None:
             drive = drive + n_pre
-        # unbind, not drive[t]: indexing would make autograd build a full-size zero
-        # gradient per step (a third of the step time at N=32)
-        drives = drive.unbind(0)
-        adds = n_add.unbind(0) if n_add is not None else None
-        muls = n_mul.unbind(0) if n_mul is not None else None
-        w_rec_t = self.w_rec.transpose(1, 2)
         g = self.gamma
-        h = self.h0.unsqueeze(1).expand(S, B, self.n_hidden)
-        states = []
-        for t in range(T):
-            fa = f(torch.baddbmm(drives[t], h, w_rec_t))
-            r = fa
-            if adds is not None:
-                r = r + adds[t]
-            if muls is not None:
-                r = r + muls[t] * torch.sqrt(torch.relu(fa))
-            h = torch.lerp(h, r, g)
-            states.append(h)
-        states = torch.stack(states)
-        hs = states.permute(1, 0, 2, 3).reshape(S, T * B, self.n_hidden)
-        outputs = torch.baddbmm(self.b_out.unsqueeze(1), hs, self.w_out.transpose(1, 2))
-        return outputs.reshape(S, T, B, self.n_out).transpose(0, 1), states
+        h0 = self.h0.unsqueeze(1).expand(S, inputs.shape[2], self.n_hidden)
+        if n_mul is None:
+            states = _Recurrence.apply(drive, n_add, self.w_rec, h0, g, self.activation)
+        else:  # Poisson noise: sqrt(max(f(a), 0)) has no finite derivative at 0; autograd
+            f = get_activation(self.activation).torch
+            states = _autograd_recurrence(drive, n_add, n_mul, self.w_rec, h0, g, f)
+        outputs = torch.matmul(states, self.w_out.transpose(1, 2)) + self.b_out.unsqueeze(1)
+        return outputs, states
+
+
+def _autograd_recurrence(drive, n_add, n_mul, w_rec, h, g, f):
+    """The recurrence step by step with autograd recording every operation (Poisson noise).
+
+    Time-major tensors (T, S, B, N) in and out, as :class:`_Recurrence`.
+    """
+    # unbind, not drive[t]: indexing would make autograd build a full-size zero
+    # gradient per step (a third of the step time at N=32)
+    drives = drive.unbind(0)
+    adds = n_add.unbind(0) if n_add is not None else None
+    muls = n_mul.unbind(0)
+    w_rec_t = w_rec.transpose(1, 2)
+    states = []
+    for t in range(len(drives)):
+        fa = f(torch.baddbmm(drives[t], h, w_rec_t))
+        r = fa
+        if adds is not None:
+            r = r + adds[t]
+        r = r + muls[t] * torch.sqrt(torch.relu(fa))
+        h = torch.lerp(h, r, g)
+        states.append(h)
+    return torch.stack(states)
+
+
+class _Recurrence(torch.autograd.Function):
+    """``h_{t+1} = lerp(h_t, f(h_t W^T + drive_t) + add_t, gamma)`` with hand-written BPTT.
+
+    Autograd would record four operations per time step and replay them backwards one node
+    at a time; at the sizes trained here that bookkeeping, not the arithmetic, is most of a
+    step. The forward runs without recording (keeping the pre-activations); the backward is
+    one loop of four operations per step (the weight gradient accumulated in it). The
+    forward values are those of the step-by-step code; gradients equal autograd's up to
+    rounding (summation order).
+
+    Inputs, time-major: drive (T, S, B, N) (``W_in u + b`` plus noise inside f), add
+    (T, S, B, N) or None (noise outside f), w_rec (S, N, N), h0 (S, B, N), gamma (float),
+    activation (name). Output: states (T, S, B, N).
+    """
+
+    @staticmethod
+    def forward(ctx, drive, add, w_rec, h0, gamma, activation):
+        f = get_activation(activation).torch
+        w_rec_t = w_rec.transpose(1, 2)
+        drive = drive.contiguous()
+        pre = torch.empty_like(drive)
+        states = torch.empty_like(drive)
+        h = h0
+        for t in range(drive.shape[0]):
+            a = torch.baddbmm(drive[t], h, w_rec_t, out=pre[t])
+            r = f(a)
+            if add is not None:
+                r = r + add[t]
+            h = torch.lerp(h, r, gamma, out=states[t])
+        ctx.save_for_backward(pre, states, w_rec, h0)
+        ctx.gamma, ctx.activation = gamma, activation
+        return states
+
+    @staticmethod
+    def backward(ctx, grad_states):
+        pre, states, w_rec, h0 = ctx.saved_tensors
+        g = ctx.gamma
+        f = get_activation(ctx.activation).torch
+        with torch.enable_grad():  # gamma f'(a) at every step at once
+            a = pre.detach().requires_grad_()
+            (slope,) = torch.autograd.grad(f(a), a, torch.full_like(a, g))
+        grad_pre = torch.empty_like(pre)
+        grad_add = torch.empty_like(pre) if ctx.needs_input_grad[1] else None
+        grad_w = torch.zeros_like(w_rec) if ctx.needs_input_grad[2] else None
+        carry = None
+        for t in range(pre.shape[0] - 1, -1, -1):
+            grad_h = grad_states[t] if carry is None else grad_states[t] + carry
+            da = torch.mul(grad_h, slope[t], out=grad_pre[t])
+            if grad_add is not None:
+                torch.mul(grad_h, g, out=grad_add[t])
+            if grad_w is not None:  # a_t = h_t W^T: dW += da_t^T h_t
+                grad_w.baddbmm_(da.transpose(1, 2), states[t - 1] if t else h0)
+            carry = torch.baddbmm(grad_h, da, w_rec, beta=1.0 - g)  # d/dh_t of step t
+        grad_h0 = carry if ctx.needs_input_grad[3] else None
+        return grad_pre, grad_add, grad_w, grad_h0, None, None
 
 
 def member_losses(outputs, targets, mask, kind):
