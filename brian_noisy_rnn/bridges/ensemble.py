@@ -161,8 +161,8 @@ class StackedCTRNN(nn.Module):
         n_pre, n_add, n_mul = noise_terms
         S = self.n_members
         # time-major (T, S, B, N) throughout, so that every step works on contiguous slices;
-        # the input drive of all steps and the readout are one broadcast product each
-        drive = torch.matmul(inputs, self.w_in.transpose(1, 2)) + self.b.unsqueeze(1)
+        # the input drive of all steps and the readout are one batched product each
+        drive = _per_member_linear(inputs, self.w_in, self.b)
         if n_pre is not None:
             drive = drive + n_pre
         g = self.gamma
@@ -172,8 +172,42 @@ class StackedCTRNN(nn.Module):
         else:  # Poisson noise: sqrt(max(f(a), 0)) has no finite derivative at 0; autograd
             f = get_activation(self.activation).torch
             states = _autograd_recurrence(drive, n_add, n_mul, self.w_rec, h0, g, f)
-        outputs = torch.matmul(states, self.w_out.transpose(1, 2)) + self.b_out.unsqueeze(1)
+        outputs = _per_member_linear(states, self.w_out, self.b_out)
         return outputs, states
+
+
+def _per_member_linear(x, weight, bias):
+    """``x[t, s] @ weight[s].T + bias[s]`` for all (t, s): (T, S, B, k) -> (T, S, B, n).
+
+    One ``baddbmm`` over the T*S (t, s) blocks, whatever S is: ``torch.matmul`` (or a
+    weight with a zero batch stride) would fold S = 1 into one matrix product that rounds
+    differently, and a member of an ensemble must round as the same network trained alone.
+    The weights are copied T times (small); their gradients are summed over time by
+    :class:`_RepeatOverTime`.
+    """
+    T, S, B, k = x.shape
+    n = weight.shape[1]
+    w = _RepeatOverTime.apply(weight.transpose(1, 2), T).view(T * S, k, n)
+    b = _RepeatOverTime.apply(bias.unsqueeze(1), T).view(T * S, 1, n)
+    return torch.baddbmm(b, x.reshape(T * S, B, k), w).view(T, S, B, n)
+
+
+class _RepeatOverTime(torch.autograd.Function):
+    """``x`` (S, ...) repeated T times, (T, S, ...) contiguous; the backward sums over time
+    in a fixed pairwise order, elementwise, so that a member's gradient is rounded the same
+    whatever S is (a reduction kernel picks its summation order by the tensor's shape)."""
+
+    @staticmethod
+    def forward(ctx, x, T):
+        return x.unsqueeze(0).expand(T, *x.shape).contiguous()
+
+    @staticmethod
+    def backward(ctx, grad):
+        while grad.shape[0] > 1:
+            half = grad.shape[0] // 2
+            head = grad[:half] + grad[half: 2 * half]
+            grad = torch.cat([head, grad[2 * half:]]) if grad.shape[0] % 2 else head
+        return grad[0], None
 
 
 def _autograd_recurrence(drive, n_add, n_mul, w_rec, h, g, f):
