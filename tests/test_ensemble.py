@@ -266,4 +266,6 @@ def test_float32_members_equal_single_training_bit_for_bit():
     kw = dict(n_hidden=5, steps=60, batch_size=3, progress=False, log_every=20)
     ens = train_ensemble(FA, members=members, **kw)
     for s, m in enumerate(members):
-        assert train(FA, **kw, **m).spec.content_hash() == ens.specs[s].content_hash(), m
+        alone = train(FA, **kw, **m)
+        assert alone.spec.content_hash() == ens.specs[s].content_hash(), m
+        assert alone.history.loss == ens.histories[s].loss  # the logged losses too

@@ -203,11 +203,17 @@ class _RepeatOverTime(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        while grad.shape[0] > 1:
-            half = grad.shape[0] // 2
-            head = grad[:half] + grad[half: 2 * half]
-            grad = torch.cat([head, grad[2 * half:]]) if grad.shape[0] % 2 else head
-        return grad[0], None
+        return _sum_over_time(grad), None
+
+
+def _sum_over_time(x):
+    """``x.sum(0)`` in a fixed pairwise order made of elementwise additions: the rounding of
+    each entry does not depend on the other dimensions (a reduction kernel's order does)."""
+    while x.shape[0] > 1:
+        half = x.shape[0] // 2
+        head = x[:half] + x[half: 2 * half]
+        x = torch.cat([head, x[2 * half:]]) if x.shape[0] % 2 else head
+    return x[0]
 
 
 def _autograd_recurrence(drive, n_add, n_mul, w_rec, h, g, f):
@@ -295,6 +301,7 @@ def member_losses(outputs, targets, mask, kind):
 
     outputs (T, S, B, n_out); targets (T, S, B) class labels or (T, S, B, n_out);
     mask (T, S, B) bool. Masked mean over each member's (T, B); 0 if its mask is empty.
+    A member's loss does not depend on the other members, to the last bit.
     """
     count = mask.sum(dim=(0, 2)).clamp_min(1)
     outputs = torch.where(mask.unsqueeze(-1), outputs, torch.zeros_like(outputs))
@@ -302,7 +309,10 @@ def member_losses(outputs, targets, mask, kind):
         per_step = -torch.log_softmax(outputs, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     else:
         per_step = ((outputs - targets) ** 2).mean(dim=-1)
-    return torch.where(mask, per_step, torch.zeros_like(per_step)).sum(dim=(0, 2)) / count
+    per_step = torch.where(mask, per_step, torch.zeros_like(per_step))
+    # over trials per (t, s) row, then over time in a fixed order: a member's loss is
+    # rounded the same whatever S is
+    return _sum_over_time(per_step.sum(dim=2)) / count
 
 
 def clip_per_member(parameters, max_norms):
