@@ -205,13 +205,16 @@ def ensemble_groups(cells, workers=1, max_members=None, memory=ENSEMBLE_MEMORY):
 
     Returns
     -------
-    list of lists of cells (in the order of ``cells`` within each list)
+    list of lists of cells, sorted by seed within each list (networks of one seed share
+    their trial batches and noise draws, so an ensemble with fewer seeds makes fewer)
     """
     by_key = {}
     for c in cells:
         by_key.setdefault(_ensemble_key(c.config), []).append(c)
     groups = []
     for members in by_key.values():
+        # networks of one seed share their trials and noise draws: keep them together
+        members = sorted(members, key=lambda c: c.config["seed"])
         cap = max(1, int(memory // max(1, _member_bytes(members[0].config))))
         if max_members is not None:
             cap = min(cap, max_members)
