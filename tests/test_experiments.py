@@ -409,3 +409,21 @@ def test_interrupted_ensemble_resumes_from_its_checkpoint(tmp_path, monkeypatch)
     reference = tmp_path / "reference.sqlite"
     run_grid(load_grid(path), reference, workers=1, progress=False, max_ensemble=1)
     assert _rows(db) == _rows(reference)
+
+
+def test_a_failed_ensemble_is_retried_network_by_network(tmp_path, monkeypatch):
+    import brian_noisy_rnn.bridges.training as training
+
+    def broken(*args, **kw):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(training, "train_ensemble", broken)
+    path = tiny_grid_file(tmp_path, seeds=(0, 1), backends=("torch", "numpy"))
+    lines = []
+    report = run_grid(load_grid(path), tmp_path / "r.sqlite", workers=1, progress=False,
+                      log=lines.append)
+    assert report.complete and report.networks_trained == 4 and len(report.recorded) == 8
+    assert len(lines) == 1 and "one by one" in lines[0] and "out of memory" in lines[0]
+    reference = tmp_path / "reference.sqlite"
+    run_grid(load_grid(path), reference, workers=1, progress=False, max_ensemble=1)
+    assert _rows(tmp_path / "r.sqlite") == _rows(reference)

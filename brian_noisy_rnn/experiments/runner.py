@@ -13,7 +13,8 @@ share a task and a shape (everything but placement, training sigma, seed and noi
 are trained together as ensembles (:func:`ensemble_groups`,
 :func:`~brian_noisy_rnn.bridges.train_ensemble`), one ensemble per worker task; a member
 of an ensemble is bit for bit the network ``train`` would give alone, so the grouping never
-changes a result. Rerunning a grid skips recorded cells and reuses recorded (or saved)
+changes a result (and an ensemble that fails, e.g. one member diverging, is retried network
+by network). Rerunning a grid skips recorded cells and reuses recorded (or saved)
 networks, and an interrupted ensemble resumes from its checkpoint (``<spec_dir>/checkpoints``),
 so an interrupted run loses at most the cells that were in flight.
 
@@ -618,11 +619,13 @@ def run_grid(grid, results, *, workers=None, scheduler=None, client=None, spec_d
         def ensemble_done(job, fut):
             try:
                 trained = fut.result()
-            except Exception as err:  # noqa: BLE001 - its cells fail, the grid goes on
+            except Exception as err:  # noqa: BLE001 - retried network by network
                 detail = "".join(traceback.format_exception_only(type(err), err)).strip()
-                for c in job.members:
-                    for other in waiting.pop(c.train_key, []):
-                        fail(other, f"its network failed to train ({detail})")
+                log(f"ensemble of {len(job.members)} networks failed ({detail}); "
+                    "training them one by one")
+                for c in job.members:  # the same networks: one that diverges fails alone
+                    waiting[c.train_key] = waiting[c.train_key][1:]
+                    submit(c, None)
                 return
             for c, (spec, info) in zip(job.members, trained):
                 path = os.path.join(spec_dir, _spec_file_name(c))
