@@ -9,8 +9,8 @@ For each task (noise-free, default sizes below) it prints, side by side:
 * "data share": batch ms / step ms (fresh), the fraction of a step spent making trials;
 * "fresh/pool": how much a trial pool speeds training up.
 
-A third table trains 6 FunctionApproximation networks (3 seeds x noise inside / outside f,
-sigma 1, 32 relu units, batch 64) one by one with ``train`` and together with
+A third table trains 6 and 12 FunctionApproximation networks (3 or 6 seeds x noise inside /
+outside f, sigma 1, 32 relu units, batch 64) one by one with ``train`` and together with
 ``train_ensemble``, and compares the single-network step with a minimal hand-written PyTorch
 CTRNN loop of the same size (same trials, noise, Adam and clipping; "plain" indexes
 ``drive[t]`` as a typical hand-written loop does, "unbind" avoids the per-step zero gradient
@@ -60,16 +60,18 @@ def _per_step(stamps, steps):
     return tuple((stamps[-1][i] - stamps[0][i]) / steps for i in (0, 1))
 
 
-ENSEMBLE_MEMBERS = [(seed, placement) for seed in range(3) for placement in ("pre", "post")]
+def ensemble_members(n):
+    """The reference networks: n // 2 seeds x noise inside / outside f."""
+    return [(seed, placement) for seed in range(n // 2) for placement in ("pre", "post")]
 
 
-def time_one_by_one(steps):
-    """Summed (wall, cpu) per step of the 6 reference networks trained one by one."""
+def time_one_by_one(steps, n=6):
+    """Summed (wall, cpu) per step of n reference networks trained one by one."""
     from brian_noisy_rnn import Noise
     from brian_noisy_rnn.bridges import train
 
     total = [0.0, 0.0]
-    for seed, placement in ENSEMBLE_MEMBERS:
+    for seed, placement in ensemble_members(n):
         kw = dict(n_hidden=32, noise=Noise(placement, 1.0), seed=seed, batch_size=64,
                   progress=False, log_every=10 ** 6)
         train("FunctionApproximation-v0", steps=3, **kw)
@@ -81,12 +83,12 @@ def time_one_by_one(steps):
     return tuple(total)
 
 
-def time_ensemble(steps):
-    """(wall, cpu) per step of the 6 reference networks trained as one ensemble."""
+def time_ensemble(steps, n=6):
+    """(wall, cpu) per step of n reference networks trained as one ensemble."""
     from brian_noisy_rnn import Noise
     from brian_noisy_rnn.bridges import train_ensemble
 
-    members = [dict(seed=seed, noise=Noise(p, 1.0)) for seed, p in ENSEMBLE_MEMBERS]
+    members = [dict(seed=seed, noise=Noise(p, 1.0)) for seed, p in ensemble_members(n)]
     kw = dict(n_hidden=32, batch_size=64, progress=False, log_every=10 ** 6)
     train_ensemble("FunctionApproximation-v0", members=members, steps=3, **kw)
     stamps = []
@@ -146,19 +148,25 @@ def time_minimal_loop(steps, unbind):
     return _per_step(stamps, steps)
 
 
-def ensemble_table(steps):
-    """Print one by one vs ensemble, and the single step vs the minimal loop."""
+def ensemble_table(steps, sizes=(6, 12)):
+    """Print one by one vs ensemble (6 and 12 networks), and the single step vs the minimal loop."""
+    import os
+
     from brian_noisy_rnn import Noise
 
-    print(f"\n6 FunctionApproximation networks (3 seeds x pre/post, sigma 1, N=32, batch 64), "
-          f"{steps} steps per measurement, 1 torch thread")
+    print(f"\nFunctionApproximation networks (n/2 seeds x pre/post, sigma 1, N=32, batch 64), "
+          f"{steps} steps per measurement, 1 torch thread; load average "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"{'':<40}{'wall ms/step':>14}{'cpu ms/step':>13}")
-    alone = time_one_by_one(steps)
-    together = time_ensemble(steps)
-    print(f"{'6 networks one by one (sum)':<40}{alone[0] * 1e3:>14.2f}{alone[1] * 1e3:>13.2f}")
-    print(f"{'6 networks as one ensemble':<40}{together[0] * 1e3:>14.2f}{together[1] * 1e3:>13.2f}")
-    print(f"{'speed-up (goal >= 4)':<40}{alone[0] / together[0]:>14.2f}"
-          f"{alone[1] / together[1]:>13.2f}")
+    for n in sizes:
+        alone = time_one_by_one(steps, n)
+        together = time_ensemble(steps, n)
+        print(f"{f'{n} networks one by one (sum)':<40}{alone[0] * 1e3:>14.2f}"
+              f"{alone[1] * 1e3:>13.2f}")
+        print(f"{f'{n} networks as one ensemble':<40}{together[0] * 1e3:>14.2f}"
+              f"{together[1] * 1e3:>13.2f}")
+        print(f"{'  speed-up (goal >= 4 at 6)':<40}{alone[0] / together[0]:>14.2f}"
+              f"{alone[1] / together[1]:>13.2f}")
     single = time_training("FunctionApproximation-v0", 32, steps, noise=Noise("pre", 1.0),
                            clocks=True)
     print(f"\n{'one network, pre sigma 1':<40}{'wall ms/step':>14}{'cpu ms/step':>13}")
@@ -169,6 +177,7 @@ def ensemble_table(steps):
         print(f"{label:<40}{minimal[0] * 1e3:>14.2f}{minimal[1] * 1e3:>13.2f}")
         print(f"{'  train / minimal (goal <= 1.2)':<40}{single[0] / minimal[0]:>14.2f}"
               f"{single[1] / minimal[1]:>13.2f}")
+    print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 def time_batch(task, repeats):

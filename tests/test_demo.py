@@ -53,7 +53,7 @@ def test_demo_grid_defaults_follow_the_design():
     grid = demo_grid()
     assert grid.placements == ("pre", "post") and grid.backends == ("torch", "brian2")
     assert grid.seeds == (0, 1, 2) and grid.train_sigmas == (1.0,)
-    assert grid.training["steps"] == 1500 and grid.network["n_hidden"] == 32
+    assert grid.training["steps"] == 600 and grid.network["n_hidden"] == 32
     assert grid.cells()[0].config["test_sigmas"][-1] == pytest.approx(2.0)
     assert len(grid.cells()) == 2 * 3 * 2
 

@@ -255,3 +255,17 @@ def test_unavailable_device_is_refused():
     bad = "cuda" if not torch.cuda.is_available() else "nosuchdevice"
     with pytest.raises(ValueError, match="device"):
         train(FA, n_hidden=4, noise=Noise("none"), seed=0, steps=1, device=bad)
+
+
+def test_float32_members_equal_single_training_bit_for_bit():
+    """In the default float32 too: every operation of a step rounds a member's numbers the same
+    whatever the ensemble size (batched products per (t, s) block, elementwise updates, sums
+    over time in a fixed order), so grouping networks into ensembles never changes a result.
+    Sizes chosen so that elementwise kernels have scalar tails (N * B not a multiple of 16)."""
+    members = [MIXED[0], MIXED[1], MIXED[3], dict(seed=6, noise=Noise("post", 0.7))]
+    kw = dict(n_hidden=5, steps=60, batch_size=3, progress=False, log_every=20)
+    ens = train_ensemble(FA, members=members, **kw)
+    for s, m in enumerate(members):
+        alone = train(FA, **kw, **m)
+        assert alone.spec.content_hash() == ens.specs[s].content_hash(), m
+        assert alone.history.loss == ens.histories[s].loss  # the logged losses too

@@ -359,3 +359,97 @@ def test_summary_verdicts():
     assert row["effect"].startswith("as expected") and row["near_zero"] == 1
     table = format_table(summarize([clear, post]))
     assert table.count("\n") == 3 and "| T | pre |" in table and "| T | post |" in table
+
+
+# -- ensembles ---------------------------------------------------------------------------------
+def _rows(db):
+    with ResultStore(db) as store:
+        return {r["cell_key"]: (r["spec_hash"], tuple(r["curve"]["mean"]), r["train_final_loss"],
+                                r["trained_in_cell"]) for r in store.cells()}
+
+
+def test_ensemble_groups_by_shape_memory_and_workers():
+    from brian_noisy_rnn.experiments.runner import ensemble_groups
+
+    d = tiny_grid_dict()
+    d["grid"].update(seeds=[0, 1, 2], train_sigmas=[0.5, 1.0])
+    cells = [c for c in grid_from_dict(d).cells()]  # 2 placements x 2 sigmas x 3 seeds
+    assert [len(g) for g in ensemble_groups(cells)] == [12]
+    assert sorted(len(g) for g in ensemble_groups(cells, workers=2)) == [6, 6]
+    assert sorted(len(g) for g in ensemble_groups(cells, max_members=5)) == [4, 4, 4]
+    assert all(len(g) == 1 for g in ensemble_groups(cells, max_members=1))
+    one = cells[0].config
+    per_member = 10 * 4 * 40 * one["training"]["batch_size"] * one["network"]["n_hidden"]
+    assert sorted(len(g) for g in ensemble_groups(cells, memory=5 * per_member)) == [4, 4, 4]
+    other = grid_from_dict({**d, "network": {"n_hidden": 5}}).cells()  # another shape
+    groups = ensemble_groups(cells + other)
+    assert sorted(len(g) for g in groups) == [12, 12]
+    assert all(len({c.config["network"]["n_hidden"] for c in g}) == 1 for g in groups)
+
+
+def test_grid_trained_as_ensembles_records_what_one_by_one_records(tmp_path):
+    """Networks trained in ensembles are bit for bit those trained alone (float32: see
+    test_ensemble.py), so the recorded cells are identical, whatever the grouping."""
+    path = tiny_grid_file(tmp_path, seeds=(0, 1, 2), backends=("torch", "numpy"), steps=12)
+    alone, together = tmp_path / "alone.sqlite", tmp_path / "together.sqlite"
+    r1 = run_grid(load_grid(path), alone, workers=1, progress=False, max_ensemble=1)
+    r2 = run_grid(load_grid(path), together, workers=1, progress=False)
+    assert r1.complete and r2.complete and r1.networks_trained == r2.networks_trained == 6
+    a, b = _rows(alone), _rows(together)
+    assert a == b and len(a) == 12
+    assert sum(v[3] for v in b.values()) == 6  # training recorded once per network
+    assert not (tmp_path / "together_specs" / "checkpoints").exists() or \
+        not any((tmp_path / "together_specs" / "checkpoints").iterdir())
+
+
+def test_interrupted_ensemble_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    import brian_noisy_rnn.bridges.training as training
+    from brian_noisy_rnn.bridges.checkpoint import load_checkpoint
+
+    path = tiny_grid_file(tmp_path, seeds=(0, 1), steps=30)
+    db = tmp_path / "r.sqlite"
+    real = training.train_ensemble
+    calls = []
+
+    def interrupted(*args, **kw):
+        def stop(step, losses):
+            if step == 10:
+                raise KeyboardInterrupt
+        calls.append(kw.get("checkpoint"))
+        return real(*args, callback=stop, **kw)
+
+    monkeypatch.setattr(training, "train_ensemble", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_grid(load_grid(path), db, workers=1, progress=False)
+    (checkpoint,) = calls
+    assert load_checkpoint(checkpoint)["step"] == 10
+    with ResultStore(db) as store:
+        assert store.counts() == (0, 0)
+
+    monkeypatch.setattr(training, "train_ensemble", real)
+    report = run_grid(load_grid(path), db, workers=1, progress=False)
+    assert report.complete and report.networks_trained == 4
+    import os
+
+    assert not os.path.exists(checkpoint)  # removed once the networks are saved
+    reference = tmp_path / "reference.sqlite"
+    run_grid(load_grid(path), reference, workers=1, progress=False, max_ensemble=1)
+    assert _rows(db) == _rows(reference)
+
+
+def test_a_failed_ensemble_is_retried_network_by_network(tmp_path, monkeypatch):
+    import brian_noisy_rnn.bridges.training as training
+
+    def broken(*args, **kw):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(training, "train_ensemble", broken)
+    path = tiny_grid_file(tmp_path, seeds=(0, 1), backends=("torch", "numpy"))
+    lines = []
+    report = run_grid(load_grid(path), tmp_path / "r.sqlite", workers=1, progress=False,
+                      log=lines.append)
+    assert report.complete and report.networks_trained == 4 and len(report.recorded) == 8
+    assert len(lines) == 1 and "one by one" in lines[0] and "out of memory" in lines[0]
+    reference = tmp_path / "reference.sqlite"
+    run_grid(load_grid(path), reference, workers=1, progress=False, max_ensemble=1)
+    assert _rows(tmp_path / "r.sqlite") == _rows(reference)

@@ -180,6 +180,54 @@ def test_single_neuron_regulator_held_by_one_relu_unit():
     assert task_metrics(out, b)["mse"] < 1e-4
 
 
+def _one_trial_at_a_time(env, n, seed):
+    """What batch made before the vectorised path: n calls of new_trial(), stacked."""
+    core = env.unwrapped
+    core.seed(seed)
+    trials, obs, gts, masks, dmasks = [], [], [], [], []
+    for _ in range(n):
+        trials.append(core.new_trial())
+        obs.append(core.ob.copy())
+        gts.append(core.gt.copy())
+        masks.append(core.loss_mask.copy())
+        dmasks.append(core.decision_mask.copy())
+    return trials, *(np.stack(a, axis=1) for a in (obs, gts, masks, dmasks))
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("FunctionApproximation-v0", {}),
+    ("FunctionApproximation-v0", dict(dt=10, x_range=(-2.0, 0.5), timing={"settle": 70})),
+    ("FunctionApproximation-v0", dict(function=lambda x: float(x[0]) ** 3)),  # not vectorised
+    ("SingleNeuronRegulator-v0", {}),
+    ("SingleNeuronRegulator-v0", dict(command_range=(0.3, 2.0), timing={"hold": 300})),
+])
+def test_vectorised_batches_equal_trial_by_trial_bit_for_bit(name, kwargs):
+    n, seed = 37, 11
+    env, ref = make(name, **kwargs), make(name, **kwargs)
+    trials, ob, gt, mask, dmask = _one_trial_at_a_time(ref, n, seed)
+    assert make(name, **kwargs).unwrapped.new_trials(2) is not None  # the path exists
+    b = batch(env, n, seed=seed)
+    np.testing.assert_array_equal(b.inputs, ob)
+    np.testing.assert_array_equal(b.targets, gt)
+    np.testing.assert_array_equal(b.mask, mask)
+    np.testing.assert_array_equal(b.decision_mask, dmask)
+    assert list(b.trials) == trials and (b.lengths == ob.shape[0]).all()
+    # the env is left as n new_trial() calls leave it: random state, trial count, current trial
+    core, rcore = env.unwrapped, ref.unwrapped
+    assert core.rng.uniform() == rcore.rng.uniform() and core.num_tr == rcore.num_tr
+    assert core.trial == rcore.trial
+    for k in ("ob", "gt", "loss_mask", "decision_mask"):
+        np.testing.assert_array_equal(getattr(core, k), getattr(rcore, k))
+
+
+def test_random_timing_falls_back_to_trial_by_trial():
+    env = make("FunctionApproximation-v0")
+    env.unwrapped.timing["settle"] = ("uniform", (100, 300))
+    assert env.unwrapped.new_trials(3) is None
+    b = batch(env, 20, seed=0)
+    assert len(set(b.lengths.tolist())) > 1  # random durations, padded
+
+
 def _bfs_distances(adjacency, goal):
     dist = {goal: 0}
     queue = deque([goal])

@@ -16,7 +16,8 @@ before the time loop::
 ``n_add`` holds noise outside f (white, OU) and state noise (scaled by sqrt(2 gamma)/gamma),
 ``n_mul`` Poisson noise; a member without a kind of noise has zeros there. The arithmetic
 differs from :func:`~brian_noisy_rnn.core.dynamics.rollout` only in rounding order (tests: equal
-to about 1e-15 in float64).
+to about 1e-15 in float64). The recurrence has a hand-written backward pass
+(:class:`_Recurrence`): autograd's per-operation bookkeeping was most of a training step.
 """
 
 import numpy as np
@@ -158,36 +159,141 @@ class StackedCTRNN(nn.Module):
         outputs (T, S, B, n_out), states (T, S, B, N), as in :meth:`TorchCTRNN.forward`.
         """
         n_pre, n_add, n_mul = noise_terms
-        T, S, B, n_in = inputs.shape
-        f = get_activation(self.activation).torch
-        # the input drive of every step at once: (S, T*B, n_in) @ (S, n_in, N)
-        x = inputs.permute(1, 0, 2, 3).reshape(S, T * B, n_in)
-        drive = torch.baddbmm(self.b.unsqueeze(1), x, self.w_in.transpose(1, 2))
-        drive = drive.reshape(S, T, B, self.n_hidden).transpose(0, 1)
+        S = self.n_members
+        # time-major (T, S, B, N) throughout, so that every step works on contiguous slices;
+        # the input drive of all steps and the readout are one batched product each
+        drive = _per_member_linear(inputs, self.w_in, self.b)
         if n_pre is not None:
             drive = drive + n_pre
-        # unbind, not drive[t]: indexing would make autograd build a full-size zero
-        # gradient per step (a third of the step time at N=32)
-        drives = drive.unbind(0)
-        adds = n_add.unbind(0) if n_add is not None else None
-        muls = n_mul.unbind(0) if n_mul is not None else None
-        w_rec_t = self.w_rec.transpose(1, 2)
         g = self.gamma
-        h = self.h0.unsqueeze(1).expand(S, B, self.n_hidden)
-        states = []
-        for t in range(T):
-            fa = f(torch.baddbmm(drives[t], h, w_rec_t))
-            r = fa
-            if adds is not None:
-                r = r + adds[t]
-            if muls is not None:
-                r = r + muls[t] * torch.sqrt(torch.relu(fa))
-            h = torch.lerp(h, r, g)
-            states.append(h)
-        states = torch.stack(states)
-        hs = states.permute(1, 0, 2, 3).reshape(S, T * B, self.n_hidden)
-        outputs = torch.baddbmm(self.b_out.unsqueeze(1), hs, self.w_out.transpose(1, 2))
-        return outputs.reshape(S, T, B, self.n_out).transpose(0, 1), states
+        h0 = self.h0.unsqueeze(1).expand(S, inputs.shape[2], self.n_hidden)
+        if n_mul is None:
+            states = _Recurrence.apply(drive, n_add, self.w_rec, h0, g, self.activation)
+        else:  # Poisson noise: sqrt(max(f(a), 0)) has no finite derivative at 0; autograd
+            f = get_activation(self.activation).torch
+            states = _autograd_recurrence(drive, n_add, n_mul, self.w_rec, h0, g, f)
+        outputs = _per_member_linear(states, self.w_out, self.b_out)
+        return outputs, states
+
+
+def _per_member_linear(x, weight, bias):
+    """``x[t, s] @ weight[s].T + bias[s]`` for all (t, s): (T, S, B, k) -> (T, S, B, n).
+
+    One ``baddbmm`` over the T*S (t, s) blocks, whatever S is: ``torch.matmul`` (or a
+    weight with a zero batch stride) would fold S = 1 into one matrix product that rounds
+    differently, and a member of an ensemble must round as the same network trained alone.
+    The weights are copied T times (small); their gradients are summed over time by
+    :class:`_RepeatOverTime`.
+    """
+    T, S, B, k = x.shape
+    n = weight.shape[1]
+    w = _RepeatOverTime.apply(weight.transpose(1, 2), T).view(T * S, k, n)
+    b = _RepeatOverTime.apply(bias.unsqueeze(1), T).view(T * S, 1, n)
+    return torch.baddbmm(b, x.reshape(T * S, B, k), w).view(T, S, B, n)
+
+
+class _RepeatOverTime(torch.autograd.Function):
+    """``x`` (S, ...) repeated T times, (T, S, ...) contiguous; the backward sums over time
+    in a fixed pairwise order, elementwise, so that a member's gradient is rounded the same
+    whatever S is (a reduction kernel picks its summation order by the tensor's shape)."""
+
+    @staticmethod
+    def forward(ctx, x, T):
+        return x.unsqueeze(0).expand(T, *x.shape).contiguous()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _sum_over_time(grad), None
+
+
+def _sum_over_time(x):
+    """``x.sum(0)`` in a fixed pairwise order made of elementwise additions: the rounding of
+    each entry does not depend on the other dimensions (a reduction kernel's order does)."""
+    while x.shape[0] > 1:
+        half = x.shape[0] // 2
+        head = x[:half] + x[half: 2 * half]
+        x = torch.cat([head, x[2 * half:]]) if x.shape[0] % 2 else head
+    return x[0]
+
+
+def _autograd_recurrence(drive, n_add, n_mul, w_rec, h, g, f):
+    """The recurrence step by step with autograd recording every operation (Poisson noise).
+
+    Time-major tensors (T, S, B, N) in and out, as :class:`_Recurrence`.
+    """
+    # unbind, not drive[t]: indexing would make autograd build a full-size zero
+    # gradient per step (a third of the step time at N=32)
+    drives = drive.unbind(0)
+    adds = n_add.unbind(0) if n_add is not None else None
+    muls = n_mul.unbind(0)
+    w_rec_t = w_rec.transpose(1, 2)
+    states = []
+    for t in range(len(drives)):
+        fa = f(torch.baddbmm(drives[t], h, w_rec_t))
+        r = fa
+        if adds is not None:
+            r = r + adds[t]
+        r = r + muls[t] * torch.sqrt(torch.relu(fa))
+        h = torch.lerp(h, r, g)
+        states.append(h)
+    return torch.stack(states)
+
+
+class _Recurrence(torch.autograd.Function):
+    """``h_{t+1} = lerp(h_t, f(h_t W^T + drive_t) + add_t, gamma)`` with hand-written BPTT.
+
+    Autograd would record four operations per time step and replay them backwards one node
+    at a time; at the sizes trained here that bookkeeping, not the arithmetic, is most of a
+    step. The forward runs without recording (keeping the pre-activations); the backward is
+    one loop of four operations per step (the weight gradient accumulated in it). The
+    forward values are those of the step-by-step code; gradients equal autograd's up to
+    rounding (summation order).
+
+    Inputs, time-major: drive (T, S, B, N) (``W_in u + b`` plus noise inside f), add
+    (T, S, B, N) or None (noise outside f), w_rec (S, N, N), h0 (S, B, N), gamma (float),
+    activation (name). Output: states (T, S, B, N).
+    """
+
+    @staticmethod
+    def forward(ctx, drive, add, w_rec, h0, gamma, activation):
+        f = get_activation(activation).torch
+        w_rec_t = w_rec.transpose(1, 2)
+        drive = drive.contiguous()
+        pre = torch.empty_like(drive)
+        states = torch.empty_like(drive)
+        h = h0
+        for t in range(drive.shape[0]):
+            a = torch.baddbmm(drive[t], h, w_rec_t, out=pre[t])
+            r = f(a)
+            if add is not None:
+                r = r + add[t]
+            h = torch.lerp(h, r, gamma, out=states[t])
+        ctx.save_for_backward(pre, states, w_rec, h0)
+        ctx.gamma, ctx.activation = gamma, activation
+        return states
+
+    @staticmethod
+    def backward(ctx, grad_states):
+        pre, states, w_rec, h0 = ctx.saved_tensors
+        g = ctx.gamma
+        f = get_activation(ctx.activation).torch
+        with torch.enable_grad():  # gamma f'(a) at every step at once
+            a = pre.detach().requires_grad_()
+            (slope,) = torch.autograd.grad(f(a), a, torch.full_like(a, g))
+        grad_pre = torch.empty_like(pre)
+        grad_add = torch.empty_like(pre) if ctx.needs_input_grad[1] else None
+        grad_w = torch.zeros_like(w_rec) if ctx.needs_input_grad[2] else None
+        carry = None
+        for t in range(pre.shape[0] - 1, -1, -1):
+            grad_h = grad_states[t] if carry is None else grad_states[t] + carry
+            da = torch.mul(grad_h, slope[t], out=grad_pre[t])
+            if grad_add is not None:
+                torch.mul(grad_h, g, out=grad_add[t])
+            if grad_w is not None:  # a_t = h_t W^T: dW += da_t^T h_t
+                grad_w.baddbmm_(da.transpose(1, 2), states[t - 1] if t else h0)
+            carry = torch.baddbmm(grad_h, da, w_rec, beta=1.0 - g)  # d/dh_t of step t
+        grad_h0 = carry if ctx.needs_input_grad[3] else None
+        return grad_pre, grad_add, grad_w, grad_h0, None, None
 
 
 def member_losses(outputs, targets, mask, kind):
@@ -195,6 +301,7 @@ def member_losses(outputs, targets, mask, kind):
 
     outputs (T, S, B, n_out); targets (T, S, B) class labels or (T, S, B, n_out);
     mask (T, S, B) bool. Masked mean over each member's (T, B); 0 if its mask is empty.
+    A member's loss does not depend on the other members, to the last bit.
     """
     count = mask.sum(dim=(0, 2)).clamp_min(1)
     outputs = torch.where(mask.unsqueeze(-1), outputs, torch.zeros_like(outputs))
@@ -202,7 +309,10 @@ def member_losses(outputs, targets, mask, kind):
         per_step = -torch.log_softmax(outputs, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     else:
         per_step = ((outputs - targets) ** 2).mean(dim=-1)
-    return torch.where(mask, per_step, torch.zeros_like(per_step)).sum(dim=(0, 2)) / count
+    per_step = torch.where(mask, per_step, torch.zeros_like(per_step))
+    # over trials per (t, s) row, then over time in a fixed order: a member's loss is
+    # rounded the same whatever S is
+    return _sum_over_time(per_step.sum(dim=2)) / count
 
 
 def clip_per_member(parameters, max_norms):

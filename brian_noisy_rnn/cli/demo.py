@@ -29,14 +29,14 @@ def add_parser(sub):
     p.add_argument("--sigma-train", type=_types.pos_float, default=None,
                    help="training noise sigma (default: the task's preset, 1.0)")
     p.add_argument("--steps", type=_types.int1, default=None,
-                   help="training steps (default: the task's preset; 1500 for FunctionApproximation)")
+                   help="training steps (default: the task's preset; 600 for FunctionApproximation)")
     p.add_argument("--n-hidden", type=_types.int1, default=None, help="hidden units (default: preset)")
     p.add_argument("--lr", type=_types.float32_pos, default=None,
                    help="Adam learning rate (default: preset)")
     p.add_argument("--batch-size", type=_types.int1, default=None,
                    help="trials per step (default: preset)")
     p.add_argument("--n-trials", type=_types.int1, default=None,
-                   help="test trials per sigma (default: preset; 2000 for FunctionApproximation)")
+                   help="test trials per sigma (default: preset; 1000 for FunctionApproximation)")
     p.add_argument("--brian2-n-trials", type=_types.int1, default=None,
                    help="test trials per sigma of the Brian2 sweeps (default: --n-trials)")
     p.add_argument("--target", default="numpy",

@@ -6,6 +6,7 @@ The Brian2 implementation writes the same equations as Brian2 model strings
 (:mod:`brian_noisy_rnn.backends.brian2.rate_network`).
 """
 
+import functools
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -145,5 +146,20 @@ def standard_normal(seed, n_steps, n_trials, n_hidden):
     (index ``b*N + i``) after ``brian2.seed(seed)``: ``RandomState(seed).randn(T, B*N)``.
     ``seed=None`` draws fresh entropy.
     """
+    if seed is None:
+        return _draw(None, n_steps, n_trials, n_hidden)
+    # a noise-preference sweep draws the same stream at every sigma (and for every network of
+    # a grid): keep the last one instead of drawing it again (a copy: callers may modify it)
+    return _last_draw(int(seed), n_steps, n_trials, n_hidden).copy()
+
+
+def _draw(seed, n_steps, n_trials, n_hidden):
     rs = np.random.RandomState(seed)
     return rs.randn(n_steps, n_trials * n_hidden).reshape(n_steps, n_trials, n_hidden)
+
+
+@functools.lru_cache(maxsize=1)
+def _last_draw(seed, n_steps, n_trials, n_hidden):
+    xi = _draw(seed, n_steps, n_trials, n_hidden)
+    xi.flags.writeable = False
+    return xi

@@ -26,8 +26,11 @@ __all__ = ["DEMO_PRESETS", "DemoResult", "backend_agreement", "demo_grid", "run_
 #: per-task defaults of the demo (keys: sigma_train, steps, n_hidden, lr, batch_size,
 #: trial_pool, n_trials); other tasks use ``DEMO_PRESETS["default"]``
 DEMO_PRESETS = {
-    "FunctionApproximation-v0": {"sigma_train": 1.0, "steps": 1500, "n_hidden": 32, "lr": 0.01,
-                                 "batch_size": 64, "trial_pool": None, "n_trials": 2000},
+    # 600 steps (not DESIGN.md's 1500): the headline holds for every seed (noise inside f: test
+    # MSE ~0.27 at sigma 0 vs ~0.02 at sigma_train; outside: ~0.009 at 0 vs ~0.026) and the
+    # demo stays within 20 s on 2 cores; 1000 test trials keep the standard errors far below it
+    "FunctionApproximation-v0": {"sigma_train": 1.0, "steps": 600, "n_hidden": 32, "lr": 0.01,
+                                 "batch_size": 64, "trial_pool": None, "n_trials": 1000},
     "ReachingDelayResponse-v0": {"sigma_train": 1.0, "steps": 2000, "n_hidden": 32, "lr": 0.01,
                                  "batch_size": 64, "trial_pool": 4096, "n_trials": 1000},
     "default": {"sigma_train": 1.0, "steps": 2000, "n_hidden": 64, "lr": 0.01,

@@ -8,9 +8,15 @@ so it runs the same in this process, in local worker processes
 records the cell and its curve in one database transaction.
 
 Cells that share a training configuration (the same network on several backends) share one
-trained network: the first of them trains it, the others get the saved spec. Rerunning a
-grid skips recorded cells and reuses recorded (or saved) networks, so an interrupted run
-loses at most the cells that were in flight.
+trained network: the first of them trains it, the others get the saved spec. Networks that
+share a task and a shape (everything but placement, training sigma, seed and noise process)
+are trained together as ensembles (:func:`ensemble_groups`,
+:func:`~brian_noisy_rnn.bridges.train_ensemble`), one ensemble per worker task; a member
+of an ensemble is bit for bit the network ``train`` would give alone, so the grouping never
+changes a result (and an ensemble that fails, e.g. one member diverging, is retried network
+by network). Rerunning a grid skips recorded cells and reuses recorded (or saved)
+networks, and an interrupted ensemble resumes from its checkpoint (``<spec_dir>/checkpoints``),
+so an interrupted run loses at most the cells that were in flight.
 
 On an HPC cluster, start a Dask scheduler and workers (for SLURM e.g. with dask-jobqueue)::
 
@@ -47,7 +53,8 @@ from ..core.atomic import check_distinct, check_writable
 from .config import Cell, Grid, load_grid
 from .store import ResultStore
 
-__all__ = ["RunReport", "default_spec_dir", "default_workers", "run_cell", "run_grid"]
+__all__ = ["RunReport", "default_spec_dir", "default_workers", "ensemble_groups", "run_cell",
+           "run_grid", "train_ensemble_networks"]
 
 _BRIAN2_LOCK = threading.Lock()
 _VERSION_PACKAGES = ("brian-noisy-rnn", "brian2", "torch", "numpy", "neurogym", "gymnasium",
@@ -91,16 +98,11 @@ def train_cell_network(config, train_key=""):
     training summary, the ``train_key`` and the training part of the config) and a dict with
     ``train_seconds`` and ``train_final_loss``.
     """
-    from brian2 import ms
-
     from ..bridges.training import train
 
     env = _make_env(config)
-    net = config["network"]
     t0 = time.perf_counter()
-    result = train(env, n_hidden=net["n_hidden"], noise=_training_noise(config),
-                   activation=net["activation"], tau=net["tau_ms"] * ms, seed=config["seed"],
-                   progress=False, **config["training"])
+    result = train(env, progress=False, **_train_settings(config))
     seconds = time.perf_counter() - t0
     metadata = dict(result.spec.metadata)
     metadata["experiment"] = {"train_key": train_key,
@@ -108,6 +110,136 @@ def train_cell_network(config, train_key=""):
     spec = result.spec.replace(metadata=metadata)
     loss = result.history.loss[-1] if result.history.loss else None
     return spec, {"train_seconds": seconds, "train_final_loss": loss}
+
+
+def _train_settings(config):
+    """The keyword arguments of ``train`` / ``train_ensemble`` for a cell config."""
+    from brian2 import ms
+
+    net = config["network"]
+    return dict(n_hidden=net["n_hidden"], noise=_training_noise(config),
+                activation=net["activation"], tau=net["tau_ms"] * ms, seed=config["seed"],
+                **config["training"])
+
+
+@keeps_random_state
+def train_ensemble_networks(configs, train_keys, checkpoint=None):
+    """Train the networks of several cell configs together as one ensemble.
+
+    Pure apart from the optional checkpoint file (a worker may run it anywhere). The configs
+    must share everything but placement, training sigma, seed and noise process (see
+    :func:`ensemble_groups`); each member is the network :func:`train_cell_network` gives.
+
+    Parameters
+    ----------
+    configs : list of dict, ``Cell.config`` of one cell per network
+    train_keys : list of str, their ``Cell.train_key`` (stored in the specs' metadata)
+    checkpoint : path or None, the ensemble's checkpoint: training resumes from it if it
+        exists and writes it while it runs (also when interrupted)
+
+    Returns
+    -------
+    list of ``(spec, info)`` as :func:`train_cell_network` returns, in the order of
+    ``configs``; ``info["train_seconds"]`` is the ensemble's training time divided by the
+    number of members.
+    """
+    import torch
+
+    from ..bridges.training import TrainConfig, train_ensemble
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        if checkpoint is not None:
+            os.makedirs(os.path.dirname(os.path.abspath(checkpoint)), exist_ok=True)
+        t0 = time.perf_counter()
+        result = train_ensemble(_make_env(configs[0]),
+                                [TrainConfig.build(**_train_settings(c)) for c in configs],
+                                checkpoint=checkpoint, progress=False)
+        seconds = (time.perf_counter() - t0) / len(configs)
+    finally:
+        torch.set_num_threads(threads)
+    out = []
+    for config, key, spec, history in zip(configs, train_keys, result.specs, result.histories):
+        metadata = dict(spec.metadata)
+        metadata["experiment"] = {"train_key": key, **{k: config[k] for k in Cell.TRAIN_FIELDS}}
+        loss = history.loss[-1] if history.loss else None
+        out.append((spec.replace(metadata=metadata),
+                    {"train_seconds": seconds, "train_final_loss": loss}))
+    return out
+
+
+#: fields of a cell's training that may differ within one ensemble (the rest must agree)
+_PER_MEMBER = ("placement", "train_sigma", "seed")
+_PER_MEMBER_NETWORK = ("process", "tau_noise_ms")
+#: default memory budget of one ensemble's training tensors
+ENSEMBLE_MEMORY = 1 << 30
+
+
+def _ensemble_key(config):
+    """Cells with equal keys can be trained in one ensemble."""
+    from .config import _canonical_hash
+
+    net = {k: v for k, v in config["network"].items() if k not in _PER_MEMBER_NETWORK}
+    return _canonical_hash({"task": config["task"], "task_kwargs": config["task_kwargs"],
+                            "network": net, "training": config["training"]})
+
+
+def _member_bytes(config):
+    """Estimated memory of one member's training tensors: about ten float32 (T, B, N) arrays
+    (drive, noise, pre-activations, states, their gradients), T from a few of the task's trials."""
+    from .. import tasks
+
+    T = tasks.batch(_make_env(config), 8, seed=0).n_steps
+    return 10 * 4 * T * config["training"]["batch_size"] * config["network"]["n_hidden"]
+
+
+def ensemble_groups(cells, workers=1, max_members=None, memory=ENSEMBLE_MEMORY):
+    """Split cells (one per network to train) into ensembles.
+
+    Cells that share task, task options, network shape and training settings (all but
+    placement, training sigma, seed and noise process) may share an ensemble. An ensemble
+    holds at most ``max_members`` networks and at most ``memory`` bytes of training tensors
+    (estimate: :func:`_member_bytes`); while there are fewer ensembles than ``workers``,
+    the largest is halved, so that every worker gets one.
+
+    Parameters
+    ----------
+    cells : list of :class:`~.config.Cell`
+    workers : int >= 1, workers that train in parallel
+    max_members : int >= 1 or None (no limit but ``memory``); 1 trains one network at a time
+    memory : int, bytes per ensemble
+
+    Returns
+    -------
+    list of lists of cells, sorted by seed within each list (networks of one seed share
+    their trial batches and noise draws, so an ensemble with fewer seeds makes fewer)
+    """
+    by_key = {}
+    for c in cells:
+        by_key.setdefault(_ensemble_key(c.config), []).append(c)
+    groups = []
+    for members in by_key.values():
+        # networks of one seed share their trials and noise draws: keep them together
+        members = sorted(members, key=lambda c: c.config["seed"])
+        cap = max(1, int(memory // max(1, _member_bytes(members[0].config))))
+        if max_members is not None:
+            cap = min(cap, max_members)
+        n = -(-len(members) // cap)
+        size = -(-len(members) // n)
+        groups += [members[i: i + size] for i in range(0, len(members), size)]
+    while len(groups) < workers and max(len(g) for g in groups) > 1:
+        big = max(range(len(groups)), key=lambda i: len(groups[i]))
+        g = groups.pop(big)
+        groups += [g[: len(g) // 2 + len(g) % 2], g[len(g) // 2 + len(g) % 2:]]
+    return groups
+
+
+def _ensemble_checkpoint(spec_dir, cells):
+    from .config import _canonical_hash
+
+    key = _canonical_hash([c.train_key for c in cells])
+    return os.path.join(spec_dir, "checkpoints", f"ensemble_{key[:16]}.pt")
 
 
 @keeps_random_state
@@ -219,6 +351,7 @@ class _InlineExecutor:
     """Runs cells one by one in this process (``workers=1``)."""
 
     description = "this process"
+    workers = 1
 
     def submit(self, fn, *args):
         return _InlineFuture(fn, args)
@@ -243,6 +376,7 @@ class _PoolExecutor:
                                            initializer=_worker_init,
                                            initargs=(os.getpid(),))
         self.description = f"{workers} local worker processes"
+        self.workers = workers
 
     def submit(self, fn, *args):
         return self.pool.submit(fn, *args)
@@ -331,6 +465,10 @@ class _DaskExecutor:
         # handler, which Python refuses in the task threads where cells run)
         self.client.register_plugin(Brian2WorkerPlugin(), name="brian-noisy-rnn-brian2")
         self.description = f"Dask scheduler {self.client.scheduler.address}"
+        try:
+            self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
+        except Exception:  # noqa: BLE001 - only a hint for splitting ensembles
+            self.workers = 1
 
     def submit(self, fn, *args):
         return self.client.submit(fn, *args, pure=False)
@@ -369,6 +507,35 @@ def _spec_file_name(cell):
     task = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in c["task"])
     return (f"{task}_{c['placement']}_sigma{c['train_sigma']:g}_seed{c['seed']}_"
             f"{cell.train_key[:12]}.npz")
+
+
+@dataclass
+class _EnsembleJob:
+    """A running ensemble: one cell per network (``members``) and its checkpoint path."""
+
+    members: list
+    checkpoint: str
+
+
+def _plan_training(groups, specs, workers, max_ensemble):
+    """Cells to submit now, ``[(cell, spec or None)]``, and ensembles to train (lists of cells).
+
+    ``groups``: train_key -> pending cells; ``specs``: train_key -> (spec, path) of saved
+    networks. A network that trains alone is trained by its first cell (as before ensembles).
+    """
+    ready, to_train = [], []
+    for tk, members in groups.items():
+        if tk in specs:
+            ready += [(c, specs[tk][0]) for c in members]
+        else:
+            to_train.append(members[0])
+    ensembles = []
+    for group in (ensemble_groups(to_train, workers, max_ensemble) if to_train else []):
+        if len(group) == 1:
+            ready.append((group[0], None))
+        else:
+            ensembles.append(group)
+    return ready, ensembles
 
 
 @dataclass
@@ -424,7 +591,7 @@ def _load_reusable_spec(store, cell, spec_dir):
 
 @keeps_random_state
 def run_grid(grid, results, *, workers=None, scheduler=None, client=None, spec_dir=None,
-             progress=True, log=None):
+             progress=True, log=None, max_ensemble=None):
     """Run every unfinished cell of ``grid`` and record it in the database ``results``.
 
     Parameters
@@ -440,6 +607,9 @@ def run_grid(grid, results, *, workers=None, scheduler=None, client=None, spec_d
     spec_dir : folder for the trained networks' spec files (default :func:`default_spec_dir`)
     progress : bool, show a tqdm progress bar over cells
     log : callable(str) or None, receives one line per failed cell (default: print to stderr)
+    max_ensemble : int >= 1 or None, most networks trained together in one ensemble (None:
+        as many as the memory budget allows, see :func:`ensemble_groups`; 1: one by one).
+        The results do not depend on it.
 
     Returns
     -------
@@ -463,6 +633,9 @@ def run_grid(grid, results, *, workers=None, scheduler=None, client=None, spec_d
         raise ValueError("give scheduler or client, not both")
     if scheduler is not None or client is not None:
         _import_distributed()  # fail before any work when the dask extra is missing
+    if max_ensemble is not None and (isinstance(max_ensemble, bool)
+                                     or not isinstance(max_ensemble, int) or max_ensemble < 1):
+        raise ValueError(f"max_ensemble must be an int >= 1 or None, got {max_ensemble!r}")
     if log is None:
         def log(line):
             print(line, file=sys.stderr)
@@ -496,14 +669,12 @@ def run_grid(grid, results, *, workers=None, scheduler=None, client=None, spec_d
             n = min(n, len(pending))
             executor = _InlineExecutor() if n <= 1 else _PoolExecutor(n)
 
-        ready = []
-        waiting = {}
-        for tk, members in groups.items():
-            if tk in specs:
-                ready += [(c, specs[tk][0]) for c in members]
-            else:
-                ready.append((members[0], None))
-                waiting[tk] = members[1:]
+        ready, ensembles = _plan_training(groups, specs, executor.workers, max_ensemble)
+        waiting = {tk: members for tk, members in groups.items() if tk not in specs}
+        for cell, _ in ready:
+            if cell.train_key in waiting:  # trains its network alone, then sweeps
+                waiting[cell.train_key] = waiting[cell.train_key][1:]
+        train_info = {}  # train_key -> info of an ensemble-trained network, for its first cell
         running = {}
         bar = None
         if progress:
@@ -522,12 +693,46 @@ def run_grid(grid, results, *, workers=None, scheduler=None, client=None, spec_d
             if bar is not None:
                 bar.update(1)
 
+        def submit_ensemble(members):
+            checkpoint = _ensemble_checkpoint(spec_dir, members)
+            fut = executor.submit(train_ensemble_networks, [c.config for c in members],
+                                  [c.train_key for c in members], checkpoint)
+            running[fut] = (_EnsembleJob(members, checkpoint), None)
+
+        def ensemble_done(job, fut):
+            try:
+                trained = fut.result()
+            except Exception as err:  # noqa: BLE001 - retried network by network
+                detail = "".join(traceback.format_exception_only(type(err), err)).strip()
+                log(f"ensemble of {len(job.members)} networks failed ({detail}); "
+                    "training them one by one")
+                for c in job.members:  # the same networks: one that diverges fails alone
+                    waiting[c.train_key] = waiting[c.train_key][1:]
+                    submit(c, None)
+                return
+            for c, (spec, info) in zip(job.members, trained):
+                path = os.path.join(spec_dir, _spec_file_name(c))
+                spec.save(path)  # atomic, before the rows that point to it
+                specs[c.train_key] = (spec, path)
+                train_info[c.train_key] = info
+                report.networks_trained += 1
+            with contextlib.suppress(OSError):
+                os.remove(job.checkpoint)
+            for c in job.members:
+                for other in waiting.pop(c.train_key, []):
+                    submit(other, specs[c.train_key][0])
+
         try:
             for cell, spec in ready:
                 submit(cell, spec)
+            for members in ensembles:
+                submit_ensemble(members)
             while running:
                 for fut in executor.wait_any(list(running)):
                     cell, given = running.pop(fut)
+                    if isinstance(cell, _EnsembleJob):
+                        ensemble_done(cell, fut)
+                        continue
                     try:
                         result = fut.result()
                     except Exception as err:  # noqa: BLE001 - one failed cell must not stop the grid
@@ -545,6 +750,9 @@ def run_grid(grid, results, *, workers=None, scheduler=None, client=None, spec_d
                         report.networks_trained += 1
                     else:
                         spec, path = specs[cell.train_key][0], specs[cell.train_key][1]
+                        if cell.train_key in train_info:  # the first cell of an ensemble member
+                            result = {**result, "trained": True,
+                                      **train_info.pop(cell.train_key)}
                     if "error" in result:  # network kept (a rerun reuses it), cell failed
                         fail(cell, f"{result['error']} (the trained network is kept in {path})")
                         for other in waiting.pop(cell.train_key, []):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 from neurogym.core import TrialEnv
@@ -171,6 +172,24 @@ def n_steps(duration_ms, dt_ms):
     return int(np.floor(duration_ms / dt_ms + 1e-9))
 
 
+class TrialArrays(NamedTuple):
+    """Trials of equal length generated at once (:meth:`TaskEnv.new_trials`).
+
+    Attributes
+    ----------
+    inputs : float64 array (T, n, n_in)
+    targets : float64 array (T, n, n_out) (regression) or int64 (T, n) (classification)
+    loss_mask, decision_mask : bool arrays (T,), the same for every trial
+    trials : list of n trial dicts, as ``new_trial()`` returns them
+    """
+
+    inputs: np.ndarray
+    targets: np.ndarray
+    loss_mask: np.ndarray
+    decision_mask: np.ndarray
+    trials: list
+
+
 class TaskEnv(TrialEnv):
     """Base class of this package's tasks: a NeuroGym ``TrialEnv`` with step-exact periods and masks.
 
@@ -248,6 +267,56 @@ class TaskEnv(TrialEnv):
     def period_slice(self, period):
         """``slice`` of the steps of ``period`` in the current trial."""
         return slice(self.start_ind[period], self.end_ind[period])
+
+    # -- many trials at once --------------------------------------------------------------
+    def has_fixed_timing(self):
+        """True if every period has a fixed duration (no random draws for the timing)."""
+        return all(isinstance(v, numbers.Real) and not isinstance(v, bool)
+                   for v in self.timing.values())
+
+    def new_trials(self, n):
+        """``n`` trials at once, exactly as ``n`` calls of ``new_trial()`` would make them.
+
+        Tasks whose trials can be drawn with vectorised code override :meth:`_new_trials`;
+        the default (and a task whose timing is random) returns None, and callers fall back
+        to ``new_trial()``. Afterwards the env is in the state ``n`` calls leave it in: the
+        same random state, ``num_tr``, and the last trial as the current one.
+
+        Parameters
+        ----------
+        n : int >= 1
+
+        Returns
+        -------
+        :class:`TrialArrays` or None
+        """
+        arrays = self._new_trials(int(n))
+        if arrays is not None:
+            self.trial = arrays.trials[-1]
+            self.num_tr += int(n)
+            self._has_gt = True
+        return arrays
+
+    def _new_trials(self, n):
+        """Override: a :class:`TrialArrays` of ``n`` trials, or None (no vectorised path)."""
+        return None
+
+    def _held_value_trials(self, periods, values, targets, target_period, trials):
+        """TrialArrays of trials that hold ``values`` (n,) as the one input and output
+        ``targets`` (n,) in ``target_period`` (loss and metric there); ``trials`` are the
+        trial dicts. The last trial becomes the env's current one."""
+        n = len(values)
+        T = self._build_trial(periods, n_out=1)
+        target = self.period_slice(target_period)
+        self.ob[:, 0] = values[-1]
+        self.gt[target, 0] = targets[-1]
+        self.loss_mask[target] = True
+        self.decision_mask[target] = True
+        inputs = np.empty((T, n, 1))
+        inputs[:] = values[:, None]
+        out = np.zeros((T, n, 1))
+        out[target, :, 0] = targets
+        return TrialArrays(inputs, out, self.loss_mask.copy(), self.decision_mask.copy(), trials)
 
     # -- gym interface --------------------------------------------------------------------
     def _step(self, action):

@@ -146,7 +146,9 @@ def batch(env, n_trials, *, seed):
 
     The env's top-level trial generator (``env.unwrapped._top``: the env itself, or a NeuroGym
     ``TrialWrapper`` such as ``ScheduleEnvs``) is seeded with ``seed`` (this resets the env's
-    random state) and ``new_trial()`` is called ``n_trials`` times. Trials are padded with zeros
+    random state) and ``new_trial()`` is called ``n_trials`` times; a task of this package with a
+    vectorised :meth:`~._base.TaskEnv.new_trials` (FunctionApproximation, SingleNeuronRegulator
+    with fixed timing) makes the same trials at once, bit for bit. Trials are padded with zeros
     to the longest; masks are False on padding. ``neurogym.Dataset`` is not used.
 
     Parameters
@@ -180,11 +182,35 @@ def batch(env, n_trials, *, seed):
         kind = base.task_kind
     else:
         kind = "classification" if isinstance(top.action_space, gym.spaces.Discrete) else "regression"
+    states = ()
+    arrays = base.new_trials(int(n_trials)) if ours and top is base else None
+    if arrays is not None:  # the task's vectorised path: the same trials, made at once
+        T, B = arrays.inputs.shape[:2]
+        inputs, targets, trials = arrays.inputs, arrays.targets, arrays.trials
+        mask = np.repeat(arrays.loss_mask[:, None], B, axis=1)
+        dmask = np.repeat(arrays.decision_mask[:, None], B, axis=1)
+        lengths = np.full(B, T, dtype=np.int64)
+        n_out = int(top.action_space.n) if kind == "classification" else targets.shape[2]
+    else:
+        inputs, targets, mask, dmask, lengths, n_out, trials, states = _trial_by_trial(
+            top, n_trials, kind, snapshots=not ours)
+    return TaskBatch(
+        inputs=inputs, targets=targets, mask=mask, decision_mask=dmask, kind=kind, n_out=n_out,
+        lengths=lengths, dt=float(base.dt), trials=tuple(trials),
+        extra_metrics=tuple(getattr(base, "extra_metrics", ())) if ours else (),
+        task=type(base).__name__, env_states=tuple(states),
+        action_space=None if ours else top.action_space,
+    )
+
+
+def _trial_by_trial(top, n_trials, kind, snapshots):
+    """Call ``top.new_trial()`` n_trials times; pad and stack the trials (and, with
+    ``snapshots``, keep each NeuroGym trial's env state for its performance)."""
     obs, gts, masks, dmasks, trials, states = [], [], [], [], [], []
     for _ in range(int(n_trials)):
         trials.append(top.new_trial())
         core = top.unwrapped  # may change with the scheduled sub-task
-        if not ours:
+        if snapshots:
             states.append(snapshot(core))
         ob = np.asarray(core.ob, dtype=np.float64)
         T = ob.shape[0]
@@ -220,10 +246,4 @@ def batch(env, n_trials, *, seed):
         targets[:L, b] = gt.reshape(L, -1) if kind == "regression" else gt.reshape(L)
         mask[:L, b] = m
         dmask[:L, b] = dm
-    return TaskBatch(
-        inputs=inputs, targets=targets, mask=mask, decision_mask=dmask, kind=kind, n_out=n_out,
-        lengths=lengths, dt=float(base.dt), trials=tuple(trials),
-        extra_metrics=tuple(getattr(base, "extra_metrics", ())) if ours else (),
-        task=type(base).__name__, env_states=tuple(states),
-        action_space=None if ours else top.action_space,
-    )
+    return inputs, targets, mask, dmask, lengths, n_out, trials, states

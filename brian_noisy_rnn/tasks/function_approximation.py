@@ -60,18 +60,37 @@ class FunctionApproximation(TaskEnv):
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(1,), dtype=np.float64, name={"x": 0})
         self.action_space = spaces.Box(-np.inf, np.inf, shape=(1,), dtype=np.float64, name={"output": 0})
 
+    def _periods(self):
+        return [("settle", self.period_steps("settle", minimum=0)),
+                ("response", self.period_steps("response"))]
+
+    def _new_trials(self, n):
+        """All n trials with one draw of x and one call of g (identical to n ``new_trial()``)."""
+        if not self.has_fixed_timing():
+            return None
+        periods = self._periods()
+        xs = self.rng.uniform(*self.x_range, size=n)
+        targets = np.asarray(self.function(xs), dtype=float)
+        if targets.shape != xs.shape:  # g is not vectorised: one call per x, as new_trial does
+            targets = np.array([self._target(x) for x in xs])
+        bad = ~np.isfinite(targets)
+        if bad.any():
+            self._target(float(xs[np.argmax(bad)]))  # raises the error new_trial raises
+        trials = [{"x": float(x), "target": float(t)} for x, t in zip(xs, targets)]
+        return self._held_value_trials(periods, xs, targets, "response", trials)
+
+    def _target(self, x):
+        target = np.asarray(self.function(np.asarray([x])), dtype=float).reshape(-1)
+        if target.size != 1 or not np.isfinite(target[0]):
+            raise ValueError(f"function must map x={x} to one finite float, got {target!r}")
+        return float(target[0])
+
     def _new_trial(self, **kwargs):
         trial = {"x": self.rng.uniform(*self.x_range)}
         trial.update(kwargs)
         x = float(trial["x"])
-        target = np.asarray(self.function(np.asarray([x])), dtype=float).reshape(-1)
-        if target.size != 1 or not np.isfinite(target[0]):
-            raise ValueError(f"function must map x={x} to one finite float, got {target!r}")
-        trial["target"] = float(target[0])
-        self._build_trial(
-            [("settle", self.period_steps("settle", minimum=0)), ("response", self.period_steps("response"))],
-            n_out=1,
-        )
+        trial["target"] = self._target(x)
+        self._build_trial(self._periods(), n_out=1)
         self.ob[:, 0] = x
         resp = self.period_slice("response")
         self.gt[resp, 0] = trial["target"]

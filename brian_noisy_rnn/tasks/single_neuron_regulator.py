@@ -50,14 +50,23 @@ class SingleNeuronRegulator(TaskEnv):
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(1,), dtype=np.float64, name={"command": 0})
         self.action_space = spaces.Box(-np.inf, np.inf, shape=(1,), dtype=np.float64, name={"rate": 0})
 
+    def _periods(self):
+        return [("settle", self.period_steps("settle", minimum=0)),
+                ("hold", self.period_steps("hold"))]
+
+    def _new_trials(self, n):
+        """All n trials with one draw of the commands (identical to n ``new_trial()``)."""
+        if not self.has_fixed_timing():
+            return None
+        periods = self._periods()
+        cs = self.rng.uniform(*self.command_range, size=n)
+        return self._held_value_trials(periods, cs, cs, "hold", [{"command": float(c)} for c in cs])
+
     def _new_trial(self, **kwargs):
         trial = {"command": self.rng.uniform(*self.command_range)}
         trial.update(kwargs)
         c = float(trial["command"])
-        self._build_trial(
-            [("settle", self.period_steps("settle", minimum=0)), ("hold", self.period_steps("hold"))],
-            n_out=1,
-        )
+        self._build_trial(self._periods(), n_out=1)
         self.ob[:, 0] = c
         hold = self.period_slice("hold")
         self.gt[hold, 0] = c
