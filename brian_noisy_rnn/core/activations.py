@@ -326,7 +326,6 @@ def get_activation(name):
     ValueError
         Naming ``activation`` and listing the known names, if ``name`` is unknown.
     """
-
     if isinstance(name, Activation):
         return name
     if isinstance(name, str) and name not in ACTIVATIONS:

@@ -162,7 +162,6 @@ def atomic_write(path, *, prefix=".tmp-", suffix="", name="path"):
     file object
         A binary file object open for writing.
 
-
     Notes
     -----
     The file gets the existing file's mode, or ``0o666`` minus the umask for a new file. A

@@ -67,7 +67,6 @@ def step_input(n_steps: int = 100, n_trials: int = 4, *, level: float = 1.0,
     float64 array (n_steps, n_trials, 1)
         The inputs, time-major.
     """
-
     u = np.zeros((n_steps, n_trials, 1))
     u[onset:, :, 0] = level * np.linspace(-1, 1, n_trials)
     return u

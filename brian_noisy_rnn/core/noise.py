@@ -271,7 +271,6 @@ def as_noise(noise, name="noise"):
     Noise
         ``noise`` itself.
     """
-
     if not isinstance(noise, Noise):
         raise TypeError(f"{name} must be a brian_noisy_rnn.Noise, got {type(noise).__name__}")
     return noise

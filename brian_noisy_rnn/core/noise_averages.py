@@ -251,7 +251,6 @@ def ensure_activation(name):
     -------
     Activation
     """
-
     if isinstance(name, Activation):
         return name
     if isinstance(name, str) and name not in ACTIVATIONS:

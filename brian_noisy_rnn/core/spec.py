@@ -337,7 +337,6 @@ def check_spec(spec, name="spec"):
     CTRNNSpec
         ``spec`` itself.
     """
-
     if not isinstance(spec, CTRNNSpec):
         raise TypeError(f"{name} must be a CTRNNSpec, got {type(spec).__name__}")
     return spec

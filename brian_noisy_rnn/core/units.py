@@ -155,7 +155,6 @@ def check_time_constants(tau, dt):
     dt_s : float
         dt in seconds.
     """
-
     tau_s = to_seconds(tau, "tau")
     dt_s = to_seconds(dt, "dt")
     if dt_s >= tau_s:

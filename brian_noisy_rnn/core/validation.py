@@ -206,7 +206,6 @@ def check_seed(seed, name="seed"):
     -------
     int or None
     """
-
     if seed is None:
         return None
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):

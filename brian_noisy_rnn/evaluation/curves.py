@@ -509,7 +509,6 @@ def noise_preference(spec: CTRNNSpec, env: str | gym.Env, sigmas: np.ndarray, *,
         missing while the spec was trained without noise, or an env whose dt differs from
         the network's).
 
-
     Notes
     -----
     numpy's global generator and Brian2's are left as found (also on error).
