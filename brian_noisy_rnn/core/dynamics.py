@@ -246,6 +246,5 @@ def standard_normal(seed, n_steps, n_trials, n_hidden):
     float64 array (T, B, N)
         The draws.
     """
-
     rs = np.random.RandomState(seed)
     return rs.randn(n_steps, n_trials * n_hidden).reshape(n_steps, n_trials, n_hidden)

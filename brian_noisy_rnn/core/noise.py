@@ -57,10 +57,11 @@ class Noise:
         ``"pre"``: inside the activation, ``f(a + sigma*xi)``; ``"post"``: outside it,
         ``f(a) + sigma*xi``; ``"state"``: continuous-time additive noise on the state;
         ``"none"``: deterministic.
-    sigma : float or array of shape (n_hidden,), dimensionless, >= 0
-        Noise amplitude, one value for all hidden neurons or one per neuron. Plain numbers
-        or dimensionless Brian2 quantities; a quantity with dimensions (``0.5*mV``) raises
-        Brian2's ``DimensionMismatchError``, booleans and complex numbers a TypeError.
+    sigma : float or float array (n_hidden,)
+        Noise amplitude, dimensionless, >= 0: one value for all hidden neurons or one per
+        neuron. Plain numbers or dimensionless Brian2 quantities; a quantity with dimensions
+        (``0.5*mV``) raises Brian2's ``DimensionMismatchError``, booleans and complex
+        numbers a TypeError.
     process : {"white", "ou", "poisson"}
         ``"white"``: drawn independently every step (the paper's convention: its variance
         does not scale with dt); ``"ou"``: Ornstein-Uhlenbeck noise with stationary std

@@ -298,8 +298,7 @@ def evaluate(spec: CTRNNSpec, env: str | gym.Env, *, backend: str, noise: Noise 
         ``cross_entropy`` (+ ``trial_accuracy`` for mazes); regression ``mse``, ``nmse``.
         Pooled over all scored steps of all trials.
     sem : dict of str to float
-        Only with ``return_sem=True``,
- then returned as ``(metrics, sem)``: the standard
+        Only with ``return_sem=True``, then returned as ``(metrics, sem)``: the standard
         error of the mean of each metric's per-trial values (std with ddof=1 / sqrt(trials);
         :attr:`EvaluationResult.sems`). For the full per-trial values use
         :func:`evaluate_per_trial`.
