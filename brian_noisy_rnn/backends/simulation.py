@@ -195,7 +195,8 @@ def simulate(spec: CTRNNSpec, inputs: np.ndarray, *, backend: str, noise: Noise 
     noise : Noise or None
         Test-time noise; None uses ``spec.noise``.
     seed : int or None
-        In [0, 2**32); None draws fresh entropy. With the same seed, numpy and torch draw the same standard normal stream
+        In [0, 2**32); None draws fresh entropy. With the same seed, numpy and torch draw
+        the same standard normal stream
         (:func:`~brian_noisy_rnn.core.dynamics.standard_normal`), which Brian2's ``randn()``
         reproduces bit for bit: all backends then agree to float precision with noise on.
     **options : keyword arguments

@@ -102,8 +102,9 @@ class TorchCTRNN(NetworkShape, nn.Module):
         Parameters
         ----------
         inputs : tensor or float array (T, B, n_in)
-            Any floating dtype; cast to the module's dtype (e.g. float32 batches of ``neurogym.Dataset`` run on a
-            float64 module from :meth:`from_spec`), on the parameters' device.
+            Any floating dtype; cast to the module's dtype (e.g. float32 batches of
+            ``neurogym.Dataset`` run on a float64 module from :meth:`from_spec`), on the
+            parameters' device.
         noise : Noise or None
             Overrides the module's noise (e.g. at test time); None: the module's.
         xi : tensor (T, B, N) or None

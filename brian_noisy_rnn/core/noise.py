@@ -159,7 +159,7 @@ class Noise:
         return np.broadcast_to(self._sigma, (n_hidden,)).astype(float)
 
     def check_compatible(self, dt_seconds, n_hidden):
-        """Raise ValueError if this noise cannot run at time step ``dt_seconds`` with ``n_hidden`` units.
+        """Raise ValueError if this noise cannot run at step ``dt_seconds`` with ``n_hidden`` units.
 
         Parameters
         ----------

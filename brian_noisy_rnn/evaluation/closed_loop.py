@@ -295,8 +295,9 @@ def closed_loop(spec: CTRNNSpec, env: str | gym.Env, *, backend: str, noise: Noi
     n_trials : int
         Trials (>= 1), one per environment copy, played side by side.
     seed : int
-        In [0, 2**32). Environment b plays trial b of ``tasks.batch(env, n_trials, seed=seed)``; the hidden
-        noise is drawn from ``noise_seed(seed)``, the stream of ``evaluate`` with this seed.
+        In [0, 2**32). Environment b plays trial b of
+        ``tasks.batch(env, n_trials, seed=seed)``; the hidden noise is drawn from
+        ``noise_seed(seed)``, the stream of ``evaluate`` with this seed.
     target : {"numpy", "cython"}
         Brian2 code-generation target (backend "brian2" only).
 
