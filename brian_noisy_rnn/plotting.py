@@ -19,12 +19,23 @@ saves figures closes them (``save_figure(..., close=True)``) so pyplot does not 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .backends.random_state import keeps_random_state
 from .core.atomic import atomic_write
 from .core.validation import as_dimensionless, check_int
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import gymnasium as gym
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
+
+    from .core.spec import CTRNNSpec
+    from .evaluation.curves import NoisePreferenceCurve
 
 __all__ = ["new_figure", "plot_noise_preference", "plot_noise_preference_panels",
            "plot_trial_traces", "save_figure"]
@@ -42,7 +53,7 @@ _PLACEMENT_NAME = {"pre": "noise inside f (pre)", "post": "noise outside f (post
                    "state": "state noise"}
 
 
-def new_figure(figsize=None):
+def new_figure(figsize: tuple[float, float] | None = None) -> Figure:
     """A new, empty Figure with constrained layout, managed by pyplot.
 
     Made with ``matplotlib.pyplot.figure``, so ``plt.show()`` displays it and notebooks show
@@ -98,8 +109,10 @@ def _seed_of(curve):
     return cell.get("seed") if isinstance(cell, dict) else None
 
 
-def plot_noise_preference(curves, *, ax=None, relative=False, log_y="auto", title=None,
-                          legend=True):
+def plot_noise_preference(curves: NoisePreferenceCurve | Iterable[NoisePreferenceCurve], *,
+                          ax: Axes | None = None, relative: bool = False,
+                          log_y: bool | str = "auto", title: str | None = None,
+                          legend: bool = True) -> Figure:
     """Draw noise-preference curves on one Axes.
 
     Each curve: mean metric per test sigma with error bars (standard error over trials);
@@ -175,7 +188,9 @@ def plot_noise_preference(curves, *, ax=None, relative=False, log_y="auto", titl
     return _root_figure(ax)
 
 
-def plot_noise_preference_panels(curves, *, relative=False, figsize=None):
+def plot_noise_preference_panels(curves: Iterable[NoisePreferenceCurve], *,
+                                 relative: bool = False,
+                                 figsize: tuple[float, float] | None = None) -> Figure:
     """One panel per (task, training placement, training sigma), backends overlaid.
 
     Parameters
@@ -214,16 +229,18 @@ def plot_noise_preference_panels(curves, *, relative=False, figsize=None):
 
 
 @keeps_random_state
-def plot_trial_traces(spec, env, *, sigmas=None, placement=None, backend="torch", n_trials=3,
-                      n_units=4, seed=0, fig=None, **options):
+def plot_trial_traces(spec: CTRNNSpec, env: str | gym.Env, *, sigmas: np.ndarray | None = None,
+                      placement: str | None = None, backend: str = "torch", n_trials: int = 3,
+                      n_units: int = 4, seed: int = 0, fig: Figure | SubFigure | None = None,
+                      **options) -> Figure:
     """Example trials of a network at several test-noise sigmas.
 
     Parameters
     ----------
     spec : CTRNNSpec
         A trained network.
-    env : str or NeuroGym TrialEnv
-        A task id (made with the network's dt) or a TrialEnv with the network's dt.
+    env : str or TrialEnv
+        A task id (made with the network's dt) or a NeuroGym TrialEnv with the network's dt.
     sigmas : sequence of float or None
         1 to 6 test sigmas >= 0 (dimensionless), one column each; None: 0 and the training
         sigma.
@@ -231,15 +248,16 @@ def plot_trial_traces(spec, env, *, sigmas=None, placement=None, backend="torch"
         Test-noise placement; None: the training one ("pre" for a noise-free network).
     backend : str
         Simulation backend (default "torch").
-    n_trials : int >= 1
-        Trials drawn (the same trials and noise draws in every column).
-    n_units : int >= 0
-        Hidden units of the first trial shown in the bottom row (0: no hidden-unit row).
+    n_trials : int
+        Trials drawn, >= 1 (the same trials and noise draws in every column).
+    n_units : int
+        Hidden units (>= 0) of the first trial shown in the bottom row (0: no hidden-unit
+        row).
     seed : int
         Trial and noise seed (noise drawn as in :func:`~brian_noisy_rnn.evaluate`).
     fig : matplotlib Figure, SubFigure or None
         Where to draw; None: a new Figure (:func:`new_figure`).
-    **options
+    **options : keyword arguments
         :func:`~brian_noisy_rnn.simulate` options (e.g. ``target`` for Brian2).
 
     Returns
@@ -313,7 +331,8 @@ def plot_trial_traces(spec, env, *, sigmas=None, placement=None, backend="torch"
     return _root_figure(fig)
 
 
-def save_figure(fig, path, dpi=120, *, close=False, name="path"):
+def save_figure(fig: Figure | SubFigure | Axes, path: str | os.PathLike, dpi: float = 120, *,
+                close: bool = False, name: str = "path") -> str:
     """Save a figure to ``path`` atomically (no partial file is ever visible).
 
     Parameters

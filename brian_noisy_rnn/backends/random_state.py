@@ -100,6 +100,7 @@ def keeps_random_state(function):
     Parameters
     ----------
     function : callable
+        The function to wrap.
 
     Returns
     -------

@@ -6,7 +6,26 @@ __all__ = ["run_numpy"]
 
 
 def run_numpy(spec, inputs, noise, seed):
-    """Backend function of ``simulate(..., backend="numpy")``: outputs (T, B, n_out), states (T, B, N)."""
+    """Backend function of ``simulate(..., backend="numpy")``.
+
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        The network.
+    inputs : float64 array (T, B, n_in)
+        Checked inputs.
+    noise : Noise
+        The run's noise.
+    seed : int or None
+        Seed of the standard normal draws (:func:`~brian_noisy_rnn.core.dynamics.standard_normal`).
+
+    Returns
+    -------
+    outputs : float64 array (T, B, n_out)
+        ``w_out h_t + b_out`` after each step.
+    states : float64 array (T, B, N)
+        Hidden state h after each step.
+    """
     rule = StepRule.from_spec(spec, noise)
     T, B, _ = inputs.shape
     xi = standard_normal(seed, T, B, spec.n_hidden) if rule.active else None

@@ -1,5 +1,7 @@
 """``simulate``: run a :class:`CTRNNSpec` on a chosen backend (numpy, torch, brian2, ...)."""
 
+from __future__ import annotations
+
 import inspect
 import warnings
 from dataclasses import dataclass
@@ -9,7 +11,7 @@ from typing import Optional
 import numpy as np
 
 from ..core.noise import Noise, as_noise
-from ..core.spec import check_spec
+from ..core.spec import CTRNNSpec, check_spec
 from ..core.validation import check_choice, check_inputs, check_seed
 from .random_state import keeps_random_state
 
@@ -24,12 +26,18 @@ class SimulationResult:
 
     Attributes
     ----------
-    outputs : float64 array (T, B, n_out), ``w_out h_t + b_out`` after each step
-    states : float64 array (T, B, N), hidden state h after each step
+    outputs : float64 array (T, B, n_out)
+        ``w_out h_t + b_out`` after each step.
+    states : float64 array (T, B, N)
+        Hidden state h after each step.
     backend : str
-    noise : :class:`Noise` used for this run
+        The backend that ran.
+    noise : Noise
+        The noise used for this run.
     seed : int or None
-    dt : float, time step in seconds
+        The noise seed.
+    dt : float
+        Time step in seconds.
     """
 
     outputs: np.ndarray
@@ -52,7 +60,18 @@ BACKENDS = {
 
 
 def check_backend(backend):
-    """Raise ValueError naming ``backend`` if it is not one of :data:`BACKENDS`."""
+    """Raise ValueError naming ``backend`` if it is not one of :data:`BACKENDS`.
+
+    Parameters
+    ----------
+    backend : str
+        The backend name to check.
+
+    Returns
+    -------
+    str
+        ``backend`` itself.
+    """
     return check_choice(backend, "backend", sorted(BACKENDS))
 
 
@@ -70,17 +89,22 @@ def check_backend_options(backend, options, name="options"):
 
     Parameters
     ----------
-    backend : str, one of :data:`BACKENDS`
-    options : dict of keyword options for :func:`simulate`
-    name : str, how the options are named in error messages (e.g. a grid key)
+    backend : str
+        One of :data:`BACKENDS`.
+    options : dict
+        Keyword options for :func:`simulate`.
+    name : str
+        How the options are named in error messages (e.g. a grid key).
 
     Returns
     -------
-    dict, ``options``.
+    dict
+        ``options`` itself.
 
     Raises
     ------
-    ValueError naming the unknown option or the invalid value.
+    ValueError
+        Naming the unknown option or the invalid value.
     """
     run = _backend_function(backend)
     known = sorted(n for n, p in inspect.signature(run).parameters.items()
@@ -104,7 +128,13 @@ def check_backend_options(backend, options, name="options"):
 
 
 def available_memory():
-    """Bytes of memory available to new allocations (``MemAvailable``), or None if unknown."""
+    """Bytes of memory available to new allocations (``MemAvailable``), or None if unknown.
+
+    Returns
+    -------
+    int or None
+        Bytes, read from ``/proc/meminfo``.
+    """
     try:
         with open("/proc/meminfo", encoding="ascii") as f:
             for line in f:
@@ -121,9 +151,13 @@ def check_memory(spec, shape, noise, name="inputs"):
     Parameters
     ----------
     spec : CTRNNSpec
-    shape : (T, B, n_in)
-    noise : Noise, the run's noise (its draws take T*B*N more floats)
-    name : str, the argument named in the message
+        The network (gives N and n_out).
+    shape : tuple of int
+        The input shape (T, B, n_in).
+    noise : Noise
+        The run's noise (its draws take T*B*N more floats).
+    name : str
+        The argument named in the message.
 
     Notes
     -----
@@ -141,36 +175,44 @@ def check_memory(spec, shape, noise, name="inputs"):
 
 
 @keeps_random_state
-def simulate(spec, inputs, *, backend, noise=None, seed=None, **options):
+def simulate(spec: CTRNNSpec, inputs: np.ndarray, *, backend: str, noise: Noise | None = None,
+             seed: int | None = None, **options) -> SimulationResult:
     """Simulate ``spec`` on ``inputs`` with one backend.
 
     Parameters
     ----------
-    spec : :class:`CTRNNSpec`
-    inputs : float array (T, B, n_in), one column of B independent trials per time step
-        Dimensionless: plain numbers or a dimensionless Brian2 quantity; ``u*kHz`` raises
-        Brian2's ``DimensionMismatchError``, booleans and complex values a TypeError.
+    spec : CTRNNSpec
+        The network.
+    inputs : float array (T, B, n_in)
+        One column of B independent trials per time step. Dimensionless: plain numbers or
+        a dimensionless Brian2 quantity; ``u*kHz`` raises Brian2's
+        ``DimensionMismatchError``, booleans and complex values a TypeError.
     backend : {"numpy", "torch", "brian2", "brian2-spiking"}
         ``"numpy"`` is the readable reference; ``"torch"`` runs
         :class:`~brian_noisy_rnn.bridges.TorchCTRNN` in float64; ``"brian2"`` runs
         :class:`~brian_noisy_rnn.RateCTRNN` (``options``: ``target`` = "numpy", "cython"
         or "cpp_standalone", ...).
-    noise : :class:`Noise` or None
+    noise : Noise or None
         Test-time noise; None uses ``spec.noise``.
-    seed : int in [0, 2**32) or None
-        With the same seed, numpy and torch draw the same standard normal stream
+    seed : int or None
+        In [0, 2**32); None draws fresh entropy. With the same seed, numpy and torch draw
+        the same standard normal stream
         (:func:`~brian_noisy_rnn.core.dynamics.standard_normal`), which Brian2's ``randn()``
         reproduces bit for bit: all backends then agree to float precision with noise on.
+    **options : keyword arguments
+        Backend options (e.g. ``target="cython"`` for ``"brian2"``); an option the
+        backend does not take raises a TypeError.
 
     Returns
     -------
-    :class:`SimulationResult` with ``outputs`` (T, B, n_out) and ``states`` (T, B, N).
-
-    Convention: for t = 0..T-1, ``h <- step(h, inputs[t])``; ``states[t] = h``;
-    ``outputs[t] = w_out h + b_out``.
+    SimulationResult
+        With ``outputs`` (T, B, n_out) and ``states`` (T, B, N).
 
     Notes
     -----
+    Convention: for t = 0..T-1, ``h <- step(h, inputs[t])``; ``states[t] = h``;
+    ``outputs[t] = w_out h + b_out``.
+
     The caller's random state is left as found: numpy's global generator and Brian2's
     (including the cython target's buffered draws) are restored after the run, also when it
     raises (:func:`~brian_noisy_rnn.backends.random_state.caller_random_state`). The

@@ -1,5 +1,9 @@
 """``TorchCTRNN``: the CTRNN as a PyTorch ``nn.Module`` (same equations as the spec)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from torch import nn
@@ -11,6 +15,9 @@ from ..core.spec import CTRNNSpec, NetworkShape, check_spec
 from ..core.units import check_time_constants, from_seconds
 from ..core.validation import check_int
 
+if TYPE_CHECKING:
+    from brian2 import Quantity
+
 _PARAMS = ("w_in", "w_rec", "b", "w_out", "b_out")
 
 
@@ -19,20 +26,54 @@ class TorchCTRNN(NetworkShape, nn.Module):
 
     Parameters
     ----------
-    n_in, n_hidden, n_out : int >= 1
-    tau, dt : Brian2 time quantities (``100*ms``, ``20*ms``), dt < tau
-    activation : str, a registered activation name ("relu", "softplus", "tanh", ...)
-    noise : :class:`~brian_noisy_rnn.Noise`, the training noise (default none)
-    rec_gain : float, recurrent weights start as N(0, rec_gain**2 / n_hidden)
-    seed : int or None, seeds the weight initialisation
-    dtype : torch dtype of the parameters (float32 by default)
+    n_in : int
+        Number of inputs, >= 1.
+    n_hidden : int
+        Number of hidden units N, >= 1.
+    n_out : int
+        Number of outputs, >= 1.
+    tau : Brian2 time quantity
+        Time constant (e.g. ``100*ms``); dt < tau.
+    dt : Brian2 time quantity
+        Time step (e.g. ``20*ms``).
+    activation : str
+        A registered activation name ("relu", "softplus", "tanh", ...).
+    noise : Noise or None
+        The training noise (None: no noise).
+    rec_gain : float
+        Recurrent weights start as N(0, rec_gain**2 / n_hidden).
+    seed : int or None
+        Seeds the weight initialisation.
+    dtype : torch.dtype
+        Of the parameters (float32 by default).
 
-    Parameters (``nn.Parameter``): ``w_in`` (N, n_in), ``w_rec`` (N, N), ``b`` (N,),
-    ``w_out`` (n_out, N), ``b_out`` (n_out,); buffer ``h0`` (N,).
+    Attributes
+    ----------
+    w_in : nn.Parameter (N, n_in)
+        Input weights, initially U[-1/sqrt(n_in), 1/sqrt(n_in)].
+    w_rec : nn.Parameter (N, N)
+        Recurrent weights.
+    b : nn.Parameter (N,)
+        Hidden biases, initially 0.
+    w_out : nn.Parameter (n_out, N)
+        Readout weights, initially U[-1/sqrt(N), 1/sqrt(N)].
+    b_out : nn.Parameter (n_out,)
+        Readout biases, initially 0.
+    h0 : tensor (N,)
+        Initial state (a buffer; zeros unless copied from a spec).
+    tau_seconds : float
+        tau in seconds.
+    dt_seconds : float
+        dt in seconds.
+    activation : str
+        The activation's registry name.
+    noise : Noise
+        The training noise.
     """
 
-    def __init__(self, n_in, n_hidden, n_out, *, tau, dt, activation="relu", noise=None,
-                 rec_gain=0.5, seed=None, dtype=torch.float32):
+    def __init__(self, n_in: int, n_hidden: int, n_out: int, *, tau: Quantity, dt: Quantity,
+                 activation: str = "relu", noise: Noise | None = None, rec_gain: float = 0.5,
+                 seed: int | None = None, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         for name, v in (("n_in", n_in), ("n_hidden", n_hidden), ("n_out", n_out)):
             check_int(v, name)
@@ -53,22 +94,30 @@ class TorchCTRNN(NetworkShape, nn.Module):
         self.b_out = nn.Parameter(torch.zeros(n_out, dtype=dtype))
         self.register_buffer("h0", torch.zeros(n_hidden, dtype=dtype))
 
-    def forward(self, inputs, *, noise=None, xi=None, generator=None):
+    def forward(self, inputs: torch.Tensor | np.ndarray, *, noise: Noise | None = None,
+                xi: torch.Tensor | None = None,
+                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Run the network.
 
         Parameters
         ----------
-        inputs : tensor or numpy array (T, B, n_in), any floating dtype
-            Cast to the module's dtype (e.g. float32 batches of ``neurogym.Dataset`` run on a
-            float64 module from :meth:`from_spec`), on the parameters' device.
-        noise : :class:`Noise` overriding the module's noise (e.g. at test time)
-        xi : optional tensor (T, B, N) of standard normal draws to use (for exact twins)
-        generator : optional ``torch.Generator`` for the draws when ``xi`` is None
+        inputs : tensor or float array (T, B, n_in)
+            Any floating dtype; cast to the module's dtype (e.g. float32 batches of
+            ``neurogym.Dataset`` run on a float64 module from :meth:`from_spec`), on the
+            parameters' device.
+        noise : Noise or None
+            Overrides the module's noise (e.g. at test time); None: the module's.
+        xi : tensor (T, B, N) or None
+            Standard normal draws to use (for exact twins); None draws them.
+        generator : torch.Generator or None
+            For the draws when ``xi`` is None.
 
         Returns
         -------
-        outputs (T, B, n_out), states (T, B, N): ``states[t]`` is h after consuming
-        ``inputs[t]``, ``outputs[t] = w_out states[t] + b_out``.
+        outputs : tensor (T, B, n_out)
+            ``outputs[t] = w_out states[t] + b_out``.
+        states : tensor (T, B, N)
+            ``states[t]`` is h after consuming ``inputs[t]``.
         """
         inputs = self._as_input_tensor(inputs)
         if inputs.ndim != 3 or inputs.shape[2] != self.n_in:
@@ -89,8 +138,20 @@ class TorchCTRNN(NetworkShape, nn.Module):
         return inputs.to(dtype=self.w_in.dtype, device=self.w_in.device)
 
     # --- spec conversion --------------------------------------------------------------
-    def to_spec(self, noise=None, metadata=None):
-        """The network as a :class:`CTRNNSpec` (float64 copies of the weights)."""
+    def to_spec(self, noise: Noise | None = None, metadata: dict | None = None) -> CTRNNSpec:
+        """The network as a :class:`CTRNNSpec` (float64 copies of the weights).
+
+        Parameters
+        ----------
+        noise : Noise or None
+            The spec's noise; None: the module's.
+        metadata : dict or None
+            JSON-serialisable metadata of the spec.
+
+        Returns
+        -------
+        CTRNNSpec
+        """
         arrays = {k: getattr(self, k).detach().cpu().double().numpy() for k in (*_PARAMS, "h0")}
         return CTRNNSpec(*(arrays[k] for k in _PARAMS), tau=from_seconds(self.tau_seconds),
                          dt=from_seconds(self.dt_seconds), activation=self.activation,
@@ -98,8 +159,20 @@ class TorchCTRNN(NetworkShape, nn.Module):
                          metadata=metadata)
 
     @classmethod
-    def from_spec(cls, spec, dtype=torch.float64):
-        """A module holding ``spec``'s weights (float64 by default: bit-exact round trip)."""
+    def from_spec(cls, spec: CTRNNSpec, dtype: torch.dtype = torch.float64) -> TorchCTRNN:
+        """A module holding ``spec``'s weights (float64 by default: bit-exact round trip).
+
+        Parameters
+        ----------
+        spec : CTRNNSpec
+            The network.
+        dtype : torch.dtype
+            Of the module's parameters.
+
+        Returns
+        -------
+        TorchCTRNN
+        """
         check_spec(spec)
         model = cls(spec.n_in, spec.n_hidden, spec.n_out, tau=spec.tau, dt=spec.dt,
                     activation=spec.activation, noise=spec.noise, seed=0, dtype=dtype)
@@ -110,7 +183,26 @@ class TorchCTRNN(NetworkShape, nn.Module):
 
 
 def run_torch(spec, inputs, noise, seed):
-    """Backend function of ``simulate(..., backend="torch")``: float64, numpy's noise stream."""
+    """Backend function of ``simulate(..., backend="torch")``: float64, numpy's noise stream.
+
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        The network.
+    inputs : float64 array (T, B, n_in)
+        Checked inputs.
+    noise : Noise
+        The run's noise.
+    seed : int or None
+        Seed of the standard normal draws (:func:`~brian_noisy_rnn.core.dynamics.standard_normal`).
+
+    Returns
+    -------
+    outputs : float64 array (T, B, n_out)
+        ``w_out h_t + b_out`` after each step.
+    states : float64 array (T, B, N)
+        Hidden state h after each step.
+    """
     model = TorchCTRNN.from_spec(spec)
     rule = StepRule.from_spec(spec, noise)
     x = torch.tensor(inputs, dtype=torch.float64)

@@ -5,6 +5,8 @@ Each subcommand lives in its own module of this package and provides
 ``run(args) -> int``.
 """
 
+from __future__ import annotations
+
 import argparse
 import importlib
 import sys
@@ -21,8 +23,15 @@ USER_ERRORS = (ValueError, TypeError, FileNotFoundError, PermissionError, IsADir
                NotADirectoryError)
 
 
-def build_parser():
-    """The argparse parser with every available subcommand."""
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser with every available subcommand.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The ``brian-noisy-rnn`` parser; subcommands whose module is not built into this
+        version are left out.
+    """
     parser = argparse.ArgumentParser(
         prog="brian-noisy-rnn",
         description="Noisy continuous-time rate RNNs: train in PyTorch, run in Brian2, "
@@ -42,8 +51,20 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
-    """Entry point of the console script; returns the process exit code."""
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit code.
+
+    Parameters
+    ----------
+    argv : list of str or None
+        The command-line arguments after the program name; None: ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        0 on success, 2 for a usage or user error (printed to stderr), 130 when
+        interrupted; otherwise what the subcommand returns.
+    """
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -47,7 +47,7 @@ def add_deprecated_alias(parser, old, new, **kwargs):
         The old flag, e.g. ``"--dt"``; not listed in ``--help``.
     new : str
         The current flag, e.g. ``"--dt-ms"``; the value is stored under its ``dest``.
-    **kwargs
+    **kwargs : keyword arguments
         ``type`` and other ``add_argument`` options of the value (as for ``new``).
     """
     parser.add_argument(old, dest=new.lstrip("-").replace("-", "_"), action=_DeprecatedAlias,
@@ -66,6 +66,7 @@ def csv_list(text):
     Returns
     -------
     tuple of str
+        The items, in order.
     """
     return tuple(s.strip() for s in text.split(",") if s.strip())
 
@@ -79,6 +80,7 @@ def add_noise_arguments(p, default_placement):
     Parameters
     ----------
     p : argparse.ArgumentParser
+        The subcommand's parser.
     default_placement : str or None
         The default of ``--placement`` (None: the network's own, see :func:`noise_from_args`).
     """

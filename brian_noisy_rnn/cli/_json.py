@@ -27,11 +27,14 @@ def json_dumps(obj, **kwargs):
 
     Parameters
     ----------
-    obj : JSON-like object (dicts, lists, numbers, strings, numpy scalars and arrays)
-    **kwargs : passed to :func:`json.dumps`
+    obj : JSON-like object
+        Dicts, lists, numbers, strings, numpy scalars and arrays.
+    **kwargs : keyword arguments
+        Passed to :func:`json.dumps`.
 
     Returns
     -------
-    str, valid JSON (``allow_nan=False``: never ``NaN``).
+    str
+        Valid JSON (``allow_nan=False``: never ``NaN``).
     """
     return json.dumps(_clean(obj), allow_nan=False, **kwargs)

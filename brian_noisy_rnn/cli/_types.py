@@ -36,45 +36,181 @@ def _float(text, *, minimum=None, positive=False, limit=None, time=False):
 
 
 def int0(text):
-    """An integer >= 0."""
+    """An integer >= 0.
+
+    Parameters
+    ----------
+    text : str
+        The flag's value.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If ``text`` is not such a value.
+    """
     return _int(text, 0)
 
 
 def int1(text):
-    """An integer >= 1."""
+    """An integer >= 1.
+
+    Parameters
+    ----------
+    text : str
+        The flag's value.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If ``text`` is not such a value.
+    """
     return _int(text, 1)
 
 
 def seed(text):
-    """A seed: an integer in [0, 2**32)."""
+    """A seed: an integer in [0, 2**32).
+
+    Parameters
+    ----------
+    text : str
+        The flag's value.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If ``text`` is not such a value.
+    """
     return _int(text, 0, 2 ** 32)
 
 
 def nonneg_float(text):
-    """A finite float >= 0."""
+    """A finite float >= 0.
+
+    Parameters
+    ----------
+    text : str
+        The flag's value.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If ``text`` is not such a value.
+    """
     return _float(text, minimum=0.0)
 
 
 def pos_float(text):
-    """A finite float > 0."""
+    """A finite float > 0.
+
+    Parameters
+    ----------
+    text : str
+        The flag's value.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If ``text`` is not such a value.
+    """
     return _float(text, positive=True)
 
 
 def pos_ms(text):
-    """A finite time > 0 in ms: a number of ms, or a number with a time unit (``20ms``)."""
+    """A finite time > 0 in ms: a number of ms, or a number with a time unit (``20ms``).
+
+    Parameters
+    ----------
+    text : str
+        The flag's value.
+
+    Returns
+    -------
+    float
+        The time in ms.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If ``text`` is not such a value.
+    """
     return _float(text, positive=True, time=True)
 
 
 def float32_pos(text):
-    """A finite float > 0 that float32 training can hold."""
+    """A finite float > 0 that float32 training can hold.
+
+    Parameters
+    ----------
+    text : str
+        The flag's value.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If ``text`` is not such a value.
+    """
     return _float(text, positive=True, limit=FLOAT32_MAX)
 
 
 def float32(text):
-    """A finite float that float32 training can hold."""
+    """A finite float that float32 training can hold.
+
+    Parameters
+    ----------
+    text : str
+        The flag's value.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If ``text`` is not such a value.
+    """
     return _float(text, limit=FLOAT32_MAX)
 
 
 def finite_float(text):
-    """Any finite float."""
+    """Any finite float.
+
+    Parameters
+    ----------
+    text : str
+        The flag's value.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If ``text`` is not such a value.
+    """
     return _float(text)

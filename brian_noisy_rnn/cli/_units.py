@@ -79,10 +79,12 @@ def dimensionless(text):
     Parameters
     ----------
     text : str
+        The flag's value, e.g. ``"0.5"``.
 
     Returns
     -------
     float
+        The value.
 
     Raises
     ------

@@ -17,7 +17,13 @@ from ._json import json_dumps
 
 
 def add_parser(subparsers):
-    """Register the ``analyze`` subcommand."""
+    """Register the ``analyze`` subcommand.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        The ``add_subparsers()`` object of the main parser.
+    """
     p = subparsers.add_parser(
         "analyze", help="explain a network's noise preference (fixed-point shifts, compensation)",
         description=__doc__.split("\n\n")[1] if "\n\n" in __doc__ else __doc__)
@@ -55,7 +61,18 @@ def _noise(spec, sigma, placement):
 
 
 def run(args):
-    """Run the analysis; returns the exit code (0)."""
+    """Run the analysis.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed flags of the subcommand.
+
+    Returns
+    -------
+    int
+        The process exit code (0).
+    """
     from .. import tasks
     from ..analysis import (
         compensate,

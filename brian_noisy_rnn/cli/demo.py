@@ -8,7 +8,13 @@ from ._arguments import add_deprecated_alias, csv_list as _csv
 
 
 def add_parser(sub):
-    """Register the ``demo`` subcommand."""
+    """Register the ``demo`` subcommand.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The ``add_subparsers()`` object of the main parser.
+    """
     p = sub.add_parser(
         "demo",
         help="train noise-in / noise-out networks and measure their noise preference",
@@ -59,7 +65,18 @@ def add_parser(sub):
 
 
 def run(args):
-    """Run the subcommand; returns the exit code."""
+    """Run the subcommand.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed flags of the subcommand.
+
+    Returns
+    -------
+    int
+        The process exit code.
+    """
     from ..experiments.demo import demo_grid, run_demo
 
     t0 = time.perf_counter()

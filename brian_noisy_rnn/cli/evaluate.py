@@ -10,7 +10,13 @@ from ._json import json_dumps
 
 
 def add_parser(sub):
-    """Register the ``evaluate`` subcommand."""
+    """Register the ``evaluate`` subcommand.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The ``add_subparsers()`` object of the main parser.
+    """
     p = sub.add_parser(
         "evaluate",
         help="task metrics of a saved network on numpy/torch/brian2",
@@ -32,7 +38,18 @@ def add_parser(sub):
 
 
 def run(args):
-    """Evaluate and print the metrics; returns the exit code."""
+    """Evaluate and print the metrics.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed flags of the subcommand.
+
+    Returns
+    -------
+    int
+        The process exit code.
+    """
     from ..evaluation.scoring import evaluate_per_trial
     from ..backends.simulation import check_backend
     from ..core.spec import CTRNNSpec

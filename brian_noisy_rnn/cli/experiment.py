@@ -4,7 +4,13 @@ from . import _types
 
 
 def add_parser(sub):
-    """Register the ``experiment`` subcommand."""
+    """Register the ``experiment`` subcommand.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The ``add_subparsers()`` object of the main parser.
+    """
     p = sub.add_parser(
         "experiment",
         help="run a grid of trainings and test-noise sweeps (resumable)",
@@ -27,7 +33,18 @@ def add_parser(sub):
 
 
 def run(args):
-    """Run the subcommand; returns the exit code (0 all cells done, 1 some failed)."""
+    """Run the subcommand.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed flags of the subcommand.
+
+    Returns
+    -------
+    int
+        The process exit code (0 all cells done, 1 some failed).
+    """
     import os
 
     from ..experiments import ResultStore, format_table, load_grid, run_grid, summarize

@@ -31,7 +31,13 @@ def _sigmas(text):
 
 
 def add_parser(sub):
-    """Register the ``noise-preference`` subcommand."""
+    """Register the ``noise-preference`` subcommand.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The ``add_subparsers()`` object of the main parser.
+    """
     p = sub.add_parser(
         "noise-preference",
         help="sweep a saved network's test noise on a task; write the curve and its figure",
@@ -129,6 +135,7 @@ def headline(curve):
     Parameters
     ----------
     curve : NoisePreferenceCurve
+        The measured curve.
 
     Returns
     -------
@@ -159,7 +166,18 @@ def headline(curve):
 
 
 def run(args):
-    """Sweep, print the headline, write the requested files; returns the exit code."""
+    """Sweep, print the headline, write the requested files.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed flags of the subcommand.
+
+    Returns
+    -------
+    int
+        The process exit code.
+    """
     from ..backends.simulation import check_backend
     from ..core.spec import CTRNNSpec
     from ..evaluation.curves import noise_preference

@@ -2,7 +2,13 @@
 
 
 def add_parser(sub):
-    """Register the ``results`` subcommand."""
+    """Register the ``results`` subcommand.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The ``add_subparsers()`` object of the main parser.
+    """
     p = sub.add_parser(
         "results",
         help="summarise a results database; export a tidy CSV or a figure",
@@ -17,7 +23,18 @@ def add_parser(sub):
 
 
 def run(args):
-    """Run the subcommand; returns the exit code."""
+    """Run the subcommand.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed flags of the subcommand.
+
+    Returns
+    -------
+    int
+        The process exit code.
+    """
     from ..core.atomic import check_distinct, check_writable
     from ..experiments import ResultStore, format_table, summarize
 

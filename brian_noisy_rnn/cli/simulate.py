@@ -9,7 +9,13 @@ from ._arguments import add_deprecated_alias, add_noise_arguments, noise_from_ar
 
 
 def add_parser(sub):
-    """Register the ``simulate`` subcommand."""
+    """Register the ``simulate`` subcommand.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The ``add_subparsers()`` object of the main parser.
+    """
     p = sub.add_parser(
         "simulate",
         help="run a network on numpy/torch/brian2 and compare the backends",
@@ -31,7 +37,18 @@ def add_parser(sub):
 
 
 def run(args):
-    """Run the subcommand; returns the exit code."""
+    """Run the subcommand.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed flags of the subcommand.
+
+    Returns
+    -------
+    int
+        The process exit code.
+    """
     from ..core.examples import example_spec, step_input
     from ..backends.simulation import check_backend, simulate
     from ..core.spec import CTRNNSpec

@@ -4,7 +4,13 @@ import json
 
 
 def add_parser(sub):
-    """Register the ``tasks`` subcommand."""
+    """Register the ``tasks`` subcommand.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The ``add_subparsers()`` object of the main parser.
+    """
     p = sub.add_parser(
         "tasks",
         help="list the available tasks (ours, then NeuroGym's)",
@@ -16,7 +22,18 @@ def add_parser(sub):
 
 
 def run(args):
-    """Print the task ids; returns the exit code."""
+    """Print the task ids.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed flags of the subcommand.
+
+    Returns
+    -------
+    int
+        The process exit code.
+    """
     from ..tasks import TASKS, list_tasks
 
     ids = sorted(TASKS) if args.ours else list_tasks()

@@ -10,7 +10,13 @@ __all__ = ["add_parser", "run"]
 
 
 def add_parser(sub):
-    """Register the ``train`` subcommand."""
+    """Register the ``train`` subcommand.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The ``add_subparsers()`` object of the main parser.
+    """
     p = sub.add_parser(
         "train",
         help="train a CTRNN on a task (PyTorch) and save it as a spec file",
@@ -48,7 +54,18 @@ def add_parser(sub):
 
 
 def run(args):
-    """Train, save the spec, print the final metrics; returns the exit code."""
+    """Train, save the spec, print the final metrics.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed flags of the subcommand.
+
+    Returns
+    -------
+    int
+        The process exit code.
+    """
     from brian2 import ms
 
     from ..tasks import make

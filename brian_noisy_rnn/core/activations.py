@@ -21,7 +21,18 @@ QUADRATURE_NODES, QUADRATURE_WEIGHTS = np.polynomial.legendre.leggauss(96)
 
 
 def normal_pdf(x):
-    """The standard normal density ``exp(-x**2/2) / sqrt(2 pi)`` (numpy, elementwise)."""
+    """The standard normal density ``exp(-x**2/2) / sqrt(2 pi)`` (numpy, elementwise).
+
+    Parameters
+    ----------
+    x : float or float array, any shape
+        Where to evaluate the density.
+
+    Returns
+    -------
+    float64 array
+        Of the shape of ``x``.
+    """
     return np.exp(-0.5 * x * x) / _SQRT_2PI
 
 
@@ -32,12 +43,19 @@ class Activation:
     Attributes
     ----------
     name : str
-    numpy : callable, float array -> float array of the same shape
-    torch : callable, tensor -> tensor of the same shape (differentiable)
-    brian2_template : str, a Brian2 expression in ``{x}``, e.g. ``"clip({x}, 0, inf)"``
-    derivative : callable, numpy f'(x) (for Jacobians)
-    kink : float or None, the point where f is not smooth (quadrature splits there)
-    closed_form_average : callable ``(a, sigma) -> (mean, d mean / d a)`` or None
+        The registry name, e.g. ``"relu"``.
+    numpy : callable
+        float array -> float array of the same shape.
+    torch : callable
+        tensor -> tensor of the same shape (differentiable).
+    brian2_template : str
+        A Brian2 expression in ``{x}``, e.g. ``"clip({x}, 0, inf)"``.
+    derivative : callable
+        numpy ``f'(x)`` (for Jacobians).
+    kink : float or None
+        The point where f is not smooth (quadrature splits there).
+    closed_form_average : callable or None
+        ``(a, sigma) -> (mean, d mean / d a)``; None to use quadrature.
     """
 
     name: str
@@ -49,7 +67,18 @@ class Activation:
     closed_form_average: Optional[Callable] = None
 
     def brian2(self, x):
-        """The Brian2 expression of f applied to the expression string ``x``."""
+        """The Brian2 expression of f applied to the expression string ``x``.
+
+        Parameters
+        ----------
+        x : str
+            A Brian2 expression (e.g. a variable name), wrapped in parentheses.
+
+        Returns
+        -------
+        str
+            The Brian2 expression of ``f(x)``.
+        """
         return self.brian2_template.format(x=f"({x})")
 
     def noise_average(self, a, sigma):
@@ -57,17 +86,35 @@ class Activation:
 
         Parameters
         ----------
-        a : float array, any shape (pre-activation)
-        sigma : float or array broadcastable to ``a``, >= 0 (noise std inside f)
+        a : float array, any shape
+            Pre-activation (dimensionless).
+        sigma : float or float array broadcastable to ``a``
+            Noise standard deviation inside f, >= 0.
 
         Returns
         -------
-        float64 array of the broadcast shape. Equals ``f(a)`` where sigma == 0.
+        float64 array
+            Of the broadcast shape. Equals ``f(a)`` where sigma == 0.
         """
         return self.noise_average_and_derivative(a, sigma)[0]
 
     def noise_average_and_derivative(self, a, sigma):
-        """``(E[f(a + sigma*xi)], d/da E[f(a + sigma*xi)])``, both of the broadcast shape."""
+        """``(E[f(a + sigma*xi)], d/da E[f(a + sigma*xi)])``, both of the broadcast shape.
+
+        Parameters
+        ----------
+        a : float array, any shape
+            Pre-activation (dimensionless).
+        sigma : float or float array broadcastable to ``a``
+            Noise standard deviation inside f, >= 0 (ValueError otherwise).
+
+        Returns
+        -------
+        mean : float64 array
+            ``E[f(a + sigma*xi)]``, of the broadcast shape (``f(a)`` where sigma == 0).
+        derivative : float64 array
+            ``d/da E[f(a + sigma*xi)]``, of the broadcast shape.
+        """
         a, sigma = np.broadcast_arrays(np.asarray(a, float), np.asarray(sigma, float))
         if np.any(sigma < 0):
             raise ValueError("sigma must be >= 0")
@@ -110,7 +157,8 @@ def split_quadrature(functions, a, sigma, kink, xp=np):
 
     Returns
     -------
-    list of arrays of the shape of ``a``, one per function.
+    list of arrays
+        One per function, each of the shape of ``a``.
     """
     tail = QUADRATURE_TAIL
     split = xp.clip((kink - a) / sigma, -tail, tail)[..., None]
@@ -133,9 +181,23 @@ def split_quadrature(functions, a, sigma, kink, xp=np):
 
 
 def relu_noise_average(a, s):
-    """``(E[relu(a + s*xi)], d/da E[relu(a + s*xi)])`` in closed form (s > 0, numpy arrays).
+    """``(E[relu(a + s*xi)], d/da E[relu(a + s*xi)])`` in closed form.
 
     ``a*Phi(a/s) + s*phi(a/s)`` and ``Phi(a/s)``, Phi and phi the standard normal cdf and pdf.
+
+    Parameters
+    ----------
+    a : float array, any shape
+        Pre-activations (numpy).
+    s : float or float array broadcastable to ``a``
+        Noise standard deviations, > 0.
+
+    Returns
+    -------
+    mean : float64 array
+        ``E[relu(a + s*xi)]``, of the broadcast shape.
+    derivative : float64 array
+        ``Phi(a/s)``, of the broadcast shape.
     """
     z = a / s
     return a * ndtr(z) + s * normal_pdf(z), ndtr(z)
@@ -159,7 +221,19 @@ ACTIVATIONS = {}
 
 
 def register_activation(act):
-    """Add an :class:`Activation` to the registry (its name must be new)."""
+    """Add an :class:`Activation` to the registry (its name must be new).
+
+    Parameters
+    ----------
+    act : Activation
+        The activation to register; TypeError if not an Activation, ValueError if an
+        activation of its name is already registered.
+
+    Returns
+    -------
+    Activation
+        ``act`` itself.
+    """
     if not isinstance(act, Activation):
         raise TypeError(f"act must be an Activation, got {type(act).__name__}")
     if act.name in ACTIVATIONS:
@@ -235,8 +309,22 @@ def get_activation(name):
 
     Names of the form ``"relu~0.5"`` denote the noise average ``E[relu(a + 0.5*xi)]`` of a
     registered activation (see :func:`brian_noisy_rnn.analysis.compensate`); they are
-    registered on first use. Raises ValueError naming ``activation`` and listing the known
-    names if unknown.
+    registered on first use.
+
+    Parameters
+    ----------
+    name : str or Activation
+        A registered name (or a ``"<base>~<sigma>"`` name); an Activation is returned as is.
+
+    Returns
+    -------
+    Activation
+        The registered activation.
+
+    Raises
+    ------
+    ValueError
+        Naming ``activation`` and listing the known names, if ``name`` is unknown.
     """
     if isinstance(name, Activation):
         return name

@@ -25,7 +25,8 @@ def current_umask():
 
     Returns
     -------
-    int, e.g. ``0o022``.
+    int
+        The umask, e.g. ``0o022``.
     """
     try:
         with open("/proc/self/status", encoding="ascii") as f:
@@ -45,11 +46,14 @@ def resolve_output(path, name="path"):
     Parameters
     ----------
     path : str or os.PathLike
-    name : str, the argument or flag named in error messages
+        The output path (may be a symlink).
+    name : str
+        The argument or flag named in error messages.
 
     Returns
     -------
-    str, the absolute path of the regular file that will be (re)placed.
+    str
+        The absolute path of the regular file that will be (re)placed.
 
     Raises
     ------
@@ -80,11 +84,14 @@ def check_writable(path, name="path"):
     Parameters
     ----------
     path : str or os.PathLike
-    name : str, the argument or flag named in error messages
+        The output path (may be a symlink).
+    name : str
+        The argument or flag named in error messages.
 
     Returns
     -------
-    str, the resolved output path (see :func:`resolve_output`).
+    str
+        The resolved output path (see :func:`resolve_output`).
 
     Raises
     ------
@@ -115,7 +122,9 @@ def check_distinct(outputs):
 
     Parameters
     ----------
-    outputs : dict name -> path or None (None entries are skipped)
+    outputs : dict of str to str, os.PathLike or None
+        Output name (the argument or flag named in the error) -> path; None entries are
+        skipped.
     """
     seen = {}
     for name, path in outputs.items():
@@ -140,8 +149,18 @@ def atomic_write(path, *, prefix=".tmp-", suffix="", name="path"):
     Parameters
     ----------
     path : str or os.PathLike
-    prefix, suffix : str, of the temporary file's name
-    name : str, the argument or flag named in error messages
+        The file to write (a symlink is written through).
+    prefix : str
+        Prefix of the temporary file's name.
+    suffix : str
+        Suffix of the temporary file's name.
+    name : str
+        The argument or flag named in error messages.
+
+    Yields
+    ------
+    file object
+        A binary file object open for writing.
 
     Notes
     -----

@@ -21,11 +21,18 @@ class StepRule:
 
     Attributes
     ----------
-    gamma : float, dt / tau
-    placement, process : str, as in :class:`~brian_noisy_rnn.Noise`
-    sigma : float64 array (N,), noise amplitude per hidden unit
-    rho : float, OU decay per step exp(-dt / tau_noise) (0 for other processes)
-    active : bool, whether any random numbers are needed
+    gamma : float
+        dt / tau (dimensionless).
+    placement : str
+        Where the noise enters, as in :class:`~brian_noisy_rnn.Noise`.
+    process : str
+        Which process generates it, as in :class:`~brian_noisy_rnn.Noise`.
+    sigma : float64 array (N,)
+        Noise amplitude per hidden unit.
+    rho : float
+        OU decay per step ``exp(-dt / tau_noise)`` (0 for other processes).
+    active : bool
+        Whether any random numbers are needed.
     """
 
     gamma: float
@@ -37,13 +44,41 @@ class StepRule:
 
     @classmethod
     def from_spec(cls, spec, noise=None):
-        """Build the rule for ``spec`` with ``noise`` (default: ``spec.noise``), both checked."""
+        """Build the rule for ``spec`` with ``noise`` (default: ``spec.noise``), both checked.
+
+        Parameters
+        ----------
+        spec : CTRNNSpec
+            Gives dt, tau and N.
+        noise : Noise or None
+            The noise model; None for ``spec.noise``.
+
+        Returns
+        -------
+        StepRule
+        """
         noise = spec.noise if noise is None else noise
         return cls.from_settings(spec.dt_seconds, spec.tau_seconds, spec.n_hidden, noise)
 
     @classmethod
     def from_settings(cls, dt_seconds, tau_seconds, n_hidden, noise):
-        """Build the rule from dt and tau in seconds, N and a :class:`Noise`."""
+        """Build the rule from dt and tau in seconds, N and a :class:`Noise`.
+
+        Parameters
+        ----------
+        dt_seconds : float
+            Time step in seconds.
+        tau_seconds : float
+            Time constant in seconds.
+        n_hidden : int
+            Number of hidden units N.
+        noise : Noise
+            The noise model.
+
+        Returns
+        -------
+        StepRule
+        """
         rho = 0.0
         if noise.process == "ou":
             rho = float(np.exp(-dt_seconds / noise.tau_noise_seconds))
@@ -56,7 +91,13 @@ NUMPY_OPS = SimpleNamespace(relu=lambda x: np.maximum(x, 0.0), sqrt=np.sqrt, sta
 
 
 def torch_ops():
-    """The ``ops`` namespace for torch tensors."""
+    """The ``ops`` namespace for torch tensors.
+
+    Returns
+    -------
+    types.SimpleNamespace
+        ``relu``, ``sqrt``, ``stack`` and ``module`` (torch), like :data:`NUMPY_OPS`.
+    """
     import torch
 
     return SimpleNamespace(relu=torch.relu, sqrt=torch.sqrt, stack=torch.stack, module=torch)
@@ -67,6 +108,24 @@ def next_noise_sample(prev, xi_t, sigma, rule, first):
 
     white/poisson: ``sigma * xi_t``; OU: ``sigma * xi_0`` at the first step (stationary
     start), then ``rho * prev + sigma * sqrt(1 - rho**2) * xi_t`` (exact discretisation).
+
+    Parameters
+    ----------
+    prev : array (B, N) or None
+        The previous step's sample (unused at the first step and for white/poisson).
+    xi_t : array (B, N)
+        This step's standard normal draws.
+    sigma : array (N,)
+        Noise amplitude per hidden unit (numpy array or torch tensor, like ``xi_t``).
+    rule : StepRule
+        Gives the process and ``rho``.
+    first : bool
+        Whether this is the first step.
+
+    Returns
+    -------
+    array (B, N)
+        The noise sample ``n`` passed to :func:`step`.
     """
     if rule.process == "ou" and not first:
         return rule.rho * prev + (sigma * float(np.sqrt(1.0 - rule.rho ** 2))) * xi_t
@@ -76,8 +135,25 @@ def next_noise_sample(prev, xi_t, sigma, rule, first):
 def step(h, a, n, rule, f, ops):
     """One CTRNN step ``h -> h'`` given pre-activation ``a`` and noise sample ``n``.
 
-    h, a, n : arrays (B, N); n is ignored when the rule is inactive.
-    f : the activation (numpy or torch callable), ops : :data:`NUMPY_OPS` or :func:`torch_ops`.
+    Parameters
+    ----------
+    h : array (B, N)
+        The state before the step.
+    a : array (B, N)
+        The pre-activation ``w_rec h + w_in u + b``.
+    n : array (B, N) or None
+        The noise sample (:func:`next_noise_sample`); ignored when the rule is inactive.
+    rule : StepRule
+        gamma, placement, process and whether noise is active.
+    f : callable
+        The activation (numpy or torch callable).
+    ops : types.SimpleNamespace
+        :data:`NUMPY_OPS` or :func:`torch_ops`.
+
+    Returns
+    -------
+    array (B, N)
+        The state after the step.
     """
     g = rule.gamma
     if not rule.active:
@@ -99,19 +175,29 @@ def rollout(params, inputs, rule, activation, ops, xi=None, h0=None):
 
     Parameters
     ----------
-    params : mapping with w_in (N, n_in), w_rec (N, N), b (N,), w_out (n_out, N),
-        b_out (n_out,), h0 (N,) as numpy arrays or torch tensors (one library throughout)
-    inputs : (T, B, n_in)
-    rule : :class:`StepRule`
-    activation : str, the activation's name
-    ops : :data:`NUMPY_OPS` or :func:`torch_ops`
-    xi : (T, B, N) standard normal draws, required if ``rule.active``
-    h0 : optional (B, N) or (N,) initial state overriding ``params["h0"]``
+    params : mapping of str to array
+        ``w_in`` (N, n_in), ``w_rec`` (N, N), ``b`` (N,), ``w_out`` (n_out, N),
+        ``b_out`` (n_out,), ``h0`` (N,) as numpy arrays or torch tensors (one library
+        throughout).
+    inputs : float array (T, B, n_in)
+        The inputs, time-major (same library as ``params``).
+    rule : StepRule
+        The numbers one step needs.
+    activation : str
+        The activation's name.
+    ops : types.SimpleNamespace
+        :data:`NUMPY_OPS` or :func:`torch_ops`.
+    xi : float array (T, B, N) or None
+        Standard normal draws, required if ``rule.active``.
+    h0 : float array (B, N) or (N,), or None
+        Initial state overriding ``params["h0"]``.
 
     Returns
     -------
-    outputs (T, B, n_out), states (T, B, N): ``states[t]`` is h after the step that
-    consumed ``inputs[t]``; ``outputs[t] = w_out states[t] + b_out``.
+    outputs : float array (T, B, n_out)
+        ``outputs[t] = w_out states[t] + b_out``.
+    states : float array (T, B, N)
+        ``states[t]`` is h after the step that consumed ``inputs[t]``.
     """
     act = get_activation(activation)
     f = act.torch if ops.module is not np else act.numpy
@@ -144,7 +230,22 @@ def standard_normal(seed, n_steps, n_trials, n_hidden):
 
     Equal, bit for bit, to what Brian2's ``randn()`` gives a NeuronGroup of B*N neurons
     (index ``b*N + i``) after ``brian2.seed(seed)``: ``RandomState(seed).randn(T, B*N)``.
-    ``seed=None`` draws fresh entropy.
+
+    Parameters
+    ----------
+    seed : int or None
+        Seed of ``numpy.random.RandomState``; None draws fresh entropy.
+    n_steps : int
+        Number of time steps T.
+    n_trials : int
+        Number of trials B.
+    n_hidden : int
+        Number of hidden units N.
+
+    Returns
+    -------
+    float64 array (T, B, N)
+        The draws.
     """
     if seed is None:
         return _draw(None, n_steps, n_trials, n_hidden)

@@ -1,5 +1,7 @@
 """Built-in example networks, usable without training anything."""
 
+from __future__ import annotations
+
 import numpy as np
 
 from .noise import Noise
@@ -7,7 +9,7 @@ from .spec import CTRNNSpec
 from .validation import check_int
 
 
-def example_spec(n_hidden=32, *, noise=None, seed=0):
+def example_spec(n_hidden: int = 32, *, noise: Noise | None = None, seed: int = 0) -> CTRNNSpec:
     """A small random relu CTRNN with 1 input and 1 output (tau = 100 ms, dt = 20 ms).
 
     The recurrent weights are N(0, 0.5**2 / n_hidden), so the network is stable and
@@ -16,13 +18,17 @@ def example_spec(n_hidden=32, *, noise=None, seed=0):
 
     Parameters
     ----------
-    n_hidden : int >= 1
-    noise : :class:`Noise` or None (default ``Noise("pre", sigma=0.5)``)
+    n_hidden : int
+        Number of hidden units, >= 1.
+    noise : Noise or None
+        The network's noise model; None for ``Noise("pre", sigma=0.5)``.
     seed : int
+        Seed of the random weights.
 
     Returns
     -------
-    :class:`CTRNNSpec` with n_in = 1, n_out = 1.
+    CTRNNSpec
+        With n_in = 1, n_out = 1.
     """
     from brian2 import ms
 
@@ -40,9 +46,27 @@ def example_spec(n_hidden=32, *, noise=None, seed=0):
     )
 
 
-def step_input(n_steps=100, n_trials=4, *, level=1.0, onset=20):
-    """A step input of shape (n_steps, n_trials, 1): 0 before step ``onset``, then ``level``
-    scaled per trial by linspace(-1, 1, n_trials)."""
+def step_input(n_steps: int = 100, n_trials: int = 4, *, level: float = 1.0,
+               onset: int = 20) -> np.ndarray:
+    """A step input: 0 before step ``onset``, then ``level`` scaled per trial by
+    linspace(-1, 1, n_trials).
+
+    Parameters
+    ----------
+    n_steps : int
+        Number of time steps T.
+    n_trials : int
+        Number of trials B.
+    level : float
+        Step height (dimensionless) of the trial scaled by +1.
+    onset : int
+        Index of the first step with the input on.
+
+    Returns
+    -------
+    float64 array (n_steps, n_trials, 1)
+        The inputs, time-major.
+    """
     u = np.zeros((n_steps, n_trials, 1))
     u[onset:, :, 0] = level * np.linspace(-1, 1, n_trials)
     return u

@@ -22,12 +22,18 @@ step of ``tau dh = (-h + f(a)) dt + sigma sqrt(2 tau) dW``: ``sigma`` is the sta
 standard deviation it gives a linear unit, independent of ``dt``.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .units import from_seconds, to_seconds
 from .validation import as_dimensionless, check_choice
+
+if TYPE_CHECKING:
+    from brian2 import Quantity
 
 PLACEMENTS = ("none", "pre", "post", "state")
 PROCESSES = ("white", "ou", "poisson")
@@ -51,16 +57,19 @@ class Noise:
         ``"pre"``: inside the activation, ``f(a + sigma*xi)``; ``"post"``: outside it,
         ``f(a) + sigma*xi``; ``"state"``: continuous-time additive noise on the state;
         ``"none"``: deterministic.
-    sigma : float or array of shape (n_hidden,), dimensionless, >= 0
-        Noise amplitude, one value for all hidden neurons or one per neuron. Plain numbers
-        or dimensionless Brian2 quantities; a quantity with dimensions (``0.5*mV``) raises
-        Brian2's ``DimensionMismatchError``, booleans and complex numbers a TypeError.
+    sigma : float or float array (n_hidden,)
+        Noise amplitude, dimensionless, >= 0: one value for all hidden neurons or one per
+        neuron. Plain numbers or dimensionless Brian2 quantities; a quantity with dimensions
+        (``0.5*mV``) raises Brian2's ``DimensionMismatchError``, booleans and complex
+        numbers a TypeError.
     process : {"white", "ou", "poisson"}
         ``"white"``: drawn independently every step (the paper's convention: its variance
         does not scale with dt); ``"ou"``: Ornstein-Uhlenbeck noise with stationary std
         ``sigma`` and correlation time ``tau_noise``; ``"poisson"``: multiplicative,
         ``sigma*sqrt(max(f(a), 0))*xi`` (placement "post" only).
-    tau_noise : Brian2 time quantity, required for ``process="ou"`` only.
+    tau_noise : Brian2 time quantity or None
+        Correlation time of the OU process (e.g. ``20*ms``), >= dt; required for
+        ``process="ou"`` only (None otherwise).
 
     Examples
     --------
@@ -74,9 +83,9 @@ class Noise:
     """
 
     placement: str
-    sigma: object = 0.0
+    sigma: float | np.ndarray = 0.0
     process: str = "white"
-    tau_noise: object = None
+    tau_noise: Quantity | None = None
     _sigma: np.ndarray = field(init=False, repr=False)
     _tau_noise_s: object = field(init=False, repr=False)
 
@@ -131,7 +140,17 @@ class Noise:
         return self._sigma.ndim == 0
 
     def sigma_vector(self, n_hidden):
-        """sigma broadcast to shape (n_hidden,) (float64); checks a per-neuron length."""
+        """sigma broadcast to shape (n_hidden,) (float64); checks a per-neuron length.
+
+        Parameters
+        ----------
+        n_hidden : int
+            Number of hidden units; ValueError if a per-neuron sigma has another length.
+
+        Returns
+        -------
+        float64 array (n_hidden,)
+        """
         if self._sigma.ndim == 1 and self._sigma.shape[0] != n_hidden:
             raise ValueError(
                 f"sigma has {self._sigma.shape[0]} values but the network has {n_hidden} "
@@ -140,7 +159,15 @@ class Noise:
         return np.broadcast_to(self._sigma, (n_hidden,)).astype(float)
 
     def check_compatible(self, dt_seconds, n_hidden):
-        """Raise ValueError if this noise cannot run at time step ``dt_seconds`` with ``n_hidden`` units."""
+        """Raise ValueError if this noise cannot run at step ``dt_seconds`` with ``n_hidden`` units.
+
+        Parameters
+        ----------
+        dt_seconds : float
+            The network's time step in seconds (an OU ``tau_noise`` must be >= dt).
+        n_hidden : int
+            Number of hidden units (a per-neuron sigma must have this length).
+        """
         self.sigma_vector(n_hidden)
         if self.process == "ou" and self._tau_noise_s < dt_seconds:
             raise ValueError(
@@ -149,7 +176,17 @@ class Noise:
             )
 
     def with_sigma(self, sigma):
-        """A copy of this noise model with another sigma (same placement and process)."""
+        """A copy of this noise model with another sigma (same placement and process).
+
+        Parameters
+        ----------
+        sigma : float or float array (n_hidden,)
+            The new noise amplitude, dimensionless, >= 0.
+
+        Returns
+        -------
+        Noise
+        """
         return Noise(self.placement, sigma, process=self.process, tau_noise=self.tau_noise)
 
     def scalar_sigma(self):
@@ -158,7 +195,13 @@ class Noise:
 
     # --- (de)serialisation -------------------------------------------------------------
     def to_dict(self):
-        """A JSON-compatible description (sigma as float or list, tau_noise in seconds)."""
+        """A JSON-compatible description (sigma as float or list, tau_noise in seconds).
+
+        Returns
+        -------
+        dict
+            Keys ``placement``, ``sigma``, ``process`` and ``tau_noise_s`` (seconds or None).
+        """
         return {
             "placement": self.placement,
             "sigma": self._sigma.tolist(),
@@ -168,7 +211,18 @@ class Noise:
 
     @classmethod
     def from_dict(cls, d):
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`.
+
+        Parameters
+        ----------
+        d : dict
+            As written by :meth:`to_dict` (``sigma``, ``process`` and ``tau_noise_s`` may
+            be missing); ValueError for unknown keys or a non-dict.
+
+        Returns
+        -------
+        Noise
+        """
         if not isinstance(d, dict):
             raise ValueError(f"noise description must be a dict, got {type(d).__name__}")
         unknown = set(d) - {"placement", "sigma", "process", "tau_noise_s"}
@@ -204,7 +258,20 @@ class Noise:
 
 
 def as_noise(noise, name="noise"):
-    """Return ``noise`` if it is a :class:`Noise`; raise TypeError naming ``name`` otherwise."""
+    """Return ``noise`` if it is a :class:`Noise`; raise TypeError naming ``name`` otherwise.
+
+    Parameters
+    ----------
+    noise : object
+        The value to check.
+    name : str
+        Argument name used in the error message.
+
+    Returns
+    -------
+    Noise
+        ``noise`` itself.
+    """
     if not isinstance(noise, Noise):
         raise TypeError(f"{name} must be a brian_noisy_rnn.Noise, got {type(noise).__name__}")
     return noise

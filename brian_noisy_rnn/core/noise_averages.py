@@ -52,22 +52,28 @@ _NAME_RE = re.compile(r"^(?P<base>[A-Za-z_][A-Za-z0-9_]*)~(?P<sigma>[0-9.eE+\-]+
 def noisy_activation(name, a, sigma, *, derivative=False):
     """``E[f(a + sigma*xi)]``, ``xi ~ N(0, 1)``, elementwise, for a registered activation.
 
+    relu has the closed form ``a*Phi(a/sigma) + sigma*phi(a/sigma)`` (derivative
+    ``Phi(a/sigma)``); the others use Gauss-Legendre quadrature split at the kink
+    (error ~1e-12).
+
     Parameters
     ----------
-    name : str or Activation, e.g. ``"relu"`` (noise-averaged names like ``"relu~0.5"`` work too)
-    a : float array, any shape (pre-activation, dimensionless)
-    sigma : float or array broadcastable to ``a``, >= 0 (std of the noise inside f)
+    name : str or Activation
+        E.g. ``"relu"`` (noise-averaged names like ``"relu~0.5"`` work too).
+    a : float array, any shape
+        Pre-activation, dimensionless.
+    sigma : float or float array broadcastable to ``a``
+        Standard deviation of the noise inside f, >= 0.
     derivative : bool
         Also return ``d/da E[f(a + sigma*xi)] = E[f'(a + sigma*xi)]``.
 
     Returns
     -------
-    mean : float64 array of the broadcast shape (``f(a)`` where sigma == 0)
-    (mean, dmean_da) if ``derivative``.
-
-    relu has the closed form ``a*Phi(a/sigma) + sigma*phi(a/sigma)`` (derivative
-    ``Phi(a/sigma)``); the others use Gauss-Legendre quadrature split at the kink
-    (error ~1e-12).
+    mean : float64 array
+        Of the broadcast shape (``f(a)`` where sigma == 0).
+    dmean_da : float64 array
+        Of the broadcast shape; only if ``derivative`` (then ``(mean, dmean_da)`` is
+        returned).
     """
     act = ensure_activation(name) if isinstance(name, str) else get_activation(name)
     a = _as_float_array(a, "a")
@@ -88,6 +94,20 @@ def noise_variance(name, a, sigma):
     Used for the variance a pre-activation-noise step injects into the state. relu has the
     closed form ``E[f^2] = (a^2 + s^2) Phi(a/s) + a s phi(a/s)``; others use the core
     quadrature applied to ``f**2``.
+
+    Parameters
+    ----------
+    name : str or Activation
+        The activation f.
+    a : float array, any shape
+        Pre-activation, dimensionless.
+    sigma : float or float array broadcastable to ``a``
+        Standard deviation of the noise inside f, >= 0.
+
+    Returns
+    -------
+    float64 array
+        The variance (>= 0), of the broadcast shape.
     """
     act = get_activation(name)
     a, sigma = np.broadcast_arrays(_as_float_array(a, "a"), _as_float_array(sigma, "sigma"))
@@ -109,18 +129,49 @@ def noise_variance(name, a, sigma):
 class NoiseAveragedActivation(Activation):
     """``g_s(x) = E[f(x + s*xi)]`` as an Activation (see the module docstring for its forms).
 
-    Extra attributes: ``base`` (name of f), ``sigma`` (float s > 0). Its own
-    ``noise_average(x, t)`` is exact: ``E[g_s(x + t*xi)] = g_sqrt(s^2+t^2)(x)``.
+    Its own ``noise_average(x, t)`` is exact: ``E[g_s(x + t*xi)] = g_sqrt(s^2+t^2)(x)``.
+    Besides those of :class:`Activation` it has the attributes below.
+
+    Attributes
+    ----------
+    base : str
+        Name of f.
+    sigma : float
+        The noise standard deviation s > 0.
     """
 
     def brian2(self, x):
-        """The Brian2 expression of g_s applied to ``x``; registers the helper functions first."""
+        """The Brian2 expression of g_s applied to ``x``; registers the helper functions first.
+
+        Parameters
+        ----------
+        x : str
+            A Brian2 expression (e.g. a variable name).
+
+        Returns
+        -------
+        str
+            The Brian2 expression of ``g_s(x)``.
+        """
         _register_brian2_functions(self.base)
         return super().brian2(x)
 
 
 def averaged_name(base, sigma):
-    """The registry name ``"<base>~<repr(sigma)>"`` of the noise-averaged activation."""
+    """The registry name ``"<base>~<repr(sigma)>"`` of the noise-averaged activation.
+
+    Parameters
+    ----------
+    base : str or Activation
+        A plain (not noise-averaged) registered activation.
+    sigma : float
+        The noise standard deviation, > 0.
+
+    Returns
+    -------
+    str
+        E.g. ``"relu~0.5"``.
+    """
     base = get_activation(base).name
     if isinstance(get_activation(base), NoiseAveragedActivation):
         raise ValueError(f"base must be a plain activation, got the noise-averaged {base!r}")
@@ -131,7 +182,20 @@ def averaged_name(base, sigma):
 def parse_averaged_name(name):
     """``(base, sigma)`` for a name like ``"relu~0.5"``, or None if ``name`` has no ``~``.
 
-    Raises ValueError naming ``activation`` if the name has a ``~`` but is malformed.
+    Parameters
+    ----------
+    name : str
+        An activation name.
+
+    Returns
+    -------
+    tuple of (str, float) or None
+        The base activation's name and sigma > 0.
+
+    Raises
+    ------
+    ValueError
+        Naming ``activation``, if the name has a ``~`` but is malformed.
     """
     if not isinstance(name, str) or SEPARATOR not in name:
         return None
@@ -154,12 +218,16 @@ def noise_averaged_activation(base, sigma):
 
     Parameters
     ----------
-    base : str, a plain registered activation ("relu", "tanh", ...)
-    sigma : float > 0 (a scalar: per-neuron sigma cannot be expressed by one activation)
+    base : str
+        A plain registered activation ("relu", "tanh", ...).
+    sigma : float
+        The noise standard deviation, > 0 (a scalar: per-neuron sigma cannot be expressed
+        by one activation).
 
     Returns
     -------
-    :class:`NoiseAveragedActivation`, also registered under its name in ``ACTIVATIONS``.
+    NoiseAveragedActivation
+        Also registered under its name in ``ACTIVATIONS``.
     """
     name = averaged_name(base, sigma)
     if name in ACTIVATIONS:
@@ -173,6 +241,15 @@ def ensure_activation(name):
     This is the hook for :func:`brian_noisy_rnn.core.activations.get_activation` (so that specs
     using noise-averaged activations load in a fresh process). Unknown plain names raise
     get_activation's ValueError.
+
+    Parameters
+    ----------
+    name : str or Activation
+        A registered name or a ``"<base>~<sigma>"`` name; an Activation is returned as is.
+
+    Returns
+    -------
+    Activation
     """
     if isinstance(name, Activation):
         return name

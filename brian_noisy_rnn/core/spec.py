@@ -1,10 +1,13 @@
 """The framework-neutral network description: :class:`CTRNNSpec`, and its file format."""
 
+from __future__ import annotations
+
 import hashlib
 import io
 import json
 import os
 import zipfile
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -13,6 +16,9 @@ from .atomic import atomic_write
 from .noise import Noise, as_noise
 from .units import check_time_constants, from_seconds
 from .validation import as_dimensionless
+
+if TYPE_CHECKING:
+    from brian2 import Quantity
 
 FILE_FORMAT = "brian-noisy-rnn/ctrnn-spec"
 FILE_VERSION = 1
@@ -59,28 +65,56 @@ class CTRNNSpec(NetworkShape):
         h_{t+1} = (1 - gamma) h_t + gamma f(a_t)      (+ noise, see :class:`Noise`)
         z_t = w_out h_t + b_out
 
-    Parameters
-    ----------
-    w_in : array (N, n_in)
-    w_rec : array (N, N)
-    b : array (N,)
-    w_out : array (n_out, N)
-    b_out : array (n_out,)
-    tau : Brian2 time quantity (e.g. ``100*ms``), membrane time constant
-    dt : Brian2 time quantity, integration step; must be < tau
-    activation : str, a name from :data:`brian_noisy_rnn.ACTIVATIONS`
-    noise : :class:`Noise`, the network's own (training) noise; default ``Noise("none")``
-    h0 : array (N,), initial state; default zeros
-    metadata : dict, JSON-serialisable extra information (e.g. training settings)
-
     All arrays are dimensionless: plain numbers or dimensionless Brian2 quantities (a
     quantity with dimensions raises Brian2's ``DimensionMismatchError``; booleans and
     complex values a TypeError naming the array). They are stored as read-only float64
     copies; validation happens here, so an invalid network cannot exist.
+
+    Parameters
+    ----------
+    w_in : float array (N, n_in)
+        Input weights.
+    w_rec : float array (N, N)
+        Recurrent weights.
+    b : float array (N,)
+        Hidden biases.
+    w_out : float array (n_out, N)
+        Readout weights.
+    b_out : float array (n_out,)
+        Readout biases.
+    tau : Brian2 time quantity
+        Membrane time constant (e.g. ``100*ms``).
+    dt : Brian2 time quantity
+        Integration step; must be < tau.
+    activation : str
+        A name from :data:`brian_noisy_rnn.ACTIVATIONS`.
+    noise : Noise or None
+        The network's own (training) noise; None for ``Noise("none")``.
+    h0 : float array (N,) or None
+        Initial state; None for zeros.
+    metadata : dict or None
+        JSON-serialisable extra information (e.g. training settings); None for ``{}``.
+
+    Attributes
+    ----------
+    w_in, w_rec, b, w_out, b_out, h0 : read-only float64 arrays
+        The arrays above, of the shapes above.
+    tau_seconds : float
+        tau in seconds.
+    dt_seconds : float
+        dt in seconds.
+    activation : str
+        The activation's registry name.
+    noise : Noise
+        The network's own noise.
+    metadata : dict
+        A copy of the metadata.
     """
 
-    def __init__(self, w_in, w_rec, b, w_out, b_out, *, tau, dt, activation,
-                 noise=None, h0=None, metadata=None):
+    def __init__(self, w_in: np.ndarray, w_rec: np.ndarray, b: np.ndarray, w_out: np.ndarray,
+                 b_out: np.ndarray, *, tau: Quantity, dt: Quantity, activation: str,
+                 noise: Noise | None = None, h0: np.ndarray | None = None,
+                 metadata: dict | None = None) -> None:
         self.w_rec = _as_matrix(w_rec, "w_rec", (None, None))
         n = self.w_rec.shape[0]
         if self.w_rec.shape != (n, n) or n < 1:
@@ -123,7 +157,20 @@ class CTRNNSpec(NetworkShape):
         return self.dt_seconds / self.tau_seconds
 
     def replace(self, **changes):
-        """A copy with some constructor arguments changed (e.g. ``noise=``, ``b=``)."""
+        """A copy with some constructor arguments changed (e.g. ``noise=``, ``b=``).
+
+        Parameters
+        ----------
+        **changes : constructor arguments
+            New values of ``w_in``, ``w_rec``, ``b``, ``w_out``, ``b_out``, ``tau``,
+            ``dt``, ``activation``, ``noise``, ``h0`` or ``metadata`` (TypeError for
+            other names).
+
+        Returns
+        -------
+        CTRNNSpec
+            A new, validated spec.
+        """
         kwargs = dict(w_in=self.w_in, w_rec=self.w_rec, b=self.b, w_out=self.w_out,
                       b_out=self.b_out, tau=self.tau, dt=self.dt, activation=self.activation,
                       noise=self.noise, h0=self.h0, metadata=self.metadata)
@@ -161,14 +208,20 @@ class CTRNNSpec(NetworkShape):
         return meta
 
     def content_hash(self):
-        """SHA-256 hex digest of the weights and settings (not of ``metadata``)."""
+        """SHA-256 hex digest of the weights and settings (not of ``metadata``).
+
+        Returns
+        -------
+        str
+            64 hexadecimal digits.
+        """
         h = hashlib.sha256(json.dumps(self._meta(with_metadata=False), sort_keys=True).encode())
         for k in _ARRAYS:
             h.update(k.encode())
             h.update(np.ascontiguousarray(getattr(self, k)).tobytes())
         return h.hexdigest()
 
-    def save(self, path):
+    def save(self, path: str | os.PathLike) -> str:
         """Write the spec to ``path`` (.npz of plain arrays + JSON metadata), atomically.
 
         The file is written to a temporary name in the same folder and renamed, so an
@@ -176,6 +229,16 @@ class CTRNNSpec(NetworkShape):
         a plain ``open()`` would give; a symlink is written through; a directory or other
         non-regular file (ValueError) and a read-only file (PermissionError) are refused
         (see :func:`brian_noisy_rnn.core.atomic.atomic_write`).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (conventionally ending in ``.npz``).
+
+        Returns
+        -------
+        str
+            ``path`` as a str.
         """
         path = os.fspath(path)
         buf = io.BytesIO()
@@ -187,12 +250,26 @@ class CTRNNSpec(NetworkShape):
         return path
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: str | os.PathLike) -> CTRNNSpec:
         """Read a spec written by :meth:`save` (no pickle is ever loaded).
 
-        Raises FileNotFoundError if ``path`` does not exist, ValueError if it is truncated,
-        corrupt, not a spec file, of an unsupported version or holds an array that is not
-        real-valued (complex or boolean; the message names the array).
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The spec file.
+
+        Returns
+        -------
+        CTRNNSpec
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``path`` does not exist.
+        ValueError
+            If it is truncated, corrupt, not a spec file, of an unsupported version or holds
+            an array that is not real-valued (complex or boolean; the message names the
+            array).
         """
         path = os.fspath(path)
         if not os.path.isfile(path):
@@ -246,7 +323,20 @@ class CTRNNSpec(NetworkShape):
 
 
 def check_spec(spec, name="spec"):
-    """Return ``spec`` if it is a :class:`CTRNNSpec`; raise TypeError naming ``name`` otherwise."""
+    """Return ``spec`` if it is a :class:`CTRNNSpec`; raise TypeError naming ``name`` otherwise.
+
+    Parameters
+    ----------
+    spec : object
+        The value to check.
+    name : str
+        Argument name used in the error message.
+
+    Returns
+    -------
+    CTRNNSpec
+        ``spec`` itself.
+    """
     if not isinstance(spec, CTRNNSpec):
         raise TypeError(f"{name} must be a CTRNNSpec, got {type(spec).__name__}")
     return spec

@@ -12,7 +12,17 @@ import numpy as np
 
 
 def is_quantity(value):
-    """True if ``value`` is a Brian2 ``Quantity`` (without importing Brian2 if it is not loaded)."""
+    """True if ``value`` is a Brian2 ``Quantity`` (without importing Brian2 if it is not loaded).
+
+    Parameters
+    ----------
+    value : object
+        Any value.
+
+    Returns
+    -------
+    bool
+    """
     brian2 = sys.modules.get("brian2")
     return brian2 is not None and isinstance(value, brian2.Quantity)
 
@@ -54,8 +64,8 @@ def unit_error(name, value, expected):
     Returns
     -------
     UnitMismatchError
-        (see :func:`unit_error_class`), with Brian2's ``dim`` of ``value``; str() reads
-        ``"<name> must be <expected>, got <value> (unit is <unit>)."``.
+        The error (see :func:`unit_error_class`), with Brian2's ``dim`` of ``value``; str()
+        reads ``"<name> must be <expected>, got <value> (unit is <unit>)."``.
     """
     from brian2.units.fundamentalunits import get_dimensions
 
@@ -112,14 +122,39 @@ def to_seconds(value, name, *, allow_none=False):
 
 
 def from_seconds(seconds):
-    """Return a float number of seconds as a Brian2 quantity (displayed in ms)."""
+    """Return a float number of seconds as a Brian2 quantity (displayed in ms).
+
+    Parameters
+    ----------
+    seconds : float
+        A time in seconds.
+
+    Returns
+    -------
+    Brian2 time quantity
+    """
     from brian2 import second
 
     return float(seconds) * second
 
 
 def check_time_constants(tau, dt):
-    """Validate a CTRNN's ``tau`` and ``dt`` (Brian2 times, dt < tau); return both in seconds."""
+    """Validate a CTRNN's ``tau`` and ``dt`` (Brian2 times, dt < tau); return both in seconds.
+
+    Parameters
+    ----------
+    tau : Brian2 time quantity
+        The time constant.
+    dt : Brian2 time quantity
+        The time step; ValueError unless dt < tau.
+
+    Returns
+    -------
+    tau_s : float
+        tau in seconds.
+    dt_s : float
+        dt in seconds.
+    """
     tau_s = to_seconds(tau, "tau")
     dt_s = to_seconds(dt, "dt")
     if dt_s >= tau_s:

@@ -69,7 +69,7 @@ def as_dimensionless(value, name):
     Raises
     ------
     brian2.DimensionMismatchError
-        (``UnitMismatchError``, also a ValueError and TypeError) if ``value`` is or holds a
+        A ``UnitMismatchError`` (also a ValueError and TypeError) if ``value`` is or holds a
         Brian2 quantity with dimensions, e.g. ``0.5*mV``: the message names ``name`` and the
         unit. Brian2 would keep only its value in SI units (0.0005).
     TypeError
@@ -110,7 +110,25 @@ def as_dimensionless(value, name):
 def check_int(value, name, minimum=1, maximum=None):
     """``value`` as an int with ``minimum <= value`` (and ``value < maximum`` if given).
 
-    Raises ValueError naming ``name`` otherwise (bools are rejected).
+    Parameters
+    ----------
+    value : object
+        The value to check; bools are rejected.
+    name : str
+        Argument name used in the error message.
+    minimum : int
+        Smallest allowed value.
+    maximum : int or None
+        Exclusive upper bound; None for none.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, if ``value`` is not such an int.
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum \
             or (maximum is not None and value >= maximum):
@@ -120,7 +138,22 @@ def check_int(value, name, minimum=1, maximum=None):
 
 
 def check_choice(value, name, allowed):
-    """``value`` if it is one of the strings ``allowed``; ValueError naming ``name`` otherwise."""
+    """``value`` if it is one of the strings ``allowed``; ValueError naming ``name`` otherwise.
+
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    name : str
+        Argument name used in the error message.
+    allowed : sequence of str
+        The allowed strings.
+
+    Returns
+    -------
+    str
+        ``value`` itself.
+    """
     if not isinstance(value, str) or value not in allowed:
         raise ValueError(f"{name} must be one of {tuple(allowed)}, got {value!r}")
     return value
@@ -133,14 +166,16 @@ def check_inputs(spec, inputs, name="inputs"):
     ----------
     spec : CTRNNSpec
         Gives ``n_in``.
-    inputs : array-like, torch tensor or dimensionless Brian2 quantity, shape (T, B, n_in)
-        Dimensionless inputs (see :func:`as_dimensionless`).
+    inputs : float array (T, B, n_in)
+        Dimensionless inputs: array-like, torch tensor or dimensionless Brian2 quantity
+        (see :func:`as_dimensionless`).
     name : str
         Argument name used in error messages.
 
     Returns
     -------
     numpy.ndarray of float64, shape (T, B, n_in)
+        The inputs as a new or the same array.
 
     Raises
     ------
@@ -158,7 +193,19 @@ def check_inputs(spec, inputs, name="inputs"):
 
 
 def check_seed(seed, name="seed"):
-    """Return ``seed`` if it is None or an int in [0, 2**32); raise otherwise."""
+    """Return ``seed`` if it is None or an int in [0, 2**32); raise otherwise.
+
+    Parameters
+    ----------
+    seed : int or None
+        The seed to check (TypeError if not an int, ValueError if out of range).
+    name : str
+        Argument name used in error messages.
+
+    Returns
+    -------
+    int or None
+    """
     if seed is None:
         return None
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
 import gymnasium as gym
 import numpy as np
@@ -48,6 +49,10 @@ from ..tasks import make as make_task
 from ..tasks.performance import actions_from_outputs
 from ..tasks.stepping import SteppedTrials, core_of
 from .scoring import noise_seed
+
+if TYPE_CHECKING:
+    from ..core.spec import CTRNNSpec
+
 
 __all__ = ["BACKENDS", "ClosedLoopResult", "closed_loop", "play"]
 
@@ -74,7 +79,9 @@ class ClosedLoopResult:
     actions : array (T, B) of int (discrete) or (T, B, n_out) of float
         Actions derived from the outputs (also after a trial's end; not sent).
     n_trials : int
+        Number of trials B.
     seed : int
+        The evaluation seed.
     backend : str or None
         The simulation backend (None for :func:`play` with a Python policy).
     noise : Noise or None
@@ -94,16 +101,37 @@ class ClosedLoopResult:
 
     @property
     def metrics(self):
-        """``{"performance": mean, "reward": mean}`` over trials (dict name -> float)."""
+        """``{"performance": mean, "reward": mean}`` over trials (dict of str to float)."""
         return {"performance": self.mean("performance"), "reward": self.mean("reward")}
 
     def mean(self, name):
-        """Mean over trials of ``"performance"`` or ``"reward"`` (NaN-aware)."""
+        """Mean over trials of ``"performance"`` or ``"reward"`` (NaN-aware).
+
+        Parameters
+        ----------
+        name : {"performance", "reward"}
+            Which per-trial value.
+
+        Returns
+        -------
+        float
+            NaN if no trial has a finite value.
+        """
         v = self._values(name)
         return float(v.mean()) if v.size else float("nan")
 
     def sem(self, name):
-        """Standard error of :meth:`mean` over trials (ddof=1; NaN for fewer than 2 trials)."""
+        """Standard error of :meth:`mean` over trials (ddof=1; NaN for fewer than 2 trials).
+
+        Parameters
+        ----------
+        name : {"performance", "reward"}
+            Which per-trial value.
+
+        Returns
+        -------
+        float
+        """
         v = self._values(name)
         return float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else float("nan")
 
@@ -130,21 +158,22 @@ def _check_common(env, n_trials, seed):
     return n_trials, seed
 
 
-def play(env, policy, *, n_trials, seed):
+def play(env: gym.Env, policy: Callable, *, n_trials: int, seed: int) -> ClosedLoopResult:
     """Play ``n_trials`` trials of ``env`` side by side with a Python policy.
 
     Parameters
     ----------
-    env : NeuroGym TrialEnv or wrapper of one (any wrappers)
-        Copied, never stepped itself.
-    policy : callable ``policy(observations, step, envs) -> outputs``
-        ``observations`` float64 (B, n_in), ``step`` the step index (int), ``envs`` the list of
-        B environments (e.g. for an oracle reading ``envs[b].unwrapped.gt_now``); returns
-        (B, n_out) logits (discrete action space; the action is the argmax) or actions.
-    n_trials : int >= 1
-        B, one trial per environment.
-    seed : int in [0, 2**32)
-        Environment b plays trial b of ``tasks.batch(env, n_trials, seed=seed)``.
+    env : TrialEnv
+        A NeuroGym TrialEnv or wrapper of one (any wrappers); copied, never stepped itself.
+    policy : callable
+        ``policy(observations, step, envs) -> outputs``: ``observations`` float64
+        (B, n_in), ``step`` the step index (int), ``envs`` the list of B environments (e.g.
+        for an oracle reading ``envs[b].unwrapped.gt_now``); returns (B, n_out) logits
+        (discrete action space; the action is the argmax) or actions.
+    n_trials : int
+        B >= 1, one trial per environment.
+    seed : int
+        In [0, 2**32). Environment b plays trial b of ``tasks.batch(env, n_trials, seed=seed)``.
 
     Returns
     -------
@@ -245,27 +274,30 @@ def _check_fit(spec, trials, env):
                          f"with dt={spec.dt_seconds * 1000:g}")
 
 
-def closed_loop(spec, env, *, backend, noise=None, n_trials=1000, seed=0, target="numpy"):
+def closed_loop(spec: CTRNNSpec, env: str | gym.Env, *, backend: str, noise: Noise | None = None,
+                n_trials: int = 1000, seed: int = 0, target: str = "numpy") -> ClosedLoopResult:
     """NeuroGym's performance of ``spec`` acting step by step in ``n_trials`` copies of ``env``.
 
     Parameters
     ----------
-    spec : :class:`~brian_noisy_rnn.CTRNNSpec`
+    spec : CTRNNSpec
         The network; its n_in must match the observations *after* the wrappers (e.g. one more
         for ``PassAction``), its n_out the action space, its dt the task's.
-    env : task id (str, made with the spec's dt) or NeuroGym TrialEnv / wrapper of one
-        Any wrappers: trial-level and step-level ones act as in a NeuroGym run.
+    env : str or TrialEnv
+        A task id (made with the spec's dt) or a NeuroGym TrialEnv / wrapper of one. Any
+        wrappers: trial-level and step-level ones act as in a NeuroGym run.
     backend : {"numpy", "torch", "brian2"}
         ``"brian2"`` runs a :class:`~brian_noisy_rnn.RateCTRNN` on the runtime device; a
         NetworkOperation at the end of every time step steps the environments and feeds the
         next observations to the following step.
-    noise : :class:`~brian_noisy_rnn.Noise` or None
+    noise : Noise or None
         Test noise (None: ``spec.noise``).
-    n_trials : int >= 1
-        Trials, one per environment copy, played side by side.
-    seed : int in [0, 2**32)
-        Environment b plays trial b of ``tasks.batch(env, n_trials, seed=seed)``; the hidden
-        noise is drawn from ``noise_seed(seed)``, the stream of ``evaluate`` with this seed.
+    n_trials : int
+        Trials (>= 1), one per environment copy, played side by side.
+    seed : int
+        In [0, 2**32). Environment b plays trial b of
+        ``tasks.batch(env, n_trials, seed=seed)``; the hidden noise is drawn from
+        ``noise_seed(seed)``, the stream of ``evaluate`` with this seed.
     target : {"numpy", "cython"}
         Brian2 code-generation target (backend "brian2" only).
 

@@ -20,6 +20,7 @@ import math
 import numbers
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +32,14 @@ from ..core.spec import check_spec
 from ..core.validation import as_dimensionless, check_int
 from ..tasks import metrics
 from .scoring import check_spec_for_task, evaluate_per_trial, task_env
+
+if TYPE_CHECKING:
+    import gymnasium as gym
+
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from ..core.spec import CTRNNSpec
 
 __all__ = ["NoisePreferenceCurve", "noise_preference", "sigma_grid", "swept_noise"]
 
@@ -63,26 +72,43 @@ class NoisePreferenceCurve:
 
     Attributes
     ----------
-    sigmas : float64 array (S,), sorted increasing, dimensionless; contains 0 and ``sigma_train``
-    metric : str, the curve's metric: the primary one (``metrics.primary_metric(kind)``: "mse"
-        or "accuracy") unless ``noise_preference(..., metric=...)`` chose another
+    sigmas : float64 array (S,)
+        Test sigmas, sorted increasing, dimensionless; contains 0 and ``sigma_train``.
+    metric : str
+        The curve's metric: the primary one (``metrics.primary_metric(kind)``: "mse" or
+        "accuracy") unless ``noise_preference(..., metric=...)`` chose another.
     higher_is_better : bool
-    mean : float64 array (S,), mean of the per-trial metric over trials at each sigma
-    sem : float64 array (S,), its standard error over trials (std with ddof=1 / sqrt(n))
-    n_trials : int, trials per sigma (the same trials at every sigma)
-    placement : str, where the test noise enters ("pre", "post", "state")
-    process : str, noise process ("white", "ou", "poisson")
-    sigma_train : float, the network's training sigma (mean over neurons if per neuron)
-    train_placement : str, the network's training placement
-    backend : str, simulation backend ("numpy", "torch", "brian2", ...)
-    seed : int, evaluation seed (trials and noise draws, the same at every sigma)
-    task : str, the task's id (e.g. "FunctionApproximation-v0")
-    other_metrics : dict name -> (mean (S,), sem (S,)), every other metric of the task
-    trial_values : float64 array (S, B) or None, the per-trial primary metric (for paired
-        comparisons between sigmas; not part of :meth:`to_dict`)
-    spec_hash : str, ``spec.content_hash()`` of the evaluated network
-    cell : dict or None, the database row of the cell when the curve was read from a results
-        database (:meth:`brian_noisy_rnn.experiments.ResultStore.curves`); not in :meth:`to_dict`
+        Whether a larger value of the metric is better.
+    mean : float64 array (S,)
+        Mean of the per-trial metric over trials at each sigma.
+    sem : float64 array (S,)
+        Its standard error over trials (std with ddof=1 / sqrt(n)).
+    n_trials : int
+        Trials per sigma (the same trials at every sigma).
+    placement : str
+        Where the test noise enters ("pre", "post", "state").
+    process : str
+        Noise process ("white", "ou", "poisson").
+    sigma_train : float
+        The network's training sigma (mean over neurons if per neuron).
+    train_placement : str
+        The network's training placement.
+    backend : str
+        Simulation backend ("numpy", "torch", "brian2", ...).
+    seed : int
+        Evaluation seed (trials and noise draws, the same at every sigma).
+    task : str
+        The task's id (e.g. "FunctionApproximation-v0").
+    other_metrics : dict of str to (float64 array (S,), float64 array (S,))
+        Every other metric of the task: name -> (mean, sem).
+    trial_values : float64 array (S, B) or None
+        The per-trial primary metric (for paired comparisons between sigmas; not part of
+        :meth:`to_dict`).
+    spec_hash : str
+        ``spec.content_hash()`` of the evaluated network.
+    cell : dict or None
+        The database row of the cell when the curve was read from a results database
+        (:meth:`brian_noisy_rnn.experiments.ResultStore.curves`); not in :meth:`to_dict`.
     """
 
     sigmas: np.ndarray
@@ -105,7 +131,17 @@ class NoisePreferenceCurve:
 
     # --- derived quantities -------------------------------------------------------------
     def index_of(self, sigma):
-        """Index of test sigma ``sigma`` in :attr:`sigmas` (ValueError if it was not tested)."""
+        """Index of test sigma ``sigma`` in :attr:`sigmas` (ValueError if it was not tested).
+
+        Parameters
+        ----------
+        sigma : float
+            A tested sigma (matched with relative tolerance 1e-9).
+
+        Returns
+        -------
+        int
+        """
         hits = np.flatnonzero(np.isclose(self.sigmas, float(sigma), rtol=_SIGMA_RTOL, atol=1e-12))
         if hits.size == 0:
             raise ValueError(f"sigma={sigma!r} is not one of the tested sigmas {self.sigmas.tolist()}")
@@ -160,10 +196,23 @@ class NoisePreferenceCurve:
     def difference(self, sigma_a, sigma_b):
         """Paired difference ``metric(sigma_a) - metric(sigma_b)`` over the same trials.
 
-        Returns ``(mean, sem)``: the mean over trials of the per-trial difference and its
-        standard error (common random numbers make this much smaller than the two curves'
-        own standard errors). Needs :attr:`trial_values` (curves restored by
-        :meth:`from_dict` do not have it: ValueError).
+        Needs :attr:`trial_values` (curves restored by :meth:`from_dict` do not have it:
+        ValueError).
+
+        Parameters
+        ----------
+        sigma_a : float
+            A tested sigma.
+        sigma_b : float
+            Another tested sigma.
+
+        Returns
+        -------
+        mean : float
+            The mean over trials of the per-trial difference (NaN without finite values).
+        sem : float
+            Its standard error (common random numbers make this much smaller than the two
+            curves' own standard errors); NaN with fewer than 2 finite differences.
         """
         if self.trial_values is None:
             raise ValueError("difference needs per-trial values; this curve has none "
@@ -179,6 +228,14 @@ class NoisePreferenceCurve:
 
         With per-trial values it includes ``zero_minus_train`` and ``zero_minus_train_sem``,
         the paired difference metric(0) - metric(sigma_train) (see :meth:`difference`).
+
+        Returns
+        -------
+        dict of str to str, bool, float, int or None
+            ``metric``, ``higher_is_better``, ``placement``, ``train_placement``,
+            ``sigma_train``, ``backend``, ``preferred_sigma``, ``preferred_ratio``,
+            ``metric_at_zero``, ``sem_at_zero``, ``metric_at_train``, ``sem_at_train``,
+            ``n_trials`` (NaN becomes None).
         """
         out = {
             "metric": self.metric,
@@ -202,7 +259,7 @@ class NoisePreferenceCurve:
         return out
 
     # --- figure ---------------------------------------------------------------------------
-    def plot(self, ax=None, **kwargs):
+    def plot(self, ax: Axes | None = None, **kwargs) -> Figure:
         """Draw this curve: mean metric per test sigma with standard-error bars.
 
         A thin front for :func:`brian_noisy_rnn.plotting.plot_noise_preference` (found
@@ -213,7 +270,7 @@ class NoisePreferenceCurve:
         ----------
         ax : matplotlib Axes or None
             The Axes to draw on; None: a new pyplot-managed Figure (shown by ``plt.show()``).
-        **kwargs
+        **kwargs : keyword arguments
             Passed on: ``relative`` (bool, x in units of the training sigma), ``log_y``
             (bool or "auto"), ``title`` (str), ``legend`` (bool).
 
@@ -229,9 +286,13 @@ class NoisePreferenceCurve:
     def rows(self):
         """A tidy table: one dict per test sigma.
 
-        Keys: ``sigma``, ``relative_sigma`` (sigma / sigma_train, None if sigma_train = 0),
-        ``metric``, ``mean``, ``sem``, ``n_trials``, ``is_preferred``, and
-        ``<name>_mean`` / ``<name>_sem`` for every other metric. NaN becomes None.
+        Returns
+        -------
+        list of dict
+            One per test sigma, with keys ``sigma``, ``relative_sigma`` (sigma /
+            sigma_train, None if sigma_train = 0), ``metric``, ``mean``, ``sem``,
+            ``n_trials``, ``is_preferred``, and ``<name>_mean`` / ``<name>_sem`` for every
+            other metric. NaN becomes None.
         """
         out = []
         best = self.preferred_index
@@ -252,7 +313,13 @@ class NoisePreferenceCurve:
         return out
 
     def to_dict(self):
-        """A JSON-compatible dict (inverse: :meth:`from_dict`; per-trial values are dropped)."""
+        """A JSON-compatible dict (inverse: :meth:`from_dict`; per-trial values are dropped).
+
+        Returns
+        -------
+        dict
+            The attributes except ``trial_values`` and ``cell``; arrays as lists, NaN as None.
+        """
         return {
             "sigmas": _list(self.sigmas),
             "metric": self.metric,
@@ -273,7 +340,19 @@ class NoisePreferenceCurve:
 
     @classmethod
     def from_dict(cls, d):
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`.
+
+        Parameters
+        ----------
+        d : dict
+            As written by :meth:`to_dict` (TypeError if not a dict, ValueError if a field
+            is missing; ``task``, ``other_metrics`` and ``spec_hash`` are optional).
+
+        Returns
+        -------
+        NoisePreferenceCurve
+            Without ``trial_values``.
+        """
         if not isinstance(d, dict):
             raise TypeError(f"d must be a dict from NoisePreferenceCurve.to_dict, got {type(d).__name__}")
         try:
@@ -297,19 +376,22 @@ class NoisePreferenceCurve:
                 f"{self.metric}(train)={self.metric_at_train:.4g}, n_trials={self.n_trials})")
 
 
-def sigma_grid(sigmas, sigma_train=0.0):
+def sigma_grid(sigmas: np.ndarray, sigma_train: float = 0.0) -> np.ndarray:
     """The sorted test sigmas a curve evaluates: ``sigmas`` plus 0 and ``sigma_train``.
 
     Parameters
     ----------
-    sigmas : sequence of floats >= 0, at least one
-        Dimensionless: plain numbers or a dimensionless Brian2 quantity (``[0, 1]*ms`` raises
-        Brian2's ``DimensionMismatchError``; booleans and complex numbers a TypeError).
-    sigma_train : float >= 0, dimensionless
+    sigmas : sequence of float
+        At least one, each >= 0. Dimensionless: plain numbers or a dimensionless Brian2
+        quantity (``[0, 1]*ms`` raises Brian2's ``DimensionMismatchError``; booleans and
+        complex numbers a TypeError).
+    sigma_train : float
+        The training sigma, >= 0, dimensionless.
 
     Returns
     -------
-    float64 array (S,), sorted, without near-duplicates (relative tolerance 1e-9).
+    float64 array (S,)
+        Sorted, without near-duplicates (relative tolerance 1e-9).
 
     Examples
     --------
@@ -346,8 +428,9 @@ def swept_noise(spec, placement, sigma, template=None):
 
     Returns
     -------
-    Noise : ``template`` with that sigma if given; else the training process if the placement
-    is the training one, white noise at another placement.
+    Noise
+        ``template`` with that sigma if given; else the training process if the placement
+        is the training one, white noise at another placement.
     """
     if template is not None:
         return template.with_sigma(float(sigma))
@@ -367,30 +450,37 @@ def _chosen_metric(metric, probe):
 
 
 @keeps_random_state
-def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, seed,
-                     noise=None, metric=None, progress=False, **options):
+def noise_preference(spec: CTRNNSpec, env: str | gym.Env, sigmas: np.ndarray, *,
+                     placement: str | None = None, backend: str, n_trials: int, seed: int,
+                     noise: Noise | None = None, metric: str | None = None,
+                     progress: bool = False, **options) -> NoisePreferenceCurve:
     """Measure a network's noise-preference curve: its task metric at each test-noise sigma.
 
     Parameters
     ----------
-    spec : :class:`~brian_noisy_rnn.CTRNNSpec`, a trained network (its ``noise`` is the
-        training noise, giving the training placement and sigma)
-    env : str or NeuroGym TrialEnv
+    spec : CTRNNSpec
+        A trained network (its ``noise`` is the training noise, giving the training
+        placement and sigma).
+    env : str or TrialEnv
         A task id (made with the network's ``dt``, as in :func:`~brian_noisy_rnn.evaluate`)
         or a TrialEnv (e.g. ``brian_noisy_rnn.tasks.make(id, dt=...)``) whose ``dt`` is the
         network's ``dt``.
-    sigmas : sequence of floats >= 0 (dimensionless), test-noise amplitudes. 0 and the training
-        sigma are always added (see :func:`sigma_grid`)
+    sigmas : sequence of float
+        Test-noise amplitudes, >= 0 (dimensionless). 0 and the training sigma are always
+        added (see :func:`sigma_grid`).
     placement : {"pre", "post", "state"} or None
         Where the test noise enters; None: the training placement. With the training
         placement the training noise process (e.g. OU with its ``tau_noise``) is kept;
         another placement uses white noise.
-    backend : {"numpy", "torch", "brian2", "brian2-spiking"}, see :func:`~brian_noisy_rnn.simulate`
-    n_trials : int >= 1, trials per sigma (the same trials at every sigma)
-    seed : int in [0, 2**32), the evaluation seed of :func:`~brian_noisy_rnn.evaluate`: it
-        seeds the trial batch and (through ``evaluation.noise_seed``) the test noise; the same
-        trials and noise draws are used at every sigma (common random numbers)
-    noise : :class:`~brian_noisy_rnn.Noise` or None
+    backend : {"numpy", "torch", "brian2", "brian2-spiking"}
+        The simulation backend, see :func:`~brian_noisy_rnn.simulate`.
+    n_trials : int
+        Trials per sigma, >= 1 (the same trials at every sigma).
+    seed : int
+        In [0, 2**32), the evaluation seed of :func:`~brian_noisy_rnn.evaluate`: it seeds
+        the trial batch and (through ``evaluation.noise_seed``) the test noise; the same
+        trials and noise draws are used at every sigma (common random numbers).
+    noise : Noise or None
         A test-noise template whose sigma is replaced by each test sigma, to test with another
         process than the training one (e.g. train white, test ``Noise("pre", 0,
         process="ou", tau_noise=20*ms)``). Excludes ``placement``.
@@ -400,20 +490,24 @@ def noise_preference(spec, env, sigmas, *, placement=None, backend, n_trials, se
         loss, which shows a preference where accuracy saturates), "accuracy",
         "performance" (NeuroGym's own, NeuroGym tasks), "mse", "nmse", "trial_accuracy" (mazes).
         The others are kept in ``other_metrics``.
-    progress : bool, show a tqdm bar over sigmas
-    **options : passed to :func:`~brian_noisy_rnn.simulate` (e.g. ``target="cython"`` for Brian2)
+    progress : bool
+        Show a tqdm bar over sigmas.
+    **options : keyword arguments
+        Passed to :func:`~brian_noisy_rnn.simulate` (e.g. ``target="cython"`` for Brian2).
 
     Returns
     -------
-    :class:`NoisePreferenceCurve` with the primary metric's mean and standard error over trials
-    per sigma, the preferred sigma, its ratio to the training sigma and the metric at 0 and at
-    the training sigma.
+    NoisePreferenceCurve
+        With the chosen metric's mean and standard error over trials per sigma, the
+        preferred sigma, its ratio to the training sigma and the metric at 0 and at the
+        training sigma.
 
     Raises
     ------
-    TypeError, ValueError : for invalid arguments, before anything is simulated (e.g. a
-        ``placement`` that is missing while the spec was trained without noise, or an env whose
-        dt differs from the network's).
+    TypeError, ValueError
+        For invalid arguments, before anything is simulated (e.g. a ``placement`` that is
+        missing while the spec was trained without noise, or an env whose dt differs from
+        the network's).
 
     Notes
     -----

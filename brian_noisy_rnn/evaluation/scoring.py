@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,12 +24,26 @@ from ..core.validation import check_seed
 from ..core.spec import CTRNNSpec, check_spec
 from ..core.validation import check_int
 
+if TYPE_CHECKING:
+    import gymnasium as gym
+
 __all__ = ["EvaluationResult", "check_spec_for_task", "evaluate", "evaluate_per_trial",
            "noise_seed", "task_env"]
 
 
 def noise_seed(seed):
-    """The seed of the test-noise draws for evaluation seed ``seed`` (passed to ``simulate``)."""
+    """The seed of the test-noise draws for evaluation seed ``seed`` (passed to ``simulate``).
+
+    Parameters
+    ----------
+    seed : int
+        The evaluation seed (which also seeds the trials).
+
+    Returns
+    -------
+    int
+        A seed in [0, 2**32) derived from ``seed`` by ``numpy.random.SeedSequence``.
+    """
     return int(np.random.SeedSequence([int(seed), 0x6E6F6973]).generate_state(1)[0])
 
 
@@ -38,16 +53,24 @@ class EvaluationResult:
 
     Attributes
     ----------
-    metrics : dict name -> float, :func:`brian_noisy_rnn.tasks.metrics.task_metrics` (pooled over
-        all scored steps of all trials)
-    per_trial : dict name -> float64 array (n_trials,), each trial's value
-        (:func:`brian_noisy_rnn.tasks.metrics.per_trial_metrics`; NaN for a trial without scored steps)
+    metrics : dict of str to float
+        :func:`brian_noisy_rnn.tasks.metrics.task_metrics` (pooled over all scored steps of
+        all trials).
+    per_trial : dict of str to float64 array (n_trials,)
+        Each trial's value (:func:`brian_noisy_rnn.tasks.metrics.per_trial_metrics`; NaN for
+        a trial without scored steps).
     n_trials : int
+        Number of trials B.
     backend : str
-    noise : :class:`Noise`, the test noise
-    seed : int, the evaluation seed (trials); the noise used ``noise_seed(seed)``
-    outputs : float64 array (T, B, n_out) or None (kept when ``keep_outputs=True``)
-    batch : the :class:`~brian_noisy_rnn.tasks.TaskBatch` or None (kept when ``keep_outputs=True``)
+        The simulation backend.
+    noise : Noise
+        The test noise.
+    seed : int
+        The evaluation seed (trials); the noise used ``noise_seed(seed)``.
+    outputs : float64 array (T, B, n_out) or None
+        The network outputs, kept when ``keep_outputs=True``.
+    batch : TaskBatch or None
+        The :class:`~brian_noisy_rnn.tasks.TaskBatch`, kept when ``keep_outputs=True``.
     """
 
     metrics: dict
@@ -60,13 +83,34 @@ class EvaluationResult:
     batch: object = None
 
     def mean(self, name):
-        """Mean of a per-trial metric over trials with a value (NaN if none has one)."""
+        """Mean of a per-trial metric over trials with a value (NaN if none has one).
+
+        Parameters
+        ----------
+        name : str
+            A key of :attr:`per_trial`, e.g. ``"mse"``.
+
+        Returns
+        -------
+        float
+        """
         v = self.per_trial[name]
         v = v[np.isfinite(v)]
         return float(v.mean()) if len(v) else float("nan")
 
     def sem(self, name):
-        """Standard error of the mean of a per-trial metric over trials (ddof=1, NaN-aware)."""
+        """Standard error of the mean of a per-trial metric over trials (ddof=1, NaN-aware).
+
+        Parameters
+        ----------
+        name : str
+            A key of :attr:`per_trial`, e.g. ``"mse"``.
+
+        Returns
+        -------
+        float
+            NaN with fewer than 2 trials with a value.
+        """
         v = self.per_trial[name]
         v = v[np.isfinite(v)]
         return float(np.std(v, ddof=1) / math.sqrt(len(v))) if len(v) > 1 else float("nan")
@@ -77,7 +121,7 @@ class EvaluationResult:
 
         Returns
         -------
-        dict name -> float
+        dict of str to float
             The keys of :attr:`metrics`; each value is :meth:`sem` of that metric's per-trial
             values (NaN for a metric without per-trial values or with fewer than 2 trials).
         """
@@ -87,7 +131,19 @@ class EvaluationResult:
 def check_spec_for_task(spec, env, name="spec"):
     """Raise ValueError naming ``name`` if ``spec``'s input/output sizes do not fit ``env``.
 
-    Returns a small probe :class:`~brian_noisy_rnn.tasks.TaskBatch` (4 trials) of ``env``.
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        The network; its n_in, n_out and dt must fit the task.
+    env : TrialEnv
+        A NeuroGym ``TrialEnv`` (or wrapper).
+    name : str
+        The argument's name in error messages.
+
+    Returns
+    -------
+    TaskBatch
+        A small probe :class:`~brian_noisy_rnn.tasks.TaskBatch` (4 trials) of ``env``.
     """
     check_spec(spec, name)
     probe = tasks_module.batch(env, 4, seed=0)
@@ -156,14 +212,42 @@ def _resolve(spec, env, backend, noise, n_trials, seed):
 
 
 @keeps_random_state
-def evaluate_per_trial(spec, env, *, backend, noise=None, n_trials=1000, seed=0,
-                       keep_outputs=False, batch=None, **options):
+def evaluate_per_trial(spec: CTRNNSpec, env: str | gym.Env, *, backend: str,
+                       noise: Noise | None = None, n_trials: int = 1000, seed: int = 0,
+                       keep_outputs: bool = False, batch: object | None = None,
+                       **options) -> EvaluationResult:
     """Like :func:`evaluate`, but return an :class:`EvaluationResult` with per-trial metrics.
 
     Use ``result.mean(name)`` and ``result.sem(name)`` for a mean and its standard error over
-    trials. ``keep_outputs=True`` also keeps the outputs (T, B, n_out) and the batch.
-    ``batch``: the trials ``tasks.batch(env, n_trials, seed=seed)`` if already built (e.g.
-    reused across test-noise levels); None builds them.
+    trials.
+
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        As in :func:`evaluate`.
+    env : str or TrialEnv
+        As in :func:`evaluate`.
+    backend : str
+        As in :func:`evaluate`.
+    noise : Noise or None
+        As in :func:`evaluate`.
+    n_trials : int
+        As in :func:`evaluate`.
+    seed : int
+        As in :func:`evaluate`.
+    keep_outputs : bool
+        Also keep the outputs (T, B, n_out) and the batch in the result.
+    batch : TaskBatch or None
+        The trials ``tasks.batch(env, n_trials, seed=seed)`` if already built (e.g. reused
+        across test-noise levels); None builds them. ValueError if it has another number of
+        trials than ``n_trials``.
+    **options : keyword arguments
+        Passed to the backend, as in :func:`evaluate`.
+
+    Returns
+    -------
+    EvaluationResult
+        Pooled and per-trial metrics.
     """
     env, noise, n_trials, seed = _resolve(spec, env, backend, noise, n_trials, seed)
     if batch is None:
@@ -180,33 +264,40 @@ def evaluate_per_trial(spec, env, *, backend, noise=None, n_trials=1000, seed=0,
 
 
 @keeps_random_state
-def evaluate(spec, env, *, backend, noise=None, n_trials=1000, seed=0, return_sem=False,
-             **options):
+def evaluate(spec: CTRNNSpec, env: str | gym.Env, *, backend: str, noise: Noise | None = None,
+             n_trials: int = 1000, seed: int = 0, return_sem: bool = False,
+             **options) -> dict | tuple[dict, dict]:
     """Task metrics of ``spec`` on ``n_trials`` trials of ``env``, simulated with ``backend``.
 
     Parameters
     ----------
-    spec : :class:`CTRNNSpec`; its n_in, n_out and dt must fit the task
-    env : task id (str, made with the spec's dt) or NeuroGym TrialEnv (e.g. ``tasks.make``)
-    backend : {"numpy", "torch", "brian2", "brian2-spiking"}, see :func:`brian_noisy_rnn.simulate`
-    noise : :class:`Noise` or None, the test noise (None: ``spec.noise``, the training noise)
-    n_trials : int >= 1
-    seed : int in [0, 2**32)
-        Seeds the trials (``tasks.batch(env, n_trials, seed=seed)``) and, through
+    spec : CTRNNSpec
+        The network; its n_in, n_out and dt must fit the task.
+    env : str or TrialEnv
+        A task id (made with the spec's dt) or a NeuroGym TrialEnv (e.g. ``tasks.make``).
+    backend : {"numpy", "torch", "brian2", "brian2-spiking"}
+        The simulation backend, see :func:`brian_noisy_rnn.simulate`.
+    noise : Noise or None
+        The test noise (None: ``spec.noise``, the training noise).
+    n_trials : int
+        Number of trials, >= 1.
+    seed : int
+        In [0, 2**32). Seeds the trials (``tasks.batch(env, n_trials, seed=seed)``) and, through
         :func:`noise_seed`, the noise draws. Same seed: same trials and same draws on every
         backend and at every sigma.
     return_sem : bool
         Also return each metric's standard error over trials (what ``brian-noisy-rnn
         evaluate`` prints); default False keeps the plain dict.
-    **options : passed to the backend (e.g. ``target="cython"`` for brian2)
+    **options : keyword arguments
+        Passed to the backend (e.g. ``target="cython"`` for brian2).
 
     Returns
     -------
-    metrics : dict name -> float
+    metrics : dict of str to float
         :func:`brian_noisy_rnn.tasks.metrics.task_metrics`: classification ``accuracy``,
         ``cross_entropy`` (+ ``trial_accuracy`` for mazes); regression ``mse``, ``nmse``.
         Pooled over all scored steps of all trials.
-    sem : dict name -> float
+    sem : dict of str to float
         Only with ``return_sem=True``, then returned as ``(metrics, sem)``: the standard
         error of the mean of each metric's per-trial values (std with ddof=1 / sqrt(trials);
         :attr:`EvaluationResult.sems`). For the full per-trial values use
