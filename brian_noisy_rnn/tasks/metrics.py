@@ -270,9 +270,10 @@ def torch_loss(outputs, batch_tensors):
     ----------
     outputs : torch.Tensor (T, B, n_out)
         Network outputs (logits for classification).
-    batch_tensors : TorchBatch (from ``TaskBatch.to_torch()``) or TaskBatch
-        A TaskBatch is converted on the fly (to ``outputs``' device and dtype); convert once
-        with ``to_torch`` when training in a loop.
+    batch_tensors : TorchBatch or TaskBatch
+        The batch, as from ``TaskBatch.to_torch()``. A TaskBatch is converted on the fly
+        (to ``outputs``' device and dtype); convert once with ``to_torch`` when training in
+        a loop.
 
     Returns
     -------

@@ -108,8 +108,9 @@ class SteppedTrials:
 
     Parameters
     ----------
-    env : TrialEnv or gymnasium wrapper of one (any wrappers)
-        Copied with :func:`copy_env`; ``env`` itself is never stepped.
+    env : TrialEnv or gymnasium wrapper of one
+        The environment (any wrappers). Copied with :func:`copy_env`; ``env`` itself is
+        never stepped.
     n_trials : int >= 1
         B, one trial per copy.
     seed : int in [0, 2**32)
