@@ -1,5 +1,7 @@
 """Small validation and algebra helpers shared by the analysis modules."""
 
+from __future__ import annotations
+
 import numpy as np
 
 from ..core.noise import as_noise
@@ -12,13 +14,17 @@ def check_input_vector(spec, u, name="u"):
     Parameters
     ----------
     spec : CTRNNSpec
-    u : array-like (n_in,), dimensionless (see
-        :func:`~brian_noisy_rnn.core.validation.as_dimensionless`)
-    name : str, argument name for error messages
+        The network; gives n_in.
+    u : array-like (n_in,)
+        The input vector, dimensionless (see
+        :func:`~brian_noisy_rnn.core.validation.as_dimensionless`).
+    name : str
+        Argument name for error messages.
 
     Returns
     -------
     numpy.ndarray of float64, shape (n_in,)
+        The checked, finite input vector.
     """
     arr = as_dimensionless(u, name)
     if arr.ndim == 0 and spec.n_in == 1:
@@ -36,12 +42,16 @@ def check_input_set(spec, inputs, name="inputs"):
     Parameters
     ----------
     spec : CTRNNSpec
-    inputs : array-like (K, n_in), dimensionless
-    name : str, argument name for error messages
+        The network; gives n_in.
+    inputs : array-like (K, n_in)
+        K >= 1 constant input vectors, dimensionless.
+    name : str
+        Argument name for error messages.
 
     Returns
     -------
     numpy.ndarray of float64, shape (K, n_in)
+        The checked, finite input vectors.
     """
     arr = as_dimensionless(inputs, name)
     if arr.ndim == 1 and spec.n_in == 1:
@@ -60,12 +70,15 @@ def check_sigma(spec, sigma, name="sigma"):
     ----------
     spec : CTRNNSpec
         Gives N.
-    sigma : float or array-like (N,), dimensionless
-    name : str, argument name for error messages
+    sigma : float or array-like (N,)
+        The noise std, dimensionless.
+    name : str
+        Argument name for error messages.
 
     Returns
     -------
     numpy.ndarray of float64, shape () or (N,)
+        The checked std.
     """
     sig = as_dimensionless(sigma, name)
     if sig.ndim > 1 or (sig.ndim == 1 and sig.shape[0] != spec.n_hidden):
@@ -80,9 +93,21 @@ def check_states(spec, h, name, *, batch=False):
     """Hidden states, dimensionless and finite: shape (N,), or (K, N) with ``batch``
     (a single (N,) state is then read as K = 1).
 
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        Gives N.
+    h : array-like (N,) or (K, N)
+        The state(s), dimensionless.
+    name : str
+        Argument name for error messages.
+    batch : bool
+        Accept (and return) a batch (K, N) of states.
+
     Returns
     -------
     numpy.ndarray of float64, shape (N,) or (K, N)
+        The checked, finite state(s).
     """
     arr = as_dimensionless(h, name)
     if batch and arr.ndim == 1:
@@ -97,7 +122,23 @@ def check_states(spec, h, name, *, batch=False):
 
 
 def resolve_noise(spec, noise, name="noise"):
-    """``noise`` (a :class:`Noise`) or the spec's own noise when None; checked against the spec."""
+    """``noise`` (a :class:`Noise`) or the spec's own noise when None; checked against the spec.
+
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        The network; its ``noise`` is the default, its dt and N are checked against.
+    noise : Noise or None
+        The noise to use (anything :func:`~brian_noisy_rnn.core.noise.as_noise` accepts);
+        None: ``spec.noise``.
+    name : str
+        Argument name for error messages.
+
+    Returns
+    -------
+    Noise
+        The noise, compatible with ``spec``.
+    """
     noise = spec.noise if noise is None else as_noise(noise, name)
     noise.check_compatible(spec.dt_seconds, spec.n_hidden)
     return noise
@@ -108,6 +149,18 @@ def pre_sigma(spec, noise):
 
     White and OU noise inside f both have per-step marginal std sigma, so the mean field
     averages f over N(0, sigma^2) in both cases.
+
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        Gives N.
+    noise : Noise
+        The noise.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (N,)
+        The per-neuron std inside f (dimensionless).
     """
     if noise.placement == "pre" and noise.is_active:
         return noise.sigma_vector(spec.n_hidden)
@@ -115,6 +168,19 @@ def pre_sigma(spec, noise):
 
 
 def drive(spec, u):
-    """The constant part of the pre-activation, ``w_in u + b`` (N,)."""
+    """The constant part of the pre-activation, ``w_in u + b`` (N,).
+
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        The network.
+    u : numpy.ndarray (n_in,)
+        The constant input.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (N,)
+        ``w_in u + b``.
+    """
     return spec.w_in @ u + spec.b
 

@@ -15,6 +15,10 @@ behaviour:
   per-neuron sigma, but only removes the input-averaged bias.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..core.noise import Noise
@@ -23,28 +27,37 @@ from ..core.validation import check_choice
 from ._common import check_input_set, check_sigma
 from ..core.noise_averages import NoiseAveragedActivation, noise_averaged_activation
 
+if TYPE_CHECKING:
+    from ..core.spec import CTRNNSpec
+
 METHODS = ("activation", "output_bias")
 
 
-def compensate(spec, sigma=None, *, method="activation", inputs=None):
+def compensate(spec: CTRNNSpec, sigma: float | np.ndarray | None = None, *,
+               method: str = "activation", inputs: np.ndarray | None = None) -> CTRNNSpec:
     """A noise-free network reproducing the mean behaviour of ``spec`` at noise ``sigma``.
 
     Parameters
     ----------
-    spec : :class:`CTRNNSpec`, the (trained) network; its ``noise`` gives the placement
-    sigma : float > 0, array (N,) or None
-        The noise level to reproduce (default: ``spec.noise``'s sigma, the training noise).
-        ``method="activation"`` needs one value for all units.
+    spec : CTRNNSpec
+        The (trained) network; its ``noise`` gives the placement.
+    sigma : float > 0, float array (N,) or None
+        The noise level to reproduce, dimensionless (default: ``spec.noise``'s sigma, the
+        training noise). ``method="activation"`` needs one value for all units.
     method : {"activation", "output_bias"}
-    inputs : float array (K, n_in), constant inputs to average the output shift over
-        (``method="output_bias"`` only; e.g. the task's input values)
+        Replace f by its noise average, or shift ``b_out`` (see the module docstring).
+    inputs : float array (K, n_in) or None
+        Constant inputs to average the output shift over (``method="output_bias"`` only;
+        e.g. the task's input values).
 
     Returns
     -------
-    :class:`CTRNNSpec` with ``noise=Noise("none")`` and ``metadata["compensation"]``
-    holding ``method``, ``sigma``, ``placement`` and ``original_hash``. Only noise inside f (placement
-    "pre", white or OU) changes the mean field; for other placements the mean field of f
-    is f, and the returned spec is ``spec`` without noise (recorded in the metadata).
+    CTRNNSpec
+        The compensated spec, with ``noise=Noise("none")`` and ``metadata["compensation"]``
+        holding ``method``, ``sigma``, ``placement`` and ``original_hash``. Only noise
+        inside f (placement "pre", white or OU) changes the mean field; for other
+        placements the mean field of f is f, and the returned spec is ``spec`` without
+        noise (recorded in the metadata).
     """
     check_spec(spec)
     check_choice(method, "method", METHODS)

@@ -13,7 +13,10 @@ The same solver finds *mean-field* fixed points (``f`` replaced by its noise ave
 ``g_s(a) = E[f(a + s xi)]``; see :mod:`.stationary`): pass ``sigma``.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import root
@@ -23,6 +26,9 @@ from ..core.spec import check_spec
 from ..core.validation import check_int
 from ._common import check_input_vector, check_sigma, check_states, drive
 
+if TYPE_CHECKING:
+    from ..core.spec import CTRNNSpec
+
 
 @dataclass(frozen=True)
 class FixedPoint:
@@ -30,13 +36,18 @@ class FixedPoint:
 
     Attributes
     ----------
-    h : float64 array (N,), the state
-    a : float64 array (N,), the pre-activation ``w_rec h + w_in u + b`` there
-    output : float64 array (n_out,), ``w_out h + b_out``
-    eigenvalues : complex128 array (N,), of the flow Jacobian, in 1/s, sorted by real part
-        (largest first)
-    stable : bool, all real parts < 0
-    residual : float, ``max |-h + f(a)|`` (dimensionless)
+    h : float64 array (N,)
+        The state.
+    a : float64 array (N,)
+        The pre-activation ``w_rec h + w_in u + b`` there.
+    output : float64 array (n_out,)
+        The output ``w_out h + b_out``.
+    eigenvalues : complex128 array (N,)
+        Eigenvalues of the flow Jacobian, in 1/s, sorted by real part (largest first).
+    stable : bool
+        All real parts < 0.
+    residual : float
+        ``max |-h + f(a)|`` (dimensionless).
     """
 
     h: np.ndarray
@@ -48,7 +59,13 @@ class FixedPoint:
 
     @property
     def slowest_time_constant(self):
-        """``1 / min |Re lambda|`` in seconds (inf at a marginal point)."""
+        """``1 / min |Re lambda|`` in seconds (inf at a marginal point).
+
+        Returns
+        -------
+        float
+            The slowest time constant, in seconds.
+        """
         re = np.abs(self.eigenvalues.real)
         return float(np.inf) if re.min() == 0 else float(1.0 / re.min())
 
@@ -56,7 +73,19 @@ class FixedPoint:
 def averaged_map(spec, sigma):
     """``(g, dg)``: callables a -> (N,) for ``E[f(a + sigma xi)]`` and its derivative.
 
-    ``sigma`` : array (N,) >= 0 (zeros give f and f').
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        The network (gives the activation f).
+    sigma : float array (N,)
+        Noise std inside f, >= 0, dimensionless (zeros give f and f').
+
+    Returns
+    -------
+    g : callable
+        ``a -> E[f(a + sigma xi)]``, float array (N,) -> (N,).
+    dg : callable
+        Its derivative, float array (N,) -> (N,).
     """
     act = get_activation(spec.activation)
     sigma = np.asarray(sigma, float)
@@ -67,7 +96,22 @@ def averaged_map(spec, sigma):
 
 
 def flow_jacobian(spec, a, dg):
-    """``(-I + diag(dg(a)) w_rec) / tau`` (N, N), 1/s."""
+    """``(-I + diag(dg(a)) w_rec) / tau`` (N, N), 1/s.
+
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        The network.
+    a : float array (N,)
+        The pre-activation.
+    dg : callable
+        Derivative of the (averaged) activation, float array (N,) -> (N,).
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (N, N)
+        The Jacobian of the flow, in 1/s.
+    """
     n = spec.n_hidden
     return (-np.eye(n) + dg(a)[:, None] * spec.w_rec) / spec.tau_seconds
 
@@ -77,13 +121,21 @@ def solve_fixed_point(spec, u, start, sigma=None, *, tol=1e-10):
 
     Parameters
     ----------
-    spec : CTRNNSpec; u : (n_in,); start : (N,)
-    sigma : None or (N,) noise std inside f (None: deterministic f)
-    tol : float, accepted residual ``max |-h + g(a)|``
+    spec : CTRNNSpec
+        The network.
+    u : float array (n_in,)
+        The constant input.
+    start : float array (N,)
+        The starting state.
+    sigma : float array (N,) or None
+        Noise std inside f (None: deterministic f).
+    tol : float
+        Accepted residual ``max |-h + g(a)|``.
 
     Returns
     -------
-    :class:`FixedPoint` or None if the solver did not converge to ``tol``.
+    FixedPoint or None
+        The fixed point, or None if the solver did not converge to ``tol``.
     """
     c = drive(spec, u)
     sig = np.zeros(spec.n_hidden) if sigma is None else np.asarray(sigma, float)
@@ -119,7 +171,24 @@ def solve_fixed_point(spec, u, start, sigma=None, *, tol=1e-10):
 
 
 def make_fixed_point(spec, u, h, sigma=None):
-    """A :class:`FixedPoint` record for state ``h`` (its eigenvalues, stability, residual)."""
+    """A :class:`FixedPoint` record for state ``h`` (its eigenvalues, stability, residual).
+
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        The network.
+    u : float array (n_in,)
+        The constant input.
+    h : float array (N,)
+        The state.
+    sigma : float array (N,) or None
+        Noise std inside f (None: deterministic f).
+
+    Returns
+    -------
+    FixedPoint
+        The record for ``h``.
+    """
     sig = np.zeros(spec.n_hidden) if sigma is None else np.asarray(sigma, float)
     g, dg = averaged_map(spec, sig)
     a = spec.w_rec @ h + drive(spec, u)
@@ -133,7 +202,23 @@ def make_fixed_point(spec, u, h, sigma=None):
 def settle(spec, u, starts, sigma=None, *, n_steps=None):
     """Iterate the deterministic (or mean-field) Euler map from each start (K, N) -> (K, N).
 
-    ``n_steps`` defaults to 40 time constants.
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        The network.
+    u : float array (n_in,)
+        The constant input.
+    starts : float array (K, N)
+        The starting states.
+    sigma : float array (N,) or None
+        Noise std inside f (None: deterministic f).
+    n_steps : int or None
+        Number of Euler steps; defaults to 40 time constants.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (K, N)
+        The states after ``n_steps`` steps.
     """
     gamma = spec.gamma
     n_steps = int(np.ceil(40 / gamma)) if n_steps is None else int(n_steps)
@@ -146,29 +231,40 @@ def settle(spec, u, starts, sigma=None, *, n_steps=None):
     return h
 
 
-def fixed_points(spec, u, *, sigma=None, n_random=16, seed=0, starts=None, scale=None,
-                 tol=1e-10, dedup_tol=1e-6):
+def fixed_points(spec: CTRNNSpec, u: np.ndarray, *, sigma: float | np.ndarray | None = None,
+                 n_random: int = 16, seed: int = 0, starts: np.ndarray | None = None,
+                 scale: float | None = None, tol: float = 1e-10,
+                 dedup_tol: float = 1e-6) -> list[FixedPoint]:
     """All fixed points found from many starts, deduplicated, stable ones first.
 
     Parameters
     ----------
-    spec : :class:`CTRNNSpec`
-    u : float array (n_in,), the constant input
-    sigma : None, float or (N,) array, optional
+    spec : CTRNNSpec
+        The network.
+    u : float array (n_in,)
+        The constant input.
+    sigma : None, float or float array (N,), optional
         Noise std inside f: find the fixed points of the mean-field map
         ``h = E[f(w_rec h + w_in u + b + sigma xi)]`` instead of the deterministic one.
-    n_random : int >= 0, number of random starts (normal, std ``scale``) and of simulated
-        trajectories (settled from random states) used as further starts
-    seed : int, for the random starts
-    starts : optional (K, N) extra starting states
-    scale : float, std of the random starts (default: 1 + max abs(f(w_in u + b)))
-    tol : float, residual ``max |-h + f(a)|`` a fixed point must reach
-    dedup_tol : float, fixed points closer than ``dedup_tol * (1 + |h|)`` (max norm) are one
+    n_random : int >= 0
+        Number of random starts (normal, std ``scale``) and of simulated trajectories
+        (settled from random states) used as further starts.
+    seed : int
+        Seed of the random starts.
+    starts : float array (K, N), optional
+        Extra starting states.
+    scale : float, optional
+        Std of the random starts (default: 1 + max abs(f(w_in u + b))).
+    tol : float
+        Residual ``max |-h + f(a)|`` a fixed point must reach.
+    dedup_tol : float
+        Fixed points closer than ``dedup_tol * (1 + |h|)`` (max norm) are one.
 
     Returns
     -------
-    list of :class:`FixedPoint`, stable first, then by residual. Always tried starts:
-    zeros, ``spec.h0``, the random ones, and the states the network settles to from them.
+    list of FixedPoint
+        Stable first, then by residual. Always tried starts: zeros, ``spec.h0``, the
+        random ones, and the states the network settles to from them.
     """
     check_spec(spec)
     u = check_input_vector(spec, u)
@@ -208,8 +304,30 @@ def reached_fixed_point(spec, u, sigma=None, *, start=None, tol=1e-10):
     """The fixed point the network settles to from ``start`` (default ``spec.h0``).
 
     Runs the (mean-field) Euler map for 40 time constants, then polishes with Newton.
-    Raises :class:`NoFixedPointError` (a ValueError and a RuntimeError) if no fixed point is
-    reached (e.g. the network oscillates or diverges): a property of the network, not a bug.
+
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        The network.
+    u : float array (n_in,)
+        The constant input.
+    sigma : None, float or float array (N,)
+        Noise std inside f (None: deterministic f).
+    start : float array (N,) or None
+        The starting state (default ``spec.h0``).
+    tol : float
+        Residual ``max |-h + f(a)|`` the fixed point must reach.
+
+    Returns
+    -------
+    FixedPoint
+        The fixed point reached.
+
+    Raises
+    ------
+    NoFixedPointError
+        (a ValueError and a RuntimeError) if no fixed point is reached (e.g. the network
+        oscillates or diverges): a property of the network, not a bug.
     """
     u = check_input_vector(spec, u)
     start = np.array(spec.h0) if start is None else check_states(spec, start, "start")

@@ -9,7 +9,10 @@ fraction of them within 1 and 2 sigma of the kink, plus the local shift per unit
 networks trained with noise inside and outside f can be compared.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +22,10 @@ from ..core.spec import check_spec
 from ..core.validation import as_dimensionless
 from ._common import resolve_noise
 
+if TYPE_CHECKING:
+    from ..core.noise import Noise
+    from ..core.spec import CTRNNSpec
+
 
 @keeps_random_state
 def preactivations(spec, inputs, *, noise=None, backend="numpy", seed=0, **options):
@@ -26,14 +33,24 @@ def preactivations(spec, inputs, *, noise=None, backend="numpy", seed=0, **optio
 
     Parameters
     ----------
-    spec : :class:`CTRNNSpec`; inputs : float array (T, B, n_in)
-    noise : :class:`Noise` or None (None: ``spec.noise``), the noise during the run
-    backend, seed, **options : as for :func:`brian_noisy_rnn.simulate`
+    spec : CTRNNSpec
+        The network.
+    inputs : float array (T, B, n_in)
+        The inputs, dimensionless.
+    noise : Noise or None
+        The noise during the run (None: ``spec.noise``).
+    backend : str
+        A :func:`brian_noisy_rnn.simulate` backend ("numpy", "torch", "brian2", ...).
+    seed : int or None
+        The noise seed, as for :func:`brian_noisy_rnn.simulate`.
+    **options : dict
+        Passed to the backend, as for :func:`brian_noisy_rnn.simulate`.
 
     Returns
     -------
-    a : float64 array (T, B, N), the deterministic part of the argument of f at each step
-    (``h_{-1} = spec.h0``). With noise inside f, f receives ``a + sigma xi``.
+    a : float64 array (T, B, N)
+        The deterministic part of the argument of f at each step (``h_{-1} = spec.h0``).
+        With noise inside f, f receives ``a + sigma xi``.
     """
     from ..backends.simulation import simulate
     from ..core.validation import check_inputs
@@ -53,15 +70,23 @@ class OperatingPointStats:
 
     Attributes
     ----------
-    sigma : float, the noise scale distances are measured in
-    kink : float or None, the activation's kink (None for smooth activations)
-    fraction_within : dict {k: fraction of (step, trial, unit) samples with
-        ``|a - kink| < k sigma``} (empty without a kink)
-    mean_abs_distance : float, mean ``|a - kink| / sigma`` (nan without a kink)
-    local_shift : float, mean ``|E[f(a + sigma xi)] - f(a)|`` over the samples (any activation)
-    fraction_active : float, fraction with ``a > kink`` (nan without a kink)
+    sigma : float
+        The noise scale distances are measured in (dimensionless).
+    kink : float or None
+        The activation's kink (None for smooth activations).
+    fraction_within : dict of float to float
+        ``{k: fraction of (step, trial, unit) samples with |a - kink| < k sigma}`` (empty
+        without a kink).
+    mean_abs_distance : float
+        Mean ``|a - kink| / sigma`` (nan without a kink).
+    local_shift : float
+        Mean ``|E[f(a + sigma xi)] - f(a)|`` over the samples (any activation).
+    fraction_active : float
+        Fraction with ``a > kink`` (nan without a kink).
     n_samples : int
-    distances : float array (n_samples,), signed ``(a - kink) / sigma`` (or ``a / sigma``)
+        Number of (step, trial, unit) samples.
+    distances : float array (n_samples,)
+        Signed ``(a - kink) / sigma`` (or ``a / sigma`` without a kink).
     """
 
     sigma: float
@@ -74,7 +99,14 @@ class OperatingPointStats:
     distances: np.ndarray = field(repr=False)
 
     def as_dict(self):
-        """JSON-friendly summary (without the samples)."""
+        """JSON-friendly summary (without the samples).
+
+        Returns
+        -------
+        dict
+            ``sigma``, ``kink``, ``mean_abs_distance``, ``local_shift``,
+            ``fraction_active``, ``n_samples`` and one ``within_<k>_sigma`` per k.
+        """
         d = {"sigma": self.sigma, "kink": self.kink, "mean_abs_distance": self.mean_abs_distance,
              "local_shift": self.local_shift, "fraction_active": self.fraction_active,
              "n_samples": self.n_samples}
@@ -83,25 +115,40 @@ class OperatingPointStats:
 
 
 @keeps_random_state
-def operating_point_stats(spec, inputs, mask=None, *, sigma=None, noise=None, backend="numpy",
-                          seed=0, within=(1.0, 2.0), **options):
+def operating_point_stats(spec: CTRNNSpec, inputs: np.ndarray, mask: np.ndarray | None = None, *,
+                          sigma: float | None = None, noise: Noise | None = None,
+                          backend: str = "numpy", seed: int | None = 0,
+                          within: tuple[float, ...] = (1.0, 2.0),
+                          **options) -> OperatingPointStats:
     """Distribution of pre-activations relative to the activation's nonlinearity.
 
     Parameters
     ----------
-    spec : :class:`CTRNNSpec`
-    inputs : float array (T, B, n_in), e.g. ``TaskBatch.inputs``
-    mask : bool array (T, B) or None: which steps count (e.g. ``TaskBatch.mask``); None = all
-    sigma : float > 0 or None, the distance unit (default: the spec's training sigma,
-        ``spec.noise.scalar_sigma()``; required if that is 0)
-    noise : :class:`Noise` or None, the noise during the simulated trials (default
-        ``spec.noise``: the network in its own operating regime)
-    backend, seed, **options : as for :func:`brian_noisy_rnn.simulate`
-    within : tuple of float, the k of the "within k sigma" fractions
+    spec : CTRNNSpec
+        The network.
+    inputs : float array (T, B, n_in)
+        The inputs, e.g. ``TaskBatch.inputs``.
+    mask : bool array (T, B) or None
+        Which steps count (e.g. ``TaskBatch.mask``); None = all.
+    sigma : float > 0 or None
+        The distance unit (default: the spec's training sigma,
+        ``spec.noise.scalar_sigma()``; required if that is 0).
+    noise : Noise or None
+        The noise during the simulated trials (default ``spec.noise``: the network in its
+        own operating regime).
+    backend : str
+        A :func:`brian_noisy_rnn.simulate` backend ("numpy", "torch", "brian2", ...).
+    seed : int or None
+        The noise seed, as for :func:`brian_noisy_rnn.simulate`.
+    **options : dict
+        Passed to the backend, as for :func:`brian_noisy_rnn.simulate`.
+    within : tuple of float
+        The k of the "within k sigma" fractions.
 
     Returns
     -------
-    :class:`OperatingPointStats`
+    OperatingPointStats
+        The summary over the selected samples.
     """
     check_spec(spec)
     if sigma is None:

@@ -17,7 +17,10 @@ noise-free run of ``compensate(spec)`` (f replaced by its noise average) minus `
 step by step (noise inside f with one sigma for all units; otherwise it is 0).
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +31,10 @@ from ..core.validation import check_int
 from ._common import resolve_noise
 from .stationary import mean_field_fixed_point
 
+if TYPE_CHECKING:
+    from ..core.spec import CTRNNSpec
+    from ..tasks import TaskBatch
+
 
 @dataclass
 class NetworkShiftReport:
@@ -35,22 +42,41 @@ class NetworkShiftReport:
 
     Attributes
     ----------
-    loss_name : str ("mse" or "cross_entropy")
-    loss_det, loss_noisy : float, task loss without noise and with ``noise``
-    loss_mean : float, loss of the noise-averaged mean output ``m`` (bias only, no variance)
-    loss_det_predicted : float, loss of ``m - delta`` (the predicted noise-free output)
-    delta_measured, delta_predicted : float, ``loss_det - loss_noisy`` and
-        ``loss_det_predicted - loss_noisy``
-    delta_predicted_dynamic : float, the same with the mean-field trajectory's shift
-    shift_r2_dynamic : float, R^2 of the measured per-trial shift against the trajectory's
-    u : (K, n_in) the constant inputs analysed
-    predicted_shift : (K, n_out) ``delta = z_mf - z_det`` at the fixed points
-    measured_shift : (K, n_out) mean over scored steps of ``m - z_0``
-    measured_shift_sem : (K, n_out) its standard error over the repeats
-    shift_r2 : float, 1 - SS(measured - predicted) / SS(measured - mean)
-    closure_correction : float, max abs(Gaussian-closure correction) of the state (tolerance
-        of the mean field), over the K inputs
-    noise : Noise; n_repeats : int
+    loss_name : str
+        The task loss, "mse" or "cross_entropy".
+    loss_det : float
+        Task loss without noise.
+    loss_noisy : float
+        Task loss with ``noise``.
+    loss_mean : float
+        Loss of the noise-averaged mean output ``m`` (bias only, no variance).
+    loss_det_predicted : float
+        Loss of ``m - delta`` (the predicted noise-free output).
+    delta_measured : float
+        ``loss_det - loss_noisy``.
+    delta_predicted : float
+        ``loss_det_predicted - loss_noisy``.
+    delta_predicted_dynamic : float
+        The same with the mean-field trajectory's shift.
+    u : float array (K, n_in)
+        The constant inputs analysed.
+    predicted_shift : float array (K, n_out)
+        ``delta = z_mf - z_det`` at the fixed points.
+    measured_shift : float array (K, n_out)
+        Mean over scored steps of ``m - z_0``.
+    measured_shift_sem : float array (K, n_out)
+        Its standard error over the repeats.
+    shift_r2 : float
+        1 - SS(measured - predicted) / SS(measured - mean).
+    shift_r2_dynamic : float
+        R^2 of the measured per-trial shift against the trajectory's.
+    closure_correction : float
+        Max abs(Gaussian-closure correction) of the state (tolerance of the mean field),
+        over the K inputs.
+    noise : Noise
+        The noise whose removal is analysed.
+    n_repeats : int
+        Noise draws per trial.
     """
 
     loss_name: str
@@ -72,7 +98,13 @@ class NetworkShiftReport:
     n_repeats: int = 0
 
     def summary(self):
-        """A few aligned text lines."""
+        """A few aligned text lines.
+
+        Returns
+        -------
+        str
+            The losses, loss changes, output shifts and mean-field tolerance.
+        """
         n = self.loss_name
         return "\n".join([
             f"noise                       {self.noise!r}",
@@ -90,7 +122,18 @@ class NetworkShiftReport:
         ])
 
     def shift_table(self, max_rows=12):
-        """Text table: u, predicted and measured output shift (first output), sorted by u."""
+        """Text table: u, predicted and measured output shift (first output), sorted by u.
+
+        Parameters
+        ----------
+        max_rows : int
+            At most this many rows (evenly spaced in the sorted order).
+
+        Returns
+        -------
+        str
+            The table, one line per row plus a header.
+        """
         order = np.argsort(self.u[:, 0], kind="stable")
         if len(order) > max_rows:
             order = order[np.linspace(0, len(order) - 1, max_rows).round().astype(int)]
@@ -101,7 +144,18 @@ class NetworkShiftReport:
         return "\n".join(rows)
 
     def plot(self, path=None):
-        """Measured vs predicted output shift (and vs u[0]); returns a matplotlib Figure."""
+        """Measured vs predicted output shift (and vs u[0]).
+
+        Parameters
+        ----------
+        path : str or None
+            Also save the figure there (png/pdf/svg by extension).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure.
+        """
         from ..plotting import new_figure
 
         fig = new_figure((9, 3.6))
@@ -126,7 +180,13 @@ class NetworkShiftReport:
         return fig
 
     def as_dict(self):
-        """JSON-friendly scalars."""
+        """JSON-friendly scalars.
+
+        Returns
+        -------
+        dict
+            The scalar fields (losses, loss changes, R^2, closure correction, n_repeats).
+        """
         return {k: getattr(self, k) for k in (
             "loss_name", "loss_det", "loss_noisy", "loss_mean", "loss_det_predicted",
             "delta_measured", "delta_predicted", "delta_predicted_dynamic", "shift_r2",
@@ -134,7 +194,20 @@ class NetworkShiftReport:
 
 
 def repeat_batch(batch, n_repeats):
-    """The TaskBatch with every trial repeated ``n_repeats`` times (trial-major)."""
+    """The TaskBatch with every trial repeated ``n_repeats`` times (trial-major).
+
+    Parameters
+    ----------
+    batch : TaskBatch
+        The batch (B trials).
+    n_repeats : int
+        Copies of each trial.
+
+    Returns
+    -------
+    TaskBatch
+        The batch of B * n_repeats trials.
+    """
     rep = lambda x: np.repeat(x, n_repeats, axis=1)  # noqa: E731
     return replace(batch, inputs=rep(batch.inputs), targets=rep(batch.targets),
                    mask=rep(batch.mask), decision_mask=rep(batch.decision_mask),
@@ -143,7 +216,18 @@ def repeat_batch(batch, n_repeats):
 
 
 def trial_inputs(batch):
-    """(B, n_in): each trial's input at its first scored (loss-mask) step."""
+    """(B, n_in): each trial's input at its first scored (loss-mask) step.
+
+    Parameters
+    ----------
+    batch : TaskBatch
+        The batch (B trials, each with a scored step).
+
+    Returns
+    -------
+    numpy.ndarray, shape (B, n_in)
+        The inputs.
+    """
     first = np.argmax(batch.mask, axis=0)
     if not np.all(batch.mask.any(axis=0)):
         raise ValueError("batch has trials without scored steps")
@@ -151,22 +235,34 @@ def trial_inputs(batch):
 
 
 @keeps_random_state
-def network_shift_report(spec, batch, *, noise=None, n_repeats=32, backend="numpy", seed=0,
-                         **options):
+def network_shift_report(spec: CTRNNSpec, batch: TaskBatch, *, noise: Noise | None = None,
+                         n_repeats: int = 32, backend: str = "numpy", seed: int | None = 0,
+                         **options) -> NetworkShiftReport:
     """Compare the predicted and measured effect of removing the noise from ``spec``.
 
     Parameters
     ----------
-    spec : :class:`CTRNNSpec` (n_in/n_out fitting the batch)
-    batch : :class:`~brian_noisy_rnn.tasks.TaskBatch` (K trials; keep K a few hundred)
-    noise : :class:`Noise` or None, the noise whose removal is analysed (default ``spec.noise``,
-        the training noise; must be active)
-    n_repeats : int >= 2, noise draws per trial for the noisy mean output
-    backend, seed, **options : as for :func:`brian_noisy_rnn.simulate`
+    spec : CTRNNSpec
+        The network (n_in/n_out fitting the batch).
+    batch : TaskBatch
+        The task batch (:class:`~brian_noisy_rnn.tasks.TaskBatch`, K trials; keep K a few
+        hundred).
+    noise : Noise or None
+        The noise whose removal is analysed (default ``spec.noise``, the training noise;
+        must be active).
+    n_repeats : int >= 2
+        Noise draws per trial for the noisy mean output.
+    backend : str
+        A :func:`brian_noisy_rnn.simulate` backend ("numpy", "torch", "brian2", ...).
+    seed : int or None
+        The noise seed, as for :func:`brian_noisy_rnn.simulate`.
+    **options : dict
+        Passed to the backend, as for :func:`brian_noisy_rnn.simulate`.
 
     Returns
     -------
-    :class:`NetworkShiftReport`
+    NetworkShiftReport
+        The comparison.
     """
     from ..tasks import metrics as metrics_module
     from ..backends.simulation import simulate

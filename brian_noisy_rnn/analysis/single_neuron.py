@@ -9,7 +9,10 @@ and for relu the shift is ``sigma psi(a0 / sigma)``, ``psi(z) = z Phi(z) + phi(z
 and ``w = 0`` the mean is unshifted.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,21 +23,41 @@ from ..core.spec import check_spec
 from ..core.validation import as_dimensionless
 from .stationary import mean_field_fixed_point, stationary_stats
 
+if TYPE_CHECKING:
+    from brian2 import Quantity
 
-def single_neuron_spec(*, w_in=1.0, w_rec=0.0, b=0.0, w_out=1.0, b_out=0.0, tau=None, dt=None,
-                       activation="relu", noise=None):
+
+def single_neuron_spec(*, w_in: float = 1.0, w_rec: float = 0.0, b: float = 0.0,
+                       w_out: float = 1.0, b_out: float = 0.0, tau: Quantity | None = None,
+                       dt: Quantity | None = None, activation: str = "relu",
+                       noise: Noise | None = None) -> CTRNNSpec:
     """A one-unit network (the exact solution of SingleNeuronRegulator-v0 by default).
 
     Parameters
     ----------
-    w_in, w_rec, b, w_out, b_out : float
-    tau, dt : Brian2 time quantities (default 100 ms, 20 ms)
+    w_in : float
+        Input weight.
+    w_rec : float
+        Self-coupling.
+    b : float
+        Bias.
+    w_out : float
+        Output weight.
+    b_out : float
+        Output bias.
+    tau : Brian2 time quantity or None
+        Time constant (default 100 ms).
+    dt : Brian2 time quantity or None
+        Time step (default 20 ms).
     activation : str
-    noise : :class:`Noise` or None (default ``Noise("pre", 1.0)``)
+        Name of a registered activation.
+    noise : Noise or None
+        The network's noise (default ``Noise("pre", 1.0)``).
 
     Returns
     -------
-    :class:`CTRNNSpec` with n_in = n_hidden = n_out = 1.
+    CTRNNSpec
+        The spec, with n_in = n_hidden = n_out = 1.
     """
     from brian2 import ms
 
@@ -50,16 +73,27 @@ class SingleNeuronShift:
 
     Attributes
     ----------
-    commands : (K,) constant inputs c
-    operating_points : (K,) ``w_in c + b``
-    sigmas : (S,) noise levels
+    commands : float array (K,)
+        Constant inputs c.
+    operating_points : float array (K,)
+        ``w_in c + b``.
+    sigmas : float array (S,)
+        Noise levels.
     placement : str
-    h_det : (K,) deterministic fixed points
-    predicted : (K, S) mean-field shift ``h_mf - h_det`` (exact for w_rec = 0)
-    simulated : (K, S) simulated stationary mean minus ``h_det`` (nan where not simulated,
-        e.g. at sigma = 0 where it is exactly 0)
-    simulated_sem : (K, S) its standard error
+        Noise placement, "pre" or "post".
+    h_det : float array (K,)
+        Deterministic fixed points.
+    predicted : float array (K, S)
+        Mean-field shift ``h_mf - h_det`` (exact for w_rec = 0).
+    simulated : float array (K, S)
+        Simulated stationary mean minus ``h_det`` (nan where not simulated, e.g. at
+        sigma = 0 where it is exactly 0).
+    simulated_sem : float array (K, S)
+        Its standard error.
     backend : str or None
+        The simulation backend (None if not simulated).
+    w_rec : float
+        The unit's self-coupling.
     """
 
     commands: np.ndarray
@@ -74,7 +108,13 @@ class SingleNeuronShift:
     w_rec: float = field(default=0.0)
 
     def max_z_score(self):
-        """max abs(simulated - predicted) / sem over the simulated entries (nan if none)."""
+        """max abs(simulated - predicted) / sem over the simulated entries (nan if none).
+
+        Returns
+        -------
+        float
+            The largest z-score.
+        """
         ok = np.isfinite(self.simulated)
         if not ok.any():
             return float("nan")
@@ -85,7 +125,8 @@ class SingleNeuronShift:
 
         Parameters
         ----------
-        path : str or None, also save the figure there (png/pdf/svg by extension)
+        path : str or None
+            Also save the figure there (png/pdf/svg by extension).
 
         Returns
         -------
@@ -129,23 +170,40 @@ class SingleNeuronShift:
 
 
 @keeps_random_state
-def single_neuron_shift(spec, commands, sigmas, *, placement=None, simulate=True,
-                        backend="numpy", n_trials=100, n_steps=None, seed=0, **options):
+def single_neuron_shift(spec: CTRNNSpec, commands: np.ndarray, sigmas: np.ndarray, *,
+                        placement: str | None = None, simulate: bool = True,
+                        backend: str = "numpy", n_trials: int = 100, n_steps: int | None = None,
+                        seed: int | None = 0, **options) -> SingleNeuronShift:
     """Predicted and simulated fixed-point shift of a one-unit network.
 
     Parameters
     ----------
-    spec : :class:`CTRNNSpec` with n_hidden = 1 and n_in = 1 (e.g. :func:`single_neuron_spec`
-        or a network trained on SingleNeuronRegulator-v0 with one unit)
-    commands : float array (K,), constant inputs c
-    sigmas : float array (S,), noise levels >= 0
-    placement : "pre" or "post" (default: the spec's own placement, "pre" if it has none)
-    simulate : bool, also estimate the stationary mean by simulation
-    backend, n_trials, n_steps, seed, **options : as for :func:`stationary_stats`
+    spec : CTRNNSpec
+        A network with n_hidden = 1 and n_in = 1 (e.g. :func:`single_neuron_spec` or a
+        network trained on SingleNeuronRegulator-v0 with one unit).
+    commands : float array (K,)
+        Constant inputs c.
+    sigmas : float array (S,)
+        Noise levels >= 0.
+    placement : {"pre", "post"} or None
+        Noise placement (default: the spec's own placement, "pre" if it has none).
+    simulate : bool
+        Also estimate the stationary mean by simulation.
+    backend : str
+        Simulation backend, as for :func:`stationary_stats`.
+    n_trials : int >= 2
+        Independent trials per (command, sigma), as for :func:`stationary_stats`.
+    n_steps : int or None
+        Total steps per trial, as for :func:`stationary_stats`.
+    seed : int or None
+        Base noise seed (entry (k, j) uses ``seed + k * S + j``).
+    **options : dict
+        Passed to the backend, as for :func:`stationary_stats`.
 
     Returns
     -------
-    :class:`SingleNeuronShift`
+    SingleNeuronShift
+        Predicted and (if ``simulate``) simulated shifts.
     """
     check_spec(spec)
     if spec.n_hidden != 1 or spec.n_in != 1:

@@ -21,8 +21,10 @@ approximation of the covariance ``C = A C A^T + Q``, then
 size of that neglected term: the justified tolerance of the plain mean field.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 from scipy.linalg import solve_discrete_lyapunov
@@ -36,6 +38,10 @@ from ._common import (check_input_set, check_input_vector, check_states, pre_sig
 from .fixed_point_solver import averaged_map, reached_fixed_point, solve_fixed_point
 from ..core.noise_averages import noise_variance
 
+if TYPE_CHECKING:
+    from ..core.noise import Noise
+    from ..core.spec import CTRNNSpec
+
 
 # --- simulated ------------------------------------------------------------------------------
 @dataclass
@@ -44,13 +50,31 @@ class StationaryStats:
 
     Attributes
     ----------
-    mean : (N,) state mean over kept steps and trials
-    cov : (N, N) state covariance (pooled over kept steps and trials)
-    sem : (N,) standard error of ``mean`` (from the spread of the B per-trial means, so it
-        accounts for the autocorrelation in time)
-    output_mean : (n_out,), output_cov : (n_out, n_out), output_sem : (n_out,)
-    n_trials, n_steps, burn_in : int (steps kept = n_steps - burn_in)
-    backend : str; noise : Noise; seed : int or None
+    mean : float array (N,)
+        State mean over kept steps and trials.
+    cov : float array (N, N)
+        State covariance (pooled over kept steps and trials).
+    sem : float array (N,)
+        Standard error of ``mean`` (from the spread of the B per-trial means, so it
+        accounts for the autocorrelation in time).
+    output_mean : float array (n_out,)
+        Output mean.
+    output_cov : float array (n_out, n_out)
+        Output covariance.
+    output_sem : float array (n_out,)
+        Standard error of ``output_mean``.
+    n_trials : int
+        Independent trials B.
+    n_steps : int
+        Total steps per trial.
+    burn_in : int
+        Steps discarded at the start (steps kept = n_steps - burn_in).
+    backend : str
+        The simulation backend.
+    noise : Noise
+        The noise of the run.
+    seed : int or None
+        The noise seed.
     """
 
     mean: np.ndarray
@@ -68,27 +92,40 @@ class StationaryStats:
 
 
 @keeps_random_state
-def stationary_stats(spec, u, noise=None, *, backend="numpy", n_trials=64, n_steps=None,
-                     burn_in=None, seed=0, h_start=None, **options):
+def stationary_stats(spec: CTRNNSpec, u: np.ndarray, noise: Noise | None = None, *,
+                     backend: str = "numpy", n_trials: int = 64, n_steps: int | None = None,
+                     burn_in: int | None = None, seed: int | None = 0,
+                     h_start: np.ndarray | None = None, **options) -> StationaryStats:
     """Simulate ``spec`` under constant input ``u`` and estimate its stationary distribution.
 
     Parameters
     ----------
-    spec : :class:`CTRNNSpec`
-    u : float array (n_in,), the constant input
-    noise : :class:`Noise` or None (None: ``spec.noise``)
-    backend : a :func:`brian_noisy_rnn.simulate` backend ("numpy", "torch", "brian2", ...)
-    n_trials : int >= 2, independent trials B
-    n_steps : int, total steps per trial (default ``burn_in + 50 tau / dt``)
-    burn_in : int, steps discarded at the start (default: 10 tau or 10 times the slowest
-        relaxation time of the deterministic fixed point, whichever is longer, in steps)
-    seed : int or None, the noise seed (see :func:`brian_noisy_rnn.simulate`)
-    h_start : (N,) initial state; default the deterministic fixed point (shortens burn-in)
-    **options : passed to the backend (e.g. ``target="cython"`` for brian2)
+    spec : CTRNNSpec
+        The network.
+    u : float array (n_in,)
+        The constant input.
+    noise : Noise or None
+        The noise of the run (None: ``spec.noise``).
+    backend : str
+        A :func:`brian_noisy_rnn.simulate` backend ("numpy", "torch", "brian2", ...).
+    n_trials : int >= 2
+        Independent trials B.
+    n_steps : int or None
+        Total steps per trial (default ``burn_in + 50 tau / dt``).
+    burn_in : int or None
+        Steps discarded at the start (default: 10 tau or 10 times the slowest relaxation
+        time of the deterministic fixed point, whichever is longer, in steps).
+    seed : int or None
+        The noise seed (see :func:`brian_noisy_rnn.simulate`).
+    h_start : float array (N,) or None
+        Initial state; default the deterministic fixed point (shortens burn-in).
+    **options : dict
+        Passed to the backend (e.g. ``target="cython"`` for brian2).
 
     Returns
     -------
-    :class:`StationaryStats`
+    StationaryStats
+        The estimated moments.
     """
     from ..backends.simulation import simulate
 
@@ -136,20 +173,31 @@ class MeanFieldShift:
 
     Attributes
     ----------
-    u : (n_in,) the input
-    h_det : (N,) deterministic (sigma = 0) fixed point reached from ``spec.h0``
-    h_mf : (N,) mean-field fixed point at the given noise (the predicted stationary mean)
-    state_shift : (N,) ``h_mf - h_det``
-    output_shift : (n_out,) ``w_out (h_mf - h_det)``: the output bias removing the noise
-        causes is ``-output_shift``
-    z_det, z_mf : (n_out,) outputs at the two points
-    closure : "mean" or "gaussian"
-    closure_correction : (N,) or None. For ``closure="mean"`` with white noise: the
-        Gaussian-closure fixed point minus ``h_mf``, i.e. the size of the effect of the
-        fluctuating recurrent input the plain mean field ignores (its tolerance).
-    cov : (N, N) or None, linear-noise covariance of the state at the predicted point
-        (white noise only)
-    stable : bool, the mean-field fixed point is stable
+    u : float array (n_in,)
+        The input.
+    h_det : float array (N,)
+        Deterministic (sigma = 0) fixed point reached from ``spec.h0``.
+    h_mf : float array (N,)
+        Mean-field fixed point at the given noise (the predicted stationary mean).
+    state_shift : float array (N,)
+        ``h_mf - h_det``.
+    output_shift : float array (n_out,)
+        ``w_out (h_mf - h_det)``: the output bias removing the noise causes is
+        ``-output_shift``.
+    z_det : float array (n_out,)
+        Output at ``h_det``.
+    z_mf : float array (n_out,)
+        Output at ``h_mf``.
+    closure : str
+        "mean" or "gaussian".
+    closure_correction : float array (N,) or None
+        For ``closure="mean"`` with white noise: the Gaussian-closure fixed point minus
+        ``h_mf``, i.e. the size of the effect of the fluctuating recurrent input the plain
+        mean field ignores (its tolerance).
+    cov : float array (N, N) or None
+        Linear-noise covariance of the state at the predicted point (white noise only).
+    stable : bool
+        The mean-field fixed point is stable.
     """
 
     u: np.ndarray
@@ -165,29 +213,37 @@ class MeanFieldShift:
     stable: bool
 
 
-def mean_field_fixed_point(spec, u, noise=None, *, closure="mean", start=None, max_iter=50,
-                           tol=1e-10):
+def mean_field_fixed_point(spec: CTRNNSpec, u: np.ndarray, noise: Noise | None = None, *,
+                           closure: str = "mean", start: np.ndarray | None = None,
+                           max_iter: int = 50, tol: float = 1e-10) -> MeanFieldShift:
     """The mean-field (noise-averaged) fixed point and its shift from the sigma = 0 one.
 
     Parameters
     ----------
-    spec : :class:`CTRNNSpec`
-    u : float array (n_in,), the constant input
-    noise : :class:`Noise` or None (None: ``spec.noise``)
+    spec : CTRNNSpec
+        The network.
+    u : float array (n_in,)
+        The constant input.
+    noise : Noise or None
+        The noise (None: ``spec.noise``).
     closure : {"mean", "gaussian"}
         "mean": ``h = E[f(a + sigma xi)]`` for noise inside f, ``h = f(a)`` otherwise.
         "gaussian": also average f over the stationary fluctuation of ``w_rec h``
         (linear-noise covariance), for any white-noise placement.
-    start : (N,) initial state (default ``spec.h0``). ``h_det`` is the fixed point the
+    start : float array (N,) or None
+        Initial state (default ``spec.h0``). ``h_det`` is the fixed point the
         deterministic network settles to from it, ``h_mf`` the one the mean-field dynamics
         ``h' = (1 - gamma) h + gamma E[f(a + sigma xi)]`` settle to (as a trial does: the
-        two need not lie on one branch if the noise moves the network past a fold)
-    max_iter : int, self-consistency iterations of the Gaussian closure
-    tol : float, fixed-point residual
+        two need not lie on one branch if the noise moves the network past a fold).
+    max_iter : int
+        Self-consistency iterations of the Gaussian closure.
+    tol : float
+        Fixed-point residual.
 
     Returns
     -------
-    :class:`MeanFieldShift`
+    MeanFieldShift
+        The two fixed points and the shift between them.
     """
     check_spec(spec)
     u = check_input_vector(spec, u)
@@ -231,8 +287,25 @@ def step_variance(spec, u, noise, h, s_eff):
     """Variance (N,) one step injects into h around the point ``h`` (white noise).
 
     pre: ``gamma^2 Var[f(a + sigma xi)]``; post: ``gamma^2 sigma^2``; poisson:
-    ``gamma^2 sigma^2 max(E f, 0)``; state: ``2 gamma sigma^2``. ``s_eff`` is the std
-    used to average f (for the mean of f in the poisson case).
+    ``gamma^2 sigma^2 max(E f, 0)``; state: ``2 gamma sigma^2``.
+
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        The network.
+    u : float array (n_in,)
+        The constant input.
+    noise : Noise
+        The (white) noise.
+    h : float array (N,)
+        The state around which the variance is injected.
+    s_eff : float array (N,)
+        The std used to average f (for the mean of f in the poisson case).
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (N,)
+        The per-step variance (dimensionless).
     """
     g = spec.gamma
     sig = noise.sigma_vector(spec.n_hidden) if noise.is_active else np.zeros(spec.n_hidden)
@@ -254,6 +327,24 @@ def lna_covariance(spec, u, noise, h, s_eff):
 
     Solves ``C = A C A^T + Q`` with ``A = (1 - gamma) I + gamma diag(g'(a)) w_rec``
     (``g`` = f averaged with std ``s_eff`` (N,)) and ``Q = diag(step_variance)``.
+
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        The network.
+    u : float array (n_in,)
+        The constant input.
+    noise : Noise
+        The (white) noise.
+    h : float array (N,)
+        The state to linearize around.
+    s_eff : float array (N,)
+        The std f is averaged with.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (N, N)
+        The symmetric covariance.
     """
     _, dg = averaged_map(spec, s_eff)
     a = spec.w_rec @ h + spec.w_in @ u + spec.b
@@ -283,6 +374,23 @@ def _gaussian_closure(spec, u, noise, h, max_iter, tol):
 
 
 def mean_field_shifts(spec, inputs, noise=None, **kwargs):
-    """:func:`mean_field_fixed_point` for each row of ``inputs`` (K, n_in) -> list of shifts."""
+    """:func:`mean_field_fixed_point` for each row of ``inputs`` (K, n_in) -> list of shifts.
+
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        The network.
+    inputs : float array (K, n_in)
+        The constant inputs.
+    noise : Noise or None
+        The noise (None: ``spec.noise``).
+    **kwargs : dict
+        Passed to :func:`mean_field_fixed_point`.
+
+    Returns
+    -------
+    list of MeanFieldShift
+        One per row of ``inputs``.
+    """
     inputs = check_input_set(spec, inputs)
     return [mean_field_fixed_point(spec, u, noise, **kwargs) for u in inputs]

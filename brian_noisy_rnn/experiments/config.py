@@ -154,15 +154,19 @@ class Cell:
 
     Attributes
     ----------
-    config : dict (JSON-compatible), everything that determines the cell's result: task,
-        task_kwargs, network, training, placement, process, tau_noise_ms, train_sigma, seed,
-        backend, backend_options, test_sigmas (absolute), n_trials, eval_seed
-    key : str, SHA-256 of the canonical JSON of ``config`` and ``grid_name`` (the database's
-        unique cell key: two grids that differ only in name record their own cells, sharing
-        the trained networks)
-    train_key : str, SHA-256 of the training part of ``config``: cells with the same
-        train_key share one trained network
+    config : dict
+        JSON-compatible; everything that determines the cell's result: task, task_kwargs,
+        network, training, placement, process, tau_noise_ms, train_sigma, seed, backend,
+        backend_options, test_sigmas (absolute), n_trials, eval_seed.
+    key : str
+        SHA-256 of the canonical JSON of ``config`` and ``grid_name`` (the database's unique
+        cell key: two grids that differ only in name record their own cells, sharing the
+        trained networks).
+    train_key : str
+        SHA-256 of the training part of ``config``: cells with the same train_key share one
+        trained network.
     grid_name : str
+        Name of the grid the cell belongs to.
     """
 
     config: dict
@@ -175,7 +179,20 @@ class Cell:
 
     @classmethod
     def from_config(cls, config, grid_name=""):
-        """A cell from its config dict (keys computed here)."""
+        """A cell from its config dict (keys computed here).
+
+        Parameters
+        ----------
+        config : dict
+            The cell's config (see ``Cell.config``); copied.
+        grid_name : str
+            Name of the grid the cell belongs to.
+
+        Returns
+        -------
+        Cell
+            The cell, with ``key`` and ``train_key`` computed.
+        """
         config = json.loads(json.dumps(config))  # a plain, independent copy
         train = {k: config[k] for k in cls.TRAIN_FIELDS}
         key = _canonical_hash({"grid_name": grid_name, "config": config})
@@ -196,15 +213,35 @@ class Grid:
     Attributes
     ----------
     name : str
-    tasks, placements, backends : tuple of str
-    train_sigmas : tuple of float; seeds : tuple of int
-    test_sigmas : tuple of float or None (absolute test sigmas)
-    relative_sigmas : tuple of float or None (multiples of the training sigma)
-    n_trials, eval_seed : int
-    network, training : dict (defaults filled in)
-    backend_options : dict backend -> dict (``n_trials`` and simulate() options)
-    task_kwargs : dict task -> dict (tasks.make keywords)
-    source : str, file the grid came from (or "<dict>")
+        The grid's name.
+    tasks : tuple of str
+        Task ids.
+    placements : tuple of str
+        Noise placements.
+    train_sigmas : tuple of float
+        Training noise levels.
+    seeds : tuple of int
+        Training seeds.
+    backends : tuple of str
+        Evaluation backends.
+    test_sigmas : tuple of float or None
+        Absolute test sigmas.
+    relative_sigmas : tuple of float or None
+        Test sigmas as multiples of the training sigma.
+    n_trials : int
+        Evaluation trials per test sigma.
+    eval_seed : int
+        Seed of the evaluation.
+    network : dict
+        Network settings (defaults filled in).
+    training : dict
+        Training settings (defaults filled in).
+    backend_options : dict
+        backend -> dict (``n_trials`` and simulate() options).
+    task_kwargs : dict
+        task -> dict (tasks.make keywords).
+    source : str
+        File the grid came from (or "<dict>").
     """
 
     name: str
@@ -224,7 +261,18 @@ class Grid:
     source: str = "<dict>"
 
     def sweep_sigmas(self, train_sigma):
-        """Absolute test sigmas for a network trained at ``train_sigma`` (list of float)."""
+        """Absolute test sigmas for a network trained at ``train_sigma``.
+
+        Parameters
+        ----------
+        train_sigma : float
+            The training sigma.
+
+        Returns
+        -------
+        list of float
+            ``test_sigmas``, or ``relative_sigmas`` times ``train_sigma``.
+        """
         if self.test_sigmas is not None:
             return list(self.test_sigmas)
         return [r * train_sigma for r in self.relative_sigmas]
@@ -234,7 +282,8 @@ class Grid:
 
         Returns
         -------
-        list of :class:`Cell`
+        list of Cell
+            One per (task, placement, train sigma, seed, backend).
         """
         out = []
         for task in self.tasks:
@@ -262,7 +311,14 @@ class Grid:
         return out
 
     def to_dict(self):
-        """The grid as a dict in the file's layout (``grid_from_dict`` of it gives this grid)."""
+        """The grid as a dict in the file's layout (``grid_from_dict`` of it gives this grid).
+
+        Returns
+        -------
+        dict
+            Tables ``grid``, ``sweep``, ``network``, ``training``, ``backend_options``,
+            ``task_kwargs`` and the ``name``.
+        """
         sweep = {"n_trials": self.n_trials, "seed": self.eval_seed}
         if self.test_sigmas is not None:
             sweep["sigmas"] = list(self.test_sigmas)
@@ -280,21 +336,25 @@ class Grid:
         }
 
 
-def load_grid(path):
+def load_grid(path: str | os.PathLike) -> Grid:
     """Read and validate a grid TOML file.
 
     Parameters
     ----------
     path : str or os.PathLike
+        The TOML file.
 
     Returns
     -------
-    :class:`Grid`
+    Grid
+        The validated grid (its name defaults to the file's stem).
 
     Raises
     ------
-    FileNotFoundError : no file at ``path``
-    GridError (ValueError) : invalid TOML or an invalid key, naming the file and the key
+    FileNotFoundError
+        No file at ``path``.
+    GridError
+        (a ValueError) Invalid TOML or an invalid key, naming the file and the key.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -411,16 +471,27 @@ def _check_task_kwargs(source, kwargs, tasks, dt_ms):
     return out
 
 
-def grid_from_dict(data, source="<dict>", default_name="grid"):
+def grid_from_dict(data: dict, source: str = "<dict>", default_name: str = "grid") -> Grid:
     """Validate a grid given as a dict in the file's layout (see the module docstring).
+
+    Parameters
+    ----------
+    data : dict
+        The grid, as parsed from a TOML file.
+    source : str
+        Where the grid came from, for error messages (and ``Grid.source``).
+    default_name : str
+        The grid's name if ``data`` has no ``name``.
 
     Returns
     -------
-    :class:`Grid`
+    Grid
+        The validated grid.
 
     Raises
     ------
-    GridError (ValueError) naming ``source`` and the offending key.
+    GridError
+        (a ValueError) Naming ``source`` and the offending key.
     """
     from ..core.noise import PLACEMENTS, SUPPORTED
     from ..backends.simulation import BACKENDS

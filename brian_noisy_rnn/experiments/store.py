@@ -140,15 +140,17 @@ def _connect_readonly(path):
 class ResultStore:
     """An open results database (created if missing).
 
+    Use as a context manager or call :meth:`close`.
+
     Parameters
     ----------
-    path : str or os.PathLike, the SQLite file (its folder is created if needed)
-    readonly : bool, open an existing database without creating or changing it
-
-    Use as a context manager or call :meth:`close`.
+    path : str or os.PathLike
+        The SQLite file (its folder is created if needed).
+    readonly : bool
+        Open an existing database without creating or changing it.
     """
 
-    def __init__(self, path, *, readonly=False):
+    def __init__(self, path: str | os.PathLike, *, readonly: bool = False) -> None:
         self.path = os.path.abspath(os.fspath(path))
         exists = os.path.exists(self.path)
         if exists and not os.path.isfile(self.path):
@@ -220,15 +222,43 @@ class ResultStore:
 
     # --- reading -------------------------------------------------------------------------
     def finished_keys(self):
-        """The cell keys already recorded (set of str)."""
+        """The cell keys already recorded.
+
+        Returns
+        -------
+        set of str
+            The cell keys.
+        """
         return {r[0] for r in self._con.execute("SELECT cell_key FROM cells")}
 
     def has(self, cell_key):
-        """True if the cell ``cell_key`` is recorded."""
+        """True if the cell ``cell_key`` is recorded.
+
+        Parameters
+        ----------
+        cell_key : str
+            A cell key (``Cell.key``).
+
+        Returns
+        -------
+        bool
+            Whether the cell is recorded.
+        """
         return self._con.execute("SELECT 1 FROM cells WHERE cell_key = ?", (cell_key,)).fetchone() is not None
 
     def spec_for_train_key(self, train_key):
-        """``(absolute spec path, spec hash)`` of a recorded network with this train key, or None."""
+        """``(absolute spec path, spec hash)`` of a recorded network with this train key, or None.
+
+        Parameters
+        ----------
+        train_key : str
+            A training key (``Cell.train_key``).
+
+        Returns
+        -------
+        tuple of (str, str) or None
+            The spec path and hash of the first cell recorded with this key.
+        """
         row = self._con.execute("SELECT spec_path, spec_hash FROM cells WHERE train_key = ? "
                                 "ORDER BY finished_at LIMIT 1", (train_key,)).fetchone()
         if row is None:
@@ -236,13 +266,33 @@ class ResultStore:
         return self.resolve_path(row["spec_path"]), row["spec_hash"]
 
     def resolve_path(self, stored):
-        """An absolute path for a path stored in the database (relative to its folder)."""
+        """An absolute path for a path stored in the database (relative to its folder).
+
+        Parameters
+        ----------
+        stored : str
+            A path as stored.
+
+        Returns
+        -------
+        str
+            The absolute path.
+        """
         return stored if os.path.isabs(stored) else os.path.join(os.path.dirname(self.path), stored)
 
     def cells(self, keys=None):
         """Recorded cells as a list of dicts (one per row of ``cells``, JSON columns decoded).
 
-        ``keys``: optional iterable of cell keys to restrict to.
+        Parameters
+        ----------
+        keys : iterable of str, optional
+            Cell keys to restrict to.
+
+        Returns
+        -------
+        list of dict
+            One per readable row, ordered by task, placement, train sigma, seed, backend
+            (corrupt rows are left out with a :class:`CorruptRowWarning`).
         """
         rows = [dict(r) for r in self._con.execute("SELECT * FROM cells ORDER BY task, placement, "
                                                    "train_sigma, seed, backend")]
@@ -271,8 +321,19 @@ class ResultStore:
                       f"is corrupt and left out: {err}", CorruptRowWarning, stacklevel=3)
 
     def curves(self, keys=None):
-        """The recorded noise-preference curves (list of
-        :class:`~brian_noisy_rnn.NoisePreferenceCurve`, with ``.cell`` holding the cell row)."""
+        """The recorded noise-preference curves.
+
+        Parameters
+        ----------
+        keys : iterable of str, optional
+            Cell keys to restrict to.
+
+        Returns
+        -------
+        list of NoisePreferenceCurve
+            :class:`~brian_noisy_rnn.NoisePreferenceCurve` objects, with ``.cell`` holding
+            the cell row.
+        """
         from ..evaluation.curves import NoisePreferenceCurve
 
         out = []
@@ -287,8 +348,19 @@ class ResultStore:
         return out
 
     def tidy_rows(self, keys=None):
-        """One dict per (cell, test sigma): :data:`CSV_CELL_COLUMNS`, :data:`CSV_CURVE_COLUMNS`
-        and ``<metric>_mean`` / ``<metric>_sem`` of every other metric."""
+        """One dict per (cell, test sigma).
+
+        Parameters
+        ----------
+        keys : iterable of str, optional
+            Cell keys to restrict to.
+
+        Returns
+        -------
+        list of dict
+            :data:`CSV_CELL_COLUMNS`, :data:`CSV_CURVE_COLUMNS` and ``<metric>_mean`` /
+            ``<metric>_sem`` of every other metric.
+        """
         from ..evaluation.curves import NoisePreferenceCurve
 
         cells = {r["cell_key"]: r for r in self.cells(keys)}
@@ -328,9 +400,21 @@ class ResultStore:
         return out
 
     def export_csv(self, path, keys=None, name="path"):
-        """Write :meth:`tidy_rows` to a CSV file (atomically); returns the number of rows.
+        """Write :meth:`tidy_rows` to a CSV file (atomically).
 
-        ``name`` is the argument named in errors about the file (e.g. ``"--csv"``).
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The CSV file.
+        keys : iterable of str, optional
+            Cell keys to restrict to.
+        name : str
+            The argument named in errors about the file (e.g. ``"--csv"``).
+
+        Returns
+        -------
+        int
+            The number of rows written.
         """
         rows = self.tidy_rows(keys)
         columns = list(CSV_CELL_COLUMNS) + list(CSV_CURVE_COLUMNS)
@@ -346,7 +430,18 @@ class ResultStore:
 
     # --- writing -------------------------------------------------------------------------
     def stored_spec_path(self, spec_path):
-        """``spec_path`` as stored: relative to the database's folder if inside it."""
+        """``spec_path`` as stored: relative to the database's folder if inside it.
+
+        Parameters
+        ----------
+        spec_path : str or os.PathLike
+            Path of a spec file.
+
+        Returns
+        -------
+        str
+            The relative path (inside the folder) or the absolute one.
+        """
         spec_path = os.path.abspath(os.fspath(spec_path))
         folder = os.path.dirname(self.path)
         rel = os.path.relpath(spec_path, folder)
@@ -357,14 +452,19 @@ class ResultStore:
 
         Parameters
         ----------
-        cell : :class:`~brian_noisy_rnn.experiments.config.Cell`
-        result : dict returned by :func:`~brian_noisy_rnn.experiments.runner.run_cell`
-        spec_path : path of the saved spec file (must exist: write it before recording)
-        spec_hash : its ``CTRNNSpec.content_hash()``
+        cell : Cell
+            The cell (:class:`~brian_noisy_rnn.experiments.config.Cell`).
+        result : dict
+            As returned by :func:`~brian_noisy_rnn.experiments.runner.run_cell`.
+        spec_path : str or os.PathLike
+            Path of the saved spec file (must exist: write it before recording).
+        spec_hash : str
+            Its ``CTRNNSpec.content_hash()``.
 
         Returns
         -------
-        bool : True if the row was written, False if the cell was already recorded.
+        bool
+            True if the row was written, False if the cell was already recorded.
         """
         from ..evaluation.curves import NoisePreferenceCurve
 
@@ -423,7 +523,13 @@ class ResultStore:
         return True
 
     def counts(self):
-        """``(number of cells, number of curve rows)``."""
+        """``(number of cells, number of curve rows)``.
+
+        Returns
+        -------
+        tuple of (int, int)
+            The two counts.
+        """
         n_cells = self._con.execute("SELECT COUNT(*) FROM cells").fetchone()[0]
         n_rows = self._con.execute("SELECT COUNT(*) FROM curve").fetchone()[0]
         return int(n_cells), int(n_rows)

@@ -10,8 +10,14 @@ errors, or (noise outside, ``post``) its preferred sigma is at or near 0 (at mos
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from ..evaluation.curves import NoisePreferenceCurve
 
 __all__ = ["CLEAR_SE", "NEAR_ZERO", "format_table", "is_clearly_worse_at_zero", "summarize"]
 
@@ -24,10 +30,24 @@ NEAR_ZERO = 0.25
 def is_clearly_worse_at_zero(curve, diff=None, diff_sem=None):
     """True if the metric at sigma = 0 is worse than at the training sigma by > CLEAR_SE SE.
 
-    ``diff``, ``diff_sem``: the paired difference metric(0) - metric(train) and its standard
-    error (default: from the curve's per-trial values, or, if it has none, its ``cell`` row).
     Without a paired standard error the two points' own standard errors are combined
     (conservative: ignores the positive correlation common random numbers create).
+
+    Parameters
+    ----------
+    curve : NoisePreferenceCurve
+        The curve (:class:`~brian_noisy_rnn.NoisePreferenceCurve`), possibly with a
+        ``cell`` row from a results database.
+    diff : float or None
+        The paired difference metric(0) - metric(train) (default: from the curve's
+        per-trial values, or, if it has none, its ``cell`` row).
+    diff_sem : float or None
+        The standard error of ``diff`` (defaults as for ``diff``).
+
+    Returns
+    -------
+    bool
+        Whether sigma = 0 is clearly worse (with no finite standard error: just worse).
     """
     if diff is None:
         if curve.trial_values is not None:
@@ -49,22 +69,24 @@ def _fmt(x, digits=4):
     return f"{x:.{digits}g}"
 
 
-def summarize(curves):
+def summarize(curves: Iterable[NoisePreferenceCurve]) -> list[dict]:
     """Group noise-preference curves by (task, placement, training sigma, backend).
 
     Parameters
     ----------
-    curves : iterable of :class:`~brian_noisy_rnn.NoisePreferenceCurve` (one per seed)
+    curves : iterable of NoisePreferenceCurve
+        The curves (:class:`~brian_noisy_rnn.NoisePreferenceCurve`), one per seed.
 
     Returns
     -------
-    list of dict, one per group, with ``task``, ``placement``, ``sigma_train``, ``backend``,
-    ``metric``, ``n``, ``preferred`` (list of preferred sigmas), ``ratio`` (their mean ratio to
-    the training sigma), ``at_zero`` / ``at_train`` (lists of the metric per curve),
-    ``worse_at_zero`` (number of curves clearly worse at 0), ``near_zero`` (number of curves
-    preferring sigma <= NEAR_ZERO * sigma_train) and ``effect`` (a one-line verdict: "shown" /
-    "partly shown" / "not shown" for ``pre``, "as expected" / "partly as expected" / "not as
-    expected" for other placements).
+    list of dict
+        One per group, with ``task``, ``placement``, ``sigma_train``, ``backend``,
+        ``metric``, ``n``, ``preferred`` (list of preferred sigmas), ``ratio`` (their mean
+        ratio to the training sigma), ``at_zero`` / ``at_train`` (lists of the metric per
+        curve), ``worse_at_zero`` (number of curves clearly worse at 0), ``near_zero``
+        (number of curves preferring sigma <= NEAR_ZERO * sigma_train) and ``effect`` (a
+        one-line verdict: "shown" / "partly shown" / "not shown" for ``pre``, "as expected" /
+        "partly as expected" / "not as expected" for other placements).
     """
     groups = {}
     for c in curves:
@@ -108,10 +130,20 @@ def _span(values):
     return f"{_fmt(float(np.mean(v)))} [{_fmt(float(np.min(v)), 3)}, {_fmt(float(np.max(v)), 3)}]"
 
 
-def format_table(rows):
+def format_table(rows: list[dict]) -> str:
     """The rows of :func:`summarize` as a plain-text (Markdown) table.
 
     Metric columns give the mean over seeds and [min, max].
+
+    Parameters
+    ----------
+    rows : list of dict
+        As returned by :func:`summarize`.
+
+    Returns
+    -------
+    str
+        The table, one line per row plus a header and a separator line.
     """
     header = ("task", "trained", "sigma_train", "backend", "seeds", "metric",
               "preferred sigma (per seed)", "metric at 0", "metric at sigma_train", "effect")

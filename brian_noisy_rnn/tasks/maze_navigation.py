@@ -17,6 +17,15 @@ MOVE_NAMES = ("stay", "up", "down", "left", "right")
 def generate_maze(n_rows, n_cols, maze_seed):
     """Random spanning-tree maze by randomised depth-first search.
 
+    Parameters
+    ----------
+    n_rows : int
+        Number of rows.
+    n_cols : int
+        Number of columns.
+    maze_seed : int
+        Seed of the layout (``numpy.random.RandomState``).
+
     Returns
     -------
     tuple of frozenset
@@ -73,7 +82,9 @@ class MazeNavigation(TaskEnv):
     Parameters
     ----------
     dt : float (ms) or Brian2 time quantity
-    shape : (n_rows, n_cols)
+        The time step (default 20 ms).
+    shape : tuple of int (n_rows, n_cols)
+        Size of the grid (at least 2 cells; default 5 x 5).
     maze_seed : int
         Seed of the maze layout (independent of the trial seed).
     response_delay : float (ms) or Brian2 time quantity
@@ -81,6 +92,8 @@ class MazeNavigation(TaskEnv):
     timing : dict, optional
         ``{"move": duration_ms}``.
 
+    Notes
+    -----
     ``new_trial(start=..., goal=...)`` fixes the cells (indices row * n_cols + col).
     """
 
@@ -119,7 +132,20 @@ class MazeNavigation(TaskEnv):
 
     # -- maze geometry --------------------------------------------------------------------
     def apply_move(self, cell, move):
-        """Cell reached from ``cell`` by ``move`` (0-4); ValueError if a wall or the border blocks it."""
+        """Cell reached from ``cell`` by ``move`` (0-4); ValueError if a wall or the border blocks it.
+
+        Parameters
+        ----------
+        cell : int
+            The current cell (row * n_cols + col).
+        move : int
+            The move, 0-4 (stay, up, down, left, right).
+
+        Returns
+        -------
+        int
+            The cell reached.
+        """
         r, c = divmod(int(cell), self.shape[1])
         dr, dc = MOVES[int(move)]
         nxt = (r + dr) * self.shape[1] + (c + dc)
@@ -149,7 +175,20 @@ class MazeNavigation(TaskEnv):
         return dist, nxt
 
     def shortest_path(self, start, goal):
-        """Cells of the shortest path from ``start`` to ``goal`` (both included)."""
+        """Cells of the shortest path from ``start`` to ``goal`` (both included).
+
+        Parameters
+        ----------
+        start : int
+            The start cell.
+        goal : int
+            The goal cell.
+
+        Returns
+        -------
+        list of int
+            The cells along the path.
+        """
         path = [int(start)]
         while path[-1] != goal:
             path.append(self.apply_move(path[-1], self.next_move[path[-1], goal]))

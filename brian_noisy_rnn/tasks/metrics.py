@@ -29,11 +29,14 @@ cross-entropy or masked MSE) and equals ``cross_entropy`` / ``mse`` of :func:`ta
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from ..core.validation import check_choice
+
+if TYPE_CHECKING:
+    from .batching import TaskBatch
 
 KINDS = ("classification", "regression")
 _NAMES = {"classification": ("accuracy", "cross_entropy"), "regression": ("mse", "nmse")}
@@ -42,7 +45,15 @@ _HIGHER_IS_BETTER = {"performance": True, "accuracy": True, "trial_accuracy": Tr
 
 
 class PrimaryMetric(NamedTuple):
-    """The headline metric of a task kind: its name and whether higher values are better."""
+    """The headline metric of a task kind: its name and whether higher values are better.
+
+    Attributes
+    ----------
+    name : str
+        The metric name, e.g. "accuracy" or "mse".
+    higher_is_better : bool
+        Whether larger values are better.
+    """
 
     name: str
     higher_is_better: bool
@@ -52,26 +63,61 @@ def _check_kind(kind):
     return check_choice(kind, "kind", KINDS)
 
 
-def loss_and_metric_names(kind):
+def loss_and_metric_names(kind: str) -> tuple[str, tuple[str, ...]]:
     """``(loss_name, metric_names)`` of a task kind.
 
     classification -> ``("cross_entropy", ("accuracy", "cross_entropy"))``;
     regression -> ``("mse", ("mse", "nmse"))``. Task-specific extras (``trial_accuracy``) are
     listed in ``TaskBatch.extra_metrics``.
+
+    Parameters
+    ----------
+    kind : {"classification", "regression"}
+        The task kind.
+
+    Returns
+    -------
+    loss_name : str
+        The training loss.
+    metric_names : tuple of str
+        The metrics of the kind.
     """
     _check_kind(kind)
     return _LOSS[kind], _NAMES[kind]
 
 
-def primary_metric(kind):
-    """Headline metric of a task kind: ``PrimaryMetric("accuracy", True)`` or ``("mse", False)``."""
+def primary_metric(kind: str) -> PrimaryMetric:
+    """Headline metric of a task kind: ``PrimaryMetric("accuracy", True)`` or ``("mse", False)``.
+
+    Parameters
+    ----------
+    kind : {"classification", "regression"}
+        The task kind.
+
+    Returns
+    -------
+    PrimaryMetric
+        Its name and direction.
+    """
     _check_kind(kind)
     name = "accuracy" if kind == "classification" else "mse"
     return PrimaryMetric(name, _HIGHER_IS_BETTER[name])
 
 
-def higher_is_better(name):
-    """Whether larger values of metric ``name`` are better (ValueError naming ``name`` if unknown)."""
+def higher_is_better(name: str) -> bool:
+    """Whether larger values of metric ``name`` are better (ValueError naming ``name`` if unknown).
+
+    Parameters
+    ----------
+    name : str
+        A metric name ("performance", "accuracy", "trial_accuracy", "cross_entropy", "mse"
+        or "nmse").
+
+    Returns
+    -------
+    bool
+        True if higher is better.
+    """
     return _HIGHER_IS_BETTER[check_choice(name, "name", sorted(_HIGHER_IS_BETTER))]
 
 
@@ -132,7 +178,7 @@ def _classification(outputs, batch):
     return nll, correct
 
 
-def per_trial_metrics(outputs, batch):
+def per_trial_metrics(outputs: np.ndarray, batch: TaskBatch) -> dict[str, np.ndarray]:
     """Metrics of each trial (e.g. for standard errors over trials).
 
     Parameters
@@ -140,6 +186,7 @@ def per_trial_metrics(outputs, batch):
     outputs : numpy array or torch tensor (T, B, n_out)
         Network outputs (logits for classification).
     batch : TaskBatch
+        The batch the outputs were computed on (its targets and masks).
 
     Returns
     -------
@@ -168,7 +215,7 @@ def per_trial_metrics(outputs, batch):
     return out
 
 
-def task_metrics(outputs, batch):
+def task_metrics(outputs: np.ndarray, batch: TaskBatch) -> dict[str, float]:
     """Metrics of a batch, pooled over all masked steps of all trials.
 
     Parameters
@@ -176,6 +223,7 @@ def task_metrics(outputs, batch):
     outputs : numpy array or torch tensor (T, B, n_out)
         Network outputs (logits for classification).
     batch : TaskBatch
+        The batch the outputs were computed on (its targets and masks).
 
     Returns
     -------
@@ -222,9 +270,10 @@ def torch_loss(outputs, batch_tensors):
     ----------
     outputs : torch.Tensor (T, B, n_out)
         Network outputs (logits for classification).
-    batch_tensors : TorchBatch (from ``TaskBatch.to_torch()``) or TaskBatch
-        A TaskBatch is converted on the fly (to ``outputs``' device and dtype); convert once
-        with ``to_torch`` when training in a loop.
+    batch_tensors : TorchBatch or TaskBatch
+        The batch, as from ``TaskBatch.to_torch()``. A TaskBatch is converted on the fly
+        (to ``outputs``' device and dtype); convert once with ``to_torch`` when training in
+        a loop.
 
     Returns
     -------

@@ -36,6 +36,7 @@ class Yang19Multitask(TaskEnv):
     Parameters
     ----------
     dt : float (ms) or Brian2 time quantity
+        The time step (default 20 ms).
     tasks : sequence of str, optional
         Subset of :data:`YANG19_TASKS` (in the given order, which sets the rule indices).
     env_kwargs : dict, optional
@@ -75,7 +76,18 @@ class Yang19Multitask(TaskEnv):
         self.action_space = spaces.Discrete(n_actions, name={"fixation": 0, "choice": list(range(1, n_actions))})
 
     def seed(self, seed=None):
-        """Seed task choice and every sub-task (sub-task i gets a seed derived from (seed, i))."""
+        """Seed task choice and every sub-task (sub-task i gets a seed derived from (seed, i)).
+
+        Parameters
+        ----------
+        seed : int or None
+            The seed (None: unseeded).
+
+        Returns
+        -------
+        list
+            ``[seed]``, as gymnasium's ``seed`` convention.
+        """
         super().seed(seed)
         for i, sub in enumerate(self.subtasks):
             sub_seed = None if seed is None else int(np.random.SeedSequence([seed, i]).generate_state(1)[0])

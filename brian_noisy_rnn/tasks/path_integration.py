@@ -28,6 +28,7 @@ class PathIntegration2D(TaskEnv):
     Parameters
     ----------
     dt : float (ms) or Brian2 time quantity
+        The time step (default 20 ms).
     arena_size : float
         Half-width of the square arena (arena units).
     speed : float

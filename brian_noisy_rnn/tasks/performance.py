@@ -68,10 +68,12 @@ def snapshot(env):
     Parameters
     ----------
     env : neurogym.core.TrialEnv
+        The environment, right after its ``new_trial()``.
 
     Returns
     -------
     TrialState
+        Copies of its per-trial attributes and its random state.
     """
     attributes = {k: _copy(v) for k, v in vars(env).items() if k not in _NOT_TRIAL_STATE}
     return TrialState(env, attributes, env.rng.get_state())
@@ -97,8 +99,9 @@ def actions_from_outputs(outputs, action_space):
 
     Returns
     -------
-    int64 array (...) of ``argmax(outputs)`` for a ``Discrete`` space, else float64 array
-    (..., n_out) of the outputs.
+    int64 array (...) or float64 array (..., n_out)
+        ``argmax(outputs)`` (plus the space's ``start``) for a ``Discrete`` space, else the
+        outputs themselves.
     """
     outputs = np.asarray(outputs, dtype=np.float64)
     if isinstance(action_space, gym.spaces.Discrete):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import warnings
+from typing import TYPE_CHECKING
 
 from ._base import as_dt_ms, check_timing
 from .wrappers import step_level_wrappers, strip_bookkeeping
@@ -12,6 +13,10 @@ from .maze_navigation import MazeNavigation
 from .multitask import Yang19Multitask
 from .path_integration import PathIntegration2D
 from .single_neuron_regulator import SingleNeuronRegulator
+
+if TYPE_CHECKING:
+    from brian2 import Quantity
+    from neurogym.core import TrialEnv
 
 #: this package's task ids -> TrialEnv classes (consulted before NeuroGym's registry)
 TASKS = {
@@ -40,17 +45,18 @@ def _neurogym_ids():
     return [i for i in all_envs(collections=True) if i not in TASKS]
 
 
-def list_tasks():
+def list_tasks() -> list[str]:
     """All task ids accepted by :func:`make`: this package's (sorted) first, then NeuroGym's (sorted).
 
     Returns
     -------
     list of str
+        The task ids.
     """
     return sorted(TASKS) + _neurogym_ids()
 
 
-def make(name, dt=None, **kwargs):
+def make(name: str, dt: float | Quantity | None = None, **kwargs) -> TrialEnv:
     """Create a task by id with time step ``dt``.
 
     Parameters
@@ -64,7 +70,7 @@ def make(name, dt=None, **kwargs):
         None (default): the task's own default, as ``neurogym.make(name)`` (e.g. 100 ms for
         ``PerceptualDecisionMaking-v0``, 80 ms for ``ReadySetGo-v0``; 20 ms for this
         package's tasks).
-    **kwargs
+    **kwargs : dict
         Passed to the task constructor (e.g. ``timing={...}``).
 
     Returns
@@ -118,7 +124,7 @@ def make(name, dt=None, **kwargs):
     return env.unwrapped._top  # noqa: SLF001  (NeuroGym's top-level trial generator)
 
 
-def task_name(env):
+def task_name(env: TrialEnv) -> str:
     """A readable id of a task: its registered id, our id for our classes, or its class name.
 
     Parameters
@@ -128,7 +134,8 @@ def task_name(env):
 
     Returns
     -------
-    str, e.g. ``"PerceptualDecisionMaking-v0"``.
+    str
+        The id, e.g. ``"PerceptualDecisionMaking-v0"``.
     """
     core = getattr(env, "unwrapped", env)
     for obj in (env, core):

@@ -23,7 +23,18 @@ __all__ = ["SteppedTrials", "copy_env", "core_of"]
 
 
 def core_of(env):
-    """The TrialEnv under ``env``'s wrappers (TypeError naming ``env`` if there is none)."""
+    """The TrialEnv under ``env``'s wrappers (TypeError naming ``env`` if there is none).
+
+    Parameters
+    ----------
+    env : TrialEnv or gymnasium wrapper of one
+        The environment.
+
+    Returns
+    -------
+    neurogym.core.TrialEnv
+        ``env.unwrapped``.
+    """
     core = getattr(env, "unwrapped", None)
     if not isinstance(core, TrialEnv):
         raise TypeError(f"env must be a task id or a NeuroGym TrialEnv (or a wrapper of one), "
@@ -71,10 +82,12 @@ def copy_env(env):
     Parameters
     ----------
     env : TrialEnv or gymnasium wrapper of one
+        The environment to copy.
 
     Returns
     -------
-    The copy (same type as ``env``).
+    TrialEnv or gymnasium wrapper
+        The copy (same type as ``env``).
     """
     memo = {}
     new = copy.deepcopy(env, memo)
@@ -95,8 +108,9 @@ class SteppedTrials:
 
     Parameters
     ----------
-    env : TrialEnv or gymnasium wrapper of one (any wrappers)
-        Copied with :func:`copy_env`; ``env`` itself is never stepped.
+    env : TrialEnv or gymnasium wrapper of one
+        The environment (any wrappers). Copied with :func:`copy_env`; ``env`` itself is
+        never stepped.
     n_trials : int >= 1
         B, one trial per copy.
     seed : int in [0, 2**32)
@@ -104,11 +118,14 @@ class SteppedTrials:
 
     Attributes
     ----------
-    envs : list of B environments
+    envs : list
+        The B environments.
     observations : float64 array (B, n_in)
         The observations the next actions respond to (0 for ended trials).
-    performance, reward : float64 arrays (B,)
-        ``info["performance"]`` at each trial's end (NaN while running); summed rewards.
+    performance : float64 array (B,)
+        ``info["performance"]`` at each trial's end (NaN while running).
+    reward : float64 array (B,)
+        Summed rewards.
     lengths : int64 array (B,)
         Steps each trial lasted (0 while running).
     active : bool array (B,)
@@ -117,8 +134,12 @@ class SteppedTrials:
         Steps taken so far.
     max_steps : int
         Bound after which :meth:`advance` raises (twice the longest trial, plus 10).
-    inputs, outputs : lists of (B, n_in) and (B, n_out) arrays, one per step taken
-    action_space : the env's action space
+    inputs : list of float64 arrays (B, n_in)
+        The observations, one per step taken.
+    outputs : list of float64 arrays (B, n_out)
+        The network outputs, one per step taken.
+    action_space : gymnasium.spaces.Space
+        The env's action space.
     """
 
     def __init__(self, env, n_trials, seed):

@@ -59,6 +59,7 @@ def step_level_wrappers(env):
     Parameters
     ----------
     env : TrialEnv or gymnasium wrapper of one
+        The environment.
 
     Returns
     -------
@@ -84,6 +85,7 @@ def check_batchable(env, name="env"):
     Parameters
     ----------
     env : TrialEnv or gymnasium wrapper of one
+        The environment.
     name : str
         The argument name used in the message.
 
