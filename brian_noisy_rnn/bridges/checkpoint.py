@@ -14,7 +14,10 @@ Layout (version 1)::
      "extra": {...}}             # loop bookkeeping (elapsed time, running loss, ...)
 """
 
+from __future__ import annotations
+
 import os
+from collections.abc import Mapping
 
 import torch
 
@@ -24,14 +27,25 @@ FORMAT = "brian-noisy-rnn/training-checkpoint"
 VERSION = 1
 
 
-def save_checkpoint(path, state):
-    """Write ``state`` (a dict, see the module docstring) to ``path`` atomically.
+def save_checkpoint(path: str | os.PathLike, state: Mapping) -> str:
+    """Write ``state`` to ``path`` atomically.
 
     The data go to a temporary file in the same folder, are flushed to disk, and the file is
     renamed over ``path`` (``os.replace``): an interrupt or crash at any moment leaves either
     the previous checkpoint or the new one at ``path``, never a truncated file.
 
-    Returns the path as a str.
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The checkpoint file.
+    state : dict
+        The entries ``config``, ``step``, ``model``, ``optimizer``, ``history``, ``extra``
+        (see the module docstring); ``format`` and ``version`` are added.
+
+    Returns
+    -------
+    str
+        The path.
     """
     path = os.fspath(path)
     payload = {"format": FORMAT, "version": VERSION, **state}
@@ -40,15 +54,27 @@ def save_checkpoint(path, state):
     return path
 
 
-def load_checkpoint(path):
+def load_checkpoint(path: str | os.PathLike) -> dict:
     """Read a checkpoint written by :func:`save_checkpoint` (``weights_only=True``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The checkpoint file.
+
+    Returns
+    -------
+    dict
+        The stored state (see the module docstring), tensors on the CPU; its entries' types
+        and values are checked.
 
     Raises
     ------
     FileNotFoundError
         If there is no file at ``path``.
     ValueError
-        If the file is not a readable brian-noisy-rnn training checkpoint of this version.
+        If the file is not a readable brian-noisy-rnn training checkpoint of this version,
+        or an entry has a wrong type or value (e.g. NaN weights).
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -115,7 +141,20 @@ def _check_entries(path, state):
             bad("extra.run_loss", "a number >= 0 (or a list of them)", run_loss)
 
 
-def config_differences(saved, current):
-    """Keys whose values differ between two config dicts: list of (key, saved, current)."""
+def config_differences(saved: Mapping, current: Mapping) -> list[tuple]:
+    """Keys whose values differ between two config dicts.
+
+    Parameters
+    ----------
+    saved : dict
+        The config stored in a checkpoint.
+    current : dict
+        The config of the run that would resume it.
+
+    Returns
+    -------
+    list of tuple (key, saved value, current value)
+        Sorted by key; a key missing from one dict has the value None there.
+    """
     keys = sorted(set(saved) | set(current))
     return [(k, saved.get(k), current.get(k)) for k in keys if saved.get(k) != current.get(k)]

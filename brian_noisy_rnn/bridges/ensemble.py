@@ -20,6 +20,11 @@ to about 1e-15 in float64). The recurrence has a hand-written backward pass
 (:class:`_Recurrence`): autograd's per-operation bookkeeping was most of a training step.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from torch import nn
@@ -27,7 +32,10 @@ from torch import nn
 from ..backends.torch_backend import TorchCTRNN
 from ..core.activations import get_activation
 from ..core.dynamics import StepRule, next_noise_sample
-from ..core.spec import check_spec
+from ..core.spec import CTRNNSpec, check_spec
+
+if TYPE_CHECKING:
+    from ..core.noise import Noise
 
 __all__ = ["StackedCTRNN"]
 
@@ -40,12 +48,42 @@ class StackedCTRNN(nn.Module):
     Build it from modules (:meth:`from_modules`) or specs (:meth:`from_specs`); take a member
     out with :meth:`member` (a :class:`TorchCTRNN`) or :meth:`member_spec` (a ``CTRNNSpec``).
 
-    Parameters (``nn.Parameter``): ``w_in`` (S, N, n_in), ``w_rec`` (S, N, N), ``b`` (S, N),
-    ``w_out`` (S, n_out, N), ``b_out`` (S, n_out); buffer ``h0`` (S, N). ``noises`` is the
-    list of the members' training noise.
+    Parameters
+    ----------
+    modules : iterable of TorchCTRNN
+        The networks to stack (their weights are copied), at least one; all must have the
+        same n_in, n_hidden, n_out, activation, tau and dt.
+
+    Attributes
+    ----------
+    w_in : torch.nn.Parameter (S, N, n_in)
+        Input weights of the members.
+    w_rec : torch.nn.Parameter (S, N, N)
+        Recurrent weights of the members.
+    b : torch.nn.Parameter (S, N)
+        Hidden biases of the members.
+    w_out : torch.nn.Parameter (S, n_out, N)
+        Readout weights of the members.
+    b_out : torch.nn.Parameter (S, n_out)
+        Readout biases of the members.
+    h0 : torch.Tensor (S, N)
+        Initial states of the members (a buffer, not trained).
+    noises : list of Noise
+        The members' training noise, one per member.
+    n_in, n_hidden, n_out : int
+        Sizes shared by all members (N = n_hidden).
+    activation : str
+        Name of the shared activation function.
+    tau_seconds, dt_seconds : float
+        Shared time constant and time step, in seconds.
+
+    Raises
+    ------
+    ValueError
+        If ``modules`` is empty or the networks differ in shape, activation, tau or dt.
     """
 
-    def __init__(self, modules):
+    def __init__(self, modules: Iterable[TorchCTRNN]) -> None:
         super().__init__()
         modules = list(modules)
         if not modules:
@@ -66,17 +104,42 @@ class StackedCTRNN(nn.Module):
                 torch.stack([getattr(m, k).detach() for m in modules]).clone()))
         self.register_buffer("h0", torch.stack([m.h0 for m in modules]).clone())
 
-    from_modules = classmethod(lambda cls, modules: cls(modules))
-    from_modules.__doc__ = "Stack :class:`TorchCTRNN` modules (copies of their weights)."
+    @classmethod
+    def from_modules(cls, modules: Iterable[TorchCTRNN]) -> StackedCTRNN:
+        """Stack :class:`TorchCTRNN` modules (copies of their weights).
+
+        Parameters
+        ----------
+        modules : iterable of TorchCTRNN
+            The networks, all of one shape, activation, tau and dt.
+
+        Returns
+        -------
+        StackedCTRNN
+        """
+        return cls(modules)
 
     @classmethod
-    def from_specs(cls, specs, dtype=torch.float64):
-        """Stack ``CTRNNSpec`` s (float64 by default: bit-exact round trip with :meth:`member_spec`)."""
+    def from_specs(cls, specs: Iterable[CTRNNSpec],
+                   dtype: torch.dtype = torch.float64) -> StackedCTRNN:
+        """Stack ``CTRNNSpec`` s (float64 by default: bit-exact round trip with :meth:`member_spec`).
+
+        Parameters
+        ----------
+        specs : iterable of CTRNNSpec
+            The networks, all of one shape, activation, tau and dt.
+        dtype : torch.dtype
+            Floating dtype of the stacked parameters.
+
+        Returns
+        -------
+        StackedCTRNN
+        """
         return cls([TorchCTRNN.from_spec(check_spec(s, f"specs[{i}]"), dtype=dtype)
                     for i, s in enumerate(specs)])
 
     @property
-    def n_members(self):
+    def n_members(self) -> int:
         """S, the number of stacked networks."""
         return self.w_rec.shape[0]
 
@@ -84,12 +147,28 @@ class StackedCTRNN(nn.Module):
         return self.n_members
 
     @property
-    def gamma(self):
-        """dt / tau (shared by all members)."""
+    def gamma(self) -> float:
+        """dt / tau (shared by all members), dimensionless."""
         return self.dt_seconds / self.tau_seconds
 
-    def member(self, i):
-        """Network ``i`` as a :class:`TorchCTRNN` (copies of its weights, same dtype)."""
+    def member(self, i: int) -> TorchCTRNN:
+        """Network ``i`` as a :class:`TorchCTRNN` (copies of its weights, same dtype).
+
+        Parameters
+        ----------
+        i : int
+            Member index in [-S, S) (negative: counted from the end).
+
+        Returns
+        -------
+        TorchCTRNN
+            On the CPU, with the member's training noise.
+
+        Raises
+        ------
+        IndexError
+            If ``i`` is not an int in that range.
+        """
         from ..core.units import from_seconds
 
         i = self._index(i)
@@ -101,8 +180,23 @@ class StackedCTRNN(nn.Module):
                 getattr(m, k).copy_(getattr(self, k)[i].cpu())
         return m
 
-    def member_spec(self, i, noise=None, metadata=None):
-        """Network ``i`` as a :class:`~brian_noisy_rnn.CTRNNSpec` (float64 copies)."""
+    def member_spec(self, i: int, noise: Noise | None = None,
+                    metadata: dict | None = None) -> CTRNNSpec:
+        """Network ``i`` as a :class:`~brian_noisy_rnn.CTRNNSpec` (float64 copies).
+
+        Parameters
+        ----------
+        i : int
+            Member index in [-S, S).
+        noise : Noise or None
+            The spec's noise; None: the member's training noise.
+        metadata : dict or None
+            JSON-serialisable metadata of the spec.
+
+        Returns
+        -------
+        CTRNNSpec
+        """
         return self.member(i).to_spec(noise=noise, metadata=metadata)
 
     def _index(self, i):
@@ -112,11 +206,25 @@ class StackedCTRNN(nn.Module):
         return int(i) % self.n_members
 
     # --- the stacked rollout ----------------------------------------------------------
-    def noise_terms(self, xis, n_steps, n_trials):
-        """The precomputed noise tensors of one rollout: ``(n_pre, n_add, n_mul)``, each (T, S, B, N) or None.
+    def noise_terms(self, xis: Sequence[torch.Tensor | None], n_steps: int, n_trials: int
+                    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+        """The precomputed noise tensors of one rollout.
 
-        xis : list of S tensors (T_s, B, N) of standard normal draws (None for a member
-            without noise); T_s <= T, missing steps count as zero noise.
+        Parameters
+        ----------
+        xis : list of S tensors (T_s, B, N) or None
+            Standard normal draws of each member (None for a member without noise);
+            T_s <= T, missing steps count as zero noise.
+        n_steps : int
+            T, the number of time steps of the rollout.
+        n_trials : int
+            B, the number of trials per member.
+
+        Returns
+        -------
+        n_pre, n_add, n_mul : torch.Tensor (T, S, B, N) or None
+            Noise inside f; noise outside f and state noise; Poisson noise (multiplied by
+            ``sqrt(max(f(a), 0))``). None where no member has that kind of noise.
         """
         S, N = self.n_members, self.n_hidden
         ref = self.w_rec
@@ -146,17 +254,25 @@ class StackedCTRNN(nn.Module):
             terms[key][: sample.shape[0], s] = sample
         return terms["pre"], terms["add"], terms["mul"]
 
-    def forward(self, inputs, noise_terms=(None, None, None)):
+    def forward(self, inputs: torch.Tensor,
+                noise_terms: tuple[torch.Tensor | None, torch.Tensor | None,
+                                   torch.Tensor | None] = (None, None, None)
+                ) -> tuple[torch.Tensor, torch.Tensor]:
         """Run all members on their inputs.
 
         Parameters
         ----------
-        inputs : tensor (T, S, B, n_in), member s's trials in ``inputs[:, s]``
-        noise_terms : ``(n_pre, n_add, n_mul)`` from :meth:`noise_terms` (None: no noise)
+        inputs : torch.Tensor (T, S, B, n_in)
+            Member s's trials in ``inputs[:, s]``, in the parameters' dtype and device.
+        noise_terms : tuple (n_pre, n_add, n_mul)
+            From :meth:`noise_terms`; a None entry: no noise of that kind.
 
         Returns
         -------
-        outputs (T, S, B, n_out), states (T, S, B, N), as in :meth:`TorchCTRNN.forward`.
+        outputs : torch.Tensor (T, S, B, n_out)
+            Readout, as in :meth:`TorchCTRNN.forward`.
+        states : torch.Tensor (T, S, B, N)
+            Hidden states after each step.
         """
         n_pre, n_add, n_mul = noise_terms
         S = self.n_members
@@ -296,12 +412,26 @@ class _Recurrence(torch.autograd.Function):
         return grad_pre, grad_add, grad_w, grad_h0, None, None
 
 
-def member_losses(outputs, targets, mask, kind):
-    """The training loss of every member, shape (S,): :func:`metrics.torch_loss` per member.
+def member_losses(outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,
+                  kind: str) -> torch.Tensor:
+    """The training loss of every member: :func:`~brian_noisy_rnn.tasks.metrics.torch_loss` per member.
 
-    outputs (T, S, B, n_out); targets (T, S, B) class labels or (T, S, B, n_out);
-    mask (T, S, B) bool. Masked mean over each member's (T, B); 0 if its mask is empty.
-    A member's loss does not depend on the other members, to the last bit.
+    Parameters
+    ----------
+    outputs : torch.Tensor (T, S, B, n_out)
+        Network outputs (logits for classification).
+    targets : torch.Tensor (T, S, B) or (T, S, B, n_out)
+        Class labels (int64, classification) or target values (regression).
+    mask : torch.Tensor (T, S, B), bool
+        The time steps that count.
+    kind : str
+        ``"classification"`` (masked cross-entropy) or anything else (masked MSE).
+
+    Returns
+    -------
+    torch.Tensor (S,)
+        Masked mean over each member's (T, B); 0 if its mask is empty. A member's loss does
+        not depend on the other members, to the last bit.
     """
     count = mask.sum(dim=(0, 2)).clamp_min(1)
     outputs = torch.where(mask.unsqueeze(-1), outputs, torch.zeros_like(outputs))
@@ -315,13 +445,22 @@ def member_losses(outputs, targets, mask, kind):
     return _sum_over_time(per_step.sum(dim=2)) / count
 
 
-def clip_per_member(parameters, max_norms):
+def clip_per_member(parameters: Sequence[torch.Tensor], max_norms: torch.Tensor
+                    ) -> torch.Tensor:
     """Scale each member's gradients as ``clip_grad_norm_`` would scale that network's alone.
 
-    parameters : stacked parameters (leading axis S) with ``.grad``
-    max_norms : tensor (S,) of maximal norms (inf: no clipping for that member)
+    Parameters
+    ----------
+    parameters : sequence of torch.Tensor (S, ...)
+        Stacked parameters (leading axis S) with ``.grad`` (those without are skipped); the
+        gradients are scaled in place.
+    max_norms : torch.Tensor (S,)
+        Maximal gradient norm of each member (inf: no clipping for that member).
 
-    Returns the members' gradient norms before clipping, tensor (S,).
+    Returns
+    -------
+    torch.Tensor (S,)
+        The members' gradient norms before clipping.
     """
     grads = [p.grad for p in parameters if p.grad is not None]
     sq = torch.stack([torch.linalg.vector_norm(g.flatten(1), dim=1) for g in grads], dim=1)

@@ -34,7 +34,9 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -51,6 +53,10 @@ from ..core.validation import check_int
 from .checkpoint import config_differences, load_checkpoint, save_checkpoint
 from .ensemble import StackedCTRNN, clip_per_member, member_losses
 
+if TYPE_CHECKING:
+    import gymnasium as gym
+    from brian2 import Quantity
+
 __all__ = ["EnsembleResult", "TrainConfig", "TrainingHistory", "TrainingResult", "derive_seed",
            "train", "train_ensemble"]
 
@@ -58,8 +64,24 @@ __all__ = ["EnsembleResult", "TrainConfig", "TrainingHistory", "TrainingResult",
 BATCH, NOISE, VALIDATION, VALIDATION_NOISE, POOL, PICK, FINGERPRINT = range(1, 8)
 
 
-def derive_seed(seed, purpose, step=0):
-    """A seed in [0, 2**32) for ``(seed, purpose, step)``; independent streams per purpose and step."""
+def derive_seed(seed: int, purpose: int, step: int = 0) -> int:
+    """A seed in [0, 2**32) for ``(seed, purpose, step)``; independent streams per purpose and step.
+
+    Parameters
+    ----------
+    seed : int
+        The run's seed (``TrainConfig.seed``).
+    purpose : int
+        What the seed is for: one of the module constants ``BATCH``, ``NOISE``,
+        ``VALIDATION``, ``VALIDATION_NOISE``, ``POOL``, ``PICK``, ``FINGERPRINT``.
+    step : int
+        The optimisation step (0 for seeds used once per run).
+
+    Returns
+    -------
+    int
+        From ``numpy.random.SeedSequence([seed, purpose, step])``.
+    """
     return int(np.random.SeedSequence([int(seed), int(purpose), int(step)]).generate_state(1)[0])
 
 
@@ -69,15 +91,21 @@ class TrainingHistory:
 
     Attributes
     ----------
-    step : list of int, number of completed optimisation steps at the entry
-    loss : list of float, mean training loss over the steps since the previous entry
-    metrics : dict name -> list of float, :func:`~brian_noisy_rnn.tasks.metrics.task_metrics` on
-        that step's training batch (with the training noise)
-    val_metrics : dict name -> list of float, the same on the fixed validation batch (empty
-        unless ``val_trials > 0``)
-    elapsed : list of float, wall-clock training time in seconds up to the entry
-    metric_name : str, the task's primary metric (``metrics.primary_metric(kind)``)
+    metric_name : str
+        The task's primary metric (``metrics.primary_metric(kind)``).
     higher_is_better : bool
+        Whether a larger value of the primary metric is better.
+    step : list of int
+        Number of completed optimisation steps at the entry.
+    loss : list of float
+        Mean training loss over the steps since the previous entry.
+    metrics : dict of str to list of float
+        :func:`~brian_noisy_rnn.tasks.metrics.task_metrics` on that step's training batch
+        (with the training noise), per metric name.
+    val_metrics : dict of str to list of float
+        The same on the fixed validation batch (empty unless ``val_trials > 0``).
+    elapsed : list of float
+        Wall-clock training time in seconds up to the entry.
     """
 
     metric_name: str
@@ -92,12 +120,19 @@ class TrainingHistory:
         return len(self.step)
 
     @property
-    def metric(self):
+    def metric(self) -> list:
         """The primary metric per entry (list of float)."""
         return self.metrics.get(self.metric_name, [])
 
-    def final(self):
-        """The last entry as a flat dict (step, loss, metrics, ``val_`` metrics, elapsed); {} if empty."""
+    def final(self) -> dict:
+        """The last entry as a flat dict.
+
+        Returns
+        -------
+        dict
+            ``step``, ``loss``, ``elapsed_s`` (seconds), the metrics by name and the
+            validation metrics as ``val_<name>``; {} if the history is empty.
+        """
         if not self.step:
             return {}
         out = {"step": self.step[-1], "loss": self.loss[-1], "elapsed_s": self.elapsed[-1]}
@@ -105,8 +140,23 @@ class TrainingHistory:
         out.update({f"val_{k}": v[-1] for k, v in self.val_metrics.items()})
         return out
 
-    def append(self, step, loss, metrics, val_metrics, elapsed):
-        """Add one entry (metrics / val_metrics: dict name -> float)."""
+    def append(self, step: int, loss: float, metrics: Mapping[str, float],
+               val_metrics: Mapping[str, float], elapsed: float) -> None:
+        """Add one entry.
+
+        Parameters
+        ----------
+        step : int
+            Number of completed optimisation steps.
+        loss : float
+            Mean training loss since the previous entry.
+        metrics : dict of str to float
+            The training-batch metrics of this entry.
+        val_metrics : dict of str to float
+            The validation metrics of this entry (may be empty).
+        elapsed : float
+            Wall-clock training time up to this entry, in seconds.
+        """
         self.step.append(int(step))
         self.loss.append(float(loss))
         for k, v in metrics.items():
@@ -115,8 +165,14 @@ class TrainingHistory:
             self.val_metrics.setdefault(k, []).append(float(v))
         self.elapsed.append(float(elapsed))
 
-    def as_dict(self):
-        """A JSON-compatible dict of plain lists (inverse: :meth:`from_dict`)."""
+    def as_dict(self) -> dict:
+        """A JSON-compatible dict of plain lists (inverse: :meth:`from_dict`).
+
+        Returns
+        -------
+        dict
+            The attributes by name (copies of the lists).
+        """
         return {"metric_name": self.metric_name, "higher_is_better": self.higher_is_better,
                 "step": list(self.step), "loss": list(self.loss),
                 "metrics": {k: list(v) for k, v in self.metrics.items()},
@@ -124,8 +180,18 @@ class TrainingHistory:
                 "elapsed": list(self.elapsed)}
 
     @classmethod
-    def from_dict(cls, d):
-        """Inverse of :meth:`as_dict`."""
+    def from_dict(cls, d: Mapping) -> TrainingHistory:
+        """Inverse of :meth:`as_dict`.
+
+        Parameters
+        ----------
+        d : dict
+            As returned by :meth:`as_dict` (e.g. read back from a checkpoint).
+
+        Returns
+        -------
+        TrainingHistory
+        """
         return cls(metric_name=d["metric_name"], higher_is_better=bool(d["higher_is_better"]),
                    step=list(d["step"]), loss=list(d["loss"]),
                    metrics={k: list(v) for k, v in d["metrics"].items()},
@@ -139,14 +205,22 @@ class TrainingResult:
 
     Attributes
     ----------
-    spec : :class:`CTRNNSpec`, the trained network; ``spec.noise`` is the training noise and
-        ``spec.metadata["training"]`` a JSON summary (task, steps, seed, lr, final metrics, ...)
-    history : :class:`TrainingHistory`
-    model : :class:`TorchCTRNN`, the trained module (training dtype)
-    steps : int, completed optimisation steps
-    elapsed : float, wall-clock training time in seconds (summed over resumed runs)
-    config : dict, the settings a checkpoint must match to be resumed
-    checkpoint : str or None, path of the checkpoint file
+    spec : CTRNNSpec
+        The trained network; ``spec.noise`` is the training noise and
+        ``spec.metadata["training"]`` a JSON summary (task, steps, seed, lr, final
+        metrics, ...).
+    history : TrainingHistory
+        What was logged during training.
+    model : TorchCTRNN
+        The trained module (training dtype).
+    steps : int
+        Completed optimisation steps.
+    elapsed : float
+        Wall-clock training time in seconds (summed over resumed runs).
+    config : dict
+        The settings a checkpoint must match to be resumed.
+    checkpoint : str or None
+        Path of the checkpoint file (None: no checkpoint).
     """
 
     spec: CTRNNSpec
@@ -239,35 +313,56 @@ class TrainConfig:
 
     Parameters
     ----------
-    n_hidden : int >= 1, number of hidden units
-    noise : :class:`~brian_noisy_rnn.Noise`, the training noise (``Noise("none")`` for none);
-        it becomes ``spec.noise`` of the result
-    seed : int in [0, 2**32), seeds the initial weights, every batch and the training noise
-    activation : str, a registered activation name
-    tau : Brian2 time quantity, membrane time constant (default ``100*ms``); must exceed dt
-    steps : int >= 1, total number of optimisation steps (a resumed run continues up to it)
-    batch_size : int >= 1, trials per step
-    lr : float > 0, Adam learning rate
-    grad_clip : float > 0 or None, maximal gradient norm (None: no clipping)
-    log_every : int >= 1, steps between history entries
-    rec_gain : float >= 0, initial recurrent weights ~ N(0, rec_gain**2 / n_hidden)
-    bias_init : float, initial hidden bias b (all units). A positive value (e.g. 0.5) keeps
-        relu units from starting silent: with ``n_hidden=1`` a unit whose initial input weight
-        is negative never receives a gradient (about half of the seeds at bias_init=0)
-    init_spec : :class:`CTRNNSpec` or None, start from these weights instead of a random init
-        (its n_in, n_hidden, n_out and activation must fit)
-    val_trials : int >= 0, size of a fixed validation batch scored at every log entry
+    n_hidden : int >= 1
+        Number of hidden units.
+    noise : Noise
+        The training noise (:class:`~brian_noisy_rnn.Noise`; ``Noise("none")`` for none); it
+        becomes ``spec.noise`` of the result.
+    seed : int in [0, 2**32)
+        Seeds the initial weights, every batch and the training noise.
+    activation : str
+        A registered activation name.
+    tau : Brian2 time quantity or None
+        Membrane time constant; None: ``100*ms`` (stored as such). Must exceed the task's dt.
+    steps : int >= 1
+        Total number of optimisation steps (a resumed run continues up to it).
+    batch_size : int >= 1
+        Trials per step.
+    lr : float > 0
+        Adam learning rate.
+    grad_clip : float > 0 or None
+        Maximal gradient norm (None: no clipping).
+    log_every : int >= 1
+        Steps between history entries.
+    rec_gain : float >= 0
+        Initial recurrent weights ~ N(0, rec_gain**2 / n_hidden).
+    bias_init : float
+        Initial hidden bias b (all units). A positive value (e.g. 0.5) keeps relu units from
+        starting silent: with ``n_hidden=1`` a unit whose initial input weight is negative
+        never receives a gradient (about half of the seeds at bias_init=0).
+    init_spec : CTRNNSpec or None
+        Start from these weights instead of a random init (its n_in, n_hidden, n_out and
+        activation must fit).
+    val_trials : int >= 0
+        Size of a fixed validation batch scored at every log entry (0: none).
     trial_pool : int >= batch_size or None
         None: fresh trials every step. An int: generate that many trials once and sample each
         batch from them (much faster for tasks whose trial generation is slow).
-    dtype : torch floating dtype of the training (float32 default; the spec is float64)
+    dtype : torch.dtype
+        Floating dtype of the training, ``torch.float32`` (default) or ``torch.float64``; the
+        spec is float64 either way.
+
+    Attributes
+    ----------
+    PER_MEMBER : tuple of str
+        The settings that may differ between the members of an ensemble.
     """
 
     n_hidden: int
     noise: Noise
     seed: int
     activation: str = "relu"
-    tau: object = None
+    tau: Quantity | None = None
     steps: int = 2000
     batch_size: int = 64
     lr: float = 1e-2
@@ -315,8 +410,26 @@ class TrainConfig:
                                  f"{torch.finfo(self.dtype).max:.3g}), got {value!r}")
 
     @classmethod
-    def build(cls, config=None, **settings):
-        """``config`` with ``settings`` replaced, or a new config from ``settings``."""
+    def build(cls, config: TrainConfig | None = None, **settings: Any) -> TrainConfig:
+        """``config`` with ``settings`` replaced, or a new config from ``settings``.
+
+        Parameters
+        ----------
+        config : TrainConfig or None
+            The base settings; None: build a new config from ``settings`` alone.
+        **settings : keyword arguments
+            Fields of :class:`TrainConfig` (checked again on construction).
+
+        Returns
+        -------
+        TrainConfig
+            ``config`` itself if there are no ``settings``.
+
+        Raises
+        ------
+        TypeError
+            For an unknown setting or a ``config`` that is not a TrainConfig.
+        """
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(settings) - names)
         if unknown:
@@ -393,34 +506,46 @@ def _torch_threads(n):
 
 # --- the loop (one network = an ensemble of one) ---------------------------------------------
 @keeps_random_state
-def train(env, config=None, *, checkpoint=None, checkpoint_every=100, progress=True,
-          callback=None, num_threads=1, device=None, **settings):
+def train(env: str | gym.Env, config: TrainConfig | None = None, *,
+          checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 100,
+          progress: bool = True, callback: Callable[[int, float], Any] | None = None,
+          num_threads: int | None = 1, device: str | torch.device | None = None,
+          **settings: Any) -> TrainingResult:
     """Train a CTRNN on a task with Adam and BPTT; return the network as a :class:`CTRNNSpec`.
 
     Parameters
     ----------
-    env : task id (str) or NeuroGym TrialEnv / wrapper (e.g. ``tasks.make(id, dt=20)``)
-        The task; its ``dt`` (ms) is the network's time step.
+    env : str or gymnasium.Env
+        The task: a task id, or a NeuroGym TrialEnv or wrapper (e.g.
+        ``tasks.make(id, dt=20)``); its ``dt`` (ms) is the network's time step.
     config : :class:`TrainConfig` or None
         The training settings; keyword arguments (``n_hidden=32, noise=..., seed=0, ...``,
         the fields of :class:`TrainConfig`) give or replace them.
-    checkpoint : path or None
-        File for the training state. If it exists, training resumes from it (its settings must
+    checkpoint : str or os.PathLike or None
+        File for the training state (None: no checkpoint). If it exists, training resumes from it (its settings must
         match: otherwise ValueError naming ``checkpoint``); it is rewritten atomically every
         ``checkpoint_every`` steps, at the end, and when training stops with an exception
         (Ctrl-C included), which is then re-raised.
-    checkpoint_every : int >= 1, steps between checkpoint writes
-    progress : bool, show a tqdm progress bar
-    callback : callable(step, loss) or None, called after every completed step; an exception it
-        raises stops training like Ctrl-C does (checkpoint written, exception re-raised)
-    num_threads : int >= 1 or None, torch threads while training (restored afterwards; None:
-        leave torch's setting). 1 is fastest for small networks, see the module docstring.
-    device : torch device or None (CPU), e.g. ``"cuda"``. Trials and noise are drawn on the
-        CPU as there, so the results do not depend on the device beyond rounding.
+    checkpoint_every : int >= 1
+        Steps between checkpoint writes.
+    progress : bool
+        Show a tqdm progress bar.
+    callback : callable(step, loss) or None
+        Called after every completed step; an exception it raises stops training like Ctrl-C
+        does (checkpoint written, exception re-raised).
+    num_threads : int >= 1 or None
+        Torch threads while training (restored afterwards; None: leave torch's setting). 1 is
+        fastest for small networks, see the module docstring.
+    device : str or torch.device or None
+        The training device, e.g. ``"cuda"``; None: the CPU. Trials and noise are drawn on
+        the CPU as there, so the results do not depend on the device beyond rounding.
+    **settings : keyword arguments
+        Fields of :class:`TrainConfig`, giving or replacing those of ``config``.
 
     Returns
     -------
-    :class:`TrainingResult` with ``.spec``, ``.history``, ``.model``, ``.steps``, ``.elapsed``.
+    TrainingResult
+        With ``.spec``, ``.history``, ``.model``, ``.steps``, ``.elapsed``.
 
     Raises
     ------
@@ -441,8 +566,13 @@ def train(env, config=None, *, checkpoint=None, checkpoint_every=100, progress=T
     return run.result(0)
 
 
-def train_ensemble(env, configs=None, *, members=None, checkpoint=None, checkpoint_every=100,
-                   progress=True, callback=None, num_threads=1, device=None, **settings):
+def train_ensemble(env: str | gym.Env, configs: Iterable[TrainConfig] | None = None, *,
+                   members: Iterable[Mapping[str, Any]] | None = None,
+                   checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 100,
+                   progress: bool = True,
+                   callback: Callable[[int, list[float]], Any] | None = None,
+                   num_threads: int | None = 1, device: str | torch.device | None = None,
+                   **settings: Any) -> EnsembleResult:
     """Train S networks of one task and shape together, weights stacked (see :class:`StackedCTRNN`).
 
     Member ``s`` is trained exactly as ``train(env, configs[s])`` would train it (same trials,
@@ -451,20 +581,40 @@ def train_ensemble(env, configs=None, *, members=None, checkpoint=None, checkpoi
 
     Parameters
     ----------
-    env : as for :func:`train`
-    configs : list of :class:`TrainConfig`, one per member; they may differ only in
-        ``TrainConfig.PER_MEMBER`` (noise, seed, grad_clip, rec_gain, bias_init, init_spec)
-    members : list of dicts or None, instead of ``configs``: per-member settings
-        (e.g. ``dict(seed=0, noise=Noise("pre", 1.0))``) combined with the shared ``settings``
-    checkpoint, checkpoint_every, progress, num_threads, device : as for :func:`train`
-        (one checkpoint file for the whole ensemble, one progress bar)
-    callback : callable(step, losses) or None, ``losses`` a list of S floats
-    **settings : shared :class:`TrainConfig` fields (with ``members``), or overrides applied
-        to every config
+    env : str or gymnasium.Env
+        The task, as for :func:`train`.
+    configs : list of TrainConfig or None
+        One per member; they may differ only in ``TrainConfig.PER_MEMBER`` (noise, seed,
+        grad_clip, rec_gain, bias_init, init_spec). Give either ``configs`` or ``members``.
+    members : list of dict or None
+        Instead of ``configs``: per-member settings (e.g.
+        ``dict(seed=0, noise=Noise("pre", 1.0))``) combined with the shared ``settings``.
+    checkpoint : str or os.PathLike or None
+        As for :func:`train`: one checkpoint file for the whole ensemble.
+    checkpoint_every : int >= 1
+        As for :func:`train`.
+    progress : bool
+        As for :func:`train` (one progress bar for the ensemble).
+    callback : callable(step, losses) or None
+        Called after every completed step, ``losses`` a list of S floats.
+    num_threads : int >= 1 or None
+        As for :func:`train`.
+    device : str or torch.device or None
+        As for :func:`train`.
+    **settings : keyword arguments
+        Shared :class:`TrainConfig` fields (with ``members``), or overrides applied to every
+        config (with ``configs``).
 
     Returns
     -------
-    :class:`EnsembleResult` (``.specs``, ``.histories``, ``.model``, ``.members``).
+    EnsembleResult
+        With ``.specs``, ``.histories``, ``.model``, ``.members``.
+
+    Raises
+    ------
+    TypeError
+        If neither or both of ``configs`` and ``members`` are given, or they are not lists;
+        otherwise as :func:`train`.
     """
     if (configs is None) == (members is None):
         raise TypeError("train_ensemble needs either configs (a list of TrainConfig) or "
@@ -493,13 +643,20 @@ class EnsembleResult:
 
     Attributes
     ----------
-    specs : list of :class:`CTRNNSpec`, the trained networks in the order of the configs
-    histories : list of :class:`TrainingHistory`
-    model : :class:`StackedCTRNN`, the trained stack (training dtype and device)
-    steps : int, completed optimisation steps
-    elapsed : float, wall-clock training time of the ensemble in seconds
-    configs : list of dict, each member's settings as :attr:`TrainingResult.config`
+    specs : list of CTRNNSpec
+        The trained networks in the order of the configs.
+    histories : list of TrainingHistory
+        What was logged for each member.
+    model : StackedCTRNN
+        The trained stack (training dtype and device).
+    steps : int
+        Completed optimisation steps.
+    elapsed : float
+        Wall-clock training time of the ensemble in seconds.
+    configs : list of dict
+        Each member's settings as :attr:`TrainingResult.config`.
     checkpoint : str or None
+        Path of the ensemble's checkpoint file (None: no checkpoint).
     """
 
     specs: list
@@ -514,7 +671,7 @@ class EnsembleResult:
         return len(self.specs)
 
     @property
-    def members(self):
+    def members(self) -> list[TrainingResult]:
         """Each member as a :class:`TrainingResult` (as ``train`` would have returned it)."""
         return [TrainingResult(spec=self.specs[s], history=self.histories[s],
                                model=self.model.member(s), steps=self.steps,
