@@ -57,7 +57,8 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 
-__all__ = ["Cell", "Grid", "GridError", "grid_from_dict", "load_grid", "DEFAULT_RELATIVE_SIGMAS"]
+__all__ = ["Cell", "Grid", "GridError", "canonical_hash", "grid_from_dict", "load_grid",
+           "DEFAULT_RELATIVE_SIGMAS"]
 
 #: default test sigmas, as multiples of the training sigma: 0, 0.25, ..., 2
 DEFAULT_RELATIVE_SIGMAS = tuple(i / 4 for i in range(9))
@@ -144,7 +145,22 @@ def _check_list(source, key, value, kind, *, allow_empty=False):
     return out
 
 
-def _canonical_hash(obj):
+def canonical_hash(obj: object) -> str:
+    """SHA-256 of the canonical JSON of ``obj``: equal for equal content, whatever the key order.
+
+    The keys of cells, of their trained networks and of ensembles (and so the file names of
+    ensemble checkpoints) are such hashes.
+
+    Parameters
+    ----------
+    obj : JSON-compatible object
+        Dicts (str keys), lists, str, numbers, bools, None.
+
+    Returns
+    -------
+    str
+        64 hex digits, of ``json.dumps(obj, sort_keys=True, separators=(",", ":"))``.
+    """
     return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -195,8 +211,8 @@ class Cell:
         """
         config = json.loads(json.dumps(config))  # a plain, independent copy
         train = {k: config[k] for k in cls.TRAIN_FIELDS}
-        key = _canonical_hash({"grid_name": grid_name, "config": config})
-        return cls(config, key, _canonical_hash(train), grid_name)
+        key = canonical_hash({"grid_name": grid_name, "config": config})
+        return cls(config, key, canonical_hash(train), grid_name)
 
     @property
     def label(self):

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 
 from ..backends.random_state import keeps_random_state
 from ..core.atomic import check_distinct, check_writable
-from .config import Cell, Grid, load_grid
+from .config import Cell, Grid, canonical_hash, load_grid
 from .store import ResultStore
 
 __all__ = ["RunReport", "default_spec_dir", "default_workers", "ensemble_groups", "run_cell",
@@ -178,10 +178,8 @@ ENSEMBLE_MEMORY = 1 << 30
 
 def _ensemble_key(config):
     """Cells with equal keys can be trained in one ensemble."""
-    from .config import _canonical_hash
-
     net = {k: v for k, v in config["network"].items() if k not in _PER_MEMBER_NETWORK}
-    return _canonical_hash({"task": config["task"], "task_kwargs": config["task_kwargs"],
+    return canonical_hash({"task": config["task"], "task_kwargs": config["task_kwargs"],
                             "network": net, "training": config["training"]})
 
 
@@ -236,9 +234,7 @@ def ensemble_groups(cells, workers=1, max_members=None, memory=ENSEMBLE_MEMORY):
 
 
 def _ensemble_checkpoint(spec_dir, cells):
-    from .config import _canonical_hash
-
-    key = _canonical_hash([c.train_key for c in cells])
+    key = canonical_hash([c.train_key for c in cells])
     return os.path.join(spec_dir, "checkpoints", f"ensemble_{key[:16]}.pt")
 
 
