@@ -46,12 +46,17 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ..backends.random_state import keeps_random_state
 from ..core.atomic import check_distinct, check_writable
 from .config import Cell, Grid, canonical_hash, load_grid
 from .store import ResultStore
+
+if TYPE_CHECKING:
+    from ..core.spec import CTRNNSpec
 
 __all__ = ["RunReport", "default_spec_dir", "default_workers", "ensemble_groups", "run_cell",
            "run_grid", "train_ensemble_networks"]
@@ -61,8 +66,15 @@ _VERSION_PACKAGES = ("brian-noisy-rnn", "brian2", "torch", "numpy", "neurogym", 
                      "scipy", "dask", "distributed")
 
 
-def package_versions():
-    """Versions of the packages a result depends on (dict name -> version or None), plus Python."""
+def package_versions() -> dict[str, str | None]:
+    """Versions of the packages a result depends on, plus Python.
+
+    Returns
+    -------
+    dict of str to str or None
+        ``"python"`` and each distribution name (brian-noisy-rnn, brian2, torch, numpy,
+        neurogym, gymnasium, scipy, dask, distributed) -> its version, None if not installed.
+    """
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
@@ -91,12 +103,24 @@ def _training_noise(config):
                  tau_noise=tau_noise)
 
 
-def train_cell_network(config, train_key=""):
+def train_cell_network(config: dict, train_key: str = "") -> tuple[CTRNNSpec, dict]:
     """Train the network of a cell config (see :class:`~.config.Cell`).
 
-    Returns ``(spec, info)``: the :class:`~brian_noisy_rnn.CTRNNSpec` (its metadata holds the
-    training summary, the ``train_key`` and the training part of the config) and a dict with
-    ``train_seconds`` and ``train_final_loss``.
+    Parameters
+    ----------
+    config : dict
+        ``Cell.config`` of the cell.
+    train_key : str
+        The cell's ``Cell.train_key``, stored in the spec's metadata.
+
+    Returns
+    -------
+    spec : CTRNNSpec
+        The trained network (:class:`~brian_noisy_rnn.CTRNNSpec`); its metadata holds the
+        training summary, the ``train_key`` and the training part of the config.
+    info : dict
+        ``train_seconds`` (wall-clock training time, s) and ``train_final_loss`` (float,
+        or None if nothing was logged).
     """
     from ..bridges.training import train
 
@@ -123,7 +147,9 @@ def _train_settings(config):
 
 
 @keeps_random_state
-def train_ensemble_networks(configs, train_keys, checkpoint=None):
+def train_ensemble_networks(configs: Sequence[dict], train_keys: Sequence[str],
+                            checkpoint: str | os.PathLike | None = None
+                            ) -> list[tuple[CTRNNSpec, dict]]:
     """Train the networks of several cell configs together as one ensemble.
 
     Pure apart from the optional checkpoint file (a worker may run it anywhere). The configs
@@ -132,16 +158,21 @@ def train_ensemble_networks(configs, train_keys, checkpoint=None):
 
     Parameters
     ----------
-    configs : list of dict, ``Cell.config`` of one cell per network
-    train_keys : list of str, their ``Cell.train_key`` (stored in the specs' metadata)
-    checkpoint : path or None, the ensemble's checkpoint: training resumes from it if it
-        exists and writes it while it runs (also when interrupted)
+    configs : list of dict
+        ``Cell.config`` of one cell per network.
+    train_keys : list of str
+        Their ``Cell.train_key`` (stored in the specs' metadata).
+    checkpoint : str or os.PathLike or None
+        The ensemble's checkpoint: training resumes from it if it exists and writes it while
+        it runs (also when interrupted); its folder is created if needed. None: no
+        checkpoint.
 
     Returns
     -------
-    list of ``(spec, info)`` as :func:`train_cell_network` returns, in the order of
-    ``configs``; ``info["train_seconds"]`` is the ensemble's training time divided by the
-    number of members.
+    list of tuple (spec, info)
+        As :func:`train_cell_network` returns, in the order of ``configs``;
+        ``info["train_seconds"]`` is the ensemble's training time divided by the number of
+        members.
     """
     import torch
 
@@ -192,7 +223,8 @@ def _member_bytes(config):
     return 10 * 4 * T * config["training"]["batch_size"] * config["network"]["n_hidden"]
 
 
-def ensemble_groups(cells, workers=1, max_members=None, memory=ENSEMBLE_MEMORY):
+def ensemble_groups(cells: Sequence[Cell], workers: int = 1, max_members: int | None = None,
+                    memory: int = ENSEMBLE_MEMORY) -> list[list[Cell]]:
     """Split cells (one per network to train) into ensembles.
 
     Cells that share task, task options, network shape and training settings (all but
@@ -203,15 +235,22 @@ def ensemble_groups(cells, workers=1, max_members=None, memory=ENSEMBLE_MEMORY):
 
     Parameters
     ----------
-    cells : list of :class:`~.config.Cell`
-    workers : int >= 1, workers that train in parallel
-    max_members : int >= 1 or None (no limit but ``memory``); 1 trains one network at a time
-    memory : int, bytes per ensemble
+    cells : list of Cell
+        One :class:`~.config.Cell` per network to train.
+    workers : int >= 1
+        Workers that train in parallel.
+    max_members : int >= 1 or None
+        Most networks per ensemble (None: no limit but ``memory``; 1 trains one network at a
+        time).
+    memory : int
+        Memory budget of one ensemble's training tensors, in bytes (at least one network
+        per ensemble).
 
     Returns
     -------
-    list of lists of cells, sorted by seed within each list (networks of one seed share
-    their trial batches and noise draws, so an ensemble with fewer seeds makes fewer)
+    list of list of Cell
+        The ensembles, cells sorted by seed within each list (networks of one seed share
+        their trial batches and noise draws, so an ensemble with fewer seeds makes fewer).
     """
     by_key = {}
     for c in cells:
@@ -239,7 +278,7 @@ def _ensemble_checkpoint(spec_dir, cells):
 
 
 @keeps_random_state
-def run_cell(config, spec=None, train_key=""):
+def run_cell(config: dict, spec: CTRNNSpec | None = None, train_key: str = "") -> dict:
     """Run one cell: train its network (unless ``spec`` is given) and sweep the test noise.
 
     Pure: it reads and writes no file, so it can run in any process or on any Dask worker.
@@ -247,18 +286,27 @@ def run_cell(config, spec=None, train_key=""):
 
     Parameters
     ----------
-    config : dict, ``Cell.config``
-    spec : :class:`~brian_noisy_rnn.CTRNNSpec` or None, the already trained network
-    train_key : str, stored in a newly trained spec's metadata
+    config : dict
+        ``Cell.config`` of the cell.
+    spec : CTRNNSpec or None
+        The already trained network (:class:`~brian_noisy_rnn.CTRNNSpec`); None: train it.
+    train_key : str
+        Stored in a newly trained spec's metadata.
 
     Returns
     -------
-    dict with ``spec`` (the newly trained CTRNNSpec, or None if ``spec`` was given),
-    ``error`` (only when the sweep of a newly trained network failed: the message; the dict
-    then holds just ``spec``, ``trained`` and the training info, so the network is kept),
-    ``trained`` (bool), ``curve`` (``NoisePreferenceCurve.to_dict()``), ``summary``
-    (``curve.summary()``), ``train_seconds``, ``train_final_loss``, ``eval_seconds``,
-    ``versions``, ``host``, ``pid``.
+    dict
+        ``spec`` (the newly trained CTRNNSpec, or None if ``spec`` was given), ``error``
+        (only when the sweep of a newly trained network failed: the message; the dict then
+        holds just ``spec``, ``trained`` and the training info, so the network is kept),
+        ``trained`` (bool), ``curve`` (``NoisePreferenceCurve.to_dict()``), ``summary``
+        (``curve.summary()``), ``train_seconds``, ``train_final_loss``, ``eval_seconds``
+        (seconds), ``versions`` (:func:`package_versions`), ``host``, ``pid``.
+
+    Raises
+    ------
+    Exception
+        Whatever training, or the sweep of a given ``spec``, raises.
     """
     import torch
 
@@ -436,8 +484,14 @@ class Brian2WorkerPlugin(_WorkerPluginBase):
 
     idempotent = True
 
-    def setup(self, worker):
-        """Import Brian2 in the worker's event-loop (main) thread."""
+    def setup(self, worker: Any) -> None:
+        """Import Brian2 in the worker's event-loop (main) thread.
+
+        Parameters
+        ----------
+        worker : distributed.Worker
+            The worker the plugin is registered with (called by Dask).
+        """
         if threading.current_thread() is threading.main_thread():
             _import_brian2()
 
@@ -484,16 +538,33 @@ class _DaskExecutor:
             self.client.close()
 
 
-def default_workers():
-    """Local worker processes by default: the number of CPUs this process may use."""
+def default_workers() -> int:
+    """Local worker processes by default: the number of CPUs this process may use.
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not on Linux
         return max(1, os.cpu_count() or 1)
 
 
-def default_spec_dir(results):
-    """Where trained networks of a database go: ``<results stem>_specs/`` beside it."""
+def default_spec_dir(results: str | os.PathLike) -> str:
+    """Where trained networks of a database go: ``<results stem>_specs/`` beside it.
+
+    Parameters
+    ----------
+    results : str or os.PathLike
+        Path of the results database.
+
+    Returns
+    -------
+    str
+        The absolute path of the folder (not created).
+    """
     results = os.path.abspath(os.fspath(results))
     return os.path.splitext(results)[0] + "_specs"
 
@@ -540,12 +611,18 @@ class RunReport:
 
     Attributes
     ----------
-    cells : list of Cell, every cell of the grid
-    skipped : int, cells already recorded before this run
-    recorded : list of str, keys of the cells recorded by this run
-    failed : dict cell key -> error message
-    networks_trained : int, networks trained by this run
-    elapsed : float, wall time in seconds
+    cells : list of Cell
+        Every cell of the grid.
+    skipped : int
+        Cells already recorded before this run.
+    recorded : list of str
+        Keys of the cells recorded by this run.
+    failed : dict of str to str
+        Cell key -> error message, for the cells that failed in this run.
+    networks_trained : int
+        Networks trained by this run.
+    elapsed : float
+        Wall time of the run in seconds.
     """
 
     cells: list
@@ -556,7 +633,7 @@ class RunReport:
     elapsed: float = 0.0
 
     @property
-    def complete(self):
+    def complete(self) -> bool:
         """True if every cell of the grid is recorded."""
         return not self.failed and self.skipped + len(self.recorded) == len(self.cells)
 
@@ -586,33 +663,52 @@ def _load_reusable_spec(store, cell, spec_dir):
 
 
 @keeps_random_state
-def run_grid(grid, results, *, workers=None, scheduler=None, client=None, spec_dir=None,
-             progress=True, log=None, max_ensemble=None):
+def run_grid(grid: Grid | str | os.PathLike, results: str | os.PathLike, *,
+             workers: int | None = None, scheduler: str | None = None, client: Any = None,
+             spec_dir: str | os.PathLike | None = None, progress: bool = True,
+             log: Callable[[str], Any] | None = None,
+             max_ensemble: int | None = None) -> RunReport:
     """Run every unfinished cell of ``grid`` and record it in the database ``results``.
 
     Parameters
     ----------
-    grid : :class:`~.config.Grid` or path of a grid TOML file (validated before any work)
-    results : path of the SQLite results database (created if missing)
+    grid : Grid or str or os.PathLike
+        A :class:`~.config.Grid`, or the path of a grid TOML file (validated before any
+        work).
+    results : str or os.PathLike
+        Path of the SQLite results database (created if missing).
     workers : int >= 1 or None
         Local worker processes (None: :func:`default_workers`); 1 runs the cells in this
         process. Ignored with ``scheduler`` / ``client``.
-    scheduler : str or None, address of a Dask scheduler (e.g. ``"tcp://10.0.0.1:8786"``);
-        needs the ``dask`` extra (``pip install 'brian-noisy-rnn[dask]'``)
-    client : ``distributed.Client`` or None, an existing Dask client (e.g. of a ``LocalCluster``)
-    spec_dir : folder for the trained networks' spec files (default :func:`default_spec_dir`)
-    progress : bool, show a tqdm progress bar over cells
-    log : callable(str) or None, receives one line per failed cell (default: print to stderr)
-    max_ensemble : int >= 1 or None, most networks trained together in one ensemble (None:
-        as many as the memory budget allows, see :func:`ensemble_groups`; 1: one by one).
-        The results do not depend on it.
+    scheduler : str or None
+        Address of a Dask scheduler (e.g. ``"tcp://10.0.0.1:8786"``); needs the ``dask``
+        extra (``pip install 'brian-noisy-rnn[dask]'``). Not together with ``client``.
+    client : distributed.Client or None
+        An existing Dask client (e.g. of a ``LocalCluster``).
+    spec_dir : str or os.PathLike or None
+        Folder for the trained networks' spec files (None: :func:`default_spec_dir`).
+    progress : bool
+        Show a tqdm progress bar over cells.
+    log : callable(str) or None
+        Receives one line per failed cell (None: print to stderr).
+    max_ensemble : int >= 1 or None
+        Most networks trained together in one ensemble (None: as many as the memory budget
+        allows, see :func:`ensemble_groups`; 1: one by one). The results do not depend on it.
 
     Returns
     -------
-    :class:`RunReport`
+    RunReport
+        What was skipped, recorded, failed and trained.
 
     Raises
     ------
+    ValueError
+        For invalid ``workers`` or ``max_ensemble``, both ``scheduler`` and ``client``, an
+        unreachable scheduler, or a ``spec_dir`` that cannot hold files (or is where
+        ``results`` is); before any work. An invalid grid file raises ``GridError`` (a
+        ValueError).
+    PermissionError
+        If ``spec_dir`` is not writable; before any work.
     ImportError
         With ``scheduler`` or ``client`` when Dask is not installed (the message names the
         ``dask`` extra), before any work.
