@@ -11,7 +11,9 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ..backends.random_state import keeps_random_state
 from ..core.atomic import atomic_write, check_writable
@@ -20,6 +22,11 @@ from .config import grid_from_dict
 from .runner import run_grid
 from .store import ResultStore
 from .summary import format_table, summarize
+
+if TYPE_CHECKING:
+    from ..evaluation.curves import NoisePreferenceCurve
+    from .config import Grid
+    from .runner import RunReport
 
 __all__ = ["DEMO_PRESETS", "DemoResult", "backend_agreement", "demo_grid", "run_demo"]
 
@@ -38,30 +45,70 @@ DEMO_PRESETS = {
 }
 
 
-def demo_grid(task="FunctionApproximation-v0", *, seeds=3, placements=("pre", "post"),
-              backends=("torch", "brian2"), sigma_train=None, steps=None, n_hidden=None,
-              lr=None, batch_size=None, trial_pool="preset", n_trials=None, brian2_trials=None,
-              target="numpy", max_relative_sigma=2.0, n_sigmas=9, eval_seed=1234, dt_ms=20.0,
-              tau_ms=100.0, activation="relu"):
+def demo_grid(task: str = "FunctionApproximation-v0", *, seeds: int | Sequence[int] = 3,
+              placements: Sequence[str] = ("pre", "post"),
+              backends: Sequence[str] = ("torch", "brian2"), sigma_train: float | None = None,
+              steps: int | None = None, n_hidden: int | None = None, lr: float | None = None,
+              batch_size: int | None = None, trial_pool: int | str | None = "preset",
+              n_trials: int | None = None, brian2_trials: int | None = None,
+              target: str = "numpy", max_relative_sigma: float = 2.0, n_sigmas: int = 9,
+              eval_seed: int = 1234, dt_ms: float = 20.0, tau_ms: float = 100.0,
+              activation: str = "relu") -> Grid:
     """The demo's grid (a validated :class:`~.config.Grid`).
 
     Parameters
     ----------
-    task : str, task id
-    seeds : int >= 1 (seeds 0..seeds-1) or a sequence of ints
-    placements, backends : sequences of str
-    sigma_train, steps, n_hidden, lr, batch_size, n_trials : None for the task's preset
-        (:data:`DEMO_PRESETS`)
-    trial_pool : int, None (fresh trials every step) or "preset"
-    brian2_trials : int or None, trials of the Brian2 sweeps (None: ``n_trials``)
-    target : Brian2 code-generation target of the Brian2 sweeps
-    max_relative_sigma : float > 0, the sweep goes from 0 to this times the training sigma
-    n_sigmas : int >= 2, number of test sigmas (evenly spaced)
-    eval_seed : int, trials and test noise of the sweeps
-    dt_ms, tau_ms : float, time step and time constant in ms
+    task : str
+        Task id.
+    seeds : int >= 1 or sequence of int
+        An int: seeds 0..seeds-1; a sequence: these seeds.
+    placements : sequence of str
+        Training-noise placements (``"pre"``, ``"post"``, ``"state"``).
+    backends : sequence of str
+        Backends of the test sweeps (e.g. ``"torch"``, ``"brian2"``).
+    sigma_train : float or None
+        Training-noise sigma (dimensionless); None: the task's preset
+        (:data:`DEMO_PRESETS`).
+    steps : int or None
+        Optimisation steps per network; None: the task's preset.
+    n_hidden : int or None
+        Hidden units per network; None: the task's preset.
+    lr : float or None
+        Adam learning rate; None: the task's preset.
+    batch_size : int or None
+        Trials per training step; None: the task's preset.
+    trial_pool : int or None or "preset"
+        Size of the fixed pool training batches are drawn from (raised to ``batch_size`` if
+        smaller); None: fresh trials every step; ``"preset"``: the task's preset.
+    n_trials : int or None
+        Trials per test sigma; None: the task's preset.
+    brian2_trials : int or None
+        Trials of the Brian2 sweeps (None: ``n_trials``).
+    target : str
+        Brian2 code-generation target of the Brian2 sweeps (e.g. ``"numpy"``, ``"cython"``).
+    max_relative_sigma : float > 0
+        The sweep goes from 0 to this times the training sigma.
+    n_sigmas : int >= 2
+        Number of test sigmas (evenly spaced).
+    eval_seed : int
+        Seed of the trials and test noise of the sweeps.
+    dt_ms : float
+        Time step in ms (also the task's dt).
+    tau_ms : float
+        Time constant of the networks in ms.
     activation : str
+        Activation function of the networks.
 
-    Raises GridError (a ValueError) naming the offending setting.
+    Returns
+    -------
+    Grid
+        Named ``demo-<task>``.
+
+    Raises
+    ------
+    ValueError
+        For invalid ``seeds``, ``n_sigmas`` or ``max_relative_sigma``; otherwise a
+        ``GridError`` (a ValueError) naming the offending setting.
     """
     preset = dict(DEMO_PRESETS.get(task, DEMO_PRESETS["default"]))
     given = {"sigma_train": sigma_train, "steps": steps, "n_hidden": n_hidden, "lr": lr,
@@ -103,13 +150,28 @@ def demo_grid(task="FunctionApproximation-v0", *, seeds=3, placements=("pre", "p
     return grid_from_dict(data, source="demo settings")
 
 
-def backend_agreement(curves, reference="torch"):
+def backend_agreement(curves: Iterable[NoisePreferenceCurve], reference: str = "torch"
+                      ) -> list[dict]:
     """How closely each non-reference backend's curves match the reference backend's.
 
-    Curves are matched by (task, training placement, training sigma, seed). Returns a list of
-    dicts with ``backend``, ``pairs`` (matched curves), ``max_abs_diff`` (largest difference
-    of the mean metric over all sigmas) and ``within_error`` / ``points`` (sigma points where
-    the two means differ by at most twice their combined standard error).
+    Curves are matched by (task, training placement, training sigma, seed); pairs with
+    different test sigmas are skipped.
+
+    Parameters
+    ----------
+    curves : iterable of NoisePreferenceCurve
+        Recorded curves (e.g. from ``ResultStore.curves``), with ``.cell`` holding the cell
+        row (for the seed).
+    reference : str
+        The backend the others are compared with.
+
+    Returns
+    -------
+    list of dict
+        One per other backend: ``backend``, ``pairs`` (matched curves), ``max_abs_diff``
+        (largest difference of the mean metric over all sigmas) and ``within_error`` /
+        ``points`` (sigma points where the two means differ by at most twice their combined
+        standard error / all compared sigma points).
     """
     def key(c):
         cell = getattr(c, "cell", None) or {}
@@ -140,12 +202,18 @@ class DemoResult:
 
     Attributes
     ----------
-    table : str, the headline table (Markdown)
-    rows : list of dict, :func:`~.summary.summarize` rows
-    agreement : list of dict, :func:`backend_agreement`
-    files : dict name -> path (results, csv, summary, curves_png, traces_png)
-    elapsed : float, wall time in seconds
-    report : :class:`~.runner.RunReport`
+    table : str
+        The headline table (Markdown).
+    rows : list of dict
+        :func:`~.summary.summarize` rows.
+    agreement : list of dict
+        :func:`backend_agreement` of the curves.
+    files : dict of str to str
+        Name -> path of the files written (results, csv, summary, curves_png, traces_png).
+    elapsed : float
+        Wall time in seconds.
+    report : RunReport or None
+        What :func:`~.runner.run_grid` did.
     """
 
     table: str
@@ -153,7 +221,7 @@ class DemoResult:
     agreement: list
     files: dict = field(default_factory=dict)
     elapsed: float = 0.0
-    report: object = None
+    report: RunReport | None = None
 
 
 def _trace_figure(store, curves, grid):
@@ -183,23 +251,38 @@ def _trace_figure(store, curves, grid):
 
 
 @keeps_random_state
-def run_demo(out_dir, grid, *, workers=None, progress=True, log=print, figures=True):
+def run_demo(out_dir: str | os.PathLike, grid: Grid, *, workers: int | None = None,
+             progress: bool = True, log: Callable[[str], Any] = print,
+             figures: bool = True) -> DemoResult:
     """Run the demo grid into ``out_dir`` and report the headline.
 
     Parameters
     ----------
-    out_dir : folder for ``results.sqlite`` (+ ``results_specs/``), ``results.csv``,
-        ``summary.md``, ``noise_preference.png`` and ``trial_traces.png``; rerunning into the
-        same folder resumes (finished cells are not recomputed)
-    grid : :class:`~.config.Grid` (e.g. :func:`demo_grid`)
-    workers : local worker processes (None: all CPUs; 1: this process)
-    progress : bool, progress bar over cells
-    log : callable(str) for the printed report
-    figures : bool, write the PNG figures
+    out_dir : str or os.PathLike
+        Folder for ``results.sqlite`` (+ ``results_specs/``), ``results.csv``,
+        ``summary.md``, ``noise_preference.png`` and ``trial_traces.png`` (created if
+        missing); rerunning into the same folder resumes (finished cells are not
+        recomputed).
+    grid : Grid
+        The :class:`~.config.Grid` to run (e.g. from :func:`demo_grid`).
+    workers : int >= 1 or None
+        Local worker processes (None: all CPUs; 1: this process).
+    progress : bool
+        Show a progress bar over cells.
+    log : callable(str)
+        Receives the lines of the printed report (table and backend agreement).
+    figures : bool
+        Write the PNG figures.
 
     Returns
     -------
-    :class:`DemoResult`
+    DemoResult
+        The table, summary rows, backend agreement, file paths and the run report.
+
+    Raises
+    ------
+    RuntimeError
+        If no cell of the grid finished.
     """
     from ..plotting import plot_noise_preference_panels, save_figure
 
