@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from typing import NamedTuple
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from neurogym.core import TrialEnv
@@ -12,15 +13,20 @@ from neurogym.core import TrialEnv
 from ..core.units import is_quantity, unit_error
 from ..core.validation import as_dimensionless
 
+if TYPE_CHECKING:
+    from brian2 import Quantity
+
 TASK_KINDS = ("classification", "regression")
 
 
-def as_ms(value, name, *, allow_zero=False):
+def as_ms(value: float | Quantity, name: str, *, allow_zero: bool = False) -> int | float:
     """Return a duration in milliseconds (NeuroGym's unit) as a number.
 
     Parameters
     ----------
-    value : float or int (ms) or Brian2 quantity with dimension of time (e.g. ``20*ms``)
+    value : float or int or Brian2 time quantity
+        The duration: a number of ms, or a scalar Brian2 quantity with dimension of time
+        (e.g. ``20*ms``).
     name : str
         Argument name used in error messages.
     allow_zero : bool
@@ -39,7 +45,8 @@ def as_ms(value, name, *, allow_zero=False):
     TypeError
         If ``value`` is neither a real number nor a Brian2 quantity (booleans are refused).
     ValueError
-        If it is not finite, or negative (or zero without ``allow_zero``).
+        If it is not a scalar or not finite, or negative (or zero without ``allow_zero``;
+        also below 1e-9 ms, the resolution of task timing).
     """
     bound = ">= 0" if allow_zero else "> 0"
     if is_quantity(value):
@@ -66,12 +73,14 @@ def as_ms(value, name, *, allow_zero=False):
     return int(ms_value) if ms_value.is_integer() else ms_value
 
 
-def as_dt_ms(dt, name="dt"):
+def as_dt_ms(dt: float | Quantity, name: str = "dt") -> int | float:
     """Return a time step in milliseconds (NeuroGym's unit) as a positive number.
 
     Parameters
     ----------
-    dt : float or int (ms) or Brian2 quantity with dimension of time (e.g. ``20*ms``).
+    dt : float or int or Brian2 time quantity
+        The time step: a number of ms, or a Brian2 quantity with dimension of time (e.g.
+        ``20*ms``).
     name : str
         Argument name used in error messages.
 
@@ -83,18 +92,20 @@ def as_dt_ms(dt, name="dt"):
     return as_ms(dt, name)
 
 
-def as_range(value, name):
+def as_range(value: Any, name: str) -> tuple[float, float]:
     """A (low, high) pair of dimensionless floats with low < high.
 
     Parameters
     ----------
-    value : sequence of 2 numbers (or a dimensionless Brian2 quantity)
+    value : sequence of 2 numbers
+        The pair (or a dimensionless Brian2 quantity of shape (2,)).
     name : str
         Argument name used in error messages.
 
     Returns
     -------
-    (float, float)
+    tuple of float (low, high)
+        With low < high, both finite.
 
     Raises
     ------
@@ -109,32 +120,58 @@ def as_range(value, name):
     return float(arr[0]), float(arr[1])
 
 
-def as_positive(value, name):
-    """A dimensionless finite number > 0 as a float (ValueError / TypeError naming ``name``)."""
+def as_positive(value: Any, name: str) -> float:
+    """A dimensionless finite number > 0 as a float.
+
+    Parameters
+    ----------
+    value : float
+        A real number (or a dimensionless scalar Brian2 quantity).
+    name : str
+        Argument name used in error messages.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    brian2.DimensionMismatchError, TypeError, ValueError
+        For units, booleans, non-scalars, or a value that is not finite and > 0; the message
+        names ``name``.
+    """
     arr = as_dimensionless(value, name)
     if arr.ndim != 0 or not np.isfinite(arr) or not arr > 0:
         raise ValueError(f"{name} must be a finite positive number, got {value!r}")
     return float(arr)
 
 
-def check_timing(timing, known=None, name="timing"):
+def check_timing(timing: dict, known: Iterable[str] | None = None,
+                 name: str = "timing") -> dict:
     """Check a NeuroGym ``timing`` dict: known periods, finite durations >= 0.
 
     Parameters
     ----------
-    timing : dict period -> duration in ms (a number, or a NeuroGym distribution such as
-        ``("uniform", [100, 300])``, ``[100, 200]`` (a choice) or a callable)
-    known : iterable of str or None, the task's periods (None: not checked)
-    name : str, the argument named in error messages
+    timing : dict of str to duration
+        Period -> duration in ms: a number, or a NeuroGym distribution such as
+        ``("uniform", [100, 300])``, ``[100, 200]`` (a choice) or a callable.
+    known : iterable of str or None
+        The task's periods (None: not checked).
+    name : str
+        The argument named in error messages.
 
     Returns
     -------
-    dict, ``timing``.
+    dict
+        ``timing`` itself.
 
     Raises
     ------
-    TypeError if ``timing`` is not a dict; ValueError naming the period for an unknown period
-    or a duration that is NaN, infinite or negative.
+    TypeError
+        If ``timing`` is not a dict, or a duration is neither a number nor a distribution.
+    ValueError
+        Naming the period, for an unknown period or a duration that is NaN, infinite or
+        negative.
     """
     if not isinstance(timing, dict):
         raise TypeError(f"{name} must be a dict period -> duration in ms, got {timing!r}")
@@ -167,8 +204,21 @@ def check_timing(timing, known=None, name="timing"):
     return timing
 
 
-def n_steps(duration_ms, dt_ms):
-    """Number of whole time steps of ``dt_ms`` in ``duration_ms`` (rounded down, as NeuroGym does)."""
+def n_steps(duration_ms: float, dt_ms: float) -> int:
+    """Number of whole time steps of ``dt_ms`` in ``duration_ms`` (rounded down, as NeuroGym does).
+
+    Parameters
+    ----------
+    duration_ms : float
+        Duration in ms.
+    dt_ms : float
+        Time step in ms.
+
+    Returns
+    -------
+    int
+        ``floor(duration_ms / dt_ms)``, with a tolerance of 1e-9 steps for rounding errors.
+    """
     return int(np.floor(duration_ms / dt_ms + 1e-9))
 
 
@@ -178,9 +228,15 @@ class TrialArrays(NamedTuple):
     Attributes
     ----------
     inputs : float64 array (T, n, n_in)
-    targets : float64 array (T, n, n_out) (regression) or int64 (T, n) (classification)
-    loss_mask, decision_mask : bool arrays (T,), the same for every trial
-    trials : list of n trial dicts, as ``new_trial()`` returns them
+        Observations of the n trials.
+    targets : float64 array (T, n, n_out) or int64 array (T, n)
+        Targets (regression) or class labels (classification).
+    loss_mask : bool array (T,)
+        Steps on which the training loss is computed, the same for every trial.
+    decision_mask : bool array (T,)
+        Steps on which the task metric is scored, the same for every trial.
+    trials : list of dict
+        The n trial dicts, as ``new_trial()`` returns them.
     """
 
     inputs: np.ndarray
@@ -204,13 +260,26 @@ class TaskEnv(TrialEnv):
 
     Periods are laid out in whole steps (``start_ind``/``end_ind``), so the number of steps does
     not suffer from floating-point division for non-integral ``dt``.
+
+    Parameters
+    ----------
+    dt : float or Brian2 time quantity
+        Time step: a number of ms or a Brian2 time (see :func:`as_dt_ms`).
+    timing : dict of str to duration or None
+        Overrides of ``default_timing`` (period -> duration in ms or a NeuroGym
+        distribution, see :func:`check_timing`); None: the defaults.
+
+    Raises
+    ------
+    ValueError
+        For an invalid ``dt``, an unknown period or an invalid duration.
     """
 
     task_kind = "regression"
     extra_metrics: tuple = ()
     default_timing: dict = {}
 
-    def __init__(self, dt=20, timing=None):
+    def __init__(self, dt: float | Quantity = 20, timing: Mapping | None = None) -> None:
         super().__init__(dt=as_dt_ms(dt))
         self.timing = dict(self.default_timing)
         if timing is not None:
@@ -226,10 +295,25 @@ class TaskEnv(TrialEnv):
         self.decision_mask = np.zeros(0, dtype=bool)
 
     # -- timing ---------------------------------------------------------------------------
-    def period_steps(self, period, minimum=1):
+    def period_steps(self, period: str, minimum: int = 1) -> int:
         """Number of steps of ``period`` for the next trial (samples random durations with self.rng).
 
-        Raises ValueError naming ``timing`` if the duration gives fewer than ``minimum`` steps.
+        Parameters
+        ----------
+        period : str
+            A key of ``self.timing``.
+        minimum : int
+            The fewest steps the period may have.
+
+        Returns
+        -------
+        int
+            Whole steps of ``dt`` in the period's duration (see :func:`n_steps`).
+
+        Raises
+        ------
+        ValueError
+            Naming ``timing``, if the duration gives fewer than ``minimum`` steps.
         """
         spec = self.timing[period]
         if isinstance(spec, numbers.Real) and not isinstance(spec, bool):
@@ -264,17 +348,28 @@ class TaskEnv(TrialEnv):
         self.decision_mask = np.zeros(T, dtype=bool)
         return T
 
-    def period_slice(self, period):
-        """``slice`` of the steps of ``period`` in the current trial."""
+    def period_slice(self, period: str) -> slice:
+        """``slice`` of the steps of ``period`` in the current trial.
+
+        Parameters
+        ----------
+        period : str
+            A period of the current trial.
+
+        Returns
+        -------
+        slice
+            ``slice(start_ind[period], end_ind[period])``, in time steps.
+        """
         return slice(self.start_ind[period], self.end_ind[period])
 
     # -- many trials at once --------------------------------------------------------------
-    def has_fixed_timing(self):
+    def has_fixed_timing(self) -> bool:
         """True if every period has a fixed duration (no random draws for the timing)."""
         return all(isinstance(v, numbers.Real) and not isinstance(v, bool)
                    for v in self.timing.values())
 
-    def new_trials(self, n):
+    def new_trials(self, n: int) -> TrialArrays | None:
         """``n`` trials at once, exactly as ``n`` calls of ``new_trial()`` would make them.
 
         Tasks whose trials can be drawn with vectorised code override :meth:`_new_trials`;
@@ -285,10 +380,13 @@ class TaskEnv(TrialEnv):
         Parameters
         ----------
         n : int >= 1
+            Number of trials.
 
         Returns
         -------
-        :class:`TrialArrays` or None
+        TrialArrays or None
+            The trials (:class:`TrialArrays`); None if the task has no vectorised path
+            (the env is then unchanged).
         """
         arrays = self._new_trials(int(n))
         if arrays is not None:
@@ -332,11 +430,16 @@ class TaskEnv(TrialEnv):
         return self.ob_now, reward, False, False, {"new_trial": False, "gt": gt}
 
 
-def reset_schedules(obj):
+def reset_schedules(obj: Any) -> None:
     """Reset the scheduling state of NeuroGym ``ScheduleEnvs`` wrappers inside ``obj`` (recursively).
 
     ``ScheduleEnvs.seed`` reseeds the schedule's RNG but keeps which sub-environment comes next;
     resetting it makes the trial sequence a function of the seed alone.
+
+    Parameters
+    ----------
+    obj : gymnasium.Env
+        A NeuroGym env or wrapper; a bare TrialEnv has no schedule and is left alone.
     """
     if isinstance(obj, TrialEnv):
         return
@@ -359,9 +462,19 @@ def _defines(obj, attr):
     return any(attr in vars(c) for c in type(obj).__mro__ if c not in (gym.Wrapper, gym.Env, object))
 
 
-def seed_trials(top, seed):
-    """Seed a NeuroGym trial generator (TrialEnv or TrialWrapper such as ScheduleEnvs) and reset
-    its schedule state, so its trial sequence depends on ``seed`` alone."""
+def seed_trials(top: Any, seed: int | None) -> None:
+    """Seed a NeuroGym trial generator and reset its schedule state.
+
+    Afterwards its trial sequence depends on ``seed`` alone.
+
+    Parameters
+    ----------
+    top : gymnasium.Env
+        A TrialEnv, or a wrapper of one; the outermost wrapper that defines ``seed`` (e.g. a
+        TrialWrapper such as ScheduleEnvs) is seeded.
+    seed : int or None
+        The seed passed to its ``seed`` method.
+    """
     obj = top
     while not isinstance(obj, TrialEnv) and not _defines(obj, "seed"):
         obj = obj.env
