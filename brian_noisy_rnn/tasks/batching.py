@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import gymnasium as gym
 import numpy as np
@@ -13,6 +14,9 @@ from ._base import TaskEnv, seed_trials
 from .performance import snapshot
 from .wrappers import check_batchable
 
+if TYPE_CHECKING:
+    import torch
+
 
 @dataclass(eq=False)
 class TaskBatch:
@@ -22,8 +26,9 @@ class TaskBatch:
     ----------
     inputs : float64 array (T, B, n_in)
         Observations; 0 on padding.
-    targets : int64 array (T, B) of class labels (classification) or float64 (T, B, n_out)
-        NeuroGym's ``gt``; 0 on padding.
+    targets : int64 array (T, B) or float64 array (T, B, n_out)
+        NeuroGym's ``gt``: class labels (classification) or target values (regression); 0 on
+        padding.
     mask : bool array (T, B)
         Steps entering the training loss. Classification (NeuroGym and ours unless the task
         says otherwise): every valid step, fixation included (NeuroGym's cross-entropy training).
@@ -46,8 +51,8 @@ class TaskBatch:
         Task-specific metrics the metrics module adds (e.g. ``("trial_accuracy",)`` for mazes).
     task : str
         Class name of the task.
-    env_states : tuple of :class:`~brian_noisy_rnn.tasks.performance.TrialState`
-        NeuroGym tasks only (empty for this package's tasks): each trial's environment right
+    env_states : tuple of TrialState
+        :class:`~brian_noisy_rnn.tasks.performance.TrialState` s, NeuroGym tasks only (empty for this package's tasks): each trial's environment right
         after ``new_trial()``, to score NeuroGym's own ``performance`` by replaying the trial.
     action_space : gymnasium.spaces.Space or None
         The task's action space (NeuroGym tasks).
@@ -68,30 +73,41 @@ class TaskBatch:
     action_space: object = None
 
     @property
-    def n_steps(self):
+    def n_steps(self) -> int:
         """T, the padded number of time steps."""
         return self.inputs.shape[0]
 
     @property
-    def n_trials(self):
+    def n_trials(self) -> int:
         """B, the number of trials."""
         return self.inputs.shape[1]
 
     @property
-    def n_in(self):
+    def n_in(self) -> int:
         """Number of input channels."""
         return self.inputs.shape[2]
 
     @property
-    def output_shape(self):
+    def output_shape(self) -> tuple[int, int, int]:
         """(T, B, n_out): the shape network outputs must have for the metrics."""
         return (self.n_steps, self.n_trials, self.n_out)
 
-    def to_torch(self, device=None, dtype=None):
+    def to_torch(self, device: str | torch.device | None = None,
+                 dtype: torch.dtype | None = None) -> TorchBatch:
         """Tensors for training: a :class:`TorchBatch` (torch imported only here).
 
-        ``dtype`` (default ``torch.float32``) applies to inputs and regression targets;
-        class targets are int64, masks bool.
+        Parameters
+        ----------
+        device : str or torch.device or None
+            Device of the tensors (None: torch's default, the CPU).
+        dtype : torch.dtype or None
+            Floating dtype of inputs and regression targets (None: ``torch.float32``); class
+            targets are int64, masks bool.
+
+        Returns
+        -------
+        TorchBatch
+            The same shapes as this batch.
         """
         import torch
 
@@ -109,12 +125,29 @@ class TaskBatch:
 
 @dataclass(eq=False)
 class TorchBatch:
-    """Torch tensors of a :class:`TaskBatch` (same shapes): inputs, targets, mask, decision_mask."""
+    """Torch tensors of a :class:`TaskBatch` (same shapes), as made by :meth:`TaskBatch.to_torch`.
 
-    inputs: object
-    targets: object
-    mask: object
-    decision_mask: object
+    Attributes
+    ----------
+    inputs : torch.Tensor (T, B, n_in)
+        Observations, floating dtype.
+    targets : torch.Tensor (T, B) or (T, B, n_out)
+        Class labels, int64 (classification), or target values in the inputs' dtype
+        (regression).
+    mask : torch.Tensor (T, B), bool
+        Steps entering the training loss.
+    decision_mask : torch.Tensor (T, B), bool
+        Steps scored by the metric.
+    kind : str
+        ``"classification"`` or ``"regression"``.
+    n_out : int
+        Number of classes (classification) or of output dimensions (regression).
+    """
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    mask: torch.Tensor
+    decision_mask: torch.Tensor
     kind: str
     n_out: int
 
@@ -141,7 +174,7 @@ def _check_args(env, n_trials, seed):
     return core._top  # noqa: SLF001
 
 
-def batch(env, n_trials, *, seed):
+def batch(env: gym.Env, n_trials: int, *, seed: int) -> TaskBatch:
     """Generate ``n_trials`` whole trials of ``env`` as a padded, masked :class:`TaskBatch`.
 
     The env's top-level trial generator (``env.unwrapped._top``: the env itself, or a NeuroGym
@@ -153,8 +186,11 @@ def batch(env, n_trials, *, seed):
 
     Parameters
     ----------
-    env : neurogym TrialEnv or wrapper (e.g. from :func:`make`)
+    env : gymnasium.Env
+        A NeuroGym TrialEnv or a wrapper of one (e.g. from
+        :func:`~brian_noisy_rnn.tasks.make`).
     n_trials : int >= 1
+        B, the number of trials.
     seed : int in [0, 2**32)
         The same seed gives the same batch; different seeds give different trials.
 

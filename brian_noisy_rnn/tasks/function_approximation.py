@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import numpy as np
 from neurogym.utils import spaces
 
 from ._base import TaskEnv, as_range
+
+if TYPE_CHECKING:
+    from brian2 import Quantity
 
 
 def _sin_pi(x):
@@ -24,18 +30,25 @@ class FunctionApproximation(TaskEnv):
     steps; override with ``timing={"settle": ..., "response": ...}``.
     Masks: loss and metric over the ``response`` period only.
     Metric: regression, mean squared error (``task_kind = "regression"``).
+    ``new_trial(x=...)`` fixes x for that trial (e.g. for evaluation on a grid).
 
     Parameters
     ----------
-    dt : float (ms) or Brian2 time quantity
-    function : callable, optional
-        Vectorised g: float array -> float array of the same shape. Default ``sin(pi x)``.
-    x_range : (low, high)
-        Interval of the uniform distribution of x.
-    timing : dict, optional
-        Period durations in ms (keys ``settle``, ``response``).
+    dt : float or Brian2 time quantity
+        Time step: a number of ms or a Brian2 time (e.g. ``20*ms``).
+    function : callable or None
+        Vectorised g: float array -> float array of the same shape. None: ``sin(pi x)``.
+    x_range : tuple of float (low, high)
+        Interval of the uniform distribution of x (dimensionless, low < high).
+    timing : dict or None
+        Period durations in ms (keys ``settle``, ``response``); None: the defaults.
 
-    ``new_trial(x=...)`` fixes x for that trial (e.g. for evaluation on a grid).
+    Raises
+    ------
+    TypeError
+        If ``function`` is not callable.
+    ValueError
+        For an invalid ``dt``, ``x_range`` or ``timing``.
     """
 
     task_kind = "regression"
@@ -49,7 +62,9 @@ class FunctionApproximation(TaskEnv):
         "metric": "mse",
     }
 
-    def __init__(self, dt=20, function=None, x_range=(-1.0, 1.0), timing=None):
+    def __init__(self, dt: float | Quantity = 20,
+                 function: Callable[[np.ndarray], np.ndarray] | None = None,
+                 x_range: tuple[float, float] = (-1.0, 1.0), timing: dict | None = None) -> None:
         super().__init__(dt=dt, timing=timing)
         if function is None:
             function = _sin_pi

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from neurogym.utils import spaces
 
 from ._base import TaskEnv, as_range
+
+if TYPE_CHECKING:
+    from brian2 import Quantity
 
 
 class SingleNeuronRegulator(TaskEnv):
@@ -21,16 +26,21 @@ class SingleNeuronRegulator(TaskEnv):
     Timing (ms): ``settle`` 400 then ``hold`` 400 (20 + 20 = 40 steps at dt = 20 ms).
     Masks: loss and metric over the ``hold`` period only.
     Metric: regression, mean squared error (``task_kind = "regression"``).
+    ``new_trial(command=...)`` fixes c for that trial.
 
     Parameters
     ----------
-    dt : float (ms) or Brian2 time quantity
-    command_range : (low, high)
-        Interval of the uniform command distribution.
-    timing : dict, optional
-        Period durations in ms (keys ``settle``, ``hold``).
+    dt : float or Brian2 time quantity
+        Time step: a number of ms or a Brian2 time (e.g. ``20*ms``).
+    command_range : tuple of float (low, high)
+        Interval of the uniform command distribution (dimensionless, low < high).
+    timing : dict or None
+        Period durations in ms (keys ``settle``, ``hold``); None: the defaults.
 
-    ``new_trial(command=...)`` fixes c for that trial.
+    Raises
+    ------
+    ValueError
+        For an invalid ``dt``, ``command_range`` or ``timing``.
     """
 
     task_kind = "regression"
@@ -44,7 +54,8 @@ class SingleNeuronRegulator(TaskEnv):
         "metric": "mse",
     }
 
-    def __init__(self, dt=20, command_range=(0.1, 1.0), timing=None):
+    def __init__(self, dt: float | Quantity = 20, command_range: tuple[float, float] = (0.1, 1.0),
+                 timing: dict | None = None) -> None:
         super().__init__(dt=dt, timing=timing)
         self.command_range = as_range(command_range, "command_range")
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(1,), dtype=np.float64, name={"command": 0})
