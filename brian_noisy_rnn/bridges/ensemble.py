@@ -116,13 +116,16 @@ class StackedCTRNN(nn.Module):
         Returns
         -------
         StackedCTRNN
+            In the modules' dtype, S = the number of modules.
         """
         return cls(modules)
 
     @classmethod
     def from_specs(cls, specs: Iterable[CTRNNSpec],
                    dtype: torch.dtype = torch.float64) -> StackedCTRNN:
-        """Stack ``CTRNNSpec`` s (float64 by default: bit-exact round trip with :meth:`member_spec`).
+        """Stack ``CTRNNSpec`` s (float64 by default: bit-exact round trip with ``member_spec``).
+
+        The specs are checked and their weights copied; see :meth:`member_spec`.
 
         Parameters
         ----------
@@ -134,6 +137,7 @@ class StackedCTRNN(nn.Module):
         Returns
         -------
         StackedCTRNN
+            S = the number of specs; member i holds ``specs[i]``'s weights and noise.
         """
         return cls([TorchCTRNN.from_spec(check_spec(s, f"specs[{i}]"), dtype=dtype)
                     for i, s in enumerate(specs)])
@@ -196,6 +200,7 @@ class StackedCTRNN(nn.Module):
         Returns
         -------
         CTRNNSpec
+            The member's weights, shared tau, dt and activation.
         """
         return self.member(i).to_spec(noise=noise, metadata=metadata)
 
@@ -414,7 +419,9 @@ class _Recurrence(torch.autograd.Function):
 
 def member_losses(outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,
                   kind: str) -> torch.Tensor:
-    """The training loss of every member: :func:`~brian_noisy_rnn.tasks.metrics.torch_loss` per member.
+    """The training loss of every member: ``torch_loss`` per member.
+
+    :func:`~brian_noisy_rnn.tasks.metrics.torch_loss` of each member's trials, stacked.
 
     Parameters
     ----------

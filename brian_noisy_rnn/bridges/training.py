@@ -191,6 +191,7 @@ class TrainingHistory:
         Returns
         -------
         TrainingHistory
+            With copies of the lists in ``d``.
         """
         return cls(metric_name=d["metric_name"], higher_is_better=bool(d["higher_is_better"]),
                    step=list(d["step"]), loss=list(d["loss"]),
@@ -518,14 +519,15 @@ def train(env: str | gym.Env, config: TrainConfig | None = None, *,
     env : str or gymnasium.Env
         The task: a task id, or a NeuroGym TrialEnv or wrapper (e.g.
         ``tasks.make(id, dt=20)``); its ``dt`` (ms) is the network's time step.
-    config : :class:`TrainConfig` or None
-        The training settings; keyword arguments (``n_hidden=32, noise=..., seed=0, ...``,
-        the fields of :class:`TrainConfig`) give or replace them.
+    config : TrainConfig or None
+        The training settings (a :class:`TrainConfig`); keyword arguments
+        (``n_hidden=32, noise=..., seed=0, ...``, the fields of :class:`TrainConfig`) give or
+        replace them.
     checkpoint : str or os.PathLike or None
-        File for the training state (None: no checkpoint). If it exists, training resumes from it (its settings must
-        match: otherwise ValueError naming ``checkpoint``); it is rewritten atomically every
-        ``checkpoint_every`` steps, at the end, and when training stops with an exception
-        (Ctrl-C included), which is then re-raised.
+        File for the training state (None: no checkpoint). If it exists, training resumes
+        from it (its settings must match: otherwise ValueError naming ``checkpoint``); it is
+        rewritten atomically every ``checkpoint_every`` steps, at the end, and when training
+        stops with an exception (Ctrl-C included), which is then re-raised.
     checkpoint_every : int >= 1
         Steps between checkpoint writes.
     progress : bool

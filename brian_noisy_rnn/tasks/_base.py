@@ -133,6 +133,7 @@ def as_positive(value: Any, name: str) -> float:
     Returns
     -------
     float
+        The value, > 0.
 
     Raises
     ------

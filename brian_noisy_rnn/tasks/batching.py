@@ -52,8 +52,9 @@ class TaskBatch:
     task : str
         Class name of the task.
     env_states : tuple of TrialState
-        :class:`~brian_noisy_rnn.tasks.performance.TrialState` s, NeuroGym tasks only (empty for this package's tasks): each trial's environment right
-        after ``new_trial()``, to score NeuroGym's own ``performance`` by replaying the trial.
+        :class:`~brian_noisy_rnn.tasks.performance.TrialState` s, NeuroGym tasks only (empty
+        for this package's tasks): each trial's environment right after ``new_trial()``, to
+        score NeuroGym's own ``performance`` by replaying the trial.
     action_space : gymnasium.spaces.Space or None
         The task's action space (NeuroGym tasks).
     """
