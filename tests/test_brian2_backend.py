@@ -301,3 +301,90 @@ def test_user_facing_objects_match_numpy(make_spec, activation, recurrence):
     net.run(T * spec.dt)
     np.testing.assert_allclose(h_mon.h.T.reshape(T, B, -1), ref.states, atol=1e-12, rtol=0)
     np.testing.assert_allclose(z_mon.z.T.reshape(T, B, -1), ref.outputs, atol=1e-12, rtol=0)
+
+
+USER_SCRIPT = '''"""A user's script: module-level names that the plugin's groups also use internally."""
+import json
+import logging
+
+import numpy as np
+from brian2 import Hz, StateMonitor, ms, mV, pA, prefs, run, seed, start_scope
+
+from brian_noisy_rnn import CTRNNSpec, Noise, RateCTRNN, SpikingRealization
+
+records = []
+
+
+class Collect(logging.Handler):
+    def emit(self, record):
+        records.append((record.levelname, record.name, record.getMessage()))
+
+
+logging.getLogger("brian2").addHandler(Collect(level=logging.DEBUG))
+logging.getLogger("brian2").setLevel(logging.DEBUG)
+prefs.codegen.target = "numpy"
+rng = np.random.default_rng(0)
+spec = CTRNNSpec(rng.normal(size=(5, 2)), rng.normal(size=(5, 5)) * 0.2, rng.normal(size=5) * 0.2,
+                 rng.normal(size=(1, 5)), np.zeros(1), tau=100 * ms, dt=10 * ms,
+                 activation="relu")
+inputs = rng.normal(size=(8, 2, 2))
+MAKERS = {
+    "pre": lambda: RateCTRNN(spec, 2, Noise("pre", 0.5)),
+    "ou": lambda: RateCTRNN(spec, 2, Noise("post", 0.3, process="ou", tau_noise=30 * ms)),
+    "synapses": lambda: RateCTRNN(spec, 2, Noise("pre", 0.5), recurrence="synapses"),
+    "spiking": lambda: SpikingRealization(spec, 3, 50 * Hz, n_trials=2, substeps=2),
+}
+
+
+def simulate_all():
+    out = {}
+    for label, make in MAKERS.items():
+        start_scope()
+        obj = make()
+        obj.set_inputs(inputs)
+        mon = StateMonitor(obj.hidden if hasattr(obj, "hidden") else obj.units, "h",
+                           record=True, when="end")
+        seed(3)
+        run(8 * spec.dt)  # the magic run(): collects this module's names
+        out[label] = np.concatenate([mon.h[:].ravel(), obj.readout.z[:]]).tolist()
+    return out
+
+
+tau = 10 * ms; sigma = 2 * mV; h = 1; bias = 5 * pA; a = 3; u = 2; z = 7  # noqa: E702
+w = 5; g = 0.5; substeps = 4; rate_max = 7 * Hz; eta = 4; F = 2; y = 9; s = 1  # noqa: E702
+with_names = simulate_all()
+n_records = len(records)
+del tau, sigma, h, bias, a, u, z, w, g, substeps, rate_max, eta, F, y, s
+without_names = simulate_all()
+print(json.dumps({"records": records[:n_records], "with": with_names,
+                  "without": without_names}))
+'''
+
+
+def test_user_script_names_do_not_reach_the_network(tmp_path):
+    """Caller variables named like the plugin's internals (``tau``, ``h``, ``w``, ``g``, ...)
+    neither warn nor change anything, with the magic ``run()`` (which hands every group the
+    caller's names): every group, synapse and ``run_regularly`` of RateCTRNN (noise "pre",
+    "ou"; dense and Synapses recurrence) and SpikingRealization resolves only its own names.
+    Brian2's log is captured at DEBUG level inside the script; stderr must be empty too."""
+    import json
+    import subprocess
+    import sys
+
+    script = tmp_path / "user_script.py"
+    script.write_text(USER_SCRIPT)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip() == ""
+    result = json.loads(proc.stdout.splitlines()[-1])
+    warnings = [r for r in result["records"] if r[0] in ("WARNING", "ERROR")]
+    assert warnings == []
+    conflicts = [r for r in result["records"]
+                 if "resolution_conflict" in r[1] or "internal variable" in r[2]]
+    assert conflicts == []
+    assert set(result["with"]) == {"pre", "ou", "synapses", "spiking"}
+    for label, values in result["with"].items():
+        assert np.array_equal(values, result["without"][label]), label
+        assert np.max(np.abs(values)) > 0

@@ -6,9 +6,11 @@
 - :mod:`.equations` -- the model strings, one per noise placement and process.
 """
 
-from .base import TrialBatchedObject, block_indices, codegen_target, is_standalone_device
+from .base import (IsolatedNeuronGroup, IsolatedSynapses, TrialBatchedObject, block_indices,
+                   codegen_target, is_standalone_device)
 from .rate_network import RateCTRNN
 from .run import TARGETS, run_brian2
 
-__all__ = ["TARGETS", "RateCTRNN", "TrialBatchedObject", "block_indices", "codegen_target",
-           "is_standalone_device", "run_brian2"]
+__all__ = ["TARGETS", "IsolatedNeuronGroup", "IsolatedSynapses", "RateCTRNN",
+           "TrialBatchedObject", "block_indices", "codegen_target", "is_standalone_device",
+           "run_brian2"]

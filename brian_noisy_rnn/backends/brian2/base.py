@@ -14,14 +14,49 @@ import contextlib
 import numpy as np
 
 import brian2
-from brian2 import Synapses, TimedArray
+from brian2 import NeuronGroup, Synapses, TimedArray
 from brian2.core.base import BrianObject
 
 from ...core.spec import check_spec
 from ...core.validation import check_inputs, check_int
 
-__all__ = ["TrialBatchedObject", "block_indices", "codegen_target", "is_standalone_device",
-           "padded_rows"]
+__all__ = ["IsolatedNeuronGroup", "IsolatedSynapses", "TrialBatchedObject", "block_indices",
+           "codegen_target", "is_standalone_device", "padded_rows"]
+
+
+class _OwnNamesOnly:
+    """Mixin: resolve external names in the group's own ``namespace`` only, never in the
+    run namespace (the caller's variables collected by ``run()``, or ``Network.run(namespace=...)``).
+
+    Brian2 consults a group's explicit ``namespace`` *and* the run namespace; a name found in
+    both, or an internal variable (``h``, ``tau``, ``w``) that the caller also defines, makes
+    Brian2 warn on every run. Every code object of a group (state update, ``run_regularly``
+    operations, summed-variable updates, thresholds, unit checks) resolves its names through
+    :meth:`resolve_all` of its owner, so this one override isolates them all.
+    """
+
+    def resolve_all(self, identifiers, run_namespace, user_identifiers=None,
+                    additional_variables=None):
+        """Brian2's ``Group.resolve_all`` with an empty run namespace (``run_namespace`` is ignored)."""
+        return super().resolve_all(identifiers, {}, user_identifiers=user_identifiers,
+                                   additional_variables=additional_variables)
+
+
+class IsolatedNeuronGroup(_OwnNamesOnly, NeuronGroup):
+    """A ``brian2.NeuronGroup`` that resolves external names only in its own ``namespace``.
+
+    Takes exactly the arguments of ``NeuronGroup``. Names that are neither variables of the
+    group nor in its ``namespace`` (nor Brian2's units, constants and functions) raise
+    instead of being looked up among the caller's variables, and the caller's variables
+    never change the group or cause warnings. The plugin creates all its groups this way.
+    """
+
+
+class IsolatedSynapses(_OwnNamesOnly, Synapses):
+    """A ``brian2.Synapses`` that resolves external names only in its own ``namespace``.
+
+    Takes exactly the arguments of ``Synapses`` (see :class:`IsolatedNeuronGroup`).
+    """
 
 
 def is_standalone_device():
@@ -143,7 +178,7 @@ class TrialBatchedObject(BrianObject):
         """
         n_post, n_pre = weights.shape
         pre, post = block_indices(n_pre, n_post, self.n_trials)
-        syn = Synapses(source, target, "w : 1 (constant)\n" + summed,
+        syn = IsolatedSynapses(source, target, "w : 1 (constant)\n" + summed,
                        clock=self.clock if clock is None else clock,
                        namespace={} if namespace is None else namespace,
                        name=f"{self.name}_{suffix}")

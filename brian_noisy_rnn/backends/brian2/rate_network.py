@@ -23,12 +23,12 @@ consuming ``inputs[t]``, exactly like the numpy reference.
 import numpy as np
 
 import brian2
-from brian2 import NetworkOperation, NeuronGroup
+from brian2 import NetworkOperation
 
 from ...core.dynamics import StepRule
 from ...core.noise import as_noise
 from ...core.validation import check_choice
-from .base import TrialBatchedObject, is_standalone_device
+from .base import IsolatedNeuronGroup, TrialBatchedObject, is_standalone_device
 from .equations import OU_UPDATE, READOUT_EQUATIONS, hidden_equations, input_equations
 
 __all__ = ["INPUT_SOURCES", "RECURRENCES", "RateCTRNN", "check_method"]
@@ -131,7 +131,7 @@ class RateCTRNN(TrialBatchedObject):
     # --- construction ------------------------------------------------------------------
     def _build(self, method, readout):
         spec, B, clock = self.spec, self.n_trials, self.clock
-        self.hidden = NeuronGroup(B * spec.n_hidden,
+        self.hidden = IsolatedNeuronGroup(B * spec.n_hidden,
                                   hidden_equations(spec.activation, self.noise),
                                   method=method, clock=clock, order=0, namespace={},
                                   name=f"{self.name}_hidden")
@@ -148,7 +148,7 @@ class RateCTRNN(TrialBatchedObject):
         self.inputs = self.input_synapses = None
         if self.input_source == "timed_array":
             self._new_timed_array(np.zeros((1, B * spec.n_in)))
-            self.inputs = NeuronGroup(B * spec.n_in, input_equations(self.input_array_key),
+            self.inputs = IsolatedNeuronGroup(B * spec.n_in, input_equations(self.input_array_key),
                                       clock=clock, namespace=self.input_namespace,
                                       name=f"{self.name}_inputs")
             self.input_synapses = self.block_synapses(
@@ -157,7 +157,7 @@ class RateCTRNN(TrialBatchedObject):
             objects += [self.inputs, self.input_synapses]
         self.readout = self.readout_synapses = None
         if readout:
-            self.readout = NeuronGroup(B * spec.n_out, READOUT_EQUATIONS, clock=clock,
+            self.readout = IsolatedNeuronGroup(B * spec.n_out, READOUT_EQUATIONS, clock=clock,
                                        order=2, namespace={}, name=f"{self.name}_readout")
             self.readout.b_out = np.tile(spec.b_out, B)
             self.readout_synapses = self.block_synapses(

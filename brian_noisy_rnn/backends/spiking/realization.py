@@ -36,13 +36,13 @@ import warnings
 
 import numpy as np
 
-from brian2 import Clock, Hz, NeuronGroup, Synapses, linked_var, second
+from brian2 import Clock, Hz, linked_var, second
 
 from ...core.activations import get_activation
 from ...core.noise import Noise
 from ...core.units import to_seconds
 from ...core.validation import check_choice, check_int
-from ..brian2.base import TrialBatchedObject
+from ..brian2.base import IsolatedNeuronGroup, IsolatedSynapses, TrialBatchedObject
 from ..brian2.equations import READOUT_EQUATIONS, input_equations
 from .effective_noise import (check_nonnegative_activation, check_nonnegative_time, check_rate,
                               check_substeps, effective_sigma_seconds)
@@ -175,7 +175,7 @@ class SpikingRealization(TrialBatchedObject):
         # everything that feeds the units runs on the fine clock: a summed variable is
         # updated on its target's clock, and a coarse-clock ``t`` read between two coarse
         # ticks is already the next tick's time (the inputs would arrive one step early)
-        self.inputs = NeuronGroup(B * spec.n_in, input_equations(self.input_array_key),
+        self.inputs = IsolatedNeuronGroup(B * spec.n_in, input_equations(self.input_array_key),
                                   clock=fine, namespace=self.input_namespace,
                                   name=f"{self.name}_inputs")
         filtered = self.tau_syn_seconds > 0
@@ -186,7 +186,7 @@ class SpikingRealization(TrialBatchedObject):
             d, ts = spec.dt_seconds / self.substeps, self.tau_syn_seconds
             namespace.update(syn_decay=math.exp(-d / ts),
                              syn_gain=ts * -math.expm1(-d / ts) / spec.dt_seconds)
-        self.units = NeuronGroup(B * N, eqs, clock=fine, namespace=namespace,
+        self.units = IsolatedNeuronGroup(B * N, eqs, clock=fine, namespace=namespace,
                                  name=f"{self.name}_units")
         self.units.bias = np.tile(spec.b, B)
         if filtered:
@@ -195,7 +195,7 @@ class SpikingRealization(TrialBatchedObject):
         model = _POISSON_EQUATIONS if self.neuron_model == "poisson" else _LIF_EQUATIONS
         kwargs = dict(threshold="rand() < rate*dt") if self.neuron_model == "poisson" else \
             dict(threshold="v > 1", reset="v = 0", refractory="t_ref", method="exact")
-        self.neurons = NeuronGroup(B * N * M, model, clock=fine, namespace={},
+        self.neurons = IsolatedNeuronGroup(B * N * M, model, clock=fine, namespace={},
                                    name=f"{self.name}_neurons", **kwargs)
         self.neurons.F_unit = linked_var(self.units, "F", index=np.arange(B * N * M) // M)
         self.neurons.rate_max = self.rate_max
@@ -204,12 +204,12 @@ class SpikingRealization(TrialBatchedObject):
             self.neurons.t_ref = self._t_ref * second
         # each spike adds 1/(M rate_max dt) to y (or 1/(M rate_max tau_syn) to the trace s)
         scale = M * self.rate_max_hz * (self.tau_syn_seconds if filtered else spec.dt_seconds)
-        self.spike_synapses = Synapses(
+        self.spike_synapses = IsolatedSynapses(
             self.neurons, self.units, on_pre=("s_post += c_spike" if filtered else
                                               "y_post += c_spike"),
             clock=fine, namespace={"c_spike": 1.0 / scale}, name=f"{self.name}_spike_synapses")
         self.spike_synapses.connect(i=np.arange(B * N * M), j=np.arange(B * N * M) // M)
-        self.readout = NeuronGroup(B * spec.n_out, READOUT_EQUATIONS, clock=clock,
+        self.readout = IsolatedNeuronGroup(B * spec.n_out, READOUT_EQUATIONS, clock=clock,
                                    namespace={}, name=f"{self.name}_readout")
         self.readout.b_out = np.tile(spec.b_out, B)
         self.input_synapses = self.block_synapses(
