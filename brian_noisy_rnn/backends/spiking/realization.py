@@ -129,7 +129,9 @@ class SpikingRealization(TrialBatchedObject):
         seen) -- neuron ``b*N + i`` (fine clock)
     neurons : NeuronGroup (B*N*M) spiking neurons, ``rate`` -- neuron ``(b*N + i)*M + m``
     readout : NeuronGroup (B*n_out), ``z`` = w_out h + b_out -- neuron ``b*n_out + o``
-        (clock ``spec.dt``; at each step it holds the output of the state at its start)
+        (fine clock). ``z`` is recomputed in slot ``end`` right after ``h`` changes, so it
+        always holds the output of the current ``h``: after running k steps it is
+        ``w_out h_k + b_out``, the convention of ``RateCTRNN.readout.z``
     spike_synapses, input_synapses, recurrent_synapses, readout_synapses : Synapses
     fine_clock : Clock of the units and neurons (dt = spec.dt / substeps)
     spec, n_trials, neurons_per_unit, rate_max, tau_syn, neuron_model, substeps
@@ -169,7 +171,7 @@ class SpikingRealization(TrialBatchedObject):
     def _build(self):
         spec, B, M = self.spec, self.n_trials, self.neurons_per_unit
         N = spec.n_hidden
-        clock, fine = self.clock, self.fine_clock
+        fine = self.fine_clock
         act = get_activation(spec.activation)
         self._new_timed_array(np.zeros((1, B * spec.n_in)))
         # everything that feeds the units runs on the fine clock: a summed variable is
@@ -191,7 +193,9 @@ class SpikingRealization(TrialBatchedObject):
         self.units.bias = np.tile(spec.b, B)
         if filtered:
             self.units.run_regularly(_TRACE_CODE, when="groups", name=f"{self.name}_trace")
-        self.units.run_regularly(_STEP_CODE, when="end", name=f"{self.name}_step")
+        # order -2 / -1: the step and then the readout's sum run before a user's monitor
+        # in slot "end" (default order 0), which therefore sees the new h and its z
+        self.units.run_regularly(_STEP_CODE, when="end", order=-2, name=f"{self.name}_step")
         model = _POISSON_EQUATIONS if self.neuron_model == "poisson" else _LIF_EQUATIONS
         kwargs = dict(threshold="rand() < rate*dt") if self.neuron_model == "poisson" else \
             dict(threshold="v > 1", reset="v = 0", refractory="t_ref", method="exact")
@@ -209,7 +213,7 @@ class SpikingRealization(TrialBatchedObject):
                                               "y_post += c_spike"),
             clock=fine, namespace={"c_spike": 1.0 / scale}, name=f"{self.name}_spike_synapses")
         self.spike_synapses.connect(i=np.arange(B * N * M), j=np.arange(B * N * M) // M)
-        self.readout = IsolatedNeuronGroup(B * spec.n_out, READOUT_EQUATIONS, clock=clock,
+        self.readout = IsolatedNeuronGroup(B * spec.n_out, READOUT_EQUATIONS, clock=fine,
                                    namespace={}, name=f"{self.name}_readout")
         self.readout.b_out = np.tile(spec.b_out, B)
         self.input_synapses = self.block_synapses(
@@ -220,7 +224,12 @@ class SpikingRealization(TrialBatchedObject):
             "recurrent_synapses", fine)
         self.readout_synapses = self.block_synapses(
             self.units, self.readout, spec.w_out, "z_rec_post = w*h_pre : 1 (summed)",
-            "readout_synapses", clock)
+            "readout_synapses", fine)
+        # z = w_out h + b_out with the h of this very fine step: the sum runs after the step
+        # code (Brian2 schedules a summed variable just before its target's state update,
+        # in slot "groups", which would leave z one network step behind h)
+        for updater in self.readout_synapses.summed_updaters.values():
+            updater.when, updater.order = "end", -1
         self.contained_objects.extend([
             self.inputs, self.units, self.neurons, self.readout, self.spike_synapses,
             self.input_synapses, self.recurrent_synapses, self.readout_synapses])
