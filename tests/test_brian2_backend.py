@@ -303,7 +303,7 @@ def test_user_facing_objects_match_numpy(make_spec, activation, recurrence):
     np.testing.assert_allclose(z_mon.z.T.reshape(T, B, -1), ref.outputs, atol=1e-12, rtol=0)
 
 
-USER_SCRIPT = '''"""A user's script: module-level names that the plugin's groups also use internally."""
+USER_SCRIPT = '''"""A user's script: module-level names that the plugin's groups use internally."""
 import json
 import logging
 
@@ -388,3 +388,81 @@ def test_user_script_names_do_not_reach_the_network(tmp_path):
     for label, values in result["with"].items():
         assert np.array_equal(values, result["without"][label]), label
         assert np.max(np.abs(values)) > 0
+
+
+def _external_driver(kind, inputs, spec):
+    """A user's group of B*n_in neurons in channel-major order (neuron ``k*B + b`` carries
+    input k of trial b) playing ``inputs`` (T, B, n_in), and the index linking it to
+    ``rnn.inputs`` (whose neuron ``b*n_in + k`` is input k of trial b)."""
+    T, B, n_in = inputs.shape
+    stim = b2.TimedArray(inputs.transpose(0, 2, 1).reshape(T, -1), dt=spec.dt)
+    driver = b2.NeuronGroup(B * n_in, "r : 1", namespace={"stim": stim}, dt=spec.dt)
+    driver.run_regularly("r = stim(t, i)", when="start" if kind == "start" else "groups")
+    index = [k * B + b for b in range(B) for k in range(n_in)]
+    return driver, index
+
+
+@pytest.mark.parametrize("recurrence", ["dense", "synapses"])
+@pytest.mark.parametrize("kind,delay", [("start", 0), ("groups", 1)])
+def test_external_inputs_equal_set_inputs(make_spec, recurrence, kind, delay):
+    """``input_source="external"``: a user's group drives ``rnn.inputs.u`` through a linked
+    variable. Step k reads the driver as it is at t_k in slot ``groups`` order -2: a driver
+    updated at ``start`` gives ``inputs[k]`` (set_inputs' convention; equal to 1e-9 with
+    noise on); a driver updated in ``groups`` (order 0) after the read is seen one step late
+    (its initial value 0 at step 0)."""
+    spec = make_spec(6, 3, 2, noise=Noise("pre", 0.4))
+    T, B = 12, 2
+    inputs = np.random.default_rng(11).normal(size=(T, B, 3))
+    expected_inputs = np.concatenate([np.zeros((delay, B, 3)), inputs[:T - delay]])
+    runs = {}
+    for source in ("timed_array", "external"):
+        b2.start_scope()
+        rnn = RateCTRNN(spec, B, recurrence=recurrence, input_source=source)
+        objects = [rnn]
+        if source == "external":
+            driver, index = _external_driver(kind, inputs, spec)
+            rnn.inputs.u = b2.linked_var(driver, "r", index=index)
+            objects.append(driver)
+        else:
+            rnn.set_inputs(expected_inputs)
+        h_mon = b2.StateMonitor(rnn.hidden, "h", record=True, when="end")
+        z_mon = b2.StateMonitor(rnn.readout, "z", record=True, when="end")
+        u_name = "u_step" if source == "external" else "u"  # the value read by the step
+        u_mon = b2.StateMonitor(rnn.inputs, u_name, record=True, when="end")
+        b2.seed(4)
+        b2.Network(*objects, h_mon, z_mon, u_mon).run(T * spec.dt)
+        runs[source] = [rnn.trial_view(m, v) for m, v in ((h_mon, "h"), (z_mon, "z"),
+                                                           (u_mon, u_name))]
+    ref = simulate(spec, expected_inputs, backend="numpy", seed=4)
+    for a, b in zip(runs["external"], runs["timed_array"]):
+        assert a.shape == b.shape
+        assert np.max(np.abs(a - b)) <= 1e-9
+    np.testing.assert_allclose(runs["external"][0], ref.states, atol=1e-9, rtol=0)
+    np.testing.assert_allclose(runs["external"][1], ref.outputs, atol=1e-9, rtol=0)
+
+
+def test_external_inputs_and_trial_view_errors(make_spec):
+    spec = make_spec(4, 2, 1)
+    rnn = RateCTRNN(spec, 3, input_source="external")
+    assert len(rnn.inputs) == 6 and rnn.input_synapses is not None
+    with pytest.raises(ValueError, match="set_inputs.*input_source='external'"):
+        rnn.set_inputs(np.zeros((2, 3, 2)))
+    with pytest.raises(ValueError, match="input_source"):
+        RateCTRNN(spec, input_source="group")
+    other = b2.NeuronGroup(3, "v : 1")
+    with pytest.raises(TypeError, match="monitor"):
+        rnn.trial_view(np.zeros((2, 12)), "h")
+    with pytest.raises(ValueError, match="monitor must record a group of"):
+        rnn.trial_view(b2.StateMonitor(other, "v", record=True), "v")
+    with pytest.raises(ValueError, match="variable"):
+        rnn.trial_view(b2.StateMonitor(rnn.hidden, "h", record=True), "I_rec")
+    with pytest.raises(ValueError, match="every neuron"):
+        rnn.trial_view(b2.StateMonitor(rnn.hidden, "h", record=[0, 2]), "h")
+    with pytest.raises(b2.core.base.BrianObjectException) as error:  # Brian2 wraps it
+        b2.Network(rnn).run(spec.dt)
+    assert "inputs.u is not linked" in str(error.value.__cause__)
+    driver = b2.NeuronGroup(6, "r = 2*i : 1")
+    rnn.inputs.u = b2.linked_var(driver, "r")
+    with pytest.raises(b2.core.base.BrianObjectException) as error:
+        b2.Network(rnn, driver).run(spec.dt)
+    assert "must be linked to a state variable" in str(error.value.__cause__)

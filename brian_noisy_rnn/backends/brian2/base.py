@@ -25,8 +25,8 @@ __all__ = ["IsolatedNeuronGroup", "IsolatedSynapses", "TrialBatchedObject", "blo
 
 
 class _OwnNamesOnly:
-    """Mixin: resolve external names in the group's own ``namespace`` only, never in the
-    run namespace (the caller's variables collected by ``run()``, or ``Network.run(namespace=...)``).
+    """Mixin: resolve external names in the group's own ``namespace`` only, never in the run
+    namespace (the caller's names collected by ``run()``, or ``Network.run(namespace=...)``).
 
     Brian2 consults a group's explicit ``namespace`` *and* the run namespace; a name found in
     both, or an internal variable (``h``, ``tau``, ``w``) that the caller also defines, makes
@@ -37,7 +37,7 @@ class _OwnNamesOnly:
 
     def resolve_all(self, identifiers, run_namespace, user_identifiers=None,
                     additional_variables=None):
-        """Brian2's ``Group.resolve_all`` with an empty run namespace (``run_namespace`` is ignored)."""
+        """Brian2's ``Group.resolve_all``, with ``run_namespace`` ignored (an empty one)."""
         return super().resolve_all(identifiers, {}, user_identifiers=user_identifiers,
                                    additional_variables=additional_variables)
 
@@ -179,9 +179,9 @@ class TrialBatchedObject(BrianObject):
         n_post, n_pre = weights.shape
         pre, post = block_indices(n_pre, n_post, self.n_trials)
         syn = IsolatedSynapses(source, target, "w : 1 (constant)\n" + summed,
-                       clock=self.clock if clock is None else clock,
-                       namespace={} if namespace is None else namespace,
-                       name=f"{self.name}_{suffix}")
+                               clock=self.clock if clock is None else clock,
+                               namespace={} if namespace is None else namespace,
+                               name=f"{self.name}_{suffix}")
         syn.connect(i=pre, j=post)
         syn.w = np.tile(np.asarray(weights).ravel(), self.n_trials)
         return syn
@@ -203,6 +203,41 @@ class TrialBatchedObject(BrianObject):
             raise ValueError(f"inputs must have shape (T, B={self.n_trials}, "
                              f"n_in={self.spec.n_in}), got {arr.shape}")
         return arr
+
+    def trial_view(self, monitor, variable):
+        """A StateMonitor's recording of one of this object's groups as (T, B, n) trials.
+
+        Parameters
+        ----------
+        monitor : brian2.StateMonitor
+            Records ``variable`` of one of this object's groups (e.g. ``hidden``,
+            ``readout``, ``inputs``, ``units``) with ``record=True`` (every neuron, in order).
+        variable : str
+            The recorded variable, e.g. ``"h"`` or ``"z"``.
+
+        Returns
+        -------
+        float64 array (T, B, n)
+            T recorded time points, B = ``n_trials``, n = neurons per trial of the group
+            (N for ``hidden``, n_out for ``readout``); ``[t, b, i]`` is neuron ``b*n + i`` at
+            ``monitor.t[t]``. Values are in the variable's base unit (all the plugin's
+            variables are dimensionless); a copy.
+        """
+        if not isinstance(monitor, brian2.StateMonitor):
+            raise TypeError(f"monitor must be a brian2.StateMonitor, got {monitor!r}")
+        mine = [obj for obj in self.contained_objects if isinstance(obj, brian2.NeuronGroup)]
+        if not any(monitor.source is group for group in mine):
+            raise ValueError(f"monitor must record a group of {self.name!r} (one of "
+                             f"{[g.name for g in mine]}), not {monitor.source.name!r}")
+        if not isinstance(variable, str) or variable not in monitor.record_variables:
+            raise ValueError(f"variable must be one of the monitor's recorded variables "
+                             f"{monitor.record_variables}, got {variable!r}")
+        n_neurons = len(monitor.source)
+        if not np.array_equal(np.asarray(monitor.record), np.arange(n_neurons)):
+            raise ValueError("monitor must record every neuron of its group in order "
+                             "(StateMonitor(..., record=True))")
+        values = np.asarray(monitor.variables[variable].get_value(), dtype=np.float64)
+        return values.reshape(len(values), self.n_trials, n_neurons // self.n_trials).copy()
 
     def _start(self, start):
         """Start time in seconds: ``start``, or the current time of this object's clock."""

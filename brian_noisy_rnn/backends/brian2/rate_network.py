@@ -3,8 +3,9 @@
 A :class:`RateCTRNN` holds ordinary Brian2 objects that run on their own clock at
 ``spec.dt``, whatever the user's ``defaultclock``:
 
-* ``inputs``  -- NeuronGroup of B*n_in neurons, ``u`` read from a 2-D TimedArray
-  (neuron ``b*n_in + k`` is input ``k`` of trial ``b``), set with :meth:`RateCTRNN.set_inputs`;
+* ``inputs``  -- NeuronGroup of B*n_in neurons (neuron ``b*n_in + k`` is input ``k`` of
+  trial ``b``) whose ``u`` is read from a 2-D TimedArray set with :meth:`RateCTRNN.set_inputs`,
+  or (``input_source="external"``) a linked variable driven by a user's group;
 * ``hidden``  -- NeuronGroup of B*N neurons with state ``h`` (neuron ``b*N + i``, trial-major);
 * ``readout`` -- NeuronGroup of B*n_out neurons with ``z = w_out h + b_out``;
 * Synapses for ``w_in`` and ``w_out`` (within each trial), and for ``w_rec`` either
@@ -18,23 +19,36 @@ Scheduling within one step (slot ``groups`` unless noted): the recurrent input
 *new* ``h`` (order 2). So after any run ``hidden.h`` and ``readout.z`` are the current
 state and output, and a ``StateMonitor(..., when="end")`` records ``states[t]`` = h after
 consuming ``inputs[t]``, exactly like the numpy reference.
+
+Inputs from Brian2 (``input_source="external"``): at time ``t_k = t0 + k*dt`` of step k the
+input group reads ``u`` (slot ``groups``, order -2: just before the input sum at order -1
+and the hidden update at order 0) into ``u_step``, i.e. the driving variable *as it is at
+that moment*: a driver updated at ``t_k`` in an earlier slot (e.g. ``run_regularly("r = ...", when="start")``)
+is read with that update -- the convention of ``set_inputs(inputs, start=t0)`` with
+``inputs[k]`` = the driver's value at ``t_k``; a driver updated later in the step (slot
+``groups`` with the default order 0, or ``thresholds``, ``synapses`` ... after it) is read
+as it was after its update at ``t_{k-1}``, i.e. one step late. ``u`` must be linked to a
+*state variable* of the driver (Brian2 resolves a linked subexpression's names in the linking
+group, which sees only its own names here).
 """
 
 import numpy as np
 
 import brian2
 from brian2 import NetworkOperation
+from brian2.core.variables import Subexpression
 
 from ...core.dynamics import StepRule
 from ...core.noise import as_noise
 from ...core.validation import check_choice
 from .base import IsolatedNeuronGroup, TrialBatchedObject, is_standalone_device
-from .equations import OU_UPDATE, READOUT_EQUATIONS, hidden_equations, input_equations
+from .equations import (EXTERNAL_INPUT_EQUATIONS, EXTERNAL_INPUT_READ, OU_UPDATE, READOUT_EQUATIONS,
+                        hidden_equations, input_equations)
 
 __all__ = ["INPUT_SOURCES", "RECURRENCES", "RateCTRNN", "check_method"]
 
 RECURRENCES = ("auto", "synapses", "dense")
-INPUT_SOURCES = ("timed_array", "direct")
+INPUT_SOURCES = ("timed_array", "direct", "external")
 
 
 def check_method(method):
@@ -72,11 +86,15 @@ class RateCTRNN(TrialBatchedObject):
     method : str
         Brian2 integration method of the hidden group; ``"euler"`` (default) gives the
         discrete CTRNN step exactly; other methods integrate the continuous-time equation.
-    input_source : {"timed_array", "direct"}
+    input_source : {"timed_array", "direct", "external"}
         Where the hidden group's input drive ``I_in = w_in u`` comes from.
         ``"timed_array"`` (default): an ``inputs`` group reads ``u`` from a TimedArray (see
-        :meth:`set_inputs`) and ``input_synapses`` sum ``w_in u``. ``"direct"`` (runtime
-        device only): no input group; the per-step operation that computes the dense
+        :meth:`set_inputs`) and ``input_synapses`` sum ``w_in u``. ``"external"``: the
+        ``inputs`` group's ``u`` is a linked variable for a user's group to drive, e.g.
+        ``rnn.inputs.u = linked_var(group, "r", index=idx)`` with ``idx[b*n_in + k]`` the
+        neuron of ``group`` that drives input ``k`` of trial ``b`` (link it before the
+        first run; :meth:`set_inputs` is not available; scheduling: module docstring).
+        ``"direct"`` (runtime device only): no input group; the per-step operation that computes the dense
         recurrence also writes ``I_in`` from the array given to :meth:`set_inputs`
         (one BLAS product per step; the fast path of ``simulate(backend="brian2")``).
     readout : bool
@@ -89,7 +107,8 @@ class RateCTRNN(TrialBatchedObject):
     Attributes
     ----------
     inputs : NeuronGroup (B*n_in) or None
-        ``u`` (dimensionless); neuron ``b*n_in + k``. None with ``input_source="direct"``.
+        ``u`` (dimensionless; linked with ``input_source="external"``); neuron
+        ``b*n_in + k``. None with ``input_source="direct"``.
     hidden : NeuronGroup (B*N)
         ``h``, ``a`` (pre-activation), ``I_rec``, ``I_in``, ``I_ext``, ``bias``, ``tau``; with
         noise also ``sigma`` (per neuron) and ``eta``; neuron ``b*N + i``.
@@ -132,9 +151,9 @@ class RateCTRNN(TrialBatchedObject):
     def _build(self, method, readout):
         spec, B, clock = self.spec, self.n_trials, self.clock
         self.hidden = IsolatedNeuronGroup(B * spec.n_hidden,
-                                  hidden_equations(spec.activation, self.noise),
-                                  method=method, clock=clock, order=0, namespace={},
-                                  name=f"{self.name}_hidden")
+                                          hidden_equations(spec.activation, self.noise),
+                                          method=method, clock=clock, order=0, namespace={},
+                                          name=f"{self.name}_hidden")
         self.hidden.tau = spec.tau
         self.hidden.bias = np.tile(spec.b, B)
         objects = [self.hidden]
@@ -148,17 +167,27 @@ class RateCTRNN(TrialBatchedObject):
         self.inputs = self.input_synapses = None
         if self.input_source == "timed_array":
             self._new_timed_array(np.zeros((1, B * spec.n_in)))
-            self.inputs = IsolatedNeuronGroup(B * spec.n_in, input_equations(self.input_array_key),
-                                      clock=clock, namespace=self.input_namespace,
-                                      name=f"{self.name}_inputs")
+            self.inputs = IsolatedNeuronGroup(B * spec.n_in,
+                                              input_equations(self.input_array_key),
+                                              clock=clock, namespace=self.input_namespace,
+                                              name=f"{self.name}_inputs")
+        elif self.input_source == "external":
+            self.inputs = IsolatedNeuronGroup(B * spec.n_in, EXTERNAL_INPUT_EQUATIONS,
+                                              clock=clock, namespace={},
+                                              name=f"{self.name}_inputs")
+            self.inputs.run_regularly(EXTERNAL_INPUT_READ, when="groups", order=-2,
+                                      name=f"{self.name}_input_read")
+        if self.inputs is not None:
+            u = "u_step" if self.input_source == "external" else "u"
             self.input_synapses = self.block_synapses(
-                self.inputs, self.hidden, spec.w_in, "I_in_post = w*u_pre : 1 (summed)",
+                self.inputs, self.hidden, spec.w_in, f"I_in_post = w*{u}_pre : 1 (summed)",
                 "input_synapses", namespace=self.input_namespace)
             objects += [self.inputs, self.input_synapses]
         self.readout = self.readout_synapses = None
         if readout:
             self.readout = IsolatedNeuronGroup(B * spec.n_out, READOUT_EQUATIONS, clock=clock,
-                                       order=2, namespace={}, name=f"{self.name}_readout")
+                                               order=2, namespace={},
+                                               name=f"{self.name}_readout")
             self.readout.b_out = np.tile(spec.b_out, B)
             self.readout_synapses = self.block_synapses(
                 self.hidden, self.readout, spec.w_out, "z_rec_post = w*h_pre : 1 (summed)",
@@ -177,6 +206,20 @@ class RateCTRNN(TrialBatchedObject):
             objects.append(self.recurrent_operation)
         self.contained_objects.extend(objects)
         self.reset()
+
+    def before_run(self, run_namespace):
+        """Checks before a run: with ``input_source="external"``, ``inputs.u`` must be linked."""
+        if self.input_source == "external":
+            if "u" not in self.inputs.variables:
+                raise ValueError(f"{self.name}.inputs.u is not linked (input_source='external')"
+                                 ": set rnn.inputs.u = linked_var(group, variable, index=...) "
+                                 "before running")
+            if isinstance(self.inputs.variables["u"], Subexpression):
+                raise ValueError(f"{self.name}.inputs.u must be linked to a state variable, "
+                                 "not to a subexpression (Brian2 would resolve its names in "
+                                 "the input group): give the driver a state variable, e.g. "
+                                 "'r : 1' set by run_regularly(..., when='start')")
+        super().before_run(run_namespace)
 
     def hidden_arrays(self, *names):
         """(B, N) views of the hidden group's arrays ``names`` (runtime device only).
@@ -229,6 +272,9 @@ class RateCTRNN(TrialBatchedObject):
             None: the current time of this object's clock (so calling it between runs
             continues with the new inputs).
         """
+        if self.input_source == "external":
+            raise ValueError("set_inputs is not available with input_source='external': "
+                             "drive rnn.inputs.u with linked_var(group, variable, index=...)")
         arr = self.check_trial_inputs(inputs)
         start_s = self._start(start)
         if self.input_source == "direct":

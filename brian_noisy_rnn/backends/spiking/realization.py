@@ -178,8 +178,8 @@ class SpikingRealization(TrialBatchedObject):
         # updated on its target's clock, and a coarse-clock ``t`` read between two coarse
         # ticks is already the next tick's time (the inputs would arrive one step early)
         self.inputs = IsolatedNeuronGroup(B * spec.n_in, input_equations(self.input_array_key),
-                                  clock=fine, namespace=self.input_namespace,
-                                  name=f"{self.name}_inputs")
+                                          clock=fine, namespace=self.input_namespace,
+                                          name=f"{self.name}_inputs")
         filtered = self.tau_syn_seconds > 0
         eqs = _UNIT_EQUATIONS.format(f=act.brian2("a")) + (_Y_FILTERED if filtered else _Y_DIRECT)
         # constants of the equations and of the step code (run_regularly uses this namespace)
@@ -189,7 +189,7 @@ class SpikingRealization(TrialBatchedObject):
             namespace.update(syn_decay=math.exp(-d / ts),
                              syn_gain=ts * -math.expm1(-d / ts) / spec.dt_seconds)
         self.units = IsolatedNeuronGroup(B * N, eqs, clock=fine, namespace=namespace,
-                                 name=f"{self.name}_units")
+                                         name=f"{self.name}_units")
         self.units.bias = np.tile(spec.b, B)
         if filtered:
             self.units.run_regularly(_TRACE_CODE, when="groups", name=f"{self.name}_trace")
@@ -200,7 +200,7 @@ class SpikingRealization(TrialBatchedObject):
         kwargs = dict(threshold="rand() < rate*dt") if self.neuron_model == "poisson" else \
             dict(threshold="v > 1", reset="v = 0", refractory="t_ref", method="exact")
         self.neurons = IsolatedNeuronGroup(B * N * M, model, clock=fine, namespace={},
-                                   name=f"{self.name}_neurons", **kwargs)
+                                           name=f"{self.name}_neurons", **kwargs)
         self.neurons.F_unit = linked_var(self.units, "F", index=np.arange(B * N * M) // M)
         self.neurons.rate_max = self.rate_max
         if self.neuron_model == "lif":
@@ -214,7 +214,7 @@ class SpikingRealization(TrialBatchedObject):
             clock=fine, namespace={"c_spike": 1.0 / scale}, name=f"{self.name}_spike_synapses")
         self.spike_synapses.connect(i=np.arange(B * N * M), j=np.arange(B * N * M) // M)
         self.readout = IsolatedNeuronGroup(B * spec.n_out, READOUT_EQUATIONS, clock=fine,
-                                   namespace={}, name=f"{self.name}_readout")
+                                           namespace={}, name=f"{self.name}_readout")
         self.readout.b_out = np.tile(spec.b_out, B)
         self.input_synapses = self.block_synapses(
             self.inputs, self.units, spec.w_in, "I_in_post = w*u_pre : 1 (summed)",
