@@ -263,21 +263,37 @@ def test_example_script_runs_and_lif_rate_follows_z(make_spec, tmp_path):
     assert runs[1.0]["rate"][5:].mean() > runs[-1.0]["rate"][5:].mean() + 5  # Hz
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("noise", [Noise("pre", 0.5), Noise("state", 0.3),
-                                   Noise("post", 0.4, process="ou", tau_noise=40 * ms)], ids=repr)
-def test_cpp_standalone_matches_numpy(make_spec, noise, tmp_path):
+def test_cpp_standalone_dense_smoke(make_spec):
+    """The one quick standalone test (a build takes seconds): the dense C++ recurrence
+    (``recurrence="auto"``) equals the reference with noise on, same seed stream."""
     from brian2.devices.device import RuntimeDevice, get_device
 
-    spec = make_spec(6, 2, 2, activation="tanh")
-    inputs = np.random.default_rng(8).normal(size=(20, 3, 2))
+    spec = make_spec(5, 2, 1, activation="relu", noise=Noise("pre", 0.5))
+    inputs = np.random.default_rng(9).normal(size=(6, 2, 2))
+    ref = simulate(spec, inputs, backend="numpy", seed=3)
+    res = simulate(spec, inputs, backend="brian2", seed=3, target="cpp_standalone")
+    assert _max_diff(res, ref) <= 1e-12
+    assert isinstance(get_device(), RuntimeDevice)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recurrence", ["dense", "synapses"])
+@pytest.mark.parametrize("noise", [Noise("none"), Noise("pre", 0.5), Noise("state", 0.3),
+                                   Noise("post", 0.4, process="ou", tau_noise=40 * ms)], ids=repr)
+def test_cpp_standalone_matches_numpy(make_spec, noise, recurrence, tmp_path):
+    """N=37, B=5: the dense kernel's blocks of 4 trials x 32 outputs, and its tails."""
+    from brian2.devices.device import RuntimeDevice, get_device
+
+    spec = make_spec(37, 2, 2, activation="tanh")
+    inputs = np.random.default_rng(8).normal(size=(20, 5, 2))
     ref = simulate(spec, inputs, backend="numpy", noise=noise, seed=4)
-    res = simulate(spec, inputs, backend="brian2", noise=noise, seed=4,
+    res = simulate(spec, inputs, backend="brian2", noise=noise, seed=4, recurrence=recurrence,
                    target="cpp_standalone")
     assert _max_diff(res, ref) <= 1e-12
     assert isinstance(get_device(), RuntimeDevice)  # previous device restored
     # a second build in the same process and a runtime run afterwards both work
-    res2 = run_brian2(spec, inputs, noise, 4, target="cpp_standalone", directory=tmp_path)
+    res2 = run_brian2(spec, inputs, noise, 4, target="cpp_standalone", recurrence=recurrence,
+                      directory=tmp_path)
     np.testing.assert_array_equal(res2[1], res.states)
     assert _max_diff(simulate(spec, inputs, backend="brian2", noise=noise, seed=4), ref) <= 1e-12
 

@@ -9,9 +9,10 @@ A :class:`RateCTRNN` holds ordinary Brian2 objects that run on their own clock a
 * ``hidden``  -- NeuronGroup of B*N neurons with state ``h`` (neuron ``b*N + i``, trial-major);
 * ``readout`` -- NeuronGroup of B*n_out neurons with ``z = w_out h + b_out``;
 * Synapses for ``w_in`` and ``w_out`` (within each trial), and for ``w_rec`` either
-  per-trial Synapses (``recurrence="synapses"``, every device) or one dense matrix product
-  per step in a ``NetworkOperation`` (``recurrence="dense"``, runtime targets only: the
-  weights are held once for all trials and the product uses BLAS).
+  per-trial Synapses (``recurrence="synapses"``, B copies of the weights) or one dense
+  product per step with the weights held once (``recurrence="dense"``): a NumPy/BLAS
+  ``NetworkOperation`` on the runtime device, a C++ ``Function`` called by a
+  ``run_regularly`` operation under ``cpp_standalone`` (:mod:`.dense`).
 
 Scheduling within one step (slot ``groups`` unless noted): the recurrent input
 (``before_groups`` for dense) and the input drive are summed, OU noise advances
@@ -42,6 +43,7 @@ from ...core.dynamics import StepRule
 from ...core.noise import as_noise
 from ...core.validation import check_choice
 from .base import IsolatedNeuronGroup, TrialBatchedObject, is_standalone_device
+from .dense import DenseRecurrence
 from .equations import (EXTERNAL_INPUT_EQUATIONS, EXTERNAL_INPUT_READ, OU_UPDATE, READOUT_EQUATIONS,
                         hidden_equations, input_equations)
 
@@ -79,10 +81,11 @@ class RateCTRNN(TrialBatchedObject):
         Noise model; None uses ``spec.noise``. Its random numbers are drawn with Brian2's
         RNG (seed it with ``brian2.seed``): one ``randn()`` per hidden neuron and step.
     recurrence : {"auto", "synapses", "dense"}
-        How ``w_rec h`` is computed. ``"synapses"``: per-trial Synapses (B*N**2 synapses;
-        works on every device). ``"dense"``: one (B, N) @ (N, N) product per step in a
-        NetworkOperation, weights stored once (runtime targets numpy/cython only).
-        ``"auto"``: dense on the runtime device, synapses under a standalone device.
+        How ``w_rec h`` is computed. ``"synapses"``: per-trial Synapses (B*N**2 synapses).
+        ``"dense"``: one (B, N) @ (N, N) product per step, weights stored once -- a NumPy
+        ``NetworkOperation`` on the runtime device (numpy, cython), a C++ function in a
+        ``run_regularly`` operation (``dense_operation``) under ``cpp_standalone``.
+        ``"auto"``: ``"dense"``.
     method : str
         Brian2 integration method of the hidden group; ``"euler"`` (default) gives the
         discrete CTRNN step exactly; other methods integrate the continuous-time equation.
@@ -116,7 +119,9 @@ class RateCTRNN(TrialBatchedObject):
         ``z = w_out h + b_out``; neuron ``b*n_out + o``.
     input_synapses, readout_synapses, recurrent_synapses : Synapses or None
     recurrent_operation : NetworkOperation or None
-        The per-step numpy operation (dense recurrence and/or direct inputs).
+        The per-step numpy operation (dense recurrence and/or direct inputs; runtime only).
+    dense_operation : CodeRunner or None
+        The dense recurrence's ``run_regularly`` operation of the hidden group (standalone).
     spec, noise, n_trials, recurrence, input_source
     """
 
@@ -128,11 +133,11 @@ class RateCTRNN(TrialBatchedObject):
         check_choice(recurrence, "recurrence", RECURRENCES)
         check_choice(input_source, "input_source", INPUT_SOURCES)
         if recurrence == "auto":
-            recurrence = "synapses" if self._standalone else "dense"
-        if self._standalone and (recurrence == "dense" or input_source == "direct"):
-            raise ValueError("recurrence='dense' and input_source='direct' need the runtime "
-                             "device (a NetworkOperation); use recurrence='synapses' and "
-                             "input_source='timed_array' with a standalone device")
+            recurrence = "dense"
+        if self._standalone and input_source == "direct":
+            raise ValueError("input_source='direct' needs the runtime device (a "
+                             "NetworkOperation); use input_source='timed_array' or "
+                             "'external' with a standalone device")
         check_method(method)
         if not isinstance(readout, bool):
             raise TypeError(f"readout must be True or False, got {readout!r}")
@@ -193,13 +198,17 @@ class RateCTRNN(TrialBatchedObject):
                 self.hidden, self.readout, spec.w_out, "z_rec_post = w*h_pre : 1 (summed)",
                 "readout_synapses")
             objects += [self.readout, self.readout_synapses]
-        self.recurrent_synapses = self.recurrent_operation = None
+        self.recurrent_synapses = self.recurrent_operation = self.dense_operation = None
+        if self.recurrence == "dense" and self._standalone:
+            self.dense_operation = DenseRecurrence(spec.w_rec, self.hidden, B).attach(
+                name=f"{self.name}_dense_recurrence")
         if self.recurrence == "synapses":
             self.recurrent_synapses = self.block_synapses(
                 self.hidden, self.hidden, spec.w_rec, "I_rec_post = w*h_pre : 1 (summed)",
                 "recurrent_synapses")
             objects.append(self.recurrent_synapses)
-        if self.recurrence == "dense" or self.input_source == "direct":
+        if (self.recurrence == "dense" and not self._standalone) \
+                or self.input_source == "direct":
             self.recurrent_operation = NetworkOperation(
                 self._before_step, clock=clock, when="before_groups",
                 name=f"{self.name}_dense_recurrence")
@@ -251,7 +260,7 @@ class RateCTRNN(TrialBatchedObject):
         if self._views is None:
             self._views = self.hidden_arrays("h", "I_rec", "I_in")
         h, i_rec, i_in = self._views
-        if self.recurrence == "dense":
+        if self.recurrence == "dense" and self.dense_operation is None:
             self.recurrent_input(h, out=i_rec)
         if self.input_source == "direct":
             u = self._direct_inputs

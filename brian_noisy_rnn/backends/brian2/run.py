@@ -5,7 +5,8 @@ On the runtime device (numpy and cython targets) the network is a :class:`RateCT
 dense recurrence ``w_rec h`` and the input drive ``w_in u`` with BLAS, Brian2's generated
 code does the activation, the noise draw and the integration, and a second operation records
 the states; the outputs are the readout's affine map applied afterwards. Under
-``cpp_standalone`` the full object (TimedArray inputs, Synapses) runs with StateMonitors.
+``cpp_standalone`` the full object (TimedArray inputs, input and readout Synapses, the
+dense recurrence in C++ or per-trial Synapses) runs with StateMonitors.
 """
 
 import gc
@@ -52,7 +53,8 @@ def run_brian2(spec, inputs, noise, seed, *, target="numpy", method=None,
     method : str or None
         Integration method of the hidden group (None: "euler", the exact discrete step).
     recurrence : {"auto", "synapses", "dense"}
-        See :class:`RateCTRNN`.
+        See :class:`RateCTRNN` ("auto" = "dense": BLAS on the runtime device, a C++ kernel
+        with the weights held once under cpp_standalone).
     directory : str or None
         Standalone build folder (reusing one lets ``make`` skip unchanged files).
     report : str or None
@@ -75,9 +77,8 @@ def run_brian2(spec, inputs, noise, seed, *, target="numpy", method=None,
                            "to cpp_standalone itself for target='cpp_standalone'); call "
                            "brian2.device.reinit() and brian2.set_device('runtime') first")
     if target == "cpp_standalone":
-        if recurrence == "dense":
-            raise ValueError("recurrence='dense' is not available with target='cpp_standalone'")
-        return _run_standalone(spec, inputs, noise, seed, method, directory, report)
+        return _run_standalone(spec, inputs, noise, seed, method, recurrence, directory,
+                               report)
     with codegen_target(target):
         return _run_runtime(spec, inputs, noise, seed, method, recurrence, report)
 
@@ -131,10 +132,10 @@ def _run_runtime(spec, inputs, noise, seed, method, recurrence, report):
     return outputs.reshape(T, B, spec.n_out), states
 
 
-def _build_and_run(spec, inputs, noise, seed, method, report, build):
+def _build_and_run(spec, inputs, noise, seed, method, recurrence, report, build):
     """``run_brian2`` under a standalone device: monitors record, ``build()`` runs."""
     T, B, _ = inputs.shape
-    rnn = RateCTRNN(spec, B, noise, recurrence="synapses", method=method, name="ratectrnn_run")
+    rnn = RateCTRNN(spec, B, noise, recurrence=recurrence, method=method, name="ratectrnn_run")
     rnn.set_inputs(inputs, start=0 * brian2.second)
     state_mon = brian2.StateMonitor(rnn.hidden, "h", record=True, when="end",
                                     name="ratectrnn_run_states")
@@ -149,7 +150,7 @@ def _build_and_run(spec, inputs, noise, seed, method, report, build):
     return outputs.copy(), states.copy()
 
 
-def _run_standalone(spec, inputs, noise, seed, method, directory, report):
+def _run_standalone(spec, inputs, noise, seed, method, recurrence, directory, report):
     from brian2.devices.device import device, reset_device, set_device
 
     # free the objects of earlier runs, so that names (hence the generated files) are the
@@ -163,7 +164,7 @@ def _run_standalone(spec, inputs, noise, seed, method, directory, report):
         def build():
             device.build(directory=build_dir, compile=True, run=True, with_output=False)
 
-        return _build_and_run(spec, inputs, noise, seed, method, report, build)
+        return _build_and_run(spec, inputs, noise, seed, method, recurrence, report, build)
     finally:
         device.reinit()
         reset_device()
