@@ -292,8 +292,8 @@ def test_cpp_standalone_matches_numpy(make_spec, noise, recurrence, tmp_path):
     assert _max_diff(res, ref) <= 1e-12
     assert isinstance(get_device(), RuntimeDevice)  # previous device restored
     # a second build in the same process and a runtime run afterwards both work
-    res2 = run_brian2(spec, inputs, noise, 4, target="cpp_standalone", recurrence=recurrence,
-                      directory=tmp_path)
+    res2 = run_brian2(spec, inputs, noise=noise, seed=4, target="cpp_standalone",
+                      recurrence=recurrence, directory=tmp_path)
     np.testing.assert_array_equal(res2[1], res.states)
     assert _max_diff(simulate(spec, inputs, backend="brian2", noise=noise, seed=4), ref) <= 1e-12
 
@@ -502,3 +502,35 @@ def test_closed_loop_example_network_sees_what_it_reads(tmp_path):
     np.testing.assert_allclose(res["h"], ref.states, atol=1e-9, rtol=0)
     np.testing.assert_allclose(res["z"], ref.outputs[:, 0, 0], atol=1e-9, rtol=0)
     assert np.std(res["u"]) > 0.1 and np.std(res["z"]) > 0.05 and np.max(res["motor"]) > 0.05
+
+
+@pytest.mark.slow
+def test_standalone_simulator_reruns_without_rebuilding(make_spec, tmp_path):
+    """One build, then reruns of the binary with new inputs and seeds (run_args): each run
+    equals the reference with the same seed (noise on) and the binary is not rebuilt."""
+    from brian2.devices.device import RuntimeDevice, get_device
+
+    from brian_noisy_rnn.backends.brian2 import StandaloneSimulator
+
+    spec = make_spec(33, 2, 2, activation="relu", noise=Noise("pre", 0.5))
+    rng = np.random.default_rng(12)
+    with StandaloneSimulator(spec, 15, 5, directory=tmp_path) as sim:
+        with pytest.raises(ValueError, match="n_steps"):
+            sim.run(np.zeros((14, 5, 2)))
+        with pytest.raises(ValueError, match="inputs"):
+            sim.run(np.zeros((15, 4, 2)))
+        with pytest.raises(ValueError, match="seed"):
+            sim.run(np.zeros((15, 5, 2)), seed=-1)
+        binary, mtime = None, None
+        for seed in (3, 2 ** 32 - 1, 3):
+            u = rng.normal(size=(15, 5, 2))
+            outputs, states = sim.run(u, seed=seed)
+            ref = simulate(spec, u, backend="numpy", seed=seed)
+            assert np.max(np.abs(states - ref.states)) <= 1e-12
+            assert np.max(np.abs(outputs - ref.outputs)) <= 1e-12
+            binary = binary or os.path.join(sim.directory, "main")
+            mtime = mtime or os.path.getmtime(binary)
+            assert os.path.getmtime(binary) == mtime and sim.n_builds == 1
+    assert isinstance(get_device(), RuntimeDevice)
+    with pytest.raises(RuntimeError, match="closed"):
+        sim.run(u, seed=1)

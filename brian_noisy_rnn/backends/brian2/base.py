@@ -196,6 +196,13 @@ class TrialBatchedObject(BrianObject):
         self._timed_array = ta
         return ta
 
+    @property
+    def input_timed_array(self):
+        """The TimedArray the input group reads now (None if there is none), shape
+        (T', B*n_in) padded (see :func:`padded_rows`): e.g. a key of cpp_standalone's
+        ``device.run(run_args=...)``."""
+        return self._timed_array
+
     def check_trial_inputs(self, inputs):
         """``inputs`` as float64 (T, B, n_in) with B = ``n_trials``, or a clear error."""
         arr = check_inputs(self.spec, inputs)

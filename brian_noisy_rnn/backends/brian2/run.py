@@ -10,10 +10,6 @@ dense recurrence in C++ or per-trial Synapses) runs with StateMonitors.
 """
 
 import gc
-import os
-import shutil
-import tempfile
-
 import numpy as np
 
 import brian2
@@ -22,6 +18,7 @@ from brian2 import NetworkOperation
 from ...core.validation import check_choice
 from .base import codegen_target, is_standalone_device
 from .rate_network import RECURRENCES, RateCTRNN, check_method
+from .standalone import StandaloneSimulator
 
 __all__ = ["TARGETS", "run_brian2"]
 
@@ -48,8 +45,9 @@ def run_brian2(spec, inputs, noise, seed, *, target="numpy", method=None,
         :func:`~brian_noisy_rnn.core.dynamics.standard_normal` (numpy/torch).
     target : {"numpy", "cython", "cpp_standalone"}
         Brian2 code-generation target. ``"cpp_standalone"`` builds a C++ project (in
-        ``directory``, or a temporary folder that is deleted afterwards) and restores the
-        previous device when done.
+        ``directory``, or a temporary folder that is deleted afterwards) through a
+        :class:`StandaloneSimulator` and restores the runtime device when done. To run
+        one network many times without rebuilding, use a :class:`StandaloneSimulator`.
     method : str or None
         Integration method of the hidden group (None: "euler", the exact discrete step).
     recurrence : {"auto", "synapses", "dense"}
@@ -132,41 +130,13 @@ def _run_runtime(spec, inputs, noise, seed, method, recurrence, report):
     return outputs.reshape(T, B, spec.n_out), states
 
 
-def _build_and_run(spec, inputs, noise, seed, method, recurrence, report, build):
-    """``run_brian2`` under a standalone device: monitors record, ``build()`` runs."""
-    T, B, _ = inputs.shape
-    rnn = RateCTRNN(spec, B, noise, recurrence=recurrence, method=method, name="ratectrnn_run")
-    rnn.set_inputs(inputs, start=0 * brian2.second)
-    state_mon = brian2.StateMonitor(rnn.hidden, "h", record=True, when="end",
-                                    name="ratectrnn_run_states")
-    out_mon = brian2.StateMonitor(rnn.readout, "z", record=True, when="end",
-                                  name="ratectrnn_run_outputs")
-    net = brian2.Network(rnn, state_mon, out_mon)
-    brian2.seed(seed)
-    net.run(T * spec.dt, report=report, namespace={})
-    build()
-    states = np.asarray(state_mon.variables["h"].get_value()).reshape(T, B, spec.n_hidden)
-    outputs = np.asarray(out_mon.variables["z"].get_value()).reshape(T, B, spec.n_out)
-    return outputs.copy(), states.copy()
-
-
 def _run_standalone(spec, inputs, noise, seed, method, recurrence, directory, report):
-    from brian2.devices.device import device, reset_device, set_device
-
+    """One :class:`StandaloneSimulator` build and run (``report`` is not used: the binary
+    runs without output)."""
     # free the objects of earlier runs, so that names (hence the generated files) are the
     # same as last time and make only recompiles what changed
     gc.collect()
-    own_dir = directory is None
-    build_dir = tempfile.mkdtemp(prefix="ratectrnn_standalone_") if own_dir \
-        else os.fspath(directory)
-    set_device("cpp_standalone", directory=build_dir, build_on_run=False)
-    try:
-        def build():
-            device.build(directory=build_dir, compile=True, run=True, with_output=False)
-
-        return _build_and_run(spec, inputs, noise, seed, method, recurrence, report, build)
-    finally:
-        device.reinit()
-        reset_device()
-        if own_dir:
-            shutil.rmtree(build_dir, ignore_errors=True)
+    T, B, _ = inputs.shape
+    with StandaloneSimulator(spec, T, B, noise, method=method, recurrence=recurrence,
+                             directory=directory) as sim:
+        return sim.run(inputs, seed=seed)
