@@ -49,6 +49,9 @@ class IsolatedNeuronGroup(_OwnNamesOnly, NeuronGroup):
     group nor in its ``namespace`` (nor Brian2's units, constants and functions) raise
     instead of being looked up among the caller's variables, and the caller's variables
     never change the group or cause warnings. The plugin creates all its groups this way.
+    This also holds for string expressions assigned to its variables
+    (``group.bias = "b0 + 0.1*i"`` needs ``b0`` in ``group.namespace``); a user's own
+    Synapses or linked variables reading or driving the group resolve their names as usual.
     """
 
 

@@ -217,7 +217,14 @@ class RateCTRNN(TrialBatchedObject):
         self.reset()
 
     def before_run(self, run_namespace):
-        """Checks before a run: with ``input_source="external"``, ``inputs.u`` must be linked."""
+        """Brian2's hook before a run: with ``input_source="external"``, check that
+        ``inputs.u`` is linked to a state variable.
+
+        Parameters
+        ----------
+        run_namespace : dict
+            The run namespace Brian2 passes (the plugin's groups do not use it).
+        """
         if self.input_source == "external":
             if "u" not in self.inputs.variables:
                 raise ValueError(f"{self.name}.inputs.u is not linked (input_source='external')"
