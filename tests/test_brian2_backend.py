@@ -531,6 +531,9 @@ def test_standalone_simulator_reruns_without_rebuilding(make_spec, tmp_path):
             binary = binary or os.path.join(sim.directory, "main")
             mtime = mtime or os.path.getmtime(binary)
             assert os.path.getmtime(binary) == mtime and sim.n_builds == 1
+            leftovers = [f for f in os.listdir(os.path.join(sim.directory, "static_arrays"))
+                         if f.startswith("init_")]
+            assert leftovers == []  # the run's input files were removed
     assert isinstance(get_device(), RuntimeDevice)
     with pytest.raises(RuntimeError, match="closed"):
         sim.run(u, seed=1)

@@ -154,6 +154,9 @@ class StandaloneSimulator:
         T, B = self.n_steps, self.n_trials
         states = np.asarray(self._states.variables["h"].get_value()).reshape(T, B, -1)
         outputs = np.asarray(self._outputs.variables["z"].get_value()).reshape(T, B, -1)
+        # the run's argument files (inputs, seed: static_arrays/init_*.dat) are not needed
+        # again; without this every run would leave its inputs on disk
+        self._device.delete(code=False, data=False, run_args=True, directory=False)
         return outputs.copy(), states.copy()
 
     def close(self):
