@@ -14,5 +14,5 @@ from .run import TARGETS, run_brian2
 from .standalone import StandaloneSimulator
 
 __all__ = ["TARGETS", "IsolatedNeuronGroup", "IsolatedSynapses", "RateCTRNN",
-           "StandaloneSimulator", "TrialBatchedObject", "block_indices", "codegen_target", "is_standalone_device",
-           "run_brian2"]
+           "StandaloneSimulator", "TrialBatchedObject", "block_indices", "codegen_target",
+           "is_standalone_device", "run_brian2"]

@@ -24,11 +24,12 @@ consuming ``inputs[t]``, exactly like the numpy reference.
 Inputs from Brian2 (``input_source="external"``): at time ``t_k = t0 + k*dt`` of step k the
 input group reads ``u`` (slot ``groups``, order -2: just before the input sum at order -1
 and the hidden update at order 0) into ``u_step``, i.e. the driving variable *as it is at
-that moment*: a driver updated at ``t_k`` in an earlier slot (e.g. ``run_regularly("r = ...", when="start")``)
-is read with that update -- the convention of ``set_inputs(inputs, start=t0)`` with
-``inputs[k]`` = the driver's value at ``t_k``; a driver updated later in the step (slot
-``groups`` with the default order 0, or ``thresholds``, ``synapses`` ... after it) is read
-as it was after its update at ``t_{k-1}``, i.e. one step late. ``u`` must be linked to a
+that moment*: a driver updated at ``t_k`` in an earlier slot (e.g.
+``run_regularly("r = ...", when="start")``) is read with that update -- the convention
+of ``set_inputs(inputs, start=t0)`` with ``inputs[k]`` = the driver's value at ``t_k``; a
+driver updated later in the step (slot ``groups`` with the default order 0, or
+``thresholds``, ``synapses`` ... after it) is read as it was after its update at
+``t_{k-1}``, i.e. one step late. ``u`` must be linked to a
 *state variable* of the driver (Brian2 resolves a linked subexpression's names in the linking
 group, which sees only its own names here).
 """
@@ -44,8 +45,8 @@ from ...core.noise import as_noise
 from ...core.validation import check_choice
 from .base import IsolatedNeuronGroup, TrialBatchedObject, is_standalone_device
 from .dense import DenseRecurrence
-from .equations import (EXTERNAL_INPUT_EQUATIONS, EXTERNAL_INPUT_READ, OU_UPDATE, READOUT_EQUATIONS,
-                        hidden_equations, input_equations)
+from .equations import (EXTERNAL_INPUT_EQUATIONS, EXTERNAL_INPUT_READ, OU_UPDATE,
+                        READOUT_EQUATIONS, hidden_equations, input_equations)
 
 __all__ = ["INPUT_SOURCES", "RECURRENCES", "RateCTRNN", "check_method"]
 
@@ -97,9 +98,10 @@ class RateCTRNN(TrialBatchedObject):
         ``rnn.inputs.u = linked_var(group, "r", index=idx)`` with ``idx[b*n_in + k]`` the
         neuron of ``group`` that drives input ``k`` of trial ``b`` (link it before the
         first run; :meth:`set_inputs` is not available; scheduling: module docstring).
-        ``"direct"`` (runtime device only): no input group; the per-step operation that computes the dense
-        recurrence also writes ``I_in`` from the array given to :meth:`set_inputs`
-        (one BLAS product per step; the fast path of ``simulate(backend="brian2")``).
+        ``"direct"`` (runtime device only): no input group; the per-step operation that
+        computes the dense recurrence also writes ``I_in`` from the array given to
+        :meth:`set_inputs` (one BLAS product per step; the fast path of
+        ``simulate(backend="brian2")``).
     readout : bool
         Build the ``readout`` group (default True). Without it, compute outputs from the
         recorded states as ``states @ w_out.T + b_out``.
