@@ -180,6 +180,8 @@ def main(argv=None):
     p.add_argument("--all", action="store_true", help="run every path at every size")
     p.add_argument("--quick", action="store_true", help="smoke test: N=16, B=4, T=20 and 60")
     p.add_argument("--timeout", type=float, default=1800.0, help="per path, seconds")
+    p.add_argument("--only", help="comma-separated parts of path labels to run (e.g. "
+                   "'torch,standalone dense')")
     p.add_argument("--json", help="also write the rows to this JSON file")
     # worker mode (internal)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -202,6 +204,9 @@ def main(argv=None):
         sizes, args.batch, args.steps = [16], 4, [20, 60]
     plan = [(n, v) for n in sizes for v in VARIANTS
             if args.all or args.quick or v[3] is None or n in v[3]]
+    if args.only:
+        parts = [x.strip() for x in args.only.split(",") if x.strip()]
+        plan = [(n, v) for n, v in plan if any(x in v[0] for x in parts)]
     if args.no_standalone:
         plan = [(n, v) for n, v in plan
                 if v[2].get("target") != "cpp_standalone" and v[1] != "session"]
