@@ -13,6 +13,7 @@ generator with ``seed_value + thread`` -- what Brian2's ``seed(s)`` does -- so a
 ``s`` draws the same ``randn()`` stream as the NumPy reference with seed ``s``.
 """
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -158,6 +159,9 @@ class StandaloneSimulator:
         # the run's argument files (inputs, seed: static_arrays/init_*.dat) are not needed
         # again; without this every run would leave its inputs on disk
         self._device.delete(code=False, data=False, run_args=True, directory=False)
+        for name in self._device.run_args_arrays:  # and the lock files Brian2 leaves
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(self.directory, "static_arrays", name + ".lock"))
         return outputs, states
 
     def close(self):
