@@ -1,30 +1,34 @@
-"""Side-by-side timing and memory of ``simulate`` on every backend (numpy, torch, Brian2).
+"""Per-step and fixed cost, and peak memory, of ``simulate`` on every backend and path.
 
-For each size (B trials x N hidden units, T steps, noise inside f), every implementation
-runs in its own subprocess with one thread (OMP/BLAS/torch), twice:
+For each size N (hidden units; B trials, relu, noise inside f, one thread everywhere)
+every path runs in its own subprocess, at T = 500 and at T = 2500 steps:
 
-* "first": the first call in a fresh process; for Brian2's cython target with an empty
-  cython cache (a cold compile), for cpp_standalone in a new build folder (full build);
-* "cached": the best of the following calls (cython cache warm; standalone rebuilt in the
-  same folder, so ``make`` recompiles nothing).
-
-"x torch" is cached time / torch's cached time; "peak MB" is the growth of the process's
-peak RSS during the cached calls over its RSS before them (Linux VmHWM, reset after the
-first call; elsewhere ru_maxrss over all calls). It includes the returned states
-(T*B*N*8 bytes: 131 MB at N=512, 262 MB at N=1024). For cpp_standalone the simulation
-runs in a child process, whose peak -- or the compiler's if larger -- is "child MB".
+* "per step" is the slope of the call time between the two T (ms per step), so that code
+  generation, compilation and start-up are separated from the simulation itself;
+* "fixed" is the rest of a call: time(T=500) - 500 * slope (s per call);
+* "first" is the first call at T=500 in a fresh process (cold cython cache, new standalone
+  build folder); the times above are the best of the later calls ("cached": cython cache
+  warm; standalone ``simulate`` rebuilt in the same folder, so ``make`` compiles nothing new;
+  ``StandaloneSimulator`` reruns the compiled binary with new inputs and seed);
+* "x torch" are the ratios of per-step and fixed cost to torch's at the same N;
+* "peak MB" (at T=500) is the growth of the worker's peak RSS during the cached calls over
+  its RSS before them (Linux VmHWM, reset after the first call), which includes the returned
+  states (T*B*N*8 bytes: 131 MB at N=512, B=64); "binary MB" is the peak RSS of the
+  standalone binary (the child process running the simulation, measured with
+  /usr/bin/time); "total MB" is their sum.
 
 Usage::
 
-    python benchmarks/simulate.py                 # B=64, T=500, N=128 and 512, + N=1024 memory
+    python benchmarks/simulate.py                    # N=128 and 512, B=64
     python benchmarks/simulate.py --sizes 128 --no-standalone
-    python benchmarks/simulate.py --quick         # smoke test (small sizes)
+    python benchmarks/simulate.py --quick            # smoke test (N=16, B=4, T=20/60)
 """
 
 import argparse
 import gc
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,10 +40,14 @@ VARIANTS = [
     ("torch (float64)", "torch", {}, None),
     ("brian2 numpy, dense", "brian2", {"target": "numpy", "recurrence": "dense"}, (128,)),
     ("brian2 cython, dense", "brian2", {"target": "cython", "recurrence": "dense"}, None),
-    ("brian2 cython, synapses", "brian2", {"target": "cython", "recurrence": "synapses"}, (128,)),
-    ("brian2 cpp_standalone, synapses", "brian2", {"target": "cpp_standalone"}, (128, 512)),
+    ("brian2 cython, synapses", "brian2", {"target": "cython", "recurrence": "synapses"},
+     (128,)),
+    ("standalone dense, simulate", "brian2", {"target": "cpp_standalone",
+                                              "recurrence": "dense"}, None),
+    ("standalone dense, rerun", "session", {"recurrence": "dense"}, None),
+    ("standalone synapses, simulate", "brian2", {"target": "cpp_standalone",
+                                                 "recurrence": "synapses"}, (128,)),
 ]
-MEMORY_ONLY = ("numpy reference", "torch (float64)", "brian2 cython, dense")
 
 
 def _status_mb(field):
@@ -52,79 +60,102 @@ def _status_mb(field):
 
 
 def _reset_peak_rss():
-    """Reset this process's peak RSS (Linux: VmHWM); False where that is not possible."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        _status_mb("VmHWM")
-        return True
-    except (OSError, KeyError):
-        return False
+    """Reset this process's peak RSS (Linux: VmHWM)."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
 
 
-def _worker(args):
-    """Run one implementation at one size; print a JSON line with timings and memory."""
-    import resource
-
+def _make_spec(n):
     import numpy as np
     from brian2 import ms
 
     from brian_noisy_rnn import CTRNNSpec, Noise
+
+    rng = np.random.default_rng(0)
+    return CTRNNSpec(rng.normal(size=(n, 3)), rng.normal(size=(n, n)) * 0.9 / np.sqrt(n),
+                     rng.normal(size=n) * 0.1, rng.normal(size=(2, n)) / np.sqrt(n),
+                     np.zeros(2), tau=100 * ms, dt=20 * ms, activation="relu",
+                     noise=Noise("pre", 0.5))
+
+
+def _caller(args, options, tmp, steps):
+    """A function ``call(inputs, seed)`` for this path, and a ``close()``."""
     from brian_noisy_rnn import simulate
+
+    spec = _make_spec(args.n)
+    if args.backend == "session":
+        from brian_noisy_rnn.backends.brian2 import StandaloneSimulator
+
+        sim = StandaloneSimulator(spec, steps, args.batch, directory=os.path.join(
+            tmp, f"session_{steps}"), **options)
+        return (lambda u, seed: sim.run(u, seed=seed)), sim.close
+    if options.get("target") == "cpp_standalone":
+        options = dict(options, directory=os.path.join(tmp, "standalone"))
+    return (lambda u, seed: simulate(spec, u, backend=args.backend, seed=seed, **options)), \
+        (lambda: None)
+
+
+def _worker(args):
+    """Run one path at one size (both T); print a JSON line with timings and memory."""
+    import numpy as np
 
     if args.backend == "torch":
         import torch
 
         torch.set_num_threads(1)
     options = json.loads(args.options)
-    rng = np.random.default_rng(0)
-    n, n_in, n_out = args.n, 3, 2
-    spec = CTRNNSpec(rng.normal(size=(n, n_in)), rng.normal(size=(n, n)) * 0.9 / np.sqrt(n),
-                     rng.normal(size=n) * 0.1, rng.normal(size=(n_out, n)) / np.sqrt(n),
-                     np.zeros(n_out), tau=100 * ms, dt=20 * ms, activation="relu",
-                     noise=Noise("pre", 0.5))
-    inputs = rng.normal(size=(args.steps, args.batch, n_in))
     tmp = tempfile.mkdtemp(prefix="bench_brian2_")
+    binary_log = os.path.join(tmp, "binary_maxrss.txt")
     if options.get("target") == "cython":
         import brian2
 
         brian2.prefs.codegen.runtime.cython.cache_dir = os.path.join(tmp, "cython")
-    if options.get("target") == "cpp_standalone":
-        options["directory"] = os.path.join(tmp, "standalone")
-    times = []
-    for k in range(args.repeats):
-        if k == 1:  # measure the memory of the cached calls (not of compiling)
-            gc.collect()
-            can_reset = _reset_peak_rss()
-            rss0 = _status_mb("VmRSS") if can_reset else \
-                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        t0 = time.perf_counter()
-        result = simulate(spec, inputs, backend=args.backend, seed=1, **options)
-        times.append(time.perf_counter() - t0)
-        del result
-    rss1 = _status_mb("VmHWM") if can_reset else \
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    standalone = options.get("target") == "cpp_standalone"
-    print(json.dumps({"times": times, "peak_mb": rss1 - rss0,
-                      "child_mb": child / 1024 if standalone else None}))
-    import shutil
+    if options.get("target") == "cpp_standalone" or args.backend == "session":
+        import brian2
 
+        brian2.prefs.devices.cpp_standalone.run_cmd_unix = [
+            "/usr/bin/time", "-a", "-o", binary_log, "-f", "%M", "./main"]
+    rng = np.random.default_rng(0)
+    out = {"times": {}, "peak_mb": None}
+    for steps in args.steps:
+        call, close = _caller(args, options, tmp, steps)
+        times = []
+        for k in range(args.repeats):
+            inputs = rng.normal(size=(steps, args.batch, 3))
+            if k == 1 and steps == args.steps[0]:  # memory of the cached calls
+                gc.collect()
+                _reset_peak_rss()
+                if os.path.exists(binary_log):
+                    os.remove(binary_log)
+                rss0 = _status_mb("VmRSS")
+            t0 = time.perf_counter()
+            result = call(inputs, k + 1)
+            times.append(time.perf_counter() - t0)
+            del result
+            if k == args.repeats - 1 and steps == args.steps[0]:
+                out["peak_mb"] = _status_mb("VmHWM") - rss0
+                if os.path.exists(binary_log):
+                    with open(binary_log) as f:
+                        out["binary_mb"] = max(int(x) for x in f.read().split()) / 1024
+        close()
+        out["times"][str(steps)] = times
+    print(json.dumps(out))
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _run_variant(backend, options, n, batch, steps, repeats, timeout):
+def _run_variant(backend, options, n, args):
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--backend", backend,
-           "--options", json.dumps(options), "--n", str(n), "--batch", str(batch),
-           "--steps", str(steps), "--repeats", str(repeats)]
+           "--options", json.dumps(options), "--n", str(n), "--batch", str(args.batch),
+           "--steps", ",".join(map(str, args.steps)), "--repeats", str(args.repeats)]
     try:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                              timeout=args.timeout)
     except subprocess.TimeoutExpired:
-        return {"error": f"timeout after {timeout} s"}
+        return {"error": f"timeout after {args.timeout} s"}
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
-        return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1][:60]}
+        return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1][:80]}
     return json.loads(lines[-1])
 
 
@@ -132,63 +163,84 @@ def _fmt(x, spec="{:.2f}"):
     return "-" if x is None else spec.format(x)
 
 
+def _costs(res, steps):
+    """(first s, per-step ms, fixed s) from a worker's times at the two T."""
+    t_a, t_b = (min(res["times"][str(t)][1:]) for t in steps)
+    slope = (t_b - t_a) / (steps[1] - steps[0])
+    return res["times"][str(steps[0])][0], 1e3 * slope, t_a - steps[0] * slope
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="128,512", help="comma-separated N (hidden units)")
-    p.add_argument("--memory-size", type=int, default=1024,
-                   help="extra N run only by numpy, torch and brian2 cython dense (0: skip)")
     p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--steps", type=int, default=500)
-    p.add_argument("--repeats", type=int, default=3, help="calls per process (1 first + cached)")
+    p.add_argument("--steps", default="500,2500", help="the two T of the slope")
+    p.add_argument("--repeats", type=int, default=2, help="calls per T (1 first + cached)")
     p.add_argument("--no-standalone", action="store_true", help="skip cpp_standalone")
-    p.add_argument("--all", action="store_true", help="run every variant at every size")
-    p.add_argument("--quick", action="store_true", help="smoke test: N=16, B=4, T=20")
-    p.add_argument("--timeout", type=float, default=900.0, help="per variant, seconds")
+    p.add_argument("--all", action="store_true", help="run every path at every size")
+    p.add_argument("--quick", action="store_true", help="smoke test: N=16, B=4, T=20 and 60")
+    p.add_argument("--timeout", type=float, default=1800.0, help="per path, seconds")
+    p.add_argument("--only", help="comma-separated parts of path labels to run (e.g. "
+                   "'torch,standalone dense')")
+    p.add_argument("--json", help="also write the rows to this JSON file")
     # worker mode (internal)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--backend", help=argparse.SUPPRESS)
     p.add_argument("--options", default="{}", help=argparse.SUPPRESS)
     p.add_argument("--n", type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    try:
+        args.steps = [int(s) for s in str(args.steps).split(",")]
+        sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    except ValueError:
+        p.error("--sizes and --steps must be comma-separated integers")
     if args.worker:
         return _worker(args)
     if args.repeats < 2:
         p.error("--repeats must be >= 2 (a first and at least one cached call)")
-    try:
-        sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    except ValueError:
-        p.error(f"--sizes must be comma-separated integers, got {args.sizes!r}")
+    if len(args.steps) != 2 or not 0 < args.steps[0] < args.steps[1]:
+        p.error(f"--steps must be two increasing positive integers, got {args.steps}")
     if args.quick:
-        sizes, args.batch, args.steps, args.memory_size = [16], 4, 20, 0
-    plan = [(n, v) for n in sizes for v in VARIANTS if args.all or args.quick or v[3] is None
-            or n in v[3]]
-    if args.memory_size:
-        plan += [(args.memory_size, v) for v in VARIANTS if v[0] in MEMORY_ONLY]
+        sizes, args.batch, args.steps = [16], 4, [20, 60]
+    plan = [(n, v) for n in sizes for v in VARIANTS
+            if args.all or args.quick or v[3] is None or n in v[3]]
+    if args.only:
+        parts = [x.strip() for x in args.only.split(",") if x.strip()]
+        plan = [(n, v) for n, v in plan if any(x in v[0] for x in parts)]
     if args.no_standalone:
-        plan = [(n, v) for n, v in plan if v[2].get("target") != "cpp_standalone"]
+        plan = [(n, v) for n, v in plan
+                if v[2].get("target") != "cpp_standalone" and v[1] != "session"]
 
-    print(f"simulate(): B={args.batch}, T={args.steps}, relu, noise pre sigma=0.5, one thread; "
-          f"first = cold (compile), cached = best of {args.repeats - 1} later calls")
-    header = (f"{'N':>5}  {'implementation':<32} {'first s':>8} {'cached s':>9} "
-              f"{'x torch':>8} {'peak MB':>8} {'child MB':>9}")
+    print(f"simulate(): B={args.batch}, T={args.steps[0]} and {args.steps[1]}, relu, noise "
+          f"pre sigma=0.5, one thread; load average before: {os.getloadavg()}")
+    header = (f"{'N':>5}  {'path':<30} {'first s':>8} {'ms/step':>8} {'x torch':>8} "
+              f"{'fixed s':>8} {'x torch':>8} {'peak MB':>8} {'binary MB':>9} {'total MB':>9}")
     print(header)
     print("-" * len(header))
-    torch_time = {}
-    rows = []
+    torch_costs, rows = {}, []
     for n, (label, backend, options, _) in plan:
-        res = _run_variant(backend, options, n, args.batch, args.steps, args.repeats,
-                           args.timeout)
+        res = _run_variant(backend, options, n, args)
         if "error" in res:
-            print(f"{n:>5}  {label:<32} failed: {res['error']}", flush=True)
+            print(f"{n:>5}  {label:<30} failed: {res['error']}", flush=True)
             continue
-        first, cached = res["times"][0], min(res["times"][1:])
+        first, per_step, fixed = _costs(res, args.steps)
         if backend == "torch":
-            torch_time[n] = cached
-        ratio = cached / torch_time[n] if n in torch_time else None
-        rows.append((n, label, first, cached, ratio, res["peak_mb"], res["child_mb"]))
-        print(f"{n:>5}  {label:<32} {_fmt(first):>8} {_fmt(cached):>9} "
-              f"{_fmt(ratio, '{:.2f}x'):>8} {_fmt(res['peak_mb'], '{:.0f}'):>8} "
-              f"{_fmt(res['child_mb'], '{:.0f}'):>9}", flush=True)
+            torch_costs[n] = (per_step, fixed)
+        ref = torch_costs.get(n)
+        r_step = per_step / ref[0] if ref else None
+        r_fixed = fixed / ref[1] if ref and ref[1] > 0 else None
+        binary = res.get("binary_mb")
+        total = res["peak_mb"] + (binary or 0)
+        rows.append(dict(n=n, path=label, first_s=first, ms_per_step=per_step,
+                         step_x_torch=r_step, fixed_s=fixed, fixed_x_torch=r_fixed,
+                         peak_mb=res["peak_mb"], binary_mb=binary, total_mb=total))
+        print(f"{n:>5}  {label:<30} {first:>8.2f} {per_step:>8.3f} "
+              f"{_fmt(r_step, '{:.2f}x'):>8} {fixed:>8.3f} {_fmt(r_fixed, '{:.1f}x'):>8} "
+              f"{res['peak_mb']:>8.0f} {_fmt(binary, '{:.0f}'):>9} {total:>9.0f}", flush=True)
+    print(f"load average after: {os.getloadavg()}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
     return 0
 
 

@@ -18,7 +18,7 @@ Brian2 nor PyTorch nor NeuroGym.
 
 from ._lazy import lazy_attributes
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # public name -> module that defines it (imported on first access)
 _LAZY = {

@@ -294,21 +294,37 @@ def test_example_script_runs_and_lif_rate_follows_z(make_spec, tmp_path):
     assert runs[1.0]["rate"][5:].mean() > runs[-1.0]["rate"][5:].mean() + 5  # Hz
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("noise", [Noise("pre", 0.5), Noise("state", 0.3),
-                                   Noise("post", 0.4, process="ou", tau_noise=40 * ms)], ids=repr)
-def test_cpp_standalone_matches_numpy(make_spec, noise, tmp_path):
+def test_cpp_standalone_dense_smoke(make_spec):
+    """The one quick standalone test (a build takes seconds): the dense C++ recurrence
+    (``recurrence="auto"``) equals the reference with noise on, same seed stream."""
     from brian2.devices.device import RuntimeDevice, get_device
 
-    spec = make_spec(6, 2, 2, activation="tanh")
-    inputs = np.random.default_rng(8).normal(size=(20, 3, 2))
+    spec = make_spec(5, 2, 1, activation="relu", noise=Noise("pre", 0.5))
+    inputs = np.random.default_rng(9).normal(size=(6, 2, 2))
+    ref = simulate(spec, inputs, backend="numpy", seed=3)
+    res = simulate(spec, inputs, backend="brian2", seed=3, target="cpp_standalone")
+    assert _max_diff(res, ref) <= 1e-12
+    assert isinstance(get_device(), RuntimeDevice)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recurrence", ["dense", "synapses"])
+@pytest.mark.parametrize("noise", [Noise("none"), Noise("pre", 0.5), Noise("state", 0.3),
+                                   Noise("post", 0.4, process="ou", tau_noise=40 * ms)], ids=repr)
+def test_cpp_standalone_matches_numpy(make_spec, noise, recurrence, tmp_path):
+    """N=37, B=5: the dense kernel's blocks of 4 trials x 32 outputs, and its tails."""
+    from brian2.devices.device import RuntimeDevice, get_device
+
+    spec = make_spec(37, 2, 2, activation="tanh")
+    inputs = np.random.default_rng(8).normal(size=(20, 5, 2))
     ref = simulate(spec, inputs, backend="numpy", noise=noise, seed=4)
-    res = simulate(spec, inputs, backend="brian2", noise=noise, seed=4,
+    res = simulate(spec, inputs, backend="brian2", noise=noise, seed=4, recurrence=recurrence,
                    target="cpp_standalone")
     assert _max_diff(res, ref) <= 1e-12
     assert isinstance(get_device(), RuntimeDevice)  # previous device restored
     # a second build in the same process and a runtime run afterwards both work
-    res2 = run_brian2(spec, inputs, noise, 4, target="cpp_standalone", directory=tmp_path)
+    res2 = run_brian2(spec, inputs, noise=noise, seed=4, target="cpp_standalone",
+                      recurrence=recurrence, directory=tmp_path)
     np.testing.assert_array_equal(res2[1], res.states)
     assert _max_diff(simulate(spec, inputs, backend="brian2", noise=noise, seed=4), ref) <= 1e-12
 
@@ -332,3 +348,223 @@ def test_user_facing_objects_match_numpy(make_spec, activation, recurrence):
     net.run(T * spec.dt)
     np.testing.assert_allclose(h_mon.h.T.reshape(T, B, -1), ref.states, atol=1e-12, rtol=0)
     np.testing.assert_allclose(z_mon.z.T.reshape(T, B, -1), ref.outputs, atol=1e-12, rtol=0)
+
+
+USER_SCRIPT = '''"""A user's script: module-level names that the plugin's groups use internally."""
+import json
+import logging
+
+import numpy as np
+from brian2 import Hz, StateMonitor, ms, mV, pA, prefs, run, seed, start_scope
+
+from brian_noisy_rnn import CTRNNSpec, Noise, RateCTRNN, SpikingRealization
+
+records = []
+
+
+class Collect(logging.Handler):
+    def emit(self, record):
+        records.append((record.levelname, record.name, record.getMessage()))
+
+
+logging.getLogger("brian2").addHandler(Collect(level=logging.DEBUG))
+logging.getLogger("brian2").setLevel(logging.DEBUG)
+prefs.codegen.target = "numpy"
+rng = np.random.default_rng(0)
+spec = CTRNNSpec(rng.normal(size=(5, 2)), rng.normal(size=(5, 5)) * 0.2, rng.normal(size=5) * 0.2,
+                 rng.normal(size=(1, 5)), np.zeros(1), tau=100 * ms, dt=10 * ms,
+                 activation="relu")
+inputs = rng.normal(size=(8, 2, 2))
+MAKERS = {
+    "pre": lambda: RateCTRNN(spec, 2, Noise("pre", 0.5)),
+    "ou": lambda: RateCTRNN(spec, 2, Noise("post", 0.3, process="ou", tau_noise=30 * ms)),
+    "synapses": lambda: RateCTRNN(spec, 2, Noise("pre", 0.5), recurrence="synapses"),
+    "spiking": lambda: SpikingRealization(spec, 3, 50 * Hz, n_trials=2, substeps=2),
+}
+
+
+def simulate_all():
+    out = {}
+    for label, make in MAKERS.items():
+        start_scope()
+        obj = make()
+        obj.set_inputs(inputs)
+        mon = StateMonitor(obj.hidden if hasattr(obj, "hidden") else obj.units, "h",
+                           record=True, when="end")
+        seed(3)
+        run(8 * spec.dt)  # the magic run(): collects this module's names
+        out[label] = np.concatenate([mon.h[:].ravel(), obj.readout.z[:]]).tolist()
+    return out
+
+
+tau = 10 * ms; sigma = 2 * mV; h = 1; bias = 5 * pA; a = 3; u = 2; z = 7  # noqa: E702
+w = 5; g = 0.5; substeps = 4; rate_max = 7 * Hz; eta = 4; F = 2; y = 9; s = 1  # noqa: E702
+with_names = simulate_all()
+n_records = len(records)
+del tau, sigma, h, bias, a, u, z, w, g, substeps, rate_max, eta, F, y, s
+without_names = simulate_all()
+print(json.dumps({"records": records[:n_records], "with": with_names,
+                  "without": without_names}))
+'''
+
+
+def test_user_script_names_do_not_reach_the_network(tmp_path):
+    """Caller variables named like the plugin's internals (``tau``, ``h``, ``w``, ``g``, ...)
+    neither warn nor change anything, with the magic ``run()`` (which hands every group the
+    caller's names): every group, synapse and ``run_regularly`` of RateCTRNN (noise "pre",
+    "ou"; dense and Synapses recurrence) and SpikingRealization resolves only its own names.
+    Brian2's log is captured at DEBUG level inside the script; stderr must be empty too."""
+    import json
+    import subprocess
+    import sys
+
+    script = tmp_path / "user_script.py"
+    script.write_text(USER_SCRIPT)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip() == ""
+    result = json.loads(proc.stdout.splitlines()[-1])
+    warnings = [r for r in result["records"] if r[0] in ("WARNING", "ERROR")]
+    assert warnings == []
+    conflicts = [r for r in result["records"]
+                 if "resolution_conflict" in r[1] or "internal variable" in r[2]]
+    assert conflicts == []
+    assert set(result["with"]) == {"pre", "ou", "synapses", "spiking"}
+    for label, values in result["with"].items():
+        assert np.array_equal(values, result["without"][label]), label
+        assert np.max(np.abs(values)) > 0
+
+
+def _external_driver(kind, inputs, spec):
+    """A user's group of B*n_in neurons in channel-major order (neuron ``k*B + b`` carries
+    input k of trial b) playing ``inputs`` (T, B, n_in), and the index linking it to
+    ``rnn.inputs`` (whose neuron ``b*n_in + k`` is input k of trial b)."""
+    T, B, n_in = inputs.shape
+    stim = b2.TimedArray(inputs.transpose(0, 2, 1).reshape(T, -1), dt=spec.dt)
+    driver = b2.NeuronGroup(B * n_in, "r : 1", namespace={"stim": stim}, dt=spec.dt)
+    driver.run_regularly("r = stim(t, i)", when="start" if kind == "start" else "groups")
+    index = [k * B + b for b in range(B) for k in range(n_in)]
+    return driver, index
+
+
+@pytest.mark.parametrize("recurrence", ["dense", "synapses"])
+@pytest.mark.parametrize("kind,delay", [("start", 0), ("groups", 1)])
+def test_external_inputs_equal_set_inputs(make_spec, recurrence, kind, delay):
+    """``input_source="external"``: a user's group drives ``rnn.inputs.u`` through a linked
+    variable. Step k reads the driver as it is at t_k in slot ``groups`` order -2: a driver
+    updated at ``start`` gives ``inputs[k]`` (set_inputs' convention; equal to 1e-9 with
+    noise on); a driver updated in ``groups`` (order 0) after the read is seen one step late
+    (its initial value 0 at step 0)."""
+    spec = make_spec(6, 3, 2, noise=Noise("pre", 0.4))
+    T, B = 12, 2
+    inputs = np.random.default_rng(11).normal(size=(T, B, 3))
+    expected_inputs = np.concatenate([np.zeros((delay, B, 3)), inputs[:T - delay]])
+    runs = {}
+    for source in ("timed_array", "external"):
+        b2.start_scope()
+        rnn = RateCTRNN(spec, B, recurrence=recurrence, input_source=source)
+        objects = [rnn]
+        if source == "external":
+            driver, index = _external_driver(kind, inputs, spec)
+            rnn.inputs.u = b2.linked_var(driver, "r", index=index)
+            objects.append(driver)
+        else:
+            rnn.set_inputs(expected_inputs)
+        h_mon = b2.StateMonitor(rnn.hidden, "h", record=True, when="end")
+        z_mon = b2.StateMonitor(rnn.readout, "z", record=True, when="end")
+        u_name = "u_step" if source == "external" else "u"  # the value read by the step
+        u_mon = b2.StateMonitor(rnn.inputs, u_name, record=True, when="end")
+        b2.seed(4)
+        b2.Network(*objects, h_mon, z_mon, u_mon).run(T * spec.dt)
+        runs[source] = [rnn.trial_view(m, v) for m, v in ((h_mon, "h"), (z_mon, "z"),
+                                                           (u_mon, u_name))]
+    ref = simulate(spec, expected_inputs, backend="numpy", seed=4)
+    for a, b in zip(runs["external"], runs["timed_array"]):
+        assert a.shape == b.shape
+        assert np.max(np.abs(a - b)) <= 1e-9
+    np.testing.assert_allclose(runs["external"][0], ref.states, atol=1e-9, rtol=0)
+    np.testing.assert_allclose(runs["external"][1], ref.outputs, atol=1e-9, rtol=0)
+
+
+def test_external_inputs_and_trial_view_errors(make_spec):
+    spec = make_spec(4, 2, 1)
+    rnn = RateCTRNN(spec, 3, input_source="external")
+    assert len(rnn.inputs) == 6 and rnn.input_synapses is not None
+    with pytest.raises(ValueError, match="set_inputs.*input_source='external'"):
+        rnn.set_inputs(np.zeros((2, 3, 2)))
+    with pytest.raises(ValueError, match="input_source"):
+        RateCTRNN(spec, input_source="group")
+    other = b2.NeuronGroup(3, "v : 1")
+    with pytest.raises(TypeError, match="monitor"):
+        rnn.trial_view(np.zeros((2, 12)), "h")
+    with pytest.raises(ValueError, match="monitor must record a group of"):
+        rnn.trial_view(b2.StateMonitor(other, "v", record=True), "v")
+    with pytest.raises(ValueError, match="variable"):
+        rnn.trial_view(b2.StateMonitor(rnn.hidden, "h", record=True), "I_rec")
+    with pytest.raises(ValueError, match="every neuron"):
+        rnn.trial_view(b2.StateMonitor(rnn.hidden, "h", record=[0, 2]), "h")
+    with pytest.raises(b2.core.base.BrianObjectException) as error:  # Brian2 wraps it
+        b2.Network(rnn).run(spec.dt)
+    assert "inputs.u is not linked" in str(error.value.__cause__)
+    driver = b2.NeuronGroup(6, "r = 2*i : 1")
+    rnn.inputs.u = b2.linked_var(driver, "r")
+    with pytest.raises(b2.core.base.BrianObjectException) as error:
+        b2.Network(rnn, driver).run(spec.dt)
+    assert "must be linked to a state variable" in str(error.value.__cause__)
+
+
+def test_closed_loop_example_network_sees_what_it_reads(tmp_path):
+    """examples/closed_loop_brian2.py: spikes -> smoothed rate -> RateCTRNN (external input)
+    -> LIF -> smoothed rate -> back. Replaying the inputs the network read (``u_step``)
+    through the numpy reference gives its recorded states (so the linked input is what the
+    network consumed, step for step), and the loop carries signal both ways."""
+    path = os.path.join(os.path.dirname(EXAMPLE), "closed_loop_brian2.py")
+    loader = importlib.util.spec_from_file_location("closed_loop_brian2", path)
+    module = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(module)
+    out = tmp_path / "loop.png"
+    res = module.main(str(out), duration=1 * second)
+    assert out.exists() and out.stat().st_size > 1000
+    T = len(res["t"])
+    assert T == 50 and res["h"].shape == (T, 1, res["spec"].n_hidden)
+    ref = simulate(res["spec"], res["u"][:, None, None], backend="numpy")
+    np.testing.assert_allclose(res["h"], ref.states, atol=1e-9, rtol=0)
+    np.testing.assert_allclose(res["z"], ref.outputs[:, 0, 0], atol=1e-9, rtol=0)
+    assert np.std(res["u"]) > 0.1 and np.std(res["z"]) > 0.05 and np.max(res["motor"]) > 0.05
+
+
+@pytest.mark.slow
+def test_standalone_simulator_reruns_without_rebuilding(make_spec, tmp_path):
+    """One build, then reruns of the binary with new inputs and seeds (run_args): each run
+    equals the reference with the same seed (noise on) and the binary is not rebuilt."""
+    from brian2.devices.device import RuntimeDevice, get_device
+
+    from brian_noisy_rnn.backends.brian2 import StandaloneSimulator
+
+    spec = make_spec(33, 2, 2, activation="relu", noise=Noise("pre", 0.5))
+    rng = np.random.default_rng(12)
+    with StandaloneSimulator(spec, 15, 5, directory=tmp_path) as sim:
+        with pytest.raises(ValueError, match="n_steps"):
+            sim.run(np.zeros((14, 5, 2)))
+        with pytest.raises(ValueError, match="inputs"):
+            sim.run(np.zeros((15, 4, 2)))
+        with pytest.raises(ValueError, match="seed"):
+            sim.run(np.zeros((15, 5, 2)), seed=-1)
+        binary, mtime = None, None
+        for seed in (3, 2 ** 32 - 1, 3):
+            u = rng.normal(size=(15, 5, 2))
+            outputs, states = sim.run(u, seed=seed)
+            ref = simulate(spec, u, backend="numpy", seed=seed)
+            assert np.max(np.abs(states - ref.states)) <= 1e-12
+            assert np.max(np.abs(outputs - ref.outputs)) <= 1e-12
+            binary = binary or os.path.join(sim.directory, "main")
+            mtime = mtime or os.path.getmtime(binary)
+            assert os.path.getmtime(binary) == mtime and sim.n_builds == 1
+            leftovers = [f for f in os.listdir(os.path.join(sim.directory, "static_arrays"))
+                         if f.startswith("init_")]
+            assert leftovers == []  # the run's input files were removed
+    assert isinstance(get_device(), RuntimeDevice)
+    with pytest.raises(RuntimeError, match="closed"):
+        sim.run(u, seed=1)

@@ -123,15 +123,38 @@ def test_user_network_and_readout(relu_spec):
     obj = SpikingRealization(relu_spec, 4, 50 * Hz, n_trials=2, substeps=5)
     obj.set_inputs(np.ones((6, 2, 2)))
     mon_h = StateMonitor(obj.units, "h", record=True, dt=relu_spec.dt, when="end")
-    mon_z = StateMonitor(obj.readout, "z", record=True, when="end")
+    mon_z = StateMonitor(obj.readout, "z", record=True, dt=relu_spec.dt, when="end")
     net = Network(obj, mon_h, mon_z)
     net.run(6 * relu_spec.dt)
     h = mon_h.h[:].T.reshape(6, 2, 6)
     z = mon_z.z[:].T.reshape(6, 2, 2)
-    # at the end of the first fine step of network step n, h is still h_n
-    np.testing.assert_allclose(z[1:], h[1:] @ relu_spec.w_out.T + relu_spec.b_out, atol=1e-12)
+    np.testing.assert_allclose(z, h @ relu_spec.w_out.T + relu_spec.b_out, atol=1e-12)
     assert np.all(obj.units.phase[:] == 0)  # whole steps: the step phase is back to 0
     assert 0 < obj.check_saturation() < 1  # rates stayed below 1/dt_fine (no warning)
+
+
+def test_readout_follows_the_current_state_like_rate_ctrnn(relu_spec):
+    """``readout.z`` = w_out h + b_out with the *current* h, as in RateCTRNN: after running k
+    network steps it is the output of h_k (no step of lag), and at every fine step (slot
+    "end", where the step updates h) a user's monitor sees z of the h it sees."""
+    obj = SpikingRealization(relu_spec, 4, 50 * Hz, n_trials=2, substeps=5)
+    obj.set_inputs(np.random.default_rng(3).normal(size=(9, 2, 2)) + 1)
+    mon_h = StateMonitor(obj.units, "h", record=True, when="end")
+    mon_z = StateMonitor(obj.readout, "z", record=True, when="end")
+    net = Network(obj, mon_h, mon_z)
+    w_out, b_out = relu_spec.w_out, relu_spec.b_out
+    previous = None
+    for k in (1, 3, 5):  # runs of whole steps, continued
+        net.run(k * relu_spec.dt)
+        h = obj.units.h[:].reshape(2, 6)
+        np.testing.assert_allclose(obj.readout.z[:].reshape(2, 2), h @ w_out.T + b_out,
+                                   atol=1e-12)
+        assert previous is None or np.max(np.abs(h - previous)) > 1e-6  # h did move
+        previous = h.copy()
+    h_fine = mon_h.h[:].T.reshape(-1, 2, 6)
+    z_fine = mon_z.z[:].T.reshape(-1, 2, 2)
+    assert len(h_fine) == 9 * 5
+    np.testing.assert_allclose(z_fine, h_fine @ w_out.T + b_out, atol=1e-12)
 
 
 def test_saturation_warns(relu_spec):

@@ -3,12 +3,16 @@
 - :class:`RateCTRNN` -- the network as NeuronGroups and Synapses, B trials at once;
 - :class:`TrialBatchedObject` -- the base it shares with the spiking realization;
 - :func:`run_brian2` -- the ``simulate(..., backend="brian2")`` path;
+- :class:`StandaloneSimulator` -- one cpp_standalone build, rerun with new inputs and seeds;
 - :mod:`.equations` -- the model strings, one per noise placement and process.
 """
 
-from .base import TrialBatchedObject, block_indices, codegen_target, is_standalone_device
+from .base import (IsolatedNeuronGroup, IsolatedSynapses, TrialBatchedObject, block_indices,
+                   codegen_target, is_standalone_device)
 from .rate_network import RateCTRNN
 from .run import TARGETS, run_brian2
+from .standalone import StandaloneSimulator
 
-__all__ = ["TARGETS", "RateCTRNN", "TrialBatchedObject", "block_indices", "codegen_target",
+__all__ = ["TARGETS", "IsolatedNeuronGroup", "IsolatedSynapses", "RateCTRNN",
+           "StandaloneSimulator", "TrialBatchedObject", "block_indices", "codegen_target",
            "is_standalone_device", "run_brian2"]

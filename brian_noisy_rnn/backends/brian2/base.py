@@ -14,15 +14,53 @@ import contextlib
 import numpy as np
 
 import brian2
-from brian2 import Synapses, TimedArray
+from brian2 import NeuronGroup, Synapses, TimedArray
 from brian2.core.base import BrianObject
 
 from ...core.spec import check_spec
 from ...core.units import unit_error
 from ...core.validation import check_inputs, check_int
 
-__all__ = ["TrialBatchedObject", "block_indices", "codegen_target", "is_standalone_device",
-           "padded_rows"]
+__all__ = ["IsolatedNeuronGroup", "IsolatedSynapses", "TrialBatchedObject", "block_indices",
+           "codegen_target", "is_standalone_device", "padded_rows"]
+
+
+class _OwnNamesOnly:
+    """Mixin: resolve external names in the group's own ``namespace`` only, never in the run
+    namespace (the caller's names collected by ``run()``, or ``Network.run(namespace=...)``).
+
+    Brian2 consults a group's explicit ``namespace`` *and* the run namespace; a name found in
+    both, or an internal variable (``h``, ``tau``, ``w``) that the caller also defines, makes
+    Brian2 warn on every run. Every code object of a group (state update, ``run_regularly``
+    operations, summed-variable updates, thresholds, unit checks) resolves its names through
+    :meth:`resolve_all` of its owner, so this one override isolates them all.
+    """
+
+    def resolve_all(self, identifiers, run_namespace, user_identifiers=None,
+                    additional_variables=None):
+        """Brian2's ``Group.resolve_all``, with ``run_namespace`` ignored (an empty one)."""
+        return super().resolve_all(identifiers, {}, user_identifiers=user_identifiers,
+                                   additional_variables=additional_variables)
+
+
+class IsolatedNeuronGroup(_OwnNamesOnly, NeuronGroup):
+    """A ``brian2.NeuronGroup`` that resolves external names only in its own ``namespace``.
+
+    Takes exactly the arguments of ``NeuronGroup``. Names that are neither variables of the
+    group nor in its ``namespace`` (nor Brian2's units, constants and functions) raise
+    instead of being looked up among the caller's variables, and the caller's variables
+    never change the group or cause warnings. The plugin creates all its groups this way.
+    This also holds for string expressions assigned to its variables
+    (``group.bias = "b0 + 0.1*i"`` needs ``b0`` in ``group.namespace``); a user's own
+    Synapses or linked variables reading or driving the group resolve their names as usual.
+    """
+
+
+class IsolatedSynapses(_OwnNamesOnly, Synapses):
+    """A ``brian2.Synapses`` that resolves external names only in its own ``namespace``.
+
+    Takes exactly the arguments of ``Synapses`` (see :class:`IsolatedNeuronGroup`).
+    """
 
 
 def is_standalone_device():
@@ -154,10 +192,10 @@ class TrialBatchedObject(BrianObject):
         """
         n_post, n_pre = weights.shape
         pre, post = block_indices(n_pre, n_post, self.n_trials)
-        syn = Synapses(source, target, "w : 1 (constant)\n" + summed,
-                       clock=self.clock if clock is None else clock,
-                       namespace={} if namespace is None else namespace,
-                       name=f"{self.name}_{suffix}")
+        syn = IsolatedSynapses(source, target, "w : 1 (constant)\n" + summed,
+                               clock=self.clock if clock is None else clock,
+                               namespace={} if namespace is None else namespace,
+                               name=f"{self.name}_{suffix}")
         syn.connect(i=pre, j=post)
         syn.w = np.tile(np.asarray(weights).ravel(), self.n_trials)
         return syn
@@ -172,6 +210,13 @@ class TrialBatchedObject(BrianObject):
         self._timed_array = ta
         return ta
 
+    @property
+    def input_timed_array(self):
+        """The TimedArray the input group reads now (None if there is none), shape
+        (T', B*n_in) padded (see :func:`padded_rows`): e.g. a key of cpp_standalone's
+        ``device.run(run_args=...)``."""
+        return self._timed_array
+
     def check_trial_inputs(self, inputs):
         """``inputs`` as float64 (T, B, n_in) with B = ``n_trials``, or a clear error."""
         arr = check_inputs(self.spec, inputs)
@@ -179,6 +224,41 @@ class TrialBatchedObject(BrianObject):
             raise ValueError(f"inputs must have shape (T, B={self.n_trials}, "
                              f"n_in={self.spec.n_in}), got {arr.shape}")
         return arr
+
+    def trial_view(self, monitor, variable):
+        """A StateMonitor's recording of one of this object's groups as (T, B, n) trials.
+
+        Parameters
+        ----------
+        monitor : brian2.StateMonitor
+            Records ``variable`` of one of this object's groups (e.g. ``hidden``,
+            ``readout``, ``inputs``, ``units``) with ``record=True`` (every neuron, in order).
+        variable : str
+            The recorded variable, e.g. ``"h"`` or ``"z"``.
+
+        Returns
+        -------
+        float64 array (T, B, n)
+            T recorded time points, B = ``n_trials``, n = neurons per trial of the group
+            (N for ``hidden``, n_out for ``readout``); ``[t, b, i]`` is neuron ``b*n + i`` at
+            ``monitor.t[t]``. Values are in the variable's base unit (all the plugin's
+            variables are dimensionless); a copy.
+        """
+        if not isinstance(monitor, brian2.StateMonitor):
+            raise TypeError(f"monitor must be a brian2.StateMonitor, got {monitor!r}")
+        mine = [obj for obj in self.contained_objects if isinstance(obj, brian2.NeuronGroup)]
+        if not any(monitor.source is group for group in mine):
+            raise ValueError(f"monitor must record a group of {self.name!r} (one of "
+                             f"{[g.name for g in mine]}), not {monitor.source.name!r}")
+        if not isinstance(variable, str) or variable not in monitor.record_variables:
+            raise ValueError(f"variable must be one of the monitor's recorded variables "
+                             f"{monitor.record_variables}, got {variable!r}")
+        n_neurons = len(monitor.source)
+        if not np.array_equal(np.asarray(monitor.record), np.arange(n_neurons)):
+            raise ValueError("monitor must record every neuron of its group in order "
+                             "(StateMonitor(..., record=True))")
+        values = np.asarray(monitor.variables[variable].get_value(), dtype=np.float64)
+        return values.reshape(len(values), self.n_trials, n_neurons // self.n_trials).copy()
 
     def _start(self, start):
         """Start time in seconds: ``start``, or the current time of this object's clock."""

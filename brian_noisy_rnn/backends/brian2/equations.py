@@ -87,6 +87,15 @@ def input_equations(function_name):
     return f"u = {function_name}(t - t_start, i) : 1\nt_start : second (constant, shared)\n"
 
 
+#: The input group's model string with ``input_source="external"``: ``u`` linked to a user's
+#: group; ``u_step`` the value read for the current step (:data:`EXTERNAL_INPUT_READ`). Synapses
+#: cannot read a linked variable with its own ``index`` as ``u_pre``, so they read ``u_step``.
+EXTERNAL_INPUT_EQUATIONS = "u : 1 (linked)\nu_step : 1\n"
+
+#: Run in slot ``groups`` with order -2, just before the input sum (order -1) of each step.
+EXTERNAL_INPUT_READ = "u_step = u"
+
+
 #: The readout group's model string: z = w_out h + b_out (z_rec summed from the hidden group).
 READOUT_EQUATIONS = """
 z = z_rec + b_out : 1

@@ -3,14 +3,16 @@
 A :class:`RateCTRNN` holds ordinary Brian2 objects that run on their own clock at
 ``spec.dt``, whatever the user's ``defaultclock``:
 
-* ``inputs``  -- NeuronGroup of B*n_in neurons, ``u`` read from a 2-D TimedArray
-  (neuron ``b*n_in + k`` is input ``k`` of trial ``b``), set with :meth:`RateCTRNN.set_inputs`;
+* ``inputs``  -- NeuronGroup of B*n_in neurons (neuron ``b*n_in + k`` is input ``k`` of
+  trial ``b``) whose ``u`` is read from a 2-D TimedArray set with :meth:`RateCTRNN.set_inputs`,
+  or (``input_source="external"``) a linked variable driven by a user's group;
 * ``hidden``  -- NeuronGroup of B*N neurons with state ``h`` (neuron ``b*N + i``, trial-major);
 * ``readout`` -- NeuronGroup of B*n_out neurons with ``z = w_out h + b_out``;
 * Synapses for ``w_in`` and ``w_out`` (within each trial), and for ``w_rec`` either
-  per-trial Synapses (``recurrence="synapses"``, every device) or one dense matrix product
-  per step in a ``NetworkOperation`` (``recurrence="dense"``, runtime targets only: the
-  weights are held once for all trials and the product uses BLAS).
+  per-trial Synapses (``recurrence="synapses"``, B copies of the weights) or one dense
+  product per step with the weights held once (``recurrence="dense"``): a NumPy/BLAS
+  ``NetworkOperation`` on the runtime device, a C++ ``Function`` called by a
+  ``run_regularly`` operation under ``cpp_standalone`` (:mod:`.dense`).
 
 Scheduling within one step (slot ``groups`` unless noted): the recurrent input
 (``before_groups`` for dense) and the input drive are summed, OU noise advances
@@ -18,23 +20,38 @@ Scheduling within one step (slot ``groups`` unless noted): the recurrent input
 *new* ``h`` (order 2). So after any run ``hidden.h`` and ``readout.z`` are the current
 state and output, and a ``StateMonitor(..., when="end")`` records ``states[t]`` = h after
 consuming ``inputs[t]``, exactly like the numpy reference.
+
+Inputs from Brian2 (``input_source="external"``): at time ``t_k = t0 + k*dt`` of step k the
+input group reads ``u`` (slot ``groups``, order -2: just before the input sum at order -1
+and the hidden update at order 0) into ``u_step``, i.e. the driving variable *as it is at
+that moment*: a driver updated at ``t_k`` in an earlier slot (e.g.
+``run_regularly("r = ...", when="start")``) is read with that update -- the convention
+of ``set_inputs(inputs, start=t0)`` with ``inputs[k]`` = the driver's value at ``t_k``; a
+driver updated later in the step (slot ``groups`` with the default order 0, or
+``thresholds``, ``synapses`` ... after it) is read as it was after its update at
+``t_{k-1}``, i.e. one step late. ``u`` must be linked to a
+*state variable* of the driver (Brian2 resolves a linked subexpression's names in the linking
+group, which sees only its own names here).
 """
 
 import numpy as np
 
 import brian2
-from brian2 import NetworkOperation, NeuronGroup
+from brian2 import NetworkOperation
+from brian2.core.variables import Subexpression
 
 from ...core.dynamics import StepRule
 from ...core.noise import as_noise
 from ...core.validation import check_choice
-from .base import TrialBatchedObject, is_standalone_device
-from .equations import OU_UPDATE, READOUT_EQUATIONS, hidden_equations, input_equations
+from .base import IsolatedNeuronGroup, TrialBatchedObject, is_standalone_device
+from .dense import DenseRecurrence
+from .equations import (EXTERNAL_INPUT_EQUATIONS, EXTERNAL_INPUT_READ, OU_UPDATE,
+                        READOUT_EQUATIONS, hidden_equations, input_equations)
 
 __all__ = ["INPUT_SOURCES", "RECURRENCES", "RateCTRNN", "check_method"]
 
 RECURRENCES = ("auto", "synapses", "dense")
-INPUT_SOURCES = ("timed_array", "direct")
+INPUT_SOURCES = ("timed_array", "direct", "external")
 
 
 def check_method(method):
@@ -65,20 +82,26 @@ class RateCTRNN(TrialBatchedObject):
         Noise model; None uses ``spec.noise``. Its random numbers are drawn with Brian2's
         RNG (seed it with ``brian2.seed``): one ``randn()`` per hidden neuron and step.
     recurrence : {"auto", "synapses", "dense"}
-        How ``w_rec h`` is computed. ``"synapses"``: per-trial Synapses (B*N**2 synapses;
-        works on every device). ``"dense"``: one (B, N) @ (N, N) product per step in a
-        NetworkOperation, weights stored once (runtime targets numpy/cython only).
-        ``"auto"``: dense on the runtime device, synapses under a standalone device.
+        How ``w_rec h`` is computed. ``"synapses"``: per-trial Synapses (B*N**2 synapses).
+        ``"dense"``: one (B, N) @ (N, N) product per step, weights stored once -- a NumPy
+        ``NetworkOperation`` on the runtime device (numpy, cython), a C++ function in a
+        ``run_regularly`` operation (``dense_operation``) under ``cpp_standalone``.
+        ``"auto"``: ``"dense"``.
     method : str
         Brian2 integration method of the hidden group; ``"euler"`` (default) gives the
         discrete CTRNN step exactly; other methods integrate the continuous-time equation.
-    input_source : {"timed_array", "direct"}
+    input_source : {"timed_array", "direct", "external"}
         Where the hidden group's input drive ``I_in = w_in u`` comes from.
         ``"timed_array"`` (default): an ``inputs`` group reads ``u`` from a TimedArray (see
-        :meth:`set_inputs`) and ``input_synapses`` sum ``w_in u``. ``"direct"`` (runtime
-        device only): no input group; the per-step operation that computes the dense
-        recurrence also writes ``I_in`` from the array given to :meth:`set_inputs`
-        (one BLAS product per step; the fast path of ``simulate(backend="brian2")``).
+        :meth:`set_inputs`) and ``input_synapses`` sum ``w_in u``. ``"external"``: the
+        ``inputs`` group's ``u`` is a linked variable for a user's group to drive, e.g.
+        ``rnn.inputs.u = linked_var(group, "r", index=idx)`` with ``idx[b*n_in + k]`` the
+        neuron of ``group`` that drives input ``k`` of trial ``b`` (link it before the
+        first run; :meth:`set_inputs` is not available; scheduling: module docstring).
+        ``"direct"`` (runtime device only): no input group; the per-step operation that
+        computes the dense recurrence also writes ``I_in`` from the array given to
+        :meth:`set_inputs` (one BLAS product per step; the fast path of
+        ``simulate(backend="brian2")``).
     readout : bool
         Build the ``readout`` group (default True). Without it, compute outputs from the
         recorded states as ``states @ w_out.T + b_out``.
@@ -89,7 +112,8 @@ class RateCTRNN(TrialBatchedObject):
     Attributes
     ----------
     inputs : NeuronGroup (B*n_in) or None
-        ``u`` (dimensionless); neuron ``b*n_in + k``. None with ``input_source="direct"``.
+        ``u`` (dimensionless; linked with ``input_source="external"``); neuron
+        ``b*n_in + k``. None with ``input_source="direct"``.
     hidden : NeuronGroup (B*N)
         ``h``, ``a`` (pre-activation), ``I_rec``, ``I_in``, ``I_ext``, ``bias``, ``tau``; with
         noise also ``sigma`` (per neuron) and ``eta``; neuron ``b*N + i``.
@@ -97,8 +121,19 @@ class RateCTRNN(TrialBatchedObject):
         ``z = w_out h + b_out``; neuron ``b*n_out + o``.
     input_synapses, readout_synapses, recurrent_synapses : Synapses or None
     recurrent_operation : NetworkOperation or None
-        The per-step numpy operation (dense recurrence and/or direct inputs).
-    spec, noise, n_trials, recurrence, input_source
+        The per-step numpy operation (dense recurrence and/or direct inputs; runtime only).
+    dense_operation : CodeRunner or None
+        The dense recurrence's ``run_regularly`` operation of the hidden group (standalone).
+    spec : CTRNNSpec
+        The network.
+    noise : Noise
+        The noise model simulated.
+    n_trials : int
+        B.
+    recurrence : {"synapses", "dense"}
+        The recurrence in use ("auto" resolved).
+    input_source : {"timed_array", "direct", "external"}
+        Where the input drive comes from.
     """
 
     def __init__(self, spec, n_trials=1, noise=None, *, recurrence="auto", method="euler",
@@ -109,11 +144,11 @@ class RateCTRNN(TrialBatchedObject):
         check_choice(recurrence, "recurrence", RECURRENCES)
         check_choice(input_source, "input_source", INPUT_SOURCES)
         if recurrence == "auto":
-            recurrence = "synapses" if self._standalone else "dense"
-        if self._standalone and (recurrence == "dense" or input_source == "direct"):
-            raise ValueError("recurrence='dense' and input_source='direct' need the runtime "
-                             "device (a NetworkOperation); use recurrence='synapses' and "
-                             "input_source='timed_array' with a standalone device")
+            recurrence = "dense"
+        if self._standalone and input_source == "direct":
+            raise ValueError("input_source='direct' needs the runtime device (a "
+                             "NetworkOperation); use input_source='timed_array' or "
+                             "'external' with a standalone device")
         check_method(method)
         if not isinstance(readout, bool):
             raise TypeError(f"readout must be True or False, got {readout!r}")
@@ -131,10 +166,10 @@ class RateCTRNN(TrialBatchedObject):
     # --- construction ------------------------------------------------------------------
     def _build(self, method, readout):
         spec, B, clock = self.spec, self.n_trials, self.clock
-        self.hidden = NeuronGroup(B * spec.n_hidden,
-                                  hidden_equations(spec.activation, self.noise),
-                                  method=method, clock=clock, order=0, namespace={},
-                                  name=f"{self.name}_hidden")
+        self.hidden = IsolatedNeuronGroup(B * spec.n_hidden,
+                                          hidden_equations(spec.activation, self.noise),
+                                          method=method, clock=clock, order=0, namespace={},
+                                          name=f"{self.name}_hidden")
         self.hidden.tau = spec.tau
         self.hidden.bias = np.tile(spec.b, B)
         objects = [self.hidden]
@@ -148,35 +183,70 @@ class RateCTRNN(TrialBatchedObject):
         self.inputs = self.input_synapses = None
         if self.input_source == "timed_array":
             self._new_timed_array(np.zeros((1, B * spec.n_in)))
-            self.inputs = NeuronGroup(B * spec.n_in, input_equations(self.input_array_key),
-                                      clock=clock, namespace=self.input_namespace,
-                                      name=f"{self.name}_inputs")
+            self.inputs = IsolatedNeuronGroup(B * spec.n_in,
+                                              input_equations(self.input_array_key),
+                                              clock=clock, namespace=self.input_namespace,
+                                              name=f"{self.name}_inputs")
+        elif self.input_source == "external":
+            self.inputs = IsolatedNeuronGroup(B * spec.n_in, EXTERNAL_INPUT_EQUATIONS,
+                                              clock=clock, namespace={},
+                                              name=f"{self.name}_inputs")
+            self.inputs.run_regularly(EXTERNAL_INPUT_READ, when="groups", order=-2,
+                                      name=f"{self.name}_input_read")
+        if self.inputs is not None:
+            u = "u_step" if self.input_source == "external" else "u"
             self.input_synapses = self.block_synapses(
-                self.inputs, self.hidden, spec.w_in, "I_in_post = w*u_pre : 1 (summed)",
+                self.inputs, self.hidden, spec.w_in, f"I_in_post = w*{u}_pre : 1 (summed)",
                 "input_synapses", namespace=self.input_namespace)
             objects += [self.inputs, self.input_synapses]
         self.readout = self.readout_synapses = None
         if readout:
-            self.readout = NeuronGroup(B * spec.n_out, READOUT_EQUATIONS, clock=clock,
-                                       order=2, namespace={}, name=f"{self.name}_readout")
+            self.readout = IsolatedNeuronGroup(B * spec.n_out, READOUT_EQUATIONS, clock=clock,
+                                               order=2, namespace={},
+                                               name=f"{self.name}_readout")
             self.readout.b_out = np.tile(spec.b_out, B)
             self.readout_synapses = self.block_synapses(
                 self.hidden, self.readout, spec.w_out, "z_rec_post = w*h_pre : 1 (summed)",
                 "readout_synapses")
             objects += [self.readout, self.readout_synapses]
-        self.recurrent_synapses = self.recurrent_operation = None
+        self.recurrent_synapses = self.recurrent_operation = self.dense_operation = None
+        if self.recurrence == "dense" and self._standalone:
+            self.dense_operation = DenseRecurrence(spec.w_rec, self.hidden, B).attach(
+                name=f"{self.name}_dense_recurrence")
         if self.recurrence == "synapses":
             self.recurrent_synapses = self.block_synapses(
                 self.hidden, self.hidden, spec.w_rec, "I_rec_post = w*h_pre : 1 (summed)",
                 "recurrent_synapses")
             objects.append(self.recurrent_synapses)
-        if self.recurrence == "dense" or self.input_source == "direct":
+        if (self.recurrence == "dense" and not self._standalone) \
+                or self.input_source == "direct":
             self.recurrent_operation = NetworkOperation(
                 self._before_step, clock=clock, when="before_groups",
                 name=f"{self.name}_dense_recurrence")
             objects.append(self.recurrent_operation)
         self.contained_objects.extend(objects)
         self.reset()
+
+    def before_run(self, run_namespace):
+        """Brian2's hook before a run: with ``input_source="external"``, check that
+        ``inputs.u`` is linked to a state variable.
+
+        Parameters
+        ----------
+        run_namespace : dict
+            The run namespace Brian2 passes (the plugin's groups do not use it).
+        """
+        if self.input_source == "external":
+            if "u" not in self.inputs.variables:
+                raise ValueError(f"{self.name}.inputs.u is not linked (input_source='external')"
+                                 ": set rnn.inputs.u = linked_var(group, variable, index=...) "
+                                 "before running")
+            if isinstance(self.inputs.variables["u"], Subexpression):
+                raise ValueError(f"{self.name}.inputs.u must be linked to a state variable, "
+                                 "not to a subexpression (Brian2 would resolve its names in "
+                                 "the input group): give the driver a state variable, e.g. "
+                                 "'r : 1' set by run_regularly(..., when='start')")
+        super().before_run(run_namespace)
 
     def hidden_arrays(self, *names):
         """(B, N) views of the hidden group's arrays ``names`` (runtime device only).
@@ -208,7 +278,7 @@ class RateCTRNN(TrialBatchedObject):
         if self._views is None:
             self._views = self.hidden_arrays("h", "I_rec", "I_in")
         h, i_rec, i_in = self._views
-        if self.recurrence == "dense":
+        if self.recurrence == "dense" and self.dense_operation is None:
             self.recurrent_input(h, out=i_rec)
         if self.input_source == "direct":
             u = self._direct_inputs
@@ -230,6 +300,9 @@ class RateCTRNN(TrialBatchedObject):
             None: the current time of this object's clock (so calling it between runs
             continues with the new inputs).
         """
+        if self.input_source == "external":
+            raise ValueError("set_inputs is not available with input_source='external': "
+                             "drive rnn.inputs.u with linked_var(group, variable, index=...)")
         arr = self.check_trial_inputs(inputs)
         start_s = self._start(start)
         if self.input_source == "direct":

@@ -5,14 +5,12 @@ On the runtime device (numpy and cython targets) the network is a :class:`RateCT
 dense recurrence ``w_rec h`` and the input drive ``w_in u`` with BLAS, Brian2's generated
 code does the activation, the noise draw and the integration, and a second operation records
 the states; the outputs are the readout's affine map applied afterwards. Under
-``cpp_standalone`` the full object (TimedArray inputs, Synapses) runs with StateMonitors.
+``cpp_standalone`` the full object (TimedArray inputs, input and readout Synapses, the
+dense recurrence in C++ or per-trial Synapses) runs with StateMonitors.
 """
 
 import gc
-import os
 import re
-import shutil
-import tempfile
 
 import numpy as np
 
@@ -22,6 +20,7 @@ from brian2 import NetworkOperation
 from ...core.validation import check_choice
 from .base import codegen_target, is_standalone_device
 from .rate_network import RECURRENCES, RateCTRNN, check_method
+from .standalone import StandaloneSimulator
 
 __all__ = ["TARGETS", "check_brian2_options", "run_brian2"]
 
@@ -33,23 +32,30 @@ def check_brian2_options(*, target="numpy", method=None, recurrence="auto", dire
 
     Parameters
     ----------
-    target, method, recurrence, directory : see :func:`run_brian2`
+    target : {"numpy", "cython", "cpp_standalone"}
+        Brian2 code-generation target (see :func:`run_brian2`).
+    method : str or None
+        Integration method of the hidden group (None: "euler").
+    recurrence : {"auto", "synapses", "dense"}
+        How ``w_rec h`` is computed (see :class:`RateCTRNN`).
+    directory : str or None
+        Standalone build folder (``target="cpp_standalone"`` only).
 
     Returns
     -------
-    str, the integration method (``"euler"`` for None).
+    str
+        The integration method (``"euler"`` for None).
 
     Raises
     ------
-    ValueError naming the option that is not valid.
+    ValueError
+        Naming the option that is not valid.
     """
     check_choice(target, "target", TARGETS)
     method = check_method("euler" if method is None else method)
     check_choice(recurrence, "recurrence", RECURRENCES)
     if directory is not None and target != "cpp_standalone":
         raise ValueError("directory is only used with target='cpp_standalone'")
-    if recurrence == "dense" and target == "cpp_standalone":
-        raise ValueError("recurrence='dense' is not available with target='cpp_standalone'")
     return method
 
 
@@ -73,12 +79,14 @@ def run_brian2(spec, inputs, noise, seed, *, target="numpy", method=None,
         :func:`~brian_noisy_rnn.core.dynamics.standard_normal` (numpy/torch).
     target : {"numpy", "cython", "cpp_standalone"}
         Brian2 code-generation target. ``"cpp_standalone"`` builds a C++ project (in
-        ``directory``, or a temporary folder that is deleted afterwards) and restores the
-        previous device when done.
+        ``directory``, or a temporary folder that is deleted afterwards) through a
+        :class:`StandaloneSimulator` and restores the runtime device when done. To run
+        one network many times without rebuilding, use a :class:`StandaloneSimulator`.
     method : str or None
         Integration method of the hidden group (None: "euler", the exact discrete step).
     recurrence : {"auto", "synapses", "dense"}
-        See :class:`RateCTRNN`.
+        See :class:`RateCTRNN` ("auto" = "dense": BLAS on the runtime device, a C++ kernel
+        with the weights held once under cpp_standalone).
     directory : str or None
         Standalone build folder (reusing one lets ``make`` skip unchanged files).
     report : str or None
@@ -98,9 +106,8 @@ def run_brian2(spec, inputs, noise, seed, *, target="numpy", method=None,
                            "to cpp_standalone itself for target='cpp_standalone'); call "
                            "brian2.device.reinit() and brian2.set_device('runtime') first")
     if target == "cpp_standalone":
-        if recurrence == "dense":
-            raise ValueError("recurrence='dense' is not available with target='cpp_standalone'")
-        return _run_standalone(spec, inputs, noise, seed, method, directory, report)
+        return _run_standalone(spec, inputs, noise, seed, method, recurrence, directory,
+                               report)
     with codegen_target(target):
         return _run_runtime(spec, inputs, noise, seed, method, recurrence, report)
 
@@ -177,41 +184,13 @@ def _run_runtime(spec, inputs, noise, seed, method, recurrence, report):
     return outputs.reshape(T, B, spec.n_out), states
 
 
-def _build_and_run(spec, inputs, noise, seed, method, report, build):
-    """``run_brian2`` under a standalone device: monitors record, ``build()`` runs."""
-    T, B, _ = inputs.shape
-    rnn = RateCTRNN(spec, B, noise, recurrence="synapses", method=method, name="ratectrnn_run")
-    rnn.set_inputs(inputs, start=0 * brian2.second)
-    state_mon = brian2.StateMonitor(rnn.hidden, "h", record=True, when="end",
-                                    name="ratectrnn_run_states")
-    out_mon = brian2.StateMonitor(rnn.readout, "z", record=True, when="end",
-                                  name="ratectrnn_run_outputs")
-    net = brian2.Network(rnn, state_mon, out_mon)
-    brian2.seed(seed)
-    net.run(T * spec.dt, report=report, namespace={})
-    build()
-    states = np.asarray(state_mon.variables["h"].get_value()).reshape(T, B, spec.n_hidden)
-    outputs = np.asarray(out_mon.variables["z"].get_value()).reshape(T, B, spec.n_out)
-    return outputs.copy(), states.copy()
-
-
-def _run_standalone(spec, inputs, noise, seed, method, directory, report):
-    from brian2.devices.device import device, reset_device, set_device
-
+def _run_standalone(spec, inputs, noise, seed, method, recurrence, directory, report):
+    """One :class:`StandaloneSimulator` build and run (``report`` is not used: the binary
+    runs without output)."""
     # free the objects of earlier runs, so that names (hence the generated files) are the
     # same as last time and make only recompiles what changed
     gc.collect()
-    own_dir = directory is None
-    build_dir = tempfile.mkdtemp(prefix="ratectrnn_standalone_") if own_dir \
-        else os.fspath(directory)
-    set_device("cpp_standalone", directory=build_dir, build_on_run=False)
-    try:
-        def build():
-            device.build(directory=build_dir, compile=True, run=True, with_output=False)
-
-        return _build_and_run(spec, inputs, noise, seed, method, report, build)
-    finally:
-        device.reinit()
-        reset_device()
-        if own_dir:
-            shutil.rmtree(build_dir, ignore_errors=True)
+    T, B, _ = inputs.shape
+    with StandaloneSimulator(spec, T, B, noise, method=method, recurrence=recurrence,
+                             directory=directory) as sim:
+        return sim.run(inputs, seed=seed)

@@ -36,13 +36,13 @@ import warnings
 
 import numpy as np
 
-from brian2 import Clock, Hz, NeuronGroup, Synapses, linked_var, second
+from brian2 import Clock, Hz, linked_var, second
 
 from ...core.activations import get_activation
 from ...core.noise import Noise
 from ...core.units import to_seconds
 from ...core.validation import check_choice, check_int
-from ..brian2.base import TrialBatchedObject
+from ..brian2.base import IsolatedNeuronGroup, IsolatedSynapses, TrialBatchedObject
 from ..brian2.equations import READOUT_EQUATIONS, input_equations
 from .effective_noise import (check_nonnegative_activation, check_nonnegative_time, check_rate,
                               check_substeps, effective_sigma_seconds)
@@ -129,7 +129,9 @@ class SpikingRealization(TrialBatchedObject):
         seen) -- neuron ``b*N + i`` (fine clock)
     neurons : NeuronGroup (B*N*M) spiking neurons, ``rate`` -- neuron ``(b*N + i)*M + m``
     readout : NeuronGroup (B*n_out), ``z`` = w_out h + b_out -- neuron ``b*n_out + o``
-        (clock ``spec.dt``; at each step it holds the output of the state at its start)
+        (fine clock). ``z`` is recomputed in slot ``end`` right after ``h`` changes, so it
+        always holds the output of the current ``h``: after running k steps it is
+        ``w_out h_k + b_out``, the convention of ``RateCTRNN.readout.z``
     spike_synapses, input_synapses, recurrent_synapses, readout_synapses : Synapses
     fine_clock : Clock of the units and neurons (dt = spec.dt / substeps)
     spec, n_trials, neurons_per_unit, rate_max, tau_syn, neuron_model, substeps
@@ -169,15 +171,15 @@ class SpikingRealization(TrialBatchedObject):
     def _build(self):
         spec, B, M = self.spec, self.n_trials, self.neurons_per_unit
         N = spec.n_hidden
-        clock, fine = self.clock, self.fine_clock
+        fine = self.fine_clock
         act = get_activation(spec.activation)
         self._new_timed_array(np.zeros((1, B * spec.n_in)))
         # everything that feeds the units runs on the fine clock: a summed variable is
         # updated on its target's clock, and a coarse-clock ``t`` read between two coarse
         # ticks is already the next tick's time (the inputs would arrive one step early)
-        self.inputs = NeuronGroup(B * spec.n_in, input_equations(self.input_array_key),
-                                  clock=fine, namespace=self.input_namespace,
-                                  name=f"{self.name}_inputs")
+        self.inputs = IsolatedNeuronGroup(B * spec.n_in, input_equations(self.input_array_key),
+                                          clock=fine, namespace=self.input_namespace,
+                                          name=f"{self.name}_inputs")
         filtered = self.tau_syn_seconds > 0
         eqs = _UNIT_EQUATIONS.format(f=act.brian2("a")) + (_Y_FILTERED if filtered else _Y_DIRECT)
         # constants of the equations and of the step code (run_regularly uses this namespace)
@@ -186,17 +188,19 @@ class SpikingRealization(TrialBatchedObject):
             d, ts = spec.dt_seconds / self.substeps, self.tau_syn_seconds
             namespace.update(syn_decay=math.exp(-d / ts),
                              syn_gain=ts * -math.expm1(-d / ts) / spec.dt_seconds)
-        self.units = NeuronGroup(B * N, eqs, clock=fine, namespace=namespace,
-                                 name=f"{self.name}_units")
+        self.units = IsolatedNeuronGroup(B * N, eqs, clock=fine, namespace=namespace,
+                                         name=f"{self.name}_units")
         self.units.bias = np.tile(spec.b, B)
         if filtered:
             self.units.run_regularly(_TRACE_CODE, when="groups", name=f"{self.name}_trace")
-        self.units.run_regularly(_STEP_CODE, when="end", name=f"{self.name}_step")
+        # order -2 / -1: the step and then the readout's sum run before a user's monitor
+        # in slot "end" (default order 0), which therefore sees the new h and its z
+        self.units.run_regularly(_STEP_CODE, when="end", order=-2, name=f"{self.name}_step")
         model = _POISSON_EQUATIONS if self.neuron_model == "poisson" else _LIF_EQUATIONS
         kwargs = dict(threshold="rand() < rate*dt") if self.neuron_model == "poisson" else \
             dict(threshold="v > 1", reset="v = 0", refractory="t_ref", method="exact")
-        self.neurons = NeuronGroup(B * N * M, model, clock=fine, namespace={},
-                                   name=f"{self.name}_neurons", **kwargs)
+        self.neurons = IsolatedNeuronGroup(B * N * M, model, clock=fine, namespace={},
+                                           name=f"{self.name}_neurons", **kwargs)
         self.neurons.F_unit = linked_var(self.units, "F", index=np.arange(B * N * M) // M)
         self.neurons.rate_max = self.rate_max
         if self.neuron_model == "lif":
@@ -204,13 +208,13 @@ class SpikingRealization(TrialBatchedObject):
             self.neurons.t_ref = self._t_ref * second
         # each spike adds 1/(M rate_max dt) to y (or 1/(M rate_max tau_syn) to the trace s)
         scale = M * self.rate_max_hz * (self.tau_syn_seconds if filtered else spec.dt_seconds)
-        self.spike_synapses = Synapses(
+        self.spike_synapses = IsolatedSynapses(
             self.neurons, self.units, on_pre=("s_post += c_spike" if filtered else
                                               "y_post += c_spike"),
             clock=fine, namespace={"c_spike": 1.0 / scale}, name=f"{self.name}_spike_synapses")
         self.spike_synapses.connect(i=np.arange(B * N * M), j=np.arange(B * N * M) // M)
-        self.readout = NeuronGroup(B * spec.n_out, READOUT_EQUATIONS, clock=clock,
-                                   namespace={}, name=f"{self.name}_readout")
+        self.readout = IsolatedNeuronGroup(B * spec.n_out, READOUT_EQUATIONS, clock=fine,
+                                           namespace={}, name=f"{self.name}_readout")
         self.readout.b_out = np.tile(spec.b_out, B)
         self.input_synapses = self.block_synapses(
             self.inputs, self.units, spec.w_in, "I_in_post = w*u_pre : 1 (summed)",
@@ -220,7 +224,12 @@ class SpikingRealization(TrialBatchedObject):
             "recurrent_synapses", fine)
         self.readout_synapses = self.block_synapses(
             self.units, self.readout, spec.w_out, "z_rec_post = w*h_pre : 1 (summed)",
-            "readout_synapses", clock)
+            "readout_synapses", fine)
+        # z = w_out h + b_out with the h of this very fine step: the sum runs after the step
+        # code (Brian2 schedules a summed variable just before its target's state update,
+        # in slot "groups", which would leave z one network step behind h)
+        for updater in self.readout_synapses.summed_updaters.values():
+            updater.when, updater.order = "end", -1
         self.contained_objects.extend([
             self.inputs, self.units, self.neurons, self.readout, self.spike_synapses,
             self.input_synapses, self.recurrent_synapses, self.readout_synapses])
