@@ -60,7 +60,7 @@ def test_membrane_attributes():
     assert "eta" not in off.neurons.variables  # nothing built at sigma_m = 0
 
 
-def test_membrane_options_and_run_spiking_arguments(relu_spec=None):
+def test_membrane_options_and_run_spiking_arguments():
     assert membrane_options(Noise("pre", 0.7)) == dict(
         membrane_sigma=0.7, membrane_process="white", membrane_tau=None)
     opts = membrane_options(Noise("pre", 0.7, process="ou", tau_noise=20 * ms))
