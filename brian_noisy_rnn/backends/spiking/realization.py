@@ -22,6 +22,24 @@ grows. The neurons themselves run on a finer clock ``dt / substeps``:
   ``I`` is the inverse of their f-I curve at the target rate, with random initial
   ``v``: regular firing with random phases (much less variability than Poisson).
 
+Membrane noise (``membrane_sigma > 0``): every neuron ``m`` of unit ``i``'s population gets
+its own noise inside its transfer, in the units of the drive ``a``:
+
+    rate_m   = rate_max * f(a_n + membrane_sigma * eta_m)
+
+``eta_m`` is a standard normal process, independent across neurons, units and trials, drawn
+with Brian2's ``randn()``: ``membrane_process="white"`` draws it once per network step
+(constant over the step's fine substeps, like the rate model's ``Noise("pre", sigma)``);
+``"ou"`` is an Ornstein-Uhlenbeck process with correlation time ``membrane_tau`` advanced
+exactly on the fine clock (``eta' = rho eta + sqrt(1 - rho**2) xi``,
+``rho = exp(-dt_fine/membrane_tau)``), started in its stationary distribution. For Poisson
+neurons the noise enters the rate function; for LIF neurons the input current is the one
+whose f-I curve gives that noisy rate (a noisy input current, in units of ``a``). A
+population's mean rate then approaches ``rate_max * E[f(a + membrane_sigma*xi)]``
+(:func:`~brian_noisy_rnn.core.noise_averages.noisy_activation`) as ``M`` grows: the spiking
+counterpart of noise inside f. With ``membrane_sigma = 0`` none of this is built and the
+realization is exactly the one without membrane noise.
+
 An optional synaptic time constant ``tau_syn`` filters every spike with an exponential
 kernel ``exp(-t/tau_syn)/tau_syn`` before it is binned (``y_n`` = mean of the synaptic
 trace over the step): it smooths the noise and delays the signal by about ``tau_syn``.
@@ -47,9 +65,13 @@ from ..brian2.equations import READOUT_EQUATIONS, input_equations
 from .effective_noise import (check_nonnegative_activation, check_nonnegative_time, check_rate,
                               check_substeps, effective_sigma_seconds)
 
-__all__ = ["NEURON_MODELS", "SpikingRealization"]
+__all__ = ["MEMBRANE_PROCESSES", "NEURON_MODELS", "SpikingRealization"]
 
 NEURON_MODELS = ("poisson", "lif")
+#: time structures of the membrane noise
+MEMBRANE_PROCESSES = ("white", "ou")
+#: default correlation time of OU membrane noise (about a membrane time constant)
+DEFAULT_MEMBRANE_TAU = 10e-3 * second
 
 # --- the Brian2 object ----------------------------------------------------------------------
 
@@ -91,16 +113,63 @@ rate_max : Hz (constant, shared)
 """
 
 # LIF with tau_m dv/dt = I - v, threshold 1, reset 0: rate = 1/(t_ref + tau_m log(I/(I-1)));
-# inverted for the target period (minus dt/2 for the threshold detection delay)
+# inverted for the target period (minus dt/2 for the threshold detection delay). The period
+# is capped at 700 tau_m: Brian2's exact integrator rewrites 1/(1 - exp(-x)) as
+# exp(x)/(exp(x) - 1), which overflows to inf/inf = NaN for larger x (a neuron at rate 0
+# then kept v = NaN for ever); at 700 tau_m the current is 1.0 in float already (periods
+# beyond about 36 tau_m are not representable anyway), so nothing else changes
 _LIF_EQUATIONS = """
 dv/dt = (I_drive - v)/tau_m : 1 (unless refractory)
-I_drive = 1/(1 - exp(-clip(1/(rate + 1e-9*Hz) - t_ref - 0.5*dt, 1e-3*dt, 1e9*second)/tau_m)) : 1
+I_drive = 1/(1 - exp(-clip(1/(rate + 1e-9*Hz) - t_ref - 0.5*dt, 1e-3*dt, 700*tau_m)/tau_m)) : 1
 rate = rate_max*F_unit : Hz
 F_unit : 1 (linked)
 rate_max : Hz (constant, shared)
 tau_m : second (constant, shared)
 t_ref : second (constant, shared)
 """
+
+
+# with membrane noise: each neuron links the unit's drive ``a`` and applies f itself
+_NOISY_RATE = """
+rate = rate_max*{f} : Hz
+a_unit : 1 (linked)
+eta : 1
+sigma_m : 1 (constant, shared)
+"""
+_LINKED_RATE = """
+rate = rate_max*F_unit : Hz
+F_unit : 1 (linked)
+"""
+# largest spike probability per fine step of each neuron (Poisson neurons with noise)
+_P_MAX = "p_max : 1\n"
+_P_MAX_CODE = "p_max = p_max + clip(rate*dt - p_max, 0, inf)\n"
+# OU membrane noise, exact update over one fine step (after this step's thresholds)
+_OU_CODE = "eta = ou_rho*eta + ou_kick*randn()\n"
+
+
+def _check_membrane_sigma(value):
+    """``membrane_sigma`` as a float >= 0 (a dimensionless scalar; quantities with units,
+    booleans and non-finite values are errors naming the argument)."""
+    from brian2.units.fundamentalunits import Quantity, DimensionMismatchError
+
+    if isinstance(value, Quantity):
+        if not value.is_dimensionless:
+            raise DimensionMismatchError(
+                f"membrane_sigma must be dimensionless (in the units of the drive a), got "
+                f"{value!r}", value.dim)
+        value = np.asarray(value)
+    if isinstance(value, (bool, np.bool_)) or value is None:
+        raise TypeError(f"membrane_sigma must be a number >= 0, got {value!r}")
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"membrane_sigma must be a number >= 0, got {value!r}")
+    if arr.ndim != 0 or arr.dtype.kind not in "iuf":
+        raise TypeError(f"membrane_sigma must be a scalar number >= 0, got {value!r}")
+    sigma = float(arr)
+    if not math.isfinite(sigma) or sigma < 0:
+        raise ValueError(f"membrane_sigma must be a finite number >= 0, got {value!r}")
+    return sigma
 
 
 class SpikingRealization(TrialBatchedObject):
@@ -119,6 +188,20 @@ class SpikingRealization(TrialBatchedObject):
     substeps : int >= 1 or None, fine steps per network step dt (None: enough that
         ``rate_max * dt_fine <= 0.05``)
     tau_m, t_ref : Brian2 times, membrane time constant and refractory period (LIF only)
+    membrane_sigma : float >= 0, dimensionless
+        Size of each neuron's membrane noise, in the units of the drive ``a``: neuron m of
+        unit i fires at ``rate_max * f(a_i + membrane_sigma * eta_m)`` (Poisson: the rate
+        function; LIF: the input current realizing that rate). 0 (default): no membrane
+        noise, the realization without it exactly.
+    membrane_process : {"white", "ou"}
+        Time structure of ``eta_m`` (a standard normal process, independent across neurons,
+        units and trials): ``"white"`` a fresh draw each network step ``spec.dt``, constant
+        over its fine substeps (as the rate model's ``Noise("pre", sigma)``); ``"ou"`` an
+        Ornstein-Uhlenbeck process with correlation time ``membrane_tau``, exact update per
+        fine step, stationary start.
+    membrane_tau : Brian2 time > 0 or None
+        Correlation time of OU membrane noise (None: 10 ms, about a membrane time constant);
+        only with ``membrane_process="ou"``.
     name : str, groups are called ``<name>_inputs``, ``<name>_units``, ``<name>_neurons``, ...
 
     Attributes
@@ -127,7 +210,10 @@ class SpikingRealization(TrialBatchedObject):
     units : NeuronGroup (B*N), ``h`` (state), ``a`` (drive), ``F`` = f(a), ``y`` (binned
         activity of the running step), ``p_max`` (largest spike probability per fine step
         seen) -- neuron ``b*N + i`` (fine clock)
-    neurons : NeuronGroup (B*N*M) spiking neurons, ``rate`` -- neuron ``(b*N + i)*M + m``
+    neurons : NeuronGroup (B*N*M) spiking neurons, ``rate`` (Hz) -- neuron
+        ``(b*N + i)*M + m``; with membrane noise also ``eta`` (the standard normal noise
+        process), ``a_unit`` (the unit's drive), ``sigma_m`` and, for Poisson neurons,
+        ``p_max``
     readout : NeuronGroup (B*n_out), ``z`` = w_out h + b_out -- neuron ``b*n_out + o``
         (fine clock). ``z`` is recomputed in slot ``end`` right after ``h`` changes, so it
         always holds the output of the current ``h``: after running k steps it is
@@ -135,6 +221,7 @@ class SpikingRealization(TrialBatchedObject):
     spike_synapses, input_synapses, recurrent_synapses, readout_synapses : Synapses
     fine_clock : Clock of the units and neurons (dt = spec.dt / substeps)
     spec, n_trials, neurons_per_unit, rate_max, tau_syn, neuron_model, substeps
+    membrane_sigma : float; membrane_process : str; membrane_tau : Brian2 time or None
 
     ``units.h`` is advanced at the end of the last fine step of every network step, so
     after running a whole number of steps it is the state after the last step. Run for
@@ -143,7 +230,8 @@ class SpikingRealization(TrialBatchedObject):
 
     def __init__(self, spec, neurons_per_unit=100, rate_max=100 * Hz, tau_syn=None, *,
                  n_trials=1, neuron_model="poisson", substeps=None, tau_m=10e-3 * second,
-                 t_ref=0 * second, name="spikingctrnn*"):
+                 t_ref=0 * second, membrane_sigma=0.0, membrane_process="white",
+                 membrane_tau=None, name="spikingctrnn*"):
         TrialBatchedObject.__init__(self, spec, n_trials, name, spec_clock=True)
         check_nonnegative_activation(spec.activation)
         self.neurons_per_unit = check_int(neurons_per_unit, "neurons_per_unit")
@@ -154,6 +242,17 @@ class SpikingRealization(TrialBatchedObject):
         if neuron_model == "lif":
             self._tau_m = to_seconds(tau_m, "tau_m")
             self._t_ref = check_nonnegative_time(t_ref, "t_ref")
+        self.membrane_sigma = _check_membrane_sigma(membrane_sigma)
+        self.membrane_process = check_choice(membrane_process, "membrane_process",
+                                             MEMBRANE_PROCESSES)
+        if membrane_process == "ou":
+            self._membrane_tau = to_seconds(
+                DEFAULT_MEMBRANE_TAU if membrane_tau is None else membrane_tau, "membrane_tau")
+        elif membrane_tau is not None:
+            raise ValueError("membrane_tau is only used with membrane_process='ou', not "
+                             f"{membrane_process!r}")
+        else:
+            self._membrane_tau = None
         self.fine_clock = Clock(dt=spec.dt / self.substeps, name=f"{self.name}_fineclock")
         self._build()
 
@@ -161,6 +260,16 @@ class SpikingRealization(TrialBatchedObject):
     def rate_max(self):
         """Firing rate at f(a) = 1 (Brian2 frequency)."""
         return self.rate_max_hz * Hz
+
+    @property
+    def membrane_tau(self):
+        """Correlation time of OU membrane noise (Brian2 time), None for white noise."""
+        return None if self._membrane_tau is None else self._membrane_tau * second
+
+    @property
+    def has_membrane_noise(self):
+        """True if the neurons carry membrane noise (``membrane_sigma > 0``)."""
+        return self.membrane_sigma > 0
 
     @property
     def tau_syn(self):
@@ -196,12 +305,39 @@ class SpikingRealization(TrialBatchedObject):
         # order -2 / -1: the step and then the readout's sum run before a user's monitor
         # in slot "end" (default order 0), which therefore sees the new h and its z
         self.units.run_regularly(_STEP_CODE, when="end", order=-2, name=f"{self.name}_step")
-        model = _POISSON_EQUATIONS if self.neuron_model == "poisson" else _LIF_EQUATIONS
-        kwargs = dict(threshold="rand() < rate*dt") if self.neuron_model == "poisson" else \
+        poisson = self.neuron_model == "poisson"
+        model = _POISSON_EQUATIONS if poisson else _LIF_EQUATIONS
+        kwargs = dict(threshold="rand() < rate*dt") if poisson else \
             dict(threshold="v > 1", reset="v = 0", refractory="t_ref", method="exact")
-        self.neurons = IsolatedNeuronGroup(B * N * M, model, clock=fine, namespace={},
+        noisy = self.has_membrane_noise
+        neuron_namespace = {}
+        if noisy:
+            model = model.replace(_LINKED_RATE, _NOISY_RATE.format(
+                f=act.brian2("a_unit + sigma_m*eta")) + (_P_MAX if poisson else ""))
+            if self.membrane_process == "ou":
+                rho = math.exp(-spec.dt_seconds / self.substeps / self._membrane_tau)
+                neuron_namespace.update(ou_rho=rho, ou_kick=math.sqrt(-math.expm1(
+                    -2 * spec.dt_seconds / self.substeps / self._membrane_tau)))
+        self.neurons = IsolatedNeuronGroup(B * N * M, model, clock=fine,
+                                           namespace=neuron_namespace,
                                            name=f"{self.name}_neurons", **kwargs)
-        self.neurons.F_unit = linked_var(self.units, "F", index=np.arange(B * N * M) // M)
+        source = ("a", "a_unit") if noisy else ("F", "F_unit")
+        setattr(self.neurons, source[1],
+                linked_var(self.units, source[0], index=np.arange(B * N * M) // M))
+        if noisy:
+            self.neurons.sigma_m = self.membrane_sigma
+            if self.membrane_process == "white":
+                # a fresh draw per neuron at the start of every network step (the object's
+                # own clock ticks at spec.dt), before the first fine step's thresholds
+                self.neurons.run_regularly("eta = randn()", clock=self.clock, when="start",
+                                           name=f"{self.name}_membrane_white")
+            # after the thresholds of every fine step: the spike probability used (Poisson)
+            # and the OU update for the next fine step
+            code = (_P_MAX_CODE if poisson else "") + \
+                (_OU_CODE if self.membrane_process == "ou" else "")
+            if code:
+                self.neurons.run_regularly(code, when="after_thresholds",
+                                           name=f"{self.name}_membrane_update")
         self.neurons.rate_max = self.rate_max
         if self.neuron_model == "lif":
             self.neurons.tau_m = self._tau_m * second
@@ -263,6 +399,11 @@ class SpikingRealization(TrialBatchedObject):
             self.units.s = 0.0
         if self.neuron_model == "lif":
             self.neurons.v = "rand()"
+        if self.has_membrane_noise:
+            if self.neuron_model == "poisson":
+                self.neurons.p_max = 0.0
+            # OU: the stationary distribution; white: redrawn at the next step's start
+            self.neurons.eta = "randn()" if self.membrane_process == "ou" else 0.0
 
     def effective_sigma(self, activity=0.0):
         """sigma of the equivalent ``Noise("post", sigma, process="poisson")`` (Poisson neurons).
@@ -283,6 +424,8 @@ class SpikingRealization(TrialBatchedObject):
         """Warn if a neuron's spike probability per fine step exceeded 1 during the runs so far
         (its rate was then clipped: increase ``substeps`` or lower ``rate_max``). Returns p_max."""
         p_max = float(np.max(self.units.p_max[:])) if len(self.units) else 0.0
+        if self.has_membrane_noise and self.neuron_model == "poisson" and len(self.neurons):
+            p_max = max(p_max, float(np.max(self.neurons.p_max[:])))
         if p_max > 1.0 and self.neuron_model == "poisson":
             warnings.warn(f"spike probability per fine step reached {p_max:.2f} > 1: firing "
                           "rates were clipped; increase substeps or lower rate_max",
@@ -293,4 +436,6 @@ class SpikingRealization(TrialBatchedObject):
         return (f"SpikingRealization({self.spec!r}, neurons_per_unit={self.neurons_per_unit}, "
                 f"rate_max={self.rate_max!r}, tau_syn={self.tau_syn!r}, "
                 f"n_trials={self.n_trials}, neuron_model={self.neuron_model!r}, "
-                f"substeps={self.substeps}, name={self.name!r})")
+                f"substeps={self.substeps}, membrane_sigma={self.membrane_sigma!r}, "
+                f"membrane_process={self.membrane_process!r}, "
+                f"membrane_tau={self.membrane_tau!r}, name={self.name!r})")

@@ -20,9 +20,11 @@ from .effective_noise import (check_nonnegative_activation, check_nonnegative_ti
                               population_for_sigma)
 from .realization import NEURON_MODELS, SpikingRealization
 
-__all__ = ["TARGETS", "measure_effective_sigma", "resolve_population", "run_spiking"]
+__all__ = ["NOISE_AS", "TARGETS", "membrane_options", "measure_effective_sigma", "resolve_population", "run_spiking"]
 
 TARGETS = ("numpy", "cython")
+#: how run_spiking reads its ``noise`` argument
+NOISE_AS = ("count", "membrane")
 
 
 def resolve_population(spec, noise, neurons_per_unit, rate_max, tau_syn):
@@ -43,6 +45,33 @@ def resolve_population(spec, noise, neurons_per_unit, rate_max, tau_syn):
                                 rate_max=rate_max, tau_syn=tau_syn)
 
 
+def membrane_options(noise):
+    """The :class:`SpikingRealization` membrane-noise keywords that realize ``noise``.
+
+    Parameters
+    ----------
+    noise : Noise
+        Placement "pre" (noise inside f: each neuron's membrane noise, sigma in the units of
+        the drive ``a``) with process "white" (a draw per network step) or "ou" (correlation
+        time ``tau_noise``), or placement "none" / sigma 0 (no membrane noise).
+
+    Returns
+    -------
+    dict with ``membrane_sigma`` (float), ``membrane_process`` (str) and ``membrane_tau``
+    (Brian2 time or None).
+    """
+    if not noise.is_active:
+        return dict(membrane_sigma=0.0, membrane_process="white", membrane_tau=None)
+    if noise.placement != "pre":
+        raise ValueError(f"noise_as='membrane' realizes noise inside f (placement 'pre') as "
+                         f"membrane noise; got noise with placement {noise.placement!r}")
+    if not noise.is_scalar:
+        raise ValueError("noise_as='membrane' needs one sigma for all units (a scalar noise "
+                         "sigma), got a per-neuron sigma")
+    return dict(membrane_sigma=noise.scalar_sigma(), membrane_process=noise.process,
+                membrane_tau=noise.tau_noise if noise.process == "ou" else None)
+
+
 def _plain_alias(value, plain, unit, name, plain_name, default, allow_zero):
     """Combine ``name`` (a quantity) and its unit-suffixed float alias ``plain_name``."""
     if plain is None:
@@ -61,15 +90,16 @@ def _plain_alias(value, plain, unit, name, plain_name, default, allow_zero):
 def run_spiking(spec, inputs, noise, seed, *, neurons_per_unit=None, rate_max=None,
                 tau_syn=None, neuron_model="poisson", substeps=None, target="numpy",
                 report=None, tau_m=10e-3 * second, t_ref=0 * second, rate_max_hz=None,
-                tau_syn_ms=None):
+                tau_syn_ms=None, noise_as="count"):
     """Simulate ``spec`` as a :class:`SpikingRealization` (``simulate`` backend "brian2-spiking").
 
     Parameters
     ----------
     spec : CTRNNSpec (non-negative activation)
     inputs : float array (T, B, n_in)
-    noise : Noise. Spiking variability is this backend's noise: the noise model's
-        placement and process are not simulated. With ``neurons_per_unit=None`` its scalar
+    noise : Noise, read as ``noise_as`` says. With ``noise_as="count"`` (default) spiking
+        variability is this backend's noise: the noise model's placement and process are
+        not simulated. With ``neurons_per_unit=None`` its scalar
         sigma is the target effective sigma (equivalent post-activation Poisson noise,
         :func:`~brian_noisy_rnn.backends.spiking.effective_noise.population_for_sigma` chooses M and adjusts the
         rate); sigma = 0 (or placement "none") is the infinite-population limit, which is the
@@ -80,6 +110,15 @@ def run_spiking(spec, inputs, noise, seed, *, neurons_per_unit=None, rate_max=No
         neuron_model, substeps, tau_m, t_ref : see :class:`SpikingRealization`
     rate_max_hz, tau_syn_ms : floats, alternatives to ``rate_max`` and ``tau_syn`` for
         configuration files (e.g. ``[backend_options.brian2-spiking]`` of an experiment grid)
+    noise_as : {"count", "membrane"}
+        ``"count"``: ``noise`` sets (or, with ``neurons_per_unit`` given, does not affect)
+        the spike-count noise, as described above. ``"membrane"``: ``noise`` is each
+        neuron's membrane noise inside its transfer (:func:`membrane_options`: placement
+        "pre", sigma = ``membrane_sigma`` in units of the drive, process "white" per network
+        step or "ou" with ``tau_noise``); ``neurons_per_unit`` is then required. This is how
+        ``noise_preference(..., backend="brian2-spiking", noise_as="membrane",
+        neurons_per_unit=M)`` sweeps the membrane noise. ``tau_noise`` must be >= dt there
+        (``Noise`` checks it); shorter correlation times: :class:`SpikingRealization`.
     target : {"numpy", "cython"}, Brian2 code-generation target
     report : passed to ``Network.run`` (e.g. "text")
 
@@ -100,13 +139,20 @@ def run_spiking(spec, inputs, noise, seed, *, neurons_per_unit=None, rate_max=No
     if is_standalone_device():
         raise RuntimeError("run_spiking needs Brian2's runtime device; call "
                            "brian2.device.reinit() and brian2.set_device('runtime') first")
+    check_choice(noise_as, "noise_as", NOISE_AS)
+    membrane = {}
+    if noise_as == "membrane":
+        if neurons_per_unit is None:
+            raise ValueError("noise_as='membrane' needs neurons_per_unit (the population size "
+                             "is not derived from the membrane noise's sigma)")
+        membrane = membrane_options(noise)
     m, rate = resolve_population(spec, noise, neurons_per_unit, rate_max, tau_syn)
     if m is None:
         return run_brian2(spec, inputs, Noise("none"), seed, target=target, report=report)
     with codegen_target(target):
         return _build_and_run(spec, inputs, seed, report, dict(
             neurons_per_unit=m, rate_max=rate, tau_syn=tau_syn, neuron_model=neuron_model,
-            substeps=substeps, tau_m=tau_m, t_ref=t_ref))
+            substeps=substeps, tau_m=tau_m, t_ref=t_ref, **membrane))
 
 
 def _build_and_run(spec, inputs, seed, report, kwargs):
