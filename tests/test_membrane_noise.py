@@ -37,7 +37,7 @@ def numpy_target():
     (dict(membrane_sigma=float("nan")), ValueError, "membrane_sigma"),
     (dict(membrane_sigma=True), TypeError, "membrane_sigma"),
     (dict(membrane_sigma="0.5"), TypeError, "membrane_sigma"),
-    (dict(membrane_sigma=[0.1, 0.2]), TypeError, "membrane_sigma"),
+    (dict(membrane_sigma=[0.1, 0.2]), ValueError, "membrane_sigma"),  # a shape error
     (dict(membrane_sigma=0.5 * mV), brian2.DimensionMismatchError, "membrane_sigma"),
     (dict(membrane_process="pink"), ValueError, "membrane_process"),
     (dict(membrane_process="ou", membrane_tau=5), TypeError, "membrane_tau"),

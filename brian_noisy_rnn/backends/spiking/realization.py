@@ -59,7 +59,7 @@ from brian2 import Clock, Hz, linked_var, second
 from ...core.activations import get_activation
 from ...core.noise import Noise
 from ...core.units import to_seconds
-from ...core.validation import check_choice, check_int
+from ...core.validation import as_dimensionless, check_choice, check_int
 from ..brian2.base import IsolatedNeuronGroup, IsolatedSynapses, TrialBatchedObject
 from ..brian2.equations import READOUT_EQUATIONS, input_equations
 from .effective_noise import (check_nonnegative_activation, check_nonnegative_time, check_rate,
@@ -150,26 +150,10 @@ _OU_CODE = "eta = ou_rho*eta + ou_kick*randn()\n"
 def _check_membrane_sigma(value):
     """``membrane_sigma`` as a float >= 0 (a dimensionless scalar; quantities with units,
     booleans and non-finite values are errors naming the argument)."""
-    from brian2.units.fundamentalunits import Quantity, DimensionMismatchError
-
-    if isinstance(value, Quantity):
-        if not value.is_dimensionless:
-            raise DimensionMismatchError(
-                f"membrane_sigma must be dimensionless (in the units of the drive a), got "
-                f"{value!r}", value.dim)
-        value = np.asarray(value)
-    if isinstance(value, (bool, np.bool_)) or value is None:
-        raise TypeError(f"membrane_sigma must be a number >= 0, got {value!r}")
-    try:
-        arr = np.asarray(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"membrane_sigma must be a number >= 0, got {value!r}")
-    if arr.ndim != 0 or arr.dtype.kind not in "iuf":
-        raise TypeError(f"membrane_sigma must be a scalar number >= 0, got {value!r}")
-    sigma = float(arr)
-    if not math.isfinite(sigma) or sigma < 0:
-        raise ValueError(f"membrane_sigma must be a finite number >= 0, got {value!r}")
-    return sigma
+    arr = as_dimensionless(value, "membrane_sigma")
+    if arr.ndim != 0 or not np.isfinite(arr) or arr < 0:
+        raise ValueError(f"membrane_sigma must be a finite scalar >= 0, got {value!r}")
+    return float(arr)
 
 
 class SpikingRealization(TrialBatchedObject):
