@@ -98,17 +98,26 @@ def effective_sigma(*, dt, tau, neurons_per_unit, rate_max, tau_syn=None, subste
 
     Parameters
     ----------
-    dt, tau : Brian2 time quantities, the rate network's step and time constant
-    neurons_per_unit : int >= 1, M
-    rate_max : Brian2 frequency, firing rate per neuron at f(a) = 1
-    tau_syn : Brian2 time, 0*ms or None (no extra synaptic filter)
-    substeps : int or None, fine steps per step (None: the default of the realization)
-    activity : float or array, f(a) at which to evaluate the Bernoulli correction
-        ``1 - p`` (``p = rate_max * f(a) * dt / substeps``); 0 gives the Poisson limit.
+    dt : Brian2 time
+        The rate network's step.
+    tau : Brian2 time
+        The rate network's time constant.
+    neurons_per_unit : int
+        M >= 1.
+    rate_max : Brian2 frequency
+        Firing rate per neuron at f(a) = 1.
+    tau_syn : Brian2 time or None
+        Extra synaptic filter; 0*ms or None: none.
+    substeps : int or None
+        Fine steps per step (None: the default of the realization).
+    activity : float or array
+        f(a) at which to evaluate the Bernoulli correction ``1 - p``
+        (``p = rate_max * f(a) * dt / substeps``); 0 gives the Poisson limit.
 
     Returns
     -------
-    float, or an array of the shape of ``activity`` (dimensionless).
+    float or array
+        Dimensionless; an array of the shape of ``activity`` for an array.
     """
     dt_s, tau_s = to_seconds(dt, "dt"), to_seconds(tau, "tau")
     m = check_int(neurons_per_unit, "neurons_per_unit")

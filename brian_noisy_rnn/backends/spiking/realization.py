@@ -159,57 +159,97 @@ def _check_membrane_sigma(value):
 class SpikingRealization(TrialBatchedObject):
     """A rate CTRNN whose hidden units are populations of spiking neurons, B trials at once.
 
+    ``units.h`` is advanced at the end of the last fine step of every network step, so after
+    running a whole number of steps it is the state after the last step. Run for multiples
+    of ``spec.dt`` only.
+
     Parameters
     ----------
-    spec : CTRNNSpec with a non-negative activation (relu, softplus, sigmoid, retanh)
-    neurons_per_unit : int >= 1, M, neurons per hidden unit
-    rate_max : Brian2 frequency > 0, firing rate of a neuron at f(a) = 1 (the rate is
-        ``rate_max * f(a)``; for bounded f it is the maximal rate)
-    tau_syn : Brian2 time >= 0 or None, extra exponential synaptic filter of each spike
-        (None or 0*ms: none; the realization then converges exactly to the rate network)
-    n_trials : int >= 1, B independent copies (B*N*M neurons)
+    spec : CTRNNSpec
+        The network; its activation must be non-negative (relu, softplus, sigmoid, retanh).
+    neurons_per_unit : int
+        M >= 1, neurons per hidden unit.
+    rate_max : Brian2 frequency
+        > 0, firing rate of a neuron at f(a) = 1 (the rate is ``rate_max * f(a)``; for
+        bounded f it is the maximal rate).
+    tau_syn : Brian2 time or None
+        >= 0, extra exponential synaptic filter of each spike (None or 0*ms: none; the
+        realization then converges exactly to the rate network).
+    n_trials : int
+        B >= 1 independent copies (B*N*M neurons).
     neuron_model : {"poisson", "lif"}
-    substeps : int >= 1 or None, fine steps per network step dt (None: enough that
-        ``rate_max * dt_fine <= 0.05``)
-    tau_m, t_ref : Brian2 times, membrane time constant and refractory period (LIF only)
-    membrane_sigma : float >= 0, dimensionless
-        Size of each neuron's membrane noise, in the units of the drive ``a``: neuron m of
-        unit i fires at ``rate_max * f(a_i + membrane_sigma * eta_m)`` (Poisson: the rate
-        function; LIF: the input current realizing that rate). 0 (default): no membrane
-        noise, the realization without it exactly.
+        Poisson neurons (``rand() < rate*dt`` per fine step) or leaky integrate-and-fire
+        neurons driven at the target rate.
+    substeps : int or None
+        Fine steps per network step dt (>= 1); None: enough that
+        ``rate_max * dt_fine <= 0.05``.
+    tau_m : Brian2 time
+        Membrane time constant of LIF neurons (LIF only).
+    t_ref : Brian2 time
+        Refractory period of LIF neurons (LIF only).
+    membrane_sigma : float
+        >= 0, dimensionless: size of each neuron's membrane noise, in the units of the drive
+        ``a``: neuron m of unit i fires at ``rate_max * f(a_i + membrane_sigma * eta_m)``
+        (Poisson: the rate function; LIF: the input current realizing that rate). 0
+        (default): no membrane noise, the realization without it exactly.
     membrane_process : {"white", "ou"}
         Time structure of ``eta_m`` (a standard normal process, independent across neurons,
         units and trials): ``"white"`` a fresh draw each network step ``spec.dt``, constant
         over its fine substeps (as the rate model's ``Noise("pre", sigma)``); ``"ou"`` an
         Ornstein-Uhlenbeck process with correlation time ``membrane_tau``, exact update per
         fine step, stationary start.
-    membrane_tau : Brian2 time > 0 or None
-        Correlation time of OU membrane noise (None: 10 ms, about a membrane time constant);
-        only with ``membrane_process="ou"``.
-    name : str, groups are called ``<name>_inputs``, ``<name>_units``, ``<name>_neurons``, ...
+    membrane_tau : Brian2 time or None
+        > 0, correlation time of OU membrane noise (None: 10 ms, about a membrane time
+        constant); only with ``membrane_process="ou"``.
+    name : str
+        Groups are called ``<name>_inputs``, ``<name>_units``, ``<name>_neurons``, ...
 
     Attributes
     ----------
-    inputs : NeuronGroup (B*n_in), ``u`` -- neuron ``b*n_in + k`` (fine clock)
-    units : NeuronGroup (B*N), ``h`` (state), ``a`` (drive), ``F`` = f(a), ``y`` (binned
-        activity of the running step), ``p_max`` (largest spike probability per fine step
-        seen) -- neuron ``b*N + i`` (fine clock)
-    neurons : NeuronGroup (B*N*M) spiking neurons, ``rate`` (Hz) -- neuron
-        ``(b*N + i)*M + m``; with membrane noise also ``eta`` (the standard normal noise
-        process), ``a_unit`` (the unit's drive), ``sigma_m`` and, for Poisson neurons,
-        ``p_max``
-    readout : NeuronGroup (B*n_out), ``z`` = w_out h + b_out -- neuron ``b*n_out + o``
-        (fine clock). ``z`` is recomputed in slot ``end`` right after ``h`` changes, so it
-        always holds the output of the current ``h``: after running k steps it is
-        ``w_out h_k + b_out``, the convention of ``RateCTRNN.readout.z``
-    spike_synapses, input_synapses, recurrent_synapses, readout_synapses : Synapses
-    fine_clock : Clock of the units and neurons (dt = spec.dt / substeps)
-    spec, n_trials, neurons_per_unit, rate_max, tau_syn, neuron_model, substeps
-    membrane_sigma : float; membrane_process : str; membrane_tau : Brian2 time or None
-
-    ``units.h`` is advanced at the end of the last fine step of every network step, so
-    after running a whole number of steps it is the state after the last step. Run for
-    multiples of ``spec.dt`` only.
+    inputs : NeuronGroup
+        B*n_in neurons, ``u``; neuron ``b*n_in + k`` (fine clock).
+    units : NeuronGroup
+        B*N neurons: ``h`` (state), ``a`` (drive), ``F`` = f(a), ``y`` (binned activity of
+        the running step), ``p_max`` (largest spike probability per fine step seen); neuron
+        ``b*N + i`` (fine clock).
+    neurons : NeuronGroup
+        B*N*M spiking neurons, ``rate`` (Hz); neuron ``(b*N + i)*M + m``; with membrane
+        noise also ``eta`` (the standard normal noise process), ``a_unit`` (the unit's
+        drive), ``sigma_m`` and, for Poisson neurons, ``p_max``.
+    readout : NeuronGroup
+        B*n_out neurons, ``z = w_out h + b_out``; neuron ``b*n_out + o`` (fine clock). ``z``
+        is recomputed in slot ``end`` right after ``h`` changes, so after running k steps
+        it is ``w_out h_k + b_out``, the convention of ``RateCTRNN.readout.z``.
+    spike_synapses : Synapses
+        Each neuron's spikes into its unit's bin ``y`` (or synaptic trace).
+    input_synapses : Synapses
+        ``w_in u`` into the units' ``I_in``, within each trial.
+    recurrent_synapses : Synapses
+        ``w_rec h`` into the units' ``I_rec``, within each trial.
+    readout_synapses : Synapses
+        ``w_out h`` into the readout's ``z_rec``, within each trial.
+    fine_clock : Clock
+        Clock of the units and neurons (dt = spec.dt / substeps).
+    spec : CTRNNSpec
+        The network.
+    n_trials : int
+        B.
+    neurons_per_unit : int
+        M.
+    rate_max : Brian2 frequency
+        Rate at f(a) = 1.
+    tau_syn : Brian2 time
+        Extra synaptic time constant (0 s if none).
+    neuron_model : str
+        "poisson" or "lif".
+    substeps : int
+        Fine steps per network step.
+    membrane_sigma : float
+        Membrane noise size (0: none).
+    membrane_process : str
+        "white" or "ou".
+    membrane_tau : Brian2 time or None
+        OU correlation time.
     """
 
     def __init__(self, spec, neurons_per_unit=100, rate_max=100 * Hz, tau_syn=None, *,

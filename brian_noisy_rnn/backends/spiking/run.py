@@ -95,21 +95,43 @@ def run_spiking(spec, inputs, noise, seed, *, neurons_per_unit=None, rate_max=No
 
     Parameters
     ----------
-    spec : CTRNNSpec (non-negative activation)
-    inputs : float array (T, B, n_in)
-    noise : Noise, read as ``noise_as`` says. With ``noise_as="count"`` (default) spiking
-        variability is this backend's noise: the noise model's placement and process are
-        not simulated. With ``neurons_per_unit=None`` its scalar
-        sigma is the target effective sigma (equivalent post-activation Poisson noise,
-        :func:`~brian_noisy_rnn.backends.spiking.effective_noise.population_for_sigma` chooses M and adjusts the
-        rate); sigma = 0 (or placement "none") is the infinite-population limit, which is the
-        noise-free rate network and is run as such (backend "brian2" without noise).
-    seed : int or None, ``brian2.seed`` before the network is built
-    neurons_per_unit : int >= 1 or None (see ``noise``)
-    rate_max : Brian2 frequency (default 100*Hz); tau_syn : Brian2 time or None;
-        neuron_model, substeps, tau_m, t_ref : see :class:`SpikingRealization`
-    rate_max_hz, tau_syn_ms : floats, alternatives to ``rate_max`` and ``tau_syn`` for
-        configuration files (e.g. ``[backend_options.brian2-spiking]`` of an experiment grid)
+    spec : CTRNNSpec
+        The network (non-negative activation).
+    inputs : float64 array (T, B, n_in)
+        Checked inputs.
+    noise : Noise
+        Read as ``noise_as`` says. With ``noise_as="count"`` (default) spiking variability
+        is this backend's noise: the noise model's placement and process are not simulated.
+        With ``neurons_per_unit=None`` its scalar sigma is the target effective sigma
+        (equivalent post-activation Poisson noise, :func:`population_for_sigma` chooses M
+        and adjusts the rate); sigma = 0 (or placement "none") is the infinite-population
+        limit, which is the noise-free rate network and is run as such (backend "brian2"
+        without noise).
+    seed : int or None
+        ``brian2.seed`` before the network is built.
+    neurons_per_unit : int or None
+        M >= 1 neurons per unit; None: derived from ``noise`` (see there).
+    rate_max : Brian2 frequency or None
+        Rate at f(a) = 1 (None: 100*Hz).
+    tau_syn : Brian2 time or None
+        Extra synaptic filter (see :class:`SpikingRealization`).
+    neuron_model : {"poisson", "lif"}
+        See :class:`SpikingRealization`.
+    substeps : int or None
+        Fine steps per network step (see :class:`SpikingRealization`).
+    target : {"numpy", "cython"}
+        Brian2 code-generation target.
+    report : str or None
+        Passed to ``Network.run`` (e.g. "text").
+    tau_m : Brian2 time
+        LIF membrane time constant.
+    t_ref : Brian2 time
+        LIF refractory period.
+    rate_max_hz : float or None
+        Alternative to ``rate_max`` in Hz, for configuration files (e.g.
+        ``[backend_options.brian2-spiking]`` of an experiment grid).
+    tau_syn_ms : float or None
+        Alternative to ``tau_syn`` in ms, for configuration files.
     noise_as : {"count", "membrane"}
         ``"count"``: ``noise`` sets (or, with ``neurons_per_unit`` given, does not affect)
         the spike-count noise, as described above. ``"membrane"``: ``noise`` is each
@@ -119,13 +141,13 @@ def run_spiking(spec, inputs, noise, seed, *, neurons_per_unit=None, rate_max=No
         ``noise_preference(..., backend="brian2-spiking", noise_as="membrane",
         neurons_per_unit=M)`` sweeps the membrane noise. ``tau_noise`` must be >= dt there
         (``Noise`` checks it); shorter correlation times: :class:`SpikingRealization`.
-    target : {"numpy", "cython"}, Brian2 code-generation target
-    report : passed to ``Network.run`` (e.g. "text")
 
     Returns
     -------
-    outputs (T, B, n_out), states (T, B, N): float64; ``states[t]`` = h after the step that
-    consumed ``inputs[t]``; ``outputs[t] = w_out states[t] + b_out``.
+    outputs : float64 array (T, B, n_out)
+        ``outputs[t] = w_out states[t] + b_out``.
+    states : float64 array (T, B, N)
+        ``states[t]`` = h after the step that consumed ``inputs[t]``.
     """
     check_choice(target, "target", TARGETS)
     check_nonnegative_activation(spec.activation)
@@ -186,18 +208,44 @@ def measure_effective_sigma(*, dt, tau, neurons_per_unit, rate_max, tau_syn=None
 
     Parameters
     ----------
-    dt, tau : Brian2 times; neurons_per_unit : int; rate_max : Brian2 frequency;
-    tau_syn, neuron_model, substeps : as for :class:`~brian_noisy_rnn.SpikingRealization`
-    activity : float > 0, f(a) of the units (their rate is ``rate_max * activity``)
-    n_units : int, independent units; n_steps : int, steps simulated
-    burn_in : int or None, steps discarded (None: 5 tau, at least 1)
-    seed : int; target : "numpy" or "cython"; options : passed on (``tau_m``, ``t_ref``)
+    dt : Brian2 time
+        The rate network's step.
+    tau : Brian2 time
+        The rate network's time constant.
+    neurons_per_unit : int
+        M >= 1 neurons per unit.
+    rate_max : Brian2 frequency
+        Rate at f(a) = 1.
+    tau_syn : Brian2 time or None
+        Extra synaptic filter (as for :class:`~brian_noisy_rnn.SpikingRealization`).
+    neuron_model : {"poisson", "lif"}
+        As for :class:`~brian_noisy_rnn.SpikingRealization`.
+    substeps : int or None
+        Fine steps per network step (None: the realization's default).
+    activity : float
+        > 0, f(a) of the units (their rate is ``rate_max * activity``).
+    n_units : int
+        Independent units simulated.
+    n_steps : int
+        Network steps simulated (>= 2).
+    burn_in : int or None
+        Steps discarded (None: 5 tau, at least 1).
+    seed : int
+        Brian2 seed of the run.
+    target : {"numpy", "cython"}
+        Brian2 code-generation target.
+    **options : keyword arguments
+        Passed on to the realization (``tau_m``, ``t_ref``).
 
     Returns
     -------
-    (sigma, standard_error, mean_activity) : floats. ``standard_error`` comes from the
-    spread over the independent units; ``mean_activity`` is the mean of ``h`` (equal to
-    ``activity`` up to sampling error for Poisson neurons; LIF rates carry a small bias).
+    sigma : float
+        The effective sigma.
+    standard_error : float
+        Its standard error, from the spread over the independent units.
+    mean_activity : float
+        The mean of ``h`` (equal to ``activity`` up to sampling error for Poisson neurons;
+        LIF rates carry a small bias).
     """
     activity = as_dimensionless(activity, "activity")
     if activity.ndim != 0 or not np.isfinite(activity) or activity <= 0:
