@@ -251,18 +251,6 @@ def _check_real(value, name, minimum=None):
     return float(value)
 
 
-def _resolve_env(env):
-    if isinstance(env, str):
-        return tasks_module.make(env)
-    core = getattr(env, "unwrapped", None)
-    from neurogym.core import TrialEnv
-
-    if not isinstance(core, TrialEnv):
-        raise TypeError(f"env must be a task id or a NeuroGym TrialEnv (e.g. from "
-                        f"brian_noisy_rnn.tasks.make), got {type(env).__name__}")
-    return env
-
-
 def _fingerprint(env):
     """A short hash of a small seeded batch: detects a differently configured task on resume."""
     import hashlib
@@ -693,7 +681,7 @@ class _Run:
             if not isinstance(c, TrainConfig):
                 raise TypeError(f"configs[{i}] must be a TrainConfig, got {type(c).__name__}")
         self.device = _check_run_options(checkpoint_every, callback, num_threads, device)
-        self.env = env = _resolve_env(env)
+        self.env = env = tasks_module.as_task(env)
         shared = _shared_settings(configs)
         self.shared, self.members = shared, configs
         tau_s = to_seconds(shared.tau, "tau")

@@ -47,7 +47,8 @@ from ..core.spec import check_spec
 from ..core.validation import check_choice, check_int, check_seed
 from ..tasks import make as make_task
 from ..tasks.performance import actions_from_outputs
-from ..tasks.stepping import SteppedTrials, core_of
+from ..tasks import core_of
+from ..tasks.stepping import SteppedTrials
 from .scoring import noise_seed
 
 if TYPE_CHECKING:

@@ -185,17 +185,12 @@ def task_env(spec, env, name="env"):
     Raises
     ------
     TypeError
-        If ``env`` is neither a str nor an object with ``unwrapped`` (a gymnasium env).
+        If ``env`` is neither a task id nor a (wrapped) NeuroGym TrialEnv.
     ValueError
         If the task id is unknown.
     """
     check_spec(spec)
-    if isinstance(env, str):
-        return tasks_module.make(env, dt=spec.dt_seconds * 1000.0)
-    if not hasattr(env, "unwrapped"):
-        raise TypeError(f"{name} must be a task id (str) or a NeuroGym TrialEnv, "
-                        f"got {type(env).__name__}")
-    return env
+    return tasks_module.as_task(env, dt=spec.dt_seconds * 1000.0, name=name)
 
 
 def _resolve(spec, env, backend, noise, n_trials, seed):

@@ -30,14 +30,14 @@ except ModuleNotFoundError as exc:
     ) from exc
 
 
-from ._base import TASK_KINDS, TaskEnv, as_dt_ms
+from ._base import TASK_KINDS, TaskEnv, as_dt_ms, core_of
 from . import metrics, performance, wrappers
 from .batching import TaskBatch, TorchBatch, batch
 from .function_approximation import FunctionApproximation
 from .maze_navigation import MazeNavigation, generate_maze
 from .multitask import YANG19_TASKS, Yang19Multitask
 from .path_integration import PathIntegration2D
-from .registry import TASKS, list_tasks, make, task_name
+from .registry import TASKS, as_task, list_tasks, make, task_name
 from .single_neuron_regulator import SingleNeuronRegulator
 from .stepping import SteppedTrials, copy_env
 
@@ -55,6 +55,8 @@ __all__ = [
     "TorchBatch",
     "Yang19Multitask",
     "as_dt_ms",
+    "as_task",
+    "core_of",
     "batch",
     "copy_env",
     "generate_maze",

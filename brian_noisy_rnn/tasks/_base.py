@@ -463,6 +463,28 @@ def _defines(obj, attr):
     return any(attr in vars(c) for c in type(obj).__mro__ if c not in (gym.Wrapper, gym.Env, object))
 
 
+def core_of(env, name="env"):
+    """The TrialEnv under ``env``'s wrappers (TypeError naming ``name`` if there is none).
+
+    Parameters
+    ----------
+    env : TrialEnv or gymnasium wrapper of one
+        The environment.
+    name : str
+        The argument named in the error.
+
+    Returns
+    -------
+    neurogym.core.TrialEnv
+        ``env.unwrapped``.
+    """
+    core = getattr(env, "unwrapped", None)
+    if not isinstance(core, TrialEnv):
+        raise TypeError(f"{name} must be a task id or a NeuroGym TrialEnv (or a wrapper of "
+                        f"one, e.g. from brian_noisy_rnn.tasks.make), got {type(env).__name__}")
+    return core
+
+
 def seed_trials(top: Any, seed: int | None) -> None:
     """Seed a NeuroGym trial generator and reset its schedule state.
 

@@ -6,7 +6,7 @@ import difflib
 import warnings
 from typing import TYPE_CHECKING
 
-from ._base import as_dt_ms, check_timing
+from ._base import as_dt_ms, check_timing, core_of
 from .wrappers import step_level_wrappers, strip_bookkeeping
 from .function_approximation import FunctionApproximation
 from .maze_navigation import MazeNavigation
@@ -146,3 +146,37 @@ def task_name(env: TrialEnv) -> str:
         if type(core) is cls:
             return task_id
     return type(core).__name__
+
+
+def as_task(env, dt=None, name="env"):
+    """The task ``env`` names (made with ``dt``), or ``env`` itself after checking it.
+
+    The one way the package's functions that take a task accept it (training, evaluation,
+    noise-preference curves, plots).
+
+    Parameters
+    ----------
+    env : str or TrialEnv
+        A task id (see :func:`list_tasks`), or a NeuroGym ``TrialEnv`` or a wrapper of one,
+        returned unchanged.
+    dt : float, Brian2 time quantity or None
+        Time step (ms, or a quantity) of a task made from an id; None: the task's own
+        default (as :func:`make`).
+    name : str
+        The argument named in error messages.
+
+    Returns
+    -------
+    TrialEnv or gymnasium wrapper of one
+
+    Raises
+    ------
+    TypeError
+        If ``env`` is neither a task id nor a (wrapped) TrialEnv; the message names ``name``.
+    ValueError
+        If the task id is unknown.
+    """
+    if isinstance(env, str):
+        return make(env, dt=dt)
+    core_of(env, name)
+    return env

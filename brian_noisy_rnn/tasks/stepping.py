@@ -16,30 +16,10 @@ import gymnasium as gym
 import numpy as np
 from neurogym.core import TrialEnv
 
-from ._base import seed_trials
+from ._base import core_of, seed_trials
 from .performance import actions_from_outputs
 
-__all__ = ["SteppedTrials", "copy_env", "core_of"]
-
-
-def core_of(env):
-    """The TrialEnv under ``env``'s wrappers (TypeError naming ``env`` if there is none).
-
-    Parameters
-    ----------
-    env : TrialEnv or gymnasium wrapper of one
-        The environment.
-
-    Returns
-    -------
-    neurogym.core.TrialEnv
-        ``env.unwrapped``.
-    """
-    core = getattr(env, "unwrapped", None)
-    if not isinstance(core, TrialEnv):
-        raise TypeError(f"env must be a task id or a NeuroGym TrialEnv (or a wrapper of one), "
-                        f"got {type(env).__name__}")
-    return core
+__all__ = ["SteppedTrials", "copy_env"]
 
 
 def _fixate(action_space):
