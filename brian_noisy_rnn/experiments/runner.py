@@ -719,15 +719,7 @@ def run_grid(grid: Grid | str | os.PathLike, results: str | os.PathLike, *,
     t_start = time.perf_counter()
     if not isinstance(grid, Grid):
         grid = load_grid(grid)
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ValueError(f"workers must be an int >= 1 or None, got {workers!r}")
-    if scheduler is not None and client is not None:
-        raise ValueError("give scheduler or client, not both")
-    if scheduler is not None or client is not None:
-        _import_distributed()  # fail before any work when the dask extra is missing
-    if max_ensemble is not None and (isinstance(max_ensemble, bool)
-                                     or not isinstance(max_ensemble, int) or max_ensemble < 1):
-        raise ValueError(f"max_ensemble must be an int >= 1 or None, got {max_ensemble!r}")
+    _check_run_options(workers, scheduler, client, max_ensemble)
     if log is None:
         def log(line):
             print(line, file=sys.stderr)
@@ -742,130 +734,173 @@ def run_grid(grid: Grid | str | os.PathLike, results: str | os.PathLike, *,
         finished = store.finished_keys()
         pending = [c for c in cells if c.key not in finished]
         report.skipped = len(cells) - len(pending)
-        if not pending:
-            report.elapsed = time.perf_counter() - t_start
-            return report
-        # group by trained network; torch (fast) sweeps first so the spec is ready soonest
-        groups = {}
-        for c in sorted(pending, key=lambda c: c.config["backend"] != "torch"):
-            groups.setdefault(c.train_key, []).append(c)
-        specs = {}  # train_key -> (spec, path)
-        for tk, members in groups.items():
-            found = _load_reusable_spec(store, members[0], spec_dir)
-            if found is not None:
-                specs[tk] = found
-        if client is not None or scheduler is not None:
-            executor = _DaskExecutor(client, scheduler)
-        else:
-            n = default_workers() if workers is None else workers
-            n = min(n, len(pending))
-            executor = _InlineExecutor() if n <= 1 else _PoolExecutor(n)
-
-        ready, ensembles = _plan_training(groups, specs, executor.workers, max_ensemble)
-        waiting = {tk: members for tk, members in groups.items() if tk not in specs}
-        for cell, _ in ready:
-            if cell.train_key in waiting:  # trains its network alone, then sweeps
-                waiting[cell.train_key] = waiting[cell.train_key][1:]
-        train_info = {}  # train_key -> info of an ensemble-trained network, for its first cell
-        running = {}
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(cells), initial=report.skipped, unit="cell", desc=grid.name,
-                       dynamic_ncols=True)
-
-        def submit(cell, spec):
-            fut = executor.submit(run_cell, cell.config, spec, cell.train_key)
-            running[fut] = (cell, spec)
-
-        def fail(cell, message):
-            report.failed[cell.key] = message
-            log(f"cell failed: {cell.label}: {message}")
-            if bar is not None:
-                bar.update(1)
-
-        def submit_ensemble(members):
-            checkpoint = _ensemble_checkpoint(spec_dir, members)
-            fut = executor.submit(train_ensemble_networks, [c.config for c in members],
-                                  [c.train_key for c in members], checkpoint)
-            running[fut] = (_EnsembleJob(members, checkpoint), None)
-
-        def ensemble_done(job, fut):
-            try:
-                trained = fut.result()
-            except Exception as err:  # noqa: BLE001 - retried network by network
-                detail = "".join(traceback.format_exception_only(type(err), err)).strip()
-                log(f"ensemble of {len(job.members)} networks failed ({detail}); "
-                    "training them one by one")
-                for c in job.members:  # the same networks: one that diverges fails alone
-                    waiting[c.train_key] = waiting[c.train_key][1:]
-                    submit(c, None)
-                return
-            for c, (spec, info) in zip(job.members, trained):
-                path = os.path.join(spec_dir, _spec_file_name(c))
-                spec.save(path)  # atomic, before the rows that point to it
-                specs[c.train_key] = (spec, path)
-                train_info[c.train_key] = info
-                report.networks_trained += 1
-            with contextlib.suppress(OSError):
-                os.remove(job.checkpoint)
-            for c in job.members:
-                for other in waiting.pop(c.train_key, []):
-                    submit(other, specs[c.train_key][0])
-
-        try:
-            for cell, spec in ready:
-                submit(cell, spec)
-            for members in ensembles:
-                submit_ensemble(members)
-            while running:
-                for fut in executor.wait_any(list(running)):
-                    cell, given = running.pop(fut)
-                    if isinstance(cell, _EnsembleJob):
-                        ensemble_done(cell, fut)
-                        continue
-                    try:
-                        result = fut.result()
-                    except Exception as err:  # noqa: BLE001 - one failed cell must not stop the grid
-                        detail = "".join(traceback.format_exception_only(type(err), err)).strip()
-                        fail(cell, detail)
-                        if given is None:  # the network was not trained: the group cannot run
-                            for other in waiting.pop(cell.train_key, []):
-                                fail(other, f"its network failed to train ({detail})")
-                        continue
-                    if result["spec"] is not None:
-                        spec = result["spec"]
-                        path = os.path.join(spec_dir, _spec_file_name(cell))
-                        spec.save(path)  # atomic, before the row that points to it
-                        specs[cell.train_key] = (spec, path)
-                        report.networks_trained += 1
-                    else:
-                        spec, path = specs[cell.train_key][0], specs[cell.train_key][1]
-                        if cell.train_key in train_info:  # the first cell of an ensemble member
-                            result = {**result, "trained": True,
-                                      **train_info.pop(cell.train_key)}
-                    if "error" in result:  # network kept (a rerun reuses it), cell failed
-                        fail(cell, f"{result['error']} (the trained network is kept in {path})")
-                        for other in waiting.pop(cell.train_key, []):
-                            submit(other, spec)
-                        continue
-                    if store.record(cell, result, path, spec.content_hash()):
-                        report.recorded.append(cell.key)
-                    if bar is not None:
-                        bar.set_postfix_str(cell.label, refresh=False)
-                        bar.update(1)
-                    for other in waiting.pop(cell.train_key, []):
-                        submit(other, spec)
-        except BaseException:
-            for fut in running:
-                fut.cancel()
-            executor.shutdown(cancel=True)
-            raise
-        else:
-            executor.shutdown()
-        finally:
-            if bar is not None:
-                bar.close()
+        if pending:
+            if client is not None or scheduler is not None:
+                executor = _DaskExecutor(client, scheduler)
+            else:
+                n = min(default_workers() if workers is None else workers, len(pending))
+                executor = _InlineExecutor() if n <= 1 else _PoolExecutor(n)
+            run = _GridRun(store, executor, spec_dir, report, log)
+            run.plan(pending, max_ensemble)
+            run.execute(progress and _progress_bar(len(cells), report.skipped, grid.name))
     report.elapsed = time.perf_counter() - t_start
     return report
+
+
+def _check_run_options(workers, scheduler, client, max_ensemble):
+    """ValueError (or ImportError naming the dask extra) for invalid run_grid options."""
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"workers must be an int >= 1 or None, got {workers!r}")
+    if scheduler is not None and client is not None:
+        raise ValueError("give scheduler or client, not both")
+    if scheduler is not None or client is not None:
+        _import_distributed()  # fail before any work when the dask extra is missing
+    if max_ensemble is not None and (isinstance(max_ensemble, bool)
+                                     or not isinstance(max_ensemble, int) or max_ensemble < 1):
+        raise ValueError(f"max_ensemble must be an int >= 1 or None, got {max_ensemble!r}")
+
+
+def _progress_bar(total, done, name):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=done, unit="cell", desc=name, dynamic_ncols=True)
+
+
+class _GridRun:
+    """The scheduling of one :func:`run_grid` call: which network trains where, which cell
+    sweeps when its network is ready, and what is recorded.
+
+    Cells are grouped by trained network (``train_key``); the first cell of a group whose
+    network is not on disk trains it alone, or an ensemble trains several groups' networks
+    together (:func:`_plan_training`); the other cells of a group wait for its network.
+    """
+
+    def __init__(self, store, executor, spec_dir, report, log):
+        self.store, self.executor, self.spec_dir = store, executor, spec_dir
+        self.report, self.log = report, log
+        self.specs = {}  # train_key -> (spec, path)
+        self.waiting = {}  # train_key -> cells waiting for that network
+        self.train_info = {}  # train_key -> info of an ensemble-trained network, for its first cell
+        self.running = {}  # future -> (cell or _EnsembleJob, spec given or None)
+        self.bar = None
+
+    def plan(self, pending, max_ensemble):
+        """Group the pending cells, reuse networks on disk and plan the training."""
+        groups = {}
+        # torch (fast) sweeps first so the spec is ready soonest
+        for c in sorted(pending, key=lambda c: c.config["backend"] != "torch"):
+            groups.setdefault(c.train_key, []).append(c)
+        for tk, members in groups.items():
+            found = _load_reusable_spec(self.store, members[0], self.spec_dir)
+            if found is not None:
+                self.specs[tk] = found
+        self.ready, self.ensembles = _plan_training(groups, self.specs, self.executor.workers,
+                                                    max_ensemble)
+        self.waiting = {tk: members for tk, members in groups.items() if tk not in self.specs}
+        for cell, _ in self.ready:
+            if cell.train_key in self.waiting:  # trains its network alone, then sweeps
+                self.waiting[cell.train_key] = self.waiting[cell.train_key][1:]
+
+    def execute(self, bar):
+        """Submit the planned work and handle results until nothing runs; on any exception
+        (Ctrl-C included) cancel what is in flight and re-raise."""
+        self.bar = bar or None
+        try:
+            for cell, spec in self.ready:
+                self.submit(cell, spec)
+            for members in self.ensembles:
+                self.submit_ensemble(members)
+            while self.running:
+                for fut in self.executor.wait_any(list(self.running)):
+                    job, given = self.running.pop(fut)
+                    if isinstance(job, _EnsembleJob):
+                        self.ensemble_done(job, fut)
+                    else:
+                        self.cell_done(job, given, fut)
+        except BaseException:
+            for fut in self.running:
+                fut.cancel()
+            self.executor.shutdown(cancel=True)
+            raise
+        else:
+            self.executor.shutdown()
+        finally:
+            if self.bar is not None:
+                self.bar.close()
+
+    def submit(self, cell, spec):
+        """Run ``cell`` (training its network first if ``spec`` is None)."""
+        fut = self.executor.submit(run_cell, cell.config, spec, cell.train_key)
+        self.running[fut] = (cell, spec)
+
+    def submit_ensemble(self, members):
+        """Train the networks of ``members`` (one cell per network) as one ensemble."""
+        checkpoint = _ensemble_checkpoint(self.spec_dir, members)
+        fut = self.executor.submit(train_ensemble_networks, [c.config for c in members],
+                                   [c.train_key for c in members], checkpoint)
+        self.running[fut] = (_EnsembleJob(members, checkpoint), None)
+
+    def fail(self, cell, message):
+        """Report ``cell`` as failed."""
+        self.report.failed[cell.key] = message
+        self.log(f"cell failed: {cell.label}: {message}")
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def network_ready(self, train_key, spec):
+        """Start the cells that waited for network ``train_key``."""
+        for other in self.waiting.pop(train_key, []):
+            self.submit(other, spec)
+
+    def save_network(self, cell, spec):
+        """Save a trained network (atomically, before the rows that point to it)."""
+        path = os.path.join(self.spec_dir, _spec_file_name(cell))
+        spec.save(path)
+        self.specs[cell.train_key] = (spec, path)
+        self.report.networks_trained += 1
+
+    def ensemble_done(self, job, fut):
+        """Save an ensemble's networks and start their cells (or retry them one by one)."""
+        try:
+            trained = fut.result()
+        except Exception as err:  # noqa: BLE001 - retried network by network
+            detail = "".join(traceback.format_exception_only(type(err), err)).strip()
+            self.log(f"ensemble of {len(job.members)} networks failed ({detail}); "
+                     "training them one by one")
+            for c in job.members:  # the same networks: one that diverges fails alone
+                self.waiting[c.train_key] = self.waiting[c.train_key][1:]
+                self.submit(c, None)
+            return
+        for c, (spec, info) in zip(job.members, trained):
+            self.save_network(c, spec)
+            self.train_info[c.train_key] = info
+        with contextlib.suppress(OSError):
+            os.remove(job.checkpoint)
+        for c in job.members:
+            self.network_ready(c.train_key, self.specs[c.train_key][0])
+
+    def cell_done(self, cell, given, fut):
+        """Record a finished cell (saving the network it trained) or report its failure."""
+        try:
+            result = fut.result()
+        except Exception as err:  # noqa: BLE001 - one failed cell must not stop the grid
+            detail = "".join(traceback.format_exception_only(type(err), err)).strip()
+            self.fail(cell, detail)
+            if given is None:  # the network was not trained: the group cannot run
+                for other in self.waiting.pop(cell.train_key, []):
+                    self.fail(other, f"its network failed to train ({detail})")
+            return
+        if result["spec"] is not None:
+            self.save_network(cell, result["spec"])
+        elif cell.train_key in self.train_info:  # the first cell of an ensemble member
+            result = {**result, "trained": True, **self.train_info.pop(cell.train_key)}
+        spec, path = self.specs[cell.train_key]
+        if "error" in result:  # network kept (a rerun reuses it), cell failed
+            self.fail(cell, f"{result['error']} (the trained network is kept in {path})")
+        else:
+            if self.store.record(cell, result, path, spec.content_hash()):
+                self.report.recorded.append(cell.key)
+            if self.bar is not None:
+                self.bar.set_postfix_str(cell.label, refresh=False)
+                self.bar.update(1)
+        self.network_ready(cell.train_key, spec)
