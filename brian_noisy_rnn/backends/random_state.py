@@ -10,11 +10,13 @@ the experiments) runs inside :func:`caller_random_state`, which puts all of that
 found it, also when the helper raises. A :class:`~brian_noisy_rnn.RateCTRNN` used directly
 is an ordinary Brian2 object and draws from Brian2's generator as any group does.
 
-Brian2's own ``RuntimeDevice.get_random_state`` / ``set_random_state`` save and restore the
-numpy state and the buffers' *addresses*; after a cython run that refilled a buffer, the
-saved address points to freed memory (the next refill would free it again). So here numpy's
-state is saved with ``np.random.get_state`` (what ``get_random_state`` returns for it) and
-the buffers are restored by *content*, copied into the buffer that is current at the end.
+Up to Brian2 2.10, ``RuntimeDevice.get_random_state`` / ``set_random_state`` save and restore
+the numpy state and the buffers' *addresses*; after a cython run that refilled a buffer, the
+saved address points to freed memory (the next refill would free it again). So there numpy's
+state is saved with ``np.random.get_state`` and the buffers are restored by *content*, copied
+into the buffer that is current at the end. From Brian2 2.11 on the device owns the buffers
+(float64 arrays) and its own ``get_random_state`` / ``set_random_state`` store their contents:
+they are used as they are.
 """
 
 import contextlib
@@ -44,8 +46,17 @@ def _buffer_size():
     return int(getattr(cython_generator, "_BUFFER_SIZE", 20000))
 
 
+def _owns_buffers(device):
+    """True if the device holds the cython buffers as float64 arrays (Brian2 >= 2.11), whose
+    contents its own ``get_random_state`` stores; False for pointer buffers (older Brian2)."""
+    buffer = getattr(device, "rand_buffer", None)
+    return isinstance(buffer, np.ndarray) and buffer.dtype == np.float64 and buffer.size > 1
+
+
 def _save_buffers(device):
     """``{kind: (index, contents or None)}`` of the cython target's pre-drawn numbers."""
+    if _owns_buffers(device):
+        return device.get_random_state()
     saved = {}
     for kind in _BUFFERS:
         index = int(getattr(device, f"{kind}_buffer_index")[0])
@@ -59,6 +70,13 @@ def _save_buffers(device):
 
 
 def _restore_buffers(device, saved):
+    if _owns_buffers(device):
+        if saved is not None:
+            device.set_random_state(saved)
+        else:  # Brian2 imported inside the block: its buffers as on import (refilled on use)
+            for kind in _BUFFERS:
+                getattr(device, f"{kind}_buffer_index")[:] = 0
+        return
     for kind in _BUFFERS:
         index, contents = saved[kind] if saved is not None else (0, None)
         address = int(getattr(device, f"{kind}_buffer")[0])
