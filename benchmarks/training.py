@@ -41,7 +41,7 @@ def time_training(task, n_hidden, steps, trial_pool=None, num_threads=1, noise=N
     from brian_noisy_rnn import Noise, tasks
     from brian_noisy_rnn.bridges import train
 
-    env = tasks.make(task)
+    env = tasks.make(task, dt=20)  # NeuroGym tasks default to their own dt (100 ms)
     kw = dict(n_hidden=n_hidden, noise=noise or Noise("none"), seed=0, progress=False,
               batch_size=64, trial_pool=trial_pool, num_threads=num_threads, log_every=10 ** 6)
     train(env, steps=5, **kw)  # warm-up (imports, first-call overheads)
@@ -184,7 +184,7 @@ def time_batch(task, repeats):
     """Seconds to generate one batch of 64 fresh trials."""
     from brian_noisy_rnn import tasks
 
-    env = tasks.make(task)
+    env = tasks.make(task, dt=20)
     tasks.batch(env, 64, seed=0)
     t0 = time.perf_counter()
     for s in range(repeats):
