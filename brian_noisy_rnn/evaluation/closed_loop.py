@@ -33,7 +33,6 @@ metric (:mod:`brian_noisy_rnn.tasks.performance`), trial by trial.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
@@ -49,7 +48,7 @@ from ..tasks import make as make_task
 from ..tasks.performance import actions_from_outputs
 from ..tasks import core_of
 from ..tasks.stepping import SteppedTrials
-from .scoring import noise_seed
+from .scoring import finite_mean_sem, noise_seed
 
 if TYPE_CHECKING:
     from ..core.spec import CTRNNSpec
@@ -118,8 +117,7 @@ class ClosedLoopResult:
         float
             NaN if no trial has a finite value.
         """
-        v = self._values(name)
-        return float(v.mean()) if v.size else float("nan")
+        return finite_mean_sem(self._values(name))[0]
 
     def sem(self, name):
         """Standard error of :meth:`mean` over trials (ddof=1; NaN for fewer than 2 trials).
@@ -133,12 +131,10 @@ class ClosedLoopResult:
         -------
         float
         """
-        v = self._values(name)
-        return float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else float("nan")
+        return finite_mean_sem(self._values(name))[1]
 
     def _values(self, name):
-        v = getattr(self, check_choice(name, "name", ("performance", "reward")))
-        return v[np.isfinite(v)]
+        return getattr(self, check_choice(name, "name", ("performance", "reward")))
 
 
 def _result(trials, seed, backend=None, noise=None):

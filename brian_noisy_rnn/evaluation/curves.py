@@ -31,7 +31,7 @@ from ..core.noise import PLACEMENTS, Noise, as_noise
 from ..core.spec import check_spec
 from ..core.validation import as_dimensionless, check_int
 from ..tasks import metrics
-from .scoring import check_spec_for_task, evaluate_per_trial, task_env
+from .scoring import check_spec_for_task, evaluate_per_trial, finite_mean_sem, task_env
 
 if TYPE_CHECKING:
     import gymnasium as gym
@@ -217,11 +217,8 @@ class NoisePreferenceCurve:
         if self.trial_values is None:
             raise ValueError("difference needs per-trial values; this curve has none "
                              "(restored from a dict)")
-        d = self.trial_values[self.index_of(sigma_a)] - self.trial_values[self.index_of(sigma_b)]
-        d = d[np.isfinite(d)]
-        if d.size < 2:
-            return float(np.mean(d)) if d.size else float("nan"), float("nan")
-        return float(d.mean()), float(d.std(ddof=1) / np.sqrt(d.size))
+        return finite_mean_sem(self.trial_values[self.index_of(sigma_a)]
+                               - self.trial_values[self.index_of(sigma_b)])
 
     def summary(self):
         """The headline numbers as a flat dict (JSON-compatible).

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import gymnasium as gym
 
 __all__ = ["EvaluationResult", "check_spec_for_task", "evaluate", "evaluate_per_trial",
-           "noise_seed", "task_env"]
+           "finite_mean_sem", "noise_seed", "task_env"]
 
 
 def noise_seed(seed):
@@ -45,6 +45,28 @@ def noise_seed(seed):
         A seed in [0, 2**32) derived from ``seed`` by ``numpy.random.SeedSequence``.
     """
     return int(np.random.SeedSequence([int(seed), 0x6E6F6973]).generate_state(1)[0])
+
+
+def finite_mean_sem(values):
+    """Mean and standard error over trials of the finite entries of ``values``.
+
+    Parameters
+    ----------
+    values : float array (B,)
+        One value per trial; NaN or inf (a trial without a value) are left out.
+
+    Returns
+    -------
+    mean : float
+        NaN if no entry is finite.
+    sem : float
+        ``std(ddof=1) / sqrt(n)`` over the n finite entries; NaN for n < 2.
+    """
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    mean = float(v.mean()) if v.size else float("nan")
+    sem = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else float("nan")
+    return mean, sem
 
 
 @dataclass
@@ -94,9 +116,7 @@ class EvaluationResult:
         -------
         float
         """
-        v = self.per_trial[name]
-        v = v[np.isfinite(v)]
-        return float(v.mean()) if len(v) else float("nan")
+        return finite_mean_sem(self.per_trial[name])[0]
 
     def sem(self, name):
         """Standard error of the mean of a per-trial metric over trials (ddof=1, NaN-aware).
@@ -111,9 +131,7 @@ class EvaluationResult:
         float
             NaN with fewer than 2 trials with a value.
         """
-        v = self.per_trial[name]
-        v = v[np.isfinite(v)]
-        return float(np.std(v, ddof=1) / math.sqrt(len(v))) if len(v) > 1 else float("nan")
+        return finite_mean_sem(self.per_trial[name])[1]
 
     @property
     def sems(self):
