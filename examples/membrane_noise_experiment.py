@@ -1,0 +1,249 @@
+"""Do spiking populations with membrane noise restore what a noise-trained network learned?
+
+Trains networks with white noise inside f ("pre") and outside f ("post"), sigma_train = 1,
+3 seeds each, on two task families (``FunctionApproximation-v0`` and
+``SingleNeuronRegulator-v0``), all of a task in one ``bridges.train_ensemble``. Then, on the
+same trials, for every network:
+
+* the rate network's own curve: task MSE against the training noise's sigma (torch, noise
+  at the training placement);
+* the compensated network (``analysis.compensate``: the deterministic network with f
+  replaced by its noise average ``E f(a + sigma_train xi)``), one point;
+* the spiking realization (``SpikingRealization`` in Brian2, Poisson neurons at
+  ``rate_max`` = 25 Hz per unit of f) with M neurons per unit, each neuron with its own white
+  membrane noise of size sigma_m inside its transfer (a fresh draw per network step):
+  ``noise_preference(..., backend="brian2-spiking", placement="pre",
+  noise_as="membrane", neurons_per_unit=M)`` over sigma_m.
+
+It prints the table of docs/biological_noise.md and writes its figures.
+
+Usage::
+
+    python examples/membrane_noise_experiment.py [--out DIR] [--quick] [--target cython]
+
+Every curve is cached as a JSON file in ``--out`` (with its per-trial values, for paired
+comparisons), and training resumes from its checkpoint, so an interrupted run continues where
+it stopped; a finished run only redraws the figures and the table. ``--quick`` is a smoke test
+(tiny training, few trials and sigmas, small populations).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from brian2 import ms
+
+from brian_noisy_rnn import CTRNNSpec, Noise
+from brian_noisy_rnn.analysis import compensate
+from brian_noisy_rnn.core.atomic import atomic_write
+from brian_noisy_rnn.evaluation import evaluate_per_trial, noise_preference
+from brian_noisy_rnn.evaluation.curves import NoisePreferenceCurve
+from brian_noisy_rnn.evaluation.scoring import finite_mean_sem
+from brian_noisy_rnn.tasks import batch, make, task_name
+
+TASKS = ("FunctionApproximation-v0", "SingleNeuronRegulator-v0")
+PLACEMENTS = ("pre", "post")
+SIGMA_TRAIN = 1.0
+RATE_MAX_HZ = 25.0
+EVAL_SEED = 1234
+
+
+@dataclass(frozen=True)
+class Setting:
+    """The sizes of one run of the experiment (full or ``--quick``).
+
+    Attributes
+    ----------
+    seeds : tuple of int
+        Training seeds (one network per seed and placement).
+    steps : int
+        Adam steps of training.
+    n_hidden : int
+        Hidden units.
+    sigmas : tuple of float
+        Test sigmas (rate curve and sigma_m), absolute.
+    populations : dict of int to int
+        Neurons per unit M -> trials per sigma_m point.
+    rate_trials : int
+        Trials of the rate network's curve and of the compensated network.
+    """
+
+    seeds: tuple
+    steps: int
+    n_hidden: int
+    sigmas: tuple
+    populations: dict
+    rate_trials: int
+
+
+FULL = Setting(seeds=(0, 1, 2), steps=1500, n_hidden=32,
+               sigmas=tuple(i / 4 for i in range(9)),
+               populations={10: 200, 100: 64, 1000: 16}, rate_trials=1000)
+QUICK = Setting(seeds=(0,), steps=20, n_hidden=4, sigmas=(0.0, 1.0, 2.0),
+                populations={2: 4, 5: 3}, rate_trials=20)
+
+
+def _write_json(path, obj):
+    with atomic_write(path, prefix=".tmp-", suffix=".json") as f:
+        f.write(json.dumps(obj, indent=1).encode())
+
+
+def _spec_path(out, task, placement, seed):
+    return os.path.join(out, "specs", f"{task}_{placement}_seed{seed}.npz")
+
+
+def trained_specs(out, task, setting, progress=True):
+    """The task's networks {(placement, seed): CTRNNSpec}, trained together once and cached.
+
+    Parameters
+    ----------
+    out : str
+        The results folder (specs in ``out/specs``, the ensemble's checkpoint beside them).
+    task : str
+        Task id.
+    setting : Setting
+        The run's sizes.
+    progress : bool
+        Show the training progress bar.
+
+    Returns
+    -------
+    dict of (str, int) to CTRNNSpec
+    """
+    from brian_noisy_rnn.bridges import train_ensemble
+
+    keys = [(p, s) for p in PLACEMENTS for s in setting.seeds]
+    paths = {k: _spec_path(out, task, *k) for k in keys}
+    if all(os.path.exists(p) for p in paths.values()):
+        return {k: CTRNNSpec.load(p) for k, p in paths.items()}
+    os.makedirs(os.path.join(out, "specs"), exist_ok=True)
+    result = train_ensemble(
+        make(task, dt=20), members=[dict(noise=Noise(p, SIGMA_TRAIN), seed=s) for p, s in keys],
+        n_hidden=setting.n_hidden, activation="relu", tau=100 * ms, steps=setting.steps,
+        batch_size=64, lr=0.01, checkpoint=os.path.join(out, "specs", f"{task}.ckpt"),
+        progress=progress)
+    for k, spec in zip(keys, result.specs):
+        spec.save(paths[k])
+    return dict(zip(keys, result.specs))
+
+
+# --- curves, cached one JSON file per (task, placement, seed, kind) ---------------------------
+def _curve_path(out, task, placement, seed, kind):
+    return os.path.join(out, "curves", f"{task}_{placement}_seed{seed}_{kind}.json")
+
+
+def cached_curve(path, compute):
+    """``compute()`` (a NoisePreferenceCurve) once; later calls read ``path``.
+
+    Parameters
+    ----------
+    path : str
+        The JSON file (``NoisePreferenceCurve.to_dict`` plus the per-trial values).
+    compute : callable() -> NoisePreferenceCurve
+        Measures the curve (must keep ``trial_values``).
+
+    Returns
+    -------
+    NoisePreferenceCurve
+        With ``trial_values`` (S, B) and, in ``cell``, the seconds it took to measure.
+    """
+    if os.path.exists(path):
+        with open(path) as f:
+            data = json.load(f)
+    else:
+        t0 = time.process_time()
+        curve = compute()
+        data = {**curve.to_dict(), "trial_values": curve.trial_values.tolist(),
+                "cpu_seconds": time.process_time() - t0}
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        _write_json(path, data)
+    curve = NoisePreferenceCurve.from_dict(data)
+    curve.trial_values = np.array(data["trial_values"], dtype=float)
+    curve.cell = {"cpu_seconds": data["cpu_seconds"]}
+    return curve
+
+
+def compensated_point(spec, env, n_trials):
+    """The compensated network's MSE on the curves' trials, as a one-point curve.
+
+    ``analysis.compensate(spec)``: f replaced by ``E f(a + sigma_train xi)``, run without
+    noise (for a network trained with noise outside f: the network itself without noise).
+
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        A trained network.
+    env : TrialEnv
+        The task.
+    n_trials : int
+        Trials (the first ``n_trials`` of the evaluation batch, as for every curve).
+
+    Returns
+    -------
+    NoisePreferenceCurve
+        One point at sigma 0, with per-trial values; ``backend`` "torch".
+    """
+    comp = compensate(spec)
+    res = evaluate_per_trial(comp, env, backend="torch", noise=Noise("none"), n_trials=n_trials,
+                             seed=EVAL_SEED)
+    mean, sem = finite_mean_sem(res.per_trial["mse"])
+    return NoisePreferenceCurve(
+        sigmas=np.zeros(1), metric="mse", higher_is_better=False, mean=np.array([mean]),
+        sem=np.array([sem]), n_trials=n_trials, placement="none", process="white",
+        sigma_train=0.0, train_placement=spec.noise.placement, backend="torch",
+        seed=EVAL_SEED, task=task_name(env),
+        trial_values=res.per_trial["mse"][None], spec_hash=comp.content_hash())
+
+
+def measure(out, task, setting, target, progress=True):
+    """All curves of one task: {(placement, seed, kind): NoisePreferenceCurve}.
+
+    ``kind``: ``"rate"`` (torch, training placement), ``"compensated"``, ``"M<m>"`` (spiking,
+    membrane noise).
+
+    Parameters
+    ----------
+    out : str
+        Results folder.
+    task : str
+        Task id.
+    setting : Setting
+        The run's sizes.
+    target : str
+        Brian2 target of the spiking runs ("cython" or "numpy").
+    progress : bool
+        Print one line per curve.
+
+    Returns
+    -------
+    dict
+    """
+    specs = trained_specs(out, task, setting, progress=progress)
+    env = make(task, dt=20)
+    curves = {}
+    for (placement, seed), spec in specs.items():
+        jobs = {
+            "rate": lambda: noise_preference(spec, env, setting.sigmas, backend="torch",
+                                             n_trials=setting.rate_trials, seed=EVAL_SEED),
+            "compensated": lambda: compensated_point(spec, env, setting.rate_trials),
+        }
+        for m, n in setting.populations.items():
+            jobs[f"M{m}"] = (lambda m=m, n=n: noise_preference(
+                spec, env, setting.sigmas, backend="brian2-spiking", placement="pre",
+                noise_as="membrane", neurons_per_unit=m, rate_max_hz=RATE_MAX_HZ,
+                target=target, n_trials=n, seed=EVAL_SEED))
+        for kind, compute in jobs.items():
+            path = _curve_path(out, task, placement, seed, kind)
+            fresh = not os.path.exists(path)
+            curves[placement, seed, kind] = c = cached_curve(path, compute)
+            if progress:
+                print(f"  {task} {placement} seed {seed} {kind:>11s}: best sigma "
+                      f"{c.preferred_sigma:g}, MSE {np.nanmin(c.mean):.4g} "
+                      f"({c.cell['cpu_seconds']:.1f} s CPU{'' if fresh else ', cached'})",
+                      flush=True)
+    return curves
