@@ -142,6 +142,41 @@ def test_noise_preference_bad_arguments(net, capsys, extra, message):
     assert code == 2 and message in err
 
 
+def test_noise_preference_sweeps_membrane_noise(make_spec, tmp_path, capsys):
+    """``--noise-as membrane --neurons-per-unit M`` on brian2-spiking: the curve of
+    ``noise_preference(..., noise_as="membrane")``, inside f also for a network trained with
+    noise outside f."""
+    spec = make_spec(3, n_in=1, n_out=1, dt=20 * ms, noise=Noise("post", sigma=2.0), seed=4)
+    path = spec.save(tmp_path / "post.npz")
+    code, stdout, err = run(capsys, "noise-preference", path, "--task", FA, "--sigmas", "0",
+                            "--backend", "brian2-spiking", "--noise-as", "membrane",
+                            "--neurons-per-unit", "2", "--rate-max-hz", "25",
+                            "--target", "numpy", "--n-trials", "2", "--json")
+    assert code == 0, err
+    curve = json.loads(stdout)["curve"]
+    expected = noise_preference(spec, FA, [0], backend="brian2-spiking", n_trials=2, seed=0,
+                                noise_as="membrane", neurons_per_unit=2, rate_max_hz=25.0,
+                                target="numpy")
+    assert curve["placement"] == "pre" and curve["train_placement"] == "post"
+    assert curve["sigmas"] == [0.0, 2.0]
+    np.testing.assert_allclose(curve["mean"], expected.mean, rtol=1e-12)
+    assert curve["mean"][0] != curve["mean"][1]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--backend", "brian2-spiking", "--noise-as", "membrane"], "--neurons-per-unit"),
+    (["--backend", "numpy", "--neurons-per-unit", "5"], "--neurons-per-unit"),
+    (["--backend", "torch", "--noise-as", "count"], "--noise-as"),
+    (["--backend", "brian2-spiking", "--noise-as", "membrane", "--neurons-per-unit", "5",
+      "--placement", "post", "--sigma", "1"], "--placement"),
+    (["--backend", "brian2-spiking", "--rate-max-hz", "0"], "--rate-max-hz"),
+])
+def test_noise_preference_bad_spiking_flags(net, capsys, extra, message):
+    _, path = net
+    code, _, err = run(capsys, "noise-preference", path, "--task", FA, "--sigmas", "1", *extra)
+    assert code == 2 and message in err, err
+
+
 def test_noise_preference_needs_placement_for_a_noise_free_network(make_spec, tmp_path, capsys):
     path = make_spec(4, n_in=1, n_out=1, dt=20 * ms).save(tmp_path / "quiet.npz")
     code, _, err = run(capsys, "noise-preference", path, "--task", FA, "--sigmas", "1")

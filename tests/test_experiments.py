@@ -18,7 +18,7 @@ import pytest
 from brian_noisy_rnn.cli import main
 from brian_noisy_rnn.experiments import (Cell, GridError, ResultStore, grid_from_dict, load_grid,
                                          run_grid)
-from brian_noisy_rnn.evaluation.curves import NoisePreferenceCurve
+from brian_noisy_rnn.evaluation.curves import NoisePreferenceCurve, noise_preference
 
 TINY_TOML = """
 name = "tiny"
@@ -112,6 +112,53 @@ def test_bad_grid_errors_name_the_key(tmp_path, text, key):
     with pytest.raises(GridError) as info:
         load_grid(path)
     assert key in str(info.value) and str(path) in str(info.value)
+
+
+_SPIKING = ('[grid]\ntasks = ["FunctionApproximation-v0"]\nplacements = ["pre", "post"]\n'
+            'train_sigmas = [1.0]\nseeds = [0]\nbackends = ["brian2-spiking"]\n')
+
+
+@pytest.mark.parametrize("text, key", [
+    (_SPIKING + '[sweep]\nplacement = "inside"\n', "sweep.placement"),
+    (_SPIKING + '[sweep]\nplacement = 1\n', "sweep.placement"),
+    (_SPIKING + '[backend_options.brian2-spiking]\nnoise_as = "inside"\nneurons_per_unit = 5\n',
+     "backend_options.brian2-spiking.noise_as"),
+    (_SPIKING + '[backend_options.brian2-spiking]\nnoise_as = "membrane"\n',
+     "backend_options.brian2-spiking.neurons_per_unit"),
+    (_SPIKING + '[sweep]\nplacement = "post"\n[backend_options.brian2-spiking]\n'
+                'noise_as = "membrane"\nneurons_per_unit = 5\n', "sweep.placement"),
+])
+def test_bad_test_noise_settings_name_the_key(tmp_path, text, key):
+    test_bad_grid_errors_name_the_key(tmp_path, text, key)
+
+
+def test_grid_sweeps_membrane_noise_and_a_chosen_test_placement(tmp_path):
+    """``noise_as = "membrane"`` sweeps every network's membrane noise (inside f, also for a
+    network trained with noise outside f); ``sweep.placement`` sets the test placement of
+    every network on every backend; grids without it keep their cell keys."""
+    from brian_noisy_rnn import CTRNNSpec
+
+    plain = grid_from_dict(tiny_grid_dict())
+    assert "test_placement" not in plain.cells()[0].config
+    d = tiny_grid_dict(sweep={"sigmas": [0.0, 1.0], "n_trials": 3, "seed": 7, "placement": "pre"},
+                       backend_options={"brian2-spiking": {
+                           "noise_as": "membrane", "neurons_per_unit": 2, "rate_max_hz": 25.0,
+                           "target": "numpy"}})
+    d["grid"] = dict(d["grid"], backends=["torch", "brian2-spiking"])
+    grid = grid_from_dict(d)
+    assert grid_from_dict(grid.to_dict()).test_placement == "pre"
+    report = run_grid(grid, tmp_path / "r.sqlite", workers=1, progress=False)
+    assert report.complete and len(report.recorded) == 4
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        rows = {(r["placement"], r["backend"]): r for r in store.cells()}
+        for (train_placement, backend), r in rows.items():
+            curve = r["curve"]
+            assert curve["placement"] == "pre" and curve["train_placement"] == train_placement
+            assert len(set(curve["mean"])) == len(curve["mean"])  # the swept noise acts
+        post = CTRNNSpec.load(store.resolve_path(rows["post", "torch"]["spec_path"]))
+    expected = noise_preference(post, "FunctionApproximation-v0", [0.0, 1.0], placement="pre",
+                                backend="torch", n_trials=3, seed=7)
+    np.testing.assert_allclose(rows["post", "torch"]["curve"]["mean"], expected.mean, rtol=1e-12)
 
 
 def test_invalid_toml_and_missing_file(tmp_path):

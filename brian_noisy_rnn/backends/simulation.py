@@ -119,11 +119,17 @@ def check_backend_options(backend, options, name="options"):
             check_brian2_options(**options)
         except ValueError as err:
             raise ValueError(f"{name}: {err}") from None
-    elif backend == "brian2-spiking" and "target" in options:
-        from .spiking.run import TARGETS
+    elif backend == "brian2-spiking":
+        from .spiking.run import NOISE_AS, TARGETS
 
-        if options["target"] not in TARGETS:
+        if "target" in options and options["target"] not in TARGETS:
             raise ValueError(f"{name}.target must be one of {TARGETS}, got {options['target']!r}")
+        noise_as = options.get("noise_as", "count")
+        if noise_as not in NOISE_AS:
+            raise ValueError(f"{name}.noise_as must be one of {NOISE_AS}, got {noise_as!r}")
+        if noise_as == "membrane" and options.get("neurons_per_unit") is None:
+            raise ValueError(f"{name}.neurons_per_unit is required with noise_as = 'membrane' "
+                             "(the population size is not derived from the membrane noise)")
     return options
 
 

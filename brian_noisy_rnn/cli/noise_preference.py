@@ -1,9 +1,11 @@
 """``brian-noisy-rnn noise-preference``: sweep a saved network's test noise on a task.
 
 Evaluates the network at every test sigma with the same trials and noise draws
-(:func:`brian_noisy_rnn.noise_preference`), prints the headline (the preferred sigma, the
-metric at 0 and at the training sigma, and their paired difference) and the curve, and
-writes the curve (JSON from ``NoisePreferenceCurve.to_dict`` or CSV rows) and its figure.
+(:func:`brian_noisy_rnn.noise_preference`; on brian2-spiking, ``--noise-as membrane
+--neurons-per-unit M`` sweeps each spiking neuron's membrane noise), prints the headline
+(the preferred sigma, the metric at 0 and at the training sigma, and their paired
+difference) and the curve, and writes the curve (JSON from ``NoisePreferenceCurve.to_dict``
+or CSV rows) and its figure.
 """
 
 import argparse
@@ -61,6 +63,16 @@ def add_parser(sub):
                    help="numpy, torch, brian2 or brian2-spiking (default: %(default)s)")
     p.add_argument("--target", default=None,
                    help="Brian2 code-generation target: numpy, cython or cpp_standalone")
+    p.add_argument("--noise-as", choices=("count", "membrane"), default=None,
+                   help="brian2-spiking only: what the swept sigma is. count (default): the "
+                        "spike-count noise (it sets the population size); membrane: each "
+                        "neuron's membrane noise inside its transfer, in units of the drive "
+                        "(needs --neurons-per-unit; the test placement is then pre)")
+    p.add_argument("--neurons-per-unit", type=_types.int1, default=None,
+                   help="brian2-spiking only: neurons per rate unit M (default: derived from "
+                        "the count noise's sigma)")
+    p.add_argument("--rate-max-hz", type=_types.pos_float, default=None,
+                   help="brian2-spiking only: firing rate in Hz at f(a) = 1 (default: 100)")
     p.add_argument("--n-trials", type=_types.int1, default=1000,
                    help="trials per sigma, the same at every sigma (default: %(default)s)")
     p.add_argument("--seed", type=_types.seed, default=0,
@@ -165,6 +177,43 @@ def headline(curve):
     return lines
 
 
+def spiking_options(args):
+    """The ``brian2-spiking`` options of ``--noise-as``, ``--neurons-per-unit``, ``--rate-max-hz``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        With ``backend``, ``placement``, ``noise_as``, ``neurons_per_unit`` and
+        ``rate_max_hz``.
+
+    Returns
+    -------
+    dict
+        ``noise_as``, ``neurons_per_unit`` and ``rate_max_hz`` as given (unset flags are left
+        out).
+
+    Raises
+    ------
+    ValueError
+        Naming the flag: one of them with a backend other than brian2-spiking,
+        ``--noise-as membrane`` without ``--neurons-per-unit`` or with a ``--placement``
+        other than pre.
+    """
+    given = {k: getattr(args, k) for k in ("noise_as", "neurons_per_unit", "rate_max_hz")
+             if getattr(args, k) is not None}
+    if given and args.backend != "brian2-spiking":
+        flag = "--" + next(iter(given)).replace("_", "-")
+        raise ValueError(f"{flag} is only used with --backend brian2-spiking, not {args.backend!r}")
+    if given.get("noise_as") == "membrane":
+        if "neurons_per_unit" not in given:
+            raise ValueError("--noise-as membrane needs --neurons-per-unit (the population size "
+                             "is not derived from the membrane noise)")
+        if args.placement not in (None, "pre"):
+            raise ValueError(f"--noise-as membrane sweeps noise inside each neuron's f: "
+                             f"--placement must be pre (or left out), got {args.placement}")
+    return given
+
+
 def run(args):
     """Sweep, print the headline, write the requested files.
 
@@ -191,11 +240,11 @@ def run(args):
     check_backend(args.backend)
     if args.n_trials < 1:
         raise ValueError(f"--n-trials must be >= 1, got {args.n_trials}")
-    options = target_options(args)
+    options = {**target_options(args), **spiking_options(args)}
     files = _targets(args)
     spec = CTRNNSpec.load(spec_path)
     task = task_from_args(args, spec, spec_path)
-    if args.placement is None and spec.noise.placement == "none":
+    if args.placement is None and spec.noise.placement == "none" and args.noise_as != "membrane":
         raise ValueError("--placement is required: the network was trained without noise; "
                          "pass --placement pre, post or state")
     sigma_train = spec.noise.scalar_sigma()

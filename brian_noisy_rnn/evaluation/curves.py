@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import tasks as tasks_module
 from ..backends.random_state import keeps_random_state
-from ..backends.simulation import NonFiniteResultWarning, check_backend
+from ..backends.simulation import NonFiniteResultWarning, check_backend, check_backend_options
 from ..core.noise import PLACEMENTS, Noise, as_noise
 from ..core.spec import check_spec
 from ..core.validation import as_dimensionless, check_int
@@ -466,7 +466,8 @@ def noise_preference(spec: CTRNNSpec, env: str | gym.Env, sigmas: np.ndarray, *,
         Test-noise amplitudes, >= 0 (dimensionless). 0 and the training sigma are always
         added (see :func:`sigma_grid`).
     placement : {"pre", "post", "state"} or None
-        Where the test noise enters; None: the training placement. With the training
+        Where the test noise enters; None: the training placement (with
+        ``noise_as="membrane"``: "pre", whatever the training placement). With the training
         placement the training noise process (e.g. OU with its ``tau_noise``) is kept;
         another placement uses white noise.
     backend : {"numpy", "torch", "brian2", "brian2-spiking"}
@@ -491,6 +492,9 @@ def noise_preference(spec: CTRNNSpec, env: str | gym.Env, sigmas: np.ndarray, *,
         Show a tqdm bar over sigmas.
     **options : keyword arguments
         Passed to :func:`~brian_noisy_rnn.simulate` (e.g. ``target="cython"`` for Brian2).
+        On ``"brian2-spiking"``, ``noise_as="membrane"`` with ``neurons_per_unit=M`` sweeps
+        each neuron's membrane noise sigma_m (noise inside its transfer, so the test
+        placement is "pre"; see ``docs/biological_noise.md``).
 
     Returns
     -------
@@ -513,6 +517,10 @@ def noise_preference(spec: CTRNNSpec, env: str | gym.Env, sigmas: np.ndarray, *,
 
     check_spec(spec)
     env = task_env(spec, env)
+    check_backend(backend)
+    if backend == "brian2-spiking":
+        check_backend_options(backend, options)
+    membrane = backend == "brian2-spiking" and options.get("noise_as") == "membrane"
     train_placement = spec.noise.placement
     if noise is not None:
         as_noise(noise)
@@ -521,6 +529,8 @@ def noise_preference(spec: CTRNNSpec, env: str | gym.Env, sigmas: np.ndarray, *,
         if noise.placement == "none":
             raise ValueError("noise must be a template with placement 'pre', 'post' or 'state'")
         placement = noise.placement
+    if placement is None and membrane:
+        placement = "pre"  # membrane noise is noise inside each neuron's f, whatever the training
     if placement is None:
         if train_placement == "none":
             raise ValueError("placement is required: the spec was trained without noise "
@@ -529,7 +539,9 @@ def noise_preference(spec: CTRNNSpec, env: str | gym.Env, sigmas: np.ndarray, *,
     if placement == "none" or placement not in PLACEMENTS:
         raise ValueError(f"placement must be one of {[p for p in PLACEMENTS if p != 'none']} "
                          f"or None, got {placement!r}")
-    check_backend(backend)
+    if membrane and placement != "pre":
+        raise ValueError(f"noise_as='membrane' sweeps each spiking neuron's membrane noise, which "
+                         f"is noise inside f: placement must be 'pre' or None, got {placement!r}")
     n_trials = check_int(n_trials, "n_trials", 1)
     seed = check_int(seed, "seed", 0, 2 ** 32)
     sigma_train = spec.noise.scalar_sigma()

@@ -19,6 +19,8 @@ File layout (all tables but ``[grid]`` are optional; defaults shown)::
     # sigmas = [0.0, 0.5, 1.0]           # ... or absolute test sigmas (not both)
     n_trials = 2000                      # trials per test sigma
     seed = 1234                          # trials and test noise (the same at every sigma)
+    # placement = "pre"                  # test-noise placement of every network (pre / post /
+                                         # state; default: each network's training placement)
 
     [network]
     n_hidden = 32
@@ -37,6 +39,10 @@ File layout (all tables but ``[grid]`` are optional; defaults shown)::
     [backend_options.brian2]             # per backend: simulate() options, and n_trials
     target = "numpy"
     # n_trials = 500                     # overrides [sweep] n_trials for this backend
+
+    [backend_options.brian2-spiking]     # e.g. sweep each spiking neuron's membrane noise
+    # noise_as = "membrane"              # (noise inside f, so the test placement is "pre"
+    # neurons_per_unit = 100             #  for networks of every training placement)
 
     [task_kwargs."PerceptualDecisionMaking-v0"]   # keywords of tasks.make for one task
     # timing = { stimulus = 500 }
@@ -173,7 +179,9 @@ class Cell:
     config : dict
         JSON-compatible; everything that determines the cell's result: task, task_kwargs,
         network, training, placement, process, tau_noise_ms, train_sigma, seed, backend,
-        backend_options, test_sigmas (absolute), n_trials, eval_seed.
+        backend_options, test_sigmas (absolute), n_trials, eval_seed, and ``test_placement``
+        when the grid sets ``sweep.placement`` (absent otherwise, so cells of grids without it
+        keep their keys).
     key : str
         SHA-256 of the canonical JSON of ``config`` and ``grid_name`` (the database's unique
         cell key: two grids that differ only in name record their own cells, sharing the
@@ -244,6 +252,9 @@ class Grid:
         Absolute test sigmas.
     relative_sigmas : tuple of float or None
         Test sigmas as multiples of the training sigma.
+    test_placement : str or None
+        Where the test noise enters for every network ("pre", "post", "state"); None: each
+        network's training placement (and "pre" for membrane noise on "brian2-spiking").
     n_trials : int
         Evaluation trials per test sigma.
     eval_seed : int
@@ -275,6 +286,7 @@ class Grid:
     backend_options: dict = field(default_factory=dict)
     task_kwargs: dict = field(default_factory=dict)
     source: str = "<dict>"
+    test_placement: str | None = None
 
     def sweep_sigmas(self, train_sigma):
         """Absolute test sigmas for a network trained at ``train_sigma``.
@@ -323,6 +335,8 @@ class Grid:
                                 "n_trials": n_trials,
                                 "eval_seed": self.eval_seed,
                             }
+                            if self.test_placement is not None:
+                                config["test_placement"] = self.test_placement
                             out.append(Cell.from_config(config, self.name))
         return out
 
@@ -336,6 +350,8 @@ class Grid:
             ``task_kwargs`` and the ``name``.
         """
         sweep = {"n_trials": self.n_trials, "seed": self.eval_seed}
+        if self.test_placement is not None:
+            sweep["placement"] = self.test_placement
         if self.test_sigmas is not None:
             sweep["sigmas"] = list(self.test_sigmas)
         else:
@@ -536,7 +552,8 @@ def grid_from_dict(data: dict, source: str = "<dict>", default_name: str = "grid
             _fail(source, f"grid.backends[{i}]", f"must be one of {sorted(BACKENDS)}, got {b!r}")
 
     sweep = _check_table(source, "sweep", data.get("sweep", {}))
-    _check_keys(source, "sweep", sweep, {"sigmas", "relative_sigmas", "n_trials", "seed"})
+    _check_keys(source, "sweep", sweep, {"sigmas", "relative_sigmas", "n_trials", "seed",
+                                         "placement"})
     if "sigmas" in sweep and "relative_sigmas" in sweep:
         _fail(source, "sweep.sigmas", "give either sweep.sigmas or sweep.relative_sigmas, not both")
     test_sigmas = relative = None
@@ -551,6 +568,12 @@ def grid_from_dict(data: dict, source: str = "<dict>", default_name: str = "grid
                                                    "the training sigma); use sweep.sigmas instead")
     n_trials = _check_value(source, "sweep.n_trials", sweep.get("n_trials", _SWEEP_DEFAULTS["n_trials"]), "int1")
     eval_seed = _check_value(source, "sweep.seed", sweep.get("seed", _SWEEP_DEFAULTS["seed"]), "seed")
+    test_placement = None
+    if "placement" in sweep:
+        test_placement = _check_value(source, "sweep.placement", sweep["placement"], "str")
+        if test_placement not in PLACEMENTS or test_placement == "none":
+            _fail(source, "sweep.placement", f"must be one of "
+                  f"{[p for p in PLACEMENTS if p != 'none']}, got {test_placement!r}")
 
     network = _check_network(source, _check_table(source, "network", data.get("network", {})))
     for i, p in enumerate(placements):
@@ -560,6 +583,12 @@ def grid_from_dict(data: dict, source: str = "<dict>", default_name: str = "grid
     training = _check_training(source, _check_table(source, "training", data.get("training", {})))
     backend_options = _check_backend_options(
         source, _check_table(source, "backend_options", data.get("backend_options", {})), backends)
+    if test_placement not in (None, "pre"):
+        for backend, opts in backend_options.items():
+            if opts.get("noise_as") == "membrane":
+                _fail(source, "sweep.placement",
+                      f"must be 'pre' (or absent) with backend_options.{backend}.noise_as = "
+                      f"'membrane': membrane noise is noise inside f; got {test_placement!r}")
     _check_tasks(source, tasks)
     task_kwargs = _check_task_kwargs(
         source, _check_table(source, "task_kwargs", data.get("task_kwargs", {})), tasks, network["dt_ms"])
@@ -567,4 +596,5 @@ def grid_from_dict(data: dict, source: str = "<dict>", default_name: str = "grid
                 train_sigmas=tuple(train_sigmas), seeds=tuple(seeds), backends=tuple(backends),
                 test_sigmas=test_sigmas, relative_sigmas=relative, n_trials=n_trials,
                 eval_seed=eval_seed, network=network, training=training,
-                backend_options=backend_options, task_kwargs=task_kwargs, source=source)
+                backend_options=backend_options, task_kwargs=task_kwargs, source=source,
+                test_placement=test_placement)

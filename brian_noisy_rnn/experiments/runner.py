@@ -327,6 +327,7 @@ def run_cell(config: dict, spec: CTRNNSpec | None = None, train_key: str = "") -
             with lock:
                 t0 = time.perf_counter()
                 curve = noise_preference(spec, env, config["test_sigmas"],
+                                         placement=config.get("test_placement"),
                                          backend=config["backend"], n_trials=config["n_trials"],
                                          seed=config["eval_seed"], **config["backend_options"])
                 eval_seconds = time.perf_counter() - t0
