@@ -247,3 +247,206 @@ def measure(out, task, setting, target, progress=True):
                       f"({c.cell['cpu_seconds']:.1f} s CPU{'' if fresh else ', cached'})",
                       flush=True)
     return curves
+
+
+# --- summary: seed-averaged curves, paired comparisons, table, figures ------------------------
+def _combine(means, sems):
+    """Mean over networks of per-network means, and its standard error (independent SEs)."""
+    means, sems = np.asarray(means, dtype=float), np.asarray(sems, dtype=float)
+    return means.mean(axis=0), np.sqrt((sems ** 2).sum(axis=0)) / len(means)
+
+
+def _paired(a, b):
+    """Per-trial ``a - b`` on the trials both have (the first ones: same seed, same batch)."""
+    n = min(a.size, b.size)
+    return finite_mean_sem(a[:n] - b[:n])
+
+
+def summarize(curves, seeds):
+    """Seed-averaged curves and the headline comparisons of one task.
+
+    Parameters
+    ----------
+    curves : dict
+        From :func:`measure`.
+    seeds : sequence of int
+        The training seeds.
+
+    Returns
+    -------
+    dict
+        ``(placement, kind)`` -> dict with ``sigmas``, ``mean``, ``sem`` (seed-averaged,
+        standard error over trials with the networks fixed), ``best_sigma`` (of the averaged
+        curve), ``best_per_seed``, ``n_trials`` and, for the spiking kinds, the paired
+        differences ``vs_zero``, ``vs_rate_train``, ``vs_compensated`` (mean, se) of the MSE
+        at ``best_sigma`` against sigma_m = 0, the rate network at sigma_train and the
+        compensated network, each on the same trials.
+    """
+    out = {}
+    kinds = sorted({k for (_, _, k) in curves}, key=lambda k: (k[0] == "M", len(k), k))
+    for placement in PLACEMENTS:
+        for kind in kinds:
+            cs = [curves[placement, s, kind] for s in seeds]
+            mean, sem = _combine([c.mean for c in cs], [c.sem for c in cs])
+            best = int(np.nanargmin(mean))
+            row = {"sigmas": cs[0].sigmas, "mean": mean, "sem": sem,
+                   "best_sigma": float(cs[0].sigmas[best]), "n_trials": cs[0].n_trials,
+                   "best_per_seed": [c.preferred_sigma for c in cs]}
+            if kind.startswith("M"):
+                for name, other in (("vs_zero", None), ("vs_rate_train", "rate"),
+                                    ("vs_compensated", "compensated")):
+                    diffs = []
+                    for s, c in zip(seeds, cs):
+                        x = c.trial_values[best]
+                        if other is None:
+                            y = c.trial_values[c.index_of(0.0)]
+                        else:
+                            ref = curves[placement, s, other]
+                            y = ref.trial_values[ref.index_of(SIGMA_TRAIN) if other == "rate" else 0]
+                        diffs.append(_paired(x, y))
+                    d = np.array(diffs)
+                    row[name] = _combine(d[:, :1], d[:, 1:])
+            out[placement, kind] = row
+    return out
+
+
+def _fmt(mean, se):
+    return f"{float(np.ravel(mean)[0]):+.4f} ± {float(np.ravel(se)[0]):.4f}"
+
+
+def table(task, summary):
+    """The markdown table of one task (the rows of docs/biological_noise.md).
+
+    Parameters
+    ----------
+    task : str
+        Task id.
+    summary : dict
+        From :func:`summarize`.
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
+    lines = [f"{task} (sigma_train = {SIGMA_TRAIN:g}; MSE mean ± SE over trials, averaged over "
+             "the seeds)", "",
+             "| trained | test noise | trials | best sigma (mean curve; per seed) | MSE at 0 | "
+             f"MSE at {SIGMA_TRAIN:g} | MSE at best | best - rate at sigma_train | "
+             "best - compensated |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for placement in PLACEMENTS:
+        for (p, kind), r in summary.items():
+            if p != placement:
+                continue
+            i0, ib = 0, int(np.flatnonzero(r["sigmas"] == r["best_sigma"])[0])
+            name = {"rate": f"rate network, {placement} (torch)",
+                    "compensated": "compensated network"}.get(
+                kind, f"spiking, M = {kind[1:]}, membrane sigma_m")
+            per_seed = ", ".join(f"{s:g}" for s in r["best_per_seed"])
+            best = "—" if kind == "compensated" else f"{r['best_sigma']:g} ({per_seed})"
+            at0 = f"{r['mean'][i0]:.4f} ± {r['sem'][i0]:.4f}"
+            it = np.flatnonzero(np.isclose(r["sigmas"], SIGMA_TRAIN))
+            att = f"{r['mean'][it[0]]:.4f} ± {r['sem'][it[0]]:.4f}" if it.size else "—"
+            atb = "—" if kind == "compensated" else f"{r['mean'][ib]:.4f} ± {r['sem'][ib]:.4f}"
+            vr = _fmt(*r["vs_rate_train"]) if "vs_rate_train" in r else ""
+            vc = _fmt(*r["vs_compensated"]) if "vs_compensated" in r else ""
+            lines.append(f"| {placement} | {name} | {r['n_trials']} | {best} | {at0} | {att} | {atb} | "
+                         f"{vr} | {vc} |")
+    return lines
+
+
+def figure(task, summary, path):
+    """MSE against the test sigma: one panel per training placement (PNG).
+
+    Parameters
+    ----------
+    task : str
+        Task id.
+    summary : dict
+        From :func:`summarize`.
+    path : str
+        The image file.
+
+    Returns
+    -------
+    str
+        The path written.
+    """
+    from brian_noisy_rnn.plotting import new_figure, save_figure
+
+    fig = new_figure((9.0, 3.6))
+    axes = fig.subplots(1, len(PLACEMENTS), sharey=True)
+    colors = {}
+    for ax, placement in zip(np.atleast_1d(axes), PLACEMENTS):
+        for (p, kind), r in summary.items():
+            if p != placement:
+                continue
+            if kind == "compensated":
+                m, e = r["mean"][0], r["sem"][0]
+                ax.axhline(m, color="0.4", ls="--", lw=1, label="compensated (no noise)")
+                ax.axhspan(m - e, m + e, color="0.85", lw=0)
+                continue
+            if kind == "rate":
+                style = dict(color="k", lw=2, label=f"rate, {placement} noise (torch)")
+            else:
+                c = colors.setdefault(kind, f"C{len(colors)}")
+                style = dict(color=c, lw=1.2, label=f"spiking M = {kind[1:]}, membrane")
+            ax.errorbar(r["sigmas"], r["mean"], yerr=r["sem"], marker="o", ms=3, capsize=2,
+                        **style)
+            ib = int(np.flatnonzero(r["sigmas"] == r["best_sigma"])[0])
+            ax.plot(r["sigmas"][ib], r["mean"][ib], marker="*", ms=11, color=style["color"],
+                    ls="none")
+        ax.axvline(SIGMA_TRAIN, color="0.6", ls=":", lw=1)
+        ax.set_yscale("log")
+        ax.set_xlabel("test sigma (rate) / sigma_m (spiking)")
+        ax.set_title(f"trained with noise {'inside' if placement == 'pre' else 'outside'} f")
+    np.atleast_1d(axes)[0].set_ylabel("task MSE")
+    np.atleast_1d(axes)[-1].legend(fontsize=7, loc="upper left")
+    fig.suptitle(task, fontsize=10)
+    return save_figure(fig, path, dpi=100, close=True)
+
+
+def main(argv=None):
+    """Run (or resume) the experiment, print the tables, write the figures.
+
+    Parameters
+    ----------
+    argv : list of str or None
+        Command-line arguments (None: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    dict
+        task -> summary (:func:`summarize`).
+    """
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--out", default="membrane_noise_experiment",
+                   help="results folder (resumes what is cached there)")
+    p.add_argument("--target", default="cython", choices=["numpy", "cython"],
+                   help="Brian2 target of the spiking runs")
+    p.add_argument("--quick", action="store_true", help="smoke test: tiny training and sweeps")
+    args = p.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    setting = QUICK if args.quick else FULL
+    os.makedirs(args.out, exist_ok=True)
+    results, lines, cpu = {}, [], 0.0
+    for task in TASKS:
+        curves = measure(args.out, task, setting, args.target)
+        cpu += sum(c.cell["cpu_seconds"] for c in curves.values())
+        results[task] = summary = summarize(curves, setting.seeds)
+        lines += table(task, summary) + [""]
+        path = figure(task, summary, os.path.join(args.out, f"membrane_{task.split('-')[0]}.png"))
+        print(f"wrote {path}")
+    text = "\n".join(lines)
+    with atomic_write(os.path.join(args.out, "table.md"), suffix=".md") as f:
+        f.write(text.encode())
+    print(text)
+    print(f"CPU time of the curves (as measured when they were computed): {cpu / 60:.1f} min")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -3,6 +3,9 @@ without it bit for bit, the population limit E[f(a + sigma_m xi)], Brian2 target
 ``noise_preference`` over sigma_m."""
 
 import hashlib
+import importlib.util
+import sys
+from pathlib import Path
 
 import brian2
 import numpy as np
@@ -349,3 +352,72 @@ def test_noise_preference_over_membrane_sigma():
     assert curve.placement == "pre" and curve.backend == "brian2-spiking"
     assert np.all(np.isfinite(curve.mean))
     assert len(set(curve.mean.tolist())) == 3  # sigma_m changes the runs
+
+
+def test_noise_preference_membrane_placement_follows_from_noise_as():
+    """With ``noise_as="membrane"`` the test placement is "pre" also for a network trained
+    with noise outside f; another placement is refused before anything runs."""
+    from brian_noisy_rnn.core.examples import example_spec
+    from brian_noisy_rnn.evaluation.curves import noise_preference
+
+    spec = example_spec(4, noise=Noise("post", 1.0))
+    kw = dict(backend="brian2-spiking", n_trials=2, seed=0, neurons_per_unit=2,
+              rate_max_hz=25.0, noise_as="membrane")
+    with pytest.raises(ValueError, match="placement must be 'pre'"):
+        noise_preference(spec, "FunctionApproximation-v0", [0.0], placement="post", **kw)
+    with pytest.raises(ValueError, match="neurons_per_unit is required"):
+        noise_preference(spec, "FunctionApproximation-v0", [0.0], backend="brian2-spiking",
+                         n_trials=2, seed=0, noise_as="membrane")
+    curve = noise_preference(spec, "FunctionApproximation-v0", [0.0], **kw)
+    assert curve.placement == "pre" and curve.train_placement == "post"
+    assert curve.sigmas.tolist() == [0.0, 1.0] and curve.mean[0] != curve.mean[1]
+
+
+# --- examples/membrane_noise_experiment.py on a tiny setting ------------------------------------
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "membrane_noise_experiment.py"
+
+
+def _example():
+    spec = importlib.util.spec_from_file_location("membrane_noise_experiment", EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_membrane_noise_experiment_core(tmp_path, monkeypatch):
+    """The example's measurement on a tiny setting: every curve of both placements, the
+    compensated network of a noise-outside network equal to that network at sigma 0 (same
+    trials), membrane noise swept inside f for both, a rerun that reads every curve from its
+    cache, the paired differences of the summary, the table and the figure."""
+    ex = _example()
+    tiny = ex.Setting(seeds=(0,), steps=2, n_hidden=3, sigmas=(0.0, 2.0), populations={2: 3},
+                      rate_trials=5)
+    task = "SingleNeuronRegulator-v0"
+    curves = ex.measure(str(tmp_path), task, tiny, "numpy", progress=False)
+    assert set(curves) == {(p, 0, k) for p in ("pre", "post") for k in ("rate", "compensated", "M2")}
+    np.testing.assert_allclose(curves["post", 0, "compensated"].trial_values[0],
+                               curves["post", 0, "rate"].trial_values[0], rtol=1e-12)
+    assert not np.allclose(curves["pre", 0, "compensated"].trial_values[0],
+                           curves["pre", 0, "rate"].trial_values[0])
+    for p in ("pre", "post"):
+        c = curves[p, 0, "M2"]
+        assert (c.placement, c.train_placement, c.n_trials) == ("pre", p, 3)
+        assert c.sigmas.tolist() == [0.0, 1.0, 2.0] and c.trial_values.shape == (3, 3)
+
+    monkeypatch.setattr(ex, "noise_preference", lambda *a, **k: pytest.fail("recomputed"))
+    again = ex.measure(str(tmp_path), task, tiny, "numpy", progress=False)
+    for key, c in curves.items():
+        np.testing.assert_array_equal(again[key].trial_values, c.trial_values)
+
+    summary = ex.summarize(curves, tiny.seeds)
+    r, c = summary["pre", "M2"], curves["pre", 0, "M2"]
+    assert r["best_sigma"] == c.preferred_sigma
+    assert float(r["vs_zero"][0][0]) == pytest.approx(c.difference(r["best_sigma"], 0.0)[0])
+    rate = curves["pre", 0, "rate"]
+    best = c.trial_values[c.index_of(r["best_sigma"])]
+    want = np.mean(best - rate.trial_values[rate.index_of(1.0)][:3])
+    assert float(r["vs_rate_train"][0][0]) == pytest.approx(want)
+    assert len(ex.table(task, summary)) == 4 + 2 * 3
+    path = ex.figure(task, summary, str(tmp_path / "fig.png"))
+    assert open(path, "rb").read(4) == b"\x89PNG"
