@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -140,6 +141,8 @@ def test_grid_sweeps_membrane_noise_and_a_chosen_test_placement(tmp_path):
 
     plain = grid_from_dict(tiny_grid_dict())
     assert "test_placement" not in plain.cells()[0].config
+    example = load_grid(Path(__file__).resolve().parents[1] / "examples" / "membrane_noise_grid.toml")
+    assert {c.config["backend_options"].get("noise_as") for c in example.cells()} == {None, "membrane"}
     d = tiny_grid_dict(sweep={"sigmas": [0.0, 1.0], "n_trials": 3, "seed": 7, "placement": "pre"},
                        backend_options={"brian2-spiking": {
                            "noise_as": "membrane", "neurons_per_unit": 2, "rate_max_hz": 25.0,
