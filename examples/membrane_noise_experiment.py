@@ -203,7 +203,8 @@ def compensated_point(spec, env, n_trials):
 def measure(out, task, setting, target, progress=True):
     """All curves of one task: {(placement, seed, kind): NoisePreferenceCurve}.
 
-    ``kind``: ``"rate"`` (torch, training placement), ``"compensated"``, ``"M<m>"`` (spiking,
+    ``kind``: ``"rate"`` (torch, training placement), ``"rate_pre"`` (torch, noise inside f;
+    networks trained with noise outside f only), ``"compensated"``, ``"M<m>"`` (spiking,
     membrane noise).
 
     Parameters
@@ -232,6 +233,10 @@ def measure(out, task, setting, target, progress=True):
                                              n_trials=setting.rate_trials, seed=EVAL_SEED),
             "compensated": lambda: compensated_point(spec, env, setting.rate_trials),
         }
+        if placement != "pre":  # control: the rate network with noise inside f
+            jobs["rate_pre"] = lambda: noise_preference(
+                spec, env, setting.sigmas, placement="pre", backend="torch",
+                n_trials=setting.rate_trials, seed=EVAL_SEED)
         for m, n in setting.populations.items():
             jobs[f"M{m}"] = (lambda m=m, n=n: noise_preference(
                 spec, env, setting.sigmas, backend="brian2-spiking", placement="pre",
@@ -286,6 +291,8 @@ def summarize(curves, seeds):
     kinds = sorted({k for (_, _, k) in curves}, key=lambda k: (k[0] == "M", len(k), k))
     for placement in PLACEMENTS:
         for kind in kinds:
+            if (placement, seeds[0], kind) not in curves:
+                continue
             cs = [curves[placement, s, kind] for s in seeds]
             mean, sem = _combine([c.mean for c in cs], [c.sem for c in cs])
             best = int(np.nanargmin(mean))
@@ -341,6 +348,7 @@ def table(task, summary):
                 continue
             i0, ib = 0, int(np.flatnonzero(r["sigmas"] == r["best_sigma"])[0])
             name = {"rate": f"rate network, {placement} (torch)",
+                    "rate_pre": "rate network, pre (torch)",
                     "compensated": "compensated network"}.get(
                 kind, f"spiking, M = {kind[1:]}, membrane sigma_m")
             per_seed = ", ".join(f"{s:g}" for s in r["best_per_seed"])
@@ -389,6 +397,8 @@ def figure(task, summary, path):
                 continue
             if kind == "rate":
                 style = dict(color="k", lw=2, label=f"rate, {placement} noise (torch)")
+            elif kind == "rate_pre":
+                style = dict(color="0.55", lw=2, label="rate, pre noise (torch)")
             else:
                 c = colors.setdefault(kind, f"C{len(colors)}")
                 style = dict(color=c, lw=1.2, label=f"spiking M = {kind[1:]}, membrane")

@@ -395,7 +395,9 @@ def test_membrane_noise_experiment_core(tmp_path, monkeypatch):
                       rate_trials=5)
     task = "SingleNeuronRegulator-v0"
     curves = ex.measure(str(tmp_path), task, tiny, "numpy", progress=False)
-    assert set(curves) == {(p, 0, k) for p in ("pre", "post") for k in ("rate", "compensated", "M2")}
+    assert set(curves) == {(p, 0, k) for p in ("pre", "post") for k in ("rate", "compensated", "M2")} | {
+        ("post", 0, "rate_pre")}
+    assert curves["post", 0, "rate_pre"].placement == "pre"
     np.testing.assert_allclose(curves["post", 0, "compensated"].trial_values[0],
                                curves["post", 0, "rate"].trial_values[0], rtol=1e-12)
     assert not np.allclose(curves["pre", 0, "compensated"].trial_values[0],
@@ -418,6 +420,6 @@ def test_membrane_noise_experiment_core(tmp_path, monkeypatch):
     best = c.trial_values[c.index_of(r["best_sigma"])]
     want = np.mean(best - rate.trial_values[rate.index_of(1.0)][:3])
     assert float(r["vs_rate_train"][0][0]) == pytest.approx(want)
-    assert len(ex.table(task, summary)) == 4 + 2 * 3
+    assert len(ex.table(task, summary)) == 4 + 2 * 3 + 1
     path = ex.figure(task, summary, str(tmp_path / "fig.png"))
     assert open(path, "rb").read(4) == b"\x89PNG"
