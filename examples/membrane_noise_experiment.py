@@ -317,8 +317,8 @@ def summarize(curves, seeds):
     return out
 
 
-def _fmt(mean, se):
-    return f"{float(np.ravel(mean)[0]):+.4f} ± {float(np.ravel(se)[0]):.4f}"
+def _fmt(mean, se, sign="+"):
+    return f"{float(np.ravel(mean)[0]):{sign}.3g} ± {float(np.ravel(se)[0]):.2g}"
 
 
 def table(task, summary):
@@ -339,9 +339,9 @@ def table(task, summary):
     lines = [f"{task} (sigma_train = {SIGMA_TRAIN:g}; MSE mean ± SE over trials, averaged over "
              "the seeds)", "",
              "| trained | test noise | trials | best sigma (mean curve; per seed) | MSE at 0 | "
-             f"MSE at {SIGMA_TRAIN:g} | MSE at best | best - rate at sigma_train | "
-             "best - compensated |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             f"MSE at {SIGMA_TRAIN:g} | MSE at best | best - sigma_m 0 | "
+             "best - rate at sigma_train | best - compensated |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for placement in PLACEMENTS:
         for (p, kind), r in summary.items():
             if p != placement:
@@ -353,13 +353,14 @@ def table(task, summary):
                 kind, f"spiking, M = {kind[1:]}, membrane sigma_m")
             per_seed = ", ".join(f"{s:g}" for s in r["best_per_seed"])
             best = "—" if kind == "compensated" else f"{r['best_sigma']:g} ({per_seed})"
-            at0 = f"{r['mean'][i0]:.4f} ± {r['sem'][i0]:.4f}"
+            at0 = _fmt(r["mean"][i0], r["sem"][i0], "")
             it = np.flatnonzero(np.isclose(r["sigmas"], SIGMA_TRAIN))
-            att = f"{r['mean'][it[0]]:.4f} ± {r['sem'][it[0]]:.4f}" if it.size else "—"
-            atb = "—" if kind == "compensated" else f"{r['mean'][ib]:.4f} ± {r['sem'][ib]:.4f}"
+            att = _fmt(r["mean"][it[0]], r["sem"][it[0]], "") if it.size else "—"
+            atb = "—" if kind == "compensated" else _fmt(r["mean"][ib], r["sem"][ib], "")
+            vz = _fmt(*r["vs_zero"]) if "vs_zero" in r else ""
             vr = _fmt(*r["vs_rate_train"]) if "vs_rate_train" in r else ""
             vc = _fmt(*r["vs_compensated"]) if "vs_compensated" in r else ""
-            lines.append(f"| {placement} | {name} | {r['n_trials']} | {best} | {at0} | {att} | {atb} | "
+            lines.append(f"| {placement} | {name} | {r['n_trials']} | {best} | {at0} | {att} | {atb} | {vz} | "
                          f"{vr} | {vc} |")
     return lines
 
