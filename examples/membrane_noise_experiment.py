@@ -336,8 +336,8 @@ def table(task, summary):
     list of str
         Markdown lines.
     """
-    lines = [f"{task} (sigma_train = {SIGMA_TRAIN:g}; MSE mean ± SE over trials, averaged over "
-             "the seeds)", "",
+    lines = [f"**{task}** (sigma_train = {SIGMA_TRAIN:g}; MSE mean ± SE over trials, averaged "
+             "over the seeds)", "",
              "| trained | test noise | trials | best sigma (mean curve; per seed) | MSE at 0 | "
              f"MSE at {SIGMA_TRAIN:g} | MSE at best | best - sigma_m 0 | "
              "best - rate at sigma_train | best - compensated |",
