@@ -164,12 +164,14 @@ def test_noise_preference_sweeps_membrane_noise(make_spec, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--backend", "brian2-spiking", "--noise-as", "membrane"], "--neurons-per-unit"),
-    (["--backend", "numpy", "--neurons-per-unit", "5"], "--neurons-per-unit"),
-    (["--backend", "torch", "--noise-as", "count"], "--noise-as"),
+    (["--backend", "brian2-spiking", "--noise-as", "membrane"],
+     "--noise-as membrane needs --neurons-per-unit"),
+    (["--backend", "numpy", "--neurons-per-unit", "5"],
+     "--neurons-per-unit is only used with --backend brian2-spiking"),
+    (["--backend", "torch", "--noise-as", "count"], "--noise-as is only used with"),
     (["--backend", "brian2-spiking", "--noise-as", "membrane", "--neurons-per-unit", "5",
-      "--placement", "post", "--sigma", "1"], "--placement"),
-    (["--backend", "brian2-spiking", "--rate-max-hz", "0"], "--rate-max-hz"),
+      "--placement", "post"], "--placement must be pre"),
+    (["--backend", "brian2-spiking", "--rate-max-hz", "0"], "argument --rate-max-hz"),
 ])
 def test_noise_preference_bad_spiking_flags(net, capsys, extra, message):
     _, path = net
