@@ -253,7 +253,7 @@ def _trace_figure(store, curves, grid):
 @keeps_random_state
 def run_demo(out_dir: str | os.PathLike, grid: Grid, *, workers: int | None = None,
              progress: bool = True, log: Callable[[str], Any] = print,
-             figures: bool = True) -> DemoResult:
+             figures: bool = True, max_ensemble: int | None = None) -> DemoResult:
     """Run the demo grid into ``out_dir`` and report the headline.
 
     Parameters
@@ -273,6 +273,9 @@ def run_demo(out_dir: str | os.PathLike, grid: Grid, *, workers: int | None = No
         Receives the lines of the printed report (table and backend agreement).
     figures : bool
         Write the PNG figures.
+    max_ensemble : int >= 1 or None
+        Most networks trained together in one ensemble (as for
+        :func:`~.runner.run_grid`; the results do not depend on it).
 
     Returns
     -------
@@ -295,7 +298,8 @@ def run_demo(out_dir: str | os.PathLike, grid: Grid, *, workers: int | None = No
                  os.path.join(out_dir, "trial_traces.png")):
         check_writable(name, "out_dir")  # before any network trains
     os.makedirs(out_dir, exist_ok=True)
-    report = run_grid(grid, files["results"], workers=workers, progress=progress)
+    report = run_grid(grid, files["results"], workers=workers, progress=progress,
+                      max_ensemble=max_ensemble)
     keys = [c.key for c in grid.cells()]
     with ResultStore(files["results"]) as store:
         curves = store.curves(keys)

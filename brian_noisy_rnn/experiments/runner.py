@@ -412,19 +412,54 @@ def _exit_with_parent(parent_pid):
             os._exit(1)
 
 
+#: environment of local worker processes: one thread per BLAS / OpenMP library. They are read
+#: when numpy and torch load, i.e. before any initialiser runs, so they are set for the spawn.
+#: A worker runs one cell at a time and the workers share the cores: at the sizes trained and
+#: simulated here, more threads only compete (numpy's OpenBLAS with 2 threads made the dense
+#: recurrence of the Brian2 runtime path 2-100x slower on a busy 2-core machine).
+WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def _worker_init(parent_pid):
-    """Initialiser of local worker processes: one torch thread; exit when the client dies."""
+    """Initialiser of local worker processes: one torch thread; exit when the client dies.
+
+    It also imports what every cell needs (torch, Brian2, the tasks), so that a worker loads
+    them while the client is still planning rather than in its first cell.
+    """
     threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    for k, v in WORKER_ENV.items():
+        os.environ.setdefault(k, v)
     try:
         import torch
 
         torch.set_num_threads(1)
+        _import_brian2()
+        from .. import tasks  # noqa: F401  (NeuroGym; without the tasks extra cells say so)
     except ImportError:  # pragma: no cover
         pass
 
 
+def _worker_ready():
+    """A no-op task: submitting one per worker starts all worker processes at once."""
+    return os.getpid()
+
+
 # --- executors --------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _environment(values):
+    """Set environment variables for the block, then restore the previous ones."""
+    previous = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in previous.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 class _InlineFuture:
     """A future run lazily in this process when the runner waits for it."""
 
@@ -481,6 +516,12 @@ class _PoolExecutor:
                                            initargs=(os.getpid(),))
         self.description = f"{workers} local worker processes"
         self.workers = workers
+        # start every worker now, with one BLAS / OpenMP thread each: the pool spawns a
+        # process per submitted task while none is idle, and a spawned process inherits the
+        # environment of that moment (settings the user made are kept)
+        with _environment({k: os.environ.get(k, v) for k, v in WORKER_ENV.items()}):
+            for _ in range(workers):
+                self.pool.submit(_worker_ready)
 
     def submit(self, fn, *args):
         return self.pool.submit(fn, *args)
