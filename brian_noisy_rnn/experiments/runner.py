@@ -52,6 +52,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .._threads import one_thread_environment
 from ..backends.random_state import keeps_random_state
 from ..core.atomic import check_distinct, check_writable
 from .config import Cell, Grid, canonical_hash, load_grid
@@ -412,14 +413,6 @@ def _exit_with_parent(parent_pid):
             os._exit(1)
 
 
-#: environment of local worker processes: one thread per BLAS / OpenMP library. They are read
-#: when numpy and torch load, i.e. before any initialiser runs, so they are set for the spawn.
-#: A worker runs one cell at a time and the workers share the cores: at the sizes trained and
-#: simulated here, more threads only compete (numpy's OpenBLAS with 2 threads made the dense
-#: recurrence of the Brian2 runtime path 2-100x slower on a busy 2-core machine).
-WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
 def _worker_init(parent_pid):
     """Initialiser of local worker processes: one torch thread; exit when the client dies.
 
@@ -427,8 +420,6 @@ def _worker_init(parent_pid):
     them while the client is still planning rather than in its first cell.
     """
     threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
-    for k, v in WORKER_ENV.items():
-        os.environ.setdefault(k, v)
     try:
         import torch
 
@@ -445,21 +436,6 @@ def _worker_ready():
 
 
 # --- executors --------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _environment(values):
-    """Set environment variables for the block, then restore the previous ones."""
-    previous = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in previous.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 class _InlineFuture:
     """A future run lazily in this process when the runner waits for it."""
 
@@ -516,10 +492,11 @@ class _PoolExecutor:
                                            initargs=(os.getpid(),))
         self.description = f"{workers} local worker processes"
         self.workers = workers
-        # start every worker now, with one BLAS / OpenMP thread each: the pool spawns a
-        # process per submitted task while none is idle, and a spawned process inherits the
-        # environment of that moment (settings the user made are kept)
-        with _environment({k: os.environ.get(k, v) for k, v in WORKER_ENV.items()}):
+        # start every worker now, with one BLAS / OpenMP thread each (the environment is read
+        # when numpy loads, before any initialiser runs; see brian_noisy_rnn._threads): the
+        # pool spawns a process per submitted task while none is idle, and a spawned process
+        # inherits the environment of that moment
+        with one_thread_environment():
             for _ in range(workers):
                 self.pool.submit(_worker_ready)
 
