@@ -149,7 +149,12 @@ def time_minimal_loop(steps, unbind):
 
 
 def ensemble_table(steps, sizes=(6, 12)):
-    """Print one by one vs ensemble (6 and 12 networks), and the single step vs the minimal loop."""
+    """Print one by one vs ensemble (6 and 12 networks), the cost of one more member, and the
+    single step vs the minimal loop.
+
+    Both sides use one torch thread (``train`` and ``train_ensemble`` default to
+    ``num_threads=1``), and the same trials and noise draws.
+    """
     import os
 
     from brian_noisy_rnn import Noise
@@ -158,15 +163,29 @@ def ensemble_table(steps, sizes=(6, 12)):
           f"{steps} steps per measurement, 1 torch thread; load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"{'':<40}{'wall ms/step':>14}{'cpu ms/step':>13}")
+    together_by_n = {}
+    alone_by_n = {}
     for n in sizes:
         alone = time_one_by_one(steps, n)
         together = time_ensemble(steps, n)
+        alone_by_n[n], together_by_n[n] = alone, together
         print(f"{f'{n} networks one by one (sum)':<40}{alone[0] * 1e3:>14.2f}"
               f"{alone[1] * 1e3:>13.2f}")
         print(f"{f'{n} networks as one ensemble':<40}{together[0] * 1e3:>14.2f}"
               f"{together[1] * 1e3:>13.2f}")
         print(f"{'  speed-up (goal >= 4 at 6)':<40}{alone[0] / together[0]:>14.2f}"
               f"{alone[1] / together[1]:>13.2f}")
+    if len(sizes) >= 2:
+        # what one more member costs: the part of a step that stacking cannot share (its
+        # trials and noise draws, its share of every product and elementwise pass)
+        a, b = sizes[0], sizes[-1]
+        marginal = [(together_by_n[b][i] - together_by_n[a][i]) / (b - a) for i in (0, 1)]
+        single = [alone_by_n[a][i] / a for i in (0, 1)]
+        print(f"{'  one more member costs':<40}{marginal[0] * 1e3:>14.2f}{marginal[1] * 1e3:>13.2f}")
+        print(f"{'  one network alone (mean of the above)':<40}{single[0] * 1e3:>14.2f}"
+              f"{single[1] * 1e3:>13.2f}")
+        print(f"{'  bound: alone / one more member':<40}{single[0] / marginal[0]:>14.2f}"
+              f"{single[1] / marginal[1]:>13.2f}")
     single = time_training("FunctionApproximation-v0", 32, steps, noise=Noise("pre", 1.0),
                            clocks=True)
     print(f"\n{'one network, pre sigma 1':<40}{'wall ms/step':>14}{'cpu ms/step':>13}")
