@@ -488,6 +488,23 @@ def test_stale_ensemble_checkpoints_are_removed_and_others_kept(tmp_path, monkey
     assert not (tmp_path / "s_specs" / "checkpoints").exists()
 
 
+@pytest.mark.parametrize("flag, grouped", [([], True), (["--max-ensemble", "1"], False)])
+def test_cli_max_ensemble_reaches_the_runner(tmp_path, capsys, flag, grouped):
+    """``experiment --max-ensemble 1`` trains one network at a time (the specs say whether an
+    ensemble trained them); 0 is refused naming the flag."""
+    from brian_noisy_rnn.core.spec import CTRNNSpec
+
+    path = tiny_grid_file(tmp_path)
+    db = tmp_path / "r.sqlite"
+    assert main(["experiment", str(path), "--results", str(db), "--workers", "1",
+                 "--no-progress", *flag]) == 0
+    specs = [CTRNNSpec.load(p) for p in sorted((tmp_path / "r_specs").glob("*.npz"))]
+    assert len(specs) == 2
+    assert all(("ensemble" in s.metadata["training"]) == grouped for s in specs)
+    assert main(["experiment", str(path), "--results", str(db), "--max-ensemble", "0"]) == 2
+    assert "--max-ensemble" in capsys.readouterr().err
+
+
 def test_a_failed_ensemble_is_retried_network_by_network(tmp_path, monkeypatch):
     import brian_noisy_rnn.bridges.training as training
 
