@@ -39,8 +39,10 @@ one more member (12 vs 6)            1.5          1.7
 bound: one network / one more        3.9          3.5
 ===================================  ===========  =============
 
-Full runs of ``--ensemble`` at load 8-10 gave 2.2-2.6x at 6 and 3.6-3.8x at 12 networks,
-and ``train`` / minimal loop 0.78-0.93. The goal of 4x at 6 networks is out of reach at this
+A second series at load 3-4: 6 networks 33.4 / 12.6 ms (2.6x; previous code 30.1 / 16.8 ms,
+1.8x), 12 networks 63.4 / 20.7 ms (3.1x; previous 63.7 / 26.4 ms, 2.4x), one more member
+1.35 ms (previous 1.6). Full runs of ``--ensemble`` at load 8-10 gave 2.2-2.6x at 6 and
+3.6-3.8x at 12 networks, and ``train`` / minimal loop 0.78-0.93. The goal of 4x at 6 networks is out of reach at this
 size: S networks cost about ``t1 + (S - 1) m`` (t1 one network's step, m what one more
 member costs), so 4x at S = 6 needs ``m <= t1 / 10``, about 0.6 ms, and even an infinite
 ensemble stays below ``t1 / m``. A member's own trials and noise draws (made once per seed,
