@@ -21,6 +21,36 @@ A second table compares torch intra-op threads (1 vs 2) on the reference configu
 (FunctionApproximation, 32 relu units, batch 64, noise inside f, sigma 1) and extrapolates
 the time per network of 1500 steps (docs/design.md: about 8 s on one core).
 
+Measured (2026-11-28, torch 2.13 CPU, 2 cores shared with other jobs, load average 5-7, so
+CPU times are above those of an idle machine). This code against the previous one
+(per-(t, s) block linear maps, autograd for them, a four-operation backward per step), each
+``time_one_by_one`` / ``time_ensemble`` call in its own process, alternating, best of 3:
+
+===================================  ===========  =============
+CPU ms per step                      this code    previous code
+===================================  ===========  =============
+6 networks one by one                35.6         36.0
+6 networks as one ensemble           12.4         15.1
+  speed-up                           2.9          2.4
+12 networks one by one               68.3         68.6
+12 networks as one ensemble          21.5         25.3
+  speed-up                           3.2          2.7
+one more member (12 vs 6)            1.5          1.7
+bound: one network / one more        3.9          3.5
+===================================  ===========  =============
+
+A second series at load 3-4: 6 networks 33.4 / 12.6 ms (2.6x; previous code 30.1 / 16.8 ms,
+1.8x), 12 networks 63.4 / 20.7 ms (3.1x; previous 63.7 / 26.4 ms, 2.4x), one more member
+1.35 ms (previous 1.6). Full runs of ``--ensemble`` at load 8-10 gave 2.2-2.6x at 6 and
+3.6-3.8x at 12 networks, and ``train`` / minimal loop 0.78-0.93. The goal of 4x at 6 networks is out of reach at this
+size: S networks cost about ``t1 + (S - 1) m`` (t1 one network's step, m what one more
+member costs), so 4x at S = 6 needs ``m <= t1 / 10``, about 0.6 ms, and even an infinite
+ensemble stays below ``t1 / m``. A member's own trials and noise draws (made once per seed,
+exactly as alone: about 0.3 ms per member here, two members per seed) and its 17 MFlop of
+products per step (about 0.3 ms) already use that up; the rest of m is its share of the
+passes over the (T, S, B, N) tensors (noise, buffers, the derivative of f, gradients). See
+the README, "Training", for the profile by phase.
+
 Usage::
 
     python benchmarks/training.py            # all tasks, 100 timed steps each
@@ -148,8 +178,14 @@ def time_minimal_loop(steps, unbind):
     return _per_step(stamps, steps)
 
 
-def ensemble_table(steps, sizes=(6, 12)):
-    """Print one by one vs ensemble (6 and 12 networks), and the single step vs the minimal loop."""
+def ensemble_table(steps, sizes=(6, 12), repeats=3):
+    """Print one by one vs ensemble (6 and 12 networks), the cost of one more member, and the
+    single step vs the minimal loop.
+
+    Both sides use one torch thread (``train`` and ``train_ensemble`` default to
+    ``num_threads=1``), and the same trials and noise draws. Each time is the best of
+    ``repeats`` interleaved measurements.
+    """
     import os
 
     from brian_noisy_rnn import Noise
@@ -157,16 +193,33 @@ def ensemble_table(steps, sizes=(6, 12)):
     print(f"\nFunctionApproximation networks (n/2 seeds x pre/post, sigma 1, N=32, batch 64), "
           f"{steps} steps per measurement, 1 torch thread; load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    print(f"{'':<40}{'wall ms/step':>14}{'cpu ms/step':>13}")
+    print(f"{'':<40}{'wall ms/step':>14}{'cpu ms/step':>13}   (best of {repeats} interleaved runs)")
+    together_by_n = {}
+    alone_by_n = {}
+    for _ in range(repeats):  # interleaved, best of: robust to other jobs on a shared machine
+        for n in sizes:
+            for store, timer in ((alone_by_n, time_one_by_one), (together_by_n, time_ensemble)):
+                t = timer(steps, n)
+                store[n] = tuple(min(a, b) for a, b in zip(store.get(n, t), t))
     for n in sizes:
-        alone = time_one_by_one(steps, n)
-        together = time_ensemble(steps, n)
+        alone, together = alone_by_n[n], together_by_n[n]
         print(f"{f'{n} networks one by one (sum)':<40}{alone[0] * 1e3:>14.2f}"
               f"{alone[1] * 1e3:>13.2f}")
         print(f"{f'{n} networks as one ensemble':<40}{together[0] * 1e3:>14.2f}"
               f"{together[1] * 1e3:>13.2f}")
         print(f"{'  speed-up (goal >= 4 at 6)':<40}{alone[0] / together[0]:>14.2f}"
               f"{alone[1] / together[1]:>13.2f}")
+    if len(sizes) >= 2:
+        # what one more member costs: the part of a step that stacking cannot share (its
+        # trials and noise draws, its share of every product and elementwise pass)
+        a, b = sizes[0], sizes[-1]
+        marginal = [(together_by_n[b][i] - together_by_n[a][i]) / (b - a) for i in (0, 1)]
+        single = [alone_by_n[a][i] / a for i in (0, 1)]
+        print(f"{'  one more member costs':<40}{marginal[0] * 1e3:>14.2f}{marginal[1] * 1e3:>13.2f}")
+        print(f"{'  one network alone (mean of the above)':<40}{single[0] * 1e3:>14.2f}"
+              f"{single[1] * 1e3:>13.2f}")
+        print(f"{'  bound: alone / one more member':<40}{single[0] / marginal[0]:>14.2f}"
+              f"{single[1] / marginal[1]:>13.2f}")
     single = time_training("FunctionApproximation-v0", 32, steps, noise=Noise("pre", 1.0),
                            clocks=True)
     print(f"\n{'one network, pre sigma 1':<40}{'wall ms/step':>14}{'cpu ms/step':>13}")
@@ -207,10 +260,12 @@ def main():
     parser.add_argument("--quick", action="store_true", help="20 steps, two tasks")
     parser.add_argument("--ensemble", action="store_true",
                         help="only the ensemble and minimal-loop table")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="interleaved repetitions of the ensemble table (best of)")
     args = parser.parse_args()
     steps = 20 if args.quick else args.steps
     if args.ensemble:
-        ensemble_table(steps)
+        ensemble_table(steps, repeats=args.repeats)
         return
     task_list = TASKS[:2] if args.quick else TASKS
 
@@ -235,7 +290,7 @@ def main():
         base = base or t
         print(f"{threads:<16}{t:>10.2f}{t * 1.5:>14.1f}{t / base:>12.2f}")
 
-    ensemble_table(steps)
+    ensemble_table(steps, repeats=args.repeats)
 
 
 if __name__ == "__main__":

@@ -492,6 +492,69 @@ def test_interrupted_ensemble_resumes_from_its_checkpoint(tmp_path, monkeypatch)
     assert _rows(db) == _rows(reference)
 
 
+def test_stale_ensemble_checkpoints_are_removed_and_others_kept(tmp_path, monkeypatch):
+    """An interrupted ensemble's checkpoint is kept while its networks are untrained and
+    removed by a rerun that groups the networks differently, once they are trained; files
+    the runner did not make, and checkpoints of networks still untrained, stay."""
+    import json
+
+    import brian_noisy_rnn.bridges.training as training
+
+    path = tiny_grid_file(tmp_path, seeds=(0, 1), steps=30)
+    db = tmp_path / "r.sqlite"
+    folder = tmp_path / "r_specs" / "checkpoints"
+    real = training.train_ensemble
+
+    def interrupted(*args, **kw):
+        def stop(step, losses):
+            if step == 10:
+                raise KeyboardInterrupt
+        return real(*args, callback=stop, **kw)
+
+    monkeypatch.setattr(training, "train_ensemble", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_grid(load_grid(path), db, workers=1, progress=False)  # one ensemble of 4
+    (old,) = folder.glob("ensemble_*.pt")
+    manifest = json.loads(old.with_suffix(".json").read_text())
+    assert len(manifest["train_keys"]) == 4 and manifest["checkpoint"] == old.name
+    # another grid's interrupted ensemble (networks never trained) and a foreign file
+    other = folder / "ensemble_0123456789abcdef.pt"
+    other.write_bytes(b"x")
+    other.with_suffix(".json").write_text(json.dumps(
+        {"checkpoint": other.name, "train_keys": ["not-trained-anywhere"]}))
+    foreign = folder / "notes.txt"
+    foreign.write_text("mine")
+    monkeypatch.setattr(training, "train_ensemble", real)
+    report = run_grid(load_grid(path), db, workers=1, progress=False, max_ensemble=2)
+    assert report.complete and report.networks_trained == 4
+    assert not old.exists() and not old.with_suffix(".json").exists()
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [other.name, other.with_suffix(".json").name, foreign.name])
+    # nothing is left behind by a run that completes (the folder goes once it is empty)
+    for p in (other, other.with_suffix(".json"), foreign):
+        p.unlink()
+    db2 = tmp_path / "s.sqlite"
+    assert run_grid(load_grid(path), db2, workers=1, progress=False).complete
+    assert not (tmp_path / "s_specs" / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("flag, grouped", [([], True), (["--max-ensemble", "1"], False)])
+def test_cli_max_ensemble_reaches_the_runner(tmp_path, capsys, flag, grouped):
+    """``experiment --max-ensemble 1`` trains one network at a time (the specs say whether an
+    ensemble trained them); 0 is refused naming the flag."""
+    from brian_noisy_rnn.core.spec import CTRNNSpec
+
+    path = tiny_grid_file(tmp_path)
+    db = tmp_path / "r.sqlite"
+    assert main(["experiment", str(path), "--results", str(db), "--workers", "1",
+                 "--no-progress", *flag]) == 0
+    specs = [CTRNNSpec.load(p) for p in sorted((tmp_path / "r_specs").glob("*.npz"))]
+    assert len(specs) == 2
+    assert all(("ensemble" in s.metadata["training"]) == grouped for s in specs)
+    assert main(["experiment", str(path), "--results", str(db), "--max-ensemble", "0"]) == 2
+    assert "--max-ensemble" in capsys.readouterr().err
+
+
 def test_a_failed_ensemble_is_retried_network_by_network(tmp_path, monkeypatch):
     import brian_noisy_rnn.bridges.training as training
 

@@ -6,18 +6,19 @@ keeps its own noise (placement, process, sigma), so one ensemble can hold networ
 with noise inside and outside the activation.
 
 The step is the one of :mod:`brian_noisy_rnn.core.dynamics` (``TorchCTRNN`` and the numpy
-reference run it), rearranged so that everything that does not depend on ``h`` is computed
-before the time loop::
+reference run it), rearranged so that the noise is computed before the time loop and one
+batched product per step gives the pre-activation and the readout::
 
-    a_t = h W_rec^T + (W_in u_t + b + n_pre_t)        # n_pre: noise inside f (white or OU)
+    a_t = h_t W_rec^T + u_t W_in^T + b + n_pre_t      # n_pre: noise inside f (white or OU)
     r_t = f(a_t) + n_add_t + n_mul_t sqrt(max(f(a_t), 0))
-    h'  = h + gamma (r_t - h)                           # = (1 - gamma) h + gamma r_t
+    h_{t+1} = h_t + gamma (r_t - h_t)                 # = (1 - gamma) h_t + gamma r_t
+    z_t = h_{t+1} W_out^T + b_out
 
 ``n_add`` holds noise outside f (white, OU) and state noise (scaled by sqrt(2 gamma)/gamma),
 ``n_mul`` Poisson noise; a member without a kind of noise has zeros there. The arithmetic
 differs from :func:`~brian_noisy_rnn.core.dynamics.rollout` only in rounding order (tests: equal
-to about 1e-15 in float64). The recurrence has a hand-written backward pass
-(:class:`_Recurrence`): autograd's per-operation bookkeeping was most of a training step.
+to about 1e-15 in float64). The rollout has a hand-written backward pass (:class:`_Rollout`):
+autograd's per-operation bookkeeping was most of a training step.
 """
 
 from __future__ import annotations
@@ -234,30 +235,45 @@ class StackedCTRNN(nn.Module):
         S, N = self.n_members, self.n_hidden
         ref = self.w_rec
         terms = {"pre": None, "add": None, "mul": None}
-        g = self.gamma
-        for s, (noise, xi) in enumerate(zip(self.noises, xis)):
-            rule = StepRule.from_settings(self.dt_seconds, self.tau_seconds, N, noise)
-            if not rule.active:
+        for s, ((key, rule, scale), xi) in enumerate(zip(self._noise_rules(), xis)):
+            if rule is None:
                 continue
             sigma = torch.as_tensor(rule.sigma, dtype=ref.dtype, device=ref.device)
             xi = xi.to(device=ref.device, dtype=ref.dtype)
-            if rule.process == "ou":
-                n, samples = None, []
-                for t in range(xi.shape[0]):
-                    n = next_noise_sample(n, xi[t], sigma, rule, first=(t == 0))
-                    samples.append(n)
-                sample = torch.stack(samples)
-            else:
-                sample = sigma * xi
-            key = "pre" if rule.placement == "pre" else \
-                ("mul" if rule.process == "poisson" else "add")
-            if rule.placement == "state":
-                sample = sample * (float(np.sqrt(2.0 * g)) / g)
             if terms[key] is None:
                 terms[key] = torch.zeros((n_steps, S, n_trials, N), dtype=ref.dtype,
                                          device=ref.device)
-            terms[key][: sample.shape[0], s] = sample
+            out = terms[key][: xi.shape[0], s]
+            if rule.process == "ou":
+                n = None
+                for t in range(xi.shape[0]):
+                    n = next_noise_sample(n, xi[t], sigma, rule, first=(t == 0))
+                    out[t] = n
+            else:
+                torch.mul(xi, sigma, out=out)  # written in place: no temporary, no copy
+            if scale is not None:
+                out.mul_(scale)
         return terms["pre"], terms["add"], terms["mul"]
+
+    def _noise_rules(self):
+        """Per member: (kind of term, StepRule or None when inactive, state-noise scale or None)."""
+        key = (tuple(self.noises), self.n_hidden, self.dt_seconds, self.tau_seconds)
+        cached = getattr(self, "_rules_cache", None)
+        if cached is None or cached[0] != key:
+            g, rules = self.gamma, []
+            for noise in self.noises:
+                rule = StepRule.from_settings(self.dt_seconds, self.tau_seconds,
+                                              self.n_hidden, noise)
+                if not rule.active:
+                    rules.append((None, None, None))
+                    continue
+                kind = "pre" if rule.placement == "pre" else \
+                    ("mul" if rule.process == "poisson" else "add")
+                scale = float(np.sqrt(2.0 * g)) / g if rule.placement == "state" else None
+                rules.append((kind, rule, scale))
+            cached = (key, rules)
+            self._rules_cache = cached
+        return cached[1]
 
     def forward(self, inputs: torch.Tensor,
                 noise_terms: tuple[torch.Tensor | None, torch.Tensor | None,
@@ -281,18 +297,16 @@ class StackedCTRNN(nn.Module):
         """
         n_pre, n_add, n_mul = noise_terms
         S = self.n_members
-        # time-major (T, S, B, N) throughout, so that every step works on contiguous slices;
-        # the input drive of all steps and the readout are one batched product each
+        h0 = self.h0.unsqueeze(1).expand(S, inputs.shape[2], self.n_hidden)
+        if n_mul is None:
+            return _Rollout.apply(inputs, self.w_in, self.b, self.w_rec, self.w_out, self.b_out,
+                                  h0, n_pre, n_add, self.gamma, self.activation)
+        # Poisson noise: sqrt(max(f(a), 0)) has no finite derivative at 0; autograd
         drive = _per_member_linear(inputs, self.w_in, self.b)
         if n_pre is not None:
             drive = drive + n_pre
-        g = self.gamma
-        h0 = self.h0.unsqueeze(1).expand(S, inputs.shape[2], self.n_hidden)
-        if n_mul is None:
-            states = _Recurrence.apply(drive, n_add, self.w_rec, h0, g, self.activation)
-        else:  # Poisson noise: sqrt(max(f(a), 0)) has no finite derivative at 0; autograd
-            f = get_activation(self.activation).torch
-            states = _autograd_recurrence(drive, n_add, n_mul, self.w_rec, h0, g, f)
+        f = get_activation(self.activation).torch
+        states = _autograd_recurrence(drive, n_add, n_mul, self.w_rec, h0, self.gamma, f)
         outputs = _per_member_linear(states, self.w_out, self.b_out)
         return outputs, states
 
@@ -340,7 +354,7 @@ def _sum_over_time(x):
 def _autograd_recurrence(drive, n_add, n_mul, w_rec, h, g, f):
     """The recurrence step by step with autograd recording every operation (Poisson noise).
 
-    Time-major tensors (T, S, B, N) in and out, as :class:`_Recurrence`.
+    Time-major tensors (T, S, B, N) in and out, as :class:`_Rollout`.
     """
     # unbind, not drive[t]: indexing would make autograd build a full-size zero
     # gradient per step (a third of the step time at N=32)
@@ -360,61 +374,111 @@ def _autograd_recurrence(drive, n_add, n_mul, w_rec, h, g, f):
     return torch.stack(states)
 
 
-class _Recurrence(torch.autograd.Function):
-    """``h_{t+1} = lerp(h_t, f(h_t W^T + drive_t) + add_t, gamma)`` with hand-written BPTT.
+class _Rollout(torch.autograd.Function):
+    """The whole rollout (input drive, recurrence, readout) with a hand-written BPTT.
 
-    Autograd would record four operations per time step and replay them backwards one node
-    at a time; at the sizes trained here that bookkeeping, not the arithmetic, is most of a
-    step. The forward runs without recording (keeping the pre-activations); the backward is
-    one loop of four operations per step (the weight gradient accumulated in it). The
-    forward values are those of the step-by-step code; gradients equal autograd's up to
-    rounding (summation order).
+    One batched product per time step gives both the next pre-activation and the readout of
+    the current state. With ``Z_t = [h_t, u_t, 1]`` (S, B, K), K = N + n_in + 1, and the
+    stacked weights ``W = [[w_rec, w_in, b], [w_out, 0, b_out]]`` (S, N + n_out, K)::
 
-    Inputs, time-major: drive (T, S, B, N) (``W_in u + b`` plus noise inside f), add
-    (T, S, B, N) or None (noise outside f), w_rec (S, N, N), h0 (S, B, N), gamma (float),
-    activation (name). Output: states (T, S, B, N).
+        P_t = Z_t W^T (+ [n_pre_t, 0])      # P_t[..., :N] = a_t,  P_t[..., N:] = z_{t-1}
+        h_{t+1} = lerp(h_t, f(a_t) + n_add_t, gamma)
+
+    The backward is three operations per step: ``da_t = gamma f'(a_t) dL/dh_{t+1}``, one
+    product for ``dL/dh_t = (1 - gamma) dL/dh_{t+1} + [da_t, dL/dz_{t-1}] W[..., :N]`` and one
+    accumulating ``dL/dW += [da_t, dL/dz_{t-1}]^T Z_t`` (all five weight gradients at once).
+    Autograd would record and replay about ten nodes per step plus the two linear maps over
+    all (t, s) blocks; at the sizes trained here that bookkeeping, not the arithmetic, was
+    most of a step.
+
+    Every product works on (S, ...) blocks of one time step, one block per member, and every
+    other operation is elementwise, so a member's numbers are rounded the same whatever S is
+    (tests: bit-identical to single training in float32).
+
+    Inputs, time-major: inputs (T, S, B, n_in); w_in (S, N, n_in); b (S, N); w_rec (S, N, N);
+    w_out (S, n_out, N); b_out (S, n_out); h0 (S, B, N); n_pre, n_add (T, S, B, N) or None;
+    gamma (float); activation (name). Outputs: readout (T, S, B, n_out) and states
+    (T, S, B, N), views of the rollout's buffers.
     """
 
     @staticmethod
-    def forward(ctx, drive, add, w_rec, h0, gamma, activation):
+    def forward(ctx, inputs, w_in, b, w_rec, w_out, b_out, h0, n_pre, n_add, gamma, activation):
+        T, S, B, n_in = inputs.shape
+        N, n_out = w_rec.shape[1], w_out.shape[1]
+        K, M = N + n_in + 1, N + n_out
         f = get_activation(activation).torch
-        w_rec_t = w_rec.transpose(1, 2)
-        drive = drive.contiguous()
-        pre = torch.empty_like(drive)
-        states = torch.empty_like(drive)
-        h = h0
-        for t in range(drive.shape[0]):
-            a = torch.baddbmm(drive[t], h, w_rec_t, out=pre[t])
-            r = f(a)
-            if add is not None:
-                r = r + add[t]
-            h = torch.lerp(h, r, gamma, out=states[t])
-        ctx.save_for_backward(pre, states, w_rec, h0)
-        ctx.gamma, ctx.activation = gamma, activation
-        return states
+        weights = w_rec.new_zeros((S, M, K))
+        weights[:, :N, :N] = w_rec
+        weights[:, :N, N:K - 1] = w_in
+        weights[:, :N, K - 1] = b
+        weights[:, N:, :N] = w_out
+        weights[:, N:, K - 1] = b_out
+        w_t = weights.transpose(1, 2)
+        z = w_rec.new_empty((T + 1, S, B, K))
+        z[0, ..., :N] = h0
+        z[:T, ..., N:K - 1] = inputs
+        z[T, ..., N:K - 1] = 0.0
+        z[..., K - 1] = 1.0
+        if n_pre is None:
+            p = w_rec.new_empty((T + 1, S, B, M))
+        else:
+            p = w_rec.new_zeros((T + 1, S, B, M))
+            p[:T, ..., :N] = n_pre
+        for t in range(T + 1):
+            if n_pre is None:
+                torch.bmm(z[t], w_t, out=p[t])
+            else:
+                p[t].baddbmm_(z[t], w_t)
+            if t == T:
+                break
+            r = f(p[t, ..., :N])
+            if n_add is not None:
+                r = r + n_add[t]
+            torch.lerp(z[t, ..., :N], r, gamma, out=z[t + 1, ..., :N])
+        ctx.save_for_backward(z, p, weights)
+        ctx.sizes, ctx.gamma, ctx.activation = (N, n_in, n_out), gamma, activation
+        return p[1:, ..., N:], z[1:, ..., :N]
 
     @staticmethod
-    def backward(ctx, grad_states):
-        pre, states, w_rec, h0 = ctx.saved_tensors
+    def backward(ctx, grad_outputs, grad_states):
+        z, p, weights = ctx.saved_tensors
+        N, n_in, n_out = ctx.sizes
+        T, S, B, K = z.shape
+        T -= 1
         g = ctx.gamma
+        needs = ctx.needs_input_grad
         f = get_activation(ctx.activation).torch
         with torch.enable_grad():  # gamma f'(a) at every step at once
-            a = pre.detach().requires_grad_()
+            a = p[:T, ..., :N].detach().requires_grad_()
             (slope,) = torch.autograd.grad(f(a), a, torch.full_like(a, g))
-        grad_pre = torch.empty_like(pre)
-        grad_add = torch.empty_like(pre) if ctx.needs_input_grad[1] else None
-        grad_w = torch.zeros_like(w_rec) if ctx.needs_input_grad[2] else None
-        carry = None
-        for t in range(pre.shape[0] - 1, -1, -1):
-            grad_h = grad_states[t] if carry is None else grad_states[t] + carry
-            da = torch.mul(grad_h, slope[t], out=grad_pre[t])
+        grad_p = torch.empty_like(p)  # [da_t, dL/dz_{t-1}] per step
+        grad_p[T, ..., :N] = 0.0
+        grad_p[0, ..., N:] = 0.0
+        if grad_outputs is None:
+            grad_p[1:, ..., N:] = 0.0
+        else:
+            grad_p[1:, ..., N:] = grad_outputs
+        w_h = weights[..., :N]
+        grad_w = torch.zeros_like(weights)
+        grad_add = torch.empty_like(slope) if needs[8] else None
+        grad_h = torch.bmm(grad_p[T], w_h)  # dL/dh_T, from the last readout
+        if grad_states is not None:
+            grad_h = grad_h + grad_states[T - 1]
+        grad_w.baddbmm_(grad_p[T].transpose(1, 2), z[T])
+        for t in range(T - 1, -1, -1):  # grad_h = dL/dh_{t+1}
+            torch.mul(grad_h, slope[t], out=grad_p[t, ..., :N])
             if grad_add is not None:
                 torch.mul(grad_h, g, out=grad_add[t])
-            if grad_w is not None:  # a_t = h_t W^T: dW += da_t^T h_t
-                grad_w.baddbmm_(da.transpose(1, 2), states[t - 1] if t else h0)
-            carry = torch.baddbmm(grad_h, da, w_rec, beta=1.0 - g)  # d/dh_t of step t
-        grad_h0 = carry if ctx.needs_input_grad[3] else None
-        return grad_pre, grad_add, grad_w, grad_h0, None, None
+            grad_w.baddbmm_(grad_p[t].transpose(1, 2), z[t])
+            if t > 0 or needs[6]:
+                grad_h = torch.baddbmm(grad_h, grad_p[t], w_h, beta=1.0 - g)
+                if t > 0 and grad_states is not None:
+                    grad_h = grad_h + grad_states[t - 1]
+        grad_pre = grad_p[:T, ..., :N]
+        grad_inputs = torch.matmul(grad_pre, weights[:, :N, N:K - 1]) if needs[0] else None
+        return (grad_inputs, grad_w[:, :N, N:K - 1], grad_w[:, :N, K - 1], grad_w[:, :N, :N],
+                grad_w[:, N:, :N], grad_w[:, N:, K - 1], grad_h if needs[6] else None,
+                grad_pre if needs[7] else None, grad_add, None, None)
 
 
 def member_losses(outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,

@@ -11,6 +11,8 @@ import argparse
 import importlib
 import sys
 
+from .._threads import prefer_one_thread
+
 # subcommand modules, in the order ``--help`` lists them (module noise_preference is the
 # subcommand noise-preference)
 SUBCOMMANDS = ("demo", "simulate", "tasks", "train", "evaluate", "noise_preference",
@@ -64,7 +66,15 @@ def main(argv: list[str] | None = None) -> int:
     int
         0 on success, 2 for a usage or user error (printed to stderr), 130 when
         interrupted; otherwise what the subcommand returns.
+
+    Notes
+    -----
+    When numpy and torch are not loaded yet (a command-line run), numpy's BLAS, MKL and
+    OpenMP get one thread each unless ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` or
+    ``MKL_NUM_THREADS`` is set (:mod:`brian_noisy_rnn._threads`): the products here are small,
+    and extra threads only compete with each other and with the worker processes.
     """
+    prefer_one_thread()  # before parsing: parsing units loads numpy
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

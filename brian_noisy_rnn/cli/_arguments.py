@@ -12,6 +12,7 @@ Names used by every subcommand that has the concept:
 ``--dt-ms``            the time step in ms (as ``--tau-ms``, ``--tau-noise-ms``)
 ``--out``              where the results go (a file or a folder, as the subcommand says)
 ``--json``             print the result as JSON (a flag; files are named by other flags)
+``--workers``          local worker processes; ``--max-ensemble`` networks trained together
 =====================  ==================================================================
 
 Older spellings stay as hidden aliases for one release (:func:`add_deprecated_alias`).
@@ -69,6 +70,21 @@ def csv_list(text):
         The items, in order.
     """
     return tuple(s.strip() for s in text.split(",") if s.strip())
+
+
+def add_max_ensemble_argument(p):
+    """Add ``--max-ensemble`` (``run_grid(..., max_ensemble=)``) to ``p``.
+
+    Parameters
+    ----------
+    p : argparse.ArgumentParser
+        The subcommand's parser; the value is stored as ``max_ensemble`` (int or None).
+    """
+    p.add_argument("--max-ensemble", type=_types.int1, default=None, metavar="N",
+                   help="most networks trained together as one ensemble (stacked weights, "
+                        "batched products; a member equals the network trained alone). "
+                        "Default: as many as a 1 GiB memory budget allows, at least one "
+                        "ensemble per worker; 1 = one network at a time")
 
 
 def add_noise_arguments(p, default_placement):

@@ -4,7 +4,7 @@ import os
 import time
 
 from . import _types
-from ._arguments import add_deprecated_alias, csv_list as _csv
+from ._arguments import add_deprecated_alias, add_max_ensemble_argument, csv_list as _csv
 
 
 def add_parser(sub):
@@ -54,7 +54,9 @@ def add_parser(sub):
     p.add_argument("--dt-ms", type=_types.pos_ms, default=20.0,
                    help="time step in ms, or with a unit (e.g. 20ms; default: 20)")
     p.add_argument("--workers", type=_types.int1, default=None,
-                   help="local worker processes (default: all CPUs; 1 = this process)")
+                   help="local worker processes (1 = this process; default: this process when "
+                        "all networks fit one ensemble, as in the default demo, else all CPUs)")
+    add_max_ensemble_argument(p)
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_deprecated_alias(p, "--seeds", "--n-seeds", type=_types.int1)
@@ -97,7 +99,7 @@ def run(args):
           f"{max(grid.relative_sigmas) * st:g} on {', '.join(grid.backends)}; "
           f"results in {os.path.abspath(args.out)}")
     result = run_demo(args.out, grid, workers=args.workers, progress=not args.no_progress,
-                      figures=not args.no_figures)
+                      figures=not args.no_figures, max_ensemble=args.max_ensemble)
     for name in ("curves_png", "traces_png", "csv", "results"):
         if name in result.files:
             print(f"wrote {result.files[name]}")

@@ -1,6 +1,7 @@
 """``brian-noisy-rnn experiment``: run a TOML grid into an SQLite results database."""
 
 from . import _types
+from ._arguments import add_max_ensemble_argument
 
 
 def add_parser(sub):
@@ -24,6 +25,7 @@ def add_parser(sub):
     p.add_argument("--scheduler", default=None,
                    help="address of a Dask scheduler (e.g. tcp://host:8786): run the cells on "
                         "that cluster instead of local processes")
+    add_max_ensemble_argument(p)
     p.add_argument("--spec-dir", default=None,
                    help="folder for the trained networks (default: <results>_specs/)")
     p.add_argument("--dry-run", action="store_true",
@@ -63,7 +65,8 @@ def run(args):
         print(f"{len(cells)} cells, {sum(c.key in done for c in cells)} finished")
         return 0
     report = run_grid(grid, args.results, workers=args.workers, scheduler=args.scheduler,
-                      spec_dir=args.spec_dir, progress=not args.no_progress)
+                      spec_dir=args.spec_dir, progress=not args.no_progress,
+                      max_ensemble=args.max_ensemble)
     print(f"{len(report.recorded)} cells recorded, {report.skipped} already finished, "
           f"{len(report.failed)} failed, {report.networks_trained} networks trained "
           f"({report.elapsed:.0f} s); results in {os.path.abspath(args.results)}")

@@ -250,10 +250,18 @@ def _trace_figure(store, curves, grid):
     return fig
 
 
+def _default_workers(grid, max_ensemble):
+    """1 (this process) when the grid's networks fit one ensemble, else all CPUs."""
+    from .runner import default_workers, ensemble_groups
+
+    networks = list({c.train_key: c for c in grid.cells()}.values())  # one cell per network
+    return 1 if len(ensemble_groups(networks, 1, max_ensemble)) <= 1 else default_workers()
+
+
 @keeps_random_state
 def run_demo(out_dir: str | os.PathLike, grid: Grid, *, workers: int | None = None,
              progress: bool = True, log: Callable[[str], Any] = print,
-             figures: bool = True) -> DemoResult:
+             figures: bool = True, max_ensemble: int | None = None) -> DemoResult:
     """Run the demo grid into ``out_dir`` and report the headline.
 
     Parameters
@@ -266,13 +274,20 @@ def run_demo(out_dir: str | os.PathLike, grid: Grid, *, workers: int | None = No
     grid : Grid
         The :class:`~.config.Grid` to run (e.g. from :func:`demo_grid`).
     workers : int >= 1 or None
-        Local worker processes (None: all CPUs; 1: this process).
+        Local worker processes (1: this process). None: this process when all networks fit
+        one ensemble (the default demo: 6 networks), else all CPUs. Measured for the default
+        demo on 2 cores: one process trains the 6 networks as one ensemble and needs about
+        half the CPU time of two workers, which each import torch, Brian2 and NeuroGym and
+        train an ensemble of 3.
     progress : bool
         Show a progress bar over cells.
     log : callable(str)
         Receives the lines of the printed report (table and backend agreement).
     figures : bool
         Write the PNG figures.
+    max_ensemble : int >= 1 or None
+        Most networks trained together in one ensemble (as for
+        :func:`~.runner.run_grid`; the results do not depend on it).
 
     Returns
     -------
@@ -295,7 +310,10 @@ def run_demo(out_dir: str | os.PathLike, grid: Grid, *, workers: int | None = No
                  os.path.join(out_dir, "trial_traces.png")):
         check_writable(name, "out_dir")  # before any network trains
     os.makedirs(out_dir, exist_ok=True)
-    report = run_grid(grid, files["results"], workers=workers, progress=progress)
+    if workers is None:
+        workers = _default_workers(grid, max_ensemble)
+    report = run_grid(grid, files["results"], workers=workers, progress=progress,
+                      max_ensemble=max_ensemble)
     keys = [c.key for c in grid.cells()]
     with ResultStore(files["results"]) as store:
         curves = store.curves(keys)

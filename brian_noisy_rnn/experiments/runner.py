@@ -16,7 +16,9 @@ of an ensemble is bit for bit the network ``train`` would give alone, so the gro
 changes a result (and an ensemble that fails, e.g. one member diverging, is retried network
 by network). Rerunning a grid skips recorded cells and reuses recorded (or saved)
 networks, and an interrupted ensemble resumes from its checkpoint (``<spec_dir>/checkpoints``),
-so an interrupted run loses at most the cells that were in flight.
+so an interrupted run loses at most the cells that were in flight. The runner removes its
+ensemble checkpoints once all their networks are saved (also those of an earlier run that
+grouped the networks differently); checkpoints with untrained networks are kept.
 
 On an HPC cluster, start a Dask scheduler and workers (for SLURM e.g. with dask-jobqueue)::
 
@@ -50,6 +52,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .._threads import one_thread_environment
 from ..backends.random_state import keeps_random_state
 from ..core.atomic import check_distinct, check_writable
 from .config import Cell, Grid, canonical_hash, load_grid
@@ -272,9 +275,67 @@ def ensemble_groups(cells: Sequence[Cell], workers: int = 1, max_members: int | 
     return groups
 
 
+#: the runner's ensemble checkpoints: ``<spec_dir>/checkpoints/ensemble_<key>.pt``, each with
+#: a manifest ``ensemble_<key>.json`` listing the train keys of its members
+_CHECKPOINT_DIR, _CHECKPOINT_PREFIX = "checkpoints", "ensemble_"
+
+
 def _ensemble_checkpoint(spec_dir, cells):
     key = canonical_hash([c.train_key for c in cells])
-    return os.path.join(spec_dir, "checkpoints", f"ensemble_{key[:16]}.pt")
+    return os.path.join(spec_dir, _CHECKPOINT_DIR, f"{_CHECKPOINT_PREFIX}{key[:16]}.pt")
+
+
+def _manifest_path(checkpoint):
+    return os.path.splitext(checkpoint)[0] + ".json"
+
+
+def _write_manifest(checkpoint, train_keys):
+    """Record which networks an ensemble checkpoint trains (so that it can be cleaned up)."""
+    import json
+
+    from ..core.atomic import atomic_write
+
+    os.makedirs(os.path.dirname(checkpoint), exist_ok=True)
+    with atomic_write(_manifest_path(checkpoint), suffix=".json", name="spec_dir") as f:
+        f.write(json.dumps({"checkpoint": os.path.basename(checkpoint),
+                            "train_keys": list(train_keys)}).encode())
+
+
+def _remove_checkpoint(checkpoint):
+    """Remove an ensemble checkpoint and its manifest (and the folder once it is empty)."""
+    for path in (checkpoint, _manifest_path(checkpoint)):
+        with contextlib.suppress(OSError):
+            os.remove(path)
+    with contextlib.suppress(OSError):
+        os.rmdir(os.path.dirname(checkpoint))  # only if empty
+
+
+def _stale_checkpoints(spec_dir, is_trained):
+    """The runner's ensemble checkpoints in ``spec_dir`` whose networks are all trained.
+
+    Only files with a manifest written by the runner (:func:`_write_manifest`) are
+    considered; a checkpoint some of whose networks are still untrained (an interrupted
+    ensemble of this or another grid sharing the folder) is kept for its resume.
+    """
+    import glob
+    import json
+
+    stale = []
+    pattern = os.path.join(spec_dir, _CHECKPOINT_DIR, f"{_CHECKPOINT_PREFIX}*.json")
+    for manifest in sorted(glob.glob(pattern)):
+        try:
+            with open(manifest, encoding="utf-8") as f:
+                data = json.load(f)
+            keys = data["train_keys"]
+            name = data["checkpoint"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        checkpoint = os.path.splitext(manifest)[0] + ".pt"
+        if name != os.path.basename(checkpoint) or not isinstance(keys, list):
+            continue
+        if keys and all(is_trained(k) for k in keys):
+            stale.append(checkpoint)
+    return stale
 
 
 @keeps_random_state
@@ -354,15 +415,25 @@ def _exit_with_parent(parent_pid):
 
 
 def _worker_init(parent_pid):
-    """Initialiser of local worker processes: one torch thread; exit when the client dies."""
+    """Initialiser of local worker processes: one torch thread; exit when the client dies.
+
+    It also imports what every cell needs (torch, Brian2, the tasks), so that a worker loads
+    them while the client is still planning rather than in its first cell.
+    """
     threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         import torch
 
         torch.set_num_threads(1)
+        _import_brian2()
+        from .. import tasks  # noqa: F401  (NeuroGym; without the tasks extra cells say so)
     except ImportError:  # pragma: no cover
         pass
+
+
+def _worker_ready():
+    """A no-op task: submitting one per worker starts all worker processes at once."""
+    return os.getpid()
 
 
 # --- executors --------------------------------------------------------------------------------
@@ -422,6 +493,13 @@ class _PoolExecutor:
                                            initargs=(os.getpid(),))
         self.description = f"{workers} local worker processes"
         self.workers = workers
+        # start every worker now, with one BLAS / OpenMP thread each (the environment is read
+        # when numpy loads, before any initialiser runs; see brian_noisy_rnn._threads): the
+        # pool spawns a process per submitted task while none is idle, and a spawned process
+        # inherits the environment of that moment
+        with one_thread_environment():
+            for _ in range(workers):
+                self.pool.submit(_worker_ready)
 
     def submit(self, fn, *args):
         return self.pool.submit(fn, *args)
@@ -801,6 +879,18 @@ class _GridRun:
         for cell, _ in self.ready:
             if cell.train_key in self.waiting:  # trains its network alone, then sweeps
                 self.waiting[cell.train_key] = self.waiting[cell.train_key][1:]
+        self.clean_checkpoints()
+
+    def is_trained(self, train_key):
+        """Whether network ``train_key`` is saved (by this run) or recorded in the database."""
+        return train_key in self.specs or self.store.spec_for_train_key(train_key) is not None
+
+    def clean_checkpoints(self):
+        """Remove the ensemble checkpoints whose networks are all trained: left by an earlier
+        run that grouped the networks differently, by an ensemble that failed and was retried
+        network by network, or by an interrupted run whose networks were trained since."""
+        for checkpoint in _stale_checkpoints(self.spec_dir, self.is_trained):
+            _remove_checkpoint(checkpoint)
 
     def execute(self, bar):
         """Submit the planned work and handle results until nothing runs; on any exception
@@ -825,6 +915,7 @@ class _GridRun:
             raise
         else:
             self.executor.shutdown()
+            self.clean_checkpoints()
         finally:
             if self.bar is not None:
                 self.bar.close()
@@ -837,6 +928,7 @@ class _GridRun:
     def submit_ensemble(self, members):
         """Train the networks of ``members`` (one cell per network) as one ensemble."""
         checkpoint = _ensemble_checkpoint(self.spec_dir, members)
+        _write_manifest(checkpoint, [c.train_key for c in members])
         fut = self.executor.submit(train_ensemble_networks, [c.config for c in members],
                                    [c.train_key for c in members], checkpoint)
         self.running[fut] = (_EnsembleJob(members, checkpoint), None)
@@ -875,8 +967,7 @@ class _GridRun:
         for c, (spec, info) in zip(job.members, trained):
             self.save_network(c, spec)
             self.train_info[c.train_key] = info
-        with contextlib.suppress(OSError):
-            os.remove(job.checkpoint)
+        _remove_checkpoint(job.checkpoint)
         for c in job.members:
             self.network_ready(c.train_key, self.specs[c.train_key][0])
 

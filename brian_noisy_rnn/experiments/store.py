@@ -518,7 +518,10 @@ class ResultStore:
                              json.dumps(other, sort_keys=True)))
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            # a Ctrl-C can land just after COMMIT returned: then nothing is left to roll back
+            # (the cell is recorded) and the interrupt must go on, not a sqlite3 error
+            if con.in_transaction:
+                con.execute("ROLLBACK")
             raise
         return True
 
