@@ -35,9 +35,8 @@ import io
 import math
 import os
 import time
-import warnings
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -54,12 +53,11 @@ if TYPE_CHECKING:
 
     from ..evaluation.curves import NoisePreferenceCurve
     from .config import Grid
-    from .runner import RunReport
 
 __all__ = ["BenchmarkResult", "BenchmarkSettings", "EXCLUDED", "EXCLUDED_COLLECTIONS", "FULL",
            "LEARNED_FRACTION", "MAX_DT_MS", "QUICK", "RELATIVE_SIGMAS", "SIGMA_TRAIN",
            "benchmark_grids", "benchmark_rows", "chance_level", "format_benchmark_table",
-           "headline", "is_learned", "neurogym_task_ids", "plot_benchmark_heatmap",
+           "format_headline", "headline", "is_learned", "neurogym_task_ids", "plot_benchmark_heatmap",
            "rows_to_csv", "run_benchmark", "select_tasks", "task_dt_ms"]
 
 #: training-noise sigma of every network (dimensionless, per step; inputs of NeuroGym tasks
@@ -86,6 +84,9 @@ EXCLUDED = {
     "DelayPairedAssociation-v0": "as GoNogo-v0: correct no-go (unpaired) trials score 0 in "
                                  "NeuroGym's performance, so the ground truth scores no better "
                                  "than always answering",
+    "PostDecisionWager-v0": "its step compares the action with the choice index (0/1) instead "
+                            "of that choice's action (1/2), so NeuroGym scores even the ground "
+                            "truth 0",
     "Reaching1D-v0": "its ground truth (a position among 32) exceeds its 3 actions: the batch "
                      "metrics fail with IndexError",
     "Reaching1DWithSelfDistraction-v0": "as Reaching1D-v0: ground truth beyond its 3 actions "
@@ -535,7 +536,8 @@ def _diff_text(row, key):
     if not math.isfinite(d):
         return "-"
     mark = {1: " **+**", -1: " **-**", 0: ""}[row[f"{key}_signif"]]
-    return f"{d:+.3g} ± {_fmt(e, 2)}{mark}"
+    return (f"{d:+.3g} ± {_fmt(e, 2)}{mark} "
+            f"({row[f'{key}_seeds_better']}/{row[f'{key}_seeds_worse']})")
 
 
 def format_benchmark_table(rows: list[dict]) -> str:
@@ -544,7 +546,8 @@ def format_benchmark_table(rows: list[dict]) -> str:
     Columns: task (time step), chance, training placement, performance at sigma_train (mean
     over networks [min, max]), networks learned, preferred test sigma per network on the
     trained loss and on performance, and the paired differences metric(sigma_train) -
-    metric(0) ± standard error (**+**: sigma_train clearly better, **-**: clearly worse).
+    metric(0) ± standard error (**+**: sigma_train clearly better, **-**: clearly worse),
+    with the numbers of networks individually clearly better / worse at sigma_train.
     Tasks not learned are marked "(not learned)".
 
     Parameters
@@ -558,8 +561,8 @@ def format_benchmark_table(rows: list[dict]) -> str:
         The table (header, separator, one line per row).
     """
     header = ("task", "chance", "noise", "performance at σ_train", "learned",
-              "preferred σ (loss)", "Δloss = L(σ_train) − L(0)", "preferred σ (performance)",
-              "Δperformance = P(σ_train) − P(0)")
+              "preferred σ (loss)", "Δloss = L(σ_train) − L(0) (seeds better/worse)",
+              "preferred σ (performance)", "Δperformance = P(σ_train) − P(0) (seeds better/worse)")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         perf = [p for p in r["performance"] if math.isfinite(p)]
@@ -665,7 +668,7 @@ def rows_to_csv(rows: list[dict]) -> str:
         A header line with :data:`CSV_COLUMNS` and one line per row.
     """
     text = io.StringIO(newline="")
-    writer = csv.writer(text)
+    writer = csv.writer(text, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for r in rows:
         values = []
@@ -828,6 +831,8 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
     ------
     ValueError
         For a task in ``settings.tasks`` that the benchmark does not run (before any work).
+    FileNotFoundError
+        With ``run=False``, if ``out_dir`` holds no results database.
     RuntimeError
         If the store holds no finished cell of the benchmark.
     """
@@ -840,6 +845,8 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
              "figure": os.path.join(out_dir, "heatmap.png")}
     for path in files.values():
         check_writable(path, "out_dir")
+    if not run and not os.path.isfile(files["results"]):
+        raise FileNotFoundError(f"out_dir: no results database {files['results']!r} to report on")
     included, excluded = select_tasks(max_dt_ms=settings.max_dt_ms)
     settings, included = _settings_for(settings, included)
     grids = benchmark_grids(settings, included)
