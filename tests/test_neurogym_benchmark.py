@@ -217,6 +217,9 @@ def test_heatmap_marks_significance(store):
     assert {"1.00+", "0.00−"} <= texts          # pre / post of the learned task
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels == ["DelayMatchSample (not learned)", "PerceptualDecisionMaking"]
+    rows[0]["task_learned"] = True  # DelayMatchSample inside f only
+    ax = nb.plot_benchmark_heatmap(rows).axes[0]
+    assert ax.get_yticklabels()[0].get_text() == "DelayMatchSample (learned inside f only)"
     image = ax.images[0].get_array()
     assert image.shape == (2, 4) and image[1, 0] == 1.0 and image[1, 1] == 0.0
 

@@ -151,7 +151,7 @@ class BenchmarkSettings:
     sigma_train: float = SIGMA_TRAIN
     relative_sigmas: tuple = RELATIVE_SIGMAS
     n_hidden: int = 32
-    steps: int = 600
+    steps: int = 1000
     batch_size: int = 16
     lr: float = 0.01
     trial_pool: int | None = 2048
@@ -690,7 +690,8 @@ def plot_benchmark_heatmap(rows: list[dict], ax=None) -> Figure:
     Each cell shows the mean over networks of preferred sigma / sigma_train and a mark from
     the paired difference metric(sigma_train) - metric(0) (mean over networks, beyond
     :data:`CLEAR_SE` standard errors): "+" sigma_train clearly better than 0, "−" clearly
-    worse. Tasks not learned are greyed and labelled so.
+    worse. Tasks not learned for both placements are greyed and labelled (not learned, or
+    learned for one placement only).
 
     Parameters
     ----------
@@ -732,24 +733,25 @@ def plot_benchmark_heatmap(rows: list[dict], ax=None) -> Figure:
             if math.isfinite(values[i, j]):
                 colour = "white" if values[i, j] < 1.0 else "black"
                 ax.text(j, i, f"{values[i, j]:.2f}{marks[i][j]}", ha="center", va="center",
-                        fontsize=7, color=colour, alpha=1.0 if learned else 0.6)
+                        fontsize=7, color=colour)
         if not learned:
             ax.axhspan(i - 0.5, i + 0.5, color="white", alpha=0.55, lw=0)
     ax.set_xticks(range(len(columns)))
     ax.set_xticklabels([f"{'inside' if p == 'pre' else 'outside'} f\n"
-                        f"{'loss' if k == 'loss' else 'performance'}" for p, k in columns],
-                       fontsize=8)
+                        f"{'loss' if k == 'loss' else 'perf.'}" for p, k in columns],
+                       fontsize=7)
     ax.set_yticks(range(len(tasks)))
     labels = []
     for t in tasks:
-        learned = all(by[(t, p)]["task_learned"] for p in ("pre", "post") if (t, p) in by)
-        labels.append(t.removesuffix("-v0") + ("" if learned else " (not learned)"))
+        ok = [p for p in ("pre", "post") if (t, p) in by and by[(t, p)]["task_learned"]]
+        note = ("" if len(ok) == 2 else " (not learned)" if not ok
+                else f" (learned {'inside' if ok[0] == 'pre' else 'outside'} f only)")
+        labels.append(t.removesuffix("-v0") + note)
     ax.set_yticklabels(labels, fontsize=7)
     ax.xaxis.tick_top()
     cbar = fig.colorbar(image, ax=ax, shrink=0.6)
-    cbar.set_label("preferred σ / σ_train (mean over seeds)", fontsize=8)
-    ax.set_title("+: σ_train clearly better than 0, −: clearly worse (paired, > 3 SE)",
-                 fontsize=8, loc="left")
+    cbar.set_label("preferred σ / σ_train (seed mean)", fontsize=8)
+    ax.set_title("+ / −: σ_train clearly better / worse than σ = 0", fontsize=8)
     return fig
 
 
