@@ -233,6 +233,11 @@ def test_report_only_writes_the_report_from_the_store(tmp_path, store, monkeypat
     assert text == nb.rows_to_csv(res.rows) and len(text.splitlines()) == 5
     assert (tmp_path / "heatmap.png").stat().st_size > 0
     assert nb.format_headline(res.headline) in (tmp_path / "table.md").read_text()
+    # the chance levels used are kept and reused: a later report gives the same table
+    monkeypatch.setattr(nb, "chance_level", lambda task, dt: pytest.fail("recomputed"))
+    again = nb.run_benchmark(tmp_path, SETTINGS, run=False, progress=False, figure=False,
+                             log=lambda line: None)
+    assert again.table == res.table and "figure" not in again.files
     other = nb.BenchmarkSettings(tasks=SETTINGS.tasks)  # another protocol: nothing recorded
     with pytest.raises(RuntimeError, match="no cell of the benchmark"):
         nb.run_benchmark(tmp_path, other, run=False, progress=False)

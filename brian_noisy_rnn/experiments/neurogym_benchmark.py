@@ -163,7 +163,8 @@ class BenchmarkSettings:
     name: str = "neurogym-benchmark"
 
 
-#: the full protocol (a reduced budget: about 20-30 CPU-minutes on a 2-core machine)
+#: the full protocol, a reduced budget: 32 units, 1000 steps of batch 16 (11 CPU-minutes, 14
+#: minutes wall on a shared 2-core machine; docs/benchmarks/neurogym.md)
 FULL = BenchmarkSettings()
 #: ``--quick``: three tasks, one seed, few steps (a couple of minutes)
 QUICK = BenchmarkSettings(tasks=("MultiSensoryIntegration-v0", "PerceptualDecisionMaking-v0",
@@ -337,7 +338,10 @@ def chance_level(task: str, dt_ms: float, n_trials: int = 500, seed: int = 0) ->
     n_trials : int
         Trials to play.
     seed : int
-        Seed of the trials.
+        Seed of the trials. (A few NeuroGym tasks draw state at construction from an unseeded
+        generator, e.g. HierarchicalReasoning's first block length, so their chance level
+        can vary slightly between calls; :func:`run_benchmark` keeps the levels it used in
+        ``chance.json``.)
 
     Returns
     -------
@@ -796,6 +800,29 @@ def _settings_for(settings, included):
     return settings, {t: included[t] for t in settings.tasks}
 
 
+def _chance_levels(path, tasks, write=True):
+    """Chance levels of ``tasks`` (id -> dt in ms): those stored in ``path`` (JSON, for the
+    same dt) and :func:`chance_level` for the others, stored back (atomically) if ``write``."""
+    import json
+
+    stored = {}
+    if os.path.isfile(path):
+        with open(path) as f:
+            stored = json.load(f)
+    out, changed = {}, False
+    for task, dt in sorted(tasks.items()):
+        entry = stored.get(task)
+        if not (isinstance(entry, dict) and entry.get("dt_ms") == dt and "chance" in entry):
+            entry = {**chance_level(task, dt), "dt_ms": dt}
+            stored[task] = entry
+            changed = True
+        out[task] = entry
+    if changed and write:
+        with atomic_write(path, suffix=".json", name="out_dir") as f:
+            f.write(json.dumps(stored, indent=1, sort_keys=True).encode())
+    return out
+
+
 @keeps_random_state
 def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL, *,
                   workers: int | None = None, scheduler: str | None = None,
@@ -808,7 +835,8 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
     out_dir : str or os.PathLike
         Folder for ``results.sqlite`` (+ ``results_specs/``), ``benchmark.csv`` (one row per
         task and placement), ``curves.csv`` (one row per network and test sigma),
-        ``table.md`` and ``heatmap.png``; rerunning into it resumes.
+        ``table.md``, ``heatmap.png`` and ``chance.json`` (the chance levels used, reused by
+        later reports); rerunning into it resumes.
     settings : BenchmarkSettings
         The protocol (:data:`FULL` or :data:`QUICK`, or a variant).
     workers : int >= 1 or None
@@ -844,7 +872,8 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
              "csv": os.path.join(out_dir, "benchmark.csv"),
              "curves_csv": os.path.join(out_dir, "curves.csv"),
              "table": os.path.join(out_dir, "table.md"),
-             "figure": os.path.join(out_dir, "heatmap.png")}
+             "figure": os.path.join(out_dir, "heatmap.png"),
+             "chance": os.path.join(out_dir, "chance.json")}
     for path in files.values():
         check_writable(path, "out_dir")
     if not run and not os.path.isfile(files["results"]):
@@ -865,7 +894,8 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
             raise RuntimeError(f"no cell of the benchmark is recorded in {files['results']}")
         if run:
             store.export_csv(files["curves_csv"], keys, name="out_dir")
-    chance = {t: chance_level(t, included[t]) for t in sorted({c.task for c in curves})}
+    chance = _chance_levels(files["chance"], {t: included[t] for t in {c.task for c in curves}},
+                            write=run or os.access(out_dir, os.W_OK))
     rows = benchmark_rows(curves, chance)
     table = format_benchmark_table(rows)
     head = headline(rows)
