@@ -15,6 +15,7 @@ training sigma and a clearly worse one at sigma = 0; trained with noise *outside
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import math
 import numbers
@@ -101,6 +102,12 @@ class NoisePreferenceCurve:
         The task's id (e.g. "FunctionApproximation-v0").
     other_metrics : dict of str to (float64 array (S,), float64 array (S,))
         Every other metric of the task: name -> (mean, sem).
+    paired_vs_zero : dict of str to (float64 array (S,), float64 array (S,))
+        Every metric of the task (the curve's own included): name -> mean and standard
+        error over trials of the paired difference metric(sigma) - metric(0) at each test
+        sigma (same trials and noise draws; kept by :meth:`to_dict`, so curves read from a
+        results database still have paired standard errors). Empty for curves stored
+        before it existed.
     trial_values : float64 array (S, B) or None
         The per-trial primary metric (for paired comparisons between sigmas; not part of
         :meth:`to_dict`).
@@ -126,6 +133,7 @@ class NoisePreferenceCurve:
     task: str = ""
     other_metrics: dict = field(default_factory=dict)
     trial_values: np.ndarray | None = None
+    paired_vs_zero: dict = field(default_factory=dict)
     spec_hash: str = ""
     cell: dict | None = field(default=None, repr=False)
 
@@ -219,6 +227,41 @@ class NoisePreferenceCurve:
                              "(restored from a dict)")
         return finite_mean_sem(self.trial_values[self.index_of(sigma_a)]
                                - self.trial_values[self.index_of(sigma_b)])
+
+    def with_metric(self, name):
+        """The same curve read on another of the task's metrics.
+
+        Parameters
+        ----------
+        name : str
+            The curve's metric or one of :attr:`other_metrics` (e.g. ``"cross_entropy"``,
+            ``"performance"``).
+
+        Returns
+        -------
+        NoisePreferenceCurve
+            A new curve whose metric, ``higher_is_better``, mean and standard error are those
+            of ``name`` (the present metric moves to ``other_metrics``), so its
+            :attr:`preferred_sigma`, :attr:`metric_at_zero` etc. are of ``name``;
+            ``trial_values`` is kept only when ``name`` is the curve's own metric.
+            ``self`` if ``name`` is already the curve's metric.
+
+        Raises
+        ------
+        ValueError
+            If the curve has no metric ``name`` (the message lists those it has).
+        """
+        if name == self.metric:
+            return self
+        if name not in self.other_metrics:
+            raise ValueError(f"name must be one of this curve's metrics "
+                             f"{sorted([self.metric, *self.other_metrics])}, got {name!r}")
+        others = {k: v for k, v in self.other_metrics.items() if k != name}
+        others[self.metric] = (self.mean, self.sem)
+        mean, sem = self.other_metrics[name]
+        return dataclasses.replace(self, metric=name,
+                                   higher_is_better=metrics.higher_is_better(name), mean=mean,
+                                   sem=sem, other_metrics=others, trial_values=None)
 
     def summary(self):
         """The headline numbers as a flat dict (JSON-compatible).
@@ -332,6 +375,7 @@ class NoisePreferenceCurve:
             "seed": int(self.seed),
             "task": self.task,
             "other_metrics": {k: [_list(m), _list(e)] for k, (m, e) in self.other_metrics.items()},
+            "paired_vs_zero": {k: [_list(m), _list(e)] for k, (m, e) in self.paired_vs_zero.items()},
             "spec_hash": self.spec_hash,
         }
 
@@ -343,7 +387,8 @@ class NoisePreferenceCurve:
         ----------
         d : dict
             As written by :meth:`to_dict` (TypeError if not a dict, ValueError if a field
-            is missing; ``task``, ``other_metrics`` and ``spec_hash`` are optional).
+            is missing; ``task``, ``other_metrics``, ``paired_vs_zero`` and ``spec_hash`` are
+            optional).
 
         Returns
         -------
@@ -361,6 +406,8 @@ class NoisePreferenceCurve:
                 train_placement=d["train_placement"], backend=d["backend"], seed=int(d["seed"]),
                 task=d.get("task", ""),
                 other_metrics={k: (_array(m), _array(e)) for k, (m, e) in d.get("other_metrics", {}).items()},
+                paired_vs_zero={k: (_array(m), _array(e))
+                                for k, (m, e) in d.get("paired_vs_zero", {}).items()},
                 spec_hash=d.get("spec_hash", ""),
             )
         except KeyError as err:
@@ -569,6 +616,12 @@ def noise_preference(spec: CTRNNSpec, env: str | gym.Env, sigmas: np.ndarray, *,
         ms = np.array([(r.mean(name), r.sem(name)) for r in per_sigma])
         stats[name] = (ms[:, 0], ms[:, 1])
     mean, sem = stats.pop(primary.name)
+    zero = 0  # sigma_grid sorts and always contains 0
+    paired = {}
+    for name in per_sigma[0].per_trial:
+        ms = np.array([finite_mean_sem(r.per_trial[name] - per_sigma[zero].per_trial[name])
+                       for r in per_sigma])
+        paired[name] = (ms[:, 0], ms[:, 1])
     curve = NoisePreferenceCurve(
         sigmas=grid, metric=primary.name, higher_is_better=primary.higher_is_better,
         mean=mean, sem=sem, n_trials=n_trials, placement=placement, process=noises[-1].process,
@@ -576,6 +629,7 @@ def noise_preference(spec: CTRNNSpec, env: str | gym.Env, sigmas: np.ndarray, *,
         task=tasks_module.task_name(env), other_metrics=stats,
         trial_values=np.stack([r.per_trial[primary.name] for r in per_sigma]),
         spec_hash=spec.content_hash(),
+        paired_vs_zero=paired,
     )
     bad = curve.nonfinite_sigmas
     if bad:

@@ -1,0 +1,140 @@
+"""``brian-noisy-rnn benchmark TARGET``: documented benchmark protocols; ``neurogym`` is the first.
+
+``brian-noisy-rnn benchmark neurogym`` trains noise-in and noise-out networks on every
+supervised NeuroGym task and reports, task by task, which test noise each prefers
+(:mod:`brian_noisy_rnn.experiments.neurogym_benchmark` holds the protocol).
+"""
+
+import dataclasses
+import os
+import time
+
+from . import _types
+from ._arguments import csv_list
+
+
+def add_parser(sub):
+    """Register the ``benchmark`` subcommand and its targets.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The ``add_subparsers()`` object of the main parser.
+    """
+    p = sub.add_parser(
+        "benchmark",
+        help="run a documented benchmark protocol (targets: neurogym)",
+        description="Run a documented benchmark protocol into a folder (resumable: rerunning "
+                    "skips finished cells).")
+    targets = p.add_subparsers(dest="target_name", metavar="TARGET")
+    ng = targets.add_parser(
+        "neurogym",
+        help="noise inside vs outside f on every supervised NeuroGym task",
+        description="Train networks with noise inside the activation (pre) and outside it "
+                    "(post) on every supervised NeuroGym task, sweep their test noise and "
+                    "report per task the NeuroGym performance reached, its chance level, the "
+                    "preferred test sigma on the trained loss and on performance and the "
+                    "paired difference metric(sigma_train) - metric(0). Writes results.sqlite, "
+                    "benchmark.csv, curves.csv, table.md and heatmap.png into --out. See "
+                    "brian_noisy_rnn.experiments.neurogym_benchmark for the protocol.")
+    ng.add_argument("--quick", action="store_true",
+                    help="the quick variant: 3 tasks, 1 seed, 150 training steps (a few minutes)")
+    ng.add_argument("--out", default="brian-noisy-rnn-benchmark-neurogym",
+                    help="output folder (default: %(default)s)")
+    ng.add_argument("--tasks", type=csv_list, default=None,
+                    help="comma-separated task ids (default: every included task; --quick: 3)")
+    ng.add_argument("--n-seeds", type=_types.int1, default=None,
+                    help="networks (seeds 0, 1, ...) per task and placement (default: 3; "
+                         "--quick: 1)")
+    ng.add_argument("--steps", type=_types.int1, default=None,
+                    help="training steps per network (default: the protocol's)")
+    ng.add_argument("--n-trials", type=_types.int1, default=None,
+                    help="test trials per sigma (default: the protocol's)")
+    ng.add_argument("--workers", type=_types.int1, default=None,
+                    help="local worker processes (default: all CPUs; 1 = this process)")
+    ng.add_argument("--scheduler", default=None,
+                    help="address of a Dask scheduler (e.g. tcp://host:8786) instead of local "
+                         "processes")
+    ng.add_argument("--list", action="store_true",
+                    help="list the included tasks (with their dt) and the excluded ones with "
+                         "the reason, and exit")
+    ng.add_argument("--report-only", action="store_true",
+                    help="write the report from what --out already holds, without training")
+    ng.add_argument("--no-figure", action="store_true", help="skip heatmap.png")
+    ng.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ng.set_defaults(func=run)
+    p.set_defaults(func=_no_target, parser=p)
+
+
+def _no_target(args):
+    args.parser.print_help()
+    return 2
+
+
+def settings_from_args(args):
+    """The benchmark settings the flags describe.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed flags of ``benchmark neurogym``.
+
+    Returns
+    -------
+    brian_noisy_rnn.experiments.neurogym_benchmark.BenchmarkSettings
+        :data:`~brian_noisy_rnn.experiments.neurogym_benchmark.QUICK` with ``--quick``, else
+        :data:`~brian_noisy_rnn.experiments.neurogym_benchmark.FULL`, with the given flags
+        replacing its values.
+    """
+    from ..experiments.neurogym_benchmark import FULL, QUICK
+
+    settings = QUICK if args.quick else FULL
+    changes = {}
+    if args.tasks is not None:
+        if not args.tasks:
+            raise ValueError("--tasks must name at least one task")
+        changes["tasks"] = tuple(args.tasks)
+    if args.n_seeds is not None:
+        changes["seeds"] = tuple(range(args.n_seeds))
+    if args.steps is not None:
+        changes["steps"] = args.steps
+    if args.n_trials is not None:
+        changes["n_trials"] = args.n_trials
+    return dataclasses.replace(settings, **changes)
+
+
+def run(args):
+    """Run ``benchmark neurogym``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed flags of the subcommand.
+
+    Returns
+    -------
+    int
+        The process exit code (0 every cell done, 1 some failed).
+    """
+    from ..experiments.neurogym_benchmark import run_benchmark, select_tasks
+
+    t0 = time.perf_counter()
+    settings = settings_from_args(args)
+    if args.list:
+        included, excluded = select_tasks(max_dt_ms=settings.max_dt_ms)
+        for task, dt in included.items():
+            print(f"included  {task}  dt {dt:g} ms")
+        for task, reason in excluded.items():
+            print(f"excluded  {task}: {reason}")
+        print(f"{len(included)} included, {len(excluded)} excluded")
+        return 0
+    if args.report_only and not os.path.isfile(os.path.join(args.out, "results.sqlite")):
+        raise FileNotFoundError(f"--report-only: no results.sqlite in --out {args.out!r}")
+    result = run_benchmark(args.out, settings, workers=args.workers, scheduler=args.scheduler,
+                           progress=not args.no_progress, figure=not args.no_figure,
+                           run=not args.report_only)
+    for name in ("table", "csv", "curves_csv", "figure", "results"):
+        if name in result.files:
+            print(f"wrote {result.files[name]}")
+    print(f"benchmark finished in {time.perf_counter() - t0:.0f} s")
+    return 0 if not any(r.failed for r in result.reports) else 1
