@@ -14,7 +14,7 @@ import sys
 # subcommand modules, in the order ``--help`` lists them (module noise_preference is the
 # subcommand noise-preference)
 SUBCOMMANDS = ("demo", "simulate", "tasks", "train", "evaluate", "noise_preference",
-               "experiment", "results", "analyze")
+               "experiment", "results", "analyze", "reproduce")
 
 
 #: errors that describe bad input or a refused file: one line and exit code 2; any other

@@ -1,0 +1,259 @@
+"""``run_reproduction``: every grid of the protocol, the analyses, and the report, resumably.
+
+The grids run with :func:`~brian_noisy_rnn.experiments.run_grid` into one results database
+(``<out>/results.sqlite``); the analyses are cached per network in ``<out>/analysis/``; the
+report, its figures and CSVs are rebuilt from the stored data at the end of every run, so a
+rerun into the same folder skips everything finished and only rewrites the report.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import resource
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...backends.random_state import keeps_random_state
+from ...core.atomic import atomic_write, check_writable
+from ..runner import package_versions, run_grid
+from ..store import ResultStore
+from . import report as R
+from .analyses import cached, compensation_analysis, process_analysis, shift_analysis, spec_settings
+from .protocol import FAMILIES, Protocol
+
+__all__ = ["ReproductionResult", "run_reproduction"]
+
+
+@dataclass
+class ReproductionResult:
+    """What :func:`run_reproduction` produced.
+
+    Attributes
+    ----------
+    verdicts : dict
+        ``(claim, column) -> Verdict`` (:func:`~.report.compute_verdicts`).
+    files : dict of str to str
+        Name -> path of the files written (report, summary_csv, verdicts_csv, results,
+        results_csv and one per figure).
+    failed : int
+        Cells or analyses that failed in this run (rerun to retry them).
+    wall : float
+        Wall time of this run (s).
+    cpu : float
+        CPU time (user + sys) of this process and its finished child processes (s).
+    """
+
+    verdicts: dict
+    files: dict = field(default_factory=dict)
+    failed: int = 0
+    wall: float = 0.0
+    cpu: float = 0.0
+
+
+def _cpu_seconds():
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _write_csv(path, rows, columns):
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    with atomic_write(path, suffix=".csv", name="--out") as f:
+        f.write(text.getvalue().encode())
+
+
+def _available_tasks():
+    from ... import tasks
+
+    return set(tasks.list_tasks())
+
+
+def _grids(protocol, available):
+    """(claim, grid) pairs of the protocol; the closed-loop maze only when the task exists."""
+    out = [("C1", protocol.c1_grid(f)) for f in FAMILIES]
+    if protocol.closed_loop_task in available:
+        out.append(("C1", protocol.closed_loop_grid()))
+    out += [("C2", protocol.c2_grid(f)) for f in protocol.c2_families]
+    out += [("brian2", protocol.brian2_grid(f)) for f in FAMILIES]
+    return out
+
+
+def _feedforward(protocol, folder, log):
+    """C3's rows from the feedforward networks, when this version has them (else none)."""
+    try:
+        from .feedforward import feedforward_rows
+    except ImportError:
+        return []
+    return feedforward_rows(protocol, folder, log)
+
+
+@keeps_random_state
+def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
+                     workers: int | None = None, scheduler: str | None = None,
+                     progress: bool = True, log: Callable[[str], Any] = print,
+                     command: str | None = None, figure_prefix: str = "") -> ReproductionResult:
+    """Run (or resume) the reproduction into ``out_dir`` and write its report.
+
+    Parameters
+    ----------
+    out_dir : str or os.PathLike
+        Folder for ``report.md``, its PNG figures, ``summary.csv`` (the rows the verdicts
+        come from), ``verdicts.csv``, ``results.csv`` (every recorded curve point),
+        ``results.sqlite`` (+ ``results_specs/``) and ``analysis/`` (cached measurements);
+        created if missing. Rerunning into it resumes.
+    quick : bool
+        The reduced protocol (:meth:`Protocol.quick_protocol`): one seed, fewer steps.
+    workers : int >= 1 or None
+        Local worker processes of the grids (None: all CPUs; 1: this process).
+    scheduler : str or None
+        A Dask scheduler address for the grids (the analyses run in this process).
+    progress : bool
+        Progress bars over the cells of each grid.
+    log : callable(str)
+        Receives progress lines.
+    command : str or None
+        The command line to print in the report's header (default: ``sys.argv``).
+    figure_prefix : str
+        Prefix of the figure file names.
+
+    Returns
+    -------
+    ReproductionResult
+        Verdicts, files written, failures and times.
+
+    Raises
+    ------
+    ValueError
+        For invalid ``workers`` or both ``scheduler`` and local workers misuse, before any
+        work; PermissionError if ``out_dir`` cannot be written.
+    """
+    t0, cpu0 = time.perf_counter(), _cpu_seconds()
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise ValueError(f"workers must be an int >= 1 or None, got {workers!r}")
+    protocol = Protocol.quick_protocol() if quick else Protocol.full()
+    out_dir = os.path.abspath(os.fspath(out_dir))
+    files = {"report": os.path.join(out_dir, "report.md"),
+             "summary_csv": os.path.join(out_dir, "summary.csv"),
+             "verdicts_csv": os.path.join(out_dir, "verdicts.csv"),
+             "results_csv": os.path.join(out_dir, "results.csv"),
+             "results": os.path.join(out_dir, "results.sqlite")}
+    for path in files.values():
+        check_writable(path, "--out")
+    os.makedirs(out_dir, exist_ok=True)
+    analysis_dir = os.path.join(out_dir, "analysis")
+    available = _available_tasks()
+    grids = _grids(protocol, available)
+    failed = 0
+    for claim, grid in grids:
+        log(f"reproduce: grid {grid.name} ({len(grid.cells())} cells)")
+        # the Brian2 grids re-sweep trained networks: no pool of workers to start for them
+        rep = run_grid(grid, files["results"], workers=1 if claim == "brian2" else workers,
+                       scheduler=scheduler, progress=progress, log=log)
+        failed += len(rep.failed)
+
+    rows, keys = [], []
+    with ResultStore(files["results"]) as store:
+        for claim, grid in grids:
+            gkeys = [c.key for c in grid.cells()]
+            keys += gkeys
+            task = grid.tasks[0]
+            family = task if task in protocol.families else "MazeNavigation-v0"
+            extra = protocol.families[family].report_metrics
+            rows += [R.curve_row(c, claim, extra) for c in store.curves(gkeys)]
+        store.export_csv(files["results_csv"], keys, name="--out")
+        specs = {}
+        for c in store.cells(keys):
+            if c["grid_name"].startswith("c1-") and c["backend"] == "torch" and c["task"] in FAMILIES:
+                specs[c["task"], c["placement"], c["seed"]] = store.resolve_path(c["spec_path"])
+
+    analyses = {"c4": [], "c5": [], "compensation": []}
+    from ...core.spec import CTRNNSpec
+
+    for (task, placement, seed), path in sorted(specs.items()):
+        spec = CTRNNSpec.load(path)
+        jobs = []
+        if task in protocol.c2_families:
+            jobs.append(("c4", lambda s=spec, t=task, sd=seed: shift_analysis(s, t, protocol, sd)))
+            if placement == "pre":
+                jobs.append(("c5", lambda s=spec, t=task: process_analysis(s, t, protocol)))
+        if placement == "pre":
+            jobs.append(("compensation", lambda s=spec, t=task: compensation_analysis(s, t, protocol)))
+        for kind, compute in jobs:
+            try:
+                result = cached(analysis_dir, f"{kind}_{task.rsplit('-v', 1)[0]}_{placement}_s{seed}",
+                                spec_settings(spec, protocol, kind), compute)
+            except Exception as err:  # noqa: BLE001 - one failed analysis must not stop the run
+                failed += 1
+                log(f"reproduce: {kind} of {task} {placement} seed {seed} failed: "
+                    f"{type(err).__name__}: {err}")
+                continue
+            row = {"task": task, "placement": placement, "seed": seed,
+                   "sigma_train": spec.noise.scalar_sigma()}
+            row.update({"processes": result} if kind == "c5" else result)
+            analyses[kind].append(row)
+            log(f"reproduce: {kind} of {task} {placement} seed {seed} done")
+    rows += _feedforward(protocol, analysis_dir, log)
+
+    from ..demo import backend_agreement
+
+    b2 = []
+    for task in FAMILIES:
+        curves = [r["curve"] for r in rows if r["claim"] == "brian2" and r["task"] == task]
+        for a in backend_agreement(curves):
+            b2.append({"task": task, **a})
+    analyses["brian2"] = b2
+
+    verdicts = R.compute_verdicts(rows, analyses, sigma_train=protocol.sigma_train,
+                                  c2_families=protocol.c2_families,
+                                  closed_loop_task=protocol.closed_loop_task)
+    figures = R.make_figures(rows, analyses, verdicts, out_dir, prefix=figure_prefix)
+    files.update({f"figure_{k}": os.path.join(out_dir, v) for k, v in figures.items()})
+
+    log_path = os.path.join(out_dir, "run_log.json")
+    history = []
+    if os.path.isfile(log_path):
+        try:
+            with open(log_path) as f:
+                history = json.load(f)
+        except (OSError, ValueError):
+            history = []
+    wall, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
+    entry = {"date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "wall": wall,
+             "cpu": cpu, "quick": quick, "command": command or " ".join(sys.argv)}
+    history.append(entry)
+    with atomic_write(log_path, suffix=".json", name="--out") as f:
+        f.write(json.dumps(history, indent=1).encode())
+    total_wall = sum(h["wall"] for h in history)
+    total_cpu = sum(h["cpu"] for h in history)
+    header = {
+        "command": entry["command"], "date": entry["date"],
+        "protocol": "quick (smoke test: one seed, short training)" if quick else "full",
+        "seeds": protocol.seeds,
+        "wall": f"{total_wall / 60:.1f} min over {len(history)} invocation(s) (this one "
+                f"{wall / 60:.1f} min)",
+        "cpu": f"{total_cpu / 60:.1f} min (this process and its local workers; Dask workers "
+               "not counted)",
+        "versions": package_versions(),
+        "notes": ([f"{failed} cells or analyses failed in this run; rerun to retry them"]
+                  if failed else []),
+    }
+    report_metrics = {t: s.report_metrics for t, s in protocol.families.items()}
+    report_metrics[protocol.closed_loop_task] = ("cross_entropy",)
+    text = R.render_report(header, rows, analyses, verdicts, figures, protocol.describe(),
+                           report_metrics)
+    with atomic_write(files["report"], suffix=".md", name="--out") as f:
+        f.write(text.encode())
+    _write_csv(files["summary_csv"], rows, R.columns_of(rows))
+    _write_csv(files["verdicts_csv"], R.verdict_rows(verdicts),
+               ["claim", "column", "verdict", "passed", "total", "detail"])
+    return ReproductionResult(verdicts=verdicts, files=files, failed=failed, wall=wall, cpu=cpu)
