@@ -37,7 +37,7 @@ from .function_approximation import FunctionApproximation
 from .maze_navigation import MazeNavigation, generate_maze
 from .multitask import YANG19_TASKS, Yang19Multitask
 from .path_integration import PathIntegration2D
-from .registry import TASKS, as_task, list_tasks, make, task_name
+from .registry import TASKS, as_task, list_tasks, make, sample_task, task_name
 from .single_neuron_regulator import SingleNeuronRegulator
 from .stepping import SteppedTrials, copy_env
 
@@ -65,5 +65,6 @@ __all__ = [
     "performance",
     "wrappers",
     "make",
+    "sample_task",
     "task_name",
 ]

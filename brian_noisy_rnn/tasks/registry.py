@@ -180,3 +180,32 @@ def as_task(env, dt=None, name="env"):
         return make(env, dt=dt)
     core_of(env, name)
     return env
+
+
+def sample_task(env, name="env"):
+    """The task as an object with ``samples(n, seed) -> (x (n, n_in), y (n, n_out))``.
+
+    Parameters
+    ----------
+    env : str or TrialEnv
+        A task id (e.g. ``"FunctionApproximation-v0"``) or a task object with a ``samples``
+        method (e.g. ``tasks.make("FunctionApproximation-v0", function=np.cos)``).
+    name : str
+        The argument named in error messages.
+
+    Returns
+    -------
+    object
+        The task (its unwrapped TrialEnv).
+
+    Raises
+    ------
+    TypeError
+        If the task has no ``samples`` method (it has no input-target pairs without time).
+    """
+    env = as_task(env, name=name)
+    core = getattr(env, "unwrapped", env)
+    if not callable(getattr(core, "samples", None)):
+        raise TypeError(f"{name}: {task_name(env)} gives no samples without time "
+                        "(it needs a samples(n, seed) method, as FunctionApproximation-v0 has)")
+    return core
