@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ._base import as_dt_ms, check_timing, core_of
 from .wrappers import step_level_wrappers, strip_bookkeeping
 from .function_approximation import FunctionApproximation
-from .maze_navigation import MazeNavigation
+from .maze_navigation import ClosedLoopMazeNavigation, MazeNavigation
 from .multitask import Yang19Multitask
 from .path_integration import PathIntegration2D
 from .single_neuron_regulator import SingleNeuronRegulator
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 TASKS = {
     "FunctionApproximation-v0": FunctionApproximation,
     "MazeNavigation-v0": MazeNavigation,
+    "MazeNavigationClosedLoop-v0": ClosedLoopMazeNavigation,
     "PathIntegration2D-v0": PathIntegration2D,
     "SingleNeuronRegulator-v0": SingleNeuronRegulator,
     "Yang19Multitask-v0": Yang19Multitask,
