@@ -218,7 +218,7 @@ def spec_settings(spec: CTRNNSpec, protocol: Protocol, kind: str) -> dict:
     protocol : Protocol
         The run's protocol (its quick flag, trials and seeds enter the key).
     kind : str
-        The measurement ("c4", "c5", "compensation").
+        The measurement ("c4", "c5", "compensation", "closed_loop").
 
     Returns
     -------
@@ -230,4 +230,7 @@ def spec_settings(spec: CTRNNSpec, protocol: Protocol, kind: str) -> dict:
             "shift": [protocol.shift_trials, protocol.shift_repeats],
             "eval_seed": protocol.eval_seed,
             "processes": {k: list(v[3]) for k, v in C5_PROCESSES.items()} if kind == "c5" else None,
+            "closed_loop": ([protocol.closed_loop_task, protocol.closed_loop_metric,
+                             protocol.closed_loop_trials, list(protocol.closed_loop_sigmas)]
+                            if kind == "closed_loop" else None),
             "version": 2, "n_trials": [s.n_trials for s in protocol.families.values()]}

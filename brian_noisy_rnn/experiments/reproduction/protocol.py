@@ -124,6 +124,18 @@ class Protocol:
         Task id of the closed-loop maze (used when the installed version has it).
     closed_loop_metric : str
         Its metric.
+    closed_loop_trials : int
+        Trials per sigma of the closed-loop sweeps (played step by step: ~20 ms per trial).
+    closed_loop_sigmas : tuple of float
+        Their test sigmas, as multiples of the training sigma.
+    ff_depths : tuple of int
+        C3: numbers of hidden layers.
+    ff_width : int
+        C3: units per hidden layer.
+    ff_steps : int
+        C3: Adam steps per feedforward network.
+    ff_trials : int
+        C3: test samples per sigma.
     dt_ms : float
         Time step (ms) of every network and task.
     tau_ms : float
@@ -144,6 +156,12 @@ class Protocol:
     shift_repeats: int = 32
     closed_loop_task: str = "MazeNavigationClosedLoop-v0"
     closed_loop_metric: str = "goal_reached"
+    closed_loop_trials: int = 200
+    closed_loop_sigmas: tuple = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+    ff_depths: tuple = (1, 2)
+    ff_width: int = 256
+    ff_steps: int = 5000
+    ff_trials: int = 2000
     dt_ms: float = 20.0
     tau_ms: float = 100.0
     eval_seed: int = 1234
@@ -169,7 +187,8 @@ class Protocol:
             The same sections on less data.
         """
         return cls(quick=True, seeds=(0,), families=_families(True), brian2_trials=50,
-                   shift_trials=60, shift_repeats=16)
+                   shift_trials=60, shift_repeats=16, closed_loop_trials=60, ff_steps=1000,
+                   ff_trials=500)
 
     # --- grids ------------------------------------------------------------------------------
     def _grid(self, name, family, placements, train_sigmas, seeds, backends, relative,
@@ -247,20 +266,6 @@ class Protocol:
                           self.seeds[:1], ("torch", "brian2"), self.brian2_sigmas,
                           self.brian2_trials)
 
-    def closed_loop_grid(self) -> Grid:
-        """C1's closed-loop maze: MazeNavigation's settings on :attr:`closed_loop_task`,
-        scored by :attr:`closed_loop_metric`.
-
-        Returns
-        -------
-        Grid
-            Named ``c1-MazeClosedLoop``.
-        """
-        s = self.families["MazeNavigation-v0"]
-        return self._grid("c1-MazeClosedLoop", "MazeNavigation-v0", ("pre", "post"),
-                          (self.sigma_train,), self.seeds, ("torch",), RELATIVE_SIGMAS,
-                          s.n_trials, metric=self.closed_loop_metric, task=self.closed_loop_task)
-
     def describe(self) -> list[str]:
         """One Markdown line per family: units, steps, trials, metric.
 
@@ -277,4 +282,17 @@ class Protocol:
                        f"{s.batch_size} (lr {s.lr:g}){pool}; {s.n_trials} test trials per "
                        f"sigma; metric {s.metric}"
                        + (f" (also {', '.join(s.report_metrics)})" if s.report_metrics else ""))
+        out.append(f"- {self.closed_loop_task}: C1's MazeNavigation-v0 networks played step by "
+                   f"step (their own moves decide where they are next); {self.closed_loop_trials} "
+                   f"trials per sigma; metric {self.closed_loop_metric}")
+        out.append(f"- C2: noise inside f at training sigmas {list(self.c2_levels)} on "
+                   f"{', '.join(self.c2_families)}")
+        out.append(f"- C3: feedforward relu networks, {' and '.join(map(str, self.ff_depths))} "
+                   f"hidden layers of {self.ff_width} units, {self.ff_steps} Adam steps "
+                   f"(train_feedforward's defaults otherwise), {self.ff_trials} test samples "
+                   "per sigma, numpy reference")
+        out.append(f"- C4: {self.shift_trials} trials x {self.shift_repeats} noise draws per "
+                   "network (numpy)")
+        out.append(f"- Brian2: the first seed's C1 networks, {self.brian2_trials} trials per "
+                   f"sigma, test sigmas {list(self.brian2_sigmas)} x sigma_train, numpy target")
         return out

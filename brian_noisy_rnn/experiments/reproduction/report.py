@@ -52,17 +52,32 @@ def _f(x, digits=4):
     return f"{x:.{digits}g}"
 
 
-def curve_row(curve, claim: str, report_metrics: Sequence[str] = ()) -> dict:
-    """One row of ``summary.csv`` from a recorded curve.
+def curve_row(curve, claim: str, report_metrics: Sequence[str] = (), *, seed: int | None = None,
+              diff: float | None = None, diff_sem: float | None = None, grid: str = "",
+              steps: int | None = None) -> dict:
+    """One row of ``summary.csv`` from a noise-preference curve.
 
     Parameters
     ----------
     curve : NoisePreferenceCurve
-        A curve read from the results database (with its ``cell`` row).
+        A curve read from the results database (with its ``cell`` row, which gives the
+        seed, grid, steps and paired difference), or a curve computed elsewhere (then pass
+        them).
     claim : str
-        The claim the curve's grid serves ("C1", "C2", "brian2", ...).
+        The claim the curve serves ("C1", "C2", "C3", "brian2", ...).
     report_metrics : sequence of str
         Other metrics of the curve to add (``<name>_at_zero`` / ``<name>_at_train``).
+    seed : int or None
+        The network's training seed (default: from ``curve.cell``).
+    diff : float or None
+        The paired difference metric(0) - metric(sigma_train) (default: from the curve's
+        per-trial values, else ``curve.cell``).
+    diff_sem : float or None
+        Its standard error (defaults as for ``diff``).
+    grid : str
+        The grid (or study) name (default: from ``curve.cell``).
+    steps : int or None
+        Training steps (default: from ``curve.cell``).
 
     Returns
     -------
@@ -71,18 +86,23 @@ def curve_row(curve, claim: str, report_metrics: Sequence[str] = ()) -> dict:
         written to the CSV).
     """
     cell = curve.cell or {}
-    diff, sem = cell.get("zero_minus_train"), cell.get("zero_minus_train_sem")
+    if diff is None:
+        if curve.trial_values is not None:
+            diff, diff_sem = curve.difference(0.0, curve.sigma_train)
+        else:
+            diff, diff_sem = cell.get("zero_minus_train"), cell.get("zero_minus_train_sem")
     row = {
-        "claim": claim, "grid": cell.get("grid_name", ""), "task": curve.task,
+        "claim": claim, "grid": grid or cell.get("grid_name", ""), "task": curve.task,
         "placement": curve.train_placement, "train_sigma": float(curve.sigma_train),
-        "seed": cell.get("seed"), "backend": curve.backend, "metric": curve.metric,
-        "higher_is_better": bool(curve.higher_is_better),
+        "seed": cell.get("seed") if seed is None else seed, "backend": curve.backend,
+        "metric": curve.metric, "higher_is_better": bool(curve.higher_is_better),
         "preferred_sigma": curve.preferred_sigma, "metric_at_zero": curve.metric_at_zero,
         "sem_at_zero": curve.sem_at_zero, "metric_at_train": curve.metric_at_train,
         "sem_at_train": curve.sem_at_train,
         "diff": float("nan") if diff is None else float(diff),
-        "diff_sem": float("nan") if sem is None else float(sem),
-        "n_trials": curve.n_trials, "steps": cell.get("steps"), "curve": curve,
+        "diff_sem": float("nan") if diff_sem is None else float(diff_sem),
+        "n_trials": curve.n_trials, "steps": cell.get("steps") if steps is None else steps,
+        "curve": curve,
     }
     for name in report_metrics:
         if name in curve.other_metrics:

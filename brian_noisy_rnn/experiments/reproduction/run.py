@@ -25,6 +25,7 @@ from ..runner import package_versions, run_grid
 from ..store import ResultStore
 from . import report as R
 from .analyses import cached, compensation_analysis, process_analysis, shift_analysis, spec_settings
+from .feedforward import closed_loop_result, feedforward_rows
 from .protocol import FAMILIES, Protocol
 
 __all__ = ["ReproductionResult", "run_reproduction"]
@@ -71,29 +72,12 @@ def _write_csv(path, rows, columns):
         f.write(text.getvalue().encode())
 
 
-def _available_tasks():
-    from ... import tasks
-
-    return set(tasks.list_tasks())
-
-
-def _grids(protocol, available):
-    """(claim, grid) pairs of the protocol; the closed-loop maze only when the task exists."""
+def _grids(protocol):
+    """(claim, grid) pairs of the protocol."""
     out = [("C1", protocol.c1_grid(f)) for f in FAMILIES]
-    if protocol.closed_loop_task in available:
-        out.append(("C1", protocol.closed_loop_grid()))
     out += [("C2", protocol.c2_grid(f)) for f in protocol.c2_families]
     out += [("brian2", protocol.brian2_grid(f)) for f in FAMILIES]
     return out
-
-
-def _feedforward(protocol, folder, log):
-    """C3's rows from the feedforward networks, when this version has them (else none)."""
-    try:
-        from .feedforward import feedforward_rows
-    except ImportError:
-        return []
-    return feedforward_rows(protocol, folder, log)
 
 
 @keeps_random_state
@@ -151,8 +135,7 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
         check_writable(path, "--out")
     os.makedirs(out_dir, exist_ok=True)
     analysis_dir = os.path.join(out_dir, "analysis")
-    available = _available_tasks()
-    grids = _grids(protocol, available)
+    grids = _grids(protocol)
     failed = 0
     for claim, grid in grids:
         log(f"reproduce: grid {grid.name} ({len(grid.cells())} cells)")
@@ -178,6 +161,7 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
 
     analyses = {"c4": [], "c5": [], "compensation": []}
     from ...core.spec import CTRNNSpec
+    from ...evaluation.curves import NoisePreferenceCurve
 
     for (task, placement, seed), path in sorted(specs.items()):
         spec = CTRNNSpec.load(path)
@@ -188,6 +172,8 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
                 jobs.append(("c5", lambda s=spec, t=task: process_analysis(s, t, protocol)))
         if placement == "pre":
             jobs.append(("compensation", lambda s=spec, t=task: compensation_analysis(s, t, protocol)))
+        if task == "MazeNavigation-v0":
+            jobs.append(("closed_loop", lambda s=spec, sd=seed: closed_loop_result(s, protocol, sd)))
         for kind, compute in jobs:
             try:
                 result = cached(analysis_dir, f"{kind}_{task.rsplit('-v', 1)[0]}_{placement}_s{seed}",
@@ -197,12 +183,19 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
                 log(f"reproduce: {kind} of {task} {placement} seed {seed} failed: "
                     f"{type(err).__name__}: {err}")
                 continue
+            if kind == "closed_loop":
+                curve = NoisePreferenceCurve.from_dict(result["curve"])
+                rows.append(R.curve_row(curve, "C1", ("periods_at_goal",), seed=seed, diff=result["diff"],
+                                        diff_sem=result["diff_sem"], grid="c1-MazeClosedLoop",
+                                        steps=protocol.families[task].steps))
+                log(f"reproduce: closed-loop maze of {placement} seed {seed} done")
+                continue
             row = {"task": task, "placement": placement, "seed": seed,
                    "sigma_train": spec.noise.scalar_sigma()}
             row.update({"processes": result} if kind == "c5" else result)
             analyses[kind].append(row)
             log(f"reproduce: {kind} of {task} {placement} seed {seed} done")
-    rows += _feedforward(protocol, analysis_dir, log)
+    rows += feedforward_rows(protocol, analysis_dir, log)
 
     from ..demo import backend_agreement
 
@@ -248,7 +241,7 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
                   if failed else []),
     }
     report_metrics = {t: s.report_metrics for t, s in protocol.families.items()}
-    report_metrics[protocol.closed_loop_task] = ("cross_entropy",)
+    report_metrics[protocol.closed_loop_task] = ("periods_at_goal",)
     text = R.render_report(header, rows, analyses, verdicts, figures, protocol.describe(),
                            report_metrics)
     with atomic_write(files["report"], suffix=".md", name="--out") as f:
