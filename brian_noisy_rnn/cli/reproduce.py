@@ -32,6 +32,9 @@ def add_parser(sub):
                    help="local worker processes (default: all CPUs; 1 = this process)")
     p.add_argument("--scheduler", default=None,
                    help="address of a Dask scheduler (e.g. tcp://host:8786) for the grids")
+    p.add_argument("--report-only", action="store_true",
+                   help="only rebuild the report from what --out already holds (runs nothing; "
+                        "missing parts show as 'not run')")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -57,7 +60,7 @@ def run(args):
         if sys.argv and sys.argv[0].endswith(("brian-noisy-rnn", "__main__.py")) else None
     result = run_reproduction(args.out, quick=args.quick, workers=args.workers,
                               scheduler=args.scheduler, progress=not args.no_progress,
-                              command=command)
+                              command=command, compute=not args.report_only)
     print(f"wrote {result.files['report']}")
     counts = {}
     for (claim, column), v in result.verdicts.items():

@@ -38,7 +38,7 @@ C5_PROCESSES = {
 }
 
 
-def cached(folder: str, name: str, settings: dict, compute: Callable[[], dict]) -> dict:
+def cached(folder: str, name: str, settings: dict, compute: Callable[[], dict] | None) -> dict | None:
     """The result of ``compute()``, cached in ``folder`` as JSON under ``name`` and a hash
     of ``settings``.
 
@@ -50,13 +50,13 @@ def cached(folder: str, name: str, settings: dict, compute: Callable[[], dict]) 
         A readable prefix of the file name.
     settings : dict
         JSON-compatible; everything the result depends on (part of the file name).
-    compute : callable() -> dict
-        Computes the JSON-compatible result when it is not cached.
+    compute : callable() -> dict, or None
+        Computes the JSON-compatible result when it is not cached; None: do not compute.
 
     Returns
     -------
-    dict
-        The cached or newly computed result.
+    dict or None
+        The cached or newly computed result (None if not cached and ``compute`` is None).
     """
     path = os.path.join(folder, f"{name}_{canonical_hash(settings)[:16]}.json")
     if os.path.isfile(path):
@@ -65,6 +65,8 @@ def cached(folder: str, name: str, settings: dict, compute: Callable[[], dict]) 
                 return json.load(f)
         except (OSError, ValueError):
             pass  # a damaged file is recomputed
+    if compute is None:
+        return None
     result = compute()
     with atomic_write(path, suffix=".json", name="out") as f:
         f.write(json.dumps(result, sort_keys=True, allow_nan=True).encode())

@@ -62,8 +62,8 @@ def _ff_result(protocol, layers, placement, seed, folder):
     return out
 
 
-def feedforward_rows(protocol: Protocol, folder: str, log: Callable[[str], Any] = print
-                     ) -> list[dict]:
+def feedforward_rows(protocol: Protocol, folder: str, log: Callable[[str], Any] = print,
+                     compute: bool = True) -> list[dict]:
     """C3's rows: every feedforward network of the protocol, trained and swept (cached).
 
     Parameters
@@ -74,6 +74,8 @@ def feedforward_rows(protocol: Protocol, folder: str, log: Callable[[str], Any] 
         The analysis cache folder.
     log : callable(str)
         Receives a line per network (and per failure).
+    compute : bool
+        Train and sweep the networks not cached yet (False: only read the cache).
 
     Returns
     -------
@@ -95,10 +97,13 @@ def feedforward_rows(protocol: Protocol, folder: str, log: Callable[[str], Any] 
                             "eval_seed": protocol.eval_seed, "sigmas": list(RELATIVE_SIGMAS)}
                 try:
                     res = cached(folder, f"c3_L{layers}_{placement}_s{seed}", settings,
-                                 lambda: _ff_result(protocol, layers, placement, seed, folder))
+                                 (lambda: _ff_result(protocol, layers, placement, seed, folder))
+                                 if compute else None)
                 except Exception as err:  # noqa: BLE001 - one failed network must not stop the run
                     log(f"reproduce: feedforward L{layers} {placement} seed {seed} failed: "
                         f"{type(err).__name__}: {err}")
+                    continue
+                if res is None:
                     continue
                 curve = NoisePreferenceCurve.from_dict(res["curve"])
                 curve.task = (f"{curve.task}, {layers} hidden layer{'s' if layers > 1 else ''} "

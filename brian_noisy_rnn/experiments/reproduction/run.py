@@ -84,7 +84,8 @@ def _grids(protocol):
 def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
                      workers: int | None = None, scheduler: str | None = None,
                      progress: bool = True, log: Callable[[str], Any] = print,
-                     command: str | None = None, figure_prefix: str = "") -> ReproductionResult:
+                     command: str | None = None, figure_prefix: str = "",
+                     compute: bool = True) -> ReproductionResult:
     """Run (or resume) the reproduction into ``out_dir`` and write its report.
 
     Parameters
@@ -108,6 +109,9 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
         The command line to print in the report's header (default: ``sys.argv``).
     figure_prefix : str
         Prefix of the figure file names.
+    compute : bool
+        Run the grids and analyses (False: only rebuild the report from what is stored;
+        whatever is missing shows as "not run").
 
     Returns
     -------
@@ -137,7 +141,7 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
     analysis_dir = os.path.join(out_dir, "analysis")
     grids = _grids(protocol)
     failed = 0
-    for claim, grid in grids:
+    for claim, grid in (grids if compute else []):
         log(f"reproduce: grid {grid.name} ({len(grid.cells())} cells)")
         # the Brian2 grids re-sweep trained networks: no pool of workers to start for them
         rep = run_grid(grid, files["results"], workers=1 if claim == "brian2" else workers,
@@ -145,6 +149,8 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
         failed += len(rep.failed)
 
     rows, keys = [], []
+    if not compute and not os.path.isfile(files["results"]):
+        raise FileNotFoundError(f"--out: no results database at {files['results']!r} to report on")
     with ResultStore(files["results"]) as store:
         for claim, grid in grids:
             gkeys = [c.key for c in grid.cells()]
@@ -174,14 +180,16 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
             jobs.append(("compensation", lambda s=spec, t=task: compensation_analysis(s, t, protocol)))
         if task == "MazeNavigation-v0":
             jobs.append(("closed_loop", lambda s=spec, sd=seed: closed_loop_result(s, protocol, sd)))
-        for kind, compute in jobs:
+        for kind, job in jobs:
             try:
                 result = cached(analysis_dir, f"{kind}_{task.rsplit('-v', 1)[0]}_{placement}_s{seed}",
-                                spec_settings(spec, protocol, kind), compute)
+                                spec_settings(spec, protocol, kind), job if compute else None)
             except Exception as err:  # noqa: BLE001 - one failed analysis must not stop the run
                 failed += 1
                 log(f"reproduce: {kind} of {task} {placement} seed {seed} failed: "
                     f"{type(err).__name__}: {err}")
+                continue
+            if result is None:
                 continue
             if kind == "closed_loop":
                 curve = NoisePreferenceCurve.from_dict(result["curve"])
@@ -194,8 +202,9 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
                    "sigma_train": spec.noise.scalar_sigma()}
             row.update({"processes": result} if kind == "c5" else result)
             analyses[kind].append(row)
-            log(f"reproduce: {kind} of {task} {placement} seed {seed} done")
-    rows += feedforward_rows(protocol, analysis_dir, log)
+            if compute:
+                log(f"reproduce: {kind} of {task} {placement} seed {seed} done")
+    rows += feedforward_rows(protocol, analysis_dir, log, compute=compute)
 
     from ..demo import backend_agreement
 
@@ -223,17 +232,18 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
     wall, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
     entry = {"date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "wall": wall,
              "cpu": cpu, "quick": quick, "command": command or " ".join(sys.argv)}
-    history.append(entry)
-    with atomic_write(log_path, suffix=".json", name="--out") as f:
-        f.write(json.dumps(history, indent=1).encode())
+    if compute:  # a report-only rebuild is not part of the run's cost
+        history.append(entry)
+        with atomic_write(log_path, suffix=".json", name="--out") as f:
+            f.write(json.dumps(history, indent=1).encode())
     total_wall = sum(h["wall"] for h in history)
     total_cpu = sum(h["cpu"] for h in history)
     header = {
-        "command": entry["command"], "date": entry["date"],
+        "command": " ; ".join(dict.fromkeys(h["command"] for h in history)) or entry["command"],
+        "date": history[-1]["date"] if history else entry["date"],
         "protocol": "quick (smoke test: one seed, short training)" if quick else "full",
         "seeds": protocol.seeds,
-        "wall": f"{total_wall / 60:.1f} min over {len(history)} invocation(s) (this one "
-                f"{wall / 60:.1f} min)",
+        "wall": f"{total_wall / 60:.1f} min over {len(history)} invocation(s)",
         "cpu": f"{total_cpu / 60:.1f} min (this process and its local workers; Dask workers "
                "not counted)",
         "versions": package_versions(),
