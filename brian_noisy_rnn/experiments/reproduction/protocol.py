@@ -282,6 +282,10 @@ class Protocol:
                        f"{s.batch_size} (lr {s.lr:g}){pool}; {s.n_trials} test trials per "
                        f"sigma; metric {s.metric}"
                        + (f" (also {', '.join(s.report_metrics)})" if s.report_metrics else ""))
+        out.append("- metrics: mse for regression; for classification the trained loss "
+                   "(cross_entropy, the verdicts' metric) and accuracy; NeuroGym's own "
+                   "`performance` is not available for these tasks' batches (they carry no "
+                   "NeuroGym env states)")
         out.append(f"- {self.closed_loop_task}: C1's MazeNavigation-v0 networks played step by "
                    f"step (their own moves decide where they are next); {self.closed_loop_trials} "
                    f"trials per sigma; metric {self.closed_loop_metric}")
