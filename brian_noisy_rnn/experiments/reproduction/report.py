@@ -442,11 +442,15 @@ def render_report(header: dict, rows: Sequence[dict], analyses: dict, verdicts: 
                 ratio.setdefault(r["train_sigma"], []).append(r["preferred_sigma"] / r["train_sigma"])
             out.append("preferred / training sigma (mean over seeds): " + ", ".join(
                 f"{lv:g}: {np.mean(v):.2f}" for lv, v in sorted(ratio.items())))
+            counts = ", ".join(
+                f"{lv:g}: {sum(_pre_flags(_select(sel, 'C2', task, 'pre', lv)))}/"
+                f"{len(_select(sel, 'C2', task, 'pre', lv))}" for lv in sorted(ratio))
+            out += ["", f"Seeds showing the effect per training sigma: {counts}."]
             onset = verdicts[("C2 onset", task)].detail
             below = [lv for lv in sorted(ratio) if onset != "none" and lv < float(onset)]
             out += ["", f"Onset (effect in every seed from this level up): {onset}; "
-                    + (f"no preference measurable at sigma_train <= {max(below):g}."
-                       if below else "measurable at every level tested."
+                    + (f"below it (sigma_train <= {max(below):g}) the preference is not "
+                       "measurable in every seed." if below else "measurable at every level tested."
                        if onset != "none" else "no level from which on it holds in every seed."),
                     ""]
         out += [_verdict_line(verdicts[("C2", task)]), ""]
