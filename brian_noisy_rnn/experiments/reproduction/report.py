@@ -580,8 +580,8 @@ def make_figures(rows: Sequence[dict], analyses: dict, verdicts: dict, folder: s
         files[claim] = name
 
     c1 = [r for r in rows if r["claim"] == "C1" and r["backend"] == "torch"]
-    tasks = [t for t in [*FAMILIES, *sorted({r["task"] for r in c1} - set(FAMILIES))]
-             if any(r["task"] == t for r in c1)]
+    tasks = sorted({r["task"] for r in c1},
+                   key=lambda t: (FAMILIES.index(t) if t in FAMILIES else 2.5, t))
     if tasks:
         fig = new_figure((3.3 * len(tasks), 5.6))
         axes = fig.subplots(2, len(tasks), squeeze=False)
