@@ -606,7 +606,7 @@ def make_figures(rows: Sequence[dict], analyses: dict, verdicts: dict, folder: s
         for ax, task in zip(axes, c2_tasks):
             sel = [r for r in c2 if r["task"] == task]
             levels = sorted({r["train_sigma"] for r in sel})
-            top = max(levels) * 2.1
+            top = max(levels) * 1.1
             ax.plot([0, top], [0, top], "k--", lw=1, label="diagonal")
             for r in sel:
                 effect = V.noise_in_effect(r["preferred_sigma"], r["diff"], r["diff_sem"],
@@ -670,7 +670,9 @@ def make_figures(rows: Sequence[dict], analyses: dict, verdicts: dict, folder: s
         axes = fig.subplots(1, len(c5_tasks), squeeze=False)[0]
         for ax, task in zip(axes, c5_tasks):
             sel = [a for a in c5 if a["task"] == task]
-            for k, name in enumerate(sel[0]["processes"]):
+            from .analyses import C5_PROCESSES
+
+            for k, name in enumerate(n for n in C5_PROCESSES if n in sel[0]["processes"]):
                 curves = [NoisePreferenceCurve.from_dict(a["processes"][name]["curve"]) for a in sel]
                 x = curves[0].sigmas
                 y = np.mean([c.mean for c in curves], axis=0)
