@@ -16,7 +16,9 @@ network it reports
    pre-activations within 1 and 2 sigma of the relu kink, the mean local shift
    ``|E f(a + sigma xi) - f(a)|``, and the noise relative to the drive (sigma / std of the
    noise-free pre-activation a over steps and trials, median over units);
-4. how the output variance grows along the trial (integrated noise) for the noise-in network.
+4. along the trial: the output variance the noise causes at sigma_train and the squared
+   shift of the mean output when the noise is removed (an integrator accumulates both:
+   variance ~ t, a drift ~ t**2).
 
 Results go to ``<out>/path_integration.json``; trained networks are cached in ``<out>/nets``.
 
@@ -87,8 +89,11 @@ def _analyse(spec, task, sigmas, n_trials, seed):
     big = repeat_batch(few, 16)
     z = simulate(spec, big.inputs, backend="numpy", seed=seed + 5).outputs
     z = z.reshape(z.shape[0], 50, 16, -1)
-    var_t = z.var(axis=2, ddof=1).mean(axis=(1, 2))  # (T,)
+    var_t = z.var(axis=2, ddof=1).mean(axis=(1, 2))  # (T,) output variance from the noise
+    z0 = simulate(spec, few.inputs, backend="numpy", noise=Noise("none")).outputs
+    shift_t = ((z.mean(axis=2) - z0) ** 2).mean(axis=(1, 2))  # (T,) squared mean shift
     T = len(var_t)
+    quarters = [int(q * (T - 1)) for q in (0.1, 0.25, 0.5, 1.0)]
     return {
         "placement": spec.noise.placement, "sigma_train": sigma,
         "sigmas": curve.sigmas.tolist(), "mse": curve.mean.tolist(), "mse_sem": curve.sem.tolist(),
@@ -103,7 +108,11 @@ def _analyse(spec, task, sigmas, n_trials, seed):
         "silent_units": int(np.sum(np.all(a0 < 0, axis=0))),
         "sigma_over_drive_std_median": float(np.median(sigma / drive_std[active]))
         if active.any() else float("nan"),
-        "output_variance_quarters": [float(var_t[int(q * (T - 1))]) for q in (0.1, 0.25, 0.5, 1.0)],
+        "steps_at": quarters,
+        "output_variance_at": [float(var_t[i]) for i in quarters],
+        "squared_shift_at": [float(shift_t[i]) for i in quarters],
+        "rms_output_shift": float(np.sqrt(np.mean(rep.measured_shift ** 2))),
+        "target_std": float(np.std(small.targets[small.mask])),
     }
 
 
@@ -116,7 +125,11 @@ def _row(name, r):
             f"{r['variance_part']:.5f} | pred dL {r['delta_predicted_dynamic']:+.5f} meas "
             f"{r['delta_measured']:+.5f} | <1sig {r['within_1_sigma']:.2f} shift "
             f"{r['local_shift']:.3f} sig/std(a) {r['sigma_over_drive_std_median']:.2f} "
-            f"silent {r['silent_units']}")
+            f"silent {r['silent_units']} active {r['fraction_active']:.2f}\n"
+            f"{'':<26} along the trial (steps {r['steps_at']}): noise variance "
+            + " ".join(f"{v:.5f}" for v in r["output_variance_at"]) + " | squared mean shift "
+            + " ".join(f"{v:.5f}" for v in r["squared_shift_at"])
+            + f" | rms shift {r['rms_output_shift']:.4f} (target std {r['target_std']:.3f})")
 
 
 def main(argv=None):
