@@ -192,3 +192,23 @@ def test_curve_checks_its_arguments():
                                      n_trials=10)
     with pytest.raises(ValueError, match="backend"):
         feedforward_noise_preference(s, [1.0], placement="pre", backend="brian2", n_trials=10)
+
+
+# --- the measured claim (slow) ----------------------------------------------------------------
+@pytest.mark.slow
+def test_two_layer_noise_in_network_prefers_its_training_noise():
+    """Claim C3 on the paper's function-approximation target: a two-hidden-layer network
+    (256 relu units per layer) trained with noise inside f at sigma 1 is clearly worse at test
+    sigma 0 than at 1; trained with noise outside f it is best at 0. Measured (seed 0, 5000
+    steps, 2000 samples): noise in 0.107 at 0 vs 0.016 at 1 (paired difference +0.091 +- 0.003,
+    30 SE); noise out 0.0075 vs 0.024. The thresholds (difference > 5 paired SE and > 0.02)
+    leave room for a 4x smaller effect than measured."""
+    for placement in ("pre", "post"):
+        spec = train_feedforward(hidden_sizes=(256, 256), noise=Noise(placement, 1.0), seed=0,
+                                 progress=False).spec
+        curve = feedforward_noise_preference(spec, [0.5, 1.5], n_trials=2000, seed=1000)
+        d, e = curve.difference(0.0, 1.0)
+        if placement == "pre":
+            assert curve.preferred_sigma > 0 and d > max(5 * e, 0.02)
+        else:
+            assert curve.preferred_sigma == 0.0 and d < 0
