@@ -68,8 +68,9 @@ def test_c4_c5_and_compensation_rules():
     assert V.gap_closed(0.3, 0.03, 0.02) == pytest.approx((0.3 - 0.02) / 0.27)
     assert math.isnan(V.gap_closed(0.01, 0.03, 0.02))       # no gap
     assert V.gap_closed(0.5, 0.9, 0.8, higher_is_better=True) == pytest.approx(0.75)
-    assert V.compensation_ok(0.6) and not V.compensation_ok(0.4)
-    assert not V.compensation_ok(float("nan"))
+    assert V.compensation_ok(-0.01, 0.001) and V.compensation_ok(0.0015, 0.001)
+    assert not V.compensation_ok(0.0025, 0.001) and not V.compensation_ok(float("nan"), 0.1)
+    assert not V.compensation_ok(-0.01, 0.001, higher_is_better=True)
 
 
 # --- verdicts from rows ---------------------------------------------------------------------
@@ -119,18 +120,16 @@ def test_analyses_verdicts_and_missing_data():
                 "delta_predicted_dynamic": 0.33},
                {"task": FA, "placement": "post", "delta_measured": -0.02,
                 "delta_predicted_dynamic": -0.05}],
-        "compensation": [{"task": FA, "at_zero": 0.3, "at_train": 0.03, "compensated": 0.01,
-                          "higher_is_better": False, "zero_minus_train": 0.27,
-                          "zero_minus_train_sem": 0.01},
-                         {"task": SNR, "at_zero": 0.003, "at_train": 0.0029,
-                          "compensated": 0.001, "higher_is_better": False,
-                          "zero_minus_train": 0.0001, "zero_minus_train_sem": 0.001}],
+        "compensation": [{"task": FA, "compensated_minus_train": -0.02,
+                          "compensated_minus_train_sem": 0.001, "higher_is_better": False},
+                         {"task": SNR, "compensated_minus_train": 0.01,
+                          "compensated_minus_train_sem": 0.001, "higher_is_better": False}],
     }
     v = R.compute_verdicts([], analyses)
     assert v["C4", FA].label == "partly" and (v["C4", FA].passed, v["C4", FA].total) == (1, 2)
     assert v["C4", SNR].label == "not run" and v["C5", FA].label == "not run"
     assert v["compensation", FA].label == "reproduced"
-    assert v["compensation", SNR].label == "n/a"  # gap within 2 SE: nothing to close
+    assert v["compensation", SNR].label == "not"  # worse than the noisy network by 10 SE
     assert v["C3", R.FEEDFORWARD].label == "not run"
 
 
@@ -146,7 +145,7 @@ def test_report_has_every_section_and_states_missing_data(tmp_path):
         assert R._CLAIM_TITLES[claim] in text
     assert "brian-noisy-rnn reproduce" in text and f"numpy {np.__version__}" in text
     line = next(li for li in text.splitlines() if li.startswith("| C1 |"))
-    assert line.split("|")[2].strip() == "reproduced (6/6)"
+    assert line.split("|")[2].strip() == "reproduced (inside f 3/3, outside f 3/3)"
     assert "not run" in line  # the other families have no data
     assert "![C1](c1.png)" in text and "![C2]" not in text
     assert "**Verdict: not run**" in text  # e.g. C3 without feedforward data

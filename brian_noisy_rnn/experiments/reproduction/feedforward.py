@@ -106,6 +106,7 @@ def feedforward_rows(protocol: Protocol, folder: str, log: Callable[[str], Any] 
                 if res is None:
                     continue
                 curve = NoisePreferenceCurve.from_dict(res["curve"])
+                curve.cell = {"seed": seed}  # for the figures' colour per seed
                 curve.task = (f"{curve.task}, {layers} hidden layer{'s' if layers > 1 else ''} "
                               f"of {protocol.ff_width}")
                 row = curve_row(curve, "C3", ("nmse",), seed=seed, diff=res["diff"],

@@ -193,6 +193,7 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
                 continue
             if kind == "closed_loop":
                 curve = NoisePreferenceCurve.from_dict(result["curve"])
+                curve.cell = {"seed": seed}  # for the figures' colour per seed
                 rows.append(R.curve_row(curve, "C1", ("periods_at_goal",), seed=seed, diff=result["diff"],
                                         diff_sem=result["diff_sem"], grid="c1-MazeClosedLoop",
                                         steps=protocol.families[task].steps))
