@@ -44,7 +44,7 @@ LABELS = ("reproduced", "partly", "not", "not run", "n/a")
 SE_RULE = 2.0
 #: "preferred ~0": preferred sigma <= NEAR_ZERO * sigma_train
 NEAR_ZERO = 0.25
-#: C4: |predicted - measured| <= this * |measured|
+#: C4: abs(predicted - measured) <= this * abs(measured)
 PREDICTION_TOLERANCE = 0.5
 
 
@@ -254,7 +254,7 @@ def c4_network_ok(measured: float, predicted: float) -> bool:
     Returns
     -------
     bool
-        |predicted - measured| <= :data:`PREDICTION_TOLERANCE` * |measured| (both finite).
+        ``abs(predicted - measured) <= PREDICTION_TOLERANCE * abs(measured)`` (both finite).
     """
     if measured is None or predicted is None or not (math.isfinite(measured)
                                                      and math.isfinite(predicted)):
