@@ -13,6 +13,24 @@ them (numpy backend)
 Writes ``<out>/maze.json``; trained networks are cached in ``<out>/nets`` (re-running skips
 training).
 
+Measured (seed 0, 800 steps, 500 trials; 33-38 CPU s to train each pair, about 90 CPU s
+per run in all)::
+
+    sigma_train 1, test sigma:   0       0.5     1       1.5     2
+    noise in,  goal reached     0.976   0.970   0.878   0.558   0.292
+    noise in,  TF accuracy      0.9987  0.9984  0.9948  0.9804  0.9522
+    noise in,  TF loss          0.0195  0.0203  0.0265  0.0549  0.1427
+    noise out, goal reached     0.852   0.828   0.704   0.548   0.460
+    noise out, TF loss          0.0295  0.0348  0.0536  0.0926  0.1604
+
+(goal: goal-reached rate in closed loop; TF: teacher-forced on MazeNavigation-v0.) At
+sigma_train 1 both placements are best at sigma 0 in every measure; closed loop turns the
+0.5% step errors of the noise-in network at sigma 1 into 12% failed trials. With
+``--sigma 3`` the noise-in network's teacher-forced loss prefers sigma 2.25 (0.066 against
+0.140 at 0; accuracy 0.984 against 0.955) and the periods spent at the goal peak at sigma
+1.5 (10.44 against 10.14 at 0), but the goal-reached rate is still best at 0 (0.948, 0.896 at
+1.5, 0.588 at 3); noise out: best at 0 in every measure (goal 0.706 at 0, 0.440 at 3).
+
 Usage::
 
     python examples/maze_closed_loop_study.py --out maze_out             # 1 seed, 800 steps

@@ -86,6 +86,15 @@ def test_numpy_and_torch_closed_loops_agree_with_noise():
     np.testing.assert_array_equal(a.reward, b.reward)
 
 
+def test_brian2_closed_loop_agrees_with_numpy():
+    env = tasks.make(ID)
+    spec = _maze_spec()
+    a = closed_loop(spec, env, backend="numpy", n_trials=4, seed=7)
+    b = closed_loop(spec, env, backend="brian2", n_trials=4, seed=7)
+    np.testing.assert_allclose(a.outputs, b.outputs, rtol=0, atol=1e-12)  # measured 5e-15
+    np.testing.assert_array_equal(a.performance, b.performance)
+
+
 def test_closed_loop_curve_is_a_noise_preference_curve():
     spec = _maze_spec()
     c = closed_loop_noise_preference(spec, ID, [0.4], backend="numpy", n_trials=30, seed=2)
