@@ -220,7 +220,7 @@ def spec_settings(spec: CTRNNSpec, protocol: Protocol, kind: str) -> dict:
     protocol : Protocol
         The run's protocol (its quick flag, trials and seeds enter the key).
     kind : str
-        The measurement ("c4", "c5", "compensation", "closed_loop").
+        The measurement ("c4", "c5", "compensation", "closed_loop", "closed_loop_brian2").
 
     Returns
     -------
@@ -234,5 +234,7 @@ def spec_settings(spec: CTRNNSpec, protocol: Protocol, kind: str) -> dict:
             "processes": {k: list(v[3]) for k, v in C5_PROCESSES.items()} if kind == "c5" else None,
             "closed_loop": ([protocol.closed_loop_task, protocol.closed_loop_metric,
                              protocol.closed_loop_trials, list(protocol.closed_loop_sigmas)]
-                            if kind == "closed_loop" else None),
-            "version": 2, "n_trials": [s.n_trials for s in protocol.families.values()]}
+                            if kind.startswith("closed_loop") else None),
+            "version": 2, "n_trials": [s.n_trials for s in protocol.families.values()],
+            **({"brian2_sigmas": list(protocol.brian2_sigmas)} if kind == "closed_loop_brian2"
+               else {})}

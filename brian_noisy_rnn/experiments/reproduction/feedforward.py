@@ -119,7 +119,8 @@ def feedforward_rows(protocol: Protocol, folder: str, log: Callable[[str], Any] 
     return rows
 
 
-def closed_loop_result(spec: CTRNNSpec, protocol: Protocol, seed: int) -> dict:
+def closed_loop_result(spec: CTRNNSpec, protocol: Protocol, seed: int, backend: str = "torch",
+                       relative_sigmas: tuple | None = None) -> dict:
     """The closed-loop maze curve of one MazeNavigation network.
 
     Parameters
@@ -130,6 +131,10 @@ def closed_loop_result(spec: CTRNNSpec, protocol: Protocol, seed: int) -> dict:
         Gives the closed-loop task, metric, trials and evaluation seed.
     seed : int
         The network's training seed.
+    backend : str
+        "torch", "numpy" or "brian2" (the same trials and noise draws on each).
+    relative_sigmas : tuple of float or None
+        Test sigmas as multiples of the training sigma (None: ``protocol.closed_loop_sigmas``).
 
     Returns
     -------
@@ -140,9 +145,10 @@ def closed_loop_result(spec: CTRNNSpec, protocol: Protocol, seed: int) -> dict:
     from ...evaluation.closed_loop import closed_loop_noise_preference
 
     st = spec.noise.scalar_sigma()
+    relative = protocol.closed_loop_sigmas if relative_sigmas is None else relative_sigmas
     curve = closed_loop_noise_preference(
-        spec, protocol.closed_loop_task, [r * st for r in protocol.closed_loop_sigmas],
-        backend="torch", n_trials=protocol.closed_loop_trials, seed=protocol.eval_seed,
+        spec, protocol.closed_loop_task, [r * st for r in relative], backend=backend,
+        n_trials=protocol.closed_loop_trials, seed=protocol.eval_seed,
         metric=protocol.closed_loop_metric)
     diff, sem = curve.difference(0.0, st)
     return {"curve": curve.to_dict(), "diff": diff, "diff_sem": sem, "seed": seed}

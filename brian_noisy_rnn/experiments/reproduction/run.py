@@ -80,6 +80,30 @@ def _grids(protocol):
     return out
 
 
+def _closed_loop_agreement(rows, brian2_results, task):
+    """Brian2 against torch closed-loop curves (same trials and draws) at their common sigmas."""
+    import math
+
+    from ...evaluation.curves import NoisePreferenceCurve
+
+    out = {"task": task, "backend": "brian2", "pairs": 0, "points": 0, "within_error": 0,
+           "max_abs_diff": 0.0}
+    for res in brian2_results:
+        b = NoisePreferenceCurve.from_dict(res["curve"])
+        ref = [r["curve"] for r in rows if r["claim"] == "C1" and r["task"] == task
+               and r["seed"] == res["seed"] and r["placement"] == res["placement"]]
+        if not ref:
+            continue
+        out["pairs"] += 1
+        for i, sigma in enumerate(b.sigmas):
+            j = ref[0].index_of(sigma)
+            diff = abs(b.mean[i] - ref[0].mean[j])
+            out["max_abs_diff"] = max(out["max_abs_diff"], float(diff))
+            out["points"] += 1
+            out["within_error"] += int(diff <= 2 * math.hypot(b.sem[i], ref[0].sem[j]) + 1e-12)
+    return [out] if out["pairs"] else []
+
+
 @keeps_random_state
 def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
                      workers: int | None = None, scheduler: str | None = None,
@@ -180,6 +204,9 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
             jobs.append(("compensation", lambda s=spec, t=task: compensation_analysis(s, t, protocol)))
         if task == "MazeNavigation-v0":
             jobs.append(("closed_loop", lambda s=spec, sd=seed: closed_loop_result(s, protocol, sd)))
+            if seed == protocol.seeds[0]:
+                jobs.append(("closed_loop_brian2", lambda s=spec, sd=seed: closed_loop_result(
+                    s, protocol, sd, backend="brian2", relative_sigmas=protocol.brian2_sigmas)))
         for kind, job in jobs:
             try:
                 result = cached(analysis_dir, f"{kind}_{task.rsplit('-v', 1)[0]}_{placement}_s{seed}",
@@ -202,7 +229,7 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
             row = {"task": task, "placement": placement, "seed": seed,
                    "sigma_train": spec.noise.scalar_sigma()}
             row.update({"processes": result} if kind == "c5" else result)
-            analyses[kind].append(row)
+            analyses.setdefault(kind, []).append(row)
             if compute:
                 log(f"reproduce: {kind} of {task} {placement} seed {seed} done")
     rows += feedforward_rows(protocol, analysis_dir, log, compute=compute)
@@ -214,6 +241,8 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
         curves = [r["curve"] for r in rows if r["claim"] == "brian2" and r["task"] == task]
         for a in backend_agreement(curves):
             b2.append({"task": task, **a})
+    b2 += _closed_loop_agreement(rows, analyses.get("closed_loop_brian2") or [],
+                                 protocol.closed_loop_task)
     analyses["brian2"] = b2
 
     verdicts = R.compute_verdicts(rows, analyses, sigma_train=protocol.sigma_train,
