@@ -71,3 +71,16 @@ def test_analyze_command_errors(tmp_path, capsys):
     assert main(["analyze", str(quiet), "--task", "SingleNeuronRegulator-v0", "--placement", "pre",
                  "--sigma", "-1"]) == 2
     assert "--sigma" in capsys.readouterr().err
+
+
+def test_shift_report_of_an_integrator_keeps_the_trajectory_prediction(regulator):
+    # w_rec = 1: h' = (1 - gamma) h + gamma relu(h + u) has no fixed point for u > 0 (it
+    # integrates u, as path-integration networks do): the fixed-point predictions are NaN,
+    # the mean-field trajectory's prediction and the measured losses remain
+    spec = single_neuron_spec(w_rec=1.0, noise=Noise("pre", 1.0))
+    batch = tasks.batch(regulator, 20, seed=4)
+    assert np.any(batch.inputs[-1, :, 0] > 0)
+    rep = network_shift_report(spec, batch, n_repeats=8, seed=1)
+    assert np.all(np.isnan(rep.predicted_shift)) and np.isnan(rep.delta_predicted)
+    assert np.isfinite(rep.delta_predicted_dynamic) and np.isfinite(rep.delta_measured)
+    assert np.isfinite(rep.shift_r2_dynamic)

@@ -10,7 +10,8 @@ from neurogym.core import TrialEnv
 from brian_noisy_rnn import tasks
 from brian_noisy_rnn.tasks import batch, make
 
-OURS = ["FunctionApproximation-v0", "MazeNavigation-v0", "PathIntegration2D-v0",
+OURS = ["FunctionApproximation-v0", "MazeNavigation-v0", "MazeNavigationClosedLoop-v0",
+        "PathIntegration2D-v0",
         "SingleNeuronRegulator-v0", "Yang19Multitask-v0"]
 
 

@@ -29,6 +29,7 @@ from ..core.noise import Noise
 from ..core.spec import check_spec
 from ..core.validation import check_int
 from ._common import resolve_noise
+from .fixed_point_solver import NoFixedPointError
 from .stationary import mean_field_fixed_point
 
 if TYPE_CHECKING:
@@ -262,7 +263,11 @@ def network_shift_report(spec: CTRNNSpec, batch: TaskBatch, *, noise: Noise | No
     Returns
     -------
     NetworkShiftReport
-        The comparison.
+        The comparison. If the network does not settle to a fixed point for some trial's
+        input (e.g. an integrator, as on PathIntegration2D-v0, whose state keeps moving under
+        a constant velocity), the fixed-point predictions (``predicted_shift``,
+        ``loss_det_predicted``, ``delta_predicted``, ``shift_r2``) are NaN; the mean-field
+        trajectory's prediction and the measured quantities are still computed.
     """
     from ..tasks import metrics as metrics_module
     from ..backends.simulation import simulate
@@ -277,8 +282,12 @@ def network_shift_report(spec: CTRNNSpec, batch: TaskBatch, *, noise: Noise | No
                          f"(n_in={spec.n_in}, n_out={spec.n_out})")
     loss_name = metrics_module.loss_and_metric_names(batch.kind)[0]
     u = trial_inputs(batch)
-    shifts = [mean_field_fixed_point(spec, ui, noise) for ui in u]
-    delta = np.array([s.output_shift for s in shifts])  # (K, n_out)
+    try:
+        shifts = [mean_field_fixed_point(spec, ui, noise) for ui in u]
+    except NoFixedPointError:  # e.g. an integrator (path integration): no fixed point for
+        shifts = []            # a constant input; only the trajectory prediction applies
+    delta = (np.array([s.output_shift for s in shifts]) if shifts
+             else np.full((batch.n_trials, spec.n_out), np.nan))  # (K, n_out)
     corr = [np.max(np.abs(s.closure_correction)) for s in shifts if s.closure_correction is not None]
     K, R = batch.n_trials, int(n_repeats)
     z0 = simulate(spec, batch.inputs, backend=backend, noise=Noise("none"), **options).outputs

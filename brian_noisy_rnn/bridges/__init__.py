@@ -2,7 +2,7 @@
 
 ``TorchCTRNN`` (an ``nn.Module``), ``train`` (the training loop, settings in a
 ``TrainConfig``) and ``train_ensemble`` (many networks stacked in a ``StackedCTRNN``) live
-here; Brian2 is reached through the spec (``brian_noisy_rnn.RateCTRNN``), never directly from torch.
+here, and ``train_feedforward`` for feedforward networks (:mod:`.feedforward`); Brian2 is reached through the spec (``brian_noisy_rnn.RateCTRNN``), never directly from torch.
 """
 
 from .._lazy import lazy_attributes
@@ -15,6 +15,10 @@ _LAZY = {
     "train_ensemble": ".training",
     "EnsembleResult": ".training",
     "StackedCTRNN": ".ensemble",
+    "TorchFeedforward": "..backends.torch_feedforward",
+    "train_feedforward": ".feedforward",
+    "FeedforwardConfig": ".feedforward",
+    "FeedforwardTrainingResult": ".feedforward",
 }
 
 __all__ = list(_LAZY)

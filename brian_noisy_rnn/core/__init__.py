@@ -5,6 +5,8 @@
 - :mod:`.activations` -- the activation registry (numpy, torch, Brian2 forms) and
   :mod:`.noise_averages` -- their noise averages as activations (``"relu~0.5"``);
 - :mod:`.dynamics` -- the CTRNN step, written once for numpy and torch;
+- :class:`FeedforwardSpec` (:mod:`.feedforward`) -- feedforward networks with noise inside or
+  outside each hidden activation, and their forward pass (numpy and torch);
 - :mod:`.validation`, :mod:`.units`, :mod:`.atomic` -- argument checks, Brian2 time
   conversion, atomic file writes; :mod:`.examples` -- a small example network.
 """
@@ -12,9 +14,10 @@
 from . import noise_averages  # registers the "<base>~<sigma>" activation family
 from .activations import ACTIVATIONS, Activation, get_activation, register_activation
 from .examples import example_spec, step_input
+from .feedforward import FeedforwardSpec
 from .noise import PLACEMENTS, PROCESSES, Noise
 from .spec import CTRNNSpec
 
-__all__ = ["ACTIVATIONS", "Activation", "CTRNNSpec", "Noise", "PLACEMENTS", "PROCESSES",
+__all__ = ["ACTIVATIONS", "Activation", "CTRNNSpec", "FeedforwardSpec", "Noise", "PLACEMENTS", "PROCESSES",
            "example_spec", "get_activation", "noise_averages", "register_activation",
            "step_input"]

@@ -48,13 +48,16 @@ from ..tasks import make as make_task
 from ..tasks.performance import actions_from_outputs
 from ..tasks import core_of
 from ..tasks.stepping import SteppedTrials
+from ..backends.random_state import keeps_random_state
+from ..tasks import task_name
+from .curves import NoisePreferenceCurve, sweep_noises
 from .scoring import finite_mean_sem, noise_seed
 
 if TYPE_CHECKING:
     from ..core.spec import CTRNNSpec
 
 
-__all__ = ["BACKENDS", "ClosedLoopResult", "closed_loop", "play"]
+__all__ = ["BACKENDS", "ClosedLoopResult", "closed_loop", "closed_loop_noise_preference", "play"]
 
 #: backends that can run step by step
 BACKENDS = ("numpy", "torch", "brian2")
@@ -329,3 +332,96 @@ def closed_loop(spec: CTRNNSpec, env: str | gym.Env, *, backend: str, noise: Noi
         while not trials.done:
             trials.advance(network(trials.observations))
     return _result(trials, seed, backend, noise)
+
+
+def _closed_loop_metric(metric, env):
+    """(raw name "performance" | "reward", display name) of a closed-loop curve metric."""
+    names = dict(getattr(core_of(env), "closed_loop_metrics", {}) or {})
+    aliases = {names.get(raw, raw): raw for raw in ("performance", "reward")}
+    raw = metric if metric in ("performance", "reward") else aliases.get(metric)
+    if raw is None:
+        raise ValueError(f"metric must be one of {sorted({'performance', 'reward', *aliases})}, "
+                         f"got {metric!r}")
+    return raw, names.get(raw, raw)
+
+
+@keeps_random_state
+def closed_loop_noise_preference(spec: CTRNNSpec, env: str | gym.Env, sigmas, *, backend: str,
+                                 n_trials: int, seed: int, placement: str | None = None,
+                                 noise: Noise | None = None, metric: str = "performance",
+                                 target: str = "numpy", progress: bool = False):
+    """A network's closed-loop score at each test-noise sigma, as a :class:`NoisePreferenceCurve`.
+
+    :func:`~brian_noisy_rnn.evaluation.noise_preference` for tasks that must be played step
+    by step (e.g. ``MazeNavigationClosedLoop-v0``, where the network's moves decide where it
+    is next): at every sigma :func:`closed_loop` plays the same ``n_trials`` trials with the
+    same noise draws (common random numbers, so paired differences between sigmas are tight).
+
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        The trained network (its ``noise`` is the training noise).
+    env : str or TrialEnv
+        A task id (made with the spec's dt) or a TrialEnv / wrapper of one.
+    sigmas : sequence of float
+        Test sigmas, >= 0; 0 and the training sigma are always added.
+    backend : {"numpy", "torch", "brian2"}
+        As in :func:`closed_loop`.
+    n_trials : int
+        Trials per sigma (>= 1), the same trials at every sigma.
+    seed : int
+        In [0, 2**32): the trials and (through ``noise_seed``) the noise draws.
+    placement : {"pre", "post", "state"} or None
+        Where the test noise enters; None: the training placement.
+    noise : Noise or None
+        A test-noise template whose sigma is replaced by each test sigma (excludes
+        ``placement``).
+    metric : str
+        ``"performance"`` (NeuroGym's end-of-trial performance) or ``"reward"`` (summed reward),
+        or the env's name for them (its ``closed_loop_metrics``: ``"goal_reached"`` and
+        ``"periods_at_goal"`` for ``MazeNavigationClosedLoop-v0``). Higher is better; the other
+        score goes to ``other_metrics``.
+    target : {"numpy", "cython"}
+        Brian2 code-generation target (backend "brian2" only).
+    progress : bool
+        Show a tqdm bar over sigmas.
+
+    Returns
+    -------
+    NoisePreferenceCurve
+        ``metric`` under the env's name (e.g. ``"goal_reached"``), per-trial values in
+        ``trial_values``; ``task`` the task id.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For invalid arguments, before any trial is played.
+    """
+    check_spec(spec)
+    check_choice(backend, "backend", BACKENDS)
+    if isinstance(env, str):
+        env = make_task(env, dt=spec.dt_seconds * 1000.0)
+    n_trials, seed = _check_common(env, n_trials, seed)
+    raw, name = _closed_loop_metric(metric, env)
+    placement, grid, noises = sweep_noises(spec, sigmas, placement, noise)
+    iterator = noises
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(noises, desc=f"closed-loop sweep ({backend})", unit="sigma")
+    results = [closed_loop(spec, env, backend=backend, noise=nz, n_trials=n_trials, seed=seed,
+                           target=target) for nz in iterator]
+    other_raw = "reward" if raw == "performance" else "performance"
+    other_name = dict(getattr(core_of(env), "closed_loop_metrics", {}) or {}).get(other_raw,
+                                                                                   other_raw)
+    stats = {key: np.array([(r.mean(key), r.sem(key)) for r in results])
+             for key in (raw, other_raw)}
+    return NoisePreferenceCurve(
+        sigmas=grid, metric=name, higher_is_better=True, mean=stats[raw][:, 0],
+        sem=stats[raw][:, 1], n_trials=n_trials, placement=placement,
+        process=noises[-1].process, sigma_train=spec.noise.scalar_sigma(),
+        train_placement=spec.noise.placement, backend=backend, seed=seed,
+        task=task_name(env),
+        other_metrics={other_name: (stats[other_raw][:, 0], stats[other_raw][:, 1])},
+        trial_values=np.stack([getattr(r, raw) for r in results]),
+        spec_hash=spec.content_hash())

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
     from ..core.spec import CTRNNSpec
 
-__all__ = ["NoisePreferenceCurve", "noise_preference", "sigma_grid", "swept_noise"]
+__all__ = ["NoisePreferenceCurve", "noise_preference", "sigma_grid", "swept_noise", "sweep_noises"]
 
 #: relative tolerance under which two test sigmas count as the same point
 _SIGMA_RTOL = 1e-9
@@ -483,6 +483,60 @@ def swept_noise(spec, placement, sigma, template=None):
     return Noise(placement, float(sigma))
 
 
+def sweep_noises(spec, sigmas, placement=None, noise=None):
+    """The test placement, sigmas and noise models of a noise-preference sweep (checked).
+
+    Shared by :func:`noise_preference` and
+    :func:`~brian_noisy_rnn.evaluation.closed_loop.closed_loop_noise_preference`.
+
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        The trained network (its ``noise`` gives the training placement and sigma).
+    sigmas : sequence of float
+        Test sigmas (>= 0); 0 and the training sigma are added (:func:`sigma_grid`).
+    placement : {"pre", "post", "state"} or None
+        Where the test noise enters; None: the training placement.
+    noise : Noise or None
+        A test-noise template (excludes ``placement``), see :func:`noise_preference`.
+
+    Returns
+    -------
+    placement : str
+        The test placement.
+    grid : float64 array (S,)
+        The sorted test sigmas.
+    noises : list of Noise
+        The test noise at each sigma (:func:`swept_noise`), checked against the spec.
+
+    Raises
+    ------
+    ValueError
+        For a missing or invalid placement, or both ``placement`` and ``noise``.
+    """
+    train_placement = spec.noise.placement
+    if noise is not None:
+        as_noise(noise)
+        if placement is not None:
+            raise ValueError("pass either placement or noise (a test-noise template), not both")
+        if noise.placement == "none":
+            raise ValueError("noise must be a template with placement 'pre', 'post' or 'state'")
+        placement = noise.placement
+    if placement is None:
+        if train_placement == "none":
+            raise ValueError("placement is required: the spec was trained without noise "
+                             "(spec.noise.placement == 'none'); pass placement='pre' or 'post'")
+        placement = train_placement
+    if placement == "none" or placement not in PLACEMENTS:
+        raise ValueError(f"placement must be one of {[p for p in PLACEMENTS if p != 'none']} "
+                         f"or None, got {placement!r}")
+    grid = sigma_grid(sigmas, spec.noise.scalar_sigma())
+    noises = [swept_noise(spec, placement, s, noise) for s in grid]
+    for nz in noises:
+        nz.check_compatible(spec.dt_seconds, spec.n_hidden)
+    return placement, grid, noises
+
+
 def _chosen_metric(metric, probe):
     """The curve's metric: ``metric`` (checked against the task's metrics) or the primary one."""
     if metric is None:
@@ -568,34 +622,15 @@ def noise_preference(spec: CTRNNSpec, env: str | gym.Env, sigmas: np.ndarray, *,
     if backend == "brian2-spiking":
         check_backend_options(backend, options)
     membrane = backend == "brian2-spiking" and options.get("noise_as") == "membrane"
-    train_placement = spec.noise.placement
-    if noise is not None:
-        as_noise(noise)
-        if placement is not None:
-            raise ValueError("pass either placement or noise (a test-noise template), not both")
-        if noise.placement == "none":
-            raise ValueError("noise must be a template with placement 'pre', 'post' or 'state'")
-        placement = noise.placement
-    if placement is None and membrane:
+    if membrane and placement is None and noise is None:
         placement = "pre"  # membrane noise is noise inside each neuron's f, whatever the training
-    if placement is None:
-        if train_placement == "none":
-            raise ValueError("placement is required: the spec was trained without noise "
-                             "(spec.noise.placement == 'none'); pass placement='pre' or 'post'")
-        placement = train_placement
-    if placement == "none" or placement not in PLACEMENTS:
-        raise ValueError(f"placement must be one of {[p for p in PLACEMENTS if p != 'none']} "
-                         f"or None, got {placement!r}")
+    n_trials = check_int(n_trials, "n_trials", 1)
+    seed = check_int(seed, "seed", 0, 2 ** 32)
+    placement, grid, noises = sweep_noises(spec, sigmas, placement, noise)
+    train_placement, sigma_train = spec.noise.placement, spec.noise.scalar_sigma()
     if membrane and placement != "pre":
         raise ValueError(f"noise_as='membrane' sweeps each spiking neuron's membrane noise, which "
                          f"is noise inside f: placement must be 'pre' or None, got {placement!r}")
-    n_trials = check_int(n_trials, "n_trials", 1)
-    seed = check_int(seed, "seed", 0, 2 ** 32)
-    sigma_train = spec.noise.scalar_sigma()
-    grid = sigma_grid(sigmas, sigma_train)
-    noises = [swept_noise(spec, placement, s, noise) for s in grid]
-    for nz in noises:
-        nz.check_compatible(spec.dt_seconds, spec.n_hidden)
     probe = check_spec_for_task(spec, env)  # n_in, n_out and dt must fit the task
     primary = _chosen_metric(metric, probe)
 

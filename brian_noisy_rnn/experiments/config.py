@@ -21,6 +21,8 @@ File layout (all tables but ``[grid]`` are optional; defaults shown)::
     seed = 1234                          # trials and test noise (the same at every sigma)
     # placement = "pre"                  # test-noise placement of every network (pre / post /
                                          # state; default: each network's training placement)
+    # metric = "cross_entropy"           # the curves' metric (default: the task kind's primary
+                                         # one, "mse" or "accuracy"); any metric of every task
 
     [network]
     n_hidden = 32
@@ -269,6 +271,10 @@ class Grid:
         task -> dict (tasks.make keywords).
     source : str
         File the grid came from (or "<dict>").
+    metric : str or None
+        The curves' metric (``noise_preference(..., metric=...)``); None: the task kind's
+        primary metric. Part of a cell's config only when set (so grids without it keep
+        their cell keys).
     """
 
     name: str
@@ -287,6 +293,7 @@ class Grid:
     task_kwargs: dict = field(default_factory=dict)
     source: str = "<dict>"
     test_placement: str | None = None
+    metric: str | None = None
 
     def sweep_sigmas(self, train_sigma):
         """Absolute test sigmas for a network trained at ``train_sigma``.
@@ -337,6 +344,8 @@ class Grid:
                             }
                             if self.test_placement is not None:
                                 config["test_placement"] = self.test_placement
+                            if self.metric is not None:
+                                config["metric"] = self.metric
                             out.append(Cell.from_config(config, self.name))
         return out
 
@@ -352,6 +361,8 @@ class Grid:
         sweep = {"n_trials": self.n_trials, "seed": self.eval_seed}
         if self.test_placement is not None:
             sweep["placement"] = self.test_placement
+        if self.metric is not None:
+            sweep["metric"] = self.metric
         if self.test_sigmas is not None:
             sweep["sigmas"] = list(self.test_sigmas)
         else:
@@ -503,6 +514,22 @@ def _check_task_kwargs(source, kwargs, tasks, dt_ms):
     return out
 
 
+def _check_metric(source, metric, tasks, dt_ms, task_kwargs):
+    """GridError unless ``metric`` is a metric of every task (names from a 2-trial batch)."""
+    import numpy as np
+
+    from .. import tasks as tasks_module
+    from ..tasks import metrics
+
+    for task in tasks:
+        probe = tasks_module.batch(tasks_module.make(task, dt=dt_ms, **task_kwargs.get(task, {})),
+                                   2, seed=0)
+        names = sorted(metrics.per_trial_metrics(np.zeros(probe.output_shape), probe))
+        if metric not in names:
+            _fail(source, "sweep.metric", f"{metric!r} is not a metric of task {task!r}; "
+                                          f"its metrics: {names}")
+
+
 def grid_from_dict(data: dict, source: str = "<dict>", default_name: str = "grid") -> Grid:
     """Validate a grid given as a dict in the file's layout (see the module docstring).
 
@@ -553,7 +580,7 @@ def grid_from_dict(data: dict, source: str = "<dict>", default_name: str = "grid
 
     sweep = _check_table(source, "sweep", data.get("sweep", {}))
     _check_keys(source, "sweep", sweep, {"sigmas", "relative_sigmas", "n_trials", "seed",
-                                         "placement"})
+                                         "placement", "metric"})
     if "sigmas" in sweep and "relative_sigmas" in sweep:
         _fail(source, "sweep.sigmas", "give either sweep.sigmas or sweep.relative_sigmas, not both")
     test_sigmas = relative = None
@@ -592,9 +619,13 @@ def grid_from_dict(data: dict, source: str = "<dict>", default_name: str = "grid
     _check_tasks(source, tasks)
     task_kwargs = _check_task_kwargs(
         source, _check_table(source, "task_kwargs", data.get("task_kwargs", {})), tasks, network["dt_ms"])
+    metric = None
+    if "metric" in sweep:
+        metric = _check_value(source, "sweep.metric", sweep["metric"], "str")
+        _check_metric(source, metric, tasks, network["dt_ms"], task_kwargs)
     return Grid(name=name, tasks=tuple(tasks), placements=tuple(placements),
                 train_sigmas=tuple(train_sigmas), seeds=tuple(seeds), backends=tuple(backends),
                 test_sigmas=test_sigmas, relative_sigmas=relative, n_trials=n_trials,
                 eval_seed=eval_seed, network=network, training=training,
                 backend_options=backend_options, task_kwargs=task_kwargs, source=source,
-                test_placement=test_placement)
+                test_placement=test_placement, metric=metric)

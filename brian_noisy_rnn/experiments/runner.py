@@ -390,7 +390,8 @@ def run_cell(config: dict, spec: CTRNNSpec | None = None, train_key: str = "") -
                 curve = noise_preference(spec, env, config["test_sigmas"],
                                          placement=config.get("test_placement"),
                                          backend=config["backend"], n_trials=config["n_trials"],
-                                         seed=config["eval_seed"], **config["backend_options"])
+                                         seed=config["eval_seed"], metric=config.get("metric"),
+                                         **config["backend_options"])
                 eval_seconds = time.perf_counter() - t0
         except Exception as err:  # noqa: BLE001 - the trained network must not be lost
             if not trained:

@@ -10,7 +10,8 @@
   step by step by :class:`SteppedTrials` (:mod:`brian_noisy_rnn.tasks.stepping`).
 
 Our tasks (ids): ``FunctionApproximation-v0``, ``SingleNeuronRegulator-v0``,
-``MazeNavigation-v0``, ``PathIntegration2D-v0``, ``Yang19Multitask-v0``. Each class has
+``MazeNavigation-v0`` (and ``MazeNavigationClosedLoop-v0``, the same trials played in
+closed loop), ``PathIntegration2D-v0``, ``Yang19Multitask-v0``. Each class has
 ``task_kind`` ("regression" or "classification") and a docstring giving inputs, targets,
 timing and metric.
 """
@@ -34,10 +35,10 @@ from ._base import TASK_KINDS, TaskEnv, as_dt_ms, core_of
 from . import metrics, performance, wrappers
 from .batching import TaskBatch, TorchBatch, batch
 from .function_approximation import FunctionApproximation
-from .maze_navigation import MazeNavigation, generate_maze
+from .maze_navigation import ClosedLoopMazeNavigation, MazeNavigation, generate_maze
 from .multitask import YANG19_TASKS, Yang19Multitask
 from .path_integration import PathIntegration2D
-from .registry import TASKS, as_task, list_tasks, make, task_name
+from .registry import TASKS, as_task, list_tasks, make, sample_task, task_name
 from .single_neuron_regulator import SingleNeuronRegulator
 from .stepping import SteppedTrials, copy_env
 
@@ -45,6 +46,7 @@ __all__ = [
     "TASKS",
     "TASK_KINDS",
     "YANG19_TASKS",
+    "ClosedLoopMazeNavigation",
     "FunctionApproximation",
     "MazeNavigation",
     "PathIntegration2D",
@@ -65,5 +67,6 @@ __all__ = [
     "performance",
     "wrappers",
     "make",
+    "sample_task",
     "task_name",
 ]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from neurogym.utils import spaces
 
+from ..core.validation import check_int, check_seed
 from ._base import TaskEnv, as_range
 
 if TYPE_CHECKING:
@@ -93,6 +94,33 @@ class FunctionApproximation(TaskEnv):
             self._target(float(xs[np.argmax(bad)]))  # raises the error new_trial raises
         trials = [{"x": float(x), "target": float(t)} for x, t in zip(xs, targets)]
         return self._held_value_trials(periods, xs, targets, "response", trials)
+
+    def samples(self, n, seed):
+        """``n`` input-target pairs without time, for a feedforward network: x ~ U[x_range], y = g(x).
+
+        Parameters
+        ----------
+        n : int
+            Number of samples, >= 1.
+        seed : int
+            Seed of the draw of x (``numpy.random.RandomState``), in [0, 2**32); the env's own
+            random state is not used or changed.
+
+        Returns
+        -------
+        x : float64 array (n, 1)
+            The inputs.
+        y : float64 array (n, 1)
+            The targets g(x).
+        """
+        n = check_int(n, "n", 1)
+        xs = np.random.RandomState(check_seed(seed)).uniform(*self.x_range, size=n)
+        ys = np.asarray(self.function(xs), dtype=float)
+        if ys.shape != xs.shape:  # g is not vectorised
+            ys = np.array([self._target(x) for x in xs])
+        if not np.all(np.isfinite(ys)):
+            self._target(float(xs[np.argmax(~np.isfinite(ys))]))  # raises naming x
+        return xs[:, None], ys[:, None]
 
     def _target(self, x):
         target = np.asarray(self.function(np.asarray([x])), dtype=float).reshape(-1)

@@ -222,3 +222,90 @@ class MazeNavigation(TaskEnv):
         self.loss_mask[:] = True
         trial.update(path=tuple(path), positions=tuple(positions), moves=tuple(moves))
         return trial
+
+
+class ClosedLoopMazeNavigation(MazeNavigation):
+    """MazeNavigation in closed loop: the network's own moves decide where it is next.
+
+    The same maze, trials, inputs, targets, timing and masks as :class:`MazeNavigation` when
+    trials are generated as a batch (``tasks.batch`` gives exactly MazeNavigation-v0's
+    teacher-forced trials for a seed, so a network trained on either is the same network).
+    When the environment is *stepped* (``env.step(action)``, as
+    :func:`~brian_noisy_rnn.evaluation.closed_loop` does), the action taken on the **last
+    step of each move period** is carried out at the end of that period: the agent moves to
+    the neighbouring cell if no wall or border blocks the move, and stays where it is otherwise
+    (a bump); "stay" keeps it in place. From the next step on the observation shows the new
+    current cell and the target is the shortest-path move from there. Errors therefore
+    compound: a wrong move costs at least two move periods (away and back), and the trial has
+    a fixed ``n_moves = diameter + 1`` periods, one more than the longest shortest path.
+
+    Scores (what ``env.step`` reports; :func:`~brian_noisy_rnn.evaluation.closed_loop`
+    collects them per trial):
+
+    - ``info["performance"]`` at the end of the trial: **goal reached**, 1.0 if the agent
+      stood on the goal at the end of any move period, else 0.0 (the curve metric
+      ``"goal_reached"``, see :attr:`closed_loop_metrics`);
+    - ``reward``: 1.0 at the end of every move period that ends on the goal, so the summed
+      reward is the number of periods spent at the goal (``n_moves`` minus the periods needed
+      to arrive, if the agent stays): a faster arrival scores more (``"periods_at_goal"``).
+
+    The trial dict also records ``visited``, the cells at the end of each move period so far.
+    An oracle that plays ``gt_now`` reaches the goal in every trial.
+
+    Parameters
+    ----------
+    dt : float (ms) or Brian2 time quantity
+        The time step (default 20 ms).
+    shape : tuple of int (n_rows, n_cols)
+        Size of the grid (at least 2 cells; default 5 x 5).
+    maze_seed : int
+        Seed of the maze layout (independent of the trial seed).
+    response_delay : float (ms) or Brian2 time quantity
+        Time at the start of each move period excluded from the metric mask, >= 0.
+    timing : dict, optional
+        ``{"move": duration_ms}``.
+
+    Attributes
+    ----------
+    closed_loop_metrics : dict of str to str
+        Names of the closed-loop scores: ``{"performance": "goal_reached", "reward":
+        "periods_at_goal"}``.
+    """
+
+    closed_loop_metrics = {"performance": "goal_reached", "reward": "periods_at_goal"}  # noqa: RUF012
+    metadata = {  # noqa: RUF012
+        **MazeNavigation.metadata,
+        "description": "Navigate a fixed grid maze in closed loop: the network's moves decide "
+                       "where it is next; scored by reaching the goal.",
+    }
+
+    def _new_trial(self, **kwargs):
+        trial = super()._new_trial(**kwargs)
+        self._cell, self._goal = trial["start"], trial["goal"]
+        self._steps_per_move = self.period_steps("move")
+        self._reached = False
+        trial["visited"] = []
+        return trial
+
+    def _step(self, action):
+        t = self.t_ind
+        reward = 0.0
+        steps = self._steps_per_move
+        if t % steps == steps - 1:  # the last step of a move period: carry out the move
+            move = int(action)
+            if not 0 <= move < len(MOVES):
+                raise ValueError(f"action must be a move 0-4, got {action!r}")
+            try:
+                self._cell = self.apply_move(self._cell, move)
+            except ValueError:  # a wall or the border: the agent stays
+                pass
+            self.trial["visited"].append(self._cell)
+            if self._cell == self._goal:
+                self._reached = True
+                reward = 1.0
+            self.performance = 1.0 if self._reached else 0.0
+            rest = slice(t + 1, None)
+            self.ob[rest, : self.n_cells] = 0.0
+            self.ob[rest, self._cell] = 1.0
+            self.gt[rest] = self.next_move[self._cell, self._goal]
+        return self.ob_now, reward, False, False, {"new_trial": False, "gt": self.gt[t]}

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ._base import as_dt_ms, check_timing, core_of
 from .wrappers import step_level_wrappers, strip_bookkeeping
 from .function_approximation import FunctionApproximation
-from .maze_navigation import MazeNavigation
+from .maze_navigation import ClosedLoopMazeNavigation, MazeNavigation
 from .multitask import Yang19Multitask
 from .path_integration import PathIntegration2D
 from .single_neuron_regulator import SingleNeuronRegulator
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 TASKS = {
     "FunctionApproximation-v0": FunctionApproximation,
     "MazeNavigation-v0": MazeNavigation,
+    "MazeNavigationClosedLoop-v0": ClosedLoopMazeNavigation,
     "PathIntegration2D-v0": PathIntegration2D,
     "SingleNeuronRegulator-v0": SingleNeuronRegulator,
     "Yang19Multitask-v0": Yang19Multitask,
@@ -180,3 +181,32 @@ def as_task(env, dt=None, name="env"):
         return make(env, dt=dt)
     core_of(env, name)
     return env
+
+
+def sample_task(env, name="env"):
+    """The task as an object with ``samples(n, seed) -> (x (n, n_in), y (n, n_out))``.
+
+    Parameters
+    ----------
+    env : str or TrialEnv
+        A task id (e.g. ``"FunctionApproximation-v0"``) or a task object with a ``samples``
+        method (e.g. ``tasks.make("FunctionApproximation-v0", function=np.cos)``).
+    name : str
+        The argument named in error messages.
+
+    Returns
+    -------
+    object
+        The task (its unwrapped TrialEnv).
+
+    Raises
+    ------
+    TypeError
+        If the task has no ``samples`` method (it has no input-target pairs without time).
+    """
+    env = as_task(env, name=name)
+    core = getattr(env, "unwrapped", env)
+    if not callable(getattr(core, "samples", None)):
+        raise TypeError(f"{name}: {task_name(env)} gives no samples without time "
+                        "(it needs a samples(n, seed) method, as FunctionApproximation-v0 has)")
+    return core

@@ -1,0 +1,719 @@
+"""The reproduction report: per-network rows, verdicts computed from them, Markdown and figures.
+
+The pipeline is data -> rows -> verdicts -> text, each step a plain function, so that a
+verdict can be recomputed from the CSV the run writes (``summary.csv`` holds exactly the
+rows the verdicts come from):
+
+- :func:`curve_row` turns a recorded noise-preference curve into one row (claim, task,
+  placement, training sigma, seed, backend, preferred sigma, metric at 0 and at sigma_train,
+  the paired difference and its standard error, the report metrics);
+- :func:`compute_verdicts` applies the rules of :mod:`.verdicts` to the rows and to the
+  analyses (C4, C5, compensation, C3, Brian2 agreement);
+- :func:`render_report` writes the Markdown; :func:`make_figures` the PNG figures.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import verdicts as V
+from .protocol import FAMILIES
+
+__all__ = ["CLAIMS", "CLOSED_LOOP", "FEEDFORWARD", "ROW_COLUMNS", "columns_of",
+           "compute_verdicts", "curve_row", "make_figures", "render_report", "verdict_rows"]
+
+#: the report's claims, in order
+CLAIMS = ("C1", "C2", "C3", "C4", "C5", "compensation")
+#: the column of the closed-loop maze in the verdict table
+CLOSED_LOOP = "MazeNavigation (closed loop)"
+#: the column of the feedforward networks (C3)
+FEEDFORWARD = "Feedforward (FunctionApproximation)"
+#: columns of summary.csv, in order
+ROW_COLUMNS = ("claim", "grid", "task", "placement", "train_sigma", "seed", "backend", "metric",
+               "higher_is_better", "preferred_sigma", "metric_at_zero", "sem_at_zero",
+               "metric_at_train", "sem_at_train", "diff", "diff_sem", "n_trials", "steps")
+
+_CLAIM_TITLES = {
+    "C1": "C1: noise inside f is preferred, noise outside f is not (five task families)",
+    "C2": "C2: the preference arises for large enough training noise",
+    "C3": "C3: feedforward networks",
+    "C4": "C4: the mechanism (predicted vs measured loss increase at sigma 0)",
+    "C5": "C5: the network is tuned to its training noise (other processes)",
+    "compensation": "Beyond the paper: the compensated deterministic network",
+}
+
+
+def _f(x, digits=4):
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "-"
+    return f"{x:.{digits}g}"
+
+
+def curve_row(curve, claim: str, report_metrics: Sequence[str] = (), *, seed: int | None = None,
+              diff: float | None = None, diff_sem: float | None = None, grid: str = "",
+              steps: int | None = None) -> dict:
+    """One row of ``summary.csv`` from a noise-preference curve.
+
+    Parameters
+    ----------
+    curve : NoisePreferenceCurve
+        A curve read from the results database (with its ``cell`` row, which gives the
+        seed, grid, steps and paired difference), or a curve computed elsewhere (then pass
+        them).
+    claim : str
+        The claim the curve serves ("C1", "C2", "C3", "brian2", ...).
+    report_metrics : sequence of str
+        Other metrics of the curve to add (``<name>_at_zero`` / ``<name>_at_train``).
+    seed : int or None
+        The network's training seed (default: from ``curve.cell``).
+    diff : float or None
+        The paired difference metric(0) - metric(sigma_train) (default: from the curve's
+        per-trial values, else ``curve.cell``).
+    diff_sem : float or None
+        Its standard error (defaults as for ``diff``).
+    grid : str
+        The grid (or study) name (default: from ``curve.cell``).
+    steps : int or None
+        Training steps (default: from ``curve.cell``).
+
+    Returns
+    -------
+    dict
+        The :data:`ROW_COLUMNS`, the report metrics and ``curve`` (the curve itself, not
+        written to the CSV).
+    """
+    cell = curve.cell or {}
+    if diff is None:
+        if curve.trial_values is not None:
+            diff, diff_sem = curve.difference(0.0, curve.sigma_train)
+        else:
+            diff, diff_sem = cell.get("zero_minus_train"), cell.get("zero_minus_train_sem")
+    row = {
+        "claim": claim, "grid": grid or cell.get("grid_name", ""), "task": curve.task,
+        "placement": curve.train_placement, "train_sigma": float(curve.sigma_train),
+        "seed": cell.get("seed") if seed is None else seed, "backend": curve.backend,
+        "metric": curve.metric, "higher_is_better": bool(curve.higher_is_better),
+        "preferred_sigma": curve.preferred_sigma, "metric_at_zero": curve.metric_at_zero,
+        "sem_at_zero": curve.sem_at_zero, "metric_at_train": curve.metric_at_train,
+        "sem_at_train": curve.sem_at_train,
+        "diff": float("nan") if diff is None else float(diff),
+        "diff_sem": float("nan") if diff_sem is None else float(diff_sem),
+        "n_trials": curve.n_trials, "steps": cell.get("steps") if steps is None else steps,
+        "curve": curve,
+    }
+    for name in report_metrics:
+        if name in curve.other_metrics:
+            mean = curve.other_metrics[name][0]
+            row[f"{name}_at_zero"] = float(mean[curve.index_of(0.0)])
+            row[f"{name}_at_train"] = float(mean[curve.index_of(curve.sigma_train)])
+    return row
+
+
+def columns_of(rows: Sequence[dict]) -> list[str]:
+    """The CSV columns of ``rows``: :data:`ROW_COLUMNS`, then every other key but ``curve``.
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        Rows of :func:`curve_row`.
+
+    Returns
+    -------
+    list of str
+        Column names.
+    """
+    cols = list(ROW_COLUMNS)
+    for r in rows:
+        cols += [k for k in r if k not in cols and k != "curve"]
+    return cols
+
+
+def _select(rows, claim, task, placement=None, sigma=None, backend="torch"):
+    return [r for r in rows if r["claim"] == claim and r["task"] == task
+            and (placement is None or r["placement"] == placement)
+            and (sigma is None or math.isclose(r["train_sigma"], sigma))
+            and r["backend"] == backend]
+
+
+def _pre_flags(rows):
+    return [V.noise_in_effect(r["preferred_sigma"], r["diff"], r["diff_sem"],
+                              r["higher_is_better"]) for r in rows]
+
+
+def _post_flags(rows):
+    return [V.noise_out_as_expected(r["preferred_sigma"], r["train_sigma"]) for r in rows]
+
+
+_PRE_RULE = f"prefer sigma > 0 and worse at 0 by > {V.SE_RULE:g} SE"
+_POST_RULE = f"prefer sigma <= {V.NEAR_ZERO:g} sigma_train"
+
+
+def _placement_verdicts(rows, claim, task, sigma):
+    pre = V.count_verdict(_pre_flags(_select(rows, claim, task, "pre", sigma)), _PRE_RULE)
+    post = V.count_verdict(_post_flags(_select(rows, claim, task, "post", sigma)), _POST_RULE)
+    return pre, post
+
+
+def compute_verdicts(rows: Sequence[dict], analyses: dict, *, sigma_train: float = 1.0,
+                     c2_families: Sequence[str] = FAMILIES[:2],
+                     closed_loop_task: str = "MazeNavigationClosedLoop-v0") -> dict:
+    """Every verdict of the report, from the rows and the analyses.
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        :func:`curve_row` rows (claims "C1", "C2", "C3").
+    analyses : dict
+        ``"c4"``: rows with ``task``, ``placement``, ``delta_measured``,
+        ``delta_predicted_dynamic``; ``"c5"``: rows with ``task``, ``sigma_train`` and
+        ``processes`` (name -> ``preferred``, ``gain``); ``"compensation"``: rows with
+        ``task``, ``compensated_minus_train`` and its ``..._sem`` (paired),
+        ``higher_is_better``. Missing
+        keys mean "not run".
+    sigma_train : float
+        C1's training sigma (also C2's default level).
+    c2_families : sequence of str
+        The families of C2, C4 and C5 (others get no verdict there).
+    closed_loop_task : str
+        The task id of the closed-loop maze rows.
+
+    Returns
+    -------
+    dict
+        ``(claim, column) -> Verdict`` where column is a task id of :data:`FAMILIES`,
+        :data:`CLOSED_LOOP` or :data:`FEEDFORWARD`; C1 and C3 also have ``("C1 inside",
+        column)`` and ``("C1 outside", column)`` (and C3's likewise), and C2 ``("C2 onset",
+        task)`` (a Verdict whose ``detail`` is the onset level, or "none").
+    """
+    from .analyses import C5_PROCESSES
+
+    out = {}
+    columns = [(t, t) for t in FAMILIES] + [(CLOSED_LOOP, closed_loop_task)]
+    for column, task in columns:
+        pre, post = _placement_verdicts(rows, "C1", task, sigma_train)
+        out["C1 inside", column], out["C1 outside", column] = pre, post
+        out["C1", column] = V.c1_verdict(pre, post)
+    # C2
+    for task in c2_families:
+        levels = sorted({r["train_sigma"] for r in _select(rows, "C2", task, "pre")})
+        passed, totals = [], []
+        for lv in levels:
+            flags = _pre_flags(_select(rows, "C2", task, "pre", lv))
+            passed.append(sum(flags))
+            totals.append(len(flags))
+        out["C2", task] = V.c2_verdict(levels, passed, totals, sigma_train)
+        onset = V.c2_onset(levels, passed, totals) if levels else None
+        out["C2 onset", task] = V.Verdict("n/a", detail="none" if onset is None else f"{onset:g}")
+    # C3: feedforward networks, every depth and placement together
+    ff = [r for r in rows if r["claim"] == "C3"]
+    pre = V.count_verdict(_pre_flags([r for r in ff if r["placement"] == "pre"]), _PRE_RULE)
+    post = V.count_verdict(_post_flags([r for r in ff if r["placement"] == "post"]), _POST_RULE)
+    out["C3 inside", FEEDFORWARD], out["C3 outside", FEEDFORWARD] = pre, post
+    out["C3", FEEDFORWARD] = V.c1_verdict(pre, post)
+    # C4
+    c4 = analyses.get("c4") or []
+    for task in c2_families:
+        flags = [V.c4_network_ok(a["delta_measured"], a["delta_predicted_dynamic"])
+                 for a in c4 if a["task"] == task]
+        out["C4", task] = V.count_verdict(
+            flags, f"trajectory prediction within {V.PREDICTION_TOLERANCE:.0%} of the measurement")
+    # C5
+    c5 = analyses.get("c5") or []
+    names = list(C5_PROCESSES)
+    outside = [n for n in names if C5_PROCESSES[n][0] == "post"]
+    for task in c2_families:
+        flags = []
+        for a in (a for a in c5 if a["task"] == task):
+            p = a["processes"]
+            same = p[names[0]]
+            gain_out = max((p[n]["gain"] for n in outside if p[n]["gain"] is not None),
+                           default=float("nan"))
+            flags.append(V.c5_network_ok(same["preferred"], a["sigma_train"], same["gain"],
+                                         gain_out))
+        out["C5", task] = V.count_verdict(
+            flags, "prefers its training sigma +-25% and gains < half as much outside f")
+    # compensation
+    comp = analyses.get("compensation") or []
+    for task in FAMILIES:
+        sel = [a for a in comp if a["task"] == task]
+        out["compensation", task] = V.count_verdict(
+            [V.compensation_ok(a["compensated_minus_train"], a["compensated_minus_train_sem"],
+                               a["higher_is_better"]) for a in sel],
+            f"compensated network without noise not worse than the original at sigma_train "
+            f"by > {V.SE_RULE:g} SE")
+    return out
+
+
+def verdict_rows(verdicts: dict) -> list[dict]:
+    """The verdicts as rows for ``verdicts.csv``.
+
+    Parameters
+    ----------
+    verdicts : dict
+        As returned by :func:`compute_verdicts`.
+
+    Returns
+    -------
+    list of dict
+        ``claim``, ``column``, ``verdict``, ``passed``, ``total``, ``detail``.
+    """
+    return [{"claim": claim, "column": column, "verdict": v.label, "passed": v.passed,
+             "total": v.total, "detail": v.detail} for (claim, column), v in verdicts.items()]
+
+
+# --- Markdown --------------------------------------------------------------------------------
+def _span(values):
+    v = np.array([x for x in values if x is not None and math.isfinite(x)], dtype=float)
+    if v.size == 0:
+        return "-"
+    if v.size == 1:
+        return _f(float(v[0]))
+    return f"{_f(float(v.mean()))} [{_f(float(v.min()), 3)}, {_f(float(v.max()), 3)}]"
+
+
+def _diffs(rows):
+    return ", ".join(f"{_f(r['diff'], 3)} +- {_f(r['diff_sem'], 2)}" for r in rows) or "-"
+
+
+def _curve_table(rows, report_metrics=()):
+    """Markdown table: one line per (task, placement, training sigma) over seeds."""
+    head = ["task", "trained", "sigma_train", "seeds", "metric", "preferred sigma (per seed)",
+            "metric at 0", "metric at sigma_train", "paired diff 0 - train +- SE (per seed)"]
+    head += [f"{m} at 0 / at sigma_train" for m in report_metrics]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["task"], r["placement"], r["train_sigma"]), []).append(r)
+    order = {"pre": 0, "post": 1}
+    for (task, placement, sigma), rs in sorted(groups.items(),
+                                               key=lambda kv: (kv[0][0], order.get(kv[0][1], 2), kv[0][2])):
+        rs = sorted(rs, key=lambda r: (r["seed"] is None, r["seed"]))
+        cells = [task, "inside f" if placement == "pre" else "outside f" if placement == "post"
+                 else placement, _f(sigma, 3), str(len(rs)), rs[0]["metric"],
+                 ", ".join(_f(r["preferred_sigma"], 3) for r in rs),
+                 _span(r["metric_at_zero"] for r in rs), _span(r["metric_at_train"] for r in rs),
+                 _diffs(rs)]
+        for m in report_metrics:
+            cells.append(f"{_span(r.get(f'{m}_at_zero') for r in rs)} / "
+                         f"{_span(r.get(f'{m}_at_train') for r in rs)}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _verdict_line(v):
+    return f"**Verdict: {v.label}** ({v.detail})" if v.detail else f"**Verdict: {v.label}**"
+
+
+def _table_columns(verdicts):
+    cols = list(FAMILIES)
+    cols.insert(3, CLOSED_LOOP)
+    return cols + [FEEDFORWARD]
+
+
+def _short(column):
+    return column.rsplit("-v", 1)[0] if column.endswith("-v0") else column
+
+
+def _verdict_table(verdicts):
+    cols = _table_columns(verdicts)
+    lines = ["| claim | " + " | ".join(_short(c) for c in cols) + " |",
+             "|---|" + "---|" * len(cols)]
+    for claim in CLAIMS:
+        cells = []
+        for c in cols:
+            v = verdicts.get((claim, c))
+            pre, post = verdicts.get((f"{claim} inside", c)), verdicts.get((f"{claim} outside", c))
+            if v is None:
+                cells.append("—")
+            elif pre is not None and v.total:
+                cells.append(f"{v.label} (inside f {pre.passed}/{pre.total}, outside f "
+                             f"{post.passed}/{post.total})")
+            else:
+                unit = " levels" if claim == "C2" else ""
+                cells.append(v.label if not v.total else f"{v.label} ({v.passed}/{v.total}{unit})")
+        lines.append(f"| {claim} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def render_report(header: dict, rows: Sequence[dict], analyses: dict, verdicts: dict,
+                  figures: dict, settings: Sequence[str] = (),
+                  report_metrics: dict | None = None) -> str:
+    """The report as Markdown.
+
+    Parameters
+    ----------
+    header : dict
+        ``command``, ``date``, ``wall``, ``cpu`` (str), ``versions`` (dict), ``protocol``
+        (str: "full" or "quick"), ``seeds`` (list), ``notes`` (list of str, optional).
+    rows : sequence of dict
+        :func:`curve_row` rows.
+    analyses : dict
+        As for :func:`compute_verdicts`, plus ``"brian2"``: rows with ``task``, ``backend``,
+        ``pairs``, ``points``, ``within_error``, ``max_abs_diff``.
+    verdicts : dict
+        :func:`compute_verdicts` of the same data.
+    figures : dict
+        Claim -> figure file name (relative to the report); a missing claim has no figure.
+    settings : sequence of str
+        Lines describing the protocol (``Protocol.describe()``).
+    report_metrics : dict or None
+        Task -> further metrics to tabulate.
+
+    Returns
+    -------
+    str
+        The Markdown text.
+    """
+    from .analyses import C5_PROCESSES
+    from .verdicts import NEAR_ZERO, PREDICTION_TOLERANCE, SE_RULE
+
+    report_metrics = report_metrics or {}
+    out = ["# Reproduction of Eckstein & Srinivasan (2026), paradoxical noise preference", ""]
+    out += [f"- command: `{header.get('command', '')}`",
+            f"- date: {header.get('date', '')}; protocol: {header.get('protocol', '')}; "
+            f"seeds {list(header.get('seeds', []))}",
+            f"- wall time: {header.get('wall', '-')}; CPU time: {header.get('cpu', '-')}"]
+    versions = header.get("versions") or {}
+    out.append("- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v))
+    out += [f"- {n}" for n in header.get("notes", [])]
+    out += ["", "Settings: relu CTRNNs, tau 100 ms, dt 20 ms (gamma 0.2), per-step white noise "
+            "inside f (`pre`) or outside f (`post`) during training; each network's test noise "
+            "is swept over 0, 0.25, ..., 2 times its training sigma on the same trials and "
+            "noise draws at every sigma (paired differences).", ""]
+    out += list(settings)
+    out += ["", "## Verdicts", "",
+            f"Rules (computed from the data by `brian_noisy_rnn.experiments.reproduction."
+            f"verdicts`): a noise-inside network shows the effect if its preferred test sigma is "
+            f"> 0 and its metric at sigma 0 is worse than at sigma_train by more than {SE_RULE:g} "
+            f"paired standard errors; a noise-outside network behaves as claimed if its "
+            f"preferred sigma is <= {NEAR_ZERO:g} sigma_train. \"reproduced\": the rule holds for "
+            "every network (seed), \"partly\": for some, \"not\": for none; \"not run\": no data "
+            "in this run; —: not part of the claim. C2 counts the training levels with the "
+            "effect in every seed; the sections below give each claim's own rule.", "",
+            _verdict_table(verdicts), ""]
+
+    # C1
+    out += [f"## {_CLAIM_TITLES['C1']}", ""]
+    c1 = [r for r in rows if r["claim"] == "C1" and r["backend"] == "torch"]
+    if c1:
+        for task in sorted({r["task"] for r in c1},
+                           key=lambda t: (FAMILIES.index(t) if t in FAMILIES else 2.5, t)):
+            sel = [r for r in c1 if r["task"] == task]
+            out += [f"### {task}", "", _curve_table(sel, report_metrics.get(task, ())), ""]
+            column = task if task in FAMILIES else CLOSED_LOOP
+            for key, what in (("C1 inside", "inside f"), ("C1 outside", "outside f")):
+                v = verdicts.get((key, column))
+                if v is not None:
+                    out.append(f"- {what}: {v.label} ({v.detail})")
+            out += ["", _verdict_line(verdicts[("C1", column)]), ""]
+        if "C1" in figures:
+            out += [f"![C1]({figures['C1']})", ""]
+    missing = [c for c in _table_columns(verdicts)[:-1]
+               if verdicts.get(("C1", c)) is not None and verdicts[("C1", c)].label == "not run"]
+    if missing:
+        out += [f"Not run (no data): {', '.join(_short(c) for c in missing)}.", ""]
+
+    # Brian2
+    out += ["### Brian2 against PyTorch", ""]
+    b2 = analyses.get("brian2") or []
+    if b2:
+        out += ["The first seed's networks of each family swept in Brian2 (numpy target) and in "
+                "PyTorch on the same trials and noise draws:", "",
+                "| task | networks | points within 2 SE | largest difference of the curves |",
+                "|---|---|---|---|"]
+        for a in b2:
+            out.append(f"| {a['task']} | {a['pairs']} | {a['within_error']}/{a['points']} | "
+                       f"{a['max_abs_diff']:.2g} |")
+        largest = max(a["max_abs_diff"] for a in b2)
+        out += ["", f"Largest Brian2-vs-torch difference of any curve: {largest:.2g}.", ""]
+    else:
+        out += ["not run", ""]
+
+    # C2
+    out += [f"## {_CLAIM_TITLES['C2']}", ""]
+    c2 = [r for r in rows if r["claim"] == "C2" and r["backend"] == "torch"]
+    for task in sorted({t for (claim, t) in verdicts if claim == "C2"}):
+        sel = [r for r in c2 if r["task"] == task]
+        out += [f"### {task}", ""]
+        if sel:
+            out += [_curve_table(sel), ""]
+            ratio = {}
+            for r in sel:
+                ratio.setdefault(r["train_sigma"], []).append(r["preferred_sigma"] / r["train_sigma"])
+            out.append("preferred / training sigma (mean over seeds): " + ", ".join(
+                f"{lv:g}: {np.mean(v):.2f}" for lv, v in sorted(ratio.items())))
+            counts = ", ".join(
+                f"{lv:g}: {sum(_pre_flags(_select(sel, 'C2', task, 'pre', lv)))}/"
+                f"{len(_select(sel, 'C2', task, 'pre', lv))}" for lv in sorted(ratio))
+            out += ["", f"Seeds showing the effect per training sigma: {counts}."]
+            onset = verdicts[("C2 onset", task)].detail
+            below = [lv for lv in sorted(ratio) if onset != "none" and lv < float(onset)]
+            out += ["", f"Onset (effect in every seed from this level up): {onset}; "
+                    + (f"below it (sigma_train <= {max(below):g}) the preference is not "
+                       "measurable in every seed." if below else "measurable at every level tested."
+                       if onset != "none" else "no level from which on it holds in every seed."),
+                    ""]
+        out += [_verdict_line(verdicts[("C2", task)]), ""]
+    if "C2" in figures:
+        out += [f"![C2]({figures['C2']})", ""]
+
+    # C3
+    out += [f"## {_CLAIM_TITLES['C3']}", ""]
+    ff = [r for r in rows if r["claim"] == "C3"]
+    if ff:
+        out += [_curve_table(ff), ""]
+        for task in sorted({r["task"] for r in ff}):
+            pre = [r for r in ff if r["task"] == task and r["placement"] == "pre"]
+            post = [r for r in ff if r["task"] == task and r["placement"] == "post"]
+            out.append(f"- {task}: inside f {sum(_pre_flags(pre))}/{len(pre)} show the effect, "
+                       f"outside f {sum(_post_flags(post))}/{len(post)} prefer ~0")
+        diffs = [r["torch_max_abs_diff"] for r in ff if r.get("torch_max_abs_diff") is not None]
+        if diffs:
+            out.append(f"- numpy reference against torch (first seed's networks): largest "
+                       f"difference of the curves {max(diffs):.2g}")
+        out.append("")
+    out += [_verdict_line(verdicts[("C3", FEEDFORWARD)]), ""]
+    if "C3" in figures:
+        out += [f"![C3]({figures['C3']})", ""]
+
+    # C4
+    out += [f"## {_CLAIM_TITLES['C4']}", ""]
+    c4 = analyses.get("c4") or []
+    if c4:
+        out += ["`analysis.network_shift_report` on each C1 network: the loss change when the "
+                "training noise is removed, measured (noise-free run against the noisy runs) and "
+                "predicted from the mean field (fixed points per trial input; mean-field "
+                "trajectory, which for noise outside f is the noisy mean output). Rule: the "
+                f"trajectory prediction is within {PREDICTION_TOLERANCE:.0%} of the measured "
+                "change.", "",
+                "| task | trained | seed | loss at 0 | loss with noise | measured increase | "
+                "predicted (fixed points) | predicted (trajectory) | shift R^2 |",
+                "|---|---|---|---|---|---|---|---|---|"]
+        for a in sorted(c4, key=lambda a: (a["task"], a["placement"] != "pre", a["seed"])):
+            out.append(f"| {a['task']} | {a['placement']} | {a['seed']} | {_f(a['loss_det'])} | "
+                       f"{_f(a['loss_noisy'])} | {_f(a['delta_measured'])} | "
+                       f"{_f(a['delta_predicted'])} | {_f(a['delta_predicted_dynamic'])} | "
+                       f"{_f(a['shift_r2'], 3)} |")
+        out.append("")
+    for task in sorted(t for (claim, t) in verdicts if claim == "C4"):
+        out.append(f"- {task}: {_verdict_line(verdicts[('C4', task)])}")
+    out.append("")
+    if "C4" in figures:
+        out += [f"![C4]({figures['C4']})", ""]
+
+    # C5
+    out += [f"## {_CLAIM_TITLES['C5']}", ""]
+    c5 = analyses.get("c5") or []
+    if c5:
+        out += ["Each noise-inside network of C1 (white noise, sigma_train 1) swept with other "
+                "test-noise processes; gain = metric(0) - metric(best sigma), paired, with its "
+                "standard error.", "",
+                "| task | seed | " + " | ".join(C5_PROCESSES) + " |",
+                "|---|---|" + "---|" * len(C5_PROCESSES)]
+        for a in sorted(c5, key=lambda a: (a["task"], a["seed"])):
+            cells = [f"best {_f(p['preferred'], 3)}, gain {_f(p['gain'], 3)} +- "
+                     f"{_f(p['gain_sem'], 2)}" for p in (a["processes"][n] for n in C5_PROCESSES)]
+            out.append(f"| {a['task']} | {a['seed']} | " + " | ".join(cells) + " |")
+        out.append("")
+    for task in sorted(t for (claim, t) in verdicts if claim == "C5"):
+        out.append(f"- {task}: {_verdict_line(verdicts[('C5', task)])}")
+    out.append("")
+    if "C5" in figures:
+        out += [f"![C5]({figures['C5']})", ""]
+
+    # compensation
+    out += [f"## {_CLAIM_TITLES['compensation']}", ""]
+    comp = analyses.get("compensation") or []
+    if comp:
+        out += ["`analysis.compensate(spec)` replaces f by its noise average E[f(a + sigma xi)] "
+                "and runs without noise (same trials). Rule: the compensated network is not "
+                f"worse than the original at its training noise by more than {SE_RULE:g} paired "
+                "SE. Gap closed = (metric(0) - compensated) / (metric(0) - metric(sigma_train)), "
+                f"given where the original is worse at 0 by more than {SE_RULE:g} SE.", "",
+                "| task | seed | metric | original at 0 | original at sigma_train | compensated "
+                "at 0 | compensated - original at sigma_train (+- SE) | gap closed |",
+                "|---|---|---|---|---|---|---|---|"]
+        for a in sorted(comp, key=lambda a: (FAMILIES.index(a["task"]) if a["task"] in FAMILIES
+                                             else 99, a["seed"])):
+            fr = V.gap_closed(a["at_zero"], a["at_train"], a["compensated"], a["higher_is_better"])
+            clear = V.noise_in_effect(1.0, a["zero_minus_train"], a["zero_minus_train_sem"],
+                                      a["higher_is_better"])
+            closed = f"{fr:.0%}" if clear and math.isfinite(fr) else "- (no gap)"
+            out.append(f"| {a['task']} | {a['seed']} | {a['metric']} | {_f(a['at_zero'])} | "
+                       f"{_f(a['at_train'])} | {_f(a['compensated'])} | "
+                       f"{_f(a['compensated_minus_train'], 3)} +- "
+                       f"{_f(a['compensated_minus_train_sem'], 2)} | "
+                       f"{closed} |")
+        out.append("")
+    for task in FAMILIES:
+        if ("compensation", task) in verdicts:
+            out.append(f"- {task}: {_verdict_line(verdicts[('compensation', task)])}")
+    out.append("")
+    if "compensation" in figures:
+        out += [f"![compensation]({figures['compensation']})", ""]
+    out += list(header.get("appendix", []))
+    return "\n".join(out).rstrip() + "\n"
+
+
+# --- figures -----------------------------------------------------------------------------------
+def make_figures(rows: Sequence[dict], analyses: dict, verdicts: dict, folder: str,
+                 prefix: str = "") -> dict:
+    """Write the report's PNG figures into ``folder``.
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        :func:`curve_row` rows (with their ``curve``).
+    analyses : dict
+        As for :func:`render_report`.
+    verdicts : dict
+        :func:`compute_verdicts` of the same data (C2's onsets).
+    folder : str
+        Where the PNGs go.
+    prefix : str
+        Prefix of the file names (e.g. ``"reproduction_"``).
+
+    Returns
+    -------
+    dict
+        Claim -> file name (relative to ``folder``) of each figure written (claims without
+        data get none).
+    """
+    import os
+
+    from ...plotting import new_figure, plot_noise_preference, save_figure
+
+    files = {}
+
+    def save(fig, claim):
+        name = f"{prefix}{claim.lower()}.png"
+        save_figure(fig, os.path.join(folder, name), dpi=72, close=True)
+        files[claim] = name
+
+    c1 = [r for r in rows if r["claim"] == "C1" and r["backend"] == "torch"]
+    tasks = sorted({r["task"] for r in c1},
+                   key=lambda t: (FAMILIES.index(t) if t in FAMILIES else 2.5, t))
+    if tasks:
+        fig = new_figure((3.3 * len(tasks), 5.6))
+        axes = fig.subplots(2, len(tasks), squeeze=False)
+        for j, task in enumerate(tasks):
+            for i, placement in enumerate(("pre", "post")):
+                curves = [r["curve"] for r in c1 if r["task"] == task and r["placement"] == placement]
+                ax = axes[i, j]
+                if curves:
+                    plot_noise_preference(curves, ax=ax, relative=True, legend=False,
+                                          title=f"{_short(task)}, {'inside' if i == 0 else 'outside'} f")
+                    ax.set_xlabel("test / training sigma", fontsize=8)
+                    ax.set_ylabel(curves[0].metric, fontsize=8)
+                else:
+                    ax.set_axis_off()
+        save(fig, "C1")
+
+    c2 = [r for r in rows if r["claim"] == "C2" and r["backend"] == "torch"]
+    c2_tasks = sorted({r["task"] for r in c2})
+    if c2_tasks:
+        fig = new_figure((4.2 * len(c2_tasks), 3.8))
+        axes = fig.subplots(1, len(c2_tasks), squeeze=False)[0]
+        for ax, task in zip(axes, c2_tasks):
+            sel = [r for r in c2 if r["task"] == task]
+            levels = sorted({r["train_sigma"] for r in sel})
+            top = max(levels) * 1.1
+            ax.plot([0, top], [0, top], "k--", lw=1, label="diagonal")
+            for r in sel:
+                effect = V.noise_in_effect(r["preferred_sigma"], r["diff"], r["diff_sem"],
+                                           r["higher_is_better"])
+                ax.plot(r["train_sigma"], r["preferred_sigma"], "o", ms=6,
+                        color=f"C{int(r['seed'] or 0) % 10}", mfc=None if effect else "none")
+            means = [np.mean([r["preferred_sigma"] for r in sel if r["train_sigma"] == lv])
+                     for lv in levels]
+            ax.plot(levels, means, "-", color="0.3", lw=1.5, label="mean over seeds")
+            onset = verdicts.get(("C2 onset", task))
+            if onset is not None and onset.detail not in ("none", ""):
+                ax.axvline(float(onset.detail), color="C3", ls=":", label="onset")
+            ax.set_xlabel("training sigma")
+            ax.set_ylabel("preferred test sigma")
+            ax.set_title(f"{_short(task)} (filled: effect > 2 SE)", fontsize=9)
+            ax.legend(fontsize=7)
+        save(fig, "C2")
+
+    ff = [r for r in rows if r["claim"] == "C3"]
+    if ff:
+        groups = sorted({(r["task"], r["placement"]) for r in ff})
+        fig = new_figure((3.3 * len(groups), 3.2))
+        axes = fig.subplots(1, len(groups), squeeze=False)[0]
+        for ax, (task, placement) in zip(axes, groups):
+            curves = [r["curve"] for r in ff if r["task"] == task and r["placement"] == placement]
+            plot_noise_preference(curves, ax=ax, relative=True, legend=False,
+                                  title=f"{task}, {placement}")
+        save(fig, "C3")
+
+    c4 = analyses.get("c4") or []
+    if c4:
+        c4_tasks = sorted({a["task"] for a in c4})
+        fig = new_figure((4.0 * len(c4_tasks), 3.6))
+        axes = fig.subplots(1, len(c4_tasks), squeeze=False)[0]
+        for ax, task in zip(axes, c4_tasks):
+            sel = [a for a in c4 if a["task"] == task]
+            vals = [a[k] for a in sel for k in ("delta_measured", "delta_predicted",
+                                                 "delta_predicted_dynamic")
+                    if a[k] is not None]
+            lo, hi = min(vals + [0.0]), max(vals + [0.0])
+            ax.plot([lo, hi], [lo, hi], "k--", lw=1)
+            for a in sel:
+                color = "C0" if a["placement"] == "pre" else "C1"
+                ax.plot(a["delta_predicted_dynamic"], a["delta_measured"], "o", color=color)
+                ax.plot(a["delta_predicted"], a["delta_measured"], "s", color=color, mfc="none")
+            ax.plot([], [], "o", color="C0", label="inside f")
+            ax.plot([], [], "o", color="C1", label="outside f")
+            ax.plot([], [], "ks", mfc="none", label="fixed-point prediction")
+            ax.set_xlabel("predicted loss increase at sigma 0")
+            ax.set_ylabel("measured loss increase")
+            ax.set_title(_short(task), fontsize=9)
+            ax.legend(fontsize=7)
+        save(fig, "C4")
+
+    c5 = analyses.get("c5") or []
+    if c5:
+        from ...evaluation.curves import NoisePreferenceCurve
+
+        c5_tasks = sorted({a["task"] for a in c5})
+        fig = new_figure((4.4 * len(c5_tasks), 3.6))
+        axes = fig.subplots(1, len(c5_tasks), squeeze=False)[0]
+        for ax, task in zip(axes, c5_tasks):
+            sel = [a for a in c5 if a["task"] == task]
+            from .analyses import C5_PROCESSES
+
+            for k, name in enumerate(n for n in C5_PROCESSES if n in sel[0]["processes"]):
+                curves = [NoisePreferenceCurve.from_dict(a["processes"][name]["curve"]) for a in sel]
+                x = curves[0].sigmas
+                y = np.mean([c.mean for c in curves], axis=0)
+                ax.plot(x, y, "o-", ms=3, color=f"C{k}", label=name)
+            ax.set_yscale("log")
+            ax.set_xlabel("test sigma")
+            ax.set_ylabel(f"{curves[0].metric} (mean over seeds)")
+            ax.set_title(_short(task), fontsize=9)
+            ax.legend(fontsize=6)
+        save(fig, "C5")
+
+    comp = analyses.get("compensation") or []
+    if comp:
+        comp_tasks = [t for t in FAMILIES if any(a["task"] == t for a in comp)]
+        fig = new_figure((2.6 * len(comp_tasks), 3.2))
+        axes = fig.subplots(1, len(comp_tasks), squeeze=False)[0]
+        for ax, task in zip(axes, comp_tasks):
+            sel = [a for a in comp if a["task"] == task]
+            keys = ("at_zero", "at_train", "compensated")
+            vals = [[a[k] for a in sel] for k in keys]
+            means = [np.mean(v) for v in vals]
+            err = [[m - min(v) for m, v in zip(means, vals)], [max(v) - m for m, v in zip(means, vals)]]
+            ax.bar(range(3), means, yerr=err, color=["C3", "C0", "C2"], capsize=3)
+            ax.set_xticks(range(3), ["orig.\nsigma 0", "orig.\nsigma_train", "comp.\nsigma 0"],
+                          fontsize=7)
+            if all(m > 0 for m in means) and not sel[0]["higher_is_better"]:
+                ax.set_yscale("log")
+            ax.set_title(f"{_short(task)} ({sel[0]['metric']})", fontsize=8)
+        save(fig, "compensation")
+    return files

@@ -1,0 +1,292 @@
+"""``run_reproduction``: every grid of the protocol, the analyses, and the report, resumably.
+
+The grids run with :func:`~brian_noisy_rnn.experiments.run_grid` into one results database
+(``<out>/results.sqlite``); the analyses are cached per network in ``<out>/analysis/``; the
+report, its figures and CSVs are rebuilt from the stored data at the end of every run, so a
+rerun into the same folder skips everything finished and only rewrites the report.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import resource
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...backends.random_state import keeps_random_state
+from ...core.atomic import atomic_write, check_writable
+from ..runner import package_versions, run_grid
+from ..store import ResultStore
+from . import report as R
+from .analyses import cached, compensation_analysis, process_analysis, shift_analysis, spec_settings
+from .feedforward import closed_loop_result, feedforward_rows
+from .protocol import FAMILIES, Protocol
+
+__all__ = ["ReproductionResult", "run_reproduction"]
+
+
+@dataclass
+class ReproductionResult:
+    """What :func:`run_reproduction` produced.
+
+    Attributes
+    ----------
+    verdicts : dict
+        ``(claim, column) -> Verdict`` (:func:`~.report.compute_verdicts`).
+    files : dict of str to str
+        Name -> path of the files written (report, summary_csv, verdicts_csv, results,
+        results_csv and one per figure).
+    failed : int
+        Cells or analyses that failed in this run (rerun to retry them).
+    wall : float
+        Wall time of this run (s).
+    cpu : float
+        CPU time (user + sys) of this process and its finished child processes (s).
+    """
+
+    verdicts: dict
+    files: dict = field(default_factory=dict)
+    failed: int = 0
+    wall: float = 0.0
+    cpu: float = 0.0
+
+
+def _cpu_seconds():
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _write_csv(path, rows, columns):
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    with atomic_write(path, suffix=".csv", name="--out") as f:
+        f.write(text.getvalue().encode())
+
+
+def _grids(protocol):
+    """(claim, grid) pairs of the protocol."""
+    out = [("C1", protocol.c1_grid(f)) for f in FAMILIES]
+    out += [("C2", protocol.c2_grid(f)) for f in protocol.c2_families]
+    out += [("brian2", protocol.brian2_grid(f)) for f in FAMILIES]
+    return out
+
+
+def _closed_loop_agreement(rows, brian2_results, task):
+    """Brian2 against torch closed-loop curves (same trials and draws) at their common sigmas."""
+    import math
+
+    from ...evaluation.curves import NoisePreferenceCurve
+
+    out = {"task": task, "backend": "brian2", "pairs": 0, "points": 0, "within_error": 0,
+           "max_abs_diff": 0.0}
+    for res in brian2_results:
+        b = NoisePreferenceCurve.from_dict(res["curve"])
+        ref = [r["curve"] for r in rows if r["claim"] == "C1" and r["task"] == task
+               and r["seed"] == res["seed"] and r["placement"] == res["placement"]]
+        if not ref:
+            continue
+        out["pairs"] += 1
+        for i, sigma in enumerate(b.sigmas):
+            j = ref[0].index_of(sigma)
+            diff = abs(b.mean[i] - ref[0].mean[j])
+            out["max_abs_diff"] = max(out["max_abs_diff"], float(diff))
+            out["points"] += 1
+            out["within_error"] += int(diff <= 2 * math.hypot(b.sem[i], ref[0].sem[j]) + 1e-12)
+    return [out] if out["pairs"] else []
+
+
+@keeps_random_state
+def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
+                     workers: int | None = None, scheduler: str | None = None,
+                     progress: bool = True, log: Callable[[str], Any] = print,
+                     command: str | None = None, figure_prefix: str = "",
+                     compute: bool = True) -> ReproductionResult:
+    """Run (or resume) the reproduction into ``out_dir`` and write its report.
+
+    Parameters
+    ----------
+    out_dir : str or os.PathLike
+        Folder for ``report.md``, its PNG figures, ``summary.csv`` (the rows the verdicts
+        come from), ``verdicts.csv``, ``results.csv`` (every recorded curve point),
+        ``results.sqlite`` (+ ``results_specs/``) and ``analysis/`` (cached measurements);
+        created if missing. Rerunning into it resumes.
+    quick : bool
+        The reduced protocol (:meth:`Protocol.quick_protocol`): one seed, fewer steps.
+    workers : int >= 1 or None
+        Local worker processes of the grids (None: all CPUs; 1: this process).
+    scheduler : str or None
+        A Dask scheduler address for the grids (the analyses run in this process).
+    progress : bool
+        Progress bars over the cells of each grid.
+    log : callable(str)
+        Receives progress lines.
+    command : str or None
+        The command line to print in the report's header (default: ``sys.argv``).
+    figure_prefix : str
+        Prefix of the figure file names.
+    compute : bool
+        Run the grids and analyses (False: only rebuild the report from what is stored;
+        whatever is missing shows as "not run").
+
+    Returns
+    -------
+    ReproductionResult
+        Verdicts, files written, failures and times.
+
+    Raises
+    ------
+    ValueError
+        For invalid ``workers`` or both ``scheduler`` and local workers misuse, before any
+        work; PermissionError if ``out_dir`` cannot be written.
+    """
+    t0, cpu0 = time.perf_counter(), _cpu_seconds()
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise ValueError(f"workers must be an int >= 1 or None, got {workers!r}")
+    protocol = Protocol.quick_protocol() if quick else Protocol.full()
+    out_dir = os.path.abspath(os.fspath(out_dir))
+    files = {"report": os.path.join(out_dir, "report.md"),
+             "summary_csv": os.path.join(out_dir, "summary.csv"),
+             "verdicts_csv": os.path.join(out_dir, "verdicts.csv"),
+             "results_csv": os.path.join(out_dir, "results.csv"),
+             "results": os.path.join(out_dir, "results.sqlite")}
+    for path in files.values():
+        check_writable(path, "--out")
+    os.makedirs(out_dir, exist_ok=True)
+    analysis_dir = os.path.join(out_dir, "analysis")
+    grids = _grids(protocol)
+    failed = 0
+    for claim, grid in (grids if compute else []):
+        log(f"reproduce: grid {grid.name} ({len(grid.cells())} cells)")
+        # the Brian2 grids re-sweep trained networks: no pool of workers to start for them
+        rep = run_grid(grid, files["results"], workers=1 if claim == "brian2" else workers,
+                       scheduler=scheduler, progress=progress, log=log)
+        failed += len(rep.failed)
+
+    rows, keys = [], []
+    if not compute and not os.path.isfile(files["results"]):
+        raise FileNotFoundError(f"--out: no results database at {files['results']!r} to report on")
+    with ResultStore(files["results"]) as store:
+        for claim, grid in grids:
+            gkeys = [c.key for c in grid.cells()]
+            keys += gkeys
+            task = grid.tasks[0]
+            family = task if task in protocol.families else "MazeNavigation-v0"
+            extra = protocol.families[family].report_metrics
+            rows += [R.curve_row(c, claim, extra) for c in store.curves(gkeys)]
+        store.export_csv(files["results_csv"], keys, name="--out")
+        specs = {}
+        for c in store.cells(keys):
+            if c["grid_name"].startswith("c1-") and c["backend"] == "torch" and c["task"] in FAMILIES:
+                specs[c["task"], c["placement"], c["seed"]] = store.resolve_path(c["spec_path"])
+
+    analyses = {"c4": [], "c5": [], "compensation": []}
+    from ...core.spec import CTRNNSpec
+    from ...evaluation.curves import NoisePreferenceCurve
+
+    for (task, placement, seed), path in sorted(specs.items()):
+        spec = CTRNNSpec.load(path)
+        jobs = []
+        if task in protocol.c2_families:
+            jobs.append(("c4", lambda s=spec, t=task, sd=seed: shift_analysis(s, t, protocol, sd)))
+            if placement == "pre":
+                jobs.append(("c5", lambda s=spec, t=task: process_analysis(s, t, protocol)))
+        if placement == "pre":
+            jobs.append(("compensation", lambda s=spec, t=task: compensation_analysis(s, t, protocol)))
+        if task == "MazeNavigation-v0":
+            jobs.append(("closed_loop", lambda s=spec, sd=seed: closed_loop_result(s, protocol, sd)))
+            if seed == protocol.seeds[0]:
+                jobs.append(("closed_loop_brian2", lambda s=spec, sd=seed: closed_loop_result(
+                    s, protocol, sd, backend="brian2", relative_sigmas=protocol.brian2_sigmas)))
+        for kind, job in jobs:
+            try:
+                result = cached(analysis_dir, f"{kind}_{task.rsplit('-v', 1)[0]}_{placement}_s{seed}",
+                                spec_settings(spec, protocol, kind), job if compute else None)
+            except Exception as err:  # noqa: BLE001 - one failed analysis must not stop the run
+                failed += 1
+                log(f"reproduce: {kind} of {task} {placement} seed {seed} failed: "
+                    f"{type(err).__name__}: {err}")
+                continue
+            if result is None:
+                continue
+            if kind == "closed_loop":
+                curve = NoisePreferenceCurve.from_dict(result["curve"])
+                curve.cell = {"seed": seed}  # for the figures' colour per seed
+                rows.append(R.curve_row(curve, "C1", ("periods_at_goal",), seed=seed, diff=result["diff"],
+                                        diff_sem=result["diff_sem"], grid="c1-MazeClosedLoop",
+                                        steps=protocol.families[task].steps))
+                log(f"reproduce: closed-loop maze of {placement} seed {seed} done")
+                continue
+            row = {"task": task, "placement": placement, "seed": seed,
+                   "sigma_train": spec.noise.scalar_sigma()}
+            row.update({"processes": result} if kind == "c5" else result)
+            analyses.setdefault(kind, []).append(row)
+            if compute:
+                log(f"reproduce: {kind} of {task} {placement} seed {seed} done")
+    rows += feedforward_rows(protocol, analysis_dir, log, compute=compute)
+
+    from ..demo import backend_agreement
+
+    b2 = []
+    for task in FAMILIES:
+        curves = [r["curve"] for r in rows if r["claim"] == "brian2" and r["task"] == task]
+        for a in backend_agreement(curves):
+            b2.append({"task": task, **a})
+    b2 += _closed_loop_agreement(rows, analyses.get("closed_loop_brian2") or [],
+                                 protocol.closed_loop_task)
+    analyses["brian2"] = b2
+
+    verdicts = R.compute_verdicts(rows, analyses, sigma_train=protocol.sigma_train,
+                                  c2_families=protocol.c2_families,
+                                  closed_loop_task=protocol.closed_loop_task)
+    figures = R.make_figures(rows, analyses, verdicts, out_dir, prefix=figure_prefix)
+    files.update({f"figure_{k}": os.path.join(out_dir, v) for k, v in figures.items()})
+
+    log_path = os.path.join(out_dir, "run_log.json")
+    history = []
+    if os.path.isfile(log_path):
+        try:
+            with open(log_path) as f:
+                history = json.load(f)
+        except (OSError, ValueError):
+            history = []
+    wall, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
+    entry = {"date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "wall": wall,
+             "cpu": cpu, "quick": quick, "command": command or " ".join(sys.argv)}
+    if compute:  # a report-only rebuild is not part of the run's cost
+        history.append(entry)
+        with atomic_write(log_path, suffix=".json", name="--out") as f:
+            f.write(json.dumps(history, indent=1).encode())
+    total_wall = sum(h["wall"] for h in history)
+    total_cpu = sum(h["cpu"] for h in history)
+    header = {
+        "command": " ; ".join(dict.fromkeys(h["command"] for h in history)) or entry["command"],
+        "date": history[-1]["date"] if history else entry["date"],
+        "protocol": "quick (smoke test: one seed, short training)" if quick else "full",
+        "seeds": protocol.seeds,
+        "wall": f"{total_wall / 60:.1f} min over {len(history)} invocation(s)",
+        "cpu": f"{total_cpu / 60:.1f} min (this process and its local workers; Dask workers "
+               "not counted)",
+        "versions": package_versions(),
+        "notes": ([f"{failed} cells or analyses failed in this run; rerun to retry them"]
+                  if failed else []),
+    }
+    report_metrics = {t: s.report_metrics for t, s in protocol.families.items()}
+    report_metrics[protocol.closed_loop_task] = ("periods_at_goal",)
+    text = R.render_report(header, rows, analyses, verdicts, figures, protocol.describe(),
+                           report_metrics)
+    with atomic_write(files["report"], suffix=".md", name="--out") as f:
+        f.write(text.encode())
+    _write_csv(files["summary_csv"], rows, R.columns_of(rows))
+    _write_csv(files["verdicts_csv"], R.verdict_rows(verdicts),
+               ["claim", "column", "verdict", "passed", "total", "detail"])
+    return ReproductionResult(verdicts=verdicts, files=files, failed=failed, wall=wall, cpu=cpu)
