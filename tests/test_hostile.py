@@ -531,18 +531,22 @@ def test_results_outputs_checked_and_distinct(tmp_path, capsys, finished_db):
     assert code == 2 and "--csv" in err and "directory" in err
 
 
-def test_analyze_without_a_fixed_point_is_a_user_error(tmp_path, capsys):
+def test_analyze_without_a_fixed_point_says_so(tmp_path, capsys):
+    """A network without fixed points (here an unstable one) is analysed on the mean-field
+    trajectory; the fixed-point predictions are NaN and stderr says why, without a traceback."""
     n = 4
     spec = CTRNNSpec(np.ones((n, 1)), 2 * np.eye(n), np.ones(n), np.ones((1, n)), np.zeros(1),
                      tau=100 * ms, dt=20 * ms, activation="relu", noise=Noise("pre", 0.5))
     spec.save(tmp_path / "nofp.npz")
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        code, _, err = cli(capsys, "analyze", tmp_path / "nofp.npz", "--task", FA,
-                           "--n-trials", "4", "--n-repeats", "4", "--n-eval", "4",
-                           "--no-compensate")
-    assert code == 2 and "nofp.npz" in err and "fixed point" in err
+        code, out, err = cli(capsys, "analyze", tmp_path / "nofp.npz", "--task", FA,
+                             "--n-trials", "4", "--n-repeats", "4", "--n-eval", "4",
+                             "--no-compensate")
+    assert code == 0 and "nofp.npz" in err and "fixed point" in err and "NaN" in err
     assert "Traceback" not in err and "brian-team" not in err
+    assert "loss change predicted        +nan (fixed points)" in out
+    assert "mean-field trajectory" in out and "none found" in out
 
 
 def test_a_bug_keeps_its_traceback(tmp_path, monkeypatch):

@@ -1,7 +1,9 @@
 """The core: what every backend shares, with no Brian2, PyTorch or NeuroGym import at load.
 
 - :class:`Noise` (:mod:`.noise`) -- where noise enters the step and which process makes it;
-- :class:`CTRNNSpec` (:mod:`.spec`) -- the framework-neutral network and its file format;
+- :class:`CTRNNSpec` (:mod:`.spec`) -- the framework-neutral network; :mod:`.spec_file` --
+  the versioned ``.npz`` format (arrays + JSON header) and content hash it shares with
+  :class:`FeedforwardSpec`;
 - :mod:`.activations` -- the activation registry (numpy, torch, Brian2 forms) and
   :mod:`.noise_averages` -- their noise averages as activations (``"relu~0.5"``);
 - :mod:`.dynamics` -- the CTRNN step, written once for numpy and torch;

@@ -31,17 +31,14 @@ tensors. :func:`layer_normal` gives the standard normal draws every backend uses
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import os
-import zipfile
 
 import numpy as np
 
 from .activations import get_activation
-from .atomic import atomic_write
 from .noise import Noise, as_noise
+from .spec_file import content_hash, load_spec_file, save_spec_file
 from .validation import as_dimensionless, check_int
 
 __all__ = ["FeedforwardSpec", "check_feedforward_spec", "check_feedforward_noise", "forward",
@@ -247,11 +244,7 @@ class FeedforwardSpec:
         str
             64 hexadecimal digits.
         """
-        h = hashlib.sha256(json.dumps(self._meta(with_metadata=False), sort_keys=True).encode())
-        for k, arr in self._arrays().items():
-            h.update(k.encode())
-            h.update(np.ascontiguousarray(arr).tobytes())
-        return h.hexdigest()
+        return content_hash(self._meta(with_metadata=False), self._arrays())
 
     def save(self, path):
         """Write the spec to ``path`` (.npz of plain arrays + JSON metadata), atomically.
@@ -267,13 +260,8 @@ class FeedforwardSpec:
         str
             ``path`` as a str.
         """
-        path = os.fspath(path)
-        buf = io.BytesIO()
-        np.savez(buf, meta=np.array(json.dumps(self._meta())), sigma=self.noise.sigma_array,
-                 **self._arrays())
-        with atomic_write(path, suffix=".npz", name="path") as f:
-            f.write(buf.getvalue())
-        return path
+        return save_spec_file(path, self._meta(), {"sigma": self.noise.sigma_array,
+                                                   **self._arrays()})
 
     @classmethod
     def load(cls, path):
@@ -296,21 +284,7 @@ class FeedforwardSpec:
             If it is not a readable feedforward spec file of this version.
         """
         path = os.fspath(path)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"path: no spec file at {path!r}")
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                contents = {k: data[k] for k in data.files}
-            meta = json.loads(str(contents.pop("meta")))
-        except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError, AttributeError,
-                TypeError) as err:
-            raise ValueError(f"path: {path!r} is not a readable FeedforwardSpec file ({err})") \
-                from err
-        if not isinstance(meta, dict) or meta.get("format") != FILE_FORMAT:
-            raise ValueError(f"path: {path!r} is not a FeedforwardSpec file")
-        if meta.get("version") != FILE_VERSION:
-            raise ValueError(f"path: {path!r} has format version {meta.get('version')!r}; "
-                             f"this brian-noisy-rnn reads version {FILE_VERSION}")
+        meta, contents = load_spec_file(path, FILE_FORMAT, FILE_VERSION, "FeedforwardSpec")
         try:
             n = int(meta["n_layers"]) + 1
             weights = [contents[f"w{k}"] for k in range(n)]

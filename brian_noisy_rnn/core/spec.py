@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import os
-import zipfile
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .activations import get_activation
-from .atomic import atomic_write
 from .noise import Noise, as_noise
+from .spec_file import content_hash, load_spec_file, save_spec_file
 from .units import check_time_constants, from_seconds
 from .validation import as_dimensionless
 
@@ -215,11 +212,8 @@ class CTRNNSpec(NetworkShape):
         str
             64 hexadecimal digits.
         """
-        h = hashlib.sha256(json.dumps(self._meta(with_metadata=False), sort_keys=True).encode())
-        for k in _ARRAYS:
-            h.update(k.encode())
-            h.update(np.ascontiguousarray(getattr(self, k)).tobytes())
-        return h.hexdigest()
+        return content_hash(self._meta(with_metadata=False),
+                            {k: getattr(self, k) for k in _ARRAYS})
 
     def save(self, path: str | os.PathLike) -> str:
         """Write the spec to ``path`` (.npz of plain arrays + JSON metadata), atomically.
@@ -240,14 +234,9 @@ class CTRNNSpec(NetworkShape):
         str
             ``path`` as a str.
         """
-        path = os.fspath(path)
-        buf = io.BytesIO()
         arrays = {k: getattr(self, k) for k in _ARRAYS}
         arrays["sigma"] = self.noise.sigma_array
-        np.savez(buf, meta=np.array(json.dumps(self._meta())), **arrays)
-        with atomic_write(path, suffix=".npz", name="path") as f:
-            f.write(buf.getvalue())
-        return path
+        return save_spec_file(path, self._meta(), arrays)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> CTRNNSpec:
@@ -272,22 +261,7 @@ class CTRNNSpec(NetworkShape):
             array).
         """
         path = os.fspath(path)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"path: no spec file at {path!r}")
-        try:
-            data = np.load(path, allow_pickle=False)
-            if not isinstance(data, np.lib.npyio.NpzFile):  # a .npy array or a text file
-                raise ValueError(f"it holds a single {type(data).__name__}, not an .npz archive")
-            with data:
-                contents = {k: data[k] for k in data.files}
-            meta = json.loads(str(contents.pop("meta")))
-        except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError) as err:
-            raise ValueError(f"path: {path!r} is not a readable CTRNNSpec file ({err})") from err
-        if not isinstance(meta, dict) or meta.get("format") != FILE_FORMAT:
-            raise ValueError(f"path: {path!r} is not a CTRNNSpec file")
-        if meta.get("version") != FILE_VERSION:
-            raise ValueError(f"path: {path!r} has format version {meta.get('version')!r}; "
-                             f"this brian-noisy-rnn reads version {FILE_VERSION}")
+        meta, contents = load_spec_file(path, FILE_FORMAT, FILE_VERSION, "CTRNNSpec")
         missing = [k for k in (*_ARRAYS, "sigma") if k not in contents]
         if missing:
             raise ValueError(f"path: {path!r} lacks arrays {missing}")
