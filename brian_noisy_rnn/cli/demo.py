@@ -54,8 +54,8 @@ def add_parser(sub):
     p.add_argument("--dt-ms", type=_types.pos_ms, default=20.0,
                    help="time step in ms, or with a unit (e.g. 20ms; default: 20)")
     p.add_argument("--workers", type=_types.int1, default=None,
-                   help="local worker processes (1 = this process; default: this process when "
-                        "all networks fit one ensemble, as in the default demo, else all CPUs)")
+                   help="local worker processes (1 = this process, faster on a busy machine; "
+                        "default: one per CPU)")
     add_max_ensemble_argument(p)
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

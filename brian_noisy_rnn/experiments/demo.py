@@ -250,14 +250,6 @@ def _trace_figure(store, curves, grid):
     return fig
 
 
-def _default_workers(grid, max_ensemble):
-    """1 (this process) when the grid's networks fit one ensemble, else all CPUs."""
-    from .runner import default_workers, ensemble_groups
-
-    networks = list({c.train_key: c for c in grid.cells()}.values())  # one cell per network
-    return 1 if len(ensemble_groups(networks, 1, max_ensemble)) <= 1 else default_workers()
-
-
 @keeps_random_state
 def run_demo(out_dir: str | os.PathLike, grid: Grid, *, workers: int | None = None,
              progress: bool = True, log: Callable[[str], Any] = print,
@@ -274,11 +266,11 @@ def run_demo(out_dir: str | os.PathLike, grid: Grid, *, workers: int | None = No
     grid : Grid
         The :class:`~.config.Grid` to run (e.g. from :func:`demo_grid`).
     workers : int >= 1 or None
-        Local worker processes (1: this process). None: this process when all networks fit
-        one ensemble (the default demo: 6 networks), else all CPUs. Measured for the default
-        demo on 2 cores: one process trains the 6 networks as one ensemble and needs about
-        half the CPU time of two workers, which each import torch, Brian2 and NeuroGym and
-        train an ensemble of 3.
+        Local worker processes (1: this process). None: one per CPU this process may use
+        (:func:`~.runner.default_workers`). Measured for the default demo on 2 idle cores:
+        two workers (an ensemble of 3 networks each) 19.3 s wall / 31.7 s CPU, this process
+        alone (one ensemble of 6) 24.2 s wall / 24.1 s CPU; on cores busy with other jobs
+        one process is faster (``workers=1``), as it imports torch, Brian2 and NeuroGym once.
     progress : bool
         Show a progress bar over cells.
     log : callable(str)
@@ -311,7 +303,9 @@ def run_demo(out_dir: str | os.PathLike, grid: Grid, *, workers: int | None = No
         check_writable(name, "out_dir")  # before any network trains
     os.makedirs(out_dir, exist_ok=True)
     if workers is None:
-        workers = _default_workers(grid, max_ensemble)
+        from .runner import default_workers
+
+        workers = default_workers()
     report = run_grid(grid, files["results"], workers=workers, progress=progress,
                       max_ensemble=max_ensemble)
     keys = [c.key for c in grid.cells()]
