@@ -225,7 +225,7 @@ def test_heatmap_marks_significance(store):
 
 
 def test_report_only_writes_the_report_from_the_store(tmp_path, store, monkeypatch, capsys):
-    monkeypatch.setattr(nb, "chance_level", lambda task, dt: CHANCE[task])
+    monkeypatch.setattr(nb.run, "chance_level", lambda task, dt: CHANCE[task])
     res = nb.run_benchmark(tmp_path, SETTINGS, run=False, progress=False, log=lambda line: None)
     assert res.reports == [] and "curves_csv" not in res.files
     assert "Null-v0" in res.excluded
@@ -234,7 +234,7 @@ def test_report_only_writes_the_report_from_the_store(tmp_path, store, monkeypat
     assert (tmp_path / "heatmap.png").stat().st_size > 0
     assert nb.format_headline(res.headline) in (tmp_path / "table.md").read_text()
     # the chance levels used are kept and reused: a later report gives the same table
-    monkeypatch.setattr(nb, "chance_level", lambda task, dt: pytest.fail("recomputed"))
+    monkeypatch.setattr(nb.run, "chance_level", lambda task, dt: pytest.fail("recomputed"))
     again = nb.run_benchmark(tmp_path, SETTINGS, run=False, progress=False, figure=False,
                              log=lambda line: None)
     assert again.table == res.table and "figure" not in again.files
