@@ -24,7 +24,7 @@ noise-in units: preferred 0, 0, 0.5 (MSE 0.005-0.032 at 0, 0.043-0.048 at 1): no
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -37,13 +37,14 @@ from ..core.activations import get_activation
 from ..core.feedforward import FeedforwardSpec, check_feedforward_noise
 from ..core.noise import Noise
 from ..core.validation import check_int
-from .training import BATCH, NOISE, _check_positive, _torch_threads, derive_seed
+from .training import (BATCH, NOISE, _BuildableSettings, _check_positive, _torch_threads,
+                       derive_seed)
 
 __all__ = ["FeedforwardConfig", "FeedforwardTrainingResult", "train_feedforward"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class FeedforwardConfig:
+class FeedforwardConfig(_BuildableSettings):
     """The settings of a feedforward training run (checked on construction).
 
     Parameters
@@ -191,16 +192,7 @@ def train_feedforward(env="FunctionApproximation-v0", config=None, *, progress=T
     >>> res.spec.hidden_sizes, res.spec.noise
     ((8,), Noise('pre', sigma=0.5))
     """
-    names = {f.name for f in fields(FeedforwardConfig)}
-    unknown = sorted(set(settings) - names)
-    if unknown:
-        raise TypeError(f"unknown training settings {unknown}; FeedforwardConfig has {sorted(names)}")
-    if config is None:
-        config = FeedforwardConfig(**settings)
-    elif not isinstance(config, FeedforwardConfig):
-        raise TypeError(f"config must be a FeedforwardConfig or None, got {type(config).__name__}")
-    elif settings:
-        config = replace(config, **settings)
+    config = FeedforwardConfig.build(config, **settings)
     if num_threads is not None:
         check_int(num_threads, "num_threads", 1)
     task = tasks_module.sample_task(env)

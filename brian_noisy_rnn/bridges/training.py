@@ -292,8 +292,46 @@ class _TrialSource:
 
 
 # --- settings -----------------------------------------------------------------------------
+class _BuildableSettings:
+    """``build``: a settings dataclass from a base instance and/or keyword arguments (shared by
+    :class:`TrainConfig` and :class:`~brian_noisy_rnn.bridges.feedforward.FeedforwardConfig`)."""
+
+    @classmethod
+    def build(cls, config=None, **settings: Any):
+        """``config`` with ``settings`` replaced, or a new config from ``settings``.
+
+        Parameters
+        ----------
+        config : instance of this class or None
+            The base settings; None: build a new config from ``settings`` alone.
+        **settings : keyword arguments
+            Fields of this class (checked again on construction).
+
+        Returns
+        -------
+        instance of this class
+            ``config`` itself if there are no ``settings``.
+
+        Raises
+        ------
+        TypeError
+            For an unknown setting or a ``config`` that is not an instance of this class.
+        """
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(settings) - names)
+        if unknown:
+            raise TypeError(f"unknown training settings {unknown}; {cls.__name__} has "
+                            f"{sorted(names)}")
+        if config is None:
+            return cls(**settings)
+        if not isinstance(config, cls):
+            raise TypeError(f"config must be a {cls.__name__} or None, got "
+                            f"{type(config).__name__}")
+        return replace(config, **settings) if settings else config
+
+
 @dataclass(frozen=True, kw_only=True)
-class TrainConfig:
+class TrainConfig(_BuildableSettings):
     """The settings that define a training run (checked on construction).
 
     ``train(env, TrainConfig(...))`` and ``train(env, n_hidden=..., ...)`` are the same call;
@@ -397,37 +435,6 @@ class TrainConfig:
             if abs(value) > torch.finfo(self.dtype).max:
                 raise ValueError(f"{name} must be representable in {self.dtype} (|{name}| <= "
                                  f"{torch.finfo(self.dtype).max:.3g}), got {value!r}")
-
-    @classmethod
-    def build(cls, config: TrainConfig | None = None, **settings: Any) -> TrainConfig:
-        """``config`` with ``settings`` replaced, or a new config from ``settings``.
-
-        Parameters
-        ----------
-        config : TrainConfig or None
-            The base settings; None: build a new config from ``settings`` alone.
-        **settings : keyword arguments
-            Fields of :class:`TrainConfig` (checked again on construction).
-
-        Returns
-        -------
-        TrainConfig
-            ``config`` itself if there are no ``settings``.
-
-        Raises
-        ------
-        TypeError
-            For an unknown setting or a ``config`` that is not a TrainConfig.
-        """
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(settings) - names)
-        if unknown:
-            raise TypeError(f"unknown training settings {unknown}; TrainConfig has {sorted(names)}")
-        if config is None:
-            return cls(**settings)
-        if not isinstance(config, cls):
-            raise TypeError(f"config must be a TrainConfig or None, got {type(config).__name__}")
-        return replace(config, **settings) if settings else config
 
 
 def _check_run_options(checkpoint_every, callback, num_threads, device):
