@@ -85,7 +85,7 @@ def run(args):
     from ..evaluation.scoring import check_spec_for_task, evaluate
     from ..core.noise import Noise
     from ..backends.simulation import check_backend
-    from ..core.atomic import atomic_write, check_writable
+    from ..core.atomic import atomic_write, checked_output_files
     from ..core.spec import CTRNNSpec
     from ..plotting import save_figure
 
@@ -98,8 +98,8 @@ def run(args):
     env = tasks.make(args.task, dt=spec.dt_seconds * 1000.0)
     check_spec_for_task(spec, env)
     if args.out:  # checked before the long analysis, created only when writable
-        for name in ("analysis.json", "shift.png", "operating_points.png", "single_neuron.png"):
-            check_writable(os.path.join(args.out, name), "--out")
+        checked_output_files(args.out, {name: name for name in (
+            "analysis.json", "shift.png", "operating_points.png", "single_neuron.png")}, "--out")
         os.makedirs(args.out, exist_ok=True)
     batch = tasks.batch(env, args.n_trials, seed=args.seed)
     print(f"{args.spec}: {spec!r}")

@@ -17,7 +17,8 @@ import os
 import stat
 import tempfile
 
-__all__ = ["atomic_write", "check_distinct", "check_writable", "current_umask", "resolve_output"]
+__all__ = ["atomic_write", "check_distinct", "check_writable", "checked_output_files",
+           "current_umask", "resolve_output"]
 
 
 def current_umask():
@@ -136,6 +137,35 @@ def check_distinct(outputs):
                              "give them different paths")
         seen[real] = name
 
+
+
+def checked_output_files(out_dir, file_names, name="out_dir"):
+    """The paths of the files a run writes into ``out_dir``, each checked before long work.
+
+    Parameters
+    ----------
+    out_dir : str or os.PathLike
+        The output folder (need not exist yet).
+    file_names : mapping of str to str
+        Key -> file name inside ``out_dir``.
+    name : str
+        The argument or flag named in error messages.
+
+    Returns
+    -------
+    dict of str to str
+        Key -> absolute path, in the order of ``file_names``.
+
+    Raises
+    ------
+    ValueError, PermissionError
+        As :func:`check_writable`, for the first path that cannot be written.
+    """
+    out_dir = os.path.abspath(os.fspath(out_dir))
+    files = {key: os.path.join(out_dir, file) for key, file in file_names.items()}
+    for path in files.values():
+        check_writable(path, name)
+    return files
 
 @contextlib.contextmanager
 def atomic_write(path, *, prefix=".tmp-", suffix="", name="path"):

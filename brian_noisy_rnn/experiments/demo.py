@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..backends.random_state import keeps_random_state
-from ..core.atomic import atomic_write, check_writable
+from ..core.atomic import atomic_write, checked_output_files
 from ..core.validation import check_int
 from .config import grid_from_dict
 from .runner import run_grid
@@ -295,12 +295,11 @@ def run_demo(out_dir: str | os.PathLike, grid: Grid, *, workers: int | None = No
 
     t0 = time.perf_counter()
     out_dir = os.path.abspath(os.fspath(out_dir))
-    files = {"results": os.path.join(out_dir, "results.sqlite"),
-             "csv": os.path.join(out_dir, "results.csv"),
-             "summary": os.path.join(out_dir, "summary.md")}
-    for name in (*files.values(), os.path.join(out_dir, "noise_preference.png"),
-                 os.path.join(out_dir, "trial_traces.png")):
-        check_writable(name, "out_dir")  # before any network trains
+    # checked before any network trains; the figures join ``files`` once written
+    files = checked_output_files(out_dir, {"results": "results.sqlite", "csv": "results.csv",
+                                           "summary": "summary.md"})
+    checked_output_files(out_dir, {"curves_png": "noise_preference.png",
+                                   "traces_png": "trial_traces.png"})
     os.makedirs(out_dir, exist_ok=True)
     if workers is None:
         from .runner import default_workers

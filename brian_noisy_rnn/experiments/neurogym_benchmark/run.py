@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...backends.random_state import keeps_random_state
-from ...core.atomic import atomic_write, check_writable
+from ...core.atomic import atomic_write, checked_output_files
 from ..runner import run_grid
 from ..store import ResultStore
 from .chance import chance_level
@@ -127,14 +127,9 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
     """
     t0 = time.perf_counter()
     out_dir = os.path.abspath(os.fspath(out_dir))
-    files = {"results": os.path.join(out_dir, "results.sqlite"),
-             "csv": os.path.join(out_dir, "benchmark.csv"),
-             "curves_csv": os.path.join(out_dir, "curves.csv"),
-             "table": os.path.join(out_dir, "table.md"),
-             "figure": os.path.join(out_dir, "heatmap.png"),
-             "chance": os.path.join(out_dir, "chance.json")}
-    for path in files.values():
-        check_writable(path, "out_dir")
+    files = checked_output_files(out_dir, {"results": "results.sqlite", "csv": "benchmark.csv",
+                                           "curves_csv": "curves.csv", "table": "table.md",
+                                           "figure": "heatmap.png", "chance": "chance.json"})
     if not run and not os.path.isfile(files["results"]):
         raise FileNotFoundError(f"out_dir: no results database {files['results']!r} to report on")
     included, excluded = select_tasks(max_dt_ms=settings.max_dt_ms)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...backends.random_state import keeps_random_state
-from ...core.atomic import atomic_write, check_writable
+from ...core.atomic import atomic_write, checked_output_files
 from ..runner import package_versions, run_grid
 from ..store import ResultStore
 from . import report as R
@@ -154,13 +154,10 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
         raise ValueError(f"workers must be an int >= 1 or None, got {workers!r}")
     protocol = Protocol.quick_protocol() if quick else Protocol.full()
     out_dir = os.path.abspath(os.fspath(out_dir))
-    files = {"report": os.path.join(out_dir, "report.md"),
-             "summary_csv": os.path.join(out_dir, "summary.csv"),
-             "verdicts_csv": os.path.join(out_dir, "verdicts.csv"),
-             "results_csv": os.path.join(out_dir, "results.csv"),
-             "results": os.path.join(out_dir, "results.sqlite")}
-    for path in files.values():
-        check_writable(path, "--out")
+    files = checked_output_files(out_dir, {"report": "report.md", "summary_csv": "summary.csv",
+                                           "verdicts_csv": "verdicts.csv",
+                                           "results_csv": "results.csv",
+                                           "results": "results.sqlite"}, "--out")
     os.makedirs(out_dir, exist_ok=True)
     analysis_dir = os.path.join(out_dir, "analysis")
     grids = _grids(protocol)
