@@ -96,7 +96,9 @@ def test_classification_metrics():
     spec = train(env, n_hidden=8, noise=Noise("none"), steps=3, batch_size=8, seed=0,
                  progress=False).spec
     res = evaluate_per_trial(spec, env, backend="numpy", n_trials=30, seed=0)
-    assert set(res.metrics) == set(res.per_trial) == {"accuracy", "cross_entropy", "performance"}
+    assert set(res.metrics) == set(res.per_trial) == {"accuracy", "cross_entropy", "performance",
+                                                      "decision_cross_entropy", "mse_onehot",
+                                                      "decision_mse_onehot"}
     acc = res.per_trial["accuracy"]
     assert acc.shape == (30,) and np.all((acc >= 0) & (acc <= 1))
     assert 0.0 <= res.metrics["accuracy"] <= 1.0

@@ -14,6 +14,8 @@ from brian_noisy_rnn.tasks.metrics import (
 )
 from brian_noisy_rnn.tasks import TaskBatch, batch, make
 
+DECISION_METRICS = ("decision_cross_entropy", "mse_onehot", "decision_mse_onehot")
+
 
 def _manual_batch(kind, targets, mask, decision_mask=None, n_out=2, extra=()):
     targets = np.asarray(targets)
@@ -32,7 +34,7 @@ def _perfect_logits(b, scale=50.0):
 def test_perfect_outputs():
     cls = batch(make("MazeNavigation-v0"), 4, seed=0)
     m = task_metrics(_perfect_logits(cls), cls)
-    assert set(m) == {"accuracy", "cross_entropy", "trial_accuracy"}
+    assert set(m) == {"accuracy", "cross_entropy", "trial_accuracy", *DECISION_METRICS}
     assert m["accuracy"] == 1.0 and m["trial_accuracy"] == 1.0 and m["cross_entropy"] < 1e-15
     reg = batch(make("PathIntegration2D-v0"), 4, seed=0)
     m = task_metrics(reg.targets.copy(), reg)
@@ -133,3 +135,26 @@ def test_names_and_primary_metric():
         primary_metric("ranking")
     with pytest.raises(ValueError, match="name"):
         higher_is_better("f1")
+
+
+def test_decision_step_and_onehot_metrics_by_hand():
+    """The decision-step cross-entropy leaves fixation steps out, and the one-hot squared
+    error is (outputs - onehot)^2 averaged over outputs; both equal the per-trial means and
+    the torch loss of the same name (the training loss of loss="mse_onehot")."""
+    b = batch(make("PerceptualDecisionMaking-v0"), 6, seed=2)
+    rng = np.random.RandomState(0)
+    z = rng.randn(*b.targets.shape, b.n_out)
+    m = task_metrics(z, b)
+    logp = z - z.max(-1, keepdims=True)
+    logp = logp - np.log(np.exp(logp).sum(-1, keepdims=True))
+    nll = -np.take_along_axis(logp, b.targets[..., None], -1)[..., 0]
+    sq = ((z - np.eye(b.n_out)[b.targets]) ** 2).mean(-1)
+    assert b.decision_mask.sum() < b.mask.sum()  # fixation steps exist and are left out
+    assert m["decision_cross_entropy"] == pytest.approx(nll[b.decision_mask].mean(), rel=1e-12)
+    assert m["decision_cross_entropy"] != pytest.approx(m["cross_entropy"], rel=1e-3)
+    assert m["mse_onehot"] == pytest.approx(sq[b.mask].mean(), rel=1e-12)
+    assert m["decision_mse_onehot"] == pytest.approx(sq[b.decision_mask].mean(), rel=1e-12)
+    t = torch_loss(torch.tensor(z), b, loss="mse_onehot")
+    assert float(t) == pytest.approx(m["mse_onehot"], rel=1e-12)
+    with pytest.raises(ValueError, match="loss"):
+        torch_loss(torch.tensor(z), b, loss="mse")  # a regression loss on a classification task

@@ -101,7 +101,9 @@ def test_curves_keep_paired_differences_of_every_metric(make_spec):
     spec = make_spec(6, n_in=3, n_out=3, dt=20 * ms, noise=Noise("pre", 1.0), seed=3)
     curve = noise_preference(spec, "PerceptualDecisionMaking-v0", [0.5, 1.0], backend="numpy",
                              n_trials=16, seed=2)
-    assert set(curve.paired_vs_zero) == {"accuracy", "cross_entropy", "performance"}
+    assert set(curve.paired_vs_zero) == {"accuracy", "cross_entropy", "performance",
+                                         "decision_cross_entropy", "mse_onehot",
+                                         "decision_mse_onehot"}
     d, e = curve.difference(1.0, 0.0)  # the primary metric: as difference() computes it
     mean, sem = curve.paired_vs_zero["accuracy"]
     assert mean[curve.index_of(1.0)] == pytest.approx(d) and mean[0] == 0.0
@@ -111,7 +113,8 @@ def test_curves_keep_paired_differences_of_every_metric(make_spec):
     ce = back.with_metric("cross_entropy")
     assert ce.metric == "cross_entropy" and not ce.higher_is_better
     np.testing.assert_array_equal(ce.mean, curve.other_metrics["cross_entropy"][0])
-    assert set(ce.other_metrics) == {"accuracy", "performance"}
+    assert set(ce.other_metrics) == {"accuracy", "performance", "decision_cross_entropy",
+                                     "mse_onehot", "decision_mse_onehot"}
     with pytest.raises(ValueError, match="name must be one of"):
         curve.with_metric("mse")
 

@@ -204,3 +204,22 @@ def test_task_id_is_accepted_like_evaluate(spec, env):
         noise_preference(spec, "NoSuchTask-v0", [1.0], backend="numpy", n_trials=5, seed=0)
     with pytest.raises(TypeError, match="env must be a task id"):
         noise_preference(spec, 3, [1.0], backend="numpy", n_trials=5, seed=0)
+
+
+def test_preferred_set_shows_ties_as_ties():
+    """Two sigmas within one standard error of the best form a set; a sigma 2 SE away does
+    not belong to it; exact ties (accuracy 1.0 at 0 and 1) are a set, not the smaller one."""
+    import numpy as np
+
+    from brian_noisy_rnn.evaluation.curves import NoisePreferenceCurve
+
+    base = dict(metric="mse", higher_is_better=False, n_trials=100, placement="pre",
+                process="white", sigma_train=1.0, train_placement="pre", backend="torch", seed=0)
+    c = NoisePreferenceCurve(sigmas=np.array([0.0, 0.5, 1.0, 2.0]),
+                             mean=np.array([0.30, 0.105, 0.10, 0.12]),
+                             sem=np.array([0.01, 0.01, 0.01, 0.01]), **base)
+    assert c.preferred_set() == (0.5, 1.0) and c.preferred_set(n_se=2.5) == (0.5, 1.0, 2.0)
+    tie = NoisePreferenceCurve(sigmas=np.array([0.0, 1.0, 2.0]), mean=np.array([1.0, 1.0, 0.9]),
+                               sem=np.array([0.0, 0.0, 0.01]),
+                               **{**base, "metric": "accuracy", "higher_is_better": True})
+    assert tie.preferred_sigma == 0.0 and tie.preferred_set() == (0.0, 1.0)

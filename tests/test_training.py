@@ -318,3 +318,25 @@ def test_spec_is_a_ctrnnspec_that_round_trips(tmp_path):
     spec = small(steps=5).spec
     assert isinstance(spec, CTRNNSpec)
     assert CTRNNSpec.load(spec.save(tmp_path / "net.npz")) == spec
+
+
+def test_mse_onehot_loss_trains_a_classification_task_and_is_recorded():
+    """loss="mse_onehot": the logged training loss is the one-hot squared error (about
+    (1 - 1/n_out)... at the start, far below the cross-entropy's log(n_out)), it falls, the
+    config records it, a regression task refuses it naming the setting, and the default
+    loss leaves the config unchanged (no "loss" key: existing checkpoints stay valid)."""
+    from brian_noisy_rnn import Noise, tasks
+    from brian_noisy_rnn.bridges import train
+
+    pdm = tasks.make("PerceptualDecisionMaking-v0", dt=20)
+    kw = dict(n_hidden=16, noise=Noise("none"), seed=0, steps=60, batch_size=16,
+              log_every=20, progress=False)
+    res = train(pdm, loss="mse_onehot", **kw)
+    assert res.config["loss"] == "mse_onehot"
+    assert res.history.loss[-1] < res.history.loss[0] < 1.0
+    default = train(pdm, **{**kw, "steps": 1})
+    assert "loss" not in default.config
+    with pytest.raises(ValueError, match="loss"):
+        train("FunctionApproximation-v0", loss="mse_onehot", **kw)
+    with pytest.raises(ValueError, match="loss"):
+        train("FunctionApproximation-v0", loss="hinge", **kw)

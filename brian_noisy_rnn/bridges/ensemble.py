@@ -35,6 +35,7 @@ from ..backends.torch_backend import TorchCTRNN
 from ..core.activations import get_activation
 from ..core.dynamics import StepRule, next_noise_sample
 from ..core.spec import CTRNNSpec, check_spec
+from ..tasks.metrics import check_loss, torch_loss_per_step
 
 if TYPE_CHECKING:
     from ..core.noise import Noise
@@ -529,7 +530,7 @@ class _Rollout(torch.autograd.Function):
 
 
 def member_losses(outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,
-                  kind: str) -> torch.Tensor:
+                  kind: str, loss: str | None = None) -> torch.Tensor:
     """The training loss of every member: ``torch_loss`` per member.
 
     :func:`~brian_noisy_rnn.tasks.metrics.torch_loss` of each member's trials, stacked.
@@ -543,7 +544,10 @@ def member_losses(outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tens
     mask : torch.Tensor (T, S, B), bool
         The time steps that count.
     kind : str
-        ``"classification"`` (masked cross-entropy) or anything else (masked MSE).
+        ``"classification"`` or ``"regression"``.
+    loss : str or None
+        The loss (:func:`~brian_noisy_rnn.tasks.metrics.check_loss`; None: the kind's
+        default, masked cross-entropy or masked MSE).
 
     Returns
     -------
@@ -553,10 +557,7 @@ def member_losses(outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tens
     """
     count = mask.sum(dim=(0, 2)).clamp_min(1)
     outputs = torch.where(mask.unsqueeze(-1), outputs, torch.zeros_like(outputs))
-    if kind == "classification":
-        per_step = -torch.log_softmax(outputs, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-    else:
-        per_step = ((outputs - targets) ** 2).mean(dim=-1)
+    per_step = torch_loss_per_step(outputs, targets, check_loss(loss, kind))
     per_step = torch.where(mask, per_step, torch.zeros_like(per_step))
     # over trials per (t, s) row, then over time in a fixed order: a member's loss is
     # rounded the same whatever S is

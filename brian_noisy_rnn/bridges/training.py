@@ -49,7 +49,7 @@ from ..core.activations import get_activation
 from ..core.noise import Noise, as_noise
 from ..core.spec import CTRNNSpec, check_spec
 from ..core.units import from_seconds, to_seconds
-from ..core.validation import check_int
+from ..core.validation import check_choice, check_int
 from .checkpoint import config_differences, load_checkpoint, save_checkpoint
 from .ensemble import StackedCTRNN, clip_per_member, member_losses
 
@@ -378,6 +378,12 @@ class TrainConfig(_BuildableSettings):
     dtype : torch.dtype
         Floating dtype of the training, ``torch.float32`` (default) or ``torch.float64``; the
         spec is float64 either way.
+    loss : str or None
+        The training loss (:func:`brian_noisy_rnn.tasks.metrics.check_loss`): None, the task
+        kind's default (masked cross-entropy for classification, masked MSE for regression);
+        ``"mse_onehot"`` for classification: the squared error of the outputs against one-hot
+        targets (Yang et al. 2019's least-squares loss). Checked against the task's kind
+        when training starts.
 
     Attributes
     ----------
@@ -401,6 +407,7 @@ class TrainConfig(_BuildableSettings):
     val_trials: int = 0
     trial_pool: int | None = None
     dtype: torch.dtype = torch.float32
+    loss: str | None = None
 
     # settings that may differ between the members of an ensemble
     PER_MEMBER = ("noise", "seed", "grad_clip", "rec_gain", "bias_init", "init_spec")
@@ -428,6 +435,8 @@ class TrainConfig(_BuildableSettings):
         put("val_trials", check_int(self.val_trials, "val_trials", 0))
         if self.trial_pool is not None:
             put("trial_pool", check_int(self.trial_pool, "trial_pool", self.batch_size))
+        if self.loss is not None:
+            check_choice(self.loss, "loss", sorted(set().union(*task_metrics_module.LOSSES.values())))
         if self.dtype not in (torch.float32, torch.float64):
             raise TypeError(f"dtype must be torch.float32 or torch.float64, got {self.dtype!r}")
         for name in ("lr", "bias_init"):
@@ -699,6 +708,7 @@ class _Run:
             raise ValueError(f"tau ({shared.tau}) must be larger than the task's dt ({dt_ms * ms})")
         fingerprint, probe = _fingerprint(env)
         self.kind = probe.kind
+        self.loss = task_metrics_module.check_loss(shared.loss, probe.kind)
         self.name = tasks_module.task_name(env)
         modules = [_initial_module(c, probe, tau_s, dt_ms) for c in configs]
         self.model = StackedCTRNN(modules).to(self.device)
@@ -821,7 +831,7 @@ class _Run:
         inputs, targets, mask = _stack_batches(batches, self.shared.dtype, self.device)
         terms = self.model.noise_terms(xis, inputs.shape[0], inputs.shape[2])
         outputs, _ = self.model(inputs, terms)
-        losses = member_losses(outputs, targets, mask, self.kind)
+        losses = member_losses(outputs, targets, mask, self.kind, self.loss)
         return batches, outputs, losses
 
     def _check_finite(self, losses):
@@ -929,6 +939,8 @@ def _config_dict(name, fingerprint, dt_ms, probe, tau_s, c):
         "rec_gain": c.rec_gain, "bias_init": c.bias_init, "trial_pool": c.trial_pool,
         "val_trials": c.val_trials, "dtype": str(c.dtype),
         "init_spec": None if c.init_spec is None else c.init_spec.content_hash(),
+        # only when set: configs (and checkpoints) of the default loss stay as they were
+        **({} if c.loss is None else {"loss": c.loss}),
     }
 
 

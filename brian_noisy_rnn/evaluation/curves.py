@@ -165,6 +165,32 @@ class NoisePreferenceCurve:
         values = np.where(finite, self.mean, -np.inf if self.higher_is_better else np.inf)
         return int(np.argmax(values) if self.higher_is_better else np.argmin(values))
 
+    def preferred_set(self, n_se: float = 1.0) -> tuple:
+        """The test sigmas whose mean is within ``n_se`` standard errors of the best mean.
+
+        The one-standard-error rule: a sigma is as good as the best if its mean differs from
+        the best mean by at most ``n_se`` times the best point's standard error over trials.
+        Ties (e.g. accuracies of 1.0 at several sigmas) therefore show as a set, never as
+        the smallest of them. The SE is the unpaired one of each point; the curves use common
+        random numbers, so this overstates the noise of differences and leans towards ties.
+
+        Parameters
+        ----------
+        n_se : float >= 0
+            Width of the band in standard errors.
+
+        Returns
+        -------
+        tuple of float
+            Increasing sigmas; empty if no point is finite.
+        """
+        best = self.preferred_index
+        if best is None:
+            return ()
+        band = n_se * (self.sem[best] if np.isfinite(self.sem[best]) else 0.0)
+        gap = np.abs(self.mean - self.mean[best])
+        return tuple(float(s) for s, g in zip(self.sigmas, gap) if np.isfinite(g) and g <= band)
+
     @property
     def nonfinite_sigmas(self):
         """The test sigmas whose mean metric is NaN or inf (list of float)."""

@@ -36,7 +36,8 @@ File layout (all tables but ``[grid]`` are optional; defaults shown)::
     steps = 1500
     batch_size = 64
     lr = 0.01
-    # grad_clip, rec_gain, trial_pool, val_trials, log_every
+    # grad_clip, rec_gain, trial_pool, val_trials, log_every,
+    # loss ("mse_onehot": classification trained on one-hot targets)
 
     [backend_options.brian2]             # per backend: simulate() options, and n_trials
     target = "numpy"
@@ -81,7 +82,7 @@ _TRAINING_DEFAULTS = {"steps": 1500, "batch_size": 64, "lr": 0.01}
 # optional keywords of train() a grid may set, with their kind
 _TRAINING_KINDS = {"steps": "int1", "batch_size": "int1", "lr": "pos", "grad_clip": "pos",
                    "rec_gain": "nonneg", "trial_pool": "int1", "val_trials": "int0",
-                   "log_every": "int1"}
+                   "log_every": "int1", "loss": "str"}
 _BRIAN2_OPTION_KINDS = {"target": "str", "method": "str", "recurrence": "str"}
 
 
@@ -460,6 +461,12 @@ def _check_training(source, training):
     out = dict(_TRAINING_DEFAULTS)
     for k, v in training.items():
         out[k] = _check_value(source, f"training.{k}", v, _TRAINING_KINDS[k])
+    if "loss" in out:
+        from ..tasks.metrics import LOSSES
+
+        known = sorted(set().union(*LOSSES.values()))
+        if out["loss"] not in known:
+            _fail(source, "training.loss", f"must be one of {known}, got {out['loss']!r}")
     if "trial_pool" in out and out["trial_pool"] < out["batch_size"]:
         _fail(source, "training.trial_pool",
               f"must be >= training.batch_size ({out['batch_size']}), got {out['trial_pool']}")

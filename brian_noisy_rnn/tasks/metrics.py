@@ -9,6 +9,10 @@ classification
     ``-log softmax(outputs)[target]`` (natural log). Tasks with ``"trial_accuracy"`` in
     ``batch.extra_metrics`` (MazeNavigation) also get ``trial_accuracy``: the fraction of trials
     (with at least one scored step) whose every scored step is correct.
+    ``decision_cross_entropy``: the cross-entropy over ``decision_mask`` steps only (fixation
+    steps excluded). ``mse_onehot`` / ``decision_mse_onehot``: mean over ``mask`` /
+    ``decision_mask`` steps and all n_out outputs of (outputs - onehot(target))^2, the
+    least-squares loss of Yang et al. (2019) (the training loss of ``loss="mse_onehot"``).
 regression
     ``mse``: mean of (outputs - targets)^2 over ``mask`` steps and all n_out outputs.
     ``nmse``: mse / var, var = the mean over outputs of the variance of the masked targets of
@@ -41,7 +45,12 @@ if TYPE_CHECKING:
 KINDS = ("classification", "regression")
 _NAMES = {"classification": ("accuracy", "cross_entropy"), "regression": ("mse", "nmse")}
 _LOSS = {"classification": "cross_entropy", "regression": "mse"}
-_HIGHER_IS_BETTER = {"performance": True, "accuracy": True, "trial_accuracy": True, "cross_entropy": False, "mse": False, "nmse": False}
+_HIGHER_IS_BETTER = {"performance": True, "accuracy": True, "trial_accuracy": True,
+                     "cross_entropy": False, "decision_cross_entropy": False,
+                     "mse_onehot": False, "decision_mse_onehot": False, "mse": False,
+                     "nmse": False}
+#: training losses of each kind (the first is the default)
+LOSSES = {"classification": ("cross_entropy", "mse_onehot"), "regression": ("mse",)}
 
 
 class PrimaryMetric(NamedTuple):
@@ -175,7 +184,13 @@ def _classification(outputs, batch):
     logp = _log_softmax(outputs)
     nll = -np.take_along_axis(logp, batch.targets[..., None], axis=-1)[..., 0]
     correct = (outputs.argmax(axis=-1) == batch.targets).astype(float)
-    return nll, correct
+    onehot = np.eye(outputs.shape[-1])[batch.targets]
+    sq = ((outputs - onehot) ** 2).mean(axis=-1)
+    return nll, correct, sq
+
+
+def _pooled_mean(values, mask):
+    return float(values[mask].mean()) if mask.any() else np.nan
 
 
 def per_trial_metrics(outputs: np.ndarray, batch: TaskBatch) -> dict[str, np.ndarray]:
@@ -197,10 +212,13 @@ def per_trial_metrics(outputs: np.ndarray, batch: TaskBatch) -> dict[str, np.nda
     """
     outputs = _as_numpy(outputs, batch)
     if batch.kind == "classification":
-        nll, correct = _classification(outputs, batch)
+        nll, correct, sq = _classification(outputs, batch)
         out = {
             "accuracy": _masked_mean_per_trial(correct, batch.decision_mask),
             "cross_entropy": _masked_mean_per_trial(nll, batch.mask),
+            "decision_cross_entropy": _masked_mean_per_trial(nll, batch.decision_mask),
+            "mse_onehot": _masked_mean_per_trial(sq, batch.mask),
+            "decision_mse_onehot": _masked_mean_per_trial(sq, batch.decision_mask),
         }
         if "trial_accuracy" in batch.extra_metrics:
             acc = out["accuracy"]
@@ -228,7 +246,8 @@ def task_metrics(outputs: np.ndarray, batch: TaskBatch) -> dict[str, float]:
     Returns
     -------
     dict of str -> float
-        classification: ``accuracy``, ``cross_entropy`` (+ ``trial_accuracy`` for maze tasks);
+        classification: ``accuracy``, ``cross_entropy``, ``decision_cross_entropy``,
+        ``mse_onehot``, ``decision_mse_onehot`` (+ ``trial_accuracy`` for maze tasks);
         regression: ``mse``, ``nmse``; NeuroGym tasks also ``performance`` (the mean over
         trials of NeuroGym's end-of-trial performance).
 
@@ -247,10 +266,13 @@ def task_metrics(outputs: np.ndarray, batch: TaskBatch) -> dict[str, float]:
 
 def _pooled(outputs, batch):
     if batch.kind == "classification":
-        nll, correct = _classification(outputs, batch)
+        nll, correct, sq = _classification(outputs, batch)
         res = {
-            "accuracy": float(correct[batch.decision_mask].mean()) if batch.decision_mask.any() else np.nan,
-            "cross_entropy": float(nll[batch.mask].mean()) if batch.mask.any() else np.nan,
+            "accuracy": _pooled_mean(correct, batch.decision_mask),
+            "cross_entropy": _pooled_mean(nll, batch.mask),
+            "decision_cross_entropy": _pooled_mean(nll, batch.decision_mask),
+            "mse_onehot": _pooled_mean(sq, batch.mask),
+            "decision_mse_onehot": _pooled_mean(sq, batch.decision_mask),
         }
         if "trial_accuracy" in batch.extra_metrics:
             per = per_trial_metrics(outputs, batch)["trial_accuracy"]
@@ -263,7 +285,34 @@ def _pooled(outputs, batch):
     return {"mse": mse, "nmse": mse / _target_variance(batch)}
 
 
-def torch_loss(outputs, batch_tensors):
+def check_loss(loss, kind, name="loss"):
+    """The training loss of a task kind: ``loss`` checked against :data:`LOSSES` (None: the
+    kind's default, "cross_entropy" or "mse").
+
+    Parameters
+    ----------
+    loss : str or None
+        "cross_entropy" or "mse_onehot" (classification), "mse" (regression), or None.
+    kind : {"classification", "regression"}
+        The task kind.
+    name : str
+        The argument's name in the error message.
+
+    Returns
+    -------
+    str
+        The loss name.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` and the losses of the kind.
+    """
+    choices = LOSSES[_check_kind(kind)]
+    return choices[0] if loss is None else check_choice(loss, name, choices)
+
+
+def torch_loss(outputs, batch_tensors, loss=None):
     """Differentiable training loss: masked cross-entropy (classification) or masked MSE.
 
     Parameters
@@ -274,12 +323,14 @@ def torch_loss(outputs, batch_tensors):
         The batch, as from ``TaskBatch.to_torch()``. A TaskBatch is converted on the fly
         (to ``outputs``' device and dtype); convert once with ``to_torch`` when training in
         a loop.
+    loss : str or None
+        :func:`check_loss`: None (the kind's default), "cross_entropy", "mse_onehot" or "mse".
 
     Returns
     -------
     torch.Tensor (scalar)
-        Equal to ``task_metrics(outputs, batch)["cross_entropy"]`` or ``["mse"]``
-        (0 if the mask is empty).
+        Equal to ``task_metrics(outputs, batch)[loss]`` (``cross_entropy``, ``mse_onehot``
+        or ``mse``; 0 if the mask is empty).
 
     Raises
     ------
@@ -303,9 +354,32 @@ def torch_loss(outputs, batch_tensors):
     count = mask.sum().clamp_min(1)
     # zero the unmasked outputs first, so non-finite values there give neither loss nor NaN gradients
     outputs = torch.where(mask.unsqueeze(-1), outputs, torch.zeros_like(outputs))
-    if _check_kind(bt.kind) == "classification":
-        logp = torch.log_softmax(outputs, dim=-1)
-        per_step = -logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-    else:
-        per_step = ((outputs - targets.to(outputs.dtype)) ** 2).mean(dim=-1)
+    per_step = torch_loss_per_step(outputs, targets, check_loss(loss, bt.kind))
     return torch.where(mask, per_step, torch.zeros_like(per_step)).sum() / count
+
+
+def torch_loss_per_step(outputs, targets, loss):
+    """The loss of every step (no mask): (..., n_out) outputs -> (...).
+
+    Parameters
+    ----------
+    outputs : torch.Tensor (..., n_out)
+        Network outputs (logits for classification).
+    targets : torch.Tensor (...) int64 or (..., n_out)
+        Class labels (classification) or target values (regression).
+    loss : {"cross_entropy", "mse_onehot", "mse"}
+        A checked loss name (:func:`check_loss`).
+
+    Returns
+    -------
+    torch.Tensor (...)
+        The per-step loss, mean over the n_out outputs for the squared errors.
+    """
+    import torch
+
+    if loss == "cross_entropy":
+        return -torch.log_softmax(outputs, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    if loss == "mse_onehot":
+        onehot = torch.nn.functional.one_hot(targets, outputs.shape[-1]).to(outputs.dtype)
+        return ((outputs - onehot) ** 2).mean(dim=-1)
+    return ((outputs - targets.to(outputs.dtype)) ** 2).mean(dim=-1)
