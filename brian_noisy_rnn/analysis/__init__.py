@@ -49,6 +49,8 @@ _LAZY = {
     "single_neuron_spec": ".single_neuron",
     "NetworkShiftReport": ".report",
     "network_shift_report": ".report",
+    "NoiseDependence": ".noise_dependence",
+    "noise_dependence": ".noise_dependence",
 }
 
 __all__ = sorted(_LAZY)
