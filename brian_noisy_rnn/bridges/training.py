@@ -1029,4 +1029,5 @@ def _summary(config, completed, elapsed, history, noise):
         "trial_pool": config["trial_pool"], "noise": noise.to_dict(),
         "metric": history.metric_name, "final": final, "elapsed_s": elapsed,
         "brian_noisy_rnn_version": __version__,
+        **({"loss": config["loss"]} if "loss" in config else {}),  # only when not the default
     }

@@ -1,6 +1,8 @@
 """``brian-noisy-rnn analyze NET.npz --task ID``: why does this network prefer its noise?
 
-Prints the predicted (mean-field) against the measured output shift caused by removing
+Prints first whether it should prefer its noise, from one run at that noise: its loss split
+into the noise-induced shift of the mean output (what removing the noise costs) and the
+fluctuation (what keeping it costs), ``analysis.noise_dependence``; then the predicted (mean-field) against the measured output shift caused by removing
 the noise, the loss change it explains, where the pre-activations sit relative to the
 nonlinearity, the fixed points for a typical input, and how much compensation
 (f replaced by E[f(a + sigma xi)]) recovers at sigma = 0. With ``--out`` it writes
@@ -79,6 +81,7 @@ def run(args):
         compensate,
         fixed_points,
         network_shift_report,
+        noise_dependence,
         operating_point_stats,
         single_neuron_shift,
     )
@@ -103,6 +106,20 @@ def run(args):
         os.makedirs(args.out, exist_ok=True)
     batch = tasks.batch(env, args.n_trials, seed=args.seed)
     print(f"{args.spec}: {spec!r}")
+    loss = (spec.metadata.get("training") or {}).get("loss") if isinstance(spec.metadata, dict) else None
+    split = noise_dependence(spec, env, noise=noise, n_trials=args.n_trials,
+                             n_repeats=args.n_repeats, seed=args.seed, loss=loss,
+                             backend=args.backend)
+    print(f"\n== does it prefer its noise? ({split.loss} at sigma = {split.sigma_train:g}, "
+          f"{split.n_trials} trials x {split.n_repeats} draws) ==")
+    print(f"shift of the mean output (cost of removing the noise): {split.shift:.4g} "
+          f"+- {split.shift_sem:.2g}\n"
+          f"fluctuation (cost of keeping it):                    {split.fluctuation:.4g} "
+          f"+- {split.fluctuation_sem:.2g}\n"
+          f"ratio {split.ratio:.3g}: {'prefers its noise' if split.predicts_preference else 'prefers no noise'}"
+          f" (predicted); measured on these trials L(0) - L(sigma) = "
+          f"{split.measured_difference:.4g} +- {split.difference_sem:.2g} "
+          f"(= shift - fluctuation + cross, cross {split.cross:.3g})")
     rep = network_shift_report(spec, batch, noise=noise, n_repeats=args.n_repeats,
                                backend=args.backend, seed=args.seed)
     if not np.isfinite(rep.delta_predicted):
@@ -115,7 +132,7 @@ def run(args):
     print("\noutput shift (noisy mean - noise-free output), per trial input:")
     print(rep.shift_table())
     out = {"spec": os.path.abspath(args.spec), "task": args.task, "noise": noise.to_dict(),
-           "report": rep.as_dict()}
+           "noise_dependence": split.to_dict(), "report": rep.as_dict()}
 
     sigma = noise.scalar_sigma()
     op = operating_point_stats(spec, batch.inputs, batch.mask, sigma=sigma, noise=noise,

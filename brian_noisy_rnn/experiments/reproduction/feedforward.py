@@ -29,19 +29,23 @@ if TYPE_CHECKING:
     from ...core.spec import CTRNNSpec
     from .protocol import Protocol
 
-__all__ = ["closed_loop_result", "feedforward_rows"]
+__all__ = ["closed_loop_result", "feedforward_level_rows", "feedforward_rows"]
 
 
-def _ff_result(protocol, layers, placement, seed, folder):
-    """Train (or load) one feedforward network and sweep it; a JSON-compatible dict."""
+def _ff_result(protocol, layers, placement, seed, folder, sigma=None, test_sigmas=None):
+    """Train (or load) one feedforward network and sweep it; a JSON-compatible dict.
+
+    ``sigma``: its training sigma (None: the protocol's); ``test_sigmas``: absolute test
+    sigmas (None: :data:`RELATIVE_SIGMAS` times the training sigma)."""
     from ...bridges.feedforward import train_feedforward
     from ...core.feedforward import FeedforwardSpec
     from ...core.noise import Noise
     from ...evaluation.feedforward import feedforward_noise_preference
 
-    st = protocol.sigma_train
-    path = os.path.join(folder, "feedforward",
-                        f"L{layers}_{placement}_w{protocol.ff_width}_n{protocol.ff_steps}_s{seed}.npz")
+    st = protocol.sigma_train if sigma is None else sigma
+    level = "" if st == protocol.sigma_train else f"_sigma{st:g}"
+    path = os.path.join(folder, "feedforward", f"L{layers}_{placement}_w{protocol.ff_width}_"
+                                               f"n{protocol.ff_steps}_s{seed}{level}.npz")
     if os.path.isfile(path):
         spec = FeedforwardSpec.load(path)
     else:
@@ -50,7 +54,7 @@ def _ff_result(protocol, layers, placement, seed, folder):
                                  progress=False).spec
         os.makedirs(os.path.dirname(path), exist_ok=True)
         spec.save(path)
-    sigmas = [r * st for r in RELATIVE_SIGMAS]
+    sigmas = [r * st for r in RELATIVE_SIGMAS] if test_sigmas is None else list(test_sigmas)
     curve = feedforward_noise_preference(spec, sigmas, n_trials=protocol.ff_trials,
                                          seed=protocol.eval_seed, backend="numpy")
     diff, sem = curve.difference(0.0, st)
@@ -117,6 +121,62 @@ def feedforward_rows(protocol: Protocol, folder: str, log: Callable[[str], Any] 
                 rows.append(row)
                 log(f"reproduce: feedforward L{layers} {placement} seed {seed} done")
     return rows
+
+
+def feedforward_level_rows(protocol: Protocol, levels, folder: str,
+                           log: Callable[[str], Any] = print, compute: bool = True) -> list[dict]:
+    """The onset study's feedforward networks: every depth, placement, training sigma in
+    ``levels`` and seed, swept on the study's absolute test sigmas (cached).
+
+    Parameters
+    ----------
+    protocol : Protocol
+        Gives the depths, width, steps, trials and seeds.
+    levels : sequence of float
+        Training sigmas.
+    folder : str
+        The analysis cache folder.
+    log : callable(str)
+        Receives a line per failure.
+    compute : bool
+        Train and sweep what is not cached yet.
+
+    Returns
+    -------
+    list of dict
+        ``layers``, ``placement``, ``sigma``, ``seed``, ``curve`` (NoisePreferenceCurve) and
+        ``verdict`` (:func:`.onset.network_verdict` with FunctionApproximation's criterion).
+    """
+    from ...evaluation.curves import NoisePreferenceCurve
+    from .onset import CRITERIA, network_verdict, test_sigmas
+
+    sigmas = test_sigmas(levels)
+    out = []
+    for layers in protocol.ff_depths:
+        for placement in ("pre", "post"):
+            for level in levels:
+                for seed in protocol.seeds:
+                    settings = {"kind": "ff_onset", "layers": layers, "placement": placement,
+                                "seed": seed, "width": protocol.ff_width,
+                                "steps": protocol.ff_steps, "trials": protocol.ff_trials,
+                                "sigma": level, "eval_seed": protocol.eval_seed,
+                                "sigmas": list(sigmas)}
+                    name = f"ffonset_L{layers}_{placement}_{level:g}_s{seed}"
+                    try:
+                        res = cached(folder, name, settings, (
+                            lambda: _ff_result(protocol, layers, placement, seed, folder, level,
+                                               sigmas)) if compute else None)
+                    except Exception as err:  # noqa: BLE001 - one failed network must not stop the run
+                        log(f"reproduce: feedforward {name} failed: {type(err).__name__}: {err}")
+                        continue
+                    if res is None:
+                        continue
+                    curve = NoisePreferenceCurve.from_dict(res["curve"])
+                    out.append({"layers": layers, "placement": placement, "sigma": level,
+                                "seed": seed, "curve": curve,
+                                "verdict": network_verdict(
+                                    curve, CRITERIA["FunctionApproximation-v0"])})
+    return out
 
 
 def closed_loop_result(spec: CTRNNSpec, protocol: Protocol, seed: int, backend: str = "torch",

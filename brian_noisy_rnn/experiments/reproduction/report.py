@@ -340,7 +340,7 @@ def _verdict_table(verdicts):
 
 def render_report(header: dict, rows: Sequence[dict], analyses: dict, verdicts: dict,
                   figures: dict, settings: Sequence[str] = (),
-                  report_metrics: dict | None = None) -> str:
+                  report_metrics: dict | None = None, lead: str = "") -> str:
     """The report as Markdown.
 
     Parameters
@@ -361,6 +361,8 @@ def render_report(header: dict, rows: Sequence[dict], analyses: dict, verdicts: 
         Lines describing the protocol (``Protocol.describe()``).
     report_metrics : dict or None
         Task -> further metrics to tabulate.
+    lead : str
+        Markdown placed after the header, before the claims (the onset study's answer).
 
     Returns
     -------
@@ -376,6 +378,9 @@ def render_report(header: dict, rows: Sequence[dict], analyses: dict, verdicts: 
             f"- date: {header.get('date', '')}; protocol: {header.get('protocol', '')}; "
             f"seeds {list(header.get('seeds', []))}",
             f"- wall time: {header.get('wall', '-')}; CPU time: {header.get('cpu', '-')}"]
+    if header.get("commits"):
+        out.append("- code: commit " + ", ".join(c[:12] for c in header["commits"])
+                   + " (one per invocation that changed it)")
     versions = header.get("versions") or {}
     out.append("- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v))
     out += [f"- {n}" for n in header.get("notes", [])]
@@ -383,6 +388,8 @@ def render_report(header: dict, rows: Sequence[dict], analyses: dict, verdicts: 
             "inside f (`pre`) or outside f (`post`) during training; each network's test noise "
             "is swept over 0, 0.25, ..., 2 times its training sigma on the same trials and "
             "noise draws at every sigma (paired differences).", ""]
+    if lead:
+        out += [lead, "", "## The paper's claims, one by one", ""]
     out += list(settings)
     out += ["", "## Verdicts", "",
             f"Rules (computed from the data by `brian_noisy_rnn.experiments.reproduction."

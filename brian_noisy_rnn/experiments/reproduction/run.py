@@ -26,6 +26,9 @@ from ..store import ResultStore
 from . import report as R
 from .analyses import cached, compensation_analysis, process_analysis, shift_analysis, spec_settings
 from .feedforward import closed_loop_result, feedforward_rows
+from .onset import OnsetSettings
+from .onset_report import onset_csv_rows, onset_figures, render_onset
+from .onset_run import run_onset_study
 from .protocol import FAMILIES, Protocol
 
 __all__ = ["ReproductionResult", "run_reproduction"]
@@ -55,6 +58,47 @@ class ReproductionResult:
     failed: int = 0
     wall: float = 0.0
     cpu: float = 0.0
+
+
+def _source_commit():
+    """The git commit of the code that ran (None outside a git checkout)."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "-C", os.path.dirname(os.path.abspath(__file__)), "rev-parse",
+                              "HEAD"], capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _log_entry(t0, cpu0, quick, command, interrupted=False):
+    """One invocation's line of ``run_log.json``: date, wall and CPU seconds, code, load."""
+    entry = {"date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+             "wall": time.perf_counter() - t0, "cpu": _cpu_seconds() - cpu0, "quick": quick,
+             "command": command or " ".join(sys.argv), "commit": _source_commit(),
+             "load_average": os.getloadavg()[0]}
+    if interrupted:
+        entry["interrupted"] = True
+    return entry
+
+
+def _read_log(path):
+    if os.path.isfile(path):
+        try:
+            with open(path) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            pass
+    return []
+
+
+def _append_log(path, entry):
+    """``entry`` appended to the run log at ``path`` (written atomically); the new history."""
+    history = _read_log(path) + [entry]
+    with atomic_write(path, suffix=".json", name="--out") as f:
+        f.write(json.dumps(history, indent=1).encode())
+    return history
 
 
 def _cpu_seconds():
@@ -157,21 +201,32 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
     files = checked_output_files(out_dir, {"report": "report.md", "summary_csv": "summary.csv",
                                            "verdicts_csv": "verdicts.csv",
                                            "results_csv": "results.csv",
+                                           "onset_csv": "onset.csv",
                                            "results": "results.sqlite"}, "--out")
     os.makedirs(out_dir, exist_ok=True)
     analysis_dir = os.path.join(out_dir, "analysis")
     grids = _grids(protocol)
-    failed = 0
-    for claim, grid in (grids if compute else []):
-        log(f"reproduce: grid {grid.name} ({len(grid.cells())} cells)")
-        # the Brian2 grids re-sweep trained networks: no pool of workers to start for them
-        rep = run_grid(grid, files["results"], workers=1 if claim == "brian2" else workers,
-                       scheduler=scheduler, progress=progress, log=log)
-        failed += len(rep.failed)
-
-    rows, keys = [], []
     if not compute and not os.path.isfile(files["results"]):
         raise FileNotFoundError(f"--out: no results database at {files['results']!r} to report on")
+    log_path = os.path.join(out_dir, "run_log.json")
+    try:
+        # the onset study first: it is the question the report answers at its top
+        onset = run_onset_study(protocol, OnsetSettings.quick() if quick else OnsetSettings.full(),
+                                files["results"], analysis_dir, workers=workers,
+                                scheduler=scheduler, progress=progress, log=log, compute=compute)
+        failed = onset.failed
+        for claim, grid in (grids if compute else []):
+            log(f"reproduce: grid {grid.name} ({len(grid.cells())} cells)")
+            # the Brian2 grids re-sweep trained networks: no pool of workers to start for them
+            rep = run_grid(grid, files["results"], workers=1 if claim == "brian2" else workers,
+                           scheduler=scheduler, progress=progress, log=log)
+            failed += len(rep.failed)
+    except BaseException:
+        if compute:  # an interrupted invocation's cost still counts
+            _append_log(log_path, _log_entry(t0, cpu0, quick, command, interrupted=True))
+        raise
+
+    rows, keys = [], []
     with ResultStore(files["results"]) as store:
         for claim, grid in grids:
             gkeys = [c.key for c in grid.cells()]
@@ -248,25 +303,14 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
     figures = R.make_figures(rows, analyses, verdicts, out_dir, prefix=figure_prefix)
     files.update({f"figure_{k}": os.path.join(out_dir, v) for k, v in figures.items()})
 
-    log_path = os.path.join(out_dir, "run_log.json")
-    history = []
-    if os.path.isfile(log_path):
-        try:
-            with open(log_path) as f:
-                history = json.load(f)
-        except (OSError, ValueError):
-            history = []
-    wall, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
-    entry = {"date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "wall": wall,
-             "cpu": cpu, "quick": quick, "command": command or " ".join(sys.argv)}
-    if compute:  # a report-only rebuild is not part of the run's cost
-        history.append(entry)
-        with atomic_write(log_path, suffix=".json", name="--out") as f:
-            f.write(json.dumps(history, indent=1).encode())
+    entry = _log_entry(t0, cpu0, quick, command)
+    history = _append_log(log_path, entry) if compute else _read_log(log_path)
+    wall, cpu = entry["wall"], entry["cpu"]
     total_wall = sum(h["wall"] for h in history)
     total_cpu = sum(h["cpu"] for h in history)
     header = {
         "command": " ; ".join(dict.fromkeys(h["command"] for h in history)) or entry["command"],
+        "commits": [c for c in dict.fromkeys(h.get("commit") for h in history) if c],
         "date": history[-1]["date"] if history else entry["date"],
         "protocol": "quick (smoke test: one seed, short training)" if quick else "full",
         "seeds": protocol.seeds,
@@ -279,11 +323,15 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
     }
     report_metrics = {t: s.report_metrics for t, s in protocol.families.items()}
     report_metrics[protocol.closed_loop_task] = ("periods_at_goal",)
+    onset_figs = onset_figures(onset, out_dir, prefix=figure_prefix)
+    files.update({f"figure_{k}": os.path.join(out_dir, v) for k, v in onset_figs.items()})
     text = R.render_report(header, rows, analyses, verdicts, figures, protocol.describe(),
-                           report_metrics)
+                           report_metrics, lead=render_onset(onset, onset_figs))
     with atomic_write(files["report"], suffix=".md", name="--out") as f:
         f.write(text.encode())
     _write_csv(files["summary_csv"], rows, R.columns_of(rows))
+    onset_rows = onset_csv_rows(onset)
+    _write_csv(files["onset_csv"], onset_rows, R.columns_of(onset_rows))
     _write_csv(files["verdicts_csv"], R.verdict_rows(verdicts),
                ["claim", "column", "verdict", "passed", "total", "detail"])
     return ReproductionResult(verdicts=verdicts, files=files, failed=failed, wall=wall, cpu=cpu)

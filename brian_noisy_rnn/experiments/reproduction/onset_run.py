@@ -1,0 +1,323 @@
+"""Running the onset study (:mod:`.onset`): its grids in priority order, the capped retraining,
+the time-step grids that depend on the onsets found, and each network's measurements.
+
+Everything goes through :func:`~brian_noisy_rnn.experiments.run_grid` into the reproduction's
+results database, and every per-network measurement is cached (:func:`.analyses.cached`), so
+an interrupted run resumes where it stopped, also days later. With ``compute=False`` nothing
+runs and the study's records are read from what is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .analyses import cached
+from .onset import CAP_FACTOR, CRITERIA, OnsetSettings, network_verdict, onset_level, test_sigmas
+from .protocol import Protocol
+
+__all__ = ["NetworkRecord", "OnsetData", "run_onset_study"]
+
+_MSE = "mse_onehot"
+
+
+@dataclass
+class NetworkRecord:
+    """One network of the study, as the verdicts use it.
+
+    Attributes
+    ----------
+    study : str
+        "onset" (training sigma), "loss" (the one-hot squared-error training) or "dt".
+    task : str
+        The family's task id.
+    loss : str
+        "default" (the family's own loss) or "mse_onehot".
+    dt_ms : float
+        Time step (ms).
+    placement : str
+        Training placement.
+    sigma : float
+        Training sigma.
+    seed : int
+        Training seed.
+    steps : int
+        Adam steps it was trained for (the family's base or the cap).
+    curve : NoisePreferenceCurve
+        Its sweep over the study's test sigmas.
+    spec_path : str
+        Its saved network.
+    verdict : dict
+        :func:`.onset.network_verdict` on the curve's metric.
+    decision : dict or None
+        The same on decision steps (classification families trained with cross-entropy).
+    diagnostic : dict or None
+        :meth:`~brian_noisy_rnn.analysis.NoiseDependence.to_dict` of the network
+        (``"decision"`` key: on decision steps), once measured.
+    closed_loop : dict or None
+        The closed-loop maze result (MazeNavigation networks of the onset study).
+    capped : bool
+        Whether the base budget missed the criterion (so this is the cap's network, or the
+        base network still waiting for its cap).
+    """
+
+    study: str
+    task: str
+    loss: str
+    dt_ms: float
+    placement: str
+    sigma: float
+    seed: int
+    steps: int
+    curve: Any
+    spec_path: str
+    verdict: dict
+    decision: dict | None = None
+    diagnostic: dict | None = None
+    closed_loop: dict | None = None
+    capped: bool = False
+
+    @property
+    def key(self):
+        """(study, task, loss, dt_ms, placement, sigma, seed): one network of the design."""
+        return (self.study, self.task, self.loss, self.dt_ms, self.placement, self.sigma,
+                self.seed)
+
+
+@dataclass
+class OnsetData:
+    """Everything the onset report needs.
+
+    Attributes
+    ----------
+    records : list of NetworkRecord
+        The network chosen for every design point (base if it learned, else the cap's).
+    onsets : dict
+        (task, loss, dt_ms) -> (onset level or None, detail line).
+    dt_levels : dict of str to tuple
+        Family -> the training sigmas of its time-step grids.
+    settings : OnsetSettings
+        The study's settings.
+    feedforward : list of dict
+        Feedforward networks: ``layers``, ``placement``, ``sigma``, ``seed``, ``curve``
+        (NoisePreferenceCurve), ``verdict``.
+    failed : int
+        Grids or measurements that failed in this run.
+    """
+
+    records: list = field(default_factory=list)
+    onsets: dict = field(default_factory=dict)
+    dt_levels: dict = field(default_factory=dict)
+    settings: OnsetSettings | None = None
+    feedforward: list = field(default_factory=list)
+    failed: int = 0
+
+
+def _short(task):
+    return task.rsplit("-v", 1)[0]
+
+
+class _Study:
+    """The grids of one study run (a helper of :func:`run_onset_study`)."""
+
+    def __init__(self, protocol, settings, results, workers, scheduler, progress, log, compute):
+        self.p, self.s = protocol, settings
+        self.results, self.workers, self.scheduler = results, workers, scheduler
+        self.progress, self.log, self.compute = progress, log, compute
+        self.grids = []  # (study, task, loss, dt_ms, grid)
+        self.failed = 0
+
+    def metric(self, task, loss):
+        return _MSE if loss == _MSE else self.p.families[task].metric
+
+    def grid(self, study, task, loss, dt_ms, placements, levels, seeds, steps=None, tag=""):
+        s = self.p.families[task]
+        suffix = ("-mse" if loss == _MSE else "") + (f"-dt{dt_ms:g}" if dt_ms != self.p.dt_ms else "")
+        name = f"{study}-{_short(task)}{suffix}{tag}"
+        grid = self.p._grid(name, task, placements, levels, seeds, ("torch",), None, s.n_trials,
+                            metric=self.metric(task, loss), sigmas=test_sigmas(levels),
+                            dt_ms=dt_ms, loss=None if loss == "default" else loss, steps=steps)
+        self.grids.append((study, task, loss, dt_ms, grid))
+        if self.compute:
+            from ..runner import run_grid
+
+            self.log(f"reproduce: grid {name} ({len(grid.cells())} cells)")
+            rep = run_grid(grid, self.results, workers=self.workers, scheduler=self.scheduler,
+                           progress=self.progress, log=self.log)
+            self.failed += len(rep.failed)
+        return grid
+
+    def records(self, study, task, loss, dt_ms):
+        """The chosen network per design point of one (study, task, loss, dt): the base
+        network if it learned, else the cap's (or the base one, marked, until the cap ran)."""
+        from ..store import ResultStore
+
+        found = {}
+        crit, base = CRITERIA[task], self.p.families[task].steps
+        with ResultStore(self.results) as store:
+            for st, t, lo, dt, grid in self.grids:
+                if (t, lo, dt) != (task, loss, dt_ms) or st not in (study, f"cap-{study}"):
+                    continue
+                for curve in store.curves([c.key for c in grid.cells()]):
+                    cell = curve.cell
+                    rec = NetworkRecord(
+                        study=study, task=task, loss=loss, dt_ms=dt_ms,
+                        placement=curve.train_placement, sigma=float(curve.sigma_train),
+                        seed=int(cell["seed"]), steps=int(cell["config"]["training"]["steps"]),
+                        curve=curve, spec_path=store.resolve_path(cell["spec_path"]),
+                        verdict=network_verdict(curve, crit))
+                    decision = {"cross_entropy": "decision_cross_entropy",
+                                _MSE: "decision_mse_onehot"}.get(curve.metric)
+                    if decision is not None:
+                        rec.decision = network_verdict(curve, crit, decision)
+                    found.setdefault(rec.key, {})[rec.steps > base] = rec
+        out = []
+        for pair in found.values():
+            first, cap = pair.get(False), pair.get(True)
+            if first is not None and first.verdict["learned"]:
+                out.append(first)
+                continue
+            chosen = cap if cap is not None else first
+            chosen.capped = True
+            out.append(chosen)
+        return out
+
+    def with_caps(self, study, task, loss, dt_ms, placements, levels, tag=""):
+        """Run one design's grid, then the cap for each network that missed the criterion."""
+        base = self.p.families[task].steps
+        self.grid(study, task, loss, dt_ms, placements, levels, self.p.seeds, tag=tag)
+        missed = {}  # (placement, sigma) -> seeds whose base network missed the criterion
+        for rec in self.records(study, task, loss, dt_ms):
+            if not rec.verdict["learned"] and rec.steps == base and rec.placement in placements:
+                missed.setdefault((rec.placement, rec.sigma), []).append(rec.seed)
+        for (placement, sigma), seeds in sorted(missed.items()):
+            self.grid(f"cap-{study}", task, loss, dt_ms, (placement,), (sigma,), tuple(sorted(seeds)),
+                      steps=CAP_FACTOR * base,
+                      tag=f"-{placement}-{sigma:g}-s{'.'.join(map(str, sorted(seeds)))}")
+        return self.records(study, task, loss, dt_ms)
+
+
+def _onsets_of(records):
+    out = {}
+    keys = {(r.task, r.loss, r.dt_ms) for r in records}
+    for key in keys:
+        by_level = {}
+        for r in records:
+            if (r.task, r.loss, r.dt_ms) == key and r.placement == "pre":
+                by_level.setdefault(r.sigma, []).append(r.verdict)
+        out[key] = onset_level(by_level)
+    return out
+
+
+def _measure(rec, protocol, settings, folder, compute, log):
+    """The noise-dependence split (and closed loop for the maze) of one network, cached."""
+    from ...analysis.noise_dependence import noise_dependence
+    from ...core.spec import CTRNNSpec
+    from .feedforward import closed_loop_result
+
+    spec = CTRNNSpec.load(rec.spec_path)
+    name = f"{_short(rec.task)}_{rec.loss}_dt{rec.dt_ms:g}_{rec.placement}_{rec.sigma:g}_s{rec.seed}"
+    loss = _MSE if rec.loss == _MSE else None
+    classification = protocol.families[rec.task].metric == "cross_entropy"
+    settings_d = {"kind": "noise_dependence", "spec": spec.content_hash(),
+                  "trials": settings.diag_trials, "repeats": settings.diag_repeats,
+                  "seed": protocol.eval_seed, "loss": rec.loss}
+
+    def diag():
+        from ... import tasks
+
+        env = tasks.make(rec.task, dt=rec.dt_ms)
+        kw = dict(n_trials=settings.diag_trials, n_repeats=settings.diag_repeats,
+                  seed=protocol.eval_seed, loss=loss)
+        out = noise_dependence(spec, env, **kw).to_dict()
+        if classification:
+            out["decision"] = noise_dependence(spec, env, steps="decision", **kw).to_dict()
+        return out
+
+    rec.diagnostic = cached(folder, f"nd_{name}", settings_d, diag if compute else None)
+    if rec.study == "onset" and rec.task == "MazeNavigation-v0" and rec.loss == "default" \
+            and rec.verdict["learned"]:
+        cl = {"kind": "closed_loop_onset", "spec": spec.content_hash(),
+              "relative": list(settings.closed_loop_relative),
+              "trials": protocol.closed_loop_trials, "seed": protocol.eval_seed}
+        rec.closed_loop = cached(folder, f"cl_{name}", cl, (lambda: closed_loop_result(
+            spec, protocol, rec.seed, relative_sigmas=settings.closed_loop_relative))
+            if compute else None)
+
+
+def run_onset_study(protocol: Protocol, settings: OnsetSettings, results: str,
+                    analysis_dir: str, *, workers: int | None = None,
+                    scheduler: str | None = None, progress: bool = True,
+                    log: Callable[[str], Any] = print, compute: bool = True) -> OnsetData:
+    """Run (or resume, or only read) the onset study into the reproduction's database.
+
+    Parameters
+    ----------
+    protocol : Protocol
+        The reproduction's protocol (families, seeds, budgets, evaluation seed).
+    settings : OnsetSettings
+        The study's levels, losses, time steps and measurement sizes.
+    results : str
+        Path of the results database.
+    analysis_dir : str
+        The per-network measurement cache.
+    workers, scheduler, progress, log : as for :func:`~brian_noisy_rnn.experiments.run_grid`
+        (``log`` also receives one line per measurement).
+    compute : bool
+        Run what is missing (False: read what is stored; missing parts are left out).
+
+    Returns
+    -------
+    OnsetData
+        The chosen networks with their verdicts and measurements, the onsets, the time-step
+        levels, the feedforward networks and the number of failures.
+    """
+    study = _Study(protocol, settings, results, workers, scheduler, progress, log, compute)
+    chosen = {}
+
+    def design(study_name, task, loss, dt, placements, levels, tag=""):
+        for rec in study.with_caps(study_name, task, loss, dt, placements, levels, tag=tag):
+            chosen[rec.key] = rec
+
+    # cheap and decisive first: the dt 20 ms levels of the four small families and the
+    # maze's one-hot loss, then the time steps (they need those onsets), then Yang19
+    small = [f for f in settings.levels if f != "Yang19Multitask-v0"]
+    for task in small:
+        design("onset", task, "default", protocol.dt_ms, ("pre", "post"), settings.levels[task])
+    for task in settings.loss_families:
+        if task in small:
+            design("loss", task, _MSE, protocol.dt_ms, ("pre", "post"), settings.loss_levels[task])
+    onsets = _onsets_of(chosen.values())
+    dt_levels = {}
+    for task in settings.dt_families:
+        onset = onsets.get((task, "default", protocol.dt_ms), (None, ""))[0]
+        top = onset if onset is not None else max(settings.levels[task])
+        dt_levels[task] = tuple(sorted({1.0, float(top)}))
+        for dt in settings.dt_values:
+            if dt == protocol.dt_ms:
+                continue
+            design("dt", task, "default", dt, ("pre",), dt_levels[task], tag="-pre")
+            design("dt", task, "default", dt, ("post",), (1.0,), tag="-post")
+    for task in settings.levels:
+        if task not in small:
+            design("onset", task, "default", protocol.dt_ms, ("pre", "post"), settings.levels[task])
+    for task in settings.loss_families:
+        if task not in small:
+            design("loss", task, _MSE, protocol.dt_ms, ("pre", "post"), settings.loss_levels[task])
+    records = sorted(chosen.values(), key=lambda r: (r.study, r.task, r.loss, r.dt_ms,
+                                                     r.placement, r.sigma, r.seed))
+    onsets = _onsets_of(records)
+    for rec in records:
+        if not rec.verdict["learned"]:
+            continue
+        try:
+            _measure(rec, protocol, settings, analysis_dir, compute, log)
+        except Exception as err:  # noqa: BLE001 - one failed measurement must not stop the run
+            study.failed += 1
+            log(f"reproduce: measurements of {rec.key} failed: {type(err).__name__}: {err}")
+    from .feedforward import feedforward_level_rows
+
+    ff = feedforward_level_rows(protocol, settings.ff_levels, analysis_dir, log, compute=compute)
+    return OnsetData(records=records, onsets=onsets, dt_levels=dt_levels, settings=settings,
+                     feedforward=ff, failed=study.failed)

@@ -1,0 +1,141 @@
+"""The onset study's rules (experiments/reproduction/onset.py) and the noise-dependence split.
+
+The rules are checked on hand-made curves whose verdicts are known; the split's noiseless
+loss is checked against ``evaluate`` on the same trials (it must be the same number), its
+fluctuation against an independent brute-force computation, and its errors name arguments.
+"""
+
+import numpy as np
+import pytest
+from brian2 import ms
+
+from brian_noisy_rnn import Noise, evaluate, noise_preference, simulate, tasks
+from brian_noisy_rnn.analysis import noise_dependence
+from brian_noisy_rnn.evaluation.curves import NoisePreferenceCurve
+from brian_noisy_rnn.experiments.reproduction import onset as O
+
+SIGMAS = np.array([0.0, 0.5, 1.0, 2.0, 3.0])
+
+
+def curve(mean, sem=0.01, placement="pre", sigma_train=1.0, paired=None, metric="mse",
+          nmse=None):
+    mean = np.asarray(mean, float)
+    sem = np.full_like(mean, sem)
+    diff = mean - mean[0]
+    paired_sem = np.full_like(mean, 0.005) if paired is None else np.asarray(paired, float)
+    others = {"nmse": (np.asarray(nmse if nmse is not None else mean * 2, float), sem)}
+    return NoisePreferenceCurve(
+        sigmas=SIGMAS, metric=metric, higher_is_better=False, mean=mean, sem=sem, n_trials=100,
+        placement=placement, process="white", sigma_train=sigma_train,
+        train_placement=placement, backend="torch", seed=0, other_metrics=others,
+        paired_vs_zero={metric: (diff, paired_sem), "nmse": (2 * diff, paired_sem)})
+
+
+def test_effect_needs_zero_outside_the_preferred_set_and_a_significant_gap():
+    prefers = curve([0.30, 0.12, 0.10, 0.15, 0.2])
+    assert O.effect(prefers)
+    tie_with_zero = curve([0.105, 0.12, 0.10, 0.15, 0.2])  # 0 within 1 SE of the best
+    assert not O.effect(tie_with_zero)
+    noisy_gap = curve([0.13, 0.12, 0.10, 0.15, 0.2], paired=[0.02] * 5)  # gap 0.03 < 2 SE
+    assert not O.effect(noisy_gap)
+    # judged on another metric with its own paired SE: nmse's gap is 0.06 > 2 * 0.02
+    assert O.effect(noisy_gap, "nmse")
+
+
+def test_control_and_learned_rules():
+    post = curve([0.05, 0.052, 0.06, 0.09, 0.2], placement="post")
+    assert O.control_ok(post)
+    assert not O.control_ok(curve([0.3, 0.12, 0.10, 0.15, 0.2], placement="post"))
+    crit = O.Criterion("nmse", 0.2, False)
+    assert O.learned(curve([0.3, 0.12, 0.09, 0.15, 0.2]), crit)       # nmse 0.18 at sigma 1
+    assert not O.learned(curve([0.3, 0.12, 0.11, 0.15, 0.2]), crit)   # nmse 0.22
+    assert not crit.met(float("nan")) and O.Criterion("accuracy", 0.9, True).met(0.95)
+
+
+def test_onset_level_is_the_first_level_where_every_learned_seed_shows_it():
+    v = lambda learned, effect: {"learned": learned, "effect": effect}  # noqa: E731
+    by_level = {0.5: [v(True, False), v(True, True), v(True, True)],
+                1.0: [v(True, True), v(True, True), v(False, False)],   # 2 learned, both show it
+                2.0: [v(True, True)] * 3}
+    onset, detail = O.onset_level(by_level)
+    assert onset == 1.0 and "0.5: 2/3" in detail and "1: 2/2 (of 3)" in detail
+    assert O.onset_level({1.0: [v(True, True), v(False, True), v(False, True)]})[0] is None
+
+
+def test_seed_summary_and_agreement():
+    vs = [{"learned": True, "diff": d} for d in (0.2, 0.1, -0.05)] + [{"learned": False, "diff": 9}]
+    s = O.seed_summary(vs)
+    assert s["n"] == 3 and s["positive"] == 2
+    assert s["mean"] == pytest.approx(0.25 / 3) and s["se"] == pytest.approx(
+        np.std([0.2, 0.1, -0.05], ddof=1) / np.sqrt(3))
+    a = O.agreement([(3.0, 0.1), (0.2, -0.1), (2.0, -0.01), (0.5, 0.2)])
+    assert (a["n"], a["agree"], a["predicted_only"], a["measured_only"]) == (4, 2, 1, 1)
+
+
+def test_test_sigmas_reach_two_and_a_half_times_the_largest_level():
+    s = O.test_sigmas((0.5, 1.0, 6.0))
+    assert s[0] == 0.0 and max(s) >= 15.0 and {0.5, 1.0, 6.0} <= set(s)
+    assert list(s) == sorted(s)
+    assert max(O.test_sigmas((4.0,))) >= 10.0
+
+
+# --- the noise-dependence split ---------------------------------------------------------------------
+
+@pytest.fixture
+def fa_spec(make_spec):
+    return make_spec(8, n_in=1, n_out=1, dt=20 * ms, noise=Noise("pre", 1.0), seed=4)
+
+
+def test_split_noiseless_loss_is_evaluates_on_the_same_trials(fa_spec):
+    env = tasks.make("FunctionApproximation-v0", dt=20)
+    d = noise_dependence(fa_spec, env, n_trials=24, n_repeats=4, seed=3, backend="numpy")
+    e = evaluate(fa_spec, env, backend="numpy", noise=Noise("none"), n_trials=24, seed=3)
+    assert d.loss_zero == pytest.approx(e["mse"], rel=1e-12)
+    assert d.loss_zero - d.loss_train == pytest.approx(d.shift - d.fluctuation + d.cross, abs=1e-12)
+    assert d.fluctuation > 0 and d.to_dict()["ratio"] == pytest.approx(d.shift / d.fluctuation)
+
+
+def test_split_fluctuation_matches_a_brute_force_variance(fa_spec):
+    """The fluctuation is the per-step output variance over noise draws, averaged over the
+    scored steps of each trial and then over trials: computed here from 64 independent
+    simulate calls. Both estimates have a relative noise of about sqrt(2/R) per step, much
+    less after averaging over 24 trials x 20 steps; 15 % allows for the correlation of
+    neighbouring steps."""
+    env = tasks.make("FunctionApproximation-v0", dt=20)
+    d = noise_dependence(fa_spec, env, n_trials=24, n_repeats=64, seed=3, backend="numpy")
+    b = tasks.batch(env, 24, seed=3)
+    z = np.stack([simulate(fa_spec, b.inputs, backend="numpy", seed=100 + r).outputs[..., 0]
+                  for r in range(64)])
+    var = z.var(axis=0, ddof=1)
+    per_trial = np.where(b.mask, var, 0).sum(0) / b.mask.sum(0)
+    assert d.fluctuation == pytest.approx(per_trial.mean(), rel=0.15)
+
+
+def test_split_refuses_bad_arguments_by_name(fa_spec):
+    env = tasks.make("FunctionApproximation-v0", dt=20)
+    for kw, name in ((dict(steps="fixation"), "steps"), (dict(loss="cross_entropy"), "loss"),
+                     (dict(n_repeats=1), "n_repeats"), (dict(noise=Noise("none")), "noise")):
+        with pytest.raises(ValueError, match=name):
+            noise_dependence(fa_spec, env, n_trials=4, **kw)
+
+
+@pytest.mark.slow
+def test_split_predicts_the_preference_of_two_trained_networks():
+    """Two FunctionApproximation networks (32 relu units, 600 steps, sigma_train 1): trained
+    with noise inside f (prefers its noise: the DESIGN table's L(0) 0.08-0.18 against 0.015
+    at sigma_train) and outside f (prefers none). The split at the training sigma, from 200
+    trials x 32 draws, must predict each preference, and the brute-force sweep (2000 other
+    trials at 0 and at sigma_train) must confirm it with a paired difference beyond 3 SE."""
+    from brian_noisy_rnn.bridges import train_ensemble
+
+    env = tasks.make("FunctionApproximation-v0", dt=20)
+    ens = train_ensemble(env, members=[dict(seed=0, noise=Noise("pre", 1.0)),
+                                       dict(seed=0, noise=Noise("post", 1.0))],
+                         n_hidden=32, steps=600, batch_size=64, progress=False)
+    for spec, prefers in zip(ens.specs, (True, False)):
+        d = noise_dependence(spec, env, n_trials=200, n_repeats=32, seed=5)
+        assert d.predicts_preference is prefers, (spec.noise, d.to_dict())
+        sweep = noise_preference(spec, env, [0.0, 1.0], backend="torch", n_trials=2000, seed=11)
+        gap, se = sweep.difference(0.0, 1.0)  # MSE(0) - MSE(1): > 0 prefers the noise
+        assert (gap > 3 * se) if prefers else (gap < -3 * se), (gap, se)
+        assert (d.measured_difference > 0) is prefers
