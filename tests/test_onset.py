@@ -59,7 +59,9 @@ def test_onset_level_is_the_first_level_where_every_learned_seed_shows_it():
                 2.0: [v(True, True)] * 3}
     onset, detail = O.onset_level(by_level)
     assert onset == 1.0 and "0.5: 2/3" in detail and "1: 2/2 (of 3)" in detail
-    assert O.onset_level({1.0: [v(True, True), v(False, True), v(False, True)]})[0] is None
+    one_learned = {1.0: [v(True, True), v(False, True), v(False, True)]}
+    assert O.onset_level(one_learned)[0] is None
+    assert O.onset_level(one_learned, min_learned=1)[0] == 1.0  # the one-seed smoke test
 
 
 def test_seed_summary_and_agreement():

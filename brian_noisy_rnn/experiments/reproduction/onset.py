@@ -294,14 +294,17 @@ def network_verdict(curve, criterion: Criterion, metric: str | None = None) -> d
 
 
 # --- cells and families ----------------------------------------------------------------------------
-def onset_level(verdicts_by_level: dict) -> tuple:
+def onset_level(verdicts_by_level: dict, min_learned: int = 2) -> tuple:
     """The onset of one family (and loss, dt): the smallest level at which every learned
-    noise-inside network shows the effect, with at least 2 learned.
+    noise-inside network shows the effect, with at least ``min_learned`` learned.
 
     Parameters
     ----------
     verdicts_by_level : dict of float to list of dict
         Training sigma -> the :func:`network_verdict` of each seed's noise-inside network.
+    min_learned : int
+        Learned seeds needed at a level (2 with the full protocol's 3 seeds; the
+        one-seed smoke test passes 1).
 
     Returns
     -------
@@ -316,7 +319,7 @@ def onset_level(verdicts_by_level: dict) -> tuple:
         ok = [v for v in vs if v["learned"]]
         shown = sum(v["effect"] for v in ok)
         parts.append(f"{level:g}: {shown}/{len(ok)}" + (f" (of {len(vs)})" if len(ok) < len(vs) else ""))
-        if onset is None and len(ok) >= 2 and shown == len(ok):
+        if onset is None and len(ok) >= min_learned and shown == len(ok):
             onset = level
     return onset, "; ".join(parts)
 

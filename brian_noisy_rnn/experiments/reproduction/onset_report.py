@@ -357,7 +357,7 @@ def onset_figures(data, folder: str, prefix: str = "") -> dict:
                     grid[i, j] = np.mean([r.verdict["effect"] for r in pre])
                     ratios = [r.diagnostic["ratio"] for r in pre if r.diagnostic is not None]
                     ratio_above[i, j] = bool(ratios) and float(np.median(ratios)) > 1
-        fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(levels), 0.8 + 0.55 * len(rows)),
+        fig, ax = plt.subplots(figsize=(4.2 + 0.7 * len(levels), 1.4 + 0.5 * len(rows)),
                                layout="constrained")
         im = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", aspect="auto")
         for i in range(len(rows)):
@@ -371,8 +371,8 @@ def onset_figures(data, folder: str, prefix: str = "") -> dict:
         ax.set_yticks(range(len(rows)), [_short(t) + (" (one-hot MSE)" if lo != "default" else "")
                                          for _, t, lo in rows])
         ax.set_xlabel("training sigma (noise inside f)")
-        ax.set_title("share of learned seeds showing the effect; r>1: diagnostic predicts it",
-                     fontsize=9)
+        ax.set_title("share of learned seeds showing the effect (dt 20 ms)\n"
+                     "r>1: the diagnostic's median ratio predicts it", fontsize=9)
         fig.colorbar(im, ax=ax, label="share of seeds")
         out["phase"] = _save(fig, folder, f"{prefix}phase.png", atomic_write)
         plt.close(fig)
@@ -389,8 +389,9 @@ def onset_figures(data, folder: str, prefix: str = "") -> dict:
         ax.set_xscale("log")
         ax.axvline(1, color="grey", lw=0.8)
         ax.axhline(0, color="grey", lw=0.8)
-        ax.set_xlabel("shift / fluctuation at sigma_train (diagnostic, clipped to 1e-3..1e3)")
-        ax.set_ylabel("measured paired z: [metric(0) - metric(sigma_train)] / SE")
+        ax.set_xlabel("shift / fluctuation at sigma_train (clipped to 1e-3..1e3)")
+        ax.set_ylabel("measured paired z of metric(0) - metric(sigma_train)\n"
+                      "(> 0: better with the noise)")
         ax.legend(fontsize=8)
         out["agreement"] = _save(fig, folder, f"{prefix}agreement.png", atomic_write)
         plt.close(fig)

@@ -198,7 +198,7 @@ class _Study:
         return self.records(study, task, loss, dt_ms)
 
 
-def _onsets_of(records):
+def _onsets_of(records, n_seeds):
     out = {}
     keys = {(r.task, r.loss, r.dt_ms) for r in records}
     for key in keys:
@@ -206,7 +206,7 @@ def _onsets_of(records):
         for r in records:
             if (r.task, r.loss, r.dt_ms) == key and r.placement == "pre":
                 by_level.setdefault(r.sigma, []).append(r.verdict)
-        out[key] = onset_level(by_level)
+        out[key] = onset_level(by_level, min_learned=min(2, n_seeds))
     return out
 
 
@@ -288,7 +288,7 @@ def run_onset_study(protocol: Protocol, settings: OnsetSettings, results: str,
     for task in settings.loss_families:
         if task in small:
             design("loss", task, _MSE, protocol.dt_ms, ("pre", "post"), settings.loss_levels[task])
-    onsets = _onsets_of(chosen.values())
+    onsets = _onsets_of(chosen.values(), len(protocol.seeds))
     dt_levels = {}
     for task in settings.dt_families:
         onset = onsets.get((task, "default", protocol.dt_ms), (None, ""))[0]
@@ -307,7 +307,7 @@ def run_onset_study(protocol: Protocol, settings: OnsetSettings, results: str,
             design("loss", task, _MSE, protocol.dt_ms, ("pre", "post"), settings.loss_levels[task])
     records = sorted(chosen.values(), key=lambda r: (r.study, r.task, r.loss, r.dt_ms,
                                                      r.placement, r.sigma, r.seed))
-    onsets = _onsets_of(records)
+    onsets = _onsets_of(records, len(protocol.seeds))
     for rec in records:
         if not rec.verdict["learned"]:
             continue

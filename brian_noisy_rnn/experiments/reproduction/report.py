@@ -384,12 +384,12 @@ def render_report(header: dict, rows: Sequence[dict], analyses: dict, verdicts: 
     versions = header.get("versions") or {}
     out.append("- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v))
     out += [f"- {n}" for n in header.get("notes", [])]
+    if lead:
+        out += ["", lead, "", "## The paper's claims, one by one"]
     out += ["", "Settings: relu CTRNNs, tau 100 ms, dt 20 ms (gamma 0.2), per-step white noise "
             "inside f (`pre`) or outside f (`post`) during training; each network's test noise "
             "is swept over 0, 0.25, ..., 2 times its training sigma on the same trials and "
             "noise draws at every sigma (paired differences).", ""]
-    if lead:
-        out += [lead, "", "## The paper's claims, one by one", ""]
     out += list(settings)
     out += ["", "## Verdicts", "",
             f"Rules (computed from the data by `brian_noisy_rnn.experiments.reproduction."
