@@ -241,6 +241,11 @@ def run(args):
     if args.n_trials < 1:
         raise ValueError(f"--n-trials must be >= 1, got {args.n_trials}")
     options = {**target_options(args), **spiking_options(args)}
+    if "neurons_per_unit" in options and options.get("noise_as") != "membrane":
+        raise ValueError("--neurons-per-unit in a sweep needs --noise-as membrane (the swept "
+                         "sigma is then each neuron's membrane noise); with --noise-as count "
+                         "the swept sigma sets the population size, so leave "
+                         "--neurons-per-unit out")
     files = _targets(args)
     spec = CTRNNSpec.load(spec_path)
     task = task_from_args(args, spec, spec_path)

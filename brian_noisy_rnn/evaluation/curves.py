@@ -595,7 +595,9 @@ def noise_preference(spec: CTRNNSpec, env: str | gym.Env, sigmas: np.ndarray, *,
         Passed to :func:`~brian_noisy_rnn.simulate` (e.g. ``target="cython"`` for Brian2).
         On ``"brian2-spiking"``, ``noise_as="membrane"`` with ``neurons_per_unit=M`` sweeps
         each neuron's membrane noise sigma_m (noise inside its transfer, so the test
-        placement is "pre"; see ``docs/biological_noise.md``).
+        placement is "pre"; see ``docs/biological_noise.md``); without it (``noise_as=
+        "count"``) each test sigma is the spike-count noise and sets the population size,
+        so ``neurons_per_unit`` must not be given (ValueError: the sweep would be flat).
 
     Returns
     -------
@@ -622,6 +624,14 @@ def noise_preference(spec: CTRNNSpec, env: str | gym.Env, sigmas: np.ndarray, *,
     if backend == "brian2-spiking":
         check_backend_options(backend, options)
     membrane = backend == "brian2-spiking" and options.get("noise_as") == "membrane"
+    if backend == "brian2-spiking" and not membrane and options.get("neurons_per_unit") is not None:
+        # spike-count noise is set by the population size: with M given, the test sigma
+        # would change nothing and the curve would be flat
+        raise ValueError("noise_preference on 'brian2-spiking' with neurons_per_unit given "
+                         "needs noise_as='membrane' (the swept sigma is then each neuron's "
+                         "membrane noise); with noise_as='count' the swept sigma sets the "
+                         "spike-count noise through the population size, so leave "
+                         "neurons_per_unit out")
     if membrane and placement is None and noise is None:
         placement = "pre"  # membrane noise is noise inside each neuron's f, whatever the training
     n_trials = check_int(n_trials, "n_trials", 1)
