@@ -22,7 +22,7 @@ from ...core.units import unit_error
 from ...core.validation import check_inputs, check_int
 
 __all__ = ["IsolatedNeuronGroup", "IsolatedSynapses", "TrialBatchedObject", "block_indices",
-           "codegen_target", "is_standalone_device", "padded_rows"]
+           "check_external_input", "codegen_target", "is_standalone_device", "padded_rows"]
 
 
 class _OwnNamesOnly:
@@ -61,6 +61,30 @@ class IsolatedSynapses(_OwnNamesOnly, Synapses):
 
     Takes exactly the arguments of ``Synapses`` (see :class:`IsolatedNeuronGroup`).
     """
+
+
+def check_external_input(inputs, name):
+    """Raise ValueError unless ``inputs.u`` (an ``input_source="external"`` input group) is
+    linked to a state variable of a user's group.
+
+    Parameters
+    ----------
+    inputs : NeuronGroup
+        The object's input group.
+    name : str
+        The object's name, for the message.
+    """
+    from brian2.core.variables import Subexpression
+
+    if "u" not in inputs.variables:
+        raise ValueError(f"{name}.inputs.u is not linked (input_source='external')"
+                         ": set rnn.inputs.u = linked_var(group, variable, index=...) "
+                         "before running")
+    if isinstance(inputs.variables["u"], Subexpression):
+        raise ValueError(f"{name}.inputs.u must be linked to a state variable, "
+                         "not to a subexpression (Brian2 would resolve its names in "
+                         "the input group): give the driver a state variable, e.g. "
+                         "'r : 1' set by run_regularly(..., when='start')")
 
 
 def is_standalone_device():
