@@ -617,3 +617,26 @@ def test_noise_the_equations_cannot_take_is_refused(make_spec, built, assigned, 
     with pytest.raises(ValueError, match=word):
         rnn.noise = assigned
     assert rnn.noise is built
+
+
+def test_state_monitor_records_the_states_of_simulate(make_spec):
+    """``rnn.state_monitor("h")`` (slot ``end``) gives ``states[t]`` at index t, equal to
+    ``simulate`` with noise on; a default StateMonitor (slot ``start``) is one step behind:
+    its index t holds states[t-1] (h0 at t = 0) -- what the README warns about."""
+    spec = make_spec(5, 2, 2, noise=Noise("pre", 0.5), seed=1)
+    T, B = 8, 2
+    inputs = np.random.default_rng(4).normal(size=(T, B, 2))
+    rnn = RateCTRNN(spec, B)
+    rnn.set_inputs(inputs)
+    mon_h, mon_z = rnn.state_monitor("h"), rnn.state_monitor("z")
+    default = b2.StateMonitor(rnn.hidden, "h", record=True)
+    b2.seed(6)
+    b2.Network(rnn, mon_h, mon_z, default).run(T * spec.dt)
+    ref = simulate(spec, inputs, backend="numpy", seed=6)
+    np.testing.assert_allclose(rnn.trial_view(mon_h, "h"), ref.states, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(rnn.trial_view(mon_z, "z"), ref.outputs, atol=1e-12, rtol=0)
+    lagged = rnn.trial_view(default, "h")
+    np.testing.assert_allclose(lagged[1:], ref.states[:-1], atol=1e-12, rtol=0)
+    np.testing.assert_allclose(lagged[0], np.tile(spec.h0, (B, 1)), atol=0, rtol=0)
+    with pytest.raises(ValueError, match="variable must be a variable of"):
+        rnn.state_monitor("v")

@@ -281,6 +281,36 @@ class RateCTRNN(TrialBatchedObject):
             np.matmul(u[min(max(k, 0), len(u) - 1)], self._w_in_t, out=i_in)
 
     # --- user API ----------------------------------------------------------------------
+    def state_monitor(self, variable="h", name="statemonitor*"):
+        """A ``StateMonitor`` that records ``states[t]`` (or ``outputs[t]``) at index t.
+
+        ``StateMonitor(rnn.hidden, "h", record=True)`` with Brian2's default slot
+        (``when="start"``) records h *before* each step: index t holds the state after
+        t - 1 steps (``h0`` at t = 0), one step behind ``simulate``'s ``states[t]``. This
+        monitor records every neuron in slot ``end``, after the step and the readout, on
+        this object's clock, so ``rnn.trial_view(mon, variable)[t]`` is the state (or
+        output) after consuming ``inputs[t]``.
+
+        Parameters
+        ----------
+        variable : str
+            A variable of the hidden group (``"h"``, ``"a"``, ``"I_rec"``, ...) or ``"z"``
+            of the readout group.
+        name : str
+            The monitor's name.
+
+        Returns
+        -------
+        brian2.StateMonitor
+            Not yet in any network: add it to yours beside this object.
+        """
+        group = self.readout if variable == "z" else self.hidden
+        if group is None or not isinstance(variable, str) or variable not in group.variables:
+            raise ValueError(f"variable must be a variable of {self.name}.hidden or 'z' of its "
+                             f"readout group, got {variable!r}")
+        return brian2.StateMonitor(group, variable, record=True, when="end", clock=self.clock,
+                                   name=name)
+
     def set_inputs(self, inputs, start=None):
         """Feed ``inputs`` from time ``start`` on (one row per step of ``spec.dt``).
 
