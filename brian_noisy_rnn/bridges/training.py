@@ -343,8 +343,8 @@ class TrainConfig(_BuildableSettings):
     n_hidden : int >= 1
         Number of hidden units.
     noise : Noise
-        The training noise (:class:`~brian_noisy_rnn.Noise`; ``Noise("none")`` for none); it
-        becomes ``spec.noise`` of the result.
+        The training noise (:class:`~brian_noisy_rnn.Noise`); it becomes ``spec.noise`` of
+        the result. Default ``Noise("none")``, as the command line's ``train``.
     seed : int in [0, 2**32)
         Seeds the initial weights, every batch and the training noise.
     activation : str
@@ -386,7 +386,7 @@ class TrainConfig(_BuildableSettings):
     """
 
     n_hidden: int
-    noise: Noise
+    noise: Noise = field(default_factory=lambda: Noise("none"))
     seed: int
     activation: str = "relu"
     tau: Quantity | None = None
