@@ -700,6 +700,7 @@ class _Run:
         fingerprint, probe = _fingerprint(env)
         self.kind = probe.kind
         self.name = tasks_module.task_name(env)
+        self.construction = tasks_module.task_construction(env)
         modules = [_initial_module(c, probe, tau_s, dt_ms) for c in configs]
         self.model = StackedCTRNN(modules).to(self.device)
         self.configs = [_config_dict(self.name, fingerprint, dt_ms, probe, tau_s, c)
@@ -864,6 +865,7 @@ class _Run:
         config = self.configs[s]
         noise = self.members[s].noise
         summary = _summary(config, self.completed, self.elapsed, self.histories[s], noise)
+        summary["task_construction"] = self.construction
         if not self.single:
             summary["ensemble"] = {"members": len(self.members), "index": s}
         return self.model.member_spec(s, noise=noise, metadata={"training": summary})

@@ -559,10 +559,11 @@ def noise_preference(spec: CTRNNSpec, env: str | gym.Env, sigmas: np.ndarray, *,
     spec : CTRNNSpec
         A trained network (its ``noise`` is the training noise, giving the training
         placement and sigma).
-    env : str or TrialEnv
-        A task id (made with the network's ``dt``, as in :func:`~brian_noisy_rnn.evaluate`)
-        or a TrialEnv (e.g. ``brian_noisy_rnn.tasks.make(id, dt=...)``) whose ``dt`` is the
-        network's ``dt``.
+    env : str, dict, TrialEnv or None
+        A task id (made with the network's ``dt``, as in :func:`~brian_noisy_rnn.evaluate`:
+        the training task's id is built as it was trained) or a TrialEnv (e.g.
+        ``brian_noisy_rnn.tasks.make(id, dt=...)``) whose ``dt`` is the network's ``dt``;
+        None: the task the network was trained on.
     sigmas : sequence of float
         Test-noise amplitudes, >= 0 (dimensionless). 0 and the training sigma are always
         added (see :func:`sigma_grid`).

@@ -25,14 +25,15 @@ from __future__ import annotations
 import gymnasium as gym
 from neurogym.core import TrialEnv, TrialWrapper
 
-__all__ = ["BOOKKEEPING_WRAPPERS", "check_batchable", "observation_noise_std",
+__all__ = ["BOOKKEEPING_WRAPPERS", "check_batchable", "is_bookkeeping", "observation_noise_std",
            "step_level_wrappers", "strip_bookkeeping", "trial_generator"]
 
 #: gymnasium wrappers that change nothing a task's trials or observations depend on
 BOOKKEEPING_WRAPPERS = ("OrderEnforcing", "PassiveEnvChecker")
 
 
-def _is_bookkeeping(obj):
+def is_bookkeeping(obj):
+    """True if ``obj`` is one of gymnasium's :data:`BOOKKEEPING_WRAPPERS`."""
     return type(obj).__name__ in BOOKKEEPING_WRAPPERS and type(obj).__module__.startswith("gymnasium")
 
 
@@ -50,7 +51,7 @@ def strip_bookkeeping(env):
         The first object of the wrapper chain, from the outside, that is not a bookkeeping
         wrapper.
     """
-    while _is_bookkeeping(env):
+    while is_bookkeeping(env):
         env = env.env
     return env
 
@@ -141,7 +142,7 @@ def step_level_wrappers(env, *, batchable=False):
             break
         outside = outside and not isinstance(obj, TrialWrapper)
         honoured = batchable and outside and _is_observation_noise(obj)
-        if not isinstance(obj, TrialWrapper) and not _is_bookkeeping(obj) and not honoured:
+        if not isinstance(obj, TrialWrapper) and not is_bookkeeping(obj) and not honoured:
             found.append(type(obj).__name__)
         for child in vars(obj).get("envs", ()) or ():
             found.extend(step_level_wrappers(child))
