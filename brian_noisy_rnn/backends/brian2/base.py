@@ -249,28 +249,42 @@ class TrialBatchedObject(BrianObject):
                              f"n_in={self.spec.n_in}), got {arr.shape}")
         return arr
 
-    def trial_view(self, monitor, variable):
-        """A StateMonitor's recording of one of this object's groups as (T, B, n) trials.
+    def trial_view(self, monitor, variable=None):
+        """A monitor's recording of one of this object's groups as (T, B, n) trials.
 
         Parameters
         ----------
-        monitor : brian2.StateMonitor
-            Records ``variable`` of one of this object's groups (e.g. ``hidden``,
-            ``readout``, ``inputs``, ``units``) with ``record=True`` (every neuron, in order).
-        variable : str
-            The recorded variable, e.g. ``"h"`` or ``"z"``.
+        monitor : brian2.StateMonitor or brian2.SpikeMonitor
+            A StateMonitor recording ``variable`` of one of this object's groups (e.g.
+            ``hidden``, ``readout``, ``inputs``, ``units``) with ``record=True`` (every
+            neuron, in order), or a SpikeMonitor of one of its groups (e.g. a
+            :class:`~brian_noisy_rnn.SpikingRealization`'s ``neurons``).
+        variable : str or None
+            The recorded variable, e.g. ``"h"`` or ``"z"`` (StateMonitor); None for a
+            SpikeMonitor.
 
         Returns
         -------
         float64 array (T, B, n)
-            T recorded time points, B = ``n_trials``, n = neurons per trial of the group
-            (N for ``hidden``, n_out for ``readout``); ``[t, b, i]`` is neuron ``b*n + i`` at
-            ``monitor.t[t]``. Values are in the variable's base unit (all the plugin's
-            variables are dimensionless); a copy.
+            StateMonitor: T recorded time points, B = ``n_trials``, n = neurons per trial of
+            the group (N for ``hidden``, n_out for ``readout``); ``[t, b, i]`` is neuron
+            ``b*n + i`` at ``monitor.t[t]``. Values are in the variable's base unit (all the
+            plugin's variables are dimensionless); a copy. SpikeMonitor: spike counts per
+            network step ``spec.dt`` (step k counts the spikes in ``[k dt, (k+1) dt)``),
+            T = the whole steps run so far; a SpikingRealization's ``neurons`` give
+            (T, B, N, M).
         """
-        if not isinstance(monitor, brian2.StateMonitor):
-            raise TypeError(f"monitor must be a brian2.StateMonitor, got {monitor!r}")
         mine = [obj for obj in self.contained_objects if isinstance(obj, brian2.NeuronGroup)]
+        if isinstance(monitor, brian2.SpikeMonitor):
+            if not any(monitor.source is group for group in mine):
+                raise ValueError(f"monitor must record a group of {self.name!r} (one of "
+                                 f"{[g.name for g in mine]}), not {monitor.source.name!r}")
+            if variable is not None:
+                raise ValueError(f"variable must be None for a SpikeMonitor, got {variable!r}")
+            return self._spike_counts(monitor)
+        if not isinstance(monitor, brian2.StateMonitor):
+            raise TypeError(f"monitor must be a brian2.StateMonitor or SpikeMonitor, got "
+                            f"{monitor!r}")
         if not any(monitor.source is group for group in mine):
             raise ValueError(f"monitor must record a group of {self.name!r} (one of "
                              f"{[g.name for g in mine]}), not {monitor.source.name!r}")
@@ -283,6 +297,20 @@ class TrialBatchedObject(BrianObject):
                              "(StateMonitor(..., record=True))")
         values = np.asarray(monitor.variables[variable].get_value(), dtype=np.float64)
         return values.reshape(len(values), self.n_trials, n_neurons // self.n_trials).copy()
+
+    def _spike_counts(self, monitor):
+        """Spike counts (T, B, n) per network step of a SpikeMonitor of one of the groups."""
+        dt = self.spec.dt_seconds
+        now = float(np.asarray(self.clock.variables["t"].get_value()).item())
+        n_steps = int(np.floor(now / dt + 1e-9))
+        n_neurons = len(monitor.source)
+        t = np.asarray(monitor.variables["t"].get_value(), dtype=np.float64)
+        i = np.asarray(monitor.variables["i"].get_value(), dtype=np.int64)
+        step = np.floor(t / dt + 1e-9).astype(np.int64)
+        keep = step < n_steps
+        counts = np.zeros((n_steps, n_neurons))
+        np.add.at(counts, (step[keep], i[keep]), 1.0)
+        return counts.reshape(n_steps, self.n_trials, n_neurons // self.n_trials)
 
     def _start(self, start):
         """Start time in seconds: ``start``, or the current time of this object's clock."""

@@ -54,6 +54,7 @@ import warnings
 
 import numpy as np
 
+import brian2
 from brian2 import Clock, Hz, linked_var, second
 
 from ...core.activations import get_activation
@@ -499,6 +500,32 @@ class SpikingRealization(TrialBatchedObject):
                 self.neurons.p_max = 0.0
             # OU: the stationary distribution; white: redrawn at the next step's start
             self.neurons.eta = "randn()" if self.membrane_process == "ou" else 0.0
+
+    def trial_view(self, monitor, variable=None):
+        """A monitor's recording as trials; spike counts of ``neurons`` as (T, B, N, M).
+
+        As :meth:`TrialBatchedObject.trial_view
+        <brian_noisy_rnn.backends.brian2.base.TrialBatchedObject.trial_view>`; a SpikeMonitor
+        of :attr:`neurons` gives the spike counts per network step of neuron ``m`` of unit
+        ``i``'s population in trial ``b`` as ``[t, b, i, m]``: float64 array (T, B, N, M),
+        T = the whole network steps run so far.
+
+        Parameters
+        ----------
+        monitor : brian2.StateMonitor or brian2.SpikeMonitor
+            Records one of this object's groups.
+        variable : str or None
+            The recorded variable (StateMonitor); None for a SpikeMonitor.
+
+        Returns
+        -------
+        float64 array (T, B, n) or (T, B, N, M)
+        """
+        out = super().trial_view(monitor, variable)
+        if isinstance(monitor, brian2.SpikeMonitor) and monitor.source is self.neurons:
+            out = out.reshape(out.shape[0], self.n_trials, self.spec.n_hidden,
+                              self.neurons_per_unit)
+        return out
 
     def effective_sigma(self, activity=0.0):
         """sigma of the equivalent ``Noise("post", sigma, process="poisson")`` (Poisson neurons).
