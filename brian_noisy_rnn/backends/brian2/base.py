@@ -298,6 +298,19 @@ class TrialBatchedObject(BrianObject):
         values = np.asarray(monitor.variables[variable].get_value(), dtype=np.float64)
         return values.reshape(len(values), self.n_trials, n_neurons // self.n_trials).copy()
 
+    def before_run(self, run_namespace):
+        """Brian2's hook before a run: with ``input_source="external"``, check that
+        ``inputs.u`` is linked to a state variable (:func:`check_external_input`).
+
+        Parameters
+        ----------
+        run_namespace : dict
+            The run namespace Brian2 passes (the plugin's groups do not use it).
+        """
+        if getattr(self, "input_source", None) == "external":
+            check_external_input(self.inputs, self.name)
+        super().before_run(run_namespace)
+
     def _spike_counts(self, monitor):
         """Spike counts (T, B, n) per network step of a SpikeMonitor of one of the groups."""
         dt = self.spec.dt_seconds

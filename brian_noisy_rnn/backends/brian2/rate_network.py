@@ -42,8 +42,7 @@ from brian2 import NetworkOperation
 from ...core.dynamics import StepRule
 from ...core.noise import as_noise
 from ...core.validation import check_choice
-from .base import (IsolatedNeuronGroup, TrialBatchedObject, check_external_input,
-                   is_standalone_device)
+from .base import IsolatedNeuronGroup, TrialBatchedObject, is_standalone_device
 from .dense import DenseRecurrence
 from .equations import (EXTERNAL_INPUT_EQUATIONS, EXTERNAL_INPUT_READ, OU_UPDATE,
                         READOUT_EQUATIONS, hidden_equations, input_equations)
@@ -228,19 +227,6 @@ class RateCTRNN(TrialBatchedObject):
             objects.append(self.recurrent_operation)
         self.contained_objects.extend(objects)
         self.reset()
-
-    def before_run(self, run_namespace):
-        """Brian2's hook before a run: with ``input_source="external"``, check that
-        ``inputs.u`` is linked to a state variable.
-
-        Parameters
-        ----------
-        run_namespace : dict
-            The run namespace Brian2 passes (the plugin's groups do not use it).
-        """
-        if self.input_source == "external":
-            check_external_input(self.inputs, self.name)
-        super().before_run(run_namespace)
 
     def hidden_arrays(self, *names):
         """(B, N) views of the hidden group's arrays ``names`` (runtime device only).

@@ -61,8 +61,7 @@ from ...core.activations import get_activation
 from ...core.noise import Noise
 from ...core.units import to_seconds
 from ...core.validation import as_dimensionless, check_choice, check_int
-from ..brian2.base import (IsolatedNeuronGroup, IsolatedSynapses, TrialBatchedObject,
-                           check_external_input)
+from ..brian2.base import IsolatedNeuronGroup, IsolatedSynapses, TrialBatchedObject
 from ..brian2.equations import (EXTERNAL_INPUT_EQUATIONS, EXTERNAL_INPUT_READ,
                                 READOUT_EQUATIONS, input_equations)
 from .effective_noise import (check_nonnegative_activation, check_nonnegative_time, check_rate,
@@ -471,19 +470,6 @@ class SpikingRealization(TrialBatchedObject):
         start_s = self._start(start)
         self._new_timed_array(arr.reshape(arr.shape[0], -1))
         self.inputs.t_start = start_s * second
-
-    def before_run(self, run_namespace):
-        """Brian2's hook before a run: with ``input_source="external"``, check that
-        ``inputs.u`` is linked to a state variable (as :class:`~brian_noisy_rnn.RateCTRNN`).
-
-        Parameters
-        ----------
-        run_namespace : dict
-            The run namespace Brian2 passes (the plugin's groups do not use it).
-        """
-        if self.input_source == "external":
-            check_external_input(self.inputs, self.name)
-        super().before_run(run_namespace)
 
     def reset(self):
         """Set ``h`` to ``spec.h0`` in every trial, empty the spike bins, restart the step phase."""
