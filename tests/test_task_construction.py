@@ -102,3 +102,14 @@ def test_cli_uses_the_recorded_task_and_takes_task_keywords(trained, tmp_path, c
         code = main(["evaluate", str(path), "--task", PDM, "--task-kwargs", bad])
         _, err = capsys.readouterr()
         assert code == 2 and "--task-kwargs" in err and message in err, err
+
+
+def test_a_task_that_could_not_be_recorded_falls_back_with_a_warning():
+    """Trained on a task with a keyword that is not JSON data: asking for the training task
+    uses the id's default construction and says so (a TaskMismatchWarning), instead of
+    silently (or failing where the old id-only behaviour worked)."""
+    env = tasks.make("FunctionApproximation-v0", dt=20, function=np.cos)
+    spec = train(env, n_hidden=4, steps=2, batch_size=4, seed=0, progress=False).spec
+    with pytest.warns(TaskMismatchWarning, match=r"could not be recorded.*default keywords"):
+        rebuilt = task_env(spec, None)
+    assert tasks.task_name(rebuilt) == "FunctionApproximation-v0"

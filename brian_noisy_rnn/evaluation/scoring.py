@@ -241,21 +241,31 @@ def task_env(spec, env=None, name="env"):
     TypeError
         If ``env`` is neither a task id nor a (wrapped) NeuroGym TrialEnv.
     ValueError
-        If the task id is unknown, or ``env`` is None and the network records no task, or
-        the recorded construction cannot be rebuilt (the message says what is missing).
+        If the task id is unknown, or ``env`` is None and the network records no task.
+
+    Warns
+    -----
+    TaskMismatchWarning
+        For a task of the training id built otherwise, or when the training task is asked
+        for but part of its construction could not be recorded (e.g. a function as a
+        keyword): the default construction of its id is used then, and the message says so.
     """
     check_spec(spec)
     dt_ms = spec.dt_seconds * 1000.0
     stored = trained_task(spec)
-    if env is None:
-        if stored is None:
-            raise ValueError(f"{name} is required: the network does not record the task it "
-                             "was trained on")
-        return tasks_module.make_from_construction(stored, dt=dt_ms, name=name)
+    if env is None and stored is None:
+        raise ValueError(f"{name} is required: the network does not record the task it "
+                         "was trained on")
     if isinstance(env, dict):
         return tasks_module.make_from_construction(env, dt=dt_ms, name=name)
-    if isinstance(env, str) and stored is not None and env == stored["id"]:
-        return tasks_module.make_from_construction(stored, dt=dt_ms, name=name)
+    if env is None or (isinstance(env, str) and stored is not None and env == stored["id"]):
+        if not stored.get("unrecorded"):
+            return tasks_module.make_from_construction(stored, dt=dt_ms, name=name)
+        warnings.warn(f"{name}: the network was trained on {stored['id']}, but "
+                      f"{'; '.join(stored['unrecorded'])} could not be recorded; using "
+                      f"{stored['id']} with its default keywords (pass the task itself to "
+                      "evaluate on the one trained on)", TaskMismatchWarning, stacklevel=3)
+        env = stored["id"]
     env = tasks_module.as_task(env, dt=dt_ms, name=name)
     if stored is not None and not isinstance(env, str):
         given = tasks_module.task_construction(env)
