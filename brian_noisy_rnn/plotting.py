@@ -109,15 +109,34 @@ def _seed_of(curve):
     return cell.get("seed") if isinstance(cell, dict) else None
 
 
+def _network_of(curve, index):
+    """What identifies the curve's network: its grid seed, else its spec hash, else the
+    curve itself (curves of one network share a colour)."""
+    seed = _seed_of(curve)
+    if seed is not None:
+        return ("seed", seed)
+    return ("spec", curve.spec_hash) if curve.spec_hash else ("curve", index)
+
+
+def _network_name(curve, key):
+    """The default legend name of a curve's network."""
+    if key[0] == "seed":
+        return f"seed {key[1]}"
+    trained = f"trained {curve.train_placement} {curve.sigma_train:g}"
+    return trained + (f", spec {key[1][:7]}" if key[0] == "spec" else "")
+
+
 def plot_noise_preference(curves: NoisePreferenceCurve | Iterable[NoisePreferenceCurve], *,
                           ax: Axes | None = None, relative: bool = False,
                           log_y: bool | str = "auto", title: str | None = None,
-                          legend: bool = True) -> Figure:
+                          legend: bool = True, labels: Iterable[str] | None = None) -> Figure:
     """Draw noise-preference curves on one Axes.
 
     Each curve: mean metric per test sigma with error bars (standard error over trials);
-    colour per seed (network), line style per backend (torch solid, Brian2 dashed); a star
-    at each curve's best sigma; a grey dotted vertical line at each training sigma.
+    colour per network, line style per backend (torch solid, Brian2 dashed); a star at each
+    curve's best sigma; a grey dotted vertical line at each training sigma. A curve's
+    network is its grid seed (curves read from a results database), else its
+    ``spec_hash`` (curves of different networks get different colours).
 
     Parameters
     ----------
@@ -133,7 +152,12 @@ def plot_noise_preference(curves: NoisePreferenceCurve | Iterable[NoisePreferenc
     title : str or None
         Axes title.
     legend : bool
-        Draw a legend (one entry per backend and seed).
+        Draw a legend (one entry per backend and network).
+    labels : sequence of str or None
+        One name per curve (in the order given) for the legend, e.g. ``["trained at 0.5",
+        "trained at 1"]``; each entry reads "<backend>, <label>". Curves with the same
+        label share a colour. None: the network's seed ("seed 2") or its training noise
+        and spec hash ("trained pre 1, spec 3fa2c91").
 
     Returns
     -------
@@ -142,24 +166,29 @@ def plot_noise_preference(curves: NoisePreferenceCurve | Iterable[NoisePreferenc
         ``fig.axes[0]`` for a new figure.
     """
     curves = _check_curves(curves)
+    if labels is not None:
+        labels = list(labels) if not isinstance(labels, str) else None
+        if labels is None or len(labels) != len(curves) \
+                or not all(isinstance(v, str) for v in labels):
+            raise ValueError(f"labels must be a sequence of {len(curves)} strings (one per "
+                             f"curve), got {labels!r}")
     if ax is None:
         ax = new_figure((5, 3.6)).add_subplot()
     else:
         _root_figure(ax, "ax")
     order = {"torch": 0, "brian2": 1}
-    curves = sorted(curves, key=lambda c: (str(_seed_of(c)), order.get(c.backend, 2), c.backend))
-    seeds = []
-    for c in curves:
-        key = _seed_of(c)
-        if key not in seeds:
-            seeds.append(key)
-    colors = [f"C{i % 10}" for i in range(len(seeds))]
-    for c in curves:
+    entries = []  # (network key, legend name, curve)
+    for i, c in enumerate(curves):
+        key = ("label", labels[i]) if labels is not None else _network_of(c, i)
+        entries.append((key, labels[i] if labels is not None else _network_name(c, key), c))
+    entries.sort(key=lambda e: (str(e[0]), order.get(e[2].backend, 2), e[2].backend))
+    networks = list(dict.fromkeys(e[0] for e in entries))
+    single = len(networks) == 1 and labels is None and networks[0][0] == "curve"
+    for key, name, c in entries:
         x = c.sigmas / c.sigma_train if relative and c.sigma_train > 0 else c.sigmas
         style = dict(_BACKEND_STYLE.get(c.backend, _BACKEND_STYLE["numpy"]))
-        color = colors[seeds.index(_seed_of(c))]
-        seed = _seed_of(c)
-        label = f"{c.backend}" + (f", seed {seed}" if seed is not None else "")
+        color = f"C{networks.index(key) % 10}"
+        label = c.backend if single else f"{c.backend}, {name}"
         ax.errorbar(x, c.mean, yerr=c.sem, color=color, capsize=2, label=label, **style)
         best = c.preferred_index
         if best is not None:  # None: no finite point, no preferred sigma

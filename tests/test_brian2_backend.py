@@ -568,3 +568,75 @@ def test_standalone_simulator_reruns_without_rebuilding(make_spec, tmp_path):
     assert isinstance(get_device(), RuntimeDevice)
     with pytest.raises(RuntimeError, match="closed"):
         sim.run(u, seed=1)
+
+
+def _rate_run(spec, inputs, noise_built, noise_set=None, seed=4):
+    """States (T, B, N) of a RateCTRNN built with ``noise_built``, ``noise`` reassigned to
+    ``noise_set`` (if given) before its run."""
+    b2.start_scope()
+    T, B, _ = inputs.shape
+    rnn = RateCTRNN(spec, B, noise=noise_built)
+    if noise_set is not None:
+        rnn.noise = noise_set
+    rnn.set_inputs(inputs)
+    mon = b2.StateMonitor(rnn.hidden, "h", record=True, when="end")
+    b2.seed(seed)
+    b2.Network(rnn, mon).run(T * spec.dt)
+    return rnn, rnn.trial_view(mon, "h")
+
+
+@pytest.mark.parametrize("built, assigned", [
+    (Noise("pre", 1.0), Noise("none")),
+    (Noise("pre", 1.0), Noise("pre", 0.3)),
+    (Noise("post", 0.5), Noise("post", 0.0)),
+    (Noise("pre", 0.4, process="ou", tau_noise=50 * ms),
+     Noise("pre", 0.2, process="ou", tau_noise=30 * ms)),
+])
+def test_assigned_noise_takes_effect(make_spec, built, assigned):
+    """``rnn.noise = ...`` on a built RateCTRNN changes the run (issue 23: it was shown by
+    ``repr`` and ignored): the run equals the numpy reference with the assigned noise and
+    the same seed (exact stream: Brian2 draws one randn() per neuron and step in both)."""
+    spec = make_spec(5, 2, 1, noise=built, seed=2)
+    inputs = np.random.default_rng(3).normal(size=(10, 2, 2))
+    rnn, states = _rate_run(spec, inputs, built, assigned)
+    assert rnn.noise is assigned and repr(assigned) in repr(rnn)
+    ref = simulate(spec, inputs, backend="numpy", noise=assigned, seed=4)
+    np.testing.assert_allclose(states, ref.states, atol=1e-12, rtol=0)
+    old = simulate(spec, inputs, backend="numpy", noise=built, seed=4)
+    assert np.max(np.abs(states - old.states)) > 1e-3
+
+
+@pytest.mark.parametrize("built, assigned, word", [
+    (Noise("none"), Noise("pre", 0.5), "built without noise"),
+    (Noise("pre", 0.5), Noise("post", 0.5), "built with 'pre' noise"),
+    (Noise("pre", 0.5), Noise("pre", 0.5, process="ou", tau_noise=50 * ms), "process"),
+])
+def test_noise_the_equations_cannot_take_is_refused(make_spec, built, assigned, word):
+    spec = make_spec(4, 1, 1, noise=built)
+    rnn = RateCTRNN(spec, 1, noise=built)
+    with pytest.raises(ValueError, match=word):
+        rnn.noise = assigned
+    assert rnn.noise is built
+
+
+def test_state_monitor_records_the_states_of_simulate(make_spec):
+    """``rnn.state_monitor("h")`` (slot ``end``) gives ``states[t]`` at index t, equal to
+    ``simulate`` with noise on; a default StateMonitor (slot ``start``) is one step behind:
+    its index t holds states[t-1] (h0 at t = 0) -- what the README warns about."""
+    spec = make_spec(5, 2, 2, noise=Noise("pre", 0.5), seed=1)
+    T, B = 8, 2
+    inputs = np.random.default_rng(4).normal(size=(T, B, 2))
+    rnn = RateCTRNN(spec, B)
+    rnn.set_inputs(inputs)
+    mon_h, mon_z = rnn.state_monitor("h"), rnn.state_monitor("z")
+    default = b2.StateMonitor(rnn.hidden, "h", record=True)
+    b2.seed(6)
+    b2.Network(rnn, mon_h, mon_z, default).run(T * spec.dt)
+    ref = simulate(spec, inputs, backend="numpy", seed=6)
+    np.testing.assert_allclose(rnn.trial_view(mon_h, "h"), ref.states, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(rnn.trial_view(mon_z, "z"), ref.outputs, atol=1e-12, rtol=0)
+    lagged = rnn.trial_view(default, "h")
+    np.testing.assert_allclose(lagged[1:], ref.states[:-1], atol=1e-12, rtol=0)
+    np.testing.assert_allclose(lagged[0], np.tile(spec.h0, (B, 1)), atol=0, rtol=0)
+    with pytest.raises(ValueError, match="variable must be a variable of"):
+        rnn.state_monitor("v")

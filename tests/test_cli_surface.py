@@ -172,6 +172,10 @@ def test_noise_preference_sweeps_membrane_noise(make_spec, tmp_path, capsys):
     (["--backend", "brian2-spiking", "--noise-as", "membrane", "--neurons-per-unit", "5",
       "--placement", "post"], "--placement must be pre"),
     (["--backend", "brian2-spiking", "--rate-max-hz", "0"], "argument --rate-max-hz"),
+    (["--backend", "brian2-spiking", "--neurons-per-unit", "10"],
+     "--neurons-per-unit in a sweep needs --noise-as membrane"),
+    (["--backend", "brian2-spiking", "--noise-as", "count", "--neurons-per-unit", "10"],
+     "--neurons-per-unit in a sweep needs --noise-as membrane"),
 ])
 def test_noise_preference_bad_spiking_flags(net, capsys, extra, message):
     _, path = net

@@ -9,7 +9,7 @@ import torch
 from brian2 import ms
 from neurogym import wrappers
 
-from brian_noisy_rnn import Noise, tasks
+from brian_noisy_rnn import Noise, evaluate, tasks
 from brian_noisy_rnn.bridges import TorchCTRNN, train
 from brian_noisy_rnn.evaluation import closed_loop, evaluate_per_trial, noise_preference, play
 from brian_noisy_rnn.tasks import metrics
@@ -162,9 +162,11 @@ STEP_LEVEL = {
     "ReactionTime": lambda: wrappers.ReactionTime(_pdm()),
     "Noise": lambda: wrappers.Noise(_pdm(), std_noise=5.0),
 }
+#: the step-level wrappers a batch cannot honour (it honours observation Noise)
+REFUSED = sorted(set(STEP_LEVEL) - {"Noise"})
 
 
-@pytest.mark.parametrize("wrapper", sorted(STEP_LEVEL))
+@pytest.mark.parametrize("wrapper", REFUSED)
 def test_batch_refuses_step_level_wrappers(wrapper):
     env = STEP_LEVEL[wrapper]()
     with pytest.raises(ValueError, match=f"{wrapper}.*closed_loop"):
@@ -273,3 +275,63 @@ def test_dataset_example_runs():
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "closed loop (Brian2)" in out.stdout
+
+
+def test_batch_and_training_honour_observation_noise():
+    """NeuroGym's observation ``Noise`` wrapper (it was refused, issue 23): a batch has the
+    trials of the unwrapped env (same targets and masks) plus N(0, std_noise) on every
+    valid input step, from a stream of the seed of its own; train runs through it. The
+    noise's standard deviation over ~B*T*n_in = 64*~100*3 values is checked to 5% (its
+    relative standard error is 1/sqrt(2 n) < 0.5%); padding steps stay 0."""
+    plain = tasks.batch(_pdm(), 64, seed=3)
+    noisy = tasks.batch(wrappers.Noise(wrappers.Noise(_pdm(), std_noise=3.0), std_noise=4.0),
+                        64, seed=3)
+    np.testing.assert_array_equal(noisy.targets, plain.targets)
+    np.testing.assert_array_equal(noisy.mask, plain.mask)
+    diff = noisy.inputs - plain.inputs
+    valid = np.arange(diff.shape[0])[:, None] < plain.lengths[None, :]
+    assert abs(diff[valid].std() / 5.0 - 1) < 0.05  # sqrt(3**2 + 4**2)
+    assert np.all(diff[~valid] == 0)
+    again = tasks.batch(wrappers.Noise(_pdm(), std_noise=5.0), 64, seed=3)
+    np.testing.assert_array_equal(again.inputs, noisy.inputs)  # same stream of the seed
+    result = train(wrappers.Noise(_pdm(), std_noise=1.0), n_hidden=4, seed=0, steps=2,
+                   batch_size=4, progress=False)
+    assert result.spec.n_in == 3 and result.spec.noise.placement == "none"  # default noise
+
+
+def test_noise_inside_a_trial_wrapper_is_still_refused():
+    """Observation noise under a trial-level wrapper would act on sub-task observations the
+    batch does not see separately: refused, naming it."""
+    env = wrappers.SideBias(wrappers.Noise(_pdm(), std_noise=1.0), probs=[[1.0, 0.0]],
+                            block_dur=1000)
+    with pytest.raises(ValueError, match="Noise"):
+        tasks.batch(env, 2, seed=0)
+
+
+def test_dataset_is_refused_naming_what_to_pass():
+    import neurogym as ngym
+
+    dataset = ngym.Dataset(_pdm(), batch_size=4, seq_len=20)
+    for call in (lambda: tasks.batch(dataset, 2, seed=0),
+                 lambda: train(dataset, n_hidden=4, seed=0, steps=1, progress=False),
+                 lambda: evaluate(_spec_for(_pdm()), dataset, backend="numpy", n_trials=2)):
+        with pytest.raises(TypeError, match=r"neurogym.Dataset.*dataset\.env"):
+            call()
+
+
+def test_train_on_a_fresh_schedule_of_collections_with_env_input():
+    """``ScheduleEnvs(..., env_input=True)`` of NeuroGym collections (themselves
+    ScheduleEnvs): train on a fresh one worked only after a first ``tasks.batch`` (issue 23:
+    tensor size 33 vs 35). Every batch now has the rule inputs, whatever the sub-task the
+    schedule switched to."""
+    from neurogym.utils.scheduler import RandomSchedule
+
+    def schedule():
+        subtasks = [tasks.make("yang19.go-v0", dt=20), tasks.make("yang19.anti-v0", dt=20)]
+        return wrappers.ScheduleEnvs(subtasks, RandomSchedule(2), env_input=True)
+
+    env = schedule()
+    n_in = env.observation_space.shape[0]
+    assert {tasks.batch(env, 4, seed=s).inputs.shape[2] for s in range(4)} == {n_in}
+    result = train(schedule(), n_hidden=4, seed=0, steps=2, batch_size=4, progress=False)
+    assert result.spec.n_in == n_in

@@ -223,3 +223,14 @@ def test_preferred_set_shows_ties_as_ties():
                                sem=np.array([0.0, 0.0, 0.01]),
                                **{**base, "metric": "accuracy", "higher_is_better": True})
     assert tie.preferred_sigma == 0.0 and tie.preferred_set() == (0.0, 1.0)
+
+
+@pytest.mark.parametrize("options", [dict(neurons_per_unit=10),
+                                     dict(neurons_per_unit=10, noise_as="count")])
+def test_spiking_sweep_with_a_fixed_population_needs_membrane_noise(make_spec, env, options):
+    """With ``neurons_per_unit`` given, count noise does not depend on the test sigma: the
+    sweep would be flat (issue 23), so it is refused before anything runs, naming the fix."""
+    spec = make_spec(4, n_in=1, n_out=1, dt=20 * ms, noise=Noise("pre", sigma=1.0), seed=1)
+    with pytest.raises(ValueError, match="noise_as='membrane'"):
+        noise_preference(spec, env, [0.5], backend="brian2-spiking", n_trials=2, seed=0,
+                         **options)

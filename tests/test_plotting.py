@@ -141,3 +141,22 @@ def test_curve_plotter_names_the_plotting_function():
     module, _, function = curves.CURVE_PLOTTER.partition(":")
     assert module == plotting.__name__
     assert getattr(plotting, function) is plot_noise_preference
+
+
+def test_curves_of_different_networks_get_colours_and_names():
+    """Curves of different networks (not from a database: no grid seed) are told apart by
+    their spec hash: distinct colours and one legend entry per network (issue 23: one
+    colour and a legend naming only the backend); ``labels=`` names them."""
+    curves = []
+    for h, st in (("aaaaaaa111", 1.0), ("bbbbbbb222", 0.5)):
+        c = make_curve(sigma_train=st)
+        c.cell, c.spec_hash = None, h
+        curves.append(c)
+    ax = plot_noise_preference(curves).axes[0]
+    colours = {c.get_label(): c.lines[0].get_color() for c in ax.containers}
+    assert set(colours) == {"torch, trained pre 1, spec aaaaaaa", "torch, trained pre 0.5, spec bbbbbbb"}
+    assert len(set(colours.values())) == 2
+    ax = plot_noise_preference(curves, labels=["wide", "narrow"]).axes[0]
+    assert {t.get_text() for t in ax.get_legend().get_texts()} == {"torch, wide", "torch, narrow"}
+    with pytest.raises(ValueError, match="labels must be a sequence of 2 strings"):
+        plot_noise_preference(curves, labels=["one"])

@@ -128,3 +128,39 @@ def test_bad_input(make_spec, kwargs, exc, word):
     inputs = args.pop("inputs")
     with pytest.raises(exc, match=word):
         simulate(spec, inputs, **args)
+
+
+@pytest.mark.parametrize("noise", [Noise("none"), Noise("pre", 0.7), Noise("post", 0.4),
+                                   Noise("post", 0.4, process="poisson"), Noise("state", 0.2)])
+def test_torch_step_by_step_equals_forward(make_spec, noise):
+    """``TorchCTRNN.step(h, u, xi)`` from ``h = None`` reproduces ``forward`` step by step
+    (states and outputs, float64, to 1e-12: the same products in another grouping), and
+    ``forward(inputs, h0=h_k)`` continues a run exactly where it stopped (issue 23: a user's
+    own gym loop)."""
+    spec = make_spec(5, 2, 3, noise=noise, seed=4)
+    model = TorchCTRNN.from_spec(spec)
+    T, B = 9, 3
+    inputs = torch.as_tensor(np.random.default_rng(2).normal(size=(T, B, 2)))
+    xi = torch.as_tensor(standard_normal(5, T, B, 5))
+    with torch.no_grad():
+        outputs, states = model(inputs, xi=xi)
+        h = None
+        for t in range(T):
+            h, z = model.step(h, inputs[t], xi[t])
+            torch.testing.assert_close(h, states[t], atol=1e-12, rtol=0)
+            torch.testing.assert_close(z, outputs[t], atol=1e-12, rtol=0)
+        _, tail = model(inputs[4:], states[3], xi=xi[4:])
+    torch.testing.assert_close(tail, states[4:], atol=1e-12, rtol=0)
+
+
+def test_torch_step_errors(make_spec):
+    model = TorchCTRNN.from_spec(make_spec(4, 2, 1, noise=Noise("pre", 0.5, process="ou",
+                                                                tau_noise=50 * ms)))
+    with pytest.raises(ValueError, match="memoryless"):
+        model.step(None, torch.zeros(2, 2))
+    with pytest.raises(ValueError, match="u must have shape"):
+        model.step(None, torch.zeros(2, 3), noise=Noise("none"))
+    with pytest.raises(ValueError, match="h must have shape"):
+        model.step(torch.zeros(3, 4), torch.zeros(2, 2), noise=Noise("none"))
+    with pytest.raises(ValueError, match="h0 must have shape"):
+        model(torch.zeros(5, 2, 2), torch.zeros(4, 4), noise=Noise("none"))

@@ -262,3 +262,55 @@ def test_usable_in_evaluate_and_noise_preference():
     assert curve.backend == "brian2-spiking" and np.all(np.isfinite(curve.mean))
     # sigma = 0 (a sweep always contains the training sigma 1 too) is the noise-free rate network
     assert curve.mean[0] == pytest.approx(r0["mse"], rel=1e-9)
+
+
+def _spiking_states(spec, inputs, source, **kwargs):
+    """States (T, B, N) of a SpikingRealization fed ``inputs`` through ``set_inputs`` or a
+    user's group (``input_source="external"``, updated at ``start`` of each network step)."""
+    brian2.start_scope()
+    T, B, n_in = inputs.shape
+    brian2.seed(7)  # LIF neurons draw their initial v when built
+    obj = SpikingRealization(spec, 4, 50 * Hz, n_trials=B, substeps=5, input_source=source,
+                             **kwargs)
+    objects = [obj]
+    if source == "external":
+        stim = brian2.TimedArray(inputs.reshape(T, -1), dt=spec.dt)
+        driver = brian2.NeuronGroup(B * n_in, "r : 1", namespace={"stim": stim}, dt=spec.dt)
+        driver.run_regularly("r = stim(t, i)", when="start")
+        obj.inputs.u = brian2.linked_var(driver, "r")
+        objects.append(driver)
+    else:
+        obj.set_inputs(inputs)
+    mon = StateMonitor(obj.units, "h", record=True, dt=spec.dt, when="end")
+    Network(*objects, mon).run(T * spec.dt)
+    return obj, obj.trial_view(mon, "h")
+
+
+@pytest.mark.parametrize("neuron_model", ["poisson", "lif"])
+def test_external_inputs_equal_set_inputs(relu_spec, neuron_model):
+    """``input_source="external"`` (issue 23): a user's group updated at the start of each
+    network step drives the realization exactly as ``set_inputs`` does with the same seed
+    (the driver draws no random numbers, so the spikes are the same: equal to 1e-12)."""
+    inputs = np.random.default_rng(5).normal(size=(8, 2, 2)) + 1
+    _, a = _spiking_states(relu_spec, inputs, "timed_array", neuron_model=neuron_model)
+    obj, b = _spiking_states(relu_spec, inputs, "external", neuron_model=neuron_model)
+    assert np.max(np.abs(a - b)) <= 1e-12 and np.max(np.abs(a)) > 0
+    with pytest.raises(ValueError, match="set_inputs.*input_source='external'"):
+        obj.set_inputs(inputs)
+    with pytest.raises(ValueError, match="input_source"):
+        SpikingRealization(relu_spec, 4, 50 * Hz, input_source="direct")
+
+
+def test_membrane_sigma_can_change_on_a_noisy_realization(relu_spec):
+    """``membrane_sigma`` assigned between runs reaches the neurons' ``sigma_m`` (it was a
+    plain attribute the built neurons never read); a realization built without membrane
+    noise refuses a positive value, naming the fix."""
+    inputs = np.ones((6, 1, 2))
+    obj, _ = _spiking_states(relu_spec, inputs, "timed_array", membrane_sigma=0.5)
+    obj.membrane_sigma = 0.2
+    assert obj.membrane_sigma == 0.2 and np.all(obj.neurons.sigma_m[:] == 0.2)
+    quiet = SpikingRealization(relu_spec, 4, 50 * Hz, substeps=5)
+    quiet.membrane_sigma = 0.0  # nothing to change
+    with pytest.raises(ValueError, match="built without membrane noise"):
+        quiet.membrane_sigma = 0.5
+    assert quiet.membrane_sigma == 0.0

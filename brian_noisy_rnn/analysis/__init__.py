@@ -16,6 +16,9 @@ and offers a remedy:
   replaced by the registered noise-averaged activation ``"relu~0.5"``, which runs on every
   backend); :func:`ensure_activation` creates such activations from their names.
 - :func:`single_neuron_shift` -- the one-unit shift, analytic against simulated, with a plot.
+- :mod:`.spike_statistics` -- Fano factors, ISI CVs, population counts (T, B, N, M) and the
+  free membrane-potential std of a spiking realization; :func:`calibrate_membrane_noise`
+  maps membrane-noise sigma to those numbers and back.
 
 Submodules are imported on first use. The noise averages themselves live in
 :mod:`brian_noisy_rnn.core.noise_averages` (the backends need them); they are re-exported here.
@@ -47,6 +50,12 @@ _LAZY = {
     "SingleNeuronShift": ".single_neuron",
     "single_neuron_shift": ".single_neuron",
     "single_neuron_spec": ".single_neuron",
+    "fano_factor": ".spike_statistics",
+    "isi_cv": ".spike_statistics",
+    "population_counts": ".spike_statistics",
+    "free_membrane_std": ".spike_statistics",
+    "MembraneNoiseCalibration": ".membrane_calibration",
+    "calibrate_membrane_noise": ".membrane_calibration",
     "NetworkShiftReport": ".report",
     "network_shift_report": ".report",
     "NoiseDependence": ".noise_dependence",

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from ..core.activations import get_activation
-from ..core.dynamics import StepRule, rollout, standard_normal, torch_ops
+from ..core.dynamics import StepRule, next_noise_sample, rollout, standard_normal, torch_ops
+from ..core.dynamics import step as dynamics_step
 from ..core.noise import Noise, as_noise
 from ..core.spec import CTRNNSpec, NetworkShape, check_spec
 from ..core.units import check_time_constants, from_seconds
@@ -94,8 +95,8 @@ class TorchCTRNN(NetworkShape, nn.Module):
         self.b_out = nn.Parameter(torch.zeros(n_out, dtype=dtype))
         self.register_buffer("h0", torch.zeros(n_hidden, dtype=dtype))
 
-    def forward(self, inputs: torch.Tensor | np.ndarray, *, noise: Noise | None = None,
-                xi: torch.Tensor | None = None,
+    def forward(self, inputs: torch.Tensor | np.ndarray, h0: torch.Tensor | None = None, *,
+                noise: Noise | None = None, xi: torch.Tensor | None = None,
                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Run the network.
 
@@ -105,6 +106,9 @@ class TorchCTRNN(NetworkShape, nn.Module):
             Any floating dtype; cast to the module's dtype (e.g. float32 batches of
             ``neurogym.Dataset`` run on a float64 module from :meth:`from_spec`), on the
             parameters' device.
+        h0 : tensor or float array (B, N) or (N,), or None
+            Initial state (e.g. the last state of an earlier call, to continue a run);
+            None: the module's ``h0`` in every trial.
         noise : Noise or None
             Overrides the module's noise (e.g. at test time); None: the module's.
         xi : tensor (T, B, N) or None
@@ -128,7 +132,68 @@ class TorchCTRNN(NetworkShape, nn.Module):
             xi = torch.randn((inputs.shape[0], inputs.shape[1], self.n_hidden),
                              generator=generator, dtype=inputs.dtype, device=inputs.device)
         params = {k: getattr(self, k) for k in (*_PARAMS, "h0")}
-        return rollout(params, inputs, rule, self.activation, torch_ops(), xi=xi)
+        if h0 is not None:
+            h0 = self._as_state_tensor(h0, inputs.shape[1], "h0")
+        return rollout(params, inputs, rule, self.activation, torch_ops(), xi=xi, h0=h0)
+
+    def step(self, h: torch.Tensor | None, u: torch.Tensor | np.ndarray,
+             xi: torch.Tensor | None = None, *, noise: Noise | None = None,
+             generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step of the network, for a loop of one's own (e.g. stepping a gym env).
+
+        ``h, z = net.step(h, u_t, xi_t)`` for t = 0, 1, ... from ``h = None`` gives
+        ``states[t]`` and ``outputs[t]`` of :meth:`forward` with ``xi[t]``.
+
+        Parameters
+        ----------
+        h : tensor (B, N) or None
+            The state before the step; None: the module's ``h0`` in every trial.
+        u : tensor or float array (B, n_in)
+            This step's inputs (cast like :meth:`forward`'s).
+        xi : tensor (B, N) or None
+            This step's standard normal draws; None draws them (with ``generator``).
+        noise : Noise or None
+            Overrides the module's noise; None: the module's. Its process must be memoryless
+            ("white" or "poisson": an OU sample depends on the previous step's, so run OU
+            noise with :meth:`forward`).
+        generator : torch.Generator or None
+            For the draws when ``xi`` is None.
+
+        Returns
+        -------
+        h : tensor (B, N)
+            The state after the step.
+        z : tensor (B, n_out)
+            The output ``w_out h + b_out`` of that state.
+        """
+        u = self._as_input_tensor(u)
+        if u.ndim != 2 or u.shape[1] != self.n_in:
+            raise ValueError(f"u must have shape (B, n_in={self.n_in}), got {tuple(u.shape)}")
+        h = self._as_state_tensor(self.h0 if h is None else h, u.shape[0], "h")
+        noise = self.noise if noise is None else as_noise(noise)
+        rule = StepRule.from_settings(self.dt_seconds, self.tau_seconds, self.n_hidden, noise)
+        n = None
+        if rule.active:
+            if rule.process == "ou":
+                raise ValueError("noise: step needs a memoryless process ('white' or "
+                                 "'poisson'); OU noise carries its sample from step to step, "
+                                 "run it with forward(inputs, h0=...)")
+            if xi is None:
+                xi = torch.randn(h.shape, generator=generator, dtype=h.dtype, device=h.device)
+            sigma = torch.as_tensor(rule.sigma, dtype=h.dtype, device=h.device)
+            n = next_noise_sample(None, xi, sigma, rule, first=True)
+        a = h @ self.w_rec.T + (u @ self.w_in.T + self.b)
+        h = dynamics_step(h, a, n, rule, get_activation(self.activation).torch, torch_ops())
+        return h, h @ self.w_out.T + self.b_out
+
+    def _as_state_tensor(self, h, n_trials, name):
+        """``h`` ((B, N) or (N,)) as a (B, N) tensor of the module's dtype and device."""
+        h = torch.as_tensor(h if isinstance(h, torch.Tensor) else np.asarray(h))
+        h = h.to(dtype=self.w_in.dtype, device=self.w_in.device)
+        if h.shape not in ((self.n_hidden,), (n_trials, self.n_hidden)):
+            raise ValueError(f"{name} must have shape (B={n_trials}, N={self.n_hidden}) or "
+                             f"(N,), got {tuple(h.shape)}")
+        return h.expand(n_trials, self.n_hidden)
 
     def _as_input_tensor(self, inputs):
         if not isinstance(inputs, torch.Tensor):

@@ -343,8 +343,8 @@ class TrainConfig(_BuildableSettings):
     n_hidden : int >= 1
         Number of hidden units.
     noise : Noise
-        The training noise (:class:`~brian_noisy_rnn.Noise`; ``Noise("none")`` for none); it
-        becomes ``spec.noise`` of the result.
+        The training noise (:class:`~brian_noisy_rnn.Noise`); it becomes ``spec.noise`` of
+        the result. Default ``Noise("none")``, as the command line's ``train``.
     seed : int in [0, 2**32)
         Seeds the initial weights, every batch and the training noise.
     activation : str
@@ -392,7 +392,7 @@ class TrainConfig(_BuildableSettings):
     """
 
     n_hidden: int
-    noise: Noise
+    noise: Noise = field(default_factory=lambda: Noise("none"))
     seed: int
     activation: str = "relu"
     tau: Quantity | None = None
@@ -710,6 +710,7 @@ class _Run:
         self.kind = probe.kind
         self.loss = task_metrics_module.check_loss(shared.loss, probe.kind)
         self.name = tasks_module.task_name(env)
+        self.construction = tasks_module.task_construction(env)
         modules = [_initial_module(c, probe, tau_s, dt_ms) for c in configs]
         self.model = StackedCTRNN(modules).to(self.device)
         self.configs = [_config_dict(self.name, fingerprint, dt_ms, probe, tau_s, c)
@@ -874,6 +875,7 @@ class _Run:
         config = self.configs[s]
         noise = self.members[s].noise
         summary = _summary(config, self.completed, self.elapsed, self.histories[s], noise)
+        summary["task_construction"] = self.construction
         if not self.single:
             summary["ensemble"] = {"members": len(self.members), "index": s}
         return self.model.member_spec(s, noise=noise, metadata={"training": summary})

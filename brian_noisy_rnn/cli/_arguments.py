@@ -174,13 +174,68 @@ def noise_from_args(args, base=None):
     return Noise(placement, sigma, process=process, tau_noise=tau_noise)
 
 
-def task_from_args(args, spec, spec_path):
-    """The task id: ``--task``, else the one the network was trained on (its metadata).
+def add_task_kwargs_argument(parser):
+    """Add ``--task-kwargs JSON``: keywords of the task's constructor.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser (it also has ``--task``).
+    """
+    parser.add_argument(
+        "--task-kwargs", default=None, metavar="JSON",
+        help="keywords of the task's constructor as a JSON object, e.g. "
+             "'{\"sigma\": 0.5, \"timing\": {\"stimulus\": 500}}' (dt comes from --dt-ms or "
+             "the network; a network remembers the keywords it was trained with)")
+
+
+def task_kwargs_from_args(args):
+    """The ``--task-kwargs`` JSON object as a dict ({} if not given).
 
     Parameters
     ----------
     args : argparse.Namespace
-        With ``task`` (str or None).
+        With ``task_kwargs`` (str or None).
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ValueError
+        Naming ``--task-kwargs`` for text that is not a JSON object, or one that sets dt.
+    """
+    import json
+
+    text = getattr(args, "task_kwargs", None)
+    if text is None:
+        return {}
+    try:
+        kwargs = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"--task-kwargs must be a JSON object such as '{{\"sigma\": 0.5}}' "
+                         f"({err}), got {text!r}") from None
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"--task-kwargs must be a JSON object (keyword: value), got {text!r}")
+    if "dt" in kwargs:
+        raise ValueError("--task-kwargs must not set dt: it is --dt-ms when training, and the "
+                         "network's dt when evaluating")
+    return kwargs
+
+
+def task_from_args(args, spec, spec_path):
+    """The task: ``--task`` (with ``--task-kwargs``), else the one the network was trained on.
+
+    The training task is rebuilt as it was trained (its keywords and wrappers, recorded in
+    the network's metadata); ``--task`` with the training task's id and no
+    ``--task-kwargs`` is that task too. A task given with other keywords than the
+    training task's warns (:class:`~brian_noisy_rnn.evaluation.scoring.TaskMismatchWarning`).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        With ``task`` (str or None) and optionally ``task_kwargs`` (JSON text or None).
     spec : CTRNNSpec
         The loaded network.
     spec_path : str
@@ -188,17 +243,26 @@ def task_from_args(args, spec, spec_path):
 
     Returns
     -------
-    str
+    str or TrialEnv
+        A task id, or the task built with ``--task-kwargs`` and the network's dt.
 
     Raises
     ------
     ValueError
         Naming ``--task`` when neither is known.
     """
+    kwargs = task_kwargs_from_args(args)
     task = args.task or spec.metadata.get("training", {}).get("task")
     if not task:
         raise ValueError(f"--task is required: {spec_path!r} does not record the task it was "
                          "trained on")
+    if kwargs:
+        if not args.task:
+            raise ValueError("--task-kwargs needs --task (without them the network's own "
+                             "training task is used, keywords included)")
+        from ..tasks import make
+
+        return make(task, dt=spec.dt_seconds * 1000.0, **kwargs)
     return task
 
 

@@ -5,7 +5,8 @@ import time
 import numpy as np
 
 from . import _types
-from ._arguments import add_noise_arguments, noise_from_args, target_options, task_from_args
+from ._arguments import (add_noise_arguments, add_task_kwargs_argument, noise_from_args,
+                         target_options, task_from_args)
 from ._json import json_dumps
 
 
@@ -25,7 +26,9 @@ def add_parser(sub):
                     "over trials).")
     p.add_argument("spec", help="spec .npz file (e.g. written by brian-noisy-rnn train)")
     p.add_argument("--task", default=None,
-                   help="task id (default: the task the network was trained on, from its metadata)")
+                   help="task id (default: the task the network was trained on, rebuilt with "
+                        "the keywords and wrappers it was trained with, from its metadata)")
+    add_task_kwargs_argument(p)
     p.add_argument("--backend", default="torch",
                    help="numpy, torch, brian2 or brian2-spiking (default: %(default)s)")
     p.add_argument("--target", default=None,
@@ -53,13 +56,13 @@ def run(args):
     from ..evaluation.scoring import evaluate_per_trial
     from ..backends.simulation import check_backend
     from ..core.spec import CTRNNSpec
-    from ..tasks import make
+    from ..tasks import task_name
 
     check_backend(args.backend)
     spec = CTRNNSpec.load(args.spec)
-    task = task_from_args(args, spec, args.spec)
+    env = task_from_args(args, spec, args.spec)
+    task = env if isinstance(env, str) else task_name(env)
     noise = noise_from_args(args, base=spec.noise)
-    env = make(task, dt=spec.dt_seconds * 1000.0)
     options = target_options(args)
     t0 = time.perf_counter()
     res = evaluate_per_trial(spec, env, backend=args.backend, noise=noise,

@@ -17,7 +17,8 @@ import numpy as np
 
 from . import _types
 from ._json import json_dumps
-from ._arguments import add_deprecated_alias, csv_list, target_options, task_from_args
+from ._arguments import (add_deprecated_alias, add_task_kwargs_argument, csv_list,
+                         target_options, task_from_args)
 
 #: file names written into ``--out DIR``
 OUT_FILES = {"json": "noise_preference.json", "csv": "noise_preference.csv",
@@ -51,7 +52,9 @@ def add_parser(sub):
                    help="the spec file, as an option")
     p.add_argument("--task", default=None,
                    help="task id, made with the network's dt (default: the task the network "
-                        "was trained on, from its metadata)")
+                        "was trained on, rebuilt with the keywords and wrappers it was trained "
+                        "with, from its metadata)")
+    add_task_kwargs_argument(p)
     p.add_argument("--sigmas", default=None,
                    help="comma-separated test sigmas >= 0, e.g. 0,0.5,1; 0 and the training "
                         "sigma are always added (default: 9 sigmas from 0 to twice the "
@@ -241,6 +244,11 @@ def run(args):
     if args.n_trials < 1:
         raise ValueError(f"--n-trials must be >= 1, got {args.n_trials}")
     options = {**target_options(args), **spiking_options(args)}
+    if "neurons_per_unit" in options and options.get("noise_as") != "membrane":
+        raise ValueError("--neurons-per-unit in a sweep needs --noise-as membrane (the swept "
+                         "sigma is then each neuron's membrane noise); with --noise-as count "
+                         "the swept sigma sets the population size, so leave "
+                         "--neurons-per-unit out")
     files = _targets(args)
     spec = CTRNNSpec.load(spec_path)
     task = task_from_args(args, spec, spec_path)

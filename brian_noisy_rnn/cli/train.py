@@ -3,7 +3,8 @@
 import os
 
 from . import _types
-from ._arguments import add_noise_arguments, noise_from_args
+from ._arguments import (add_noise_arguments, add_task_kwargs_argument, noise_from_args,
+                         task_kwargs_from_args)
 from ._json import json_dumps
 
 __all__ = ["add_parser", "run"]
@@ -24,6 +25,7 @@ def add_parser(sub):
                     "spec .npz file. Progress is checkpointed: after Ctrl-C or a crash, the same "
                     "command resumes where training stopped.")
     p.add_argument("--task", required=True, help="task id (see: brian-noisy-rnn tasks)")
+    add_task_kwargs_argument(p)
     add_noise_arguments(p, "none")
     p.add_argument("--activation", default="relu", help="activation function (default: %(default)s)")
     p.add_argument("--n-hidden", type=_types.int1, default=32, help="hidden units (default: %(default)s)")
@@ -82,7 +84,7 @@ def run(args):
         check_writable(checkpoint, "--checkpoint")
         check_distinct({"--out": args.out, "--checkpoint": checkpoint})
     noise = noise_from_args(args)
-    env = make(args.task, dt=args.dt_ms)
+    env = make(args.task, dt=args.dt_ms, **task_kwargs_from_args(args))
     from ..bridges.training import train
 
     try:

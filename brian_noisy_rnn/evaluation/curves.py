@@ -585,10 +585,11 @@ def noise_preference(spec: CTRNNSpec, env: str | gym.Env, sigmas: np.ndarray, *,
     spec : CTRNNSpec
         A trained network (its ``noise`` is the training noise, giving the training
         placement and sigma).
-    env : str or TrialEnv
-        A task id (made with the network's ``dt``, as in :func:`~brian_noisy_rnn.evaluate`)
-        or a TrialEnv (e.g. ``brian_noisy_rnn.tasks.make(id, dt=...)``) whose ``dt`` is the
-        network's ``dt``.
+    env : str, dict, TrialEnv or None
+        A task id (made with the network's ``dt``, as in :func:`~brian_noisy_rnn.evaluate`:
+        the training task's id is built as it was trained) or a TrialEnv (e.g.
+        ``brian_noisy_rnn.tasks.make(id, dt=...)``) whose ``dt`` is the network's ``dt``;
+        None: the task the network was trained on.
     sigmas : sequence of float
         Test-noise amplitudes, >= 0 (dimensionless). 0 and the training sigma are always
         added (see :func:`sigma_grid`).
@@ -621,7 +622,9 @@ def noise_preference(spec: CTRNNSpec, env: str | gym.Env, sigmas: np.ndarray, *,
         Passed to :func:`~brian_noisy_rnn.simulate` (e.g. ``target="cython"`` for Brian2).
         On ``"brian2-spiking"``, ``noise_as="membrane"`` with ``neurons_per_unit=M`` sweeps
         each neuron's membrane noise sigma_m (noise inside its transfer, so the test
-        placement is "pre"; see ``docs/biological_noise.md``).
+        placement is "pre"; see ``docs/biological_noise.md``); without it (``noise_as=
+        "count"``) each test sigma is the spike-count noise and sets the population size,
+        so ``neurons_per_unit`` must not be given (ValueError: the sweep would be flat).
 
     Returns
     -------
@@ -648,6 +651,14 @@ def noise_preference(spec: CTRNNSpec, env: str | gym.Env, sigmas: np.ndarray, *,
     if backend == "brian2-spiking":
         check_backend_options(backend, options)
     membrane = backend == "brian2-spiking" and options.get("noise_as") == "membrane"
+    if backend == "brian2-spiking" and not membrane and options.get("neurons_per_unit") is not None:
+        # spike-count noise is set by the population size: with M given, the test sigma
+        # would change nothing and the curve would be flat
+        raise ValueError("noise_preference on 'brian2-spiking' with neurons_per_unit given "
+                         "needs noise_as='membrane' (the swept sigma is then each neuron's "
+                         "membrane noise); with noise_as='count' the swept sigma sets the "
+                         "spike-count noise through the population size, so leave "
+                         "neurons_per_unit out")
     if membrane and placement is None and noise is None:
         placement = "pre"  # membrane noise is noise inside each neuron's f, whatever the training
     n_trials = check_int(n_trials, "n_trials", 1)

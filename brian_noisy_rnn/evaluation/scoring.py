@@ -10,6 +10,7 @@ are not blurred by trial sampling).
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,8 +28,8 @@ from ..core.validation import check_int
 if TYPE_CHECKING:
     import gymnasium as gym
 
-__all__ = ["EvaluationResult", "check_spec_for_task", "evaluate", "evaluate_per_trial",
-           "finite_mean_sem", "noise_seed", "task_env"]
+__all__ = ["EvaluationResult", "TaskMismatchWarning", "check_spec_for_task", "evaluate",
+           "evaluate_per_trial", "finite_mean_sem", "noise_seed", "task_env", "trained_task"]
 
 
 def noise_seed(seed):
@@ -178,7 +179,37 @@ def check_spec_for_task(spec, env, name="spec"):
     return probe
 
 
-def task_env(spec, env, name="env"):
+class TaskMismatchWarning(UserWarning):
+    """A network is evaluated on its training task's id built another way (other keywords or
+    wrappers) than it was trained on; the message names the differences."""
+
+
+def trained_task(spec):
+    """How the task ``spec`` was trained on was built, from its training metadata.
+
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        A network (e.g. from :func:`~brian_noisy_rnn.bridges.train`).
+
+    Returns
+    -------
+    dict or None
+        ``spec.metadata["training"]["task_construction"]`` (see
+        :func:`brian_noisy_rnn.tasks.task_construction`); for networks saved before it was
+        recorded, the task id with its default keywords; None if no task is recorded.
+    """
+    training = spec.metadata.get("training", {}) if isinstance(spec.metadata, dict) else {}
+    stored = training.get("task_construction")
+    if isinstance(stored, dict) and isinstance(stored.get("id"), str):
+        return stored
+    task = training.get("task")
+    if isinstance(task, str) and task:
+        return {"id": task, "kwargs": {}, "wrappers": [], "unrecorded": []}
+    return None
+
+
+def task_env(spec, env=None, name="env"):
     """The task ``env`` names, made with ``spec``'s time step, or ``env`` itself.
 
     The one way every function that takes a task (:func:`evaluate`,
@@ -189,9 +220,14 @@ def task_env(spec, env, name="env"):
     ----------
     spec : CTRNNSpec
         The network; a task id is made with its ``dt`` (in ms, NeuroGym's unit).
-    env : str or TrialEnv
-        A task id (see :func:`brian_noisy_rnn.tasks.list_tasks`) or a NeuroGym
-        ``TrialEnv`` (or wrapper), returned unchanged.
+    env : str, dict, TrialEnv or None
+        A task id (see :func:`brian_noisy_rnn.tasks.list_tasks`): the id of the task the
+        network was trained on is built as it was trained (keywords and wrappers recorded
+        in its metadata, :func:`trained_task`), another id with its default keywords. A
+        dict from :func:`brian_noisy_rnn.tasks.task_construction` is built as it says. A
+        NeuroGym ``TrialEnv`` (or wrapper) is returned unchanged; if it is the training
+        task's id built another way, a :class:`TaskMismatchWarning` names the differences.
+        None: the task the network was trained on.
     name : str
         The argument's name in error messages.
 
@@ -205,10 +241,41 @@ def task_env(spec, env, name="env"):
     TypeError
         If ``env`` is neither a task id nor a (wrapped) NeuroGym TrialEnv.
     ValueError
-        If the task id is unknown.
+        If the task id is unknown, or ``env`` is None and the network records no task.
+
+    Warns
+    -----
+    TaskMismatchWarning
+        For a task of the training id built otherwise, or when the training task is asked
+        for but part of its construction could not be recorded (e.g. a function as a
+        keyword): the default construction of its id is used then, and the message says so.
     """
     check_spec(spec)
-    return tasks_module.as_task(env, dt=spec.dt_seconds * 1000.0, name=name)
+    dt_ms = spec.dt_seconds * 1000.0
+    stored = trained_task(spec)
+    if env is None and stored is None:
+        raise ValueError(f"{name} is required: the network does not record the task it "
+                         "was trained on")
+    if isinstance(env, dict):
+        return tasks_module.make_from_construction(env, dt=dt_ms, name=name)
+    if env is None or (isinstance(env, str) and stored is not None and env == stored["id"]):
+        if not stored.get("unrecorded"):
+            return tasks_module.make_from_construction(stored, dt=dt_ms, name=name)
+        warnings.warn(f"{name}: the network was trained on {stored['id']}, but "
+                      f"{'; '.join(stored['unrecorded'])} could not be recorded; using "
+                      f"{stored['id']} with its default keywords (pass the task itself to "
+                      "evaluate on the one trained on)", TaskMismatchWarning, stacklevel=3)
+        env = stored["id"]
+    env = tasks_module.as_task(env, dt=dt_ms, name=name)
+    if stored is not None and not isinstance(env, str):
+        given = tasks_module.task_construction(env)
+        differences = [] if given["unrecorded"] else \
+            tasks_module.construction_differences(given, stored)
+        if differences:
+            warnings.warn(f"{name} is {stored['id']} built otherwise than the network was "
+                          f"trained on: {'; '.join(differences)} (pass {name}=None or the id "
+                          "to use the training task)", TaskMismatchWarning, stacklevel=3)
+    return env
 
 
 def _resolve(spec, env, backend, noise, n_trials, seed):
@@ -238,7 +305,7 @@ def evaluate_per_trial(spec: CTRNNSpec, env: str | gym.Env, *, backend: str,
     ----------
     spec : CTRNNSpec
         As in :func:`evaluate`.
-    env : str or TrialEnv
+    env : str, dict, TrialEnv or None
         As in :func:`evaluate`.
     backend : str
         As in :func:`evaluate`.
@@ -286,8 +353,12 @@ def evaluate(spec: CTRNNSpec, env: str | gym.Env, *, backend: str, noise: Noise 
     ----------
     spec : CTRNNSpec
         The network; its n_in, n_out and dt must fit the task.
-    env : str or TrialEnv
-        A task id (made with the spec's dt) or a NeuroGym TrialEnv (e.g. ``tasks.make``).
+    env : str, dict, TrialEnv or None
+        A task id (made with the spec's dt; the id the network was trained on is built as
+        it was trained, keywords and wrappers included), a NeuroGym TrialEnv (e.g.
+        ``tasks.make``; one built otherwise than the training task of the same id warns),
+        a :func:`~brian_noisy_rnn.tasks.task_construction` dict, or None for the task the
+        network was trained on (see :func:`task_env`).
     backend : {"numpy", "torch", "brian2", "brian2-spiking"}
         The simulation backend, see :func:`brian_noisy_rnn.simulate`.
     noise : Noise or None

@@ -34,6 +34,7 @@ except ModuleNotFoundError as exc:
 from ._base import TASK_KINDS, TaskEnv, as_dt_ms, core_of
 from . import metrics, performance, wrappers
 from .batching import TaskBatch, TorchBatch, batch
+from .construction import construction_differences, make_from_construction, task_construction
 from .function_approximation import FunctionApproximation
 from .maze_navigation import ClosedLoopMazeNavigation, MazeNavigation, generate_maze
 from .multitask import YANG19_TASKS, Yang19Multitask
@@ -60,6 +61,7 @@ __all__ = [
     "as_task",
     "core_of",
     "batch",
+    "construction_differences",
     "copy_env",
     "generate_maze",
     "list_tasks",
@@ -67,6 +69,8 @@ __all__ = [
     "performance",
     "wrappers",
     "make",
+    "make_from_construction",
     "sample_task",
+    "task_construction",
     "task_name",
 ]

@@ -463,6 +463,27 @@ def _defines(obj, attr):
     return any(attr in vars(c) for c in type(obj).__mro__ if c not in (gym.Wrapper, gym.Env, object))
 
 
+def check_dataset_free(env, name="env"):
+    """Raise TypeError naming ``name`` if ``env`` is a ``neurogym.Dataset``.
+
+    A Dataset cuts fixed windows through concatenated trials, without loss masks and
+    sometimes without any decision period; this package's batches are whole trials with
+    masks, made from the environment itself. The message says what to pass instead.
+
+    Parameters
+    ----------
+    env : object
+        The argument to check.
+    name : str
+        The argument named in the message.
+    """
+    if type(env).__name__ == "Dataset" and type(env).__module__.startswith("neurogym"):
+        raise TypeError(f"{name} is a neurogym.Dataset (fixed windows through concatenated "
+                        "trials, without masks); pass its environment instead, e.g. "
+                        f"train(dataset.env, batch_size=dataset.batch_size, ...): batches of "
+                        "whole trials with loss masks are made from it")
+
+
 def core_of(env, name="env"):
     """The TrialEnv under ``env``'s wrappers (TypeError naming ``name`` if there is none).
 
@@ -478,6 +499,7 @@ def core_of(env, name="env"):
     neurogym.core.TrialEnv
         ``env.unwrapped``.
     """
+    check_dataset_free(env, name)
     core = getattr(env, "unwrapped", None)
     if not isinstance(core, TrialEnv):
         raise TypeError(f"{name} must be a task id or a NeuroGym TrialEnv (or a wrapper of "

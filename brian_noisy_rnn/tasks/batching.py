@@ -10,9 +10,9 @@ import numpy as np
 from neurogym.core import TrialEnv
 
 from ..core.validation import check_int
-from ._base import TaskEnv, seed_trials
+from ._base import TaskEnv, check_dataset_free, seed_trials
 from .performance import snapshot
-from .wrappers import check_batchable
+from .wrappers import check_batchable, observation_noise_std, trial_generator
 
 if TYPE_CHECKING:
     import torch
@@ -153,6 +153,10 @@ class TorchBatch:
     n_out: int
 
 
+#: stream of the observation noise of NeuroGym's ``Noise`` wrapper (with the batch seed)
+_OBSERVATION_NOISE = 0x6F62736E
+
+
 def _neurogym_decision_mask(core, gt, T):
     if "decision" in core.start_ind:
         dm = np.zeros(T, dtype=bool)
@@ -162,6 +166,7 @@ def _neurogym_decision_mask(core, gt, T):
 
 
 def _check_args(env, n_trials, seed):
+    check_dataset_free(env)
     core = getattr(env, "unwrapped", None)
     if not isinstance(core, TrialEnv):
         raise TypeError(
@@ -170,16 +175,18 @@ def _check_args(env, n_trials, seed):
         )
     check_int(n_trials, "n_trials")
     check_int(seed, "seed", 0, 2**32)
+    check_dataset_free(env)
     check_batchable(env)
-    check_batchable(core._top)  # noqa: SLF001
-    return core._top  # noqa: SLF001
+    top = trial_generator(env)
+    check_batchable(top)
+    return top
 
 
 def batch(env: gym.Env, n_trials: int, *, seed: int) -> TaskBatch:
     """Generate ``n_trials`` whole trials of ``env`` as a padded, masked :class:`TaskBatch`.
 
-    The env's top-level trial generator (``env.unwrapped._top``: the env itself, or a NeuroGym
-    ``TrialWrapper`` such as ``ScheduleEnvs``) is seeded with ``seed`` (this resets the env's
+    The env's top-level trial generator (:func:`~.wrappers.trial_generator`: the env itself,
+    or a NeuroGym ``TrialWrapper`` such as ``ScheduleEnvs``) is seeded with ``seed`` (this resets the env's
     random state) and ``new_trial()`` is called ``n_trials`` times; a task of this package with a
     vectorised :meth:`~._base.TaskEnv.new_trials` (FunctionApproximation, SingleNeuronRegulator
     with fixed timing) makes the same trials at once, bit for bit. Trials are padded with zeros
@@ -207,9 +214,12 @@ def batch(env: gym.Env, n_trials: int, *, seed: int) -> TaskBatch:
         If ``env`` is not a TrialEnv or a wrapper of one.
     ValueError
         If ``n_trials`` or ``seed`` is not a valid int, trials have inconsistent input sizes,
-        or ``env`` carries a step-level wrapper (``PassAction``, ``ReactionTime``, ``Noise``,
-        ...; see :mod:`brian_noisy_rnn.tasks.wrappers`): the message names it and points to
-        closed-loop evaluation.
+        or ``env`` carries a step-level wrapper (``PassAction``, ``ReactionTime``, ...; see
+        :mod:`brian_noisy_rnn.tasks.wrappers`): the message names it and points to
+        closed-loop evaluation. NeuroGym's observation ``Noise`` wrapper is honoured: every
+        input step of every trial gets its N(0, ``std_noise``) (drawn from a stream of
+        ``seed`` of its own, so the trials are those of the env without the wrapper).
+        A ``neurogym.Dataset`` is a TypeError saying to pass ``dataset.env``.
     """
     top = _check_args(env, n_trials, seed)
     seed_trials(top, seed)
@@ -231,6 +241,11 @@ def batch(env: gym.Env, n_trials: int, *, seed: int) -> TaskBatch:
     else:
         inputs, targets, mask, dmask, lengths, n_out, trials, states = _trial_by_trial(
             top, n_trials, kind, snapshots=not ours)
+    std = observation_noise_std(env)
+    if std > 0:  # NeuroGym's observation Noise wrapper, on every step of every trial
+        rng = np.random.default_rng([int(seed), _OBSERVATION_NOISE])
+        valid = np.arange(inputs.shape[0])[:, None] < lengths[None, :]
+        inputs = inputs + std * rng.standard_normal(inputs.shape) * valid[..., None]
     return TaskBatch(
         inputs=inputs, targets=targets, mask=mask, decision_mask=dmask, kind=kind, n_out=n_out,
         lengths=lengths, dt=float(base.dt), trials=tuple(trials),

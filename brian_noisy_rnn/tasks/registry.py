@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import warnings
+import weakref
 from typing import TYPE_CHECKING
 
 from ._base import as_dt_ms, check_timing, core_of
@@ -57,6 +58,33 @@ def list_tasks() -> list[str]:
     return sorted(TASKS) + _neurogym_ids()
 
 
+#: (id, keywords) of every environment returned by :func:`make`
+_MADE = weakref.WeakKeyDictionary()
+
+
+def _recorded(env, task_id, kwargs):
+    _MADE[env] = (task_id, dict(kwargs))
+    return env
+
+
+def made_with(env):
+    """The id and keywords :func:`make` built ``env`` with, or None if it did not build it.
+
+    Parameters
+    ----------
+    env : gymnasium.Env
+        An environment (not unwrapped: the object :func:`make` returned).
+
+    Returns
+    -------
+    (str, dict) or None
+    """
+    try:
+        return _MADE.get(env)
+    except TypeError:  # not hashable, or not weakly referable
+        return None
+
+
 def make(name: str, dt: float | Quantity | None = None, **kwargs) -> TrialEnv:
     """Create a task by id with time step ``dt``.
 
@@ -98,7 +126,7 @@ def make(name: str, dt: float | Quantity | None = None, **kwargs) -> TrialEnv:
     if dt is not None:
         kwargs["dt"] = as_dt_ms(dt, "dt")
     if name in TASKS:
-        return TASKS[name](**kwargs)
+        return _recorded(TASKS[name](**kwargs), name, kwargs)
     ids = list_tasks()
     if name not in ids:
         lower = {i.lower(): i for i in ids}
@@ -120,9 +148,9 @@ def make(name: str, dt: float | Quantity | None = None, **kwargs) -> TrialEnv:
             check_timing(kwargs["timing"], known=default)
     env = build(**kwargs)
     outer = strip_bookkeeping(env)
-    if step_level_wrappers(outer):
-        return outer
-    return env.unwrapped._top  # noqa: SLF001  (NeuroGym's top-level trial generator)
+    if not step_level_wrappers(outer):
+        outer = env.unwrapped._top  # noqa: SLF001  (NeuroGym's top-level trial generator)
+    return _recorded(outer, name, kwargs)
 
 
 def task_name(env: TrialEnv) -> str:

@@ -18,6 +18,7 @@ from neurogym.core import TrialEnv
 
 from ._base import core_of, seed_trials
 from .performance import actions_from_outputs
+from .wrappers import trial_generator
 
 __all__ = ["SteppedTrials", "copy_env"]
 
@@ -125,7 +126,8 @@ class SteppedTrials:
     def __init__(self, env, n_trials, seed):
         master = copy_env(env)  # the caller's env is left as it was
         master.reset()  # gymnasium's OrderEnforcing wants a reset before any step
-        top = core_of(master)._top  # noqa: SLF001  (NeuroGym's top-level trial generator)
+        core_of(master)
+        top = trial_generator(master)
         seed_trials(top, seed)
         self.action_space = env.action_space
         self.envs, first = [], []

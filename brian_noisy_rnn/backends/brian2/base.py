@@ -22,7 +22,7 @@ from ...core.units import unit_error
 from ...core.validation import check_inputs, check_int
 
 __all__ = ["IsolatedNeuronGroup", "IsolatedSynapses", "TrialBatchedObject", "block_indices",
-           "codegen_target", "is_standalone_device", "padded_rows"]
+           "check_external_input", "codegen_target", "is_standalone_device", "padded_rows"]
 
 
 class _OwnNamesOnly:
@@ -61,6 +61,30 @@ class IsolatedSynapses(_OwnNamesOnly, Synapses):
 
     Takes exactly the arguments of ``Synapses`` (see :class:`IsolatedNeuronGroup`).
     """
+
+
+def check_external_input(inputs, name):
+    """Raise ValueError unless ``inputs.u`` (an ``input_source="external"`` input group) is
+    linked to a state variable of a user's group.
+
+    Parameters
+    ----------
+    inputs : NeuronGroup
+        The object's input group.
+    name : str
+        The object's name, for the message.
+    """
+    from brian2.core.variables import Subexpression
+
+    if "u" not in inputs.variables:
+        raise ValueError(f"{name}.inputs.u is not linked (input_source='external')"
+                         ": set rnn.inputs.u = linked_var(group, variable, index=...) "
+                         "before running")
+    if isinstance(inputs.variables["u"], Subexpression):
+        raise ValueError(f"{name}.inputs.u must be linked to a state variable, "
+                         "not to a subexpression (Brian2 would resolve its names in "
+                         "the input group): give the driver a state variable, e.g. "
+                         "'r : 1' set by run_regularly(..., when='start')")
 
 
 def is_standalone_device():
@@ -225,28 +249,42 @@ class TrialBatchedObject(BrianObject):
                              f"n_in={self.spec.n_in}), got {arr.shape}")
         return arr
 
-    def trial_view(self, monitor, variable):
-        """A StateMonitor's recording of one of this object's groups as (T, B, n) trials.
+    def trial_view(self, monitor, variable=None):
+        """A monitor's recording of one of this object's groups as (T, B, n) trials.
 
         Parameters
         ----------
-        monitor : brian2.StateMonitor
-            Records ``variable`` of one of this object's groups (e.g. ``hidden``,
-            ``readout``, ``inputs``, ``units``) with ``record=True`` (every neuron, in order).
-        variable : str
-            The recorded variable, e.g. ``"h"`` or ``"z"``.
+        monitor : brian2.StateMonitor or brian2.SpikeMonitor
+            A StateMonitor recording ``variable`` of one of this object's groups (e.g.
+            ``hidden``, ``readout``, ``inputs``, ``units``) with ``record=True`` (every
+            neuron, in order), or a SpikeMonitor of one of its groups (e.g. a
+            :class:`~brian_noisy_rnn.SpikingRealization`'s ``neurons``).
+        variable : str or None
+            The recorded variable, e.g. ``"h"`` or ``"z"`` (StateMonitor); None for a
+            SpikeMonitor.
 
         Returns
         -------
         float64 array (T, B, n)
-            T recorded time points, B = ``n_trials``, n = neurons per trial of the group
-            (N for ``hidden``, n_out for ``readout``); ``[t, b, i]`` is neuron ``b*n + i`` at
-            ``monitor.t[t]``. Values are in the variable's base unit (all the plugin's
-            variables are dimensionless); a copy.
+            StateMonitor: T recorded time points, B = ``n_trials``, n = neurons per trial of
+            the group (N for ``hidden``, n_out for ``readout``); ``[t, b, i]`` is neuron
+            ``b*n + i`` at ``monitor.t[t]``. Values are in the variable's base unit (all the
+            plugin's variables are dimensionless); a copy. SpikeMonitor: spike counts per
+            network step ``spec.dt`` (step k counts the spikes in ``[k dt, (k+1) dt)``),
+            T = the whole steps run so far; a SpikingRealization's ``neurons`` give
+            (T, B, N, M).
         """
-        if not isinstance(monitor, brian2.StateMonitor):
-            raise TypeError(f"monitor must be a brian2.StateMonitor, got {monitor!r}")
         mine = [obj for obj in self.contained_objects if isinstance(obj, brian2.NeuronGroup)]
+        if isinstance(monitor, brian2.SpikeMonitor):
+            if not any(monitor.source is group for group in mine):
+                raise ValueError(f"monitor must record a group of {self.name!r} (one of "
+                                 f"{[g.name for g in mine]}), not {monitor.source.name!r}")
+            if variable is not None:
+                raise ValueError(f"variable must be None for a SpikeMonitor, got {variable!r}")
+            return self._spike_counts(monitor)
+        if not isinstance(monitor, brian2.StateMonitor):
+            raise TypeError(f"monitor must be a brian2.StateMonitor or SpikeMonitor, got "
+                            f"{monitor!r}")
         if not any(monitor.source is group for group in mine):
             raise ValueError(f"monitor must record a group of {self.name!r} (one of "
                              f"{[g.name for g in mine]}), not {monitor.source.name!r}")
@@ -259,6 +297,33 @@ class TrialBatchedObject(BrianObject):
                              "(StateMonitor(..., record=True))")
         values = np.asarray(monitor.variables[variable].get_value(), dtype=np.float64)
         return values.reshape(len(values), self.n_trials, n_neurons // self.n_trials).copy()
+
+    def before_run(self, run_namespace):
+        """Brian2's hook before a run: with ``input_source="external"``, check that
+        ``inputs.u`` is linked to a state variable (:func:`check_external_input`).
+
+        Parameters
+        ----------
+        run_namespace : dict
+            The run namespace Brian2 passes (the plugin's groups do not use it).
+        """
+        if getattr(self, "input_source", None) == "external":
+            check_external_input(self.inputs, self.name)
+        super().before_run(run_namespace)
+
+    def _spike_counts(self, monitor):
+        """Spike counts (T, B, n) per network step of a SpikeMonitor of one of the groups."""
+        dt = self.spec.dt_seconds
+        now = float(np.asarray(self.clock.variables["t"].get_value()).item())
+        n_steps = int(np.floor(now / dt + 1e-9))
+        n_neurons = len(monitor.source)
+        t = np.asarray(monitor.variables["t"].get_value(), dtype=np.float64)
+        i = np.asarray(monitor.variables["i"].get_value(), dtype=np.int64)
+        step = np.floor(t / dt + 1e-9).astype(np.int64)
+        keep = step < n_steps
+        counts = np.zeros((n_steps, n_neurons))
+        np.add.at(counts, (step[keep], i[keep]), 1.0)
+        return counts.reshape(n_steps, self.n_trials, n_neurons // self.n_trials)
 
     def _start(self, start):
         """Start time in seconds: ``start``, or the current time of this object's clock."""

@@ -38,7 +38,6 @@ import numpy as np
 
 import brian2
 from brian2 import NetworkOperation
-from brian2.core.variables import Subexpression
 
 from ...core.dynamics import StepRule
 from ...core.noise import as_noise
@@ -127,7 +126,8 @@ class RateCTRNN(TrialBatchedObject):
     spec : CTRNNSpec
         The network.
     noise : Noise
-        The noise model simulated.
+        The noise model simulated; assignable between runs within the equations the
+        network was built with (see the property).
     n_trials : int
         B.
     recurrence : {"synapses", "dense"}
@@ -155,7 +155,8 @@ class RateCTRNN(TrialBatchedObject):
         # an explicit clock name (not "<name>_clock*"): it appears in the generated code
         # (through t), so it must not change while an earlier object awaits collection
         self._clock = brian2.Clock(dt=spec.dt, name=f"{self.name}_clock")
-        self.noise, self.recurrence, self.input_source = noise, recurrence, input_source
+        self.recurrence, self.input_source = recurrence, input_source
+        self._noise = self._built_noise = noise  # _built_noise: the equations' noise model
         self._rule = StepRule.from_spec(spec, noise)
         self._w_rec_t = np.ascontiguousarray(spec.w_rec.T)  # (N, N), once for all trials
         self._w_in_t = np.ascontiguousarray(spec.w_in.T)  # (n_in, N)
@@ -167,7 +168,7 @@ class RateCTRNN(TrialBatchedObject):
     def _build(self, method, readout):
         spec, B, clock = self.spec, self.n_trials, self.clock
         self.hidden = IsolatedNeuronGroup(B * spec.n_hidden,
-                                          hidden_equations(spec.activation, self.noise),
+                                          hidden_equations(spec.activation, self._built_noise),
                                           method=method, clock=clock, order=0, namespace={},
                                           name=f"{self.name}_hidden")
         self.hidden.tau = spec.tau
@@ -175,7 +176,7 @@ class RateCTRNN(TrialBatchedObject):
         objects = [self.hidden]
         if self._rule.active:
             self.hidden.sigma = np.tile(self._rule.sigma, B)
-            if self.noise.process == "ou":
+            if self._built_noise.process == "ou":
                 self.hidden.ou_rho = self._rule.rho
                 self.hidden.ou_scale = float(np.sqrt(1.0 - self._rule.rho ** 2))
                 self.hidden.run_regularly(OU_UPDATE, when="before_groups",
@@ -227,27 +228,6 @@ class RateCTRNN(TrialBatchedObject):
         self.contained_objects.extend(objects)
         self.reset()
 
-    def before_run(self, run_namespace):
-        """Brian2's hook before a run: with ``input_source="external"``, check that
-        ``inputs.u`` is linked to a state variable.
-
-        Parameters
-        ----------
-        run_namespace : dict
-            The run namespace Brian2 passes (the plugin's groups do not use it).
-        """
-        if self.input_source == "external":
-            if "u" not in self.inputs.variables:
-                raise ValueError(f"{self.name}.inputs.u is not linked (input_source='external')"
-                                 ": set rnn.inputs.u = linked_var(group, variable, index=...) "
-                                 "before running")
-            if isinstance(self.inputs.variables["u"], Subexpression):
-                raise ValueError(f"{self.name}.inputs.u must be linked to a state variable, "
-                                 "not to a subexpression (Brian2 would resolve its names in "
-                                 "the input group): give the driver a state variable, e.g. "
-                                 "'r : 1' set by run_regularly(..., when='start')")
-        super().before_run(run_namespace)
-
     def hidden_arrays(self, *names):
         """(B, N) views of the hidden group's arrays ``names`` (runtime device only).
 
@@ -287,6 +267,36 @@ class RateCTRNN(TrialBatchedObject):
             np.matmul(u[min(max(k, 0), len(u) - 1)], self._w_in_t, out=i_in)
 
     # --- user API ----------------------------------------------------------------------
+    def state_monitor(self, variable="h", name="statemonitor*"):
+        """A ``StateMonitor`` that records ``states[t]`` (or ``outputs[t]``) at index t.
+
+        ``StateMonitor(rnn.hidden, "h", record=True)`` with Brian2's default slot
+        (``when="start"``) records h *before* each step: index t holds the state after
+        t - 1 steps (``h0`` at t = 0), one step behind ``simulate``'s ``states[t]``. This
+        monitor records every neuron in slot ``end``, after the step and the readout, on
+        this object's clock, so ``rnn.trial_view(mon, variable)[t]`` is the state (or
+        output) after consuming ``inputs[t]``.
+
+        Parameters
+        ----------
+        variable : str
+            A variable of the hidden group (``"h"``, ``"a"``, ``"I_rec"``, ...) or ``"z"``
+            of the readout group.
+        name : str
+            The monitor's name.
+
+        Returns
+        -------
+        brian2.StateMonitor
+            Not yet in any network: add it to yours beside this object.
+        """
+        group = self.readout if variable == "z" else self.hidden
+        if group is None or not isinstance(variable, str) or variable not in group.variables:
+            raise ValueError(f"variable must be a variable of {self.name}.hidden or 'z' of its "
+                             f"readout group, got {variable!r}")
+        return brian2.StateMonitor(group, variable, record=True, when="end", clock=self.clock,
+                                   name=name)
+
     def set_inputs(self, inputs, start=None):
         """Feed ``inputs`` from time ``start`` on (one row per step of ``spec.dt``).
 
@@ -311,10 +321,48 @@ class RateCTRNN(TrialBatchedObject):
         self._new_timed_array(arr.reshape(arr.shape[0], -1))
         self.inputs.t_start = start_s * brian2.second
 
+    @property
+    def noise(self):
+        """The noise model simulated (:class:`~brian_noisy_rnn.Noise`).
+
+        Assigning a new model changes the next runs when the network's equations already
+        hold it: a noise of the placement and process it was built with (its sigma, per
+        neuron or scalar, and an OU ``tau_noise`` are written into the groups), or no noise
+        (``Noise("none")`` or sigma 0 on a network built with noise: sigma becomes 0, and
+        the network still draws its ``randn()`` per neuron and step, so Brian2's random
+        stream advances as before). Anything else (noise on a network built without it,
+        another placement or process) needs other equations: ValueError naming what to
+        build instead, and nothing changes.
+        """
+        return self._noise
+
+    @noise.setter
+    def noise(self, noise):
+        noise = as_noise(noise)
+        noise.check_compatible(self.spec.dt_seconds, self.spec.n_hidden)
+        built = self._built_noise
+        if noise.is_active and (not built.is_active or (noise.placement, noise.process)
+                                != (built.placement, built.process)):
+            was = "without noise" if not built.is_active else \
+                f"with {built.placement!r} noise of process {built.process!r}"
+            raise ValueError(f"noise: {self.name} was built {was}; its equations cannot take "
+                             f"{noise!r}. Build RateCTRNN(spec, noise=...) with the placement "
+                             "and process you want (its sigma can then be changed, also to 0)")
+        if built.is_active:
+            rule = StepRule.from_spec(self.spec, noise if noise.is_active
+                                      else built.with_sigma(0.0))
+            self.hidden.sigma = np.tile(rule.sigma, self.n_trials)
+            if built.process == "ou":  # restarts from the new stationary distribution
+                self.hidden.ou_rho = rule.rho
+                self.hidden.ou_scale = float(np.sqrt(1.0 - rule.rho ** 2))
+                self.hidden.eta = 0.0
+                self.hidden.ou_started = 0.0
+        self._noise = noise
+
     def reset(self):
         """Set ``h`` to ``spec.h0`` in every trial and restart the noise (OU stationary start)."""
         self.hidden.h = np.tile(self.spec.h0, self.n_trials)
-        if self._rule.active and self.noise.process == "ou":
+        if self._rule.active and self._built_noise.process == "ou":
             self.hidden.eta = 0.0
             self.hidden.ou_started = 0.0
 

@@ -54,6 +54,7 @@ import warnings
 
 import numpy as np
 
+import brian2
 from brian2 import Clock, Hz, linked_var, second
 
 from ...core.activations import get_activation
@@ -61,13 +62,16 @@ from ...core.noise import Noise
 from ...core.units import to_seconds
 from ...core.validation import as_dimensionless, check_choice, check_int
 from ..brian2.base import IsolatedNeuronGroup, IsolatedSynapses, TrialBatchedObject
-from ..brian2.equations import READOUT_EQUATIONS, input_equations
+from ..brian2.equations import (EXTERNAL_INPUT_EQUATIONS, EXTERNAL_INPUT_READ,
+                                READOUT_EQUATIONS, input_equations)
 from .effective_noise import (check_nonnegative_activation, check_nonnegative_time, check_rate,
                               check_substeps, effective_sigma_seconds)
 
-__all__ = ["MEMBRANE_PROCESSES", "NEURON_MODELS", "SpikingRealization"]
+__all__ = ["INPUT_SOURCES", "MEMBRANE_PROCESSES", "NEURON_MODELS", "SpikingRealization"]
 
 NEURON_MODELS = ("poisson", "lif")
+#: where the input drive comes from (``"external"``: a user's group, as for RateCTRNN)
+INPUT_SOURCES = ("timed_array", "external")
 #: time structures of the membrane noise
 MEMBRANE_PROCESSES = ("white", "ou")
 #: default correlation time of OU membrane noise (about a membrane time constant)
@@ -201,13 +205,23 @@ class SpikingRealization(TrialBatchedObject):
     membrane_tau : Brian2 time or None
         > 0, correlation time of OU membrane noise (None: 10 ms, about a membrane time
         constant); only with ``membrane_process="ou"``.
+    input_source : {"timed_array", "external"}
+        ``"timed_array"`` (default): inputs from :meth:`set_inputs`. ``"external"``: the
+        ``inputs`` group's ``u`` is a linked variable for a user's group to drive, e.g.
+        ``net.inputs.u = linked_var(group, "r", index=idx)`` (``idx[b*n_in + k]`` drives
+        input ``k`` of trial ``b``; link it before the first run). It is read once per
+        network step at ``t_k`` (slot ``groups``, order -2, on the network-step clock) and
+        held over the step's fine substeps: the convention of
+        :class:`~brian_noisy_rnn.RateCTRNN`'s ``input_source="external"``.
     name : str
         Groups are called ``<name>_inputs``, ``<name>_units``, ``<name>_neurons``, ...
 
     Attributes
     ----------
     inputs : NeuronGroup
-        B*n_in neurons, ``u``; neuron ``b*n_in + k`` (fine clock).
+        B*n_in neurons, ``u``; neuron ``b*n_in + k`` (fine clock); with
+        ``input_source="external"`` ``u`` is linked and ``u_step`` is the value read for
+        the running network step.
     units : NeuronGroup
         B*N neurons: ``h`` (state), ``a`` (drive), ``F`` = f(a), ``y`` (binned activity of
         the running step), ``p_max`` (largest spike probability per fine step seen); neuron
@@ -245,7 +259,9 @@ class SpikingRealization(TrialBatchedObject):
     substeps : int
         Fine steps per network step.
     membrane_sigma : float
-        Membrane noise size (0: none).
+        Membrane noise size (0: none); assignable between runs if built with noise.
+    input_source : str
+        "timed_array" or "external".
     membrane_process : str
         "white" or "ou".
     membrane_tau : Brian2 time or None
@@ -255,7 +271,7 @@ class SpikingRealization(TrialBatchedObject):
     def __init__(self, spec, neurons_per_unit=100, rate_max=100 * Hz, tau_syn=None, *,
                  n_trials=1, neuron_model="poisson", substeps=None, tau_m=10e-3 * second,
                  t_ref=0 * second, membrane_sigma=0.0, membrane_process="white",
-                 membrane_tau=None, name="spikingctrnn*"):
+                 membrane_tau=None, input_source="timed_array", name="spikingctrnn*"):
         TrialBatchedObject.__init__(self, spec, n_trials, name, spec_clock=True)
         check_nonnegative_activation(spec.activation)
         self.neurons_per_unit = check_int(neurons_per_unit, "neurons_per_unit")
@@ -266,7 +282,9 @@ class SpikingRealization(TrialBatchedObject):
         if neuron_model == "lif":
             self._tau_m = to_seconds(tau_m, "tau_m")
             self._t_ref = check_nonnegative_time(t_ref, "t_ref")
-        self.membrane_sigma = _check_membrane_sigma(membrane_sigma)
+        self._membrane_sigma = _check_membrane_sigma(membrane_sigma)
+        self._built_with_membrane_noise = self._membrane_sigma > 0
+        self.input_source = check_choice(input_source, "input_source", INPUT_SOURCES)
         self.membrane_process = check_choice(membrane_process, "membrane_process",
                                              MEMBRANE_PROCESSES)
         if membrane_process == "ou":
@@ -291,9 +309,35 @@ class SpikingRealization(TrialBatchedObject):
         return None if self._membrane_tau is None else self._membrane_tau * second
 
     @property
+    def membrane_sigma(self):
+        """Size of each neuron's membrane noise (float >= 0, units of the drive ``a``).
+
+        Assignable between runs on a realization built with membrane noise (also to 0: the
+        neurons then still draw their noise, so Brian2's random stream advances as
+        before). A realization built without it (``membrane_sigma=0``) has no noise in its
+        equations: assigning a positive value raises ValueError (build it with the
+        ``membrane_sigma`` you want, or any positive one to be changed later).
+        """
+        return self._membrane_sigma
+
+    @membrane_sigma.setter
+    def membrane_sigma(self, value):
+        value = _check_membrane_sigma(value)
+        if not self._built_with_membrane_noise:
+            if value > 0:
+                raise ValueError(f"membrane_sigma: {self.name} was built without membrane "
+                                 "noise (membrane_sigma=0), so its neurons have no noise "
+                                 "term; build SpikingRealization(..., membrane_sigma=s) with "
+                                 "s > 0 to change it later")
+            return
+        self.neurons.sigma_m = value
+        self._membrane_sigma = value
+
+    @property
     def has_membrane_noise(self):
-        """True if the neurons carry membrane noise (``membrane_sigma > 0``)."""
-        return self.membrane_sigma > 0
+        """True if the neurons were built with membrane noise (``membrane_sigma > 0`` when
+        built; its size may since have been set to 0)."""
+        return self._built_with_membrane_noise
 
     @property
     def tau_syn(self):
@@ -306,13 +350,23 @@ class SpikingRealization(TrialBatchedObject):
         N = spec.n_hidden
         fine = self.fine_clock
         act = get_activation(spec.activation)
-        self._new_timed_array(np.zeros((1, B * spec.n_in)))
         # everything that feeds the units runs on the fine clock: a summed variable is
         # updated on its target's clock, and a coarse-clock ``t`` read between two coarse
         # ticks is already the next tick's time (the inputs would arrive one step early)
-        self.inputs = IsolatedNeuronGroup(B * spec.n_in, input_equations(self.input_array_key),
-                                          clock=fine, namespace=self.input_namespace,
-                                          name=f"{self.name}_inputs")
+        external = self.input_source == "external"
+        if external:
+            self.inputs = IsolatedNeuronGroup(B * spec.n_in, EXTERNAL_INPUT_EQUATIONS,
+                                              clock=fine, namespace={},
+                                              name=f"{self.name}_inputs")
+            # once per network step (the object's own clock), as RateCTRNN reads it
+            self.inputs.run_regularly(EXTERNAL_INPUT_READ, clock=self.clock, when="groups",
+                                      order=-2, name=f"{self.name}_input_read")
+        else:
+            self._new_timed_array(np.zeros((1, B * spec.n_in)))
+            self.inputs = IsolatedNeuronGroup(B * spec.n_in,
+                                              input_equations(self.input_array_key),
+                                              clock=fine, namespace=self.input_namespace,
+                                              name=f"{self.name}_inputs")
         filtered = self.tau_syn_seconds > 0
         eqs = _UNIT_EQUATIONS.format(f=act.brian2("a")) + (_Y_FILTERED if filtered else _Y_DIRECT)
         # constants of the equations and of the step code (run_regularly uses this namespace)
@@ -377,7 +431,8 @@ class SpikingRealization(TrialBatchedObject):
                                            namespace={}, name=f"{self.name}_readout")
         self.readout.b_out = np.tile(spec.b_out, B)
         self.input_synapses = self.block_synapses(
-            self.inputs, self.units, spec.w_in, "I_in_post = w*u_pre : 1 (summed)",
+            self.inputs, self.units, spec.w_in,
+            f"I_in_post = w*{'u_step' if external else 'u'}_pre : 1 (summed)",
             "input_synapses", fine, namespace=self.input_namespace)
         self.recurrent_synapses = self.block_synapses(
             self.units, self.units, spec.w_rec, "I_rec_post = w*h_pre : 1 (summed)",
@@ -408,6 +463,9 @@ class SpikingRealization(TrialBatchedObject):
         start : Brian2 time or None
             None: the current time of this object's (network-step) clock.
         """
+        if self.input_source == "external":
+            raise ValueError("set_inputs is not available with input_source='external': "
+                             "drive inputs.u with linked_var(group, variable, index=...)")
         arr = self.check_trial_inputs(inputs)
         start_s = self._start(start)
         self._new_timed_array(arr.reshape(arr.shape[0], -1))
@@ -428,6 +486,32 @@ class SpikingRealization(TrialBatchedObject):
                 self.neurons.p_max = 0.0
             # OU: the stationary distribution; white: redrawn at the next step's start
             self.neurons.eta = "randn()" if self.membrane_process == "ou" else 0.0
+
+    def trial_view(self, monitor, variable=None):
+        """A monitor's recording as trials; spike counts of ``neurons`` as (T, B, N, M).
+
+        As :meth:`TrialBatchedObject.trial_view
+        <brian_noisy_rnn.backends.brian2.base.TrialBatchedObject.trial_view>`; a SpikeMonitor
+        of :attr:`neurons` gives the spike counts per network step of neuron ``m`` of unit
+        ``i``'s population in trial ``b`` as ``[t, b, i, m]``: float64 array (T, B, N, M),
+        T = the whole network steps run so far.
+
+        Parameters
+        ----------
+        monitor : brian2.StateMonitor or brian2.SpikeMonitor
+            Records one of this object's groups.
+        variable : str or None
+            The recorded variable (StateMonitor); None for a SpikeMonitor.
+
+        Returns
+        -------
+        float64 array (T, B, n) or (T, B, N, M)
+        """
+        out = super().trial_view(monitor, variable)
+        if isinstance(monitor, brian2.SpikeMonitor) and monitor.source is self.neurons:
+            out = out.reshape(out.shape[0], self.n_trials, self.spec.n_hidden,
+                              self.neurons_per_unit)
+        return out
 
     def effective_sigma(self, activity=0.0):
         """sigma of the equivalent ``Noise("post", sigma, process="poisson")`` (Poisson neurons).
