@@ -27,7 +27,8 @@ import numpy as np
 
 from .. import tasks as tasks_module
 from ..backends.random_state import keeps_random_state
-from ..backends.simulation import NonFiniteResultWarning, check_backend, check_backend_options
+from ..backends.backend import get_backend
+from ..backends.simulation import NonFiniteResultWarning
 from ..core.noise import PLACEMENTS, Noise, as_noise
 from ..core.spec import check_spec
 from ..core.validation import as_dimensionless, check_int
@@ -571,8 +572,9 @@ def noise_preference(spec: CTRNNSpec, env: str | gym.Env, sigmas: np.ndarray, *,
         ``noise_as="membrane"``: "pre", whatever the training placement). With the training
         placement the training noise process (e.g. OU with its ``tau_noise``) is kept;
         another placement uses white noise.
-    backend : {"numpy", "torch", "brian2", "brian2-spiking"}
-        The simulation backend, see :func:`~brian_noisy_rnn.simulate`.
+    backend : str
+        The simulation backend (a name in :data:`~brian_noisy_rnn.backends.BACKENDS`), see
+        :func:`~brian_noisy_rnn.simulate`.
     n_trials : int
         Trials per sigma, >= 1 (the same trials at every sigma).
     seed : int
@@ -618,19 +620,22 @@ def noise_preference(spec: CTRNNSpec, env: str | gym.Env, sigmas: np.ndarray, *,
 
     check_spec(spec)
     env = task_env(spec, env)
-    check_backend(backend)
-    if backend == "brian2-spiking":
-        check_backend_options(backend, options)
-    membrane = backend == "brian2-spiking" and options.get("noise_as") == "membrane"
-    if membrane and placement is None and noise is None:
-        placement = "pre"  # membrane noise is noise inside each neuron's f, whatever the training
+    runner = get_backend(backend)
+    backend = runner.name
+    runner.check_options(options)
+    # the placement these options imply (e.g. "pre" for membrane noise), whatever the training
+    forced = runner.test_placement(options)
+    if forced is not None and placement is None and noise is None:
+        placement = forced
     n_trials = check_int(n_trials, "n_trials", 1)
     seed = check_int(seed, "seed", 0, 2 ** 32)
     placement, grid, noises = sweep_noises(spec, sigmas, placement, noise)
     train_placement, sigma_train = spec.noise.placement, spec.noise.scalar_sigma()
-    if membrane and placement != "pre":
-        raise ValueError(f"noise_as='membrane' sweeps each spiking neuron's membrane noise, which "
-                         f"is noise inside f: placement must be 'pre' or None, got {placement!r}")
+    if forced is not None and placement != forced:
+        raise ValueError(f"backend {backend!r} with options {options} sweeps noise at placement "
+                         f"{forced!r}: placement must be {forced!r} or None, got {placement!r}")
+    for nz in noises:
+        runner.check_noise(nz)
     probe = check_spec_for_task(spec, env)  # n_in, n_out and dt must fit the task
     primary = _chosen_metric(metric, probe)
 

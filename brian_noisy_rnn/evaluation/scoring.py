@@ -288,8 +288,9 @@ def evaluate(spec: CTRNNSpec, env: str | gym.Env, *, backend: str, noise: Noise 
         The network; its n_in, n_out and dt must fit the task.
     env : str or TrialEnv
         A task id (made with the spec's dt) or a NeuroGym TrialEnv (e.g. ``tasks.make``).
-    backend : {"numpy", "torch", "brian2", "brian2-spiking"}
-        The simulation backend, see :func:`brian_noisy_rnn.simulate`.
+    backend : str
+        The simulation backend (a name in :data:`~brian_noisy_rnn.backends.BACKENDS`), see
+        :func:`brian_noisy_rnn.simulate`.
     noise : Noise or None
         The test noise (None: ``spec.noise``, the training noise).
     n_trials : int
