@@ -25,6 +25,8 @@ import numpy as np
 
 from .backends.random_state import keeps_random_state
 from .core.atomic import atomic_write
+from .core.noise import PLACEMENTS
+from .core.noise_processes import placement_label
 from .core.validation import as_dimensionless, check_int
 
 if TYPE_CHECKING:
@@ -49,10 +51,6 @@ _BACKEND_STYLE = {
     "brian2-spiking": {"linestyle": "-.", "marker": "^", "markersize": 5,
                        "markerfacecolor": "none", "linewidth": 1.2},
 }
-_PLACEMENT_NAME = {"pre": "noise inside f (pre)", "post": "noise outside f (post)",
-                   "state": "state noise"}
-
-
 def new_figure(figsize: tuple[float, float] | None = None) -> Figure:
     """A new, empty Figure with constrained layout, managed by pyplot.
 
@@ -211,8 +209,8 @@ def plot_noise_preference_panels(curves: Iterable[NoisePreferenceCurve], *,
     groups = {}
     for c in curves:
         groups.setdefault((c.task, c.train_placement, c.sigma_train), []).append(c)
-    keys = sorted(groups, key=lambda k: (k[0], ["pre", "post", "state", "none"].index(k[1])
-                                         if k[1] in ("pre", "post", "state", "none") else 9, k[2]))
+    order = [*(p for p in PLACEMENTS if p != "none"), "none"]
+    keys = sorted(groups, key=lambda k: (k[0], order.index(k[1]) if k[1] in order else 9, k[2]))
     n = len(keys)
     cols = min(n, 2) if n <= 4 else 3
     rows = int(np.ceil(n / cols))
@@ -220,7 +218,7 @@ def plot_noise_preference_panels(curves: Iterable[NoisePreferenceCurve], *,
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     for ax, key in zip(axes, keys):
         task, placement, st = key
-        name = _PLACEMENT_NAME.get(placement, placement)
+        name = f"noise {placement_label(placement)} ({placement})"
         plot_noise_preference(groups[key], ax=ax, relative=relative,
                               title=f"{task}\ntrained with {name}, sigma = {st:g}")
     for ax in axes[n:]:
