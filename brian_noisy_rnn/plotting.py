@@ -25,206 +25,19 @@ import numpy as np
 
 from .backends.random_state import keeps_random_state
 from .core.atomic import atomic_write
-from .core.noise import PLACEMENTS
-from .core.noise_processes import placement_label
 from .core.validation import as_dimensionless, check_int
+from .evaluation.curve_figures import (new_figure, plot_noise_preference,
+                                       plot_noise_preference_panels, root_figure)
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
     import gymnasium as gym
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure, SubFigure
 
     from .core.spec import CTRNNSpec
-    from .evaluation.curves import NoisePreferenceCurve
 
 __all__ = ["new_figure", "plot_noise_preference", "plot_noise_preference_panels",
            "plot_trial_traces", "save_figure"]
-
-# line style per backend: torch solid, Brian2 dashed with open markers, others dotted
-_BACKEND_STYLE = {
-    "torch": {"linestyle": "-", "marker": "o", "markersize": 3, "linewidth": 1.4},
-    "numpy": {"linestyle": ":", "marker": "s", "markersize": 3, "linewidth": 1.2},
-    "brian2": {"linestyle": "--", "marker": "D", "markersize": 5, "markerfacecolor": "none",
-               "linewidth": 1.2},
-    "brian2-spiking": {"linestyle": "-.", "marker": "^", "markersize": 5,
-                       "markerfacecolor": "none", "linewidth": 1.2},
-}
-def new_figure(figsize: tuple[float, float] | None = None) -> Figure:
-    """A new, empty Figure with constrained layout, managed by pyplot.
-
-    Made with ``matplotlib.pyplot.figure``, so ``plt.show()`` displays it and notebooks show
-    it; no window opens before ``plt.show()`` unless pyplot's interactive mode is on (the
-    user's choice, e.g. ``%matplotlib`` in IPython). Matplotlib has no public way to hand a
-    bare ``Figure`` to pyplot afterwards, hence pyplot from the start.
-
-    Parameters
-    ----------
-    figsize : (float, float) or None
-        Width and height in inches; None: matplotlib's default (``rcParams["figure.figsize"]``).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        Close it with ``plt.close(fig)`` (or ``save_figure(fig, path, close=True)``) when
-        it is no longer needed: pyplot keeps its figures alive until closed.
-    """
-    import matplotlib.pyplot as plt
-
-    return plt.figure(figsize=figsize, layout="constrained")
-
-
-def _root_figure(obj, name="fig"):
-    """The top-level Figure of a Figure, SubFigure or Axes (TypeError naming ``name`` otherwise)."""
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure, SubFigure
-
-    if isinstance(obj, Axes):
-        obj = obj.figure
-    while isinstance(obj, SubFigure):
-        obj = obj.figure
-    if not isinstance(obj, Figure):
-        raise TypeError(f"{name} must be a matplotlib Figure, SubFigure or Axes, "
-                        f"got {type(obj).__name__}")
-    return obj
-
-
-def _check_curves(curves):
-    from .evaluation.curves import NoisePreferenceCurve
-
-    curves = list(curves) if not isinstance(curves, NoisePreferenceCurve) else [curves]
-    if not curves:
-        raise ValueError("curves must contain at least one NoisePreferenceCurve")
-    for i, c in enumerate(curves):
-        if not isinstance(c, NoisePreferenceCurve):
-            raise TypeError(f"curves[{i}] must be a NoisePreferenceCurve, got {type(c).__name__}")
-    return curves
-
-
-def _seed_of(curve):
-    cell = getattr(curve, "cell", None)
-    return cell.get("seed") if isinstance(cell, dict) else None
-
-
-def plot_noise_preference(curves: NoisePreferenceCurve | Iterable[NoisePreferenceCurve], *,
-                          ax: Axes | None = None, relative: bool = False,
-                          log_y: bool | str = "auto", title: str | None = None,
-                          legend: bool = True) -> Figure:
-    """Draw noise-preference curves on one Axes.
-
-    Each curve: mean metric per test sigma with error bars (standard error over trials);
-    colour per seed (network), line style per backend (torch solid, Brian2 dashed); a star
-    at each curve's best sigma; a grey dotted vertical line at each training sigma.
-
-    Parameters
-    ----------
-    curves : NoisePreferenceCurve or iterable of NoisePreferenceCurve
-        E.g. one per seed and backend (also :meth:`NoisePreferenceCurve.plot
-        <brian_noisy_rnn.evaluation.NoisePreferenceCurve.plot>`).
-    ax : matplotlib Axes or None
-        The Axes to draw on; None: a new Figure (:func:`new_figure`) with one Axes.
-    relative : bool
-        x axis in units of the training sigma (sigma / sigma_train, dimensionless).
-    log_y : bool or "auto"
-        Log y scale; "auto": for positive loss-like metrics spanning more than 5x.
-    title : str or None
-        Axes title.
-    legend : bool
-        Draw a legend (one entry per backend and seed).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        The Figure drawn into (the root Figure of ``ax`` if given); the Axes is
-        ``fig.axes[0]`` for a new figure.
-    """
-    curves = _check_curves(curves)
-    if ax is None:
-        ax = new_figure((5, 3.6)).add_subplot()
-    else:
-        _root_figure(ax, "ax")
-    order = {"torch": 0, "brian2": 1}
-    curves = sorted(curves, key=lambda c: (str(_seed_of(c)), order.get(c.backend, 2), c.backend))
-    seeds = []
-    for c in curves:
-        key = _seed_of(c)
-        if key not in seeds:
-            seeds.append(key)
-    colors = [f"C{i % 10}" for i in range(len(seeds))]
-    for c in curves:
-        x = c.sigmas / c.sigma_train if relative and c.sigma_train > 0 else c.sigmas
-        style = dict(_BACKEND_STYLE.get(c.backend, _BACKEND_STYLE["numpy"]))
-        color = colors[seeds.index(_seed_of(c))]
-        seed = _seed_of(c)
-        label = f"{c.backend}" + (f", seed {seed}" if seed is not None else "")
-        ax.errorbar(x, c.mean, yerr=c.sem, color=color, capsize=2, label=label, **style)
-        best = c.preferred_index
-        if best is not None:  # None: no finite point, no preferred sigma
-            ax.plot([x[best]], [c.mean[best]], marker="*", markersize=11, color=color,
-                    markeredgecolor="k", markeredgewidth=0.5, linestyle="none", zorder=5)
-    for st in sorted({c.sigma_train for c in curves}):
-        xv = 1.0 if relative and st > 0 else st
-        ax.axvline(xv, color="0.4", linestyle=":", linewidth=1)
-    ax.text(0.99, 0.01, "dotted: training sigma; star: best", transform=ax.transAxes,
-            ha="right", va="bottom", fontsize=7, color="0.35")
-    metric = curves[0].metric
-    if log_y == "auto":
-        vals = np.concatenate([c.mean[np.isfinite(c.mean)] for c in curves])
-        log_y = (not curves[0].higher_is_better and vals.size > 0 and np.all(vals > 0)
-                 and vals.max() / vals.min() > 5)
-    if log_y:
-        ax.set_yscale("log")
-    ax.set_xlabel("test sigma / training sigma" if relative else "test noise sigma")
-    ax.set_ylabel(f"{metric} ({'higher' if curves[0].higher_is_better else 'lower'} is better)")
-    if title is not None:
-        ax.set_title(title, fontsize=10)
-    if legend:
-        handles, labels = ax.get_legend_handles_labels()
-        uniq = dict(zip(labels, handles))
-        ax.legend(uniq.values(), uniq.keys(), fontsize=7, ncols=2 if len(uniq) > 4 else 1)
-    return _root_figure(ax)
-
-
-def plot_noise_preference_panels(curves: Iterable[NoisePreferenceCurve], *,
-                                 relative: bool = False,
-                                 figsize: tuple[float, float] | None = None) -> Figure:
-    """One panel per (task, training placement, training sigma), backends overlaid.
-
-    Parameters
-    ----------
-    curves : iterable of NoisePreferenceCurve
-        Grouped into panels by ``(task, train_placement, sigma_train)``.
-    relative : bool
-        x axis in units of the training sigma.
-    figsize : (float, float) or None
-        Width and height in inches; None: 5.2 x 3.8 per panel.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        A new Figure (:func:`new_figure`), one visible Axes per panel.
-    """
-    curves = _check_curves(curves)
-    groups = {}
-    for c in curves:
-        groups.setdefault((c.task, c.train_placement, c.sigma_train), []).append(c)
-    order = [*(p for p in PLACEMENTS if p != "none"), "none"]
-    keys = sorted(groups, key=lambda k: (k[0], order.index(k[1]) if k[1] in order else 9, k[2]))
-    n = len(keys)
-    cols = min(n, 2) if n <= 4 else 3
-    rows = int(np.ceil(n / cols))
-    fig = new_figure(figsize or (5.2 * cols, 3.8 * rows))
-    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
-    for ax, key in zip(axes, keys):
-        task, placement, st = key
-        name = f"noise {placement_label(placement)} ({placement})"
-        plot_noise_preference(groups[key], ax=ax, relative=relative,
-                              title=f"{task}\ntrained with {name}, sigma = {st:g}")
-    for ax in axes[n:]:
-        ax.set_visible(False)
-    return fig
-
 
 @keeps_random_state
 def plot_trial_traces(spec: CTRNNSpec, env: str | gym.Env, *, sigmas: np.ndarray | None = None,
@@ -326,7 +139,7 @@ def plot_trial_traces(spec: CTRNNSpec, env: str | gym.Env, *, sigmas: np.ndarray
         axes[2, 0].set_ylabel(f"hidden h (trial 1,\n{len(units)} most active units)")
     fig.suptitle(f"{tasks.task_name(env)}: example trials (training: {spec.noise.placement}, "
                  f"sigma = {st:g})", fontsize=10)
-    return _root_figure(fig)
+    return root_figure(fig)
 
 
 def save_figure(fig: Figure | SubFigure | Axes, path: str | os.PathLike, dpi: float = 120, *,
@@ -355,7 +168,7 @@ def save_figure(fig: Figure | SubFigure | Axes, path: str | os.PathLike, dpi: fl
     str
         ``path``.
     """
-    root = _root_figure(fig)
+    root = root_figure(fig)
     path = os.fspath(path)
     ext = os.path.splitext(path)[1] or ".png"
     with atomic_write(path, prefix=".tmp-fig-", suffix=ext, name=name) as f:

@@ -19,6 +19,7 @@ _LAZY = {
     "TorchCTRNN": ".torch_backend",
     "RateCTRNN": ".brian2",
     "SpikingRealization": ".spiking",
+    "StandaloneSimulator": ".brian2",
 }
 
 __all__ = ["BACKENDS", "Backend", "SimulationResult", "check_backend", "get_backend",

@@ -16,7 +16,6 @@ training sigma and a clearly worse one at sigma = 0; trained with noise *outside
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import math
 import numbers
 import warnings
@@ -48,12 +47,10 @@ __all__ = ["NoisePreferenceCurve", "noise_preference", "sigma_grid", "swept_nois
 #: relative tolerance under which two test sigmas count as the same point
 _SIGMA_RTOL = 1e-9
 
-#: ``"module:function"`` that :meth:`NoisePreferenceCurve.plot` draws with, resolved by name
-#: when called (as pandas resolves ``DataFrame.plot``'s backend): plotting is a higher layer
-#: than evaluation (it also simulates networks), so evaluation never imports it, and
-#: ``import brian_noisy_rnn.evaluation`` does not load it. The function is called as
-#: ``function(curve, ax=ax, **kwargs)`` and returns a matplotlib Figure.
-CURVE_PLOTTER = "brian_noisy_rnn.plotting:plot_noise_preference"
+#: Where :meth:`NoisePreferenceCurve.plot` draws with (kept for compatibility: ``plot`` now
+#: imports :func:`~brian_noisy_rnn.evaluation.curve_figures.plot_noise_preference` directly,
+#: which :mod:`brian_noisy_rnn.plotting` re-exports).
+CURVE_PLOTTER = "brian_noisy_rnn.evaluation.curve_figures:plot_noise_preference"
 
 
 def _nan_to_none(x):
@@ -303,8 +300,7 @@ class NoisePreferenceCurve:
     def plot(self, ax: Axes | None = None, **kwargs) -> Figure:
         """Draw this curve: mean metric per test sigma with standard-error bars.
 
-        A thin front for :func:`brian_noisy_rnn.plotting.plot_noise_preference` (found
-        through :data:`CURVE_PLOTTER`); to overlay several curves pass them all to that
+        A thin front for :func:`brian_noisy_rnn.plotting.plot_noise_preference`; to overlay several curves pass them all to that
         function, or pass the same ``ax`` to each curve's ``plot``.
 
         Parameters
@@ -320,8 +316,9 @@ class NoisePreferenceCurve:
         matplotlib.figure.Figure
             The Figure drawn into; save it with :func:`brian_noisy_rnn.plotting.save_figure`.
         """
-        module, _, function = CURVE_PLOTTER.partition(":")
-        return getattr(importlib.import_module(module), function)(self, ax=ax, **kwargs)
+        from .curve_figures import plot_noise_preference  # matplotlib on first use only
+
+        return plot_noise_preference(self, ax=ax, **kwargs)
 
     # --- (de)serialisation ---------------------------------------------------------------
     def rows(self):
