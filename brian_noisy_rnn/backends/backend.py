@@ -17,10 +17,8 @@ Brian2.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
-from importlib import import_module
 
-from ..core.validation import check_choice
+from ..core.registry import Registry
 
 __all__ = ["BACKENDS", "Backend", "get_backend", "register_backend", "unregister_backend"]
 
@@ -216,13 +214,14 @@ class Backend:
         return f"<{type(self).__name__} {self.name!r}>"
 
 
-# name -> Backend, or the module that registers it when imported (the built-ins)
-_REGISTRY: dict = {
+#: The registered backends: a read-only mapping name -> :class:`Backend`; the built-ins are
+#: imported on first access.
+BACKENDS = Registry("backend", Backend, lazy={
     "numpy": "brian_noisy_rnn.backends.reference",
     "torch": "brian_noisy_rnn.backends.torch_backend",
     "brian2": "brian_noisy_rnn.backends.brian2.run",
     "brian2-spiking": "brian_noisy_rnn.backends.spiking.run",
-}
+})
 
 
 def register_backend(backend, *, replace=False):
@@ -247,18 +246,7 @@ def register_backend(backend, *, replace=False):
     ValueError
         If the name is empty or taken by another backend (and not ``replace``).
     """
-    if not isinstance(backend, Backend):
-        raise TypeError(f"backend must be a brian_noisy_rnn.backends.Backend, got "
-                        f"{type(backend).__name__}")
-    name = backend.name
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"backend.name must be a non-empty str, got {name!r}")
-    current = _REGISTRY.get(name)
-    if isinstance(current, Backend) and current is not backend and not replace:
-        raise ValueError(f"a backend named {name!r} is already registered ({current!r}); "
-                         "pass replace=True to replace it")
-    _REGISTRY[name] = backend
-    return backend
+    return BACKENDS.register(backend, replace=replace)
 
 
 def unregister_backend(name):
@@ -269,8 +257,7 @@ def unregister_backend(name):
     name : str
         The backend's name.
     """
-    check_choice(name, "backend", sorted(_REGISTRY))
-    del _REGISTRY[name]
+    BACKENDS.unregister(name)
 
 
 def get_backend(name):
@@ -290,35 +277,4 @@ def get_backend(name):
     ValueError
         Naming ``backend`` and the registered names.
     """
-    if isinstance(name, Backend):
-        return name
-    check_choice(name, "backend", sorted(_REGISTRY))
-    entry = _REGISTRY[name]
-    if isinstance(entry, str):
-        import_module(entry)  # registers itself
-        entry = _REGISTRY[name]
-        if not isinstance(entry, Backend):
-            raise RuntimeError(f"module {_REGISTRY[name]!r} did not register backend {name!r}")
-    return entry
-
-
-class _Registry(Mapping):
-    """Read-only view: backend name -> :class:`Backend` (built-ins imported on access)."""
-
-    def __getitem__(self, name):
-        if name not in _REGISTRY:
-            raise KeyError(name)
-        return get_backend(name)
-
-    def __iter__(self):
-        return iter(list(_REGISTRY))
-
-    def __len__(self):
-        return len(_REGISTRY)
-
-    def __repr__(self):
-        return f"BACKENDS({sorted(_REGISTRY)})"
-
-
-#: The registered backends: a read-only mapping name -> :class:`Backend`.
-BACKENDS = _Registry()
+    return name if isinstance(name, Backend) else BACKENDS.lookup(name)

@@ -64,7 +64,7 @@ def check_backend(backend):
 
 
 def check_backend_options(backend, options, name="options"):
-    """Check a backend's keyword options (names, and values where that is cheap) without running.
+    """``get_backend(backend).check_options(options, name)``: check options without running.
 
     Parameters
     ----------
@@ -78,12 +78,8 @@ def check_backend_options(backend, options, name="options"):
     Returns
     -------
     dict
-        ``options`` itself.
-
-    Raises
-    ------
-    ValueError
-        Naming the unknown option or the invalid value (:meth:`Backend.check_options`).
+        ``options`` itself; ValueError naming an unknown option or invalid value
+        (:meth:`Backend.check_options <brian_noisy_rnn.backends.Backend.check_options>`).
     """
     return get_backend(backend).check_options(options, name)
 

@@ -17,10 +17,9 @@ The placements (where a sample enters the step) are fixed, with these labels:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 
+from .registry import Registry
 from .validation import check_choice
 
 __all__ = ["NOISE_PROCESSES", "NoiseProcess", "OUNoise", "PLACEMENT_LABELS", "PoissonNoise",
@@ -362,8 +361,9 @@ class PoissonNoise(NoiseProcess):
     stacked = True
 
 
-# name -> NoiseProcess, in registration order
-_REGISTRY: dict = {}
+#: The registered noise processes: a read-only mapping name -> :class:`NoiseProcess`, in
+#: registration order.
+NOISE_PROCESSES = Registry("process", NoiseProcess)
 
 
 def register_noise_process(process, *, replace=False):
@@ -389,23 +389,15 @@ def register_noise_process(process, *, replace=False):
     ValueError
         For an invalid name or placement, or a name taken (and not ``replace``).
     """
-    if not isinstance(process, NoiseProcess):
-        raise TypeError(f"process must be a brian_noisy_rnn.core.noise_processes.NoiseProcess, "
-                        f"got {type(process).__name__}")
-    name = process.name
-    if not isinstance(name, str) or not name.isidentifier():
+    name = getattr(process, "name", None)
+    if isinstance(process, NoiseProcess) and not (isinstance(name, str) and name.isidentifier()):
         raise ValueError(f"process.name must be a Python identifier, got {name!r}")
-    placements = tuple(process.placements)
-    if not placements:
+    placements = tuple(getattr(process, "placements", ()))
+    if isinstance(process, NoiseProcess) and not placements:
         raise ValueError(f"process {name!r}: placements must name at least one placement")
     for p in placements:
         check_choice(p, f"process {name!r}: placements", ("pre", "post", "state"))
-    current = _REGISTRY.get(name)
-    if current is not None and current is not process and not replace:
-        raise ValueError(f"a noise process named {name!r} is already registered ({current!r}); "
-                         "pass replace=True to replace it")
-    _REGISTRY[name] = process
-    return process
+    return NOISE_PROCESSES.register(process, replace=replace)
 
 
 def unregister_noise_process(name):
@@ -416,8 +408,7 @@ def unregister_noise_process(name):
     name : str
         The process's name.
     """
-    check_choice(name, "process", tuple(_REGISTRY))
-    del _REGISTRY[name]
+    NOISE_PROCESSES.unregister(name)
 
 
 def get_noise_process(name):
@@ -437,31 +428,8 @@ def get_noise_process(name):
     ValueError
         Naming ``process`` and the registered names.
     """
-    try:
-        return _REGISTRY[name]
-    except (KeyError, TypeError):
-        check_choice(name, "process", tuple(_REGISTRY))
-        raise
+    return NOISE_PROCESSES.lookup(name)
 
-
-class _Registry(Mapping):
-    """Read-only view: process name -> :class:`NoiseProcess`, in registration order."""
-
-    def __getitem__(self, name):
-        return _REGISTRY[name]
-
-    def __iter__(self):
-        return iter(list(_REGISTRY))
-
-    def __len__(self):
-        return len(_REGISTRY)
-
-    def __repr__(self):
-        return f"NOISE_PROCESSES({list(_REGISTRY)})"
-
-
-#: The registered noise processes: a read-only mapping name -> :class:`NoiseProcess`.
-NOISE_PROCESSES = _Registry()
 
 for _process in (WhiteNoise(), OUNoise(), PoissonNoise()):
     register_noise_process(_process)

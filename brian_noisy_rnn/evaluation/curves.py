@@ -29,7 +29,6 @@ from ..backends.random_state import keeps_random_state
 from ..backends.backend import get_backend
 from ..backends.simulation import NonFiniteResultWarning
 from ..core.noise import PLACEMENTS, Noise, as_noise
-from ..core.spec import check_spec
 from ..core.validation import as_dimensionless, check_int
 from ..tasks import metrics
 from .scoring import check_spec_for_task, evaluate_per_trial, finite_mean_sem, task_env
@@ -614,9 +613,7 @@ def noise_preference(spec: CTRNNSpec, env: str | gym.Env, sigmas: np.ndarray, *,
     -----
     numpy's global generator and Brian2's are left as found (also on error).
     """
-
-    check_spec(spec)
-    env = task_env(spec, env)
+    env = task_env(spec, env)  # checks spec (the public boundary: everything below trusts it)
     runner = get_backend(backend)
     backend = runner.name
     runner.check_options(options)
