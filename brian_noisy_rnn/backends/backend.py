@@ -156,6 +156,17 @@ class Backend:
         """
         return None
 
+    def check_sweep(self, options):
+        """Raise ValueError if sweeping the test sigma with these options would change nothing.
+
+        Called by ``noise_preference`` before anything runs (default: every sweep is fine).
+
+        Parameters
+        ----------
+        options : dict
+            Keyword options for :meth:`run`.
+        """
+
     # --- closed loop (optional) -------------------------------------------------------
     def stepper(self, spec, noise, n_trials, seed, **options):
         """A network that advances one step per call, for closed-loop play (optional).

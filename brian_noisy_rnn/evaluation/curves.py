@@ -617,6 +617,7 @@ def noise_preference(spec: CTRNNSpec, env: str | gym.Env, sigmas: np.ndarray, *,
     runner = get_backend(backend)
     backend = runner.name
     runner.check_options(options)
+    runner.check_sweep(options)
     # the placement these options imply (e.g. "pre" for membrane noise), whatever the training
     forced = runner.test_placement(options)
     if forced is not None and placement is None and noise is None:

@@ -297,6 +297,23 @@ class SpikingBackend(Backend):
                              "(the population size is not derived from the membrane noise)")
         return options
 
+    def check_sweep(self, options):
+        """With ``neurons_per_unit`` given, only ``noise_as="membrane"`` makes sigma matter.
+
+        Parameters
+        ----------
+        options : dict
+            Keyword options for :meth:`run`.
+        """
+        if options.get("noise_as") != "membrane" and options.get("neurons_per_unit") is not None:
+            # spike-count noise is set by the population size: with M given, the test sigma
+            # would change nothing and the curve would be flat
+            raise ValueError("noise_preference on 'brian2-spiking' with neurons_per_unit given "
+                             "needs noise_as='membrane' (the swept sigma is then each neuron's "
+                             "membrane noise); with noise_as='count' the swept sigma sets the "
+                             "spike-count noise through the population size, so leave "
+                             "neurons_per_unit out")
+
     def test_placement(self, options):
         """``"pre"`` with ``noise_as="membrane"`` (membrane noise is noise inside each f)."""
         return "pre" if options.get("noise_as") == "membrane" else None
