@@ -80,3 +80,14 @@ def test_brian2_side_works_without_neurogym_and_tasks_say_what_to_install():
         "except ImportError as err:\n"
         "    print(err)\n")
     assert "needs NeuroGym" in out and "pip install" in out
+
+
+def test_the_names_the_readme_uses_are_top_level():
+    """``brian_noisy_rnn.train`` and ``brian_noisy_rnn.StandaloneSimulator`` (used in the README)
+    resolve lazily to the bridges' and the Brian2 backend's objects."""
+    from brian_noisy_rnn.backends.brian2.standalone import StandaloneSimulator
+    from brian_noisy_rnn.bridges.training import train
+
+    assert {"train", "StandaloneSimulator"} <= set(brian_noisy_rnn.__all__)
+    assert brian_noisy_rnn.train is train
+    assert brian_noisy_rnn.StandaloneSimulator is StandaloneSimulator

@@ -163,6 +163,9 @@ def pre_sigma(spec, noise):
         The per-neuron std inside f (dimensionless).
     """
     if noise.placement == "pre" and noise.is_active:
+        if not noise.noise_process.gaussian:
+            raise ValueError(f"the mean field averages f over Gaussian noise inside f; process="
+                             f"{noise.process!r} is not Gaussian")
         return noise.sigma_vector(spec.n_hidden)
     return np.zeros(spec.n_hidden)
 

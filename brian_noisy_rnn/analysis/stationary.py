@@ -250,9 +250,9 @@ def mean_field_fixed_point(spec: CTRNNSpec, u: np.ndarray, noise: Noise | None =
     noise = resolve_noise(spec, noise)
     if closure not in ("mean", "gaussian"):
         raise ValueError(f"closure must be 'mean' or 'gaussian', got {closure!r}")
-    if closure == "gaussian" and noise.is_active and noise.process != "white":
-        raise ValueError("closure='gaussian' needs white noise (process='white'), "
-                         f"got process={noise.process!r}")
+    if closure == "gaussian" and noise.is_active and not noise.noise_process.independent_steps:
+        raise ValueError("closure='gaussian' needs white noise (a process with independent "
+                         f"steps, e.g. process='white'), got process={noise.process!r}")
     det = reached_fixed_point(spec, u, start=start, tol=tol)
     s_pre = pre_sigma(spec, noise)
     if np.any(s_pre > 0):
@@ -262,7 +262,7 @@ def mean_field_fixed_point(spec: CTRNNSpec, u: np.ndarray, noise: Noise | None =
         h, stable = det.h, det.stable
     correction = None
     cov = None
-    if noise.is_active and noise.process == "white":
+    if noise.is_active and noise.noise_process.independent_steps:
         hg, s_eff, cov, stable_g = _gaussian_closure(spec, u, noise, h, max_iter, tol)
         if closure == "gaussian":
             h, stable = hg, stable_g
@@ -286,8 +286,9 @@ def _solve_near(spec, u, h, sigma, tol):
 def step_variance(spec, u, noise, h, s_eff):
     """Variance (N,) one step injects into h around the point ``h`` (white noise).
 
-    pre: ``gamma^2 Var[f(a + sigma xi)]``; post: ``gamma^2 sigma^2``; poisson:
-    ``gamma^2 sigma^2 max(E f, 0)``; state: ``2 gamma sigma^2``.
+    pre: ``gamma^2 Var[f(a + sigma xi)]``; post: ``gamma^2`` times the process's
+    :meth:`~brian_noisy_rnn.core.noise_processes.NoiseProcess.step_variance` (white:
+    ``sigma^2``; poisson: ``sigma^2 max(E f, 0)``); state: ``2 gamma sigma^2``.
 
     Parameters
     ----------
@@ -312,11 +313,9 @@ def step_variance(spec, u, noise, h, s_eff):
     a = spec.w_rec @ h + spec.w_in @ u + spec.b
     if noise.placement == "pre":
         return g * g * noise_variance(spec.activation, a, sig)
-    if noise.placement == "post" and noise.process == "poisson":
-        fa = get_activation(spec.activation).noise_average(a, s_eff)
-        return g * g * sig ** 2 * np.maximum(fa, 0.0)
     if noise.placement == "post":
-        return g * g * sig ** 2
+        fa = get_activation(spec.activation).noise_average(a, s_eff)
+        return g * g * noise.noise_process.step_variance(sig, fa)
     if noise.placement == "state":
         return 2.0 * g * sig ** 2
     return np.zeros(spec.n_hidden)

@@ -1,8 +1,10 @@
 """The numpy reference backend: :func:`~brian_noisy_rnn.core.dynamics.rollout` on numpy arrays."""
 
 from ..core.dynamics import NUMPY_OPS, StepRule, rollout, standard_normal
+from .backend import Backend, register_backend
+from .stepper import ArrayStepper
 
-__all__ = ["run_numpy"]
+__all__ = ["NumpyBackend", "run_numpy"]
 
 
 def run_numpy(spec, inputs, noise, seed):
@@ -31,3 +33,17 @@ def run_numpy(spec, inputs, noise, seed):
     xi = standard_normal(seed, T, B, spec.n_hidden) if rule.active else None
     params = {k: getattr(spec, k) for k in ("w_in", "w_rec", "b", "w_out", "b_out", "h0")}
     return rollout(params, inputs, rule, spec.activation, NUMPY_OPS, xi=xi)
+
+
+class NumpyBackend(Backend):
+    """``backend="numpy"``: :func:`run_numpy`; closed loop with :class:`ArrayStepper`."""
+
+    name = "numpy"
+
+    run = staticmethod(run_numpy)
+
+    def stepper(self, spec, noise, n_trials, seed):
+        return ArrayStepper(spec, noise, n_trials, seed, "numpy")
+
+
+register_backend(NumpyBackend())

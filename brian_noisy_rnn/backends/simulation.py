@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from dataclasses import dataclass
-from importlib import import_module
 from typing import Optional
 
 import numpy as np
@@ -13,6 +11,7 @@ import numpy as np
 from ..core.noise import Noise, as_noise
 from ..core.spec import CTRNNSpec, check_spec
 from ..core.validation import check_choice, check_inputs, check_seed
+from .backend import BACKENDS, get_backend
 from .random_state import keeps_random_state
 
 
@@ -48,17 +47,6 @@ class SimulationResult:
     dt: float
 
 
-#: backend name -> (module relative to this package, function) run by :func:`simulate`;
-#: each function takes checked ``(spec, inputs, noise, seed, **options)`` and returns
-#: ``(outputs (T, B, n_out), states (T, B, N))``
-BACKENDS = {
-    "numpy": (".reference", "run_numpy"),
-    "torch": (".torch_backend", "run_torch"),
-    "brian2": (".brian2.run", "run_brian2"),
-    "brian2-spiking": (".spiking.run", "run_spiking"),
-}
-
-
 def check_backend(backend):
     """Raise ValueError naming ``backend`` if it is not one of :data:`BACKENDS`.
 
@@ -75,17 +63,8 @@ def check_backend(backend):
     return check_choice(backend, "backend", sorted(BACKENDS))
 
 
-#: options of every backend function that are not user options
-_INTERNAL_OPTIONS = ("report",)
-
-
-def _backend_function(backend):
-    module, function = BACKENDS[check_backend(backend)]
-    return getattr(import_module(module, __package__), function)
-
-
 def check_backend_options(backend, options, name="options"):
-    """Check a backend's keyword options (names, and values where that is cheap) without running.
+    """``get_backend(backend).check_options(options, name)``: check options without running.
 
     Parameters
     ----------
@@ -99,38 +78,10 @@ def check_backend_options(backend, options, name="options"):
     Returns
     -------
     dict
-        ``options`` itself.
-
-    Raises
-    ------
-    ValueError
-        Naming the unknown option or the invalid value.
+        ``options`` itself; ValueError naming an unknown option or invalid value
+        (:meth:`Backend.check_options <brian_noisy_rnn.backends.Backend.check_options>`).
     """
-    run = _backend_function(backend)
-    known = sorted(n for n, p in inspect.signature(run).parameters.items()
-                   if p.kind is inspect.Parameter.KEYWORD_ONLY and n not in _INTERNAL_OPTIONS)
-    for key in options:
-        if key not in known:
-            raise ValueError(f"{name}.{key}: unknown option of backend {backend!r}; known: {known}")
-    if backend == "brian2":
-        from .brian2.run import check_brian2_options
-
-        try:
-            check_brian2_options(**options)
-        except ValueError as err:
-            raise ValueError(f"{name}: {err}") from None
-    elif backend == "brian2-spiking":
-        from .spiking.run import NOISE_AS, TARGETS
-
-        if "target" in options and options["target"] not in TARGETS:
-            raise ValueError(f"{name}.target must be one of {TARGETS}, got {options['target']!r}")
-        noise_as = options.get("noise_as", "count")
-        if noise_as not in NOISE_AS:
-            raise ValueError(f"{name}.noise_as must be one of {NOISE_AS}, got {noise_as!r}")
-        if noise_as == "membrane" and options.get("neurons_per_unit") is None:
-            raise ValueError(f"{name}.neurons_per_unit is required with noise_as = 'membrane' "
-                             "(the population size is not derived from the membrane noise)")
-    return options
+    return get_backend(backend).check_options(options, name)
 
 
 def available_memory():
@@ -193,11 +144,13 @@ def simulate(spec: CTRNNSpec, inputs: np.ndarray, *, backend: str, noise: Noise 
         One column of B independent trials per time step. Dimensionless: plain numbers or
         a dimensionless Brian2 quantity; ``u*kHz`` raises Brian2's
         ``DimensionMismatchError``, booleans and complex values a TypeError.
-    backend : {"numpy", "torch", "brian2", "brian2-spiking"}
-        ``"numpy"`` is the readable reference; ``"torch"`` runs
+    backend : str
+        A name in :data:`BACKENDS` (:func:`~brian_noisy_rnn.backends.register_backend` adds
+        one). Built in: ``"numpy"`` is the readable reference; ``"torch"`` runs
         :class:`~brian_noisy_rnn.bridges.TorchCTRNN` in float64; ``"brian2"`` runs
         :class:`~brian_noisy_rnn.RateCTRNN` (``options``: ``target`` = "numpy", "cython"
-        or "cpp_standalone", ...).
+        or "cpp_standalone", ...); ``"brian2-spiking"`` a
+        :class:`~brian_noisy_rnn.SpikingRealization`.
     noise : Noise or None
         Test-time noise; None uses ``spec.noise``.
     seed : int or None
@@ -225,15 +178,16 @@ def simulate(spec: CTRNNSpec, inputs: np.ndarray, *, backend: str, noise: Noise 
     ``"brian2"`` backend seeds Brian2 with ``seed`` inside that block only.
     """
     check_spec(spec)
-    check_backend(backend)
+    runner = get_backend(backend)
+    backend = runner.name
     noise = spec.noise if noise is None else as_noise(noise)
     noise.check_compatible(spec.dt_seconds, spec.n_hidden)
+    runner.check_noise(noise)
     if hasattr(inputs, "shape") and len(inputs.shape) == 3:  # before any copy is made
         check_memory(spec, inputs.shape, noise)
     inputs = check_inputs(spec, inputs)
     seed = check_seed(seed)
-    run = _backend_function(backend)
-    outputs, states = run(spec, inputs, noise, seed, **options)
+    outputs, states = runner.run(spec, inputs, noise, seed, **options)
     result = SimulationResult(np.asarray(outputs, dtype=np.float64),
                               np.asarray(states, dtype=np.float64),
                               backend, noise, seed, spec.dt_seconds)

@@ -15,6 +15,8 @@ from ..core.noise import Noise, as_noise
 from ..core.spec import CTRNNSpec, NetworkShape, check_spec
 from ..core.units import check_time_constants, from_seconds
 from ..core.validation import check_int
+from .backend import Backend, register_backend
+from .stepper import ArrayStepper
 
 if TYPE_CHECKING:
     from brian2 import Quantity
@@ -277,3 +279,17 @@ def run_torch(spec, inputs, noise, seed):
     with torch.no_grad():
         outputs, states = model(x, noise=noise, xi=xi)
     return outputs.numpy(), states.numpy()
+
+
+class TorchBackend(Backend):
+    """``backend="torch"``: :func:`run_torch` (float64); closed loop with :class:`ArrayStepper`."""
+
+    name = "torch"
+
+    run = staticmethod(run_torch)
+
+    def stepper(self, spec, noise, n_trials, seed):
+        return ArrayStepper(spec, noise, n_trials, seed, "torch")
+
+
+register_backend(TorchBackend())

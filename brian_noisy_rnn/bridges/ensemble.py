@@ -269,8 +269,12 @@ class StackedCTRNN(nn.Module):
                 if not rule.active:
                     rules.append((None, None, None))
                     continue
+                process = noise.noise_process
+                if not process.stacked:
+                    raise ValueError(f"noise process {process.name!r} has no stacked form "
+                                     "(NoiseProcess.stacked): it cannot be trained here")
                 kind = "pre" if rule.placement == "pre" else \
-                    ("mul" if rule.process == "poisson" else "add")
+                    ("mul" if process.rate_scaled else "add")
                 scale = float(np.sqrt(2.0 * g)) / g if rule.placement == "state" else None
                 rules.append((kind, rule, scale))
             cached = (key, rules)

@@ -100,16 +100,18 @@ def add_noise_arguments(p, default_placement):
     default_placement : str or None
         The default of ``--placement`` (None: the network's own, see :func:`noise_from_args`).
     """
-    p.add_argument("--placement", default=default_placement,
-                   choices=("none", "pre", "post", "state"),
-                   help="where the noise enters: inside f (pre), outside f (post), on the state "
-                        "(state) or nowhere (none)"
+    from ..core.noise import PLACEMENTS
+    from ..core.noise_processes import NOISE_PROCESSES, placement_label
+
+    p.add_argument("--placement", default=default_placement, choices=PLACEMENTS,
+                   help="where the noise enters: "
+                        + ", ".join(f"{placement_label(q)} ({q})" for q in PLACEMENTS)
                         + (" (default: the network's own)" if default_placement is None
                            else " (default: %(default)s)"))
     p.add_argument("--sigma", type=_types.nonneg_float, default=None,
                    help="noise amplitude sigma >= 0 (dimensionless, per step); required with "
                         "a placement other than the network's own")
-    p.add_argument("--process", default=None, choices=("white", "ou", "poisson"),
+    p.add_argument("--process", default=None, choices=tuple(NOISE_PROCESSES),
                    help="noise process (default: white)")
     p.add_argument("--tau-noise-ms", type=_types.pos_ms, default=None,
                    help="correlation time of OU noise in ms (required with --process ou)")
@@ -143,6 +145,7 @@ def noise_from_args(args, base=None):
     from brian2 import ms
 
     from ..core.noise import Noise
+    from ..core.noise_processes import get_noise_process
 
     placement = args.placement or (base.placement if base is not None else "none")
     same = base is not None and placement == base.placement
@@ -165,7 +168,7 @@ def noise_from_args(args, base=None):
     sigma = args.sigma if args.sigma is not None else base.sigma_array
     process = process_flag or (base.process if same else "white")
     if tau_flag is not None:
-        if process != "ou":
+        if not get_noise_process(process).needs_tau_noise:
             raise ValueError(f"--tau-noise-ms is only used with --process ou, not with process "
                              f"{process!r}")
         tau_noise = tau_flag * ms

@@ -15,6 +15,7 @@ import os
 
 import numpy as np
 
+from ..core.noise import PLACEMENTS
 from . import _types
 from ._json import json_dumps
 from ._arguments import (add_deprecated_alias, add_task_kwargs_argument, csv_list,
@@ -59,7 +60,7 @@ def add_parser(sub):
                    help="comma-separated test sigmas >= 0, e.g. 0,0.5,1; 0 and the training "
                         "sigma are always added (default: 9 sigmas from 0 to twice the "
                         "training sigma)")
-    p.add_argument("--placement", choices=("pre", "post", "state"), default=None,
+    p.add_argument("--placement", choices=[q for q in PLACEMENTS if q != "none"], default=None,
                    help="where the test noise enters (default: the network's training "
                         "placement; required for a network trained without noise)")
     p.add_argument("--backend", default="torch",

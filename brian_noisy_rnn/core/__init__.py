@@ -1,6 +1,7 @@
 """The core: what every backend shares, with no Brian2, PyTorch or NeuroGym import at load.
 
 - :class:`Noise` (:mod:`.noise`) -- where noise enters the step and which process makes it;
+  :class:`NoiseProcess` (:mod:`.noise_processes`) -- the registered processes;
 - :class:`CTRNNSpec` (:mod:`.spec`) -- the framework-neutral network; :mod:`.spec_file` --
   the versioned ``.npz`` format (arrays + JSON header) and content hash it shares with
   :class:`FeedforwardSpec`;
@@ -18,8 +19,9 @@ from .activations import ACTIVATIONS, Activation, get_activation, register_activ
 from .examples import example_spec, step_input
 from .feedforward import FeedforwardSpec
 from .noise import PLACEMENTS, PROCESSES, Noise
+from .noise_processes import NOISE_PROCESSES, NoiseProcess, register_noise_process
 from .spec import CTRNNSpec
 
-__all__ = ["ACTIVATIONS", "Activation", "CTRNNSpec", "FeedforwardSpec", "Noise", "PLACEMENTS", "PROCESSES",
-           "example_spec", "get_activation", "noise_averages", "register_activation",
-           "step_input"]
+__all__ = ["ACTIVATIONS", "Activation", "CTRNNSpec", "FeedforwardSpec", "NOISE_PROCESSES", "Noise",
+           "NoiseProcess", "PLACEMENTS", "PROCESSES", "example_spec", "get_activation",
+           "noise_averages", "register_activation", "register_noise_process", "step_input"]

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from .activations import get_activation
+from .noise_processes import get_noise_process
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,9 @@ class StepRule:
     sigma : float64 array (N,)
         Noise amplitude per hidden unit.
     rho : float
-        OU decay per step ``exp(-dt / tau_noise)`` (0 for other processes).
+        The process's per-step memory (:meth:`NoiseProcess.decay
+        <brian_noisy_rnn.core.noise_processes.NoiseProcess.decay>`: OU
+        ``exp(-dt / tau_noise)``, 0 for memoryless processes).
     active : bool
         Whether any random numbers are needed.
     """
@@ -41,6 +44,11 @@ class StepRule:
     sigma: np.ndarray
     rho: float
     active: bool
+
+    @property
+    def noise_process(self):
+        """The registered :class:`~.noise_processes.NoiseProcess` of :attr:`process`."""
+        return get_noise_process(self.process)
 
     @classmethod
     def from_spec(cls, spec, noise=None):
@@ -79,9 +87,7 @@ class StepRule:
         -------
         StepRule
         """
-        rho = 0.0
-        if noise.process == "ou":
-            rho = float(np.exp(-dt_seconds / noise.tau_noise_seconds))
+        rho = noise.noise_process.decay(dt_seconds, noise)
         return cls(dt_seconds / tau_seconds, noise.placement, noise.process,
                    noise.sigma_vector(n_hidden), rho, noise.is_active)
 
@@ -104,8 +110,9 @@ def torch_ops():
 
 
 def next_noise_sample(prev, xi_t, sigma, rule, first):
-    """The additive noise sample of this step (shape (B, N)).
+    """The additive noise sample of this step (shape (B, N)): the process's recurrence.
 
+    :meth:`NoiseProcess.sample <brian_noisy_rnn.core.noise_processes.NoiseProcess.sample>`:
     white/poisson: ``sigma * xi_t``; OU: ``sigma * xi_0`` at the first step (stationary
     start), then ``rho * prev + sigma * sqrt(1 - rho**2) * xi_t`` (exact discretisation).
 
@@ -127,9 +134,7 @@ def next_noise_sample(prev, xi_t, sigma, rule, first):
     array (B, N)
         The noise sample ``n`` passed to :func:`step`.
     """
-    if rule.process == "ou" and not first:
-        return rule.rho * prev + (sigma * float(np.sqrt(1.0 - rule.rho ** 2))) * xi_t
-    return sigma * xi_t
+    return rule.noise_process.sample(prev, xi_t, sigma, rule, first)
 
 
 def step(h, a, n, rule, f, ops):
@@ -162,9 +167,7 @@ def step(h, a, n, rule, f, ops):
         return (1.0 - g) * h + g * f(a + n)
     fa = f(a)
     if rule.placement == "post":
-        if rule.process == "poisson":
-            n = n * ops.sqrt(ops.relu(fa))
-        return (1.0 - g) * h + g * (fa + n)
+        return (1.0 - g) * h + g * (fa + rule.noise_process.outside(n, fa, ops))
     if rule.placement == "state":
         return (1.0 - g) * h + g * fa + float(np.sqrt(2.0 * g)) * n
     raise AssertionError(f"unhandled placement {rule.placement!r}")

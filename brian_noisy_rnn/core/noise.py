@@ -24,11 +24,13 @@ standard deviation it gives a linear unit, independent of ``dt``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .noise_processes import NOISE_PROCESSES, get_noise_process
 from .units import from_seconds, to_seconds
 from .validation import as_dimensionless, check_choice
 
@@ -36,15 +38,46 @@ if TYPE_CHECKING:
     from brian2 import Quantity
 
 PLACEMENTS = ("none", "pre", "post", "state")
-PROCESSES = ("white", "ou", "poisson")
 
-# which processes are defined at which placement
-SUPPORTED = {
-    "none": ("white",),
-    "pre": ("white", "ou"),
-    "post": ("white", "ou", "poisson"),
-    "state": ("white",),
-}
+
+class _ProcessNames(Sequence):
+    """Live tuple-like view of the registered process names (:data:`NOISE_PROCESSES`)."""
+
+    def __getitem__(self, i):
+        return tuple(NOISE_PROCESSES)[i]
+
+    def __len__(self):
+        return len(NOISE_PROCESSES)
+
+    def __repr__(self):
+        return repr(tuple(NOISE_PROCESSES))
+
+
+class _Supported(Mapping):
+    """Live view: placement -> the registered processes allowed there."""
+
+    def __getitem__(self, placement):
+        if placement not in PLACEMENTS:
+            raise KeyError(placement)
+        if placement == "none":
+            return ("white",)
+        return tuple(n for n, p in NOISE_PROCESSES.items() if placement in p.placements)
+
+    def __iter__(self):
+        return iter(PLACEMENTS)
+
+    def __len__(self):
+        return len(PLACEMENTS)
+
+    def __repr__(self):
+        return repr(dict(self))
+
+
+#: the registered noise process names (a live view of :data:`NOISE_PROCESSES`)
+PROCESSES = _ProcessNames()
+
+#: which processes are defined at which placement (a live view of :data:`NOISE_PROCESSES`)
+SUPPORTED = _Supported()
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,14 +95,15 @@ class Noise:
         neuron. Plain numbers or dimensionless Brian2 quantities; a quantity with dimensions
         (``0.5*mV``) raises Brian2's ``DimensionMismatchError``, booleans and complex
         numbers a TypeError.
-    process : {"white", "ou", "poisson"}
-        ``"white"``: drawn independently every step (the paper's convention: its variance
+    process : str
+        A registered noise process (:data:`~.noise_processes.NOISE_PROCESSES`, allowed at
+        this placement: :data:`SUPPORTED`). Built in: ``"white"``: drawn independently every step (the paper's convention: its variance
         does not scale with dt); ``"ou"``: Ornstein-Uhlenbeck noise with stationary std
         ``sigma`` and correlation time ``tau_noise``; ``"poisson"``: multiplicative,
         ``sigma*sqrt(max(f(a), 0))*xi`` (placement "post" only).
     tau_noise : Brian2 time quantity or None
         Correlation time of the OU process (e.g. ``20*ms``), >= dt; required for
-        ``process="ou"`` only (None otherwise).
+        ``process="ou"`` (a process with ``needs_tau_noise``) only (None otherwise).
 
     Examples
     --------
@@ -109,9 +143,10 @@ class Noise:
                              "placement 'pre', 'post' or 'state', or sigma=0")
         sigma.setflags(write=False)
         object.__setattr__(self, "_sigma", sigma)
-        if self.process == "ou":
+        if get_noise_process(self.process).needs_tau_noise:
             if self.tau_noise is None:
-                raise ValueError("tau_noise is required for process='ou' (e.g. tau_noise=20*ms)")
+                raise ValueError(f"tau_noise is required for process={self.process!r} (e.g. "
+                                 "tau_noise=20*ms)")
             object.__setattr__(self, "_tau_noise_s", to_seconds(self.tau_noise, "tau_noise"))
         elif self.tau_noise is not None:
             raise ValueError(f"tau_noise is only used with process='ou', not {self.process!r}")
@@ -123,6 +158,11 @@ class Noise:
     def sigma_array(self):
         """sigma as a read-only float array: shape () for a scalar, (n_hidden,) per neuron."""
         return self._sigma
+
+    @property
+    def noise_process(self):
+        """The registered :class:`~.noise_processes.NoiseProcess` of :attr:`process`."""
+        return get_noise_process(self.process)
 
     @property
     def tau_noise_seconds(self):
@@ -169,11 +209,7 @@ class Noise:
             Number of hidden units (a per-neuron sigma must have this length).
         """
         self.sigma_vector(n_hidden)
-        if self.process == "ou" and self._tau_noise_s < dt_seconds:
-            raise ValueError(
-                f"tau_noise ({self.tau_noise}) must be >= dt ({from_seconds(dt_seconds)}) "
-                "for process='ou'"
-            )
+        self.noise_process.check_compatible(self, dt_seconds)
 
     def with_sigma(self, sigma):
         """A copy of this noise model with another sigma (same placement and process).

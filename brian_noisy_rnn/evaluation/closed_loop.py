@@ -33,14 +33,13 @@ metric (:mod:`brian_noisy_rnn.tasks.performance`), trial by trial.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 import gymnasium as gym
 import numpy as np
 
-from ..core.activations import get_activation
-from ..core.dynamics import NUMPY_OPS, StepRule, next_noise_sample, step, torch_ops
 from ..core.noise import Noise, as_noise
 from ..core.spec import check_spec
 from ..core.validation import check_choice, check_int, check_seed
@@ -48,6 +47,7 @@ from ..tasks import make as make_task
 from ..tasks.performance import actions_from_outputs
 from ..tasks import core_of
 from ..tasks.stepping import SteppedTrials
+from ..backends.backend import BACKENDS as _REGISTERED, get_backend
 from ..backends.random_state import keeps_random_state
 from ..tasks import task_name
 from .curves import NoisePreferenceCurve, sweep_noises
@@ -57,10 +57,27 @@ if TYPE_CHECKING:
     from ..core.spec import CTRNNSpec
 
 
-__all__ = ["BACKENDS", "ClosedLoopResult", "closed_loop", "closed_loop_noise_preference", "play"]
+__all__ = ["ClosedLoopResult", "closed_loop", "closed_loop_noise_preference", "play"]
 
-#: backends that can run step by step
-BACKENDS = ("numpy", "torch", "brian2")
+
+def __getattr__(name):
+    # ``BACKENDS`` (the names of the backends that run step by step) was a tuple here; the
+    # registry (brian_noisy_rnn.backends.BACKENDS, Backend.steps) now says it
+    if name == "BACKENDS":
+        warnings.warn("brian_noisy_rnn.evaluation.closed_loop.BACKENDS is deprecated; use "
+                      "brian_noisy_rnn.backends.get_backend(name).steps", DeprecationWarning,
+                      stacklevel=2)
+        return tuple(n for n, b in _REGISTERED.items() if b.steps)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _stepping_backend(backend):
+    """The registered backend called ``backend``; ValueError if it cannot run step by step."""
+    runner = get_backend(backend)
+    if not runner.steps:
+        raise ValueError(f"backend {runner.name!r} cannot run closed loop (step by step): it "
+                         "implements neither Backend.stepper nor Backend.play")
+    return runner
 
 
 @dataclass(eq=False)
@@ -187,78 +204,6 @@ def play(env: gym.Env, policy: Callable, *, n_trials: int, seed: int) -> ClosedL
     return _result(trials, seed)
 
 
-# --- the network, step by step ------------------------------------------------------------
-class _ArrayNetwork:
-    """The CTRNN step of :mod:`brian_noisy_rnn.core.dynamics` on numpy arrays or torch tensors."""
-
-    def __init__(self, spec, noise, n_trials, seed, library):
-        self.rule = StepRule.from_spec(spec, noise)
-        act = get_activation(spec.activation)
-        names = ("w_in", "w_rec", "b", "w_out", "b_out", "h0")
-        if library == "torch":
-            import torch
-
-            self.ops, self.f = torch_ops(), act.torch
-            p = {k: torch.tensor(np.asarray(getattr(spec, k)), dtype=torch.float64) for k in names}
-            self.sigma = torch.as_tensor(self.rule.sigma, dtype=torch.float64)
-            self.to_array = lambda x: torch.as_tensor(x, dtype=torch.float64)
-            self.to_numpy = lambda x: x.numpy()
-        else:
-            self.ops, self.f = NUMPY_OPS, act.numpy
-            p = {k: np.asarray(getattr(spec, k), dtype=np.float64) for k in names}
-            self.sigma = self.rule.sigma
-            self.to_array = self.to_numpy = lambda x: x
-        self.p = p
-        self.h = p["h0"] + 0.0 * self.to_array(np.zeros((n_trials, 1)))
-        self.shape = (n_trials, spec.n_hidden)
-        self.rng = np.random.RandomState(seed) if self.rule.active else None
-        self.n, self.t = None, 0
-
-    def __call__(self, observations):
-        p = self.p
-        drive = self.to_array(observations) @ p["w_in"].T + p["b"]
-        a = self.h @ p["w_rec"].T + drive
-        if self.rule.active:
-            xi = self.to_array(self.rng.randn(self.shape[0] * self.shape[1]).reshape(self.shape))
-            self.n = next_noise_sample(self.n, xi, self.sigma, self.rule, first=self.t == 0)
-        self.h = step(self.h, a, self.n, self.rule, self.f, self.ops)
-        self.t += 1
-        return self.to_numpy(self.h @ p["w_out"].T + p["b_out"])
-
-
-def _run_brian2(spec, noise, trials, seed, target):
-    """Step the envs from a NetworkOperation at the end of every Brian2 time step."""
-    import brian2
-    from brian2 import NetworkOperation
-
-    from ..backends.brian2.base import codegen_target
-    from ..backends.brian2.rate_network import RateCTRNN
-
-    check_choice(target, "target", ("numpy", "cython"))
-    B = len(trials.envs)
-    with codegen_target(target):
-        rnn = RateCTRNN(spec, B, noise, recurrence="dense", input_source="direct",
-                        readout=False, name="ratectrnn_closed_loop")
-        rnn.set_inputs(trials.observations[None], start=0 * brian2.second)
-        (h,) = rnn.hidden_arrays("h")
-
-        def act():
-            trials.advance(h @ spec.w_out.T + spec.b_out)
-            if trials.done:
-                net.stop()
-            else:  # consumed by the next step
-                rnn.set_inputs(trials.observations[None])
-
-        net = brian2.Network(rnn, NetworkOperation(act, clock=rnn.clock, when="end",
-                                                   name="ratectrnn_closed_loop_envs"))
-        saved = np.random.get_state()  # brian2.seed reseeds numpy's global generator
-        try:
-            brian2.seed(seed)
-            net.run(trials.max_steps * spec.dt, namespace={})
-        finally:
-            np.random.set_state(saved)
-
-
 def _check_fit(spec, trials, env):
     n_in = trials.observations.shape[1]
     if spec.n_in != n_in:
@@ -286,10 +231,12 @@ def closed_loop(spec: CTRNNSpec, env: str | gym.Env, *, backend: str, noise: Noi
     env : str or TrialEnv
         A task id (made with the spec's dt) or a NeuroGym TrialEnv / wrapper of one. Any
         wrappers: trial-level and step-level ones act as in a NeuroGym run.
-    backend : {"numpy", "torch", "brian2"}
-        ``"brian2"`` runs a :class:`~brian_noisy_rnn.RateCTRNN` on the runtime device; a
+    backend : str
+        A registered backend that runs step by step (:attr:`Backend.steps
+        <brian_noisy_rnn.backends.Backend.steps>`); built in: "numpy", "torch" and
+        "brian2" (a :class:`~brian_noisy_rnn.RateCTRNN` on the runtime device; a
         NetworkOperation at the end of every time step steps the environments and feeds the
-        next observations to the following step.
+        next observations to the following step).
     noise : Noise or None
         Test noise (None: ``spec.noise``).
     n_trials : int
@@ -298,8 +245,9 @@ def closed_loop(spec: CTRNNSpec, env: str | gym.Env, *, backend: str, noise: Noi
         In [0, 2**32). Environment b plays trial b of
         ``tasks.batch(env, n_trials, seed=seed)``; the hidden noise is drawn from
         ``noise_seed(seed)``, the stream of ``evaluate`` with this seed.
-    target : {"numpy", "cython"}
-        Brian2 code-generation target (backend "brian2" only).
+    target : str
+        Brian2 code-generation target, "numpy" or "cython" (a backend option: anything
+        but "numpy" is passed to the backend as ``target=``, which must take it).
 
     Returns
     -------
@@ -314,24 +262,19 @@ def closed_loop(spec: CTRNNSpec, env: str | gym.Env, *, backend: str, noise: Noi
         n_trials / seed; before any trial is played.
     """
     check_spec(spec)
-    check_choice(backend, "backend", BACKENDS)
+    runner = _stepping_backend(backend)
+    options = {} if target == "numpy" else {"target": target}
+    runner.check_options(options, "closed_loop")
     if isinstance(env, str):
         env = make_task(env, dt=spec.dt_seconds * 1000.0)
     n_trials, seed = _check_common(env, n_trials, seed)
     noise = spec.noise if noise is None else as_noise(noise)
     noise.check_compatible(spec.dt_seconds, spec.n_hidden)
-    if backend != "brian2" and target != "numpy":
-        raise ValueError(f"target is a Brian2 option (backend='brian2'), got target={target!r} "
-                         f"with backend={backend!r}")
+    runner.check_noise(noise)
     _check_fit(spec, SteppedTrials(env, 1, seed), env)  # a one-trial probe, before the real copies
     trials = SteppedTrials(env, n_trials, seed)
-    if backend == "brian2":
-        _run_brian2(spec, noise, trials, noise_seed(seed), target)
-    else:
-        network = _ArrayNetwork(spec, noise, n_trials, noise_seed(seed), backend)
-        while not trials.done:
-            trials.advance(network(trials.observations))
-    return _result(trials, seed, backend, noise)
+    runner.play(trials, spec, noise, noise_seed(seed), **options)
+    return _result(trials, seed, runner.name, noise)
 
 
 def _closed_loop_metric(metric, env):
@@ -365,7 +308,7 @@ def closed_loop_noise_preference(spec: CTRNNSpec, env: str | gym.Env, sigmas, *,
         A task id (made with the spec's dt) or a TrialEnv / wrapper of one.
     sigmas : sequence of float
         Test sigmas, >= 0; 0 and the training sigma are always added.
-    backend : {"numpy", "torch", "brian2"}
+    backend : str
         As in :func:`closed_loop`.
     n_trials : int
         Trials per sigma (>= 1), the same trials at every sigma.
@@ -381,8 +324,9 @@ def closed_loop_noise_preference(spec: CTRNNSpec, env: str | gym.Env, sigmas, *,
         or the env's name for them (its ``closed_loop_metrics``: ``"goal_reached"`` and
         ``"periods_at_goal"`` for ``MazeNavigationClosedLoop-v0``). Higher is better; the other
         score goes to ``other_metrics``.
-    target : {"numpy", "cython"}
-        Brian2 code-generation target (backend "brian2" only).
+    target : str
+        Brian2 code-generation target, "numpy" or "cython" (a backend option: anything
+        but "numpy" is passed to the backend as ``target=``, which must take it).
     progress : bool
         Show a tqdm bar over sigmas.
 
@@ -398,7 +342,7 @@ def closed_loop_noise_preference(spec: CTRNNSpec, env: str | gym.Env, sigmas, *,
         For invalid arguments, before any trial is played.
     """
     check_spec(spec)
-    check_choice(backend, "backend", BACKENDS)
+    _stepping_backend(backend)
     if isinstance(env, str):
         env = make_task(env, dt=spec.dt_seconds * 1000.0)
     n_trials, seed = _check_common(env, n_trials, seed)

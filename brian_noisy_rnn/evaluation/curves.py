@@ -16,9 +16,7 @@ training sigma and a clearly worse one at sigma = 0; trained with noise *outside
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import math
-import numbers
 import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -27,9 +25,9 @@ import numpy as np
 
 from .. import tasks as tasks_module
 from ..backends.random_state import keeps_random_state
-from ..backends.simulation import NonFiniteResultWarning, check_backend, check_backend_options
+from ..backends.backend import get_backend
+from ..backends.simulation import NonFiniteResultWarning
 from ..core.noise import PLACEMENTS, Noise, as_noise
-from ..core.spec import check_spec
 from ..core.validation import as_dimensionless, check_int
 from ..tasks import metrics
 from .scoring import check_spec_for_task, evaluate_per_trial, finite_mean_sem, task_env
@@ -47,12 +45,10 @@ __all__ = ["NoisePreferenceCurve", "noise_preference", "sigma_grid", "swept_nois
 #: relative tolerance under which two test sigmas count as the same point
 _SIGMA_RTOL = 1e-9
 
-#: ``"module:function"`` that :meth:`NoisePreferenceCurve.plot` draws with, resolved by name
-#: when called (as pandas resolves ``DataFrame.plot``'s backend): plotting is a higher layer
-#: than evaluation (it also simulates networks), so evaluation never imports it, and
-#: ``import brian_noisy_rnn.evaluation`` does not load it. The function is called as
-#: ``function(curve, ax=ax, **kwargs)`` and returns a matplotlib Figure.
-CURVE_PLOTTER = "brian_noisy_rnn.plotting:plot_noise_preference"
+#: Where :meth:`NoisePreferenceCurve.plot` draws with (kept for compatibility: ``plot`` now
+#: imports :func:`~brian_noisy_rnn.evaluation.curve_figures.plot_noise_preference` directly,
+#: which :mod:`brian_noisy_rnn.plotting` re-exports).
+CURVE_PLOTTER = "brian_noisy_rnn.evaluation.curve_figures:plot_noise_preference"
 
 
 def _nan_to_none(x):
@@ -328,8 +324,7 @@ class NoisePreferenceCurve:
     def plot(self, ax: Axes | None = None, **kwargs) -> Figure:
         """Draw this curve: mean metric per test sigma with standard-error bars.
 
-        A thin front for :func:`brian_noisy_rnn.plotting.plot_noise_preference` (found
-        through :data:`CURVE_PLOTTER`); to overlay several curves pass them all to that
+        A thin front for :func:`brian_noisy_rnn.plotting.plot_noise_preference`; to overlay several curves pass them all to that
         function, or pass the same ``ax`` to each curve's ``plot``.
 
         Parameters
@@ -345,8 +340,9 @@ class NoisePreferenceCurve:
         matplotlib.figure.Figure
             The Figure drawn into; save it with :func:`brian_noisy_rnn.plotting.save_figure`.
         """
-        module, _, function = CURVE_PLOTTER.partition(":")
-        return getattr(importlib.import_module(module), function)(self, ax=ax, **kwargs)
+        from .curve_figures import plot_noise_preference  # matplotlib on first use only
+
+        return plot_noise_preference(self, ax=ax, **kwargs)
 
     # --- (de)serialisation ---------------------------------------------------------------
     def rows(self):
@@ -598,8 +594,9 @@ def noise_preference(spec: CTRNNSpec, env: str | gym.Env, sigmas: np.ndarray, *,
         ``noise_as="membrane"``: "pre", whatever the training placement). With the training
         placement the training noise process (e.g. OU with its ``tau_noise``) is kept;
         another placement uses white noise.
-    backend : {"numpy", "torch", "brian2", "brian2-spiking"}
-        The simulation backend, see :func:`~brian_noisy_rnn.simulate`.
+    backend : str
+        The simulation backend (a name in :data:`~brian_noisy_rnn.backends.BACKENDS`), see
+        :func:`~brian_noisy_rnn.simulate`.
     n_trials : int
         Trials per sigma, >= 1 (the same trials at every sigma).
     seed : int
@@ -644,30 +641,24 @@ def noise_preference(spec: CTRNNSpec, env: str | gym.Env, sigmas: np.ndarray, *,
     -----
     numpy's global generator and Brian2's are left as found (also on error).
     """
-
-    check_spec(spec)
-    env = task_env(spec, env)
-    check_backend(backend)
-    if backend == "brian2-spiking":
-        check_backend_options(backend, options)
-    membrane = backend == "brian2-spiking" and options.get("noise_as") == "membrane"
-    if backend == "brian2-spiking" and not membrane and options.get("neurons_per_unit") is not None:
-        # spike-count noise is set by the population size: with M given, the test sigma
-        # would change nothing and the curve would be flat
-        raise ValueError("noise_preference on 'brian2-spiking' with neurons_per_unit given "
-                         "needs noise_as='membrane' (the swept sigma is then each neuron's "
-                         "membrane noise); with noise_as='count' the swept sigma sets the "
-                         "spike-count noise through the population size, so leave "
-                         "neurons_per_unit out")
-    if membrane and placement is None and noise is None:
-        placement = "pre"  # membrane noise is noise inside each neuron's f, whatever the training
+    env = task_env(spec, env)  # checks spec (the public boundary: everything below trusts it)
+    runner = get_backend(backend)
+    backend = runner.name
+    runner.check_options(options)
+    runner.check_sweep(options)
+    # the placement these options imply (e.g. "pre" for membrane noise), whatever the training
+    forced = runner.test_placement(options)
+    if forced is not None and placement is None and noise is None:
+        placement = forced
     n_trials = check_int(n_trials, "n_trials", 1)
     seed = check_int(seed, "seed", 0, 2 ** 32)
     placement, grid, noises = sweep_noises(spec, sigmas, placement, noise)
     train_placement, sigma_train = spec.noise.placement, spec.noise.scalar_sigma()
-    if membrane and placement != "pre":
-        raise ValueError(f"noise_as='membrane' sweeps each spiking neuron's membrane noise, which "
-                         f"is noise inside f: placement must be 'pre' or None, got {placement!r}")
+    if forced is not None and placement != forced:
+        raise ValueError(f"backend {backend!r} with options {options} sweeps noise at placement "
+                         f"{forced!r}: placement must be {forced!r} or None, got {placement!r}")
+    for nz in noises:
+        runner.check_noise(nz)
     probe = check_spec_for_task(spec, env)  # n_in, n_out and dt must fit the task
     primary = _chosen_metric(metric, probe)
 

@@ -359,8 +359,9 @@ def evaluate(spec: CTRNNSpec, env: str | gym.Env, *, backend: str, noise: Noise 
         ``tasks.make``; one built otherwise than the training task of the same id warns),
         a :func:`~brian_noisy_rnn.tasks.task_construction` dict, or None for the task the
         network was trained on (see :func:`task_env`).
-    backend : {"numpy", "torch", "brian2", "brian2-spiking"}
-        The simulation backend, see :func:`brian_noisy_rnn.simulate`.
+    backend : str
+        The simulation backend (a name in :data:`~brian_noisy_rnn.backends.BACKENDS`), see
+        :func:`brian_noisy_rnn.simulate`.
     noise : Noise or None
         The test noise (None: ``spec.noise``, the training noise).
     n_trials : int

@@ -430,6 +430,7 @@ def _check_tasks(source, tasks):
 def _check_network(source, net):
     from ..core.activations import ACTIVATIONS
     from ..core.noise import PROCESSES
+    from ..core.noise_processes import NOISE_PROCESSES
 
     _check_keys(source, "network", net, _NETWORK_DEFAULTS)
     out = dict(_NETWORK_DEFAULTS)
@@ -447,7 +448,7 @@ def _check_network(source, net):
     out["process"] = _check_value(source, "network.process", out["process"], "str")
     if out["process"] not in PROCESSES:
         _fail(source, "network.process", f"must be one of {PROCESSES}, got {out['process']!r}")
-    if out["process"] == "ou":
+    if NOISE_PROCESSES[out["process"]].needs_tau_noise:
         if out["tau_noise_ms"] is None:
             _fail(source, "network.tau_noise_ms", "is required with network.process = 'ou'")
         out["tau_noise_ms"] = _check_value(source, "network.tau_noise_ms", out["tau_noise_ms"], "pos")

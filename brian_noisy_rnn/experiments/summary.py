@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..core.noise import PLACEMENTS
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -93,7 +95,7 @@ def summarize(curves: Iterable[NoisePreferenceCurve]) -> list[dict]:
         key = (c.task, c.train_placement, c.sigma_train, c.backend)
         groups.setdefault(key, []).append(c)
     rows = []
-    order = {"pre": 0, "post": 1, "state": 2}
+    order = {p: i for i, p in enumerate(q for q in PLACEMENTS if q != "none")}
 
     def sort_key(item):
         task, placement, sigma_train, backend = item[0]

@@ -26,6 +26,7 @@ state      white     ``dh/dt = (-h + f(a))/tau + sigma*sqrt(2/tau)*xi`` (Brian2'
 """
 
 from ...core.activations import get_activation
+from ...core.noise_processes import get_noise_process
 
 #: Variables every hidden group has (besides the noise-specific ones).
 HIDDEN_COMMON = """
@@ -39,42 +40,43 @@ tau : second (constant, shared)
 
 #: OU update, run before the state update; one randn() per neuron and step.
 #: First step (ou_started == 0): eta = sigma*xi; later: eta = rho*eta + sigma*sqrt(1-rho^2)*xi.
-OU_UPDATE = """
-ou_xi = randn()
-eta = ou_started*ou_rho*eta + sigma*(ou_started*ou_scale + (1 - ou_started))*ou_xi
-ou_started = 1
-"""
+OU_UPDATE = get_noise_process("ou").brian2_update
 
 
 def hidden_equations(activation, noise):
     """The hidden group's model string for ``activation`` (name) and ``noise`` (a :class:`Noise`).
 
+    The noise process contributes its variables and sample expression
+    (:class:`~brian_noisy_rnn.core.noise_processes.NoiseProcess`: ``brian2_variables``,
+    ``brian2_sample``); the placement says where the sample enters.
+
+    Parameters
+    ----------
+    activation : str
+        The activation's name.
+    noise : Noise
+        The noise model.
+
     Returns
     -------
-    str : Brian2 equations. Besides ``h`` and the common variables, the group has
-    ``sigma`` (per neuron) when the noise is active, and ``eta``, ``ou_started``,
-    ``ou_rho``, ``ou_scale`` for OU noise.
+    str
+        Brian2 equations. Besides ``h`` and the common variables, the group has ``sigma``
+        (per neuron) when the noise is active, and the process's variables (``eta``; for
+        OU also ``ou_started``, ``ou_rho``, ``ou_scale``).
     """
     f = get_activation(activation).brian2
     if not noise.is_active:
         return f"dh/dt = (-h + {f('a')})/tau : 1\n" + HIDDEN_COMMON
     eqs = HIDDEN_COMMON + "sigma : 1 (constant)\n"
-    placement, process = noise.placement, noise.process
-    if placement == "state":
+    if noise.placement == "state":  # Brian2's own xi (white noise only)
         return f"dh/dt = (-h + {f('a')})/tau + sigma*sqrt(2/tau)*xi : 1\n" + eqs
-    if process == "ou":
-        eqs += ("eta : 1\nou_started : 1\n"
-                "ou_rho : 1 (constant, shared)\nou_scale : 1 (constant, shared)\n")
-        term = f("a + eta") if placement == "pre" else f"{f('a')} + eta"
+    process = noise.noise_process
+    eqs += process.brian2_variables
+    if noise.placement == "pre":
+        term = f(f"a + {process.brian2_sample('fa')}")
     else:
-        eqs += "eta = randn() : 1 (constant over dt)\n"
-        if placement == "pre":
-            term = f("a + sigma*eta")
-        elif process == "poisson":
-            eqs += f"fa = {f('a')} : 1\n"
-            term = "fa + sigma*sqrt(clip(fa, 0, inf))*eta"
-        else:
-            term = f"{f('a')} + sigma*eta"
+        eqs += f"fa = {f('a')} : 1\n"
+        term = f"fa + {process.brian2_sample('fa')}"
     return f"dh/dt = (-h + {term})/tau : 1\n" + eqs
 
 

@@ -44,7 +44,7 @@ from ...core.noise import as_noise
 from ...core.validation import check_choice
 from .base import IsolatedNeuronGroup, TrialBatchedObject, is_standalone_device
 from .dense import DenseRecurrence
-from .equations import (EXTERNAL_INPUT_EQUATIONS, EXTERNAL_INPUT_READ, OU_UPDATE,
+from .equations import (EXTERNAL_INPUT_EQUATIONS, EXTERNAL_INPUT_READ,
                         READOUT_EQUATIONS, hidden_equations, input_equations)
 
 __all__ = ["INPUT_SOURCES", "RECURRENCES", "RateCTRNN", "check_method"]
@@ -176,11 +176,11 @@ class RateCTRNN(TrialBatchedObject):
         objects = [self.hidden]
         if self._rule.active:
             self.hidden.sigma = np.tile(self._rule.sigma, B)
-            if self._built_noise.process == "ou":
-                self.hidden.ou_rho = self._rule.rho
-                self.hidden.ou_scale = float(np.sqrt(1.0 - self._rule.rho ** 2))
-                self.hidden.run_regularly(OU_UPDATE, when="before_groups",
-                                          name=f"{self.name}_ou_update")
+            process = self._built_noise.noise_process
+            process.brian2_setup(self.hidden, self._rule)
+            if process.brian2_update:
+                self.hidden.run_regularly(process.brian2_update, when="before_groups",
+                                          name=f"{self.name}_{process.name}_update")
         self.inputs = self.input_synapses = None
         if self.input_source == "timed_array":
             self._new_timed_array(np.zeros((1, B * spec.n_in)))
@@ -362,9 +362,8 @@ class RateCTRNN(TrialBatchedObject):
     def reset(self):
         """Set ``h`` to ``spec.h0`` in every trial and restart the noise (OU stationary start)."""
         self.hidden.h = np.tile(self.spec.h0, self.n_trials)
-        if self._rule.active and self._built_noise.process == "ou":
-            self.hidden.eta = 0.0
-            self.hidden.ou_started = 0.0
+        if self._rule.active:
+            self._built_noise.noise_process.brian2_reset(self.hidden)
 
     def __repr__(self):
         return (f"RateCTRNN({self.spec!r}, n_trials={self.n_trials}, noise={self.noise!r}, "

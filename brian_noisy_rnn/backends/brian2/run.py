@@ -18,11 +18,13 @@ import brian2
 from brian2 import NetworkOperation
 
 from ...core.validation import check_choice
+from ..backend import Backend, register_backend
 from .base import codegen_target, is_standalone_device
+from .closed_loop import play_brian2
 from .rate_network import RECURRENCES, RateCTRNN, check_method
 from .standalone import StandaloneSimulator
 
-__all__ = ["TARGETS", "check_brian2_options", "run_brian2"]
+__all__ = ["Brian2Backend", "TARGETS", "check_brian2_options", "run_brian2"]
 
 TARGETS = ("numpy", "cython", "cpp_standalone")
 
@@ -194,3 +196,24 @@ def _run_standalone(spec, inputs, noise, seed, method, recurrence, directory, re
     with StandaloneSimulator(spec, T, B, noise, method=method, recurrence=recurrence,
                              directory=directory) as sim:
         return sim.run(inputs, seed=seed)
+
+
+class Brian2Backend(Backend):
+    """``backend="brian2"``: :func:`run_brian2`; closed loop with :func:`play_brian2`."""
+
+    name = "brian2"
+
+    run = staticmethod(run_brian2)
+
+    def check_options(self, options, name="options"):
+        super().check_options(options, name)
+        try:
+            check_brian2_options(**options)
+        except ValueError as err:
+            raise ValueError(f"{name}: {err}") from None
+        return options
+
+    play = staticmethod(play_brian2)
+
+
+register_backend(Brian2Backend())

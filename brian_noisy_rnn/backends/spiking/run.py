@@ -13,6 +13,7 @@ from ...core.noise import Noise
 from ...core.spec import CTRNNSpec
 from ...core.units import to_seconds
 from ...core.validation import as_dimensionless, check_choice, check_int
+from ..backend import Backend, register_backend
 from ..brian2.base import codegen_target, is_standalone_device
 from ..brian2.run import run_brian2
 from ..random_state import keeps_random_state
@@ -20,7 +21,7 @@ from .effective_noise import (check_nonnegative_activation, check_nonnegative_ti
                               population_for_sigma)
 from .realization import NEURON_MODELS, SpikingRealization
 
-__all__ = ["NOISE_AS", "TARGETS", "membrane_options", "measure_effective_sigma", "resolve_population", "run_spiking"]
+__all__ = ["NOISE_AS", "SpikingBackend", "TARGETS", "membrane_options", "measure_effective_sigma", "resolve_population", "run_spiking"]
 
 TARGETS = ("numpy", "cython")
 #: how run_spiking reads its ``noise`` argument
@@ -275,3 +276,47 @@ def measure_effective_sigma(*, dt, tau, neurons_per_unit, rate_max, tau_syn=None
     scale = (2.0 - g) / (g * mean)
     sigma = math.sqrt(var * scale)
     return sigma, 0.5 * sigma * var_se / var if var > 0 else 0.0, mean
+
+
+class SpikingBackend(Backend):
+    """``backend="brian2-spiking"``: :func:`run_spiking` (a :class:`SpikingRealization`)."""
+
+    name = "brian2-spiking"
+
+    run = staticmethod(run_spiking)
+
+    def check_options(self, options, name="options"):
+        super().check_options(options, name)
+        if "target" in options and options["target"] not in TARGETS:
+            raise ValueError(f"{name}.target must be one of {TARGETS}, got {options['target']!r}")
+        noise_as = options.get("noise_as", "count")
+        if noise_as not in NOISE_AS:
+            raise ValueError(f"{name}.noise_as must be one of {NOISE_AS}, got {noise_as!r}")
+        if noise_as == "membrane" and options.get("neurons_per_unit") is None:
+            raise ValueError(f"{name}.neurons_per_unit is required with noise_as = 'membrane' "
+                             "(the population size is not derived from the membrane noise)")
+        return options
+
+    def check_sweep(self, options):
+        """With ``neurons_per_unit`` given, only ``noise_as="membrane"`` makes sigma matter.
+
+        Parameters
+        ----------
+        options : dict
+            Keyword options for :meth:`run`.
+        """
+        if options.get("noise_as") != "membrane" and options.get("neurons_per_unit") is not None:
+            # spike-count noise is set by the population size: with M given, the test sigma
+            # would change nothing and the curve would be flat
+            raise ValueError("noise_preference on 'brian2-spiking' with neurons_per_unit given "
+                             "needs noise_as='membrane' (the swept sigma is then each neuron's "
+                             "membrane noise); with noise_as='count' the swept sigma sets the "
+                             "spike-count noise through the population size, so leave "
+                             "neurons_per_unit out")
+
+    def test_placement(self, options):
+        """``"pre"`` with ``noise_as="membrane"`` (membrane noise is noise inside each f)."""
+        return "pre" if options.get("noise_as") == "membrane" else None
+
+
+register_backend(SpikingBackend())

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ...core.noise_processes import placement_label
 from ..summary import CLEAR_SE, NEAR_ZERO
 from .chance import is_learned
 
@@ -164,7 +165,7 @@ def format_benchmark_table(rows: list[dict]) -> str:
         task = f"{r['task']} ({_fmt(r['dt_ms'])} ms)"
         if not r["task_learned"]:
             task += " (not learned)"
-        placement = {"pre": "inside f", "post": "outside f"}.get(r["placement"], r["placement"])
+        placement = placement_label(r["placement"])
         cells = (task, _fmt(r["chance"]), placement, perf_text, f"{r['learned']}/{r['n']}",
                  ", ".join(_fmt(p) for p in r["loss_preferred"]) + f" ({r['loss']})",
                  _diff_text(r, "loss"), ", ".join(_fmt(p) for p in r["perf_preferred"]),
