@@ -556,3 +556,121 @@ def test_a_bug_keeps_its_traceback(tmp_path, monkeypatch):
     monkeypatch.setattr(sim, "add_parser", lambda sub: sub.add_parser("simulate").set_defaults(func=sim.run))
     with pytest.raises(ZeroDivisionError):
         main(["simulate"])
+
+
+# --- crafted spec files (issue 20): refused before anything is read, naming file and member -----
+def _npy_bytes(arr):
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    return buf.getvalue()
+
+
+def _spec_members(meta_changes=None):
+    """The members of a valid spec file as ``{name: npy bytes}``, the header as JSON text."""
+    path_arrays = {k: getattr(small_spec(), k) for k in ("w_in", "w_rec", "b", "w_out", "b_out", "h0")}
+    path_arrays["sigma"] = small_spec().noise.sigma_array
+    meta = small_spec()._meta()
+    meta.update(meta_changes or {})
+    return json.dumps(meta), {f"{k}.npy": _npy_bytes(v) for k, v in path_arrays.items()}
+
+
+def _write_zip(path, header, members, extra=(), method=None):
+    import zipfile
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about a duplicate name
+        with zipfile.ZipFile(path, "w", compression=method or zipfile.ZIP_STORED) as zf:
+            zf.writestr("meta.npy", _npy_bytes(np.array(header)))
+            for name, data in [*members.items(), *extra]:
+                zf.writestr(name, data)
+    return path
+
+
+def _patch_directory(path, offset_local, offset_central, value, size=2):
+    """Overwrite a field of every local and central zip header (little-endian)."""
+    data = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", offset_local), (b"PK\x01\x02", offset_central)):
+        start = data.find(signature)
+        while start >= 0:
+            data[start + offset:start + offset + size] = value.to_bytes(size, "little")
+            start = data.find(signature, start + 4)
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("case, words", [
+    ("duplicate JSON key", "'version' appears twice"),
+    ("version true", "version True"),
+    ("version 1.0", "version 1.0"),
+    ("duplicate member", "'w_rec.npy' appears twice"),
+    ("unknown member", "extra.npy"),
+    ("method 99", "method 99"),
+    ("encrypted", "encrypted"),
+    ("recursion bomb", "nests"),
+    ("declared 1 GiB in a small file", "w_rec.npy"),
+    ("zip bomb", "MAX_SPEC_BYTES"),
+    ("array larger than its member", "w_rec.npy"),
+])
+def test_crafted_spec_files_are_refused_naming_the_member(tmp_path, monkeypatch, case, words):
+    import zipfile
+
+    from brian_noisy_rnn.core import spec_file
+
+    path = tmp_path / "net.npz"
+    header, members = _spec_members()
+    if case == "duplicate JSON key":
+        _write_zip(path, header[:-1] + ', "version": 1}', members)
+    elif case.startswith("version"):
+        _write_zip(path, _spec_members({"version": True if "true" in case else 1.0})[0], members)
+    elif case == "duplicate member":
+        _write_zip(path, header, members, extra=[("w_rec.npy", members["w_rec.npy"])])
+    elif case == "unknown member":
+        _write_zip(path, header, members, extra=[("extra.npy", _npy_bytes(np.zeros(3)))])
+    elif case == "method 99":
+        _patch_directory(_write_zip(path, header, members), 8, 10, 99)
+    elif case == "encrypted":
+        _patch_directory(_write_zip(path, header, members), 6, 8, 1)
+    elif case == "recursion bomb":
+        _write_zip(path, header[:-1] + ', "metadata": ' + "[" * 100_000 + "]" * 100_000 + "}",
+                   members)
+    elif case == "declared 1 GiB in a small file":
+        members["w_rec.npy"] = _npy_bytes(np.zeros((4, 4)))
+        _write_zip(path, header, members)
+        data = bytearray(path.read_bytes())
+        name_at = data.find(b"w_rec.npy", data.find(b"PK\x01\x02"))
+        central = data.rfind(b"PK\x01\x02", 0, name_at)
+        data[central + 24:central + 28] = (2**30).to_bytes(4, "little")  # uncompressed size
+        path.write_bytes(bytes(data))
+    elif case == "zip bomb":
+        # a real bomb, scaled down: 8 MiB of zeros deflate to a few kB; the limit is lowered
+        # to 1 MiB so that the test stays fast (the check is the same for 1 GiB)
+        monkeypatch.setattr(spec_file, "MAX_SPEC_BYTES", 2**20)
+        members["w_rec.npy"] = _npy_bytes(np.zeros(2**20))
+        _write_zip(path, header, members, method=zipfile.ZIP_DEFLATED)
+        assert path.stat().st_size < 2**16
+        monkeypatch.setattr(spec_file, "_read_member", lambda *a: pytest.fail("member read"))
+    else:
+        # the .npy header of w_rec declares 9999 x 9 values in a 200-byte member
+        npy = _npy_bytes(np.zeros((4, 4)))
+        members["w_rec.npy"] = npy.replace(b"(4, 4), }   ", b"(9999, 9), }")
+        assert members["w_rec.npy"] != npy
+        _write_zip(path, header, members)
+    with pytest.raises(ValueError, match=words) as info:
+        CTRNNSpec.load(path)
+    assert str(path) in str(info.value)
+
+
+def test_a_spec_file_written_by_save_still_loads(tmp_path):
+    """The checks above let every file ``save`` writes through (CTRNNSpec and feedforward),
+    also Fortran-ordered arrays written by numpy."""
+    from brian_noisy_rnn.core.feedforward import FeedforwardSpec
+
+    spec = small_spec(n=5, n_in=2, n_out=3)
+    assert CTRNNSpec.load(spec.save(tmp_path / "a.npz")) == spec
+    header, members = _spec_members()
+    members["w_rec.npy"] = _npy_bytes(np.asfortranarray(small_spec().w_rec))
+    assert CTRNNSpec.load(_write_zip(tmp_path / "f.npz", header, members)) == small_spec()
+    ff = FeedforwardSpec([np.ones((3, 2)), np.ones((1, 3))], [np.zeros(3), np.zeros(1)],
+                         activation="tanh")
+    assert FeedforwardSpec.load(ff.save(tmp_path / "ff.npz")) == ff

@@ -284,7 +284,8 @@ class FeedforwardSpec:
             If it is not a readable feedforward spec file of this version.
         """
         path = os.fspath(path)
-        meta, contents = load_spec_file(path, FILE_FORMAT, FILE_VERSION, "FeedforwardSpec")
+        meta, contents = load_spec_file(path, FILE_FORMAT, FILE_VERSION, "FeedforwardSpec",
+                                        allowed=_member_names)
         try:
             n = int(meta["n_layers"]) + 1
             weights = [contents[f"w{k}"] for k in range(n)]
@@ -300,6 +301,14 @@ class FeedforwardSpec:
             raise ValueError(f"path: {path!r} lacks field or array {err}") from err
         except (TypeError, ValueError) as err:
             raise ValueError(f"path: {path!r} holds an invalid network: {err}") from err
+
+
+def _member_names(meta):
+    """The arrays a feedforward spec file with header ``meta`` holds."""
+    n = meta.get("n_layers")
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= 1000:
+        raise ValueError(f"key 'n_layers' must be an int in [0, 1000], got {n!r:.40}")
+    return ["sigma", *(f"{p}{k}" for k in range(n + 1) for p in "wb")]
 
 
 def check_feedforward_spec(spec, name="spec"):

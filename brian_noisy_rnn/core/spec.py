@@ -261,7 +261,8 @@ class CTRNNSpec(NetworkShape):
             array).
         """
         path = os.fspath(path)
-        meta, contents = load_spec_file(path, FILE_FORMAT, FILE_VERSION, "CTRNNSpec")
+        meta, contents = load_spec_file(path, FILE_FORMAT, FILE_VERSION, "CTRNNSpec",
+                                        allowed=(*_ARRAYS, "sigma"))
         missing = [k for k in (*_ARRAYS, "sigma") if k not in contents]
         if missing:
             raise ValueError(f"path: {path!r} lacks arrays {missing}")
