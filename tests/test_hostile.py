@@ -674,3 +674,82 @@ def test_a_spec_file_written_by_save_still_loads(tmp_path):
     ff = FeedforwardSpec([np.ones((3, 2)), np.ones((1, 3))], [np.zeros(3), np.zeros(1)],
                          activation="tanh")
     assert FeedforwardSpec.load(ff.save(tmp_path / "ff.npz")) == ff
+
+
+# --- issue 20: the new features' bad errors and silent cases ---------------------------------------
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: Noise("pre", []), ValueError, "sigma must be a scalar or shape"),
+    (lambda: small_spec().replace(metadata=[1, 2]), TypeError, "metadata must be a dict"),
+    (lambda: small_spec().replace(metadata={1: "a"}), TypeError, "metadata keys must be str"),
+    (lambda: CTRNNSpec.load(None), TypeError, "path must be a str or os.PathLike"),
+])
+def test_new_api_errors_name_the_argument(call, error, words):
+    with pytest.raises(error, match=words):
+        call()
+
+
+def test_train_ensemble_names_the_member_of_the_wrong_type():
+    from brian_noisy_rnn.bridges.training import train_ensemble
+
+    with pytest.raises(TypeError, match=r"configs\[1\] must be a TrainConfig or None, got dict"):
+        train_ensemble(FA, [None, {"n_hidden": 4}], progress=False)
+    with pytest.raises(TypeError, match=r"members\[0\] must be a dict"):
+        train_ensemble(FA, members=[1, 2], progress=False)
+
+
+def test_an_overflowing_sigma_is_blamed_on_the_sigma_not_on_lr():
+    from brian_noisy_rnn.bridges.training import train
+
+    with pytest.raises(FloatingPointError, match=r"sigma=1e\+300") as info:
+        train(FA, n_hidden=4, noise=Noise("pre", 1e300), steps=2, batch_size=4, seed=0,
+              progress=False)
+    assert "lr" not in str(info.value)
+
+
+def test_bfloat16_inputs_are_simulated_as_their_float_values():
+    """bfloat16 -> float64 is exact, so the result equals that of the float32 copy."""
+    from brian_noisy_rnn.backends.simulation import simulate
+
+    u = torch.linspace(-1, 1, 10, dtype=torch.bfloat16).reshape(5, 2, 1)
+    for backend in ("numpy", "torch"):
+        got = simulate(small_spec(), u, backend=backend)
+        want = simulate(small_spec(), u.float(), backend=backend)
+        np.testing.assert_array_equal(got.outputs, want.outputs)
+
+
+@pytest.mark.parametrize("name", ["bad name!", "1abc", "a-b", "a*b"])
+def test_an_invalid_brian2_name_is_refused_naming_name(name):
+    from brian_noisy_rnn.backends.brian2 import RateCTRNN
+
+    with pytest.raises(ValueError, match="name must be a Brian2 name"):
+        RateCTRNN(small_spec(), name=name)
+
+
+def test_external_driver_links_are_checked_when_made():
+    """A subexpression is refused at the link (not wrapped by Brian2 at run time); a 1-neuron
+    driver without an index warns that it drives every trial and input; NaN from a driver
+    warns after the run naming the driver."""
+    import brian2 as b2
+
+    from brian_noisy_rnn.backends.brian2 import RateCTRNN
+
+    spec = small_spec(n_in=2)
+
+    def rnn():
+        return RateCTRNN(spec, 3, input_source="external", name="ext*")
+
+    with pytest.raises(ValueError, match="inputs.u cannot be linked to the subexpression"):
+        rnn().inputs.u = b2.linked_var(b2.NeuronGroup(6, "r = 2*i : 1", name="sub_drv"), "r")
+    one = b2.NeuronGroup(1, "r : 1", name="one_drv")
+    with pytest.warns(UserWarning, match="one_drv.r of a 1-neuron group without an index"):
+        rnn().inputs.u = b2.linked_var(one, "r")
+    with warnings.catch_warnings(record=True) as caught:  # an explicit index says it is meant
+        warnings.simplefilter("always")
+        rnn().inputs.u = b2.linked_var(one, "r", index=np.zeros(6, dtype=int))
+    assert not [w for w in caught if "without an index" in str(w.message)]
+    rnn = rnn()
+    nan_drv = b2.NeuronGroup(6, "r : 1", name="nan_drv")
+    nan_drv.r = np.nan
+    rnn.inputs.u = b2.linked_var(nan_drv, "r", index=np.arange(6))
+    with pytest.warns(NonFiniteResultWarning, match="nan_drv.r"):
+        b2.Network(rnn, nan_drv).run(3 * spec.dt)

@@ -216,6 +216,9 @@ def load_spec_file(path: str | os.PathLike, file_format: str, version: int,
         another version, or fails a check above (the message names the file and the member
         or key).
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike naming a {kind} file, "
+                        f"got {type(path).__name__}")
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"path: no spec file at {path!r}")
