@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from brian2 import ms
+from brian2 import Hz, ms
 
 from brian_noisy_rnn import CTRNNSpec, Noise, tasks
 from brian_noisy_rnn.backends.simulation import NonFiniteResultWarning, simulate
@@ -753,3 +753,96 @@ def test_external_driver_links_are_checked_when_made():
     rnn.inputs.u = b2.linked_var(nan_drv, "r", index=np.arange(6))
     with pytest.warns(NonFiniteResultWarning, match="nan_drv.r"):
         b2.Network(rnn, nan_drv).run(3 * spec.dt)
+
+
+def _toml(tables, prefix=""):
+    """A TOML text of nested dicts of numbers, strings and lists (enough for grids)."""
+    def value(v):
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{json.dumps(k)} = {value(x)}" for k, x in v.items()) + "}"
+        return json.dumps(v) if not isinstance(v, float) else repr(v)
+
+    lines = []
+    for name, table in tables.items():
+        lines.append(f"[{json.dumps(name)}]")
+        lines += [f"{json.dumps(k)} = {value(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("changes, key", [
+    ({"network": {"n_hidden": 10**8}}, "network.n_hidden"),
+    ({"sweep": {"relative_sigmas": [0.0, 1.0], "n_trials": 10**12, "seed": 7}}, "sweep.n_trials"),
+    ({"training": {"steps": 3, "batch_size": 10**9}}, "training.batch_size"),
+    ({"sweep": {"relative_sigmas": [0.0, 1e300], "n_trials": 20, "seed": 7}},
+     r"sweep.relative_sigmas\[1\]"),
+    ({"sweep": {"sigmas": [0.0, 1e7], "n_trials": 20, "seed": 7}}, r"sweep.sigmas\[1\]"),
+    ({"grid": {"tasks": [FA], "placements": ["pre"], "train_sigmas": [1e300], "seeds": [0]}},
+     r"grid.train_sigmas\[0\]"),
+    ({"task_kwargs": {FA: {"timing": {"settle": 1e12}}}}, r"task_kwargs.*timing\['settle'\]"),
+])
+def test_a_grid_that_cannot_run_fails_at_load_and_in_the_dry_run(tmp_path, capsys, changes, key):
+    """Sizes are checked against the memory available now (the probe's values are far
+    beyond any machine), sigmas against MAX_GRID_SIGMA, trial periods against
+    MAX_PERIOD_STEPS; `experiment --dry-run` reports it in one line naming the key."""
+    with pytest.raises(GridError, match=key):
+        grid_from_dict(tiny_grid_dict(**changes))
+    path = tmp_path / "g.toml"
+    path.write_text(_toml(tiny_grid_dict(**changes)))
+    code, _, err = cli(capsys, "experiment", path, "--results", tmp_path / "r.sqlite", "--dry-run")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "r.sqlite").exists()
+
+
+def test_a_trial_longer_than_the_limit_is_refused_naming_timing():
+    with pytest.raises(ValueError, match=r"timing\['settle'\].*MAX_PERIOD_STEPS"):
+        tasks.make(FA, timing={"settle": 1e12})
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"neurons_per_unit": 10**12}, "neurons_per_unit"),
+    ({"rate_max": 1e300 * Hz}, "rate_max"),
+    ({"substeps": 10**9}, "substeps"),
+])
+def test_huge_spiking_populations_and_rates_are_refused_before_building(kwargs, words):
+    from brian_noisy_rnn.backends.spiking import SpikingRealization
+
+    with pytest.raises(ValueError, match=words):
+        SpikingRealization(small_spec(), n_trials=2, **{"neurons_per_unit": 10, **kwargs})
+
+
+def test_an_absurd_averaging_sigma_is_refused_with_its_bound():
+    from brian_noisy_rnn.core.noise_averages import ensure_activation
+
+    with pytest.raises(ValueError, match="MAX_AVERAGING_SIGMA"):
+        ensure_activation("relu~1e200")
+    assert ensure_activation("relu~1000000.0").name == "relu~1000000.0"
+
+
+def test_simulate_checks_target_and_sizes_before_any_backend_runs(capsys, monkeypatch):
+    import brian_noisy_rnn.backends.simulation as simulation
+
+    monkeypatch.setattr(simulation, "simulate", lambda *a, **k: pytest.fail("a backend ran"))
+    code, _, err = cli(capsys, "simulate", "--backends", "numpy,torch,brian2", "--target", "gpu")
+    assert code == 2 and "--target" in err and "gpu" in err
+    code, _, err = cli(capsys, "simulate", "--backends", "numpy", "--n-steps", 10**12)
+    assert code == 2 and "--n-steps" in err
+
+
+def test_noise_preference_outputs_are_checked_before_the_sweep(tmp_path, capsys, monkeypatch):
+    """--curve and --figure on one file, and a file in --out that is a symlink to a file
+    outside it: refused before the network is even loaded."""
+    from brian_noisy_rnn.core.spec import CTRNNSpec as Spec
+
+    monkeypatch.setattr(Spec, "load", classmethod(lambda *a: pytest.fail("work started")))
+    net = tmp_path / "net.npz"
+    code, _, err = cli(capsys, "noise-preference", net, "--curve", tmp_path / "x.json",
+                       "--figure", tmp_path / "x.json")
+    assert code == 2 and "--curve and --figure" in err
+    outside = tmp_path / "elsewhere.json"
+    outside.write_text("keep me")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "noise_preference.json").symlink_to(outside)
+    code, _, err = cli(capsys, "noise-preference", net, "--out", out)
+    assert code == 2 and "--out" in err and "symlink" in err
+    assert outside.read_text() == "keep me"
