@@ -589,7 +589,7 @@ def _check_sigmas(source, train_sigmas, test_sigmas, relative):
 def _check_memory(source, tasks, task_kwargs, network, training, n_trials, backend_options):
     """GridError naming the keys to reduce if one cell cannot fit in the memory available."""
     from .. import tasks as tasks_module
-    from ..backends.simulation import available_memory
+    from ..core.run_checks import available_memory
 
     available = available_memory()
     if available is None:

@@ -44,8 +44,8 @@ from brian2.core.variables import LinkedVariable, Subexpression
 
 from ...core.dynamics import StepRule
 from ...core.noise import as_noise
+from ...core.run_checks import NonFiniteResultWarning
 from ...core.validation import check_choice
-from ..simulation import NonFiniteResultWarning
 from .base import IsolatedNeuronGroup, TrialBatchedObject, is_standalone_device
 from .dense import DenseRecurrence
 from .equations import (EXTERNAL_INPUT_EQUATIONS, EXTERNAL_INPUT_READ, OU_UPDATE,
@@ -282,7 +282,7 @@ class RateCTRNN(TrialBatchedObject):
 
     def after_run(self):
         """Brian2's hook after a run: with ``input_source="external"``, warn
-        (:class:`~brian_noisy_rnn.backends.simulation.NonFiniteResultWarning`) if ``h`` holds
+        (:class:`~brian_noisy_rnn.core.run_checks.NonFiniteResultWarning`) if ``h`` holds
         NaN or inf (runtime device), naming the driver linked to ``inputs.u``."""
         super().after_run()
         if self.input_source != "external" or is_standalone_device():

@@ -74,7 +74,7 @@ _BYTES_PER_NEURON = 128
 
 def _check_population_memory(n_neurons):
     """ValueError naming neurons_per_unit if ``n_neurons`` cannot fit in the memory available."""
-    from ..simulation import available_memory
+    from ...core.run_checks import available_memory
 
     need, available = _BYTES_PER_NEURON * n_neurons, available_memory()
     if available is not None and need > available:
