@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from brian2 import ms
+from brian2 import Hz, ms
 
 from brian_noisy_rnn import CTRNNSpec, Noise, tasks
 from brian_noisy_rnn.backends.simulation import NonFiniteResultWarning, simulate
@@ -556,3 +556,293 @@ def test_a_bug_keeps_its_traceback(tmp_path, monkeypatch):
     monkeypatch.setattr(sim, "add_parser", lambda sub: sub.add_parser("simulate").set_defaults(func=sim.run))
     with pytest.raises(ZeroDivisionError):
         main(["simulate"])
+
+
+# --- crafted spec files (issue 20): refused before anything is read, naming file and member -----
+def _npy_bytes(arr):
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    return buf.getvalue()
+
+
+def _spec_members(meta_changes=None):
+    """The members of a valid spec file as ``{name: npy bytes}``, the header as JSON text."""
+    path_arrays = {k: getattr(small_spec(), k) for k in ("w_in", "w_rec", "b", "w_out", "b_out", "h0")}
+    path_arrays["sigma"] = small_spec().noise.sigma_array
+    meta = small_spec()._meta()
+    meta.update(meta_changes or {})
+    return json.dumps(meta), {f"{k}.npy": _npy_bytes(v) for k, v in path_arrays.items()}
+
+
+def _write_zip(path, header, members, extra=(), method=None):
+    import zipfile
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about a duplicate name
+        with zipfile.ZipFile(path, "w", compression=method or zipfile.ZIP_STORED) as zf:
+            zf.writestr("meta.npy", _npy_bytes(np.array(header)))
+            for name, data in [*members.items(), *extra]:
+                zf.writestr(name, data)
+    return path
+
+
+def _patch_directory(path, offset_local, offset_central, value, size=2):
+    """Overwrite a field of every local and central zip header (little-endian)."""
+    data = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", offset_local), (b"PK\x01\x02", offset_central)):
+        start = data.find(signature)
+        while start >= 0:
+            data[start + offset:start + offset + size] = value.to_bytes(size, "little")
+            start = data.find(signature, start + 4)
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("case, words", [
+    ("duplicate JSON key", "'version' appears twice"),
+    ("version true", "version True"),
+    ("version 1.0", "version 1.0"),
+    ("duplicate member", "'w_rec.npy' appears twice"),
+    ("unknown member", "extra.npy"),
+    ("method 99", "method 99"),
+    ("encrypted", "encrypted"),
+    ("recursion bomb", "nests"),
+    ("declared 1 GiB in a small file", "w_rec.npy"),
+    ("zip bomb", "MAX_SPEC_BYTES"),
+    ("array larger than its member", "w_rec.npy"),
+])
+def test_crafted_spec_files_are_refused_naming_the_member(tmp_path, monkeypatch, case, words):
+    import zipfile
+
+    from brian_noisy_rnn.core import spec_file
+
+    path = tmp_path / "net.npz"
+    header, members = _spec_members()
+    if case == "duplicate JSON key":
+        _write_zip(path, header[:-1] + ', "version": 1}', members)
+    elif case.startswith("version"):
+        _write_zip(path, _spec_members({"version": True if "true" in case else 1.0})[0], members)
+    elif case == "duplicate member":
+        _write_zip(path, header, members, extra=[("w_rec.npy", members["w_rec.npy"])])
+    elif case == "unknown member":
+        _write_zip(path, header, members, extra=[("extra.npy", _npy_bytes(np.zeros(3)))])
+    elif case == "method 99":
+        _patch_directory(_write_zip(path, header, members), 8, 10, 99)
+    elif case == "encrypted":
+        _patch_directory(_write_zip(path, header, members), 6, 8, 1)
+    elif case == "recursion bomb":
+        _write_zip(path, header[:-1] + ', "metadata": ' + "[" * 100_000 + "]" * 100_000 + "}",
+                   members)
+    elif case == "declared 1 GiB in a small file":
+        members["w_rec.npy"] = _npy_bytes(np.zeros((4, 4)))
+        _write_zip(path, header, members)
+        data = bytearray(path.read_bytes())
+        name_at = data.find(b"w_rec.npy", data.find(b"PK\x01\x02"))
+        central = data.rfind(b"PK\x01\x02", 0, name_at)
+        data[central + 24:central + 28] = (2**30).to_bytes(4, "little")  # uncompressed size
+        path.write_bytes(bytes(data))
+    elif case == "zip bomb":
+        # a real bomb, scaled down: 8 MiB of zeros deflate to a few kB; the limit is lowered
+        # to 1 MiB so that the test stays fast (the check is the same for 1 GiB)
+        monkeypatch.setattr(spec_file, "MAX_SPEC_BYTES", 2**20)
+        members["w_rec.npy"] = _npy_bytes(np.zeros(2**20))
+        _write_zip(path, header, members, method=zipfile.ZIP_DEFLATED)
+        assert path.stat().st_size < 2**16
+        monkeypatch.setattr(spec_file, "_read_member", lambda *a: pytest.fail("member read"))
+    else:
+        # the .npy header of w_rec declares 9999 x 9 values in a 200-byte member
+        npy = _npy_bytes(np.zeros((4, 4)))
+        members["w_rec.npy"] = npy.replace(b"(4, 4), }   ", b"(9999, 9), }")
+        assert members["w_rec.npy"] != npy
+        _write_zip(path, header, members)
+    with pytest.raises(ValueError, match=words) as info:
+        CTRNNSpec.load(path)
+    assert str(path) in str(info.value)
+
+
+def test_a_spec_file_written_by_save_still_loads(tmp_path):
+    """The checks above let every file ``save`` writes through (CTRNNSpec and feedforward),
+    also Fortran-ordered arrays written by numpy."""
+    from brian_noisy_rnn.core.feedforward import FeedforwardSpec
+
+    spec = small_spec(n=5, n_in=2, n_out=3)
+    assert CTRNNSpec.load(spec.save(tmp_path / "a.npz")) == spec
+    header, members = _spec_members()
+    members["w_rec.npy"] = _npy_bytes(np.asfortranarray(small_spec().w_rec))
+    assert CTRNNSpec.load(_write_zip(tmp_path / "f.npz", header, members)) == small_spec()
+    ff = FeedforwardSpec([np.ones((3, 2)), np.ones((1, 3))], [np.zeros(3), np.zeros(1)],
+                         activation="tanh")
+    assert FeedforwardSpec.load(ff.save(tmp_path / "ff.npz")) == ff
+
+
+# --- issue 20: the new features' bad errors and silent cases ---------------------------------------
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: Noise("pre", []), ValueError, "sigma must be a scalar or shape"),
+    (lambda: small_spec().replace(metadata=[1, 2]), TypeError, "metadata must be a dict"),
+    (lambda: small_spec().replace(metadata={1: "a"}), TypeError, "metadata keys must be str"),
+    (lambda: CTRNNSpec.load(None), TypeError, "path must be a str or os.PathLike"),
+])
+def test_new_api_errors_name_the_argument(call, error, words):
+    with pytest.raises(error, match=words):
+        call()
+
+
+def test_train_ensemble_names_the_member_of_the_wrong_type():
+    from brian_noisy_rnn.bridges.training import train_ensemble
+
+    with pytest.raises(TypeError, match=r"configs\[1\] must be a TrainConfig or None, got dict"):
+        train_ensemble(FA, [None, {"n_hidden": 4}], progress=False)
+    with pytest.raises(TypeError, match=r"members\[0\] must be a dict"):
+        train_ensemble(FA, members=[1, 2], progress=False)
+
+
+def test_an_overflowing_sigma_is_blamed_on_the_sigma_not_on_lr():
+    from brian_noisy_rnn.bridges.training import train
+
+    with pytest.raises(FloatingPointError, match=r"sigma=1e\+300") as info:
+        train(FA, n_hidden=4, noise=Noise("pre", 1e300), steps=2, batch_size=4, seed=0,
+              progress=False)
+    assert "lr" not in str(info.value)
+
+
+def test_bfloat16_inputs_are_simulated_as_their_float_values():
+    """bfloat16 -> float64 is exact, so the result equals that of the float32 copy."""
+    from brian_noisy_rnn.backends.simulation import simulate
+
+    u = torch.linspace(-1, 1, 10, dtype=torch.bfloat16).reshape(5, 2, 1)
+    for backend in ("numpy", "torch"):
+        got = simulate(small_spec(), u, backend=backend)
+        want = simulate(small_spec(), u.float(), backend=backend)
+        np.testing.assert_array_equal(got.outputs, want.outputs)
+
+
+@pytest.mark.parametrize("name", ["bad name!", "1abc", "a-b", "a*b"])
+def test_an_invalid_brian2_name_is_refused_naming_name(name):
+    from brian_noisy_rnn.backends.brian2 import RateCTRNN
+
+    with pytest.raises(ValueError, match="name must be a Brian2 name"):
+        RateCTRNN(small_spec(), name=name)
+
+
+def test_external_driver_links_are_checked_when_made():
+    """A subexpression is refused at the link (not wrapped by Brian2 at run time); a 1-neuron
+    driver without an index warns that it drives every trial and input; NaN from a driver
+    warns after the run naming the driver."""
+    import brian2 as b2
+
+    from brian_noisy_rnn.backends.brian2 import RateCTRNN
+
+    spec = small_spec(n_in=2)
+
+    def rnn():
+        return RateCTRNN(spec, 3, input_source="external", name="ext*")
+
+    with pytest.raises(ValueError, match="inputs.u cannot be linked to the subexpression"):
+        rnn().inputs.u = b2.linked_var(b2.NeuronGroup(6, "r = 2*i : 1", name="sub_drv"), "r")
+    one = b2.NeuronGroup(1, "r : 1", name="one_drv")
+    with pytest.warns(UserWarning, match="one_drv.r of a 1-neuron group without an index"):
+        rnn().inputs.u = b2.linked_var(one, "r")
+    with warnings.catch_warnings(record=True) as caught:  # an explicit index says it is meant
+        warnings.simplefilter("always")
+        rnn().inputs.u = b2.linked_var(one, "r", index=np.zeros(6, dtype=int))
+    assert not [w for w in caught if "without an index" in str(w.message)]
+    rnn = rnn()
+    nan_drv = b2.NeuronGroup(6, "r : 1", name="nan_drv")
+    nan_drv.r = np.nan
+    rnn.inputs.u = b2.linked_var(nan_drv, "r", index=np.arange(6))
+    with pytest.warns(NonFiniteResultWarning, match="nan_drv.r"):
+        b2.Network(rnn, nan_drv).run(3 * spec.dt)
+
+
+def _toml(tables, prefix=""):
+    """A TOML text of nested dicts of numbers, strings and lists (enough for grids)."""
+    def value(v):
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{json.dumps(k)} = {value(x)}" for k, x in v.items()) + "}"
+        return json.dumps(v) if not isinstance(v, float) else repr(v)
+
+    lines = []
+    for name, table in tables.items():
+        lines.append(f"[{json.dumps(name)}]")
+        lines += [f"{json.dumps(k)} = {value(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("changes, key", [
+    ({"network": {"n_hidden": 10**8}}, "network.n_hidden"),
+    ({"sweep": {"relative_sigmas": [0.0, 1.0], "n_trials": 10**12, "seed": 7}}, "sweep.n_trials"),
+    ({"training": {"steps": 3, "batch_size": 10**9}}, "training.batch_size"),
+    ({"sweep": {"relative_sigmas": [0.0, 1e300], "n_trials": 20, "seed": 7}},
+     r"sweep.relative_sigmas\[1\]"),
+    ({"sweep": {"sigmas": [0.0, 1e7], "n_trials": 20, "seed": 7}}, r"sweep.sigmas\[1\]"),
+    ({"grid": {"tasks": [FA], "placements": ["pre"], "train_sigmas": [1e300], "seeds": [0]}},
+     r"grid.train_sigmas\[0\]"),
+    ({"task_kwargs": {FA: {"timing": {"settle": 1e12}}}}, r"task_kwargs.*timing\['settle'\]"),
+])
+def test_a_grid_that_cannot_run_fails_at_load_and_in_the_dry_run(tmp_path, capsys, changes, key):
+    """Sizes are checked against the memory available now (the probe's values are far
+    beyond any machine), sigmas against MAX_GRID_SIGMA, trial periods against
+    MAX_PERIOD_STEPS; `experiment --dry-run` reports it in one line naming the key."""
+    with pytest.raises(GridError, match=key):
+        grid_from_dict(tiny_grid_dict(**changes))
+    path = tmp_path / "g.toml"
+    path.write_text(_toml(tiny_grid_dict(**changes)))
+    code, _, err = cli(capsys, "experiment", path, "--results", tmp_path / "r.sqlite", "--dry-run")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "r.sqlite").exists()
+
+
+def test_a_trial_longer_than_the_limit_is_refused_naming_timing():
+    with pytest.raises(ValueError, match=r"timing\['settle'\].*MAX_PERIOD_STEPS"):
+        tasks.make(FA, timing={"settle": 1e12})
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"neurons_per_unit": 10**12}, "neurons_per_unit"),
+    ({"rate_max": 1e300 * Hz}, "rate_max"),
+    ({"substeps": 10**9}, "substeps"),
+])
+def test_huge_spiking_populations_and_rates_are_refused_before_building(kwargs, words):
+    from brian_noisy_rnn.backends.spiking import SpikingRealization
+
+    with pytest.raises(ValueError, match=words):
+        SpikingRealization(small_spec(), n_trials=2, **{"neurons_per_unit": 10, **kwargs})
+
+
+def test_an_absurd_averaging_sigma_is_refused_with_its_bound():
+    from brian_noisy_rnn.core.noise_averages import ensure_activation
+
+    with pytest.raises(ValueError, match="MAX_AVERAGING_SIGMA"):
+        ensure_activation("relu~1e200")
+    assert ensure_activation("relu~1000000.0").name == "relu~1000000.0"
+
+
+def test_simulate_checks_target_and_sizes_before_any_backend_runs(capsys, monkeypatch):
+    import brian_noisy_rnn.backends.simulation as simulation
+
+    monkeypatch.setattr(simulation, "simulate", lambda *a, **k: pytest.fail("a backend ran"))
+    code, _, err = cli(capsys, "simulate", "--backends", "numpy,torch,brian2", "--target", "gpu")
+    assert code == 2 and "--target" in err and "gpu" in err
+    code, _, err = cli(capsys, "simulate", "--backends", "numpy", "--n-steps", 10**12)
+    assert code == 2 and "--n-steps" in err
+
+
+def test_noise_preference_outputs_are_checked_before_the_sweep(tmp_path, capsys, monkeypatch):
+    """--curve and --figure on one file, and a file in --out that is a symlink to a file
+    outside it: refused before the network is even loaded."""
+    from brian_noisy_rnn.core.spec import CTRNNSpec as Spec
+
+    monkeypatch.setattr(Spec, "load", classmethod(lambda *a: pytest.fail("work started")))
+    net = tmp_path / "net.npz"
+    code, _, err = cli(capsys, "noise-preference", net, "--curve", tmp_path / "x.json",
+                       "--figure", tmp_path / "x.json")
+    assert code == 2 and "--curve and --figure" in err
+    outside = tmp_path / "elsewhere.json"
+    outside.write_text("keep me")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "noise_preference.json").symlink_to(outside)
+    code, _, err = cli(capsys, "noise-preference", net, "--out", out)
+    assert code == 2 and "--out" in err and "symlink" in err
+    assert outside.read_text() == "keep me"

@@ -9,14 +9,11 @@ from typing import Optional
 import numpy as np
 
 from ..core.noise import Noise, as_noise
+from ..core.run_checks import NonFiniteResultWarning, available_memory
 from ..core.spec import CTRNNSpec, check_spec
 from ..core.validation import check_choice, check_inputs, check_seed
 from .backend import BACKENDS, get_backend
 from .random_state import keeps_random_state
-
-
-class NonFiniteResultWarning(RuntimeWarning):
-    """A simulation or evaluation produced NaN or inf; the message names the run."""
 
 
 @dataclass
@@ -82,24 +79,6 @@ def check_backend_options(backend, options, name="options"):
         (:meth:`Backend.check_options <brian_noisy_rnn.backends.Backend.check_options>`).
     """
     return get_backend(backend).check_options(options, name)
-
-
-def available_memory():
-    """Bytes of memory available to new allocations (``MemAvailable``), or None if unknown.
-
-    Returns
-    -------
-    int or None
-        Bytes, read from ``/proc/meminfo``.
-    """
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
 
 
 def check_memory(spec, shape, noise, name="inputs"):

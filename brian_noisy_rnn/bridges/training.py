@@ -62,6 +62,8 @@ __all__ = ["EnsembleResult", "TrainConfig", "TrainingHistory", "TrainingResult",
 
 # purposes of derived seeds (second entry of the SeedSequence entropy)
 BATCH, NOISE, VALIDATION, VALIDATION_NOISE, POOL, PICK, FINGERPRINT = range(1, 8)
+# a loss that is not finite at step 0 with a noise sigma above this is blamed on the sigma
+_SIGMA_OVERFLOW = 1e6
 
 
 def derive_seed(seed: int, purpose: int, step: int = 0) -> int:
@@ -628,10 +630,20 @@ def train_ensemble(env: str | gym.Env, configs: Iterable[TrainConfig] | None = N
     if members is not None:
         if isinstance(members, dict) or not hasattr(members, "__iter__"):
             raise TypeError(f"members must be a list of dicts, got {type(members).__name__}")
+        members = list(members)
+        for i, m in enumerate(members):
+            if not isinstance(m, Mapping):
+                raise TypeError(f"members[{i}] must be a dict of training settings, got "
+                                f"{type(m).__name__} {m!r:.60}")
         configs = [TrainConfig.build(**{**settings, **dict(m)}) for m in members]
     else:
         if isinstance(configs, TrainConfig) or not hasattr(configs, "__iter__"):
             raise TypeError(f"configs must be a list of TrainConfig, got {type(configs).__name__}")
+        configs = list(configs)
+        for i, c in enumerate(configs):
+            if c is not None and not isinstance(c, TrainConfig):
+                raise TypeError(f"configs[{i}] must be a TrainConfig or None, got "
+                                f"{type(c).__name__} {c!r:.60}")
         configs = [TrainConfig.build(c, **settings) for c in configs]
     run = _Run(env, configs, single=False, checkpoint=checkpoint,
                checkpoint_every=checkpoint_every, progress=progress, callback=callback,
@@ -840,10 +852,20 @@ class _Run:
         if not bool(torch.isfinite(values).all()):
             bad = [s for s, v in enumerate(values.tolist()) if not math.isfinite(v)]
             which = "" if self.single else f" of member {bad[0]}"
-            grad_clip = self.members[bad[0]].grad_clip
+            member = self.members[bad[0]]
+            sigma = float(np.max(member.noise.sigma_array)) if member.noise.is_active else 0.0
+            if self.completed == 0:
+                # before any update the learning rate cannot be the cause
+                cause = (f"the noise (sigma={sigma:g}) drives the activity out of floating-point "
+                         "range; use a smaller sigma" if sigma > _SIGMA_OVERFLOW else
+                         "the initial network (rec_gain, init_spec) or the task's inputs "
+                         "overflow before any update")
+            else:
+                cause = (f"try a smaller lr (now {self.shared.lr}) or grad_clip "
+                         f"(now {member.grad_clip})")
             raise FloatingPointError(
-                f"training loss{which} became {values[bad[0]].item()} at step {self.completed}; "
-                f"try a smaller lr (now {self.shared.lr}) or grad_clip (now {grad_clip})")
+                f"training loss{which} became {values[bad[0]].item()} at step "
+                f"{self.completed}; {cause}")
 
     def _update(self, losses):
         self.optimizer.zero_grad(set_to_none=True)

@@ -67,7 +67,9 @@ def run(args):
     report = run_grid(grid, args.results, workers=args.workers, scheduler=args.scheduler,
                       spec_dir=args.spec_dir, progress=not args.no_progress,
                       max_ensemble=args.max_ensemble)
-    print(f"{len(report.recorded)} cells recorded, {report.skipped} already finished, "
+    elsewhere = (f", {report.recorded_elsewhere} recorded by another run meanwhile"
+                 if report.recorded_elsewhere else "")
+    print(f"{len(report.recorded)} cells recorded, {report.skipped} already finished{elsewhere}, "
           f"{len(report.failed)} failed, {report.networks_trained} networks trained "
           f"({report.elapsed:.0f} s); results in {os.path.abspath(args.results)}")
     with ResultStore(args.results) as store:

@@ -108,22 +108,28 @@ def _curve_bytes(curve, fmt):
 
 
 def _targets(args):
-    """{"json"|"csv": path, "figure": path} from --out, --curve and --figure (checked early)."""
-    files = {}
+    """{"json"|"csv": path, "figure": path} from --out, --curve and --figure (checked early:
+    writable, and no two to the same file)."""
+    from ..core.atomic import check_distinct, check_writable, checked_output_files
+
+    files, flags = {}, {}
     if args.out is not None:
         if os.path.exists(args.out) and not os.path.isdir(args.out):
             raise ValueError(f"--out {args.out!r} is a file; give a folder")
-        files = {k: os.path.join(args.out, name) for k, name in OUT_FILES.items()}
+        files = checked_output_files(args.out, OUT_FILES, "--out")
+        flags = {k: f"--out {name}" for k, name in OUT_FILES.items()}
     if args.curve is not None:
         ext = os.path.splitext(args.curve)[1].lower()
         if ext not in (".json", ".csv"):
             raise ValueError(f"--curve must end in .json or .csv, got {args.curve!r}")
-        files[ext[1:]] = args.curve
+        files[ext[1:]], flags[ext[1:]] = args.curve, "--curve"
     if args.figure is not None:
-        files["figure"] = args.figure
+        files["figure"], flags["figure"] = args.figure, "--figure"
     for key, path in files.items():
         if os.path.isdir(path):
             raise ValueError(f"the {key} output {path!r} is a directory; give a file name")
+        check_writable(path, flags[key])
+    check_distinct({flags[key]: path for key, path in files.items()})
     return files
 
 

@@ -50,7 +50,7 @@ def run(args):
         The process exit code.
     """
     from ..core.examples import example_spec, step_input
-    from ..backends.simulation import check_backend, simulate
+    from ..backends.simulation import check_backend, check_backend_options, check_memory, simulate
     from ..core.spec import CTRNNSpec
 
     from ..core.atomic import atomic_write, check_writable
@@ -67,10 +67,14 @@ def run(args):
     if args.target is not None and not any(b.startswith("brian2") for b in backends):
         raise ValueError(f"--target is only used with brian2 backends, not with {backends}")
     target = args.target or "numpy"
+    for b in backends:  # before any backend runs
+        if b.startswith("brian2"):
+            check_backend_options(b, {"target": target}, name="--target")
     if args.out:
         check_writable(args.out, "--out")
     spec = CTRNNSpec.load(args.spec) if args.spec else example_spec()
     noise = noise_from_args(args, base=spec.noise)
+    check_memory(spec, (args.n_steps, args.n_trials, spec.n_in), noise, name="--n-steps x --n-trials")
     rng = np.random.default_rng(args.seed)
     if spec.n_in == 1:
         inputs = step_input(args.n_steps, args.n_trials)

@@ -159,12 +159,19 @@ def checked_output_files(out_dir, file_names, name="out_dir"):
     Raises
     ------
     ValueError, PermissionError
-        As :func:`check_writable`, for the first path that cannot be written.
+        As :func:`check_writable`, for the first path that cannot be written; ValueError
+        also for a symlink in ``out_dir`` that leads outside it (the user named the folder,
+        not the file the link points to, so it is not written through).
     """
     out_dir = os.path.abspath(os.fspath(out_dir))
     files = {key: os.path.join(out_dir, file) for key, file in file_names.items()}
+    inside = os.path.realpath(out_dir)
     for path in files.values():
-        check_writable(path, name)
+        real = check_writable(path, name)
+        if os.path.islink(path) and os.path.commonpath([inside, real]) != inside:
+            raise ValueError(f"{name}: {path!r} is a symlink to {real!r}, outside {out_dir!r}; "
+                             "refusing to write through it (remove the link or choose "
+                             "another folder)")
     return files
 
 @contextlib.contextmanager

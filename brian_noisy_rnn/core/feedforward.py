@@ -31,7 +31,6 @@ tensors. :func:`layer_normal` gives the standard normal draws every backend uses
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
@@ -39,7 +38,7 @@ import numpy as np
 from .activations import get_activation
 from .noise import Noise, as_noise
 from .spec_file import content_hash, load_spec_file, save_spec_file
-from .validation import as_dimensionless, check_int
+from .validation import as_dimensionless, check_int, check_metadata
 
 __all__ = ["FeedforwardSpec", "check_feedforward_spec", "check_feedforward_noise", "forward",
            "layer_normal"]
@@ -159,12 +158,7 @@ class FeedforwardSpec:
         self.weights, self.biases = tuple(ws), tuple(bs)
         self.activation = get_activation(activation).name
         self.noise = check_feedforward_noise(noise)
-        metadata = {} if metadata is None else metadata
-        try:
-            json.dumps(metadata)
-        except (TypeError, ValueError) as err:
-            raise TypeError(f"metadata must be JSON-serialisable: {err}") from err
-        self.metadata = dict(metadata)
+        self.metadata = check_metadata(metadata)
 
     # --- shape ---------------------------------------------------------------------------
     @property
@@ -283,8 +277,9 @@ class FeedforwardSpec:
         ValueError
             If it is not a readable feedforward spec file of this version.
         """
+        meta, contents = load_spec_file(path, FILE_FORMAT, FILE_VERSION, "FeedforwardSpec",
+                                        allowed=_member_names)
         path = os.fspath(path)
-        meta, contents = load_spec_file(path, FILE_FORMAT, FILE_VERSION, "FeedforwardSpec")
         try:
             n = int(meta["n_layers"]) + 1
             weights = [contents[f"w{k}"] for k in range(n)]
@@ -300,6 +295,14 @@ class FeedforwardSpec:
             raise ValueError(f"path: {path!r} lacks field or array {err}") from err
         except (TypeError, ValueError) as err:
             raise ValueError(f"path: {path!r} holds an invalid network: {err}") from err
+
+
+def _member_names(meta):
+    """The arrays a feedforward spec file with header ``meta`` holds."""
+    n = meta.get("n_layers")
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= 1000:
+        raise ValueError(f"key 'n_layers' must be an int in [0, 1000], got {n!r:.40}")
+    return ["sigma", *(f"{p}{k}" for k in range(n + 1) for p in "wb")]
 
 
 def check_feedforward_spec(spec, name="spec"):

@@ -132,8 +132,9 @@ class Noise:
                 f"{self.placement!r}; supported processes there: {SUPPORTED[self.placement]}"
             )
         sigma = np.array(as_dimensionless(self.sigma, "sigma"))
-        if sigma.ndim > 1:
-            raise ValueError(f"sigma must be a scalar or shape (n_hidden,), got shape {sigma.shape}")
+        if sigma.ndim > 1 or sigma.shape == (0,):
+            raise ValueError(f"sigma must be a scalar or shape (n_hidden,) with n_hidden >= 1, "
+                             f"got shape {sigma.shape}")
         if not np.all(np.isfinite(sigma)):
             raise ValueError(f"sigma must be finite, got {self.sigma!r}")
         if np.any(sigma < 0):

@@ -45,6 +45,10 @@ from .activations import (
 from .validation import as_dimensionless
 
 SEPARATOR = "~"
+#: The largest sigma of a noise-averaged activation: beyond it ``g_s(x)`` is about
+#: ``s/sqrt(2*pi) + x/2`` for any useful ``x``, the x-dependence is lost in rounding, and
+#: the backends' forms disagree (relu~1e200: 1.5e-4 between Brian2 and numpy).
+MAX_AVERAGING_SIGMA = 1e6
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _NAME_RE = re.compile(r"^(?P<base>[A-Za-z_][A-Za-z0-9_]*)~(?P<sigma>[0-9.eE+\-]+)$")
 
@@ -165,7 +169,7 @@ def averaged_name(base, sigma):
     base : str or Activation
         A plain (not noise-averaged) registered activation.
     sigma : float
-        The noise standard deviation, > 0.
+        The noise standard deviation, > 0 and at most :data:`MAX_AVERAGING_SIGMA`.
 
     Returns
     -------
@@ -175,7 +179,7 @@ def averaged_name(base, sigma):
     base = get_activation(base).name
     if isinstance(get_activation(base), NoiseAveragedActivation):
         raise ValueError(f"base must be a plain activation, got the noise-averaged {base!r}")
-    sigma = _check_sigma(sigma)
+    sigma = _check_averaging_sigma(sigma, "sigma")
     return f"{base}{SEPARATOR}{float(sigma)!r}"
 
 
@@ -210,7 +214,17 @@ def parse_averaged_name(name):
     if base not in ACTIVATIONS or isinstance(ACTIVATIONS[base], NoiseAveragedActivation):
         raise ValueError(f"activation: base of {name!r} must be one of "
                          f"{sorted(k for k in ACTIVATIONS if SEPARATOR not in k)}")
-    return base, _check_sigma(sigma, f"sigma in activation {name!r}")
+    return base, _check_averaging_sigma(sigma, f"sigma in activation {name!r}")
+
+
+def _check_averaging_sigma(sigma, name):
+    """``sigma`` checked (finite, > 0) and at most MAX_AVERAGING_SIGMA."""
+    sigma = _check_sigma(sigma, name)
+    if sigma > MAX_AVERAGING_SIGMA:
+        raise ValueError(f"{name} = {sigma!r} is larger than MAX_AVERAGING_SIGMA = "
+                         f"{MAX_AVERAGING_SIGMA:g}: the noise average of such a sigma is a "
+                         "constant plus rounding, and the backends would disagree")
+    return sigma
 
 
 def noise_averaged_activation(base, sigma):

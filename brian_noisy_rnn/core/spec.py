@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import TYPE_CHECKING
 
@@ -12,7 +11,7 @@ from .activations import get_activation
 from .noise import Noise, as_noise
 from .spec_file import content_hash, load_spec_file, save_spec_file
 from .units import check_time_constants, from_seconds
-from .validation import as_dimensionless
+from .validation import as_dimensionless, check_metadata
 
 if TYPE_CHECKING:
     from brian2 import Quantity
@@ -130,12 +129,7 @@ class CTRNNSpec(NetworkShape):
         self.activation = get_activation(activation).name
         self.noise = as_noise(Noise("none") if noise is None else noise)
         self.noise.check_compatible(self.dt_seconds, n)
-        metadata = {} if metadata is None else metadata
-        try:
-            json.dumps(metadata)
-        except (TypeError, ValueError) as err:
-            raise TypeError(f"metadata must be JSON-serialisable: {err}")
-        self.metadata = dict(metadata)
+        self.metadata = check_metadata(metadata)
 
     # --- time -------------------------------------------------------------------------
     @property
@@ -260,8 +254,9 @@ class CTRNNSpec(NetworkShape):
             an array that is not real-valued (complex or boolean; the message names the
             array).
         """
+        meta, contents = load_spec_file(path, FILE_FORMAT, FILE_VERSION, "CTRNNSpec",
+                                        allowed=(*_ARRAYS, "sigma"))
         path = os.fspath(path)
-        meta, contents = load_spec_file(path, FILE_FORMAT, FILE_VERSION, "CTRNNSpec")
         missing = [k for k in (*_ARRAYS, "sigma") if k not in contents]
         if missing:
             raise ValueError(f"path: {path!r} lacks arrays {missing}")

@@ -81,7 +81,10 @@ def as_dimensionless(value, name):
             raise unit_error(name, value, _DIMENSIONLESS)
         value = np.asarray(value)
     elif hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
-        value = value.detach().cpu().numpy()
+        value = value.detach().cpu()
+        if value.is_floating_point():  # also bfloat16 and float8, which numpy cannot hold
+            value = value.double()
+        value = value.numpy()
     elif isinstance(value, (list, tuple)):
         _check_elements(value, name)
     if value is None:
@@ -190,6 +193,45 @@ def check_inputs(spec, inputs, name="inputs"):
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or inf")
     return arr
+
+
+def check_metadata(metadata, name="metadata"):
+    """``metadata`` as a new dict, or an error naming ``name``: a mapping (None: empty)
+    whose content is JSON-serialisable.
+
+    Parameters
+    ----------
+    metadata : dict or None
+        The value to check.
+    name : str
+        Argument name used in error messages.
+
+    Returns
+    -------
+    dict
+        A shallow copy.
+
+    Raises
+    ------
+    TypeError
+        If it is not a mapping with str keys, or holds something JSON cannot store.
+    """
+    import json
+    from collections.abc import Mapping
+
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise TypeError(f"{name} must be a dict (JSON-serialisable), got "
+                        f"{type(metadata).__name__} {metadata!r:.60}")
+    bad = [k for k in metadata if not isinstance(k, str)]
+    if bad:
+        raise TypeError(f"{name} keys must be str, got {bad[0]!r}")
+    try:
+        json.dumps(dict(metadata))
+    except (TypeError, ValueError, RecursionError) as err:
+        raise TypeError(f"{name} must be JSON-serialisable: {err}") from err
+    return dict(metadata)
 
 
 def check_seed(seed, name="seed"):

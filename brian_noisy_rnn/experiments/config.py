@@ -52,6 +52,12 @@ File layout (all tables but ``[grid]`` are optional; defaults shown)::
 
 A *cell* is one (task, placement, training sigma, seed, backend): one trained network (shared
 by the backends of the same training settings) and its test-noise sweep on one backend.
+
+What a run would need is checked too, so that ``experiment --dry-run`` refuses a grid that
+cannot run: every training and test sigma is at most :data:`MAX_GRID_SIGMA` (a larger one
+saturates any activation and overflows float32 training), each task's trials are at most
+``tasks._base.MAX_PERIOD_STEPS`` steps per period, and one cell's training tensors and test
+sweep fit in the memory available now (estimates: :func:`cell_memory`).
 """
 
 from __future__ import annotations
@@ -66,8 +72,11 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 
-__all__ = ["Cell", "Grid", "GridError", "canonical_hash", "grid_from_dict", "load_grid",
-           "DEFAULT_RELATIVE_SIGMAS"]
+__all__ = ["Cell", "Grid", "GridError", "MAX_GRID_SIGMA", "canonical_hash", "cell_memory",
+           "grid_from_dict", "load_grid", "DEFAULT_RELATIVE_SIGMAS"]
+
+#: the largest training or test sigma a grid may hold
+MAX_GRID_SIGMA = 1e6
 
 #: default test sigmas, as multiples of the training sigma: 0, 0.25, ..., 2
 DEFAULT_RELATIVE_SIGMAS = tuple(i / 4 for i in range(9))
@@ -538,6 +547,85 @@ def _check_metric(source, metric, tasks, dt_ms, task_kwargs):
                                           f"its metrics: {names}")
 
 
+def cell_memory(n_steps, n_in, n_out, n_hidden, batch_size, n_trials):
+    """Estimated peak memory of one cell, in bytes: its training and its test sweep.
+
+    Parameters
+    ----------
+    n_steps : int
+        Time steps T of a trial.
+    n_in, n_out, n_hidden : int
+        The network's sizes.
+    batch_size : int
+        Training trials per step.
+    n_trials : int
+        Test trials per sigma (all simulated at once).
+
+    Returns
+    -------
+    training : int
+        About ten float32 (T, batch_size, N) tensors (drive, noise, pre-activations, states
+        and their gradients) and four float32 (N, N) ones (weights, gradients, Adam moments).
+    sweep : int
+        float64 states (twice), noise draws and outputs of (T, n_trials) and the inputs, as
+        :func:`~brian_noisy_rnn.backends.simulation.check_memory` counts them.
+    """
+    training = 10 * 4 * n_steps * batch_size * n_hidden + 4 * 4 * n_hidden * (n_hidden + n_in + n_out)
+    sweep = 8 * n_steps * n_trials * (3 * n_hidden + n_out + n_in)
+    return training, sweep
+
+
+def _check_sigmas(source, train_sigmas, test_sigmas, relative):
+    """GridError naming the key if a training or test sigma exceeds MAX_GRID_SIGMA."""
+    for i, s in enumerate(train_sigmas):
+        if s > MAX_GRID_SIGMA:
+            _fail(source, f"grid.train_sigmas[{i}]", f"{s!r} is larger than MAX_GRID_SIGMA = "
+                  f"{MAX_GRID_SIGMA:g} (it saturates any activation)")
+    if test_sigmas is not None:
+        for i, s in enumerate(test_sigmas):
+            if s > MAX_GRID_SIGMA:
+                _fail(source, f"sweep.sigmas[{i}]", f"{s!r} is larger than MAX_GRID_SIGMA = "
+                      f"{MAX_GRID_SIGMA:g}")
+        return
+    for i, r in enumerate(relative):
+        top = r * max(train_sigmas, default=0.0)
+        if not math.isfinite(top) or top > MAX_GRID_SIGMA:
+            _fail(source, f"sweep.relative_sigmas[{i}]", f"{r!r} times the largest training "
+                  f"sigma gives {top!r}, larger than MAX_GRID_SIGMA = {MAX_GRID_SIGMA:g}")
+
+
+def _check_memory(source, tasks, task_kwargs, network, training, n_trials, backend_options):
+    """GridError naming the keys to reduce if one cell cannot fit in the memory available."""
+    from .. import tasks as tasks_module
+    from ..core.run_checks import available_memory
+
+    available = available_memory()
+    if available is None:
+        return
+    trials = max([n_trials] + [o.get("n_trials", n_trials) for o in backend_options.values()])
+    for task in tasks:
+        probe = tasks_module.batch(tasks_module.make(task, dt=network["dt_ms"],
+                                                     **task_kwargs.get(task, {})), 2, seed=0)
+        n_in, n_out = probe.inputs.shape[2], probe.output_shape[-1]
+        training_bytes, sweep_bytes = cell_memory(probe.n_steps, n_in, n_out,
+                                                  network["n_hidden"], training["batch_size"],
+                                                  trials)
+        n_hidden, batch = network["n_hidden"], training["batch_size"]
+        # the larger factor is named first (and as the key)
+        for what, need, keys in (
+                ("training", training_bytes, sorted(
+                    [(n_hidden, "network.n_hidden"), (batch, "training.batch_size")], reverse=True)),
+                ("test sweep", sweep_bytes, sorted(
+                    [(n_hidden, "network.n_hidden"), (trials, "sweep.n_trials")], reverse=True))):
+            if need > available:
+                keys = ", ".join(k for _, k in keys)
+                _fail(source, keys.split(",")[0],
+                      f"one cell's {what} of task {task!r} ({probe.n_steps} steps per trial) "
+                      f"needs about {need / 2**30:.3g} GiB, more than the "
+                      f"{available / 2**30:.3g} GiB of memory available; reduce {keys} or "
+                      "the task's trial length")
+
+
 def grid_from_dict(data: dict, source: str = "<dict>", default_name: str = "grid") -> Grid:
     """Validate a grid given as a dict in the file's layout (see the module docstring).
 
@@ -627,6 +715,8 @@ def grid_from_dict(data: dict, source: str = "<dict>", default_name: str = "grid
     _check_tasks(source, tasks)
     task_kwargs = _check_task_kwargs(
         source, _check_table(source, "task_kwargs", data.get("task_kwargs", {})), tasks, network["dt_ms"])
+    _check_sigmas(source, train_sigmas, test_sigmas, relative)
+    _check_memory(source, tasks, task_kwargs, network, training, n_trials, backend_options)
     metric = None
     if "metric" in sweep:
         metric = _check_value(source, "sweep.metric", sweep["metric"], "str")

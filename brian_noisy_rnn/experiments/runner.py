@@ -44,6 +44,7 @@ import multiprocessing
 import os
 import platform
 import socket
+import sqlite3
 import sys
 import threading
 import time
@@ -56,7 +57,8 @@ from .._threads import one_thread_environment
 from ..backends.random_state import keeps_random_state
 from ..core.atomic import check_distinct, check_writable
 from .config import Cell, Grid, canonical_hash, load_grid
-from .store import ResultStore
+from . import store as store_module
+from .store import ResultStore, new_claim_owner
 
 if TYPE_CHECKING:
     from ..core.spec import CTRNNSpec
@@ -65,6 +67,8 @@ __all__ = ["RunReport", "default_spec_dir", "default_workers", "ensemble_groups"
            "run_grid", "train_ensemble_networks"]
 
 _BRIAN2_LOCK = threading.Lock()
+#: seconds between two looks at the database while another run holds networks this one needs
+CLAIM_POLL_SECONDS = 2.0
 _VERSION_PACKAGES = ("brian-noisy-rnn", "brian2", "torch", "numpy", "neurogym", "gymnasium",
                      "scipy", "dask", "distributed")
 
@@ -697,6 +701,9 @@ class RunReport:
         Cells already recorded before this run.
     recorded : list of str
         Keys of the cells recorded by this run.
+    recorded_elsewhere : int
+        Cells recorded by another run on the same database while this one ran (their
+        networks were claimed by it; this run waited for them).
     failed : dict of str to str
         Cell key -> error message, for the cells that failed in this run.
     networks_trained : int
@@ -708,6 +715,7 @@ class RunReport:
     cells: list
     skipped: int = 0
     recorded: list = field(default_factory=list)
+    recorded_elsewhere: int = 0
     failed: dict = field(default_factory=dict)
     networks_trained: int = 0
     elapsed: float = 0.0
@@ -715,7 +723,8 @@ class RunReport:
     @property
     def complete(self) -> bool:
         """True if every cell of the grid is recorded."""
-        return not self.failed and self.skipped + len(self.recorded) == len(self.cells)
+        return not self.failed and (self.skipped + len(self.recorded) + self.recorded_elsewhere
+                                    == len(self.cells))
 
 
 def _load_reusable_spec(store, cell, spec_dir):
@@ -770,7 +779,8 @@ def run_grid(grid: Grid | str | os.PathLike, results: str | os.PathLike, *,
     progress : bool
         Show a tqdm progress bar over cells.
     log : callable(str) or None
-        Receives one line per failed cell (None: print to stderr).
+        Receives one line per failed cell, and one when the run waits for networks another
+        run on the same database holds (None: print to stderr).
     max_ensemble : int >= 1 or None
         Most networks trained together in one ensemble (None: as many as the memory budget
         allows, see :func:`ensemble_groups`; 1: one by one). The results do not depend on it.
@@ -810,21 +820,85 @@ def run_grid(grid: Grid | str | os.PathLike, results: str | os.PathLike, *,
     check_distinct({"results": results, "spec_dir": spec_dir})
     cells = grid.cells()
     report = RunReport(cells=cells)
-    with ResultStore(results) as store:
-        finished = store.finished_keys()
-        pending = [c for c in cells if c.key not in finished]
-        report.skipped = len(cells) - len(pending)
-        if pending:
-            if client is not None or scheduler is not None:
-                executor = _DaskExecutor(client, scheduler)
-            else:
-                n = min(default_workers() if workers is None else workers, len(pending))
-                executor = _InlineExecutor() if n <= 1 else _PoolExecutor(n)
-            run = _GridRun(store, executor, spec_dir, report, log)
-            run.plan(pending, max_ensemble)
-            run.execute(progress and _progress_bar(len(cells), report.skipped, grid.name))
+    owner = new_claim_owner()
+    with ResultStore(results) as store, _ClaimHeartbeat(store.path, owner):
+
+        def run_round(mine):  # the cells whose networks this run holds
+            run = _GridRun(store, _executor(len(mine), workers, scheduler, client), spec_dir,
+                           report, log)
+            run.plan(mine, max_ensemble)
+            run.execute(progress and _progress_bar(len(cells), len(cells) - len(mine), grid.name))
+
+        try:
+            _run_claimed(store, owner, cells, report, run_round, log)
+        finally:
+            store.release_claims(owner)
     report.elapsed = time.perf_counter() - t_start
     return report
+
+
+def _executor(n_pending, workers, scheduler, client):
+    """The executor for ``n_pending`` cells: Dask, a process pool, or this process."""
+    if client is not None or scheduler is not None:
+        return _DaskExecutor(client, scheduler)
+    n = min(default_workers() if workers is None else workers, n_pending)
+    return _InlineExecutor() if n <= 1 else _PoolExecutor(n)
+
+
+def _run_claimed(store, owner, cells, report, run_round, log):
+    """Run the unrecorded cells whose networks this run can claim; wait for (or take over)
+    those another process holds, until each cell is recorded, failed here, or recorded by
+    the other process."""
+    attempted, waited = set(), False
+    before = store.finished_keys()
+    report.skipped = sum(c.key in before for c in cells)
+    while True:
+        finished = store.finished_keys()
+        pending = [c for c in cells if c.key not in finished and c.key not in attempted]
+        if not pending:
+            break
+        claimed, held = store.claim({c.train_key for c in pending}, owner)
+        mine = [c for c in pending if c.train_key in claimed]
+        if mine:
+            attempted.update(c.key for c in mine)
+            try:
+                run_round(mine)
+            finally:
+                store.release_claims(owner, claimed)
+            continue
+        if not waited:
+            holders = sorted(set(held.values()))
+            log(f"{len(pending)} cells wait for networks that another run holds "
+                f"({', '.join(holders)}); waiting for them to be recorded")
+            waited = True
+        time.sleep(CLAIM_POLL_SECONDS)
+    finished, recorded_here = store.finished_keys(), set(report.recorded)
+    report.recorded_elsewhere = sum(c.key in finished and c.key not in before
+                                    and c.key not in recorded_here for c in cells)
+
+
+class _ClaimHeartbeat:
+    """Renews ``owner``'s claims in the database ``path`` from a thread (its own connection)
+    every :data:`~.store.CLAIM_HEARTBEAT_SECONDS` while the ``with`` block runs."""
+
+    def __init__(self, path, owner):
+        self.path, self.owner = path, owner
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name="claim-heartbeat", daemon=True)
+
+    def _beat(self):
+        with ResultStore(self.path) as store:
+            while not self.stop.wait(store_module.CLAIM_HEARTBEAT_SECONDS):
+                with contextlib.suppress(sqlite3.Error):
+                    store.renew_claims(self.owner)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
 
 
 def _check_run_options(workers, scheduler, client, max_ensemble):

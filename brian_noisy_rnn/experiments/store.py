@@ -13,10 +13,21 @@ config, curve and package versions as JSON, host and finish time.
 ``curve``: one row per (cell, test sigma): sigma, relative_sigma, mean, sem, n_trials,
 is_preferred and the other metrics (JSON). Primary key (cell_key, sigma).
 
+``claims``: one row per network (``train_key``) a running :func:`~.runner.run_grid` is
+training and sweeping: the owner (host, pid and a random tag), and a heartbeat (Unix time)
+the owner renews every :data:`CLAIM_HEARTBEAT_SECONDS`. A claim whose heartbeat is older than
+:data:`CLAIM_STALE_SECONDS`, or whose owner is a dead process on this host, is stale and
+taken over; so a second process on the same grid and database waits for (or takes over) the
+networks another holds instead of training them twice.
+
 Safety
 ------
-WAL journal and a busy timeout: several processes can read while one writes, and writers
-wait for each other instead of failing. A cell and its curve rows are written in one
+A new database is built under a temporary name in the same folder (schema, WAL journal) and
+then linked to its path, so other processes see either no file or a complete database; two
+processes creating one database at once both open the same file. WAL journal and a busy
+timeout: several processes can read while one writes, and writers wait for each other
+instead of failing. An existing file is checked read-only (tables and columns of this schema)
+before anything is written to it, its journal mode included. A cell and its curve rows are written in one
 ``BEGIN IMMEDIATE`` transaction, so a process killed at any moment leaves either the whole
 cell or nothing; ``INSERT OR IGNORE`` on the unique key makes a second recording of the same
 cell (e.g. by another process) a no-op.
@@ -24,22 +35,30 @@ cell (e.g. by another process) a no-op.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import math
 import os
+import socket
 import sqlite3
 import time
 import urllib.parse
+import uuid
 import warnings
 
 from ..core.atomic import atomic_write, check_writable
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 60_000
+#: seconds between two renewals of a running grid's claims
+CLAIM_HEARTBEAT_SECONDS = 10.0
+#: a claim not renewed for this many seconds is stale (its owner is gone) and taken over
+CLAIM_STALE_SECONDS = 120.0
 
-__all__ = ["CorruptRowWarning", "ResultStore", "SCHEMA_VERSION"]
+__all__ = ["CLAIM_HEARTBEAT_SECONDS", "CLAIM_STALE_SECONDS", "CorruptRowWarning", "ResultStore",
+           "SCHEMA_VERSION", "new_claim_owner"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -94,6 +113,26 @@ CREATE TABLE IF NOT EXISTS curve (
 );
 """
 
+_CLAIMS = """
+CREATE TABLE IF NOT EXISTS claims (
+    train_key TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    heartbeat REAL NOT NULL
+);
+"""
+
+#: columns a database must have to be opened for writing (a look-alike is refused unchanged)
+_REQUIRED_COLUMNS = {
+    "meta": {"key", "value"},
+    "cells": {"cell_key", "train_key", "grid_name", "task", "placement", "process", "train_sigma",
+              "seed", "backend", "spec_path", "spec_hash", "config_json", "curve_json",
+              "versions_json", "finished_at"},
+    "curve": {"cell_key", "sigma", "relative_sigma", "metric", "mean", "sem", "n_trials",
+              "is_preferred", "other_json"},
+}
+
 #: cell columns in the tidy CSV, in this order
 CSV_CELL_COLUMNS = ("grid_name", "task", "placement", "process", "train_sigma", "seed", "backend",
                     "n_hidden", "activation", "steps", "metric", "higher_is_better",
@@ -121,6 +160,54 @@ def _writable_sqlite(path):
     except (PermissionError, ValueError):
         return False
     return True
+
+
+def new_claim_owner() -> str:
+    """A name for a claim owner, unique across hosts and processes: ``host:pid:tag``.
+
+    Returns
+    -------
+    str
+        The owner name.
+    """
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _process_is_dead(pid):
+    """True if no process ``pid`` runs on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, ValueError):
+        return False
+    return False
+
+
+def _create_database(path):
+    """Create the results database ``path`` atomically: built under a temporary name in the
+    same folder (schema, WAL journal), then hard-linked to ``path``; if another process created
+    it first, that database is kept and the temporary one removed."""
+    folder = os.path.dirname(path)
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp-{uuid.uuid4().hex[:12]}")
+    try:
+        con = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            con.execute("PRAGMA journal_mode = WAL")
+            con.executescript(_SCHEMA + _CLAIMS)
+            con.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        finally:
+            con.close()
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process created it: use theirs
+        except OSError:
+            pass  # no hard links on this file system: ResultStore creates it in place
+    finally:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp + suffix)
 
 
 def _connect_readonly(path):
@@ -172,18 +259,48 @@ class ResultStore:
             if readonly:
                 self._con = _connect_readonly(self.path)
             else:
+                if not exists:
+                    _create_database(self.path)
                 self._con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
                                             isolation_level=None)
                 self._con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-                self._con.execute("PRAGMA journal_mode = WAL")
-                self._con.executescript(_SCHEMA)
-                self._con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                                  (str(SCHEMA_VERSION),))
+                self._prepare()
             self._con.row_factory = sqlite3.Row
         except sqlite3.DatabaseError as err:
             self.close()
             raise ValueError(f"results: cannot open {self.path!r} "
                              f"{'read-only ' if readonly else ''}({err})") from err
+
+    def _prepare(self):
+        """Bring a checked (or empty) database to the current layout: WAL journal, every
+        table; writes only what is missing, waiting for other writers."""
+        con = self._con
+        if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            # switching needs the database to itself: wait for other connections as a write
+            # would (the pragma does not always call the busy handler)
+            deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+            while True:
+                try:
+                    con.execute("PRAGMA journal_mode = WAL")
+                    break
+                except sqlite3.OperationalError as err:
+                    if "locked" not in str(err) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not {"meta", "cells", "curve", "claims"} <= tables:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in (_SCHEMA + _CLAIMS).split(";"):
+                    if statement.strip():
+                        con.execute(statement)
+                con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                            (str(SCHEMA_VERSION),))
+                con.execute("COMMIT")
+            except BaseException:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                raise
 
     def _check_existing(self):
         """Refuse (ValueError) a file that is not a results database of this schema version."""
@@ -196,6 +313,12 @@ class ResultStore:
             if not {"meta", "cells", "curve"} <= tables:
                 raise ValueError(f"results: {self.path!r} is not a brian-noisy-rnn results "
                                  f"database (tables {sorted(tables)}); refusing to change it")
+            for table, required in _REQUIRED_COLUMNS.items():
+                columns = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+                if not required <= columns:
+                    raise ValueError(f"results: {self.path!r} is not a brian-noisy-rnn results "
+                                     f"database (table {table!r} lacks columns "
+                                     f"{sorted(required - columns)}); refusing to change it")
             version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as err:
             raise ValueError(f"results: {self.path!r} is not a brian-noisy-rnn results "
@@ -536,3 +659,75 @@ class ResultStore:
         n_cells = self._con.execute("SELECT COUNT(*) FROM cells").fetchone()[0]
         n_rows = self._con.execute("SELECT COUNT(*) FROM curve").fetchone()[0]
         return int(n_cells), int(n_rows)
+
+    # --- claims: which running grid trains which network ----------------------------------
+    def claim(self, train_keys, owner):
+        """Claim the networks ``train_keys`` for ``owner``, atomically across processes.
+
+        A network is claimed if nobody holds it, ``owner`` holds it already, or its claim is
+        stale (not renewed for :data:`CLAIM_STALE_SECONDS`, or held by a dead process on
+        this host).
+
+        Parameters
+        ----------
+        train_keys : iterable of str
+            Training keys (``Cell.train_key``).
+        owner : str
+            The claimant (:func:`new_claim_owner`).
+
+        Returns
+        -------
+        claimed : set of str
+            The keys now held by ``owner``.
+        held : dict of str to str
+            The other keys -> who holds them (``"pid P on host H"``).
+        """
+        host, pid = socket.gethostname(), os.getpid()
+        claimed, held = set(), {}
+        con = self._con
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            now = time.time()
+            for key in sorted(set(train_keys)):
+                row = con.execute("SELECT owner, pid, host, heartbeat FROM claims "
+                                  "WHERE train_key = ?", (key,)).fetchone()
+                if row is not None and row[0] != owner and not (
+                        now - row[3] > CLAIM_STALE_SECONDS
+                        or (row[2] == host and _process_is_dead(row[1]))):
+                    held[key] = f"pid {row[1]} on {row[2]}"
+                    continue
+                con.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
+                            (key, owner, pid, host, now))
+                claimed.add(key)
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
+        return claimed, held
+
+    def renew_claims(self, owner):
+        """Renew the heartbeat of every claim of ``owner``.
+
+        Parameters
+        ----------
+        owner : str
+            The claimant.
+        """
+        self._con.execute("UPDATE claims SET heartbeat = ? WHERE owner = ?", (time.time(), owner))
+
+    def release_claims(self, owner, train_keys=None):
+        """Give up claims of ``owner``.
+
+        Parameters
+        ----------
+        owner : str
+            The claimant.
+        train_keys : iterable of str, optional
+            The keys to release (default: all of ``owner``'s).
+        """
+        if train_keys is None:
+            self._con.execute("DELETE FROM claims WHERE owner = ?", (owner,))
+        else:
+            self._con.executemany("DELETE FROM claims WHERE owner = ? AND train_key = ?",
+                                  [(owner, k) for k in train_keys])

@@ -18,6 +18,11 @@ if TYPE_CHECKING:
 
 TASK_KINDS = ("classification", "regression")
 
+#: The most time steps one period of a trial may have (a trial of 10**6 steps of 1 ms is
+#: 17 minutes): a longer period is refused when the task is made (fixed durations) or when a
+#: trial is drawn (sampled durations), before its arrays are allocated.
+MAX_PERIOD_STEPS = 10**6
+
 
 def as_ms(value: float | Quantity, name: str, *, allow_zero: bool = False) -> int | float:
     """Return a duration in milliseconds (NeuroGym's unit) as a number.
@@ -292,6 +297,9 @@ class TaskEnv(TrialEnv):
                     f"{sorted(self.default_timing)}"
                 )
             self.timing.update(timing)
+        for period, value in self.timing.items():
+            if isinstance(value, numbers.Real) and not isinstance(value, bool):
+                self._check_period_steps(period, value, n_steps(float(value), self.dt))
         self.loss_mask = np.zeros(0, dtype=bool)
         self.decision_mask = np.zeros(0, dtype=bool)
 
@@ -322,12 +330,19 @@ class TaskEnv(TrialEnv):
         else:
             duration = float(self.sample_time(period))
         steps = n_steps(duration, self.dt)
+        self._check_period_steps(period, spec, steps)
         if steps < minimum or duration < 0:
             raise ValueError(
                 f"timing[{period!r}] = {spec!r} ms gives {steps} steps at dt={self.dt} ms; "
                 f"at least {minimum} needed"
             )
         return steps
+
+    def _check_period_steps(self, period, spec, steps):
+        """ValueError naming ``timing[period]`` if it gives more than MAX_PERIOD_STEPS steps."""
+        if steps > MAX_PERIOD_STEPS:
+            raise ValueError(f"timing[{period!r}] = {spec!r} ms gives {steps} steps at "
+                             f"dt={self.dt} ms, more than MAX_PERIOD_STEPS = {MAX_PERIOD_STEPS}")
 
     def _build_trial(self, periods, n_out=None, ob_dtype=np.float64):
         """Lay out consecutive ``periods`` [(name, n_steps), ...] and allocate ob, gt and masks."""

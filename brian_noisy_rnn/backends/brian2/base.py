@@ -10,6 +10,7 @@ units per trial (trial-major), for inputs, hidden units and outputs alike.
 """
 
 import contextlib
+import re
 
 import numpy as np
 
@@ -185,6 +186,10 @@ class TrialBatchedObject(BrianObject):
         n_trials = check_int(n_trials, "n_trials")
         if not isinstance(name, str) or not name:
             raise TypeError(f"name must be a non-empty string, got {name!r}")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*\*?", name):
+            raise ValueError(f"name must be a Brian2 name: letters, digits and underscores, not "
+                             f"starting with a digit, optionally ending in '*' (a unique "
+                             f"number is added), got {name!r}")
         BrianObject.__init__(self, dt=spec.dt if spec_clock else None, name=name)
         self.spec, self.n_trials = spec, n_trials
         self._standalone = is_standalone_device()

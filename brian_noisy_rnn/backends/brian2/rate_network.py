@@ -34,13 +34,17 @@ driver updated later in the step (slot ``groups`` with the default order 0, or
 group, which sees only its own names here).
 """
 
+import warnings
+
 import numpy as np
 
 import brian2
 from brian2 import NetworkOperation
+from brian2.core.variables import LinkedVariable, Subexpression
 
 from ...core.dynamics import StepRule
 from ...core.noise import as_noise
+from ...core.run_checks import NonFiniteResultWarning
 from ...core.validation import check_choice
 from .base import IsolatedNeuronGroup, TrialBatchedObject, is_standalone_device
 from .dense import DenseRecurrence
@@ -51,6 +55,35 @@ __all__ = ["INPUT_SOURCES", "RECURRENCES", "RateCTRNN", "check_method"]
 
 RECURRENCES = ("auto", "synapses", "dense")
 INPUT_SOURCES = ("timed_array", "direct", "external")
+
+
+def _check_input_link(group, link):
+    """Refuse a link of ``group.u`` to a subexpression (ValueError), and warn when a
+    1-neuron driver is linked without an index to a group of several inputs (Brian2 would
+    broadcast its value to every trial and input channel without a word)."""
+    source = f"{link.group.name}.{link.name}"
+    if isinstance(link.variable, Subexpression):
+        raise ValueError(f"{group.name}.u cannot be linked to the subexpression {source} "
+                         "(Brian2 would resolve its names in the input group): give the "
+                         "driver a state variable, e.g. 'r : 1' set by "
+                         "run_regularly(..., when='start')")
+    if link.index is None and len(link.group) == 1 and len(group) > 1:
+        warnings.warn(f"{group.name}.u is linked to {source} of a 1-neuron group without an "
+                      f"index: that one value drives all {len(group)} inputs (B*n_in: every "
+                      "trial and input channel); give index=... to say which neuron drives "
+                      f"which input (index=np.zeros({len(group)}, dtype=int) if one value is "
+                      "meant for all)", UserWarning, stacklevel=3)
+
+
+class _ExternalInputs(IsolatedNeuronGroup):
+    """The input group of ``input_source="external"``: a link to ``u`` is checked when it
+    is made (see :func:`_check_input_link`)."""
+
+    def __setattr__(self, name, value):
+        if name == "u" and isinstance(value, LinkedVariable):
+            _check_input_link(self, value)
+            self.__dict__["driver"] = f"{value.group.name}.{value.name}"
+        super().__setattr__(name, value)
 
 
 def check_method(method):
@@ -189,7 +222,7 @@ class RateCTRNN(TrialBatchedObject):
                                               clock=clock, namespace=self.input_namespace,
                                               name=f"{self.name}_inputs")
         elif self.input_source == "external":
-            self.inputs = IsolatedNeuronGroup(B * spec.n_in, EXTERNAL_INPUT_EQUATIONS,
+            self.inputs = _ExternalInputs(B * spec.n_in, EXTERNAL_INPUT_EQUATIONS,
                                               clock=clock, namespace={},
                                               name=f"{self.name}_inputs")
             self.inputs.run_regularly(EXTERNAL_INPUT_READ, when="groups", order=-2,
@@ -227,6 +260,24 @@ class RateCTRNN(TrialBatchedObject):
             objects.append(self.recurrent_operation)
         self.contained_objects.extend(objects)
         self.reset()
+
+    def after_run(self):
+        """Brian2's hook after a run: with ``input_source="external"``, warn
+        (:class:`~brian_noisy_rnn.core.run_checks.NonFiniteResultWarning`) if ``h`` holds
+        NaN or inf (runtime device), naming the driver linked to ``inputs.u``."""
+        super().after_run()
+        if self.input_source != "external" or is_standalone_device():
+            return
+        h = np.asarray(self.hidden.h[:])
+        bad = int(np.count_nonzero(~np.isfinite(h)))
+        if bad:
+            u = np.asarray(self.inputs.u_step[:])
+            driver = self.inputs.__dict__.get("driver", "the driver")
+            hint = (f"the input read at the last step is not finite: check {driver}, linked "
+                    "to inputs.u" if not np.all(np.isfinite(u)) else
+                    f"check {driver} (linked to inputs.u) and the weights")
+            warnings.warn(f"{self.name}: h holds NaN or inf in {bad} of {h.size} units after "
+                          f"the run; {hint}", NonFiniteResultWarning, stacklevel=2)
 
     def hidden_arrays(self, *names):
         """(B, N) views of the hidden group's arrays ``names`` (runtime device only).

@@ -30,6 +30,8 @@ from ...core.validation import as_dimensionless
 
 #: default fine step: at most this expected number of spikes per neuron and fine step at f = 1
 DEFAULT_MAX_P = 0.05
+#: The most fine steps per network step (a rate_max whose default needs more is refused)
+MAX_SUBSTEPS = 10_000
 
 # --- validation -----------------------------------------------------------------------------
 
@@ -81,8 +83,14 @@ def check_substeps(substeps, dt_seconds, rate_max_hz):
     """The number of fine steps per network step: ``substeps`` or the default
     ``ceil(rate_max * dt / DEFAULT_MAX_P)`` (spike probability <= 0.05 per fine step at f = 1)."""
     if substeps is None:
-        return max(1, int(math.ceil(rate_max_hz * dt_seconds / DEFAULT_MAX_P - 1e-9)))
-    return check_int(substeps, "substeps")
+        needed = rate_max_hz * dt_seconds / DEFAULT_MAX_P
+        if needed > MAX_SUBSTEPS:
+            raise ValueError(f"rate_max = {rate_max_hz:g} Hz needs {needed:.3g} fine steps per "
+                             f"network step of {dt_seconds * 1e3:g} ms (spike probability <= "
+                             f"{DEFAULT_MAX_P} per fine step), more than MAX_SUBSTEPS = "
+                             f"{MAX_SUBSTEPS}; use a lower rate_max")
+        return max(1, int(math.ceil(needed - 1e-9)))
+    return check_int(substeps, "substeps", maximum=MAX_SUBSTEPS + 1)
 
 
 # --- effective noise ------------------------------------------------------------------------

@@ -69,6 +69,21 @@ from .effective_noise import (check_nonnegative_activation, check_nonnegative_ti
 
 __all__ = ["INPUT_SOURCES", "MEMBRANE_PROCESSES", "NEURON_MODELS", "SpikingRealization"]
 
+#: estimated bytes per spiking neuron (its state variables, and its synapses' indices and
+#: weights to and from its unit)
+_BYTES_PER_NEURON = 128
+
+
+def _check_population_memory(n_neurons):
+    """ValueError naming neurons_per_unit if ``n_neurons`` cannot fit in the memory available."""
+    from ...core.run_checks import available_memory
+
+    need, available = _BYTES_PER_NEURON * n_neurons, available_memory()
+    if available is not None and need > available:
+        raise ValueError(f"neurons_per_unit: {n_neurons} spiking neurons (n_trials x n_hidden x "
+                         f"neurons_per_unit) need about {need / 2**30:.3g} GiB, more than the "
+                         f"{available / 2**30:.3g} GiB of memory available")
+
 NEURON_MODELS = ("poisson", "lif")
 #: where the input drive comes from (``"external"``: a user's group, as for RateCTRNN)
 INPUT_SOURCES = ("timed_array", "external")
@@ -279,6 +294,7 @@ class SpikingRealization(TrialBatchedObject):
         self.tau_syn_seconds = check_nonnegative_time(tau_syn)
         self.neuron_model = check_choice(neuron_model, "neuron_model", NEURON_MODELS)
         self.substeps = check_substeps(substeps, spec.dt_seconds, self.rate_max_hz)
+        _check_population_memory(n_trials * spec.n_hidden * self.neurons_per_unit)
         if neuron_model == "lif":
             self._tau_m = to_seconds(tau_m, "tau_m")
             self._t_ref = check_nonnegative_time(t_ref, "t_ref")
