@@ -30,6 +30,8 @@ _LAZY = {
     "simulate": ".backends",
     "RateCTRNN": ".backends",
     "SpikingRealization": ".backends",
+    "StandaloneSimulator": ".backends",
+    "clear_build_cache": ".backends",
     "evaluate": ".evaluation",
     "NoisePreferenceCurve": ".evaluation",
     "noise_preference": ".evaluation",

@@ -15,6 +15,8 @@ from .simulation import BACKENDS, SimulationResult, check_backend, simulate
 _LAZY = {
     "TorchCTRNN": ".torch_backend",
     "RateCTRNN": ".brian2",
+    "StandaloneSimulator": ".brian2",
+    "clear_build_cache": ".brian2",
     "SpikingRealization": ".spiking",
 }
 
