@@ -821,10 +821,21 @@ def run_grid(grid: Grid | str | os.PathLike, results: str | os.PathLike, *,
                 n = min(default_workers() if workers is None else workers, len(pending))
                 executor = _InlineExecutor() if n <= 1 else _PoolExecutor(n)
             run = _GridRun(store, executor, spec_dir, report, log)
+            run.results_dir = os.path.dirname(os.path.abspath(os.fspath(results)))
             run.plan(pending, max_ensemble)
             run.execute(progress and _progress_bar(len(cells), report.skipped, grid.name))
     report.elapsed = time.perf_counter() - t_start
     return report
+
+
+def _in_results_dir(config, results_dir):
+    """``config`` with a Brian2 build ``directory`` (relative, checked by the grid) resolved
+    inside ``results_dir``, the results database's folder."""
+    options = config["backend_options"]
+    if "directory" not in options:
+        return config
+    return {**config, "backend_options": {
+        **options, "directory": os.path.join(results_dir, options["directory"])}}
 
 
 def _check_run_options(workers, scheduler, client, max_ensemble):
@@ -923,7 +934,8 @@ class _GridRun:
 
     def submit(self, cell, spec):
         """Run ``cell`` (training its network first if ``spec`` is None)."""
-        fut = self.executor.submit(run_cell, cell.config, spec, cell.train_key)
+        fut = self.executor.submit(run_cell, _in_results_dir(cell.config, self.results_dir),
+                                   spec, cell.train_key)
         self.running[fut] = (cell, spec)
 
     def submit_ensemble(self, members):
