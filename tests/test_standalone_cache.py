@@ -232,6 +232,11 @@ def test_a_cache_hit_equals_a_fresh_build_bit_for_bit(make_spec, cache, tmp_path
     with StandaloneSimulator(spec_b, 12, 3) as hit:
         hit_out, hit_states = hit.run(u, seed=5)
         assert hit.n_builds == 0 and hit.directory == entry
+    with StandaloneSimulator(spec_b, 12, 3, Noise("pre", 0.0)) as silent:  # a sweep's 0
+        zero = silent.run(u, seed=5)
+        assert silent.n_builds == 0
+    ref0 = simulate(spec_b, u, backend="numpy", noise=Noise("pre", 0.0))
+    assert np.max(np.abs(zero[1] - ref0.states)) <= 1e-12
     with StandaloneSimulator(spec_b, 12, 3, directory=tmp_path / "fresh") as fresh:
         out, states = fresh.run(u, seed=5)
         assert fresh.n_builds == 1

@@ -69,7 +69,8 @@ class StandaloneSimulator:
         B >= 1, the number of trials of every run.
     noise : Noise or None
         The noise model (None: ``spec.noise``); its sigma is a run argument, its placement
-        and process are compiled in.
+        and process are compiled in (sigma 0 runs the project of its placement with sigma
+        0: a noise sweep that includes 0 compiles once).
     method : str
         Brian2 integration method of the hidden group (default ``"euler"``, the exact step).
     recurrence : {"auto", "dense", "synapses"}
@@ -110,6 +111,10 @@ class StandaloneSimulator:
         check_method(method)
         check_choice(recurrence, "recurrence", RECURRENCES)
         self.spec, self.noise, self.method = spec, noise, method
+        # sigma = 0 runs the project of the same placement with sigma 0 (exactly no noise:
+        # f(a + 0*eta) = f(a)), so a sweep that includes 0 builds once
+        self._compiled_noise = noise.with_sigma(1.0) if noise.placement != "none" \
+            and not noise.is_active else noise
         self.recurrence = "dense" if recurrence == "auto" else recurrence
         self.kernel = default_kernel() if self.recurrence == "dense" else None
         self.directory = None if directory is None else check_build_folder(directory)
@@ -120,7 +125,7 @@ class StandaloneSimulator:
     @property
     def key(self):
         """Everything compiled into the project (a JSON-serialisable dict): the cache key."""
-        spec, noise = self.spec, self.noise
+        spec, noise = self.spec, self._compiled_noise
         prefs = {k: repr(brian2.prefs[k]) for k in sorted(brian2.prefs)
                  if k.startswith(("codegen.cpp.", "devices.cpp_standalone."))
                  and "run_" not in k}
@@ -164,7 +169,7 @@ class StandaloneSimulator:
         set_device("cpp_standalone", directory=folder, build_on_run=False)
         try:
             spec, T, B = self.spec, self.n_steps, self.n_trials
-            rnn = RateCTRNN(spec, B, self.noise, recurrence=self.recurrence, method=self.method,
+            rnn = RateCTRNN(spec, B, self._compiled_noise, recurrence=self.recurrence, method=self.method,
                             name=_NAME)
             rnn.set_inputs(np.zeros((T, B, spec.n_in)), start=0 * brian2.second)
             states = brian2.StateMonitor(rnn.hidden, "h", record=True, when="end",
@@ -186,7 +191,7 @@ class StandaloneSimulator:
             dev = get_device()
             groups = {"hidden": rnn.hidden, "readout": rnn.readout}
             args = {}
-            for key in parameter_values(spec, self.noise, B):
+            for key in parameter_values(spec, self._compiled_noise, B):
                 group, var = key.split(".")
                 args[key] = f"{groups[group].name}.{var}"
             args["w_in"] = f"{rnn.input_synapses.name}.w"
@@ -235,7 +240,9 @@ class StandaloneSimulator:
         seed = check_seed(seed)
         folder, content = self._project_folder()
         spec, T, B = self.spec, self.n_steps, self.n_trials
-        values = parameter_values(spec, self.noise, B)
+        values = parameter_values(spec, self._compiled_noise, B)
+        if self._compiled_noise is not self.noise:
+            values["hidden.sigma"] = np.zeros_like(values["hidden.sigma"])
         values["w_in"] = np.tile(spec.w_in.ravel(), B)
         values["w_out"] = np.tile(spec.w_out.ravel(), B)
         if self.recurrence == "synapses":
