@@ -51,8 +51,15 @@ products per step (about 0.3 ms) already use that up; the rest of m is its share
 passes over the (T, S, B, N) tensors (noise, buffers, the derivative of f, gradients). See
 the README, "Training", for the profile by phase.
 
+A fourth table (``--overhead``, issue 22) gives per size (N = 32, 64, 128, 256;
+FunctionApproximation T = 40, batch 64, noise inside f) the training step's CPU time with the
+compiled rollout loops (``bridges/rollout_kernel.cpp``) and with the Python loops they
+replace, the time of the step's matrix products alone issued one by one (``time_products``),
+and the ratios.
+
 Usage::
 
+    python benchmarks/training.py --overhead # step vs products-only per N
     python benchmarks/training.py            # all tasks, 100 timed steps each
     python benchmarks/training.py --quick    # 20 steps, two tasks
     python benchmarks/training.py --ensemble # only the ensemble / minimal-loop table

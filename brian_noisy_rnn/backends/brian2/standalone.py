@@ -23,6 +23,7 @@ with ``seed_value + thread`` -- what Brian2's ``seed(s)`` does -- so a run with 
 draws the same ``randn()`` stream as the NumPy reference with seed ``s``.
 """
 
+import contextlib
 import functools
 import gc
 import hashlib
@@ -40,7 +41,7 @@ from ...core.noise import as_noise
 from ...core.spec import check_spec
 from ...core.validation import check_choice, check_int, check_seed
 from .base import is_standalone_device, padded_rows
-from .build_folders import (MARKER, cache_entry, check_build_folder, claim_build_folder,
+from .build_folders import (MANIFEST, MARKER, cache_entry, check_build_folder, claim_build_folder,
                             clear_build_cache, read_manifest, write_manifest)
 from .dense import default_kernel
 from .rate_network import RECURRENCES, RateCTRNN, check_method, parameter_values
@@ -148,6 +149,8 @@ class StandaloneSimulator:
             content = read_manifest(folder, key)
             built = content is None
             if built:
+                with contextlib.suppress(FileNotFoundError):  # another structure's build
+                    os.remove(os.path.join(folder, MANIFEST))
                 content = self._build(folder, strip=False)
                 write_manifest(folder, key, content)
         self.n_builds += int(built)
@@ -238,6 +241,8 @@ class StandaloneSimulator:
             raise RuntimeError("this StandaloneSimulator is closed")
         arr = self._check_inputs(inputs)
         seed = check_seed(seed)
+        if self._project is not None and not os.path.isdir(self._project[0]):
+            self._project = None  # evicted from the cache or cleared meanwhile: build again
         folder, content = self._project_folder()
         spec, T, B = self.spec, self.n_steps, self.n_trials
         values = parameter_values(spec, self._compiled_noise, B)
@@ -326,7 +331,7 @@ def _run_binary(folder, values, results):
         os.makedirs(out)
         proc = subprocess.run(command + ["--results_dir", out] + args, cwd=folder, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        if proc.returncode != 0 or "rror" in proc.stderr:
+        if proc.returncode != 0 or "error" in proc.stderr.lower():  # e.g. a size mismatch
             raise RuntimeError(f"the standalone binary in {folder!r} failed (exit code "
                                f"{proc.returncode}): {proc.stderr.strip()[-500:]}")
         return {k: np.fromfile(os.path.join(out, f), dtype=np.float64)
