@@ -6,10 +6,11 @@ every path runs in its own subprocess, at T = 500 and at T = 2500 steps:
 * "per step" is the slope of the call time between the two T (ms per step), so that code
   generation, compilation and start-up are separated from the simulation itself;
 * "fixed" is the rest of a call: time(T=500) - 500 * slope (s per call);
-* "first" is the first call at T=500 in a fresh process (cold cython cache, new standalone
-  build folder); the times above are the best of the later calls ("cached": cython cache
-  warm; standalone ``simulate`` rebuilt in the same folder, so ``make`` compiles nothing new;
-  ``StandaloneSimulator`` reruns the compiled binary with new inputs and seed);
+* "first" is the first call at T=500 in a fresh process (cold cython cache, empty standalone
+  build cache: the uncached cost, a build); the times above are the best of the later calls
+  ("cached": cython cache warm; standalone ``simulate`` finds the project of this structure
+  in the build cache and only starts the binary with the new weights, inputs and seed;
+  ``StandaloneSimulator`` reruns its binary);
 * "x torch" are the ratios of per-step and fixed cost to torch's at the same N;
 * "peak MB" (at T=500) is the growth of the worker's peak RSS during the cached calls over
   its RSS before them (Linux VmHWM, reset after the first call), which includes the returned
@@ -86,11 +87,8 @@ def _caller(args, options, tmp, steps):
     if args.backend == "session":
         from brian_noisy_rnn.backends.brian2 import StandaloneSimulator
 
-        sim = StandaloneSimulator(spec, steps, args.batch, directory=os.path.join(
-            tmp, f"session_{steps}"), **options)
+        sim = StandaloneSimulator(spec, steps, args.batch, **options)
         return (lambda u, seed: sim.run(u, seed=seed)), sim.close
-    if options.get("target") == "cpp_standalone":
-        options = dict(options, directory=os.path.join(tmp, "standalone"))
     return (lambda u, seed: simulate(spec, u, backend=args.backend, seed=seed, **options)), \
         (lambda: None)
 
@@ -105,6 +103,7 @@ def _worker(args):
         torch.set_num_threads(1)
     options = json.loads(args.options)
     tmp = tempfile.mkdtemp(prefix="bench_brian2_")
+    os.environ["BRIAN_NOISY_RNN_BUILD_CACHE"] = os.path.join(tmp, "build_cache")  # empty
     binary_log = os.path.join(tmp, "binary_maxrss.txt")
     if options.get("target") == "cython":
         import brian2

@@ -51,8 +51,15 @@ products per step (about 0.3 ms) already use that up; the rest of m is its share
 passes over the (T, S, B, N) tensors (noise, buffers, the derivative of f, gradients). See
 the README, "Training", for the profile by phase.
 
+A fourth table (``--overhead``, issue 22) gives per size (N = 32, 64, 128, 256;
+FunctionApproximation T = 40, batch 64, noise inside f) the training step's CPU time with the
+compiled rollout loops (``bridges/rollout_kernel.cpp``) and with the Python loops they
+replace, the time of the step's matrix products alone issued one by one (``time_products``),
+and the ratios.
+
 Usage::
 
+    python benchmarks/training.py --overhead # step vs products-only per N
     python benchmarks/training.py            # all tasks, 100 timed steps each
     python benchmarks/training.py --quick    # 20 steps, two tasks
     python benchmarks/training.py --ensemble # only the ensemble / minimal-loop table
@@ -233,6 +240,95 @@ def ensemble_table(steps, sizes=(6, 12), repeats=3):
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
+def time_products(n_hidden, n_steps, batch_size=64, n_in=1, n_out=1, repeats=20):
+    """(wall, cpu) seconds of the matrix products of one training step, issued one by one.
+
+    The products ``_Rollout`` makes for one network (S = 1, float32) with T = ``n_steps``,
+    each from Python into a preallocated output: forward, T + 1 products ``p_t += z_t W^T``
+    (B x K times K x M, K = N + n_in + 1, M = N + n_out); backward, one ``dL/dh_T``
+    product, T + 1 weight-gradient products (M x B times B x K) and T ``dL/dh_t`` products
+    (B x M times M x N). The arithmetic floor of a step, with the least overhead Python
+    allows; best of ``repeats``.
+    """
+    import torch
+
+    N, T, B = n_hidden, n_steps, batch_size
+    K, M = N + n_in + 1, N + n_out
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(T + 1, 1, B, K, generator=gen)
+    p = torch.zeros(T + 1, 1, B, M)
+    w = torch.randn(1, M, K, generator=gen) / K ** 0.5
+    w_t, w_h = w.transpose(1, 2), w[..., :N]
+    grad_p = torch.randn(T + 1, 1, B, M, generator=gen)
+    grad_w = torch.zeros(1, M, K)
+    grad_h, spare = torch.zeros(1, B, N), torch.zeros(1, B, N)
+    best, threads = None, torch.get_num_threads()
+    torch.set_num_threads(1)  # as train's default num_threads=1
+    for _ in range(repeats):
+        t0 = _clocks()
+        for t in range(T + 1):
+            p[t].baddbmm_(z[t], w_t)
+        torch.bmm(grad_p[T], w_h, out=grad_h)
+        grad_w.baddbmm_(grad_p[T].transpose(1, 2), z[T])
+        for t in range(T - 1, -1, -1):
+            grad_w.baddbmm_(grad_p[t].transpose(1, 2), z[t])
+            torch.baddbmm(grad_h, grad_p[t], w_h, beta=0.8, out=spare)
+            grad_h, spare = spare, grad_h
+        t1 = _clocks()
+        took = tuple(b - a for a, b in zip(t0, t1))
+        best = took if best is None else tuple(min(a, b) for a, b in zip(best, took))
+    torch.set_num_threads(threads)
+    return best
+
+
+def overhead_table(steps, sizes=(32, 64, 128, 256), repeats=3):
+    """Print per size the step time, the products-only time and their ratio (issue 22).
+
+    FunctionApproximation (T = 40 at dt = 20 ms), batch 64, noise inside f (sigma 1), float32,
+    one torch thread. "step" is ``train``'s time per step with the compiled rollout loops
+    (``bridges.rollout_kernel``) and with the Python loops they replace (switched by
+    ``BRIAN_NOISY_RNN_ROLLOUT_KERNEL`` in this process); "products" is :func:`time_products`
+    of the same shapes. Interleaved, best of ``repeats``; CPU time of this process (wall
+    clock is disturbed more by other jobs on a shared machine).
+    """
+    import os
+
+    from brian_noisy_rnn import Noise, tasks
+    from brian_noisy_rnn.bridges.rollout_kernel import ENV_VARIABLE, rollout_kernel
+
+    env_name = "FunctionApproximation-v0"
+    T = tasks.batch(tasks.make(env_name, dt=20), 2, seed=0).n_steps
+    compiled = rollout_kernel() is not None
+    print(f"\nStep vs products-only, {env_name} (T={T}), batch 64, pre sigma 1, float32, "
+          f"1 torch thread, {steps} steps per measurement, best of {repeats} interleaved; "
+          f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
+          + ("" if compiled else "  [compiled loops NOT available]"))
+    print(f"{'N':>5}{'products ms':>13}{'step ms':>10}{'ratio':>8}{'python loop ms':>16}"
+          f"{'ratio':>8}{'speed-up':>10}   (cpu ms per step)")
+    old = os.environ.get(ENV_VARIABLE)
+    best = {}
+    try:
+        for _ in range(repeats):
+            for n in sizes:
+                for label, flag in (("compiled", "1"), ("python", "0")):
+                    os.environ[ENV_VARIABLE] = flag
+                    t = time_training(env_name, n, steps, noise=Noise("pre", 1.0),
+                                      clocks=True)[1]
+                    best[n, label] = min(best.get((n, label), t), t)
+                t = time_products(n, T)[1]
+                best[n, "products"] = min(best.get((n, "products"), t), t)
+    finally:
+        if old is None:
+            os.environ.pop(ENV_VARIABLE, None)
+        else:
+            os.environ[ENV_VARIABLE] = old
+    for n in sizes:
+        prod, comp, py = (best[n, k] * 1e3 for k in ("products", "compiled", "python"))
+        print(f"{n:>5}{prod:>13.2f}{comp:>10.2f}{comp / prod:>8.2f}{py:>16.2f}{py / prod:>8.2f}"
+              f"{py / comp:>10.2f}")
+    print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
 def time_batch(task, repeats):
     """Seconds to generate one batch of 64 fresh trials."""
     from brian_noisy_rnn import tasks
@@ -260,12 +356,17 @@ def main():
     parser.add_argument("--quick", action="store_true", help="20 steps, two tasks")
     parser.add_argument("--ensemble", action="store_true",
                         help="only the ensemble and minimal-loop table")
+    parser.add_argument("--overhead", action="store_true",
+                        help="only the step vs products-only table (N = 32, 64, 128, 256)")
     parser.add_argument("--repeats", type=int, default=3,
                         help="interleaved repetitions of the ensemble table (best of)")
     args = parser.parse_args()
     steps = 20 if args.quick else args.steps
     if args.ensemble:
         ensemble_table(steps, repeats=args.repeats)
+        return
+    if args.overhead:
+        overhead_table(steps, repeats=args.repeats)
         return
     task_list = TASKS[:2] if args.quick else TASKS
 
@@ -290,6 +391,7 @@ def main():
         base = base or t
         print(f"{threads:<16}{t:>10.2f}{t * 1.5:>14.1f}{t / base:>12.2f}")
 
+    overhead_table(steps, repeats=args.repeats)
     ensemble_table(steps, repeats=args.repeats)
 
 

@@ -32,6 +32,7 @@ _LAZY = {
     "SpikingRealization": ".backends",
     "StandaloneSimulator": ".backends",
     "train": ".bridges",
+    "clear_build_cache": ".backends",
     "evaluate": ".evaluation",
     "NoisePreferenceCurve": ".evaluation",
     "noise_preference": ".evaluation",

@@ -44,6 +44,20 @@ def _fast_defaults():
     yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_build_cache(tmp_path_factory):
+    """Standalone builds of the tests go to a cache of their own, not the user's."""
+    import os
+
+    old = os.environ.get("BRIAN_NOISY_RNN_BUILD_CACHE")
+    os.environ["BRIAN_NOISY_RNN_BUILD_CACHE"] = str(tmp_path_factory.mktemp("build_cache"))
+    yield
+    if old is None:
+        os.environ.pop("BRIAN_NOISY_RNN_BUILD_CACHE", None)
+    else:
+        os.environ["BRIAN_NOISY_RNN_BUILD_CACHE"] = old
+
+
 @pytest.fixture(autouse=True)
 def _close_figures():
     """Figures are pyplot-managed (``plotting.new_figure``): close what a test left open."""

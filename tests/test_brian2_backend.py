@@ -535,8 +535,9 @@ def test_closed_loop_example_network_sees_what_it_reads(tmp_path):
 
 @pytest.mark.slow
 def test_standalone_simulator_reruns_without_rebuilding(make_spec, tmp_path):
-    """One build, then reruns of the binary with new inputs and seeds (run_args): each run
-    equals the reference with the same seed (noise on) and the binary is not rebuilt."""
+    """One build, then reruns of the binary with new inputs and seeds (run arguments): each
+    run equals the reference with the same seed (noise on), the binary is not rebuilt and
+    the project folder is not written to."""
     from brian2.devices.device import RuntimeDevice, get_device
 
     from brian_noisy_rnn.backends.brian2 import StandaloneSimulator
@@ -550,7 +551,7 @@ def test_standalone_simulator_reruns_without_rebuilding(make_spec, tmp_path):
             sim.run(np.zeros((15, 4, 2)))
         with pytest.raises(ValueError, match="seed"):
             sim.run(np.zeros((15, 5, 2)), seed=-1)
-        binary, mtime = None, None
+        binary, mtime, files = None, None, None
         for seed in (3, 2 ** 32 - 1, 3):
             u = rng.normal(size=(15, 5, 2))
             outputs, states = sim.run(u, seed=seed)
@@ -559,11 +560,10 @@ def test_standalone_simulator_reruns_without_rebuilding(make_spec, tmp_path):
             assert np.max(np.abs(outputs - ref.outputs)) <= 1e-12
             binary = binary or os.path.join(sim.directory, "main")
             mtime = mtime or os.path.getmtime(binary)
+            files = files or sorted(os.listdir(sim.directory))
             assert os.path.getmtime(binary) == mtime and sim.n_builds == 1
-            leftovers = [f for f in os.listdir(os.path.join(sim.directory, "static_arrays"))
-                         if f.startswith("init_")]
-            assert leftovers == []  # the run's input files were removed
-    assert isinstance(get_device(), RuntimeDevice)
+            assert sorted(os.listdir(sim.directory)) == files  # runs write elsewhere
+            assert isinstance(get_device(), RuntimeDevice)  # also between runs
     with pytest.raises(RuntimeError, match="closed"):
         sim.run(u, seed=1)
 

@@ -323,3 +323,77 @@ def test_gradients_of_an_odd_member_equal_its_own(activation):
         assert torch.equal(full[0][:, m], one[0][:, 0]) and torch.equal(full[1][:, m], one[1][:, 0])
         for g_full, g_one in zip(full[2], one[2]):
             assert torch.equal(g_full[m], g_one[0]), (m, activation)
+
+
+# --- the compiled rollout loops (bridges.rollout_kernel) -------------------------------------
+
+def _rollout_with_gradients(activation, dtype, need_h0):
+    """Outputs, states and every gradient of one stacked rollout with all kinds of noise
+    (inside f, outside f, state noise) and a loss on both outputs and states."""
+    torch.manual_seed(0)
+    T, B, N = 9, 5, 7
+    noises = [Noise("pre", 1.0), Noise("post", 1.0), Noise("state", 0.5), Noise("none")]
+    mods = [TorchCTRNN(2, N, 3, tau=100 * ms, dt=20 * ms, activation=activation, noise=nz,
+                       seed=i, dtype=dtype) for i, nz in enumerate(noises)]
+    st = StackedCTRNN(mods)
+    st.h0.normal_()
+    h0 = st.h0.clone().requires_grad_(need_h0)
+    st.h0 = h0
+    u = torch.randn(T, len(mods), B, 2, dtype=dtype)
+    xis = [torch.randn(T, B, N, dtype=dtype) for _ in mods]
+    out, states = st(u, st.noise_terms(xis, T, B))
+    (out.square().sum() + states[::2].sum()).backward()
+    grads = [getattr(st, k).grad for k in WEIGHTS] + ([h0.grad] if need_h0 else [])
+    return [out.detach(), states.detach(), *grads]
+
+
+@pytest.mark.parametrize("activation", ["relu", "softplus", "tanh", "sigmoid", "retanh"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_compiled_rollout_loops_equal_the_python_loops_bit_for_bit(activation, dtype,
+                                                                    monkeypatch):
+    """The C++ loops issue the Python loops' operations: outputs, states and gradients
+    (weights and the initial state) must be identical, not close. Without a compiler the
+    kernel is missing and this test fails: CI must compile it."""
+    from brian_noisy_rnn.bridges.rollout_kernel import ENV_VARIABLE, rollout_kernel
+
+    monkeypatch.setenv(ENV_VARIABLE, "1")
+    assert rollout_kernel() is not None, "the rollout kernel did not compile"
+    compiled = _rollout_with_gradients(activation, dtype, need_h0=(dtype == torch.float64))
+    monkeypatch.setenv(ENV_VARIABLE, "0")
+    python = _rollout_with_gradients(activation, dtype, need_h0=(dtype == torch.float64))
+    for a, b in zip(compiled, python, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_a_failed_kernel_build_warns_once_and_training_runs_the_python_loop(monkeypatch):
+    from torch.utils import cpp_extension
+
+    from brian_noisy_rnn.bridges import rollout_kernel as rk
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("Error building extension\nfoo.cpp:1: error: no compiler here")
+
+    monkeypatch.setenv(rk.ENV_VARIABLE, "1")
+    monkeypatch.setattr(cpp_extension, "load", broken)
+    monkeypatch.setattr(rk, "_state", {})
+    with pytest.warns(RuntimeWarning, match="no compiler here.*Python loop"):
+        assert rk.rollout_kernel() is None
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # tried once per process: no second warning
+        assert rk.rollout_kernel() is None
+        result = train(FA, n_hidden=4, steps=2, batch_size=4, progress=False, seed=0,
+                       noise=Noise("pre", 1.0))
+    assert np.isfinite(result.history.loss).all()
+
+
+def test_the_kernel_is_not_built_when_disabled(monkeypatch):
+    from torch.utils import cpp_extension
+
+    from brian_noisy_rnn.bridges import rollout_kernel as rk
+
+    monkeypatch.setenv(rk.ENV_VARIABLE, "0")
+    monkeypatch.setattr(cpp_extension, "load", lambda *a, **k: pytest.fail("compiled"))
+    monkeypatch.setattr(rk, "_state", {})
+    assert rk.rollout_kernel() is None

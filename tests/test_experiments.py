@@ -686,3 +686,20 @@ def test_two_experiment_processes_on_one_grid_train_each_network_once(tmp_path):
     with ResultStore(db) as store:
         assert store.counts() == (8, 24)
         assert store._con.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("directory", ["../victim", "/tmp/victim", "builds/../../victim", "~/x",
+                                       "", "..\\\\victim"])
+def test_a_grids_build_directory_stays_inside_the_results_folder(tmp_path, directory):
+    """Issue 20: ``directory = "../victim"`` built (and replaced main.cpp) outside the
+    results folder; a grid accepts only a relative folder without '..' or '~'."""
+    path = tmp_path / "grid.toml"
+    path.write_text('[grid]\ntasks = ["FunctionApproximation-v0"]\nplacements = ["pre"]\n'
+                    'train_sigmas = [1.0]\nseeds = [0]\nbackends = ["brian2"]\n'
+                    '[backend_options.brian2]\ntarget = "cpp_standalone"\n'
+                    f'directory = "{directory}"\n')
+    with pytest.raises(GridError, match="backend_options.brian2.directory"):
+        load_grid(path)
+    path.write_text(path.read_text().replace(f'directory = "{directory}"', 'directory = "b/sa"'))
+    grid = load_grid(path)
+    assert grid.cells()[0].config["backend_options"]["directory"] == "b/sa"

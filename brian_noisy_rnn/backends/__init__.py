@@ -18,6 +18,8 @@ from .simulation import SimulationResult, check_backend, simulate
 _LAZY = {
     "TorchCTRNN": ".torch_backend",
     "RateCTRNN": ".brian2",
+    "StandaloneSimulator": ".brian2",
+    "clear_build_cache": ".brian2",
     "SpikingRealization": ".spiking",
     "StandaloneSimulator": ".brian2",
 }

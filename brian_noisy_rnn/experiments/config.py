@@ -483,6 +483,18 @@ def _check_training(source, training):
     return out
 
 
+def _check_build_directory(source, key, value):
+    """A standalone build folder of a grid: a relative path that stays inside the results
+    database's folder (where ``run_grid`` resolves it)."""
+    _check_value(source, key, value, "str")
+    parts = value.replace("\\", "/").split("/")
+    if not value.strip() or os.path.isabs(value) or value.startswith(("~", "/", "\\")) \
+            or ".." in parts:
+        _fail(source, key, "must be a relative folder inside the results folder (no absolute "
+                           f"path, no '..', no '~'), got {value!r}")
+    return value
+
+
 def _check_backend_options(source, options, backends):
     from ..backends.simulation import check_backend_options
 
@@ -496,6 +508,8 @@ def _check_backend_options(source, options, backends):
         for k, v in opts.items():
             if k == "n_trials":
                 checked[k] = _check_value(source, f"{key}.n_trials", v, "int1")
+            elif backend.startswith("brian2") and k == "directory":
+                checked[k] = _check_build_directory(source, f"{key}.directory", v)
             elif backend.startswith("brian2") and k in _BRIAN2_OPTION_KINDS:
                 checked[k] = _check_value(source, f"{key}.{k}", v, _BRIAN2_OPTION_KINDS[k])
             elif backend.startswith("brian2") and isinstance(v, (str, int, float, bool)):

@@ -826,6 +826,7 @@ def run_grid(grid: Grid | str | os.PathLike, results: str | os.PathLike, *,
         def run_round(mine):  # the cells whose networks this run holds
             run = _GridRun(store, _executor(len(mine), workers, scheduler, client), spec_dir,
                            report, log)
+            run.results_dir = os.path.dirname(os.path.abspath(os.fspath(results)))
             run.plan(mine, max_ensemble)
             run.execute(progress and _progress_bar(len(cells), len(cells) - len(mine), grid.name))
 
@@ -899,6 +900,16 @@ class _ClaimHeartbeat:
     def __exit__(self, *exc):
         self.stop.set()
         self.thread.join()
+
+
+def _in_results_dir(config, results_dir):
+    """``config`` with a Brian2 build ``directory`` (relative, checked by the grid) resolved
+    inside ``results_dir``, the results database's folder."""
+    options = config["backend_options"]
+    if "directory" not in options:
+        return config
+    return {**config, "backend_options": {
+        **options, "directory": os.path.join(results_dir, options["directory"])}}
 
 
 def _check_run_options(workers, scheduler, client, max_ensemble):
@@ -997,7 +1008,8 @@ class _GridRun:
 
     def submit(self, cell, spec):
         """Run ``cell`` (training its network first if ``spec`` is None)."""
-        fut = self.executor.submit(run_cell, cell.config, spec, cell.train_key)
+        fut = self.executor.submit(run_cell, _in_results_dir(cell.config, self.results_dir),
+                                   spec, cell.train_key)
         self.running[fut] = (cell, spec)
 
     def submit_ensemble(self, members):

@@ -3,7 +3,8 @@
 - :class:`RateCTRNN` -- the network as NeuronGroups and Synapses, B trials at once;
 - :class:`TrialBatchedObject` -- the base it shares with the spiking realization;
 - :func:`run_brian2` -- the ``simulate(..., backend="brian2")`` path;
-- :class:`StandaloneSimulator` -- one cpp_standalone build, rerun with new inputs and seeds;
+- :class:`StandaloneSimulator` -- one cpp_standalone build per structure, rerun with new
+  weights, noise, inputs and seeds; :func:`clear_build_cache` empties its build cache;
 - :mod:`.equations` -- the model strings, one per noise placement and process.
 """
 
@@ -11,8 +12,8 @@ from .base import (IsolatedNeuronGroup, IsolatedSynapses, TrialBatchedObject, bl
                    codegen_target, is_standalone_device)
 from .rate_network import RateCTRNN
 from .run import TARGETS, run_brian2
-from .standalone import StandaloneSimulator
+from .standalone import StandaloneSimulator, clear_build_cache
 
 __all__ = ["TARGETS", "IsolatedNeuronGroup", "IsolatedSynapses", "RateCTRNN",
            "StandaloneSimulator", "TrialBatchedObject", "block_indices", "codegen_target",
-           "is_standalone_device", "run_brian2"]
+           "clear_build_cache", "is_standalone_device", "run_brian2"]

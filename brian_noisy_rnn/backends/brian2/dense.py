@@ -166,7 +166,7 @@ class DenseRecurrence:
         self.N, self.B, self.kernel, self.group, self.w = N, B, kernel, group, w
         self.function_name, self.operation = function_name, None
         self._buf = np.zeros(B * N)
-        self.w_timed_array = TimedArray(self._layout(w), dt=1 * brian2.second,
+        self.w_timed_array = TimedArray(self.layout(w), dt=1 * brian2.second,
                                         name=f"{group.name}_w_rec")
         weights_name = f"{self.w_timed_array.name}_values"
         buffer_name = f"{group.name}_dense_rec_buf"
@@ -215,7 +215,18 @@ class DenseRecurrence:
             name=name or f"{self.group.name}_dense_recurrence")
         return self.operation
 
-    def _layout(self, w):
-        """W as the C++ kernel reads it, shape (1, N*N): W row-major ("row") or W^T ("cached")."""
+    def layout(self, w):
+        """W as the C++ kernel reads it: the values of :attr:`w_timed_array` for weights ``w``.
+
+        Parameters
+        ----------
+        w : float array (N, N)
+            Recurrent weights.
+
+        Returns
+        -------
+        float64 array (1, N*N)
+            W row-major (kernel "row") or W^T row-major (kernel "cached").
+        """
         w = w.T if self.kernel == "cached" else w
         return np.array(w, dtype=np.float64, order="C").reshape(1, -1)

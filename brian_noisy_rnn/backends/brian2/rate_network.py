@@ -51,7 +51,7 @@ from .dense import DenseRecurrence
 from .equations import (EXTERNAL_INPUT_EQUATIONS, EXTERNAL_INPUT_READ,
                         READOUT_EQUATIONS, hidden_equations, input_equations)
 
-__all__ = ["INPUT_SOURCES", "RECURRENCES", "RateCTRNN", "check_method"]
+__all__ = ["INPUT_SOURCES", "RECURRENCES", "RateCTRNN", "check_method", "parameter_values"]
 
 RECURRENCES = ("auto", "synapses", "dense")
 INPUT_SOURCES = ("timed_array", "direct", "external")
@@ -84,6 +84,37 @@ class _ExternalInputs(IsolatedNeuronGroup):
             _check_input_link(self, value)
             self.__dict__["driver"] = f"{value.group.name}.{value.name}"
         super().__setattr__(name, value)
+
+
+def parameter_values(spec, noise, n_trials):
+    """The values a :class:`RateCTRNN` gives its groups' parameters, by ``"<group>.<var>"``.
+
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        The network.
+    noise : Noise
+        The noise model (checked against ``spec``).
+    n_trials : int
+        B.
+
+    Returns
+    -------
+    dict
+        ``"hidden.h"`` (the initial state), ``"hidden.bias"`` and ``"hidden.sigma"`` (float64
+        (B*N,), trial-major), ``"hidden.tau"`` (seconds), ``"hidden.ou_rho"`` and
+        ``"hidden.ou_scale"`` (floats), ``"readout.b_out"`` (B*n_out,); the noise entries only
+        when the noise is active (OU: also rho and scale).
+    """
+    rule = StepRule.from_spec(spec, noise)
+    values = {"hidden.h": np.tile(spec.h0, n_trials), "hidden.bias": np.tile(spec.b, n_trials),
+              "hidden.tau": spec.tau_seconds, "readout.b_out": np.tile(spec.b_out, n_trials)}
+    if rule.active:
+        values["hidden.sigma"] = np.tile(rule.sigma, n_trials)
+        if noise.process == "ou":
+            values["hidden.ou_rho"] = rule.rho
+            values["hidden.ou_scale"] = float(np.sqrt(1.0 - rule.rho ** 2))
+    return values
 
 
 def check_method(method):
@@ -204,11 +235,12 @@ class RateCTRNN(TrialBatchedObject):
                                           hidden_equations(spec.activation, self._built_noise),
                                           method=method, clock=clock, order=0, namespace={},
                                           name=f"{self.name}_hidden")
+        values = parameter_values(spec, self.noise, B)
         self.hidden.tau = spec.tau
-        self.hidden.bias = np.tile(spec.b, B)
+        self.hidden.bias = values["hidden.bias"]
         objects = [self.hidden]
         if self._rule.active:
-            self.hidden.sigma = np.tile(self._rule.sigma, B)
+            self.hidden.sigma = values["hidden.sigma"]
             process = self._built_noise.noise_process
             process.brian2_setup(self.hidden, self._rule)
             if process.brian2_update:
@@ -238,7 +270,7 @@ class RateCTRNN(TrialBatchedObject):
             self.readout = IsolatedNeuronGroup(B * spec.n_out, READOUT_EQUATIONS, clock=clock,
                                                order=2, namespace={},
                                                name=f"{self.name}_readout")
-            self.readout.b_out = np.tile(spec.b_out, B)
+            self.readout.b_out = values["readout.b_out"]
             self.readout_synapses = self.block_synapses(
                 self.hidden, self.readout, spec.w_out, "z_rec_post = w*h_pre : 1 (summed)",
                 "readout_synapses")

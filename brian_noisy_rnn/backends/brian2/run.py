@@ -80,17 +80,19 @@ def run_brian2(spec, inputs, noise, seed, *, target="numpy", method=None,
         Passed to ``brian2.seed`` just before the run; with the same seed the noise equals
         :func:`~brian_noisy_rnn.core.dynamics.standard_normal` (numpy/torch).
     target : {"numpy", "cython", "cpp_standalone"}
-        Brian2 code-generation target. ``"cpp_standalone"`` builds a C++ project (in
-        ``directory``, or a temporary folder that is deleted afterwards) through a
-        :class:`StandaloneSimulator` and restores the runtime device when done. To run
-        one network many times without rebuilding, use a :class:`StandaloneSimulator`.
+        Brian2 code-generation target. ``"cpp_standalone"`` runs a
+        :class:`StandaloneSimulator`: the C++ project is compiled once per structure (sizes,
+        T, B, activation, noise placement and process, method) and kept in the build cache
+        (or ``directory``); weights, noise, inputs and seed are run arguments, so later
+        calls only start the binary. The runtime device stays active.
     method : str or None
         Integration method of the hidden group (None: "euler", the exact discrete step).
     recurrence : {"auto", "synapses", "dense"}
         See :class:`RateCTRNN` ("auto" = "dense": BLAS on the runtime device, a C++ kernel
         with the weights held once under cpp_standalone).
     directory : str or None
-        Standalone build folder (reusing one lets ``make`` skip unchanged files).
+        Standalone build folder instead of the build cache: new, empty, or one this package
+        built in (see :class:`StandaloneSimulator`).
     report : str or None
         Passed to ``Network.run`` (e.g. "text") for progress output.
 
@@ -187,11 +189,8 @@ def _run_runtime(spec, inputs, noise, seed, method, recurrence, report):
 
 
 def _run_standalone(spec, inputs, noise, seed, method, recurrence, directory, report):
-    """One :class:`StandaloneSimulator` build and run (``report`` is not used: the binary
-    runs without output)."""
-    # free the objects of earlier runs, so that names (hence the generated files) are the
-    # same as last time and make only recompiles what changed
-    gc.collect()
+    """One :class:`StandaloneSimulator` run: compiled once per structure, in the build cache
+    or ``directory`` (``report`` is not used: the binary runs without output)."""
     T, B, _ = inputs.shape
     with StandaloneSimulator(spec, T, B, noise, method=method, recurrence=recurrence,
                              directory=directory) as sim:
