@@ -52,10 +52,9 @@ passes over the (T, S, B, N) tensors (noise, buffers, the derivative of f, gradi
 the README, "Training", for the profile by phase.
 
 A fourth table (``--overhead``, issue 22) gives per size (N = 32, 64, 128, 256;
-FunctionApproximation T = 40, batch 64, noise inside f) the training step's CPU time with the
-compiled rollout loops (``bridges/rollout_kernel.cpp``) and with the Python loops they
-replace, the time of the step's matrix products alone issued one by one (``time_products``),
-and the ratios.
+FunctionApproximation T = 40, batch 64, noise inside f) the training step's CPU time, the
+time of the step's matrix products alone issued one by one (``time_products``), and their
+ratio.
 
 Usage::
 
@@ -285,47 +284,30 @@ def overhead_table(steps, sizes=(32, 64, 128, 256), repeats=3):
     """Print per size the step time, the products-only time and their ratio (issue 22).
 
     FunctionApproximation (T = 40 at dt = 20 ms), batch 64, noise inside f (sigma 1), float32,
-    one torch thread. "step" is ``train``'s time per step with the compiled rollout loops
-    (``bridges.rollout_kernel``) and with the Python loops they replace (switched by
-    ``BRIAN_NOISY_RNN_ROLLOUT_KERNEL`` in this process); "products" is :func:`time_products`
-    of the same shapes. Interleaved, best of ``repeats``; CPU time of this process (wall
-    clock is disturbed more by other jobs on a shared machine).
+    one torch thread. "step" is ``train``'s time per step; "products" is
+    :func:`time_products` of the same shapes. Interleaved, best of ``repeats``; CPU time of
+    this process (wall clock is disturbed more by other jobs on a shared machine).
     """
     import os
 
     from brian_noisy_rnn import Noise, tasks
-    from brian_noisy_rnn.bridges.rollout_kernel import ENV_VARIABLE, rollout_kernel
 
     env_name = "FunctionApproximation-v0"
     T = tasks.batch(tasks.make(env_name, dt=20), 2, seed=0).n_steps
-    compiled = rollout_kernel() is not None
     print(f"\nStep vs products-only, {env_name} (T={T}), batch 64, pre sigma 1, float32, "
           f"1 torch thread, {steps} steps per measurement, best of {repeats} interleaved; "
-          f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
-          + ("" if compiled else "  [compiled loops NOT available]"))
-    print(f"{'N':>5}{'products ms':>13}{'step ms':>10}{'ratio':>8}{'python loop ms':>16}"
-          f"{'ratio':>8}{'speed-up':>10}   (cpu ms per step)")
-    old = os.environ.get(ENV_VARIABLE)
+          f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(f"{'N':>5}{'products ms':>13}{'step ms':>10}{'ratio':>8}   (cpu ms per step)")
     best = {}
-    try:
-        for _ in range(repeats):
-            for n in sizes:
-                for label, flag in (("compiled", "1"), ("python", "0")):
-                    os.environ[ENV_VARIABLE] = flag
-                    t = time_training(env_name, n, steps, noise=Noise("pre", 1.0),
-                                      clocks=True)[1]
-                    best[n, label] = min(best.get((n, label), t), t)
-                t = time_products(n, T)[1]
-                best[n, "products"] = min(best.get((n, "products"), t), t)
-    finally:
-        if old is None:
-            os.environ.pop(ENV_VARIABLE, None)
-        else:
-            os.environ[ENV_VARIABLE] = old
+    for _ in range(repeats):
+        for n in sizes:
+            t = time_training(env_name, n, steps, noise=Noise("pre", 1.0), clocks=True)[1]
+            best[n, "step"] = min(best.get((n, "step"), t), t)
+            t = time_products(n, T)[1]
+            best[n, "products"] = min(best.get((n, "products"), t), t)
     for n in sizes:
-        prod, comp, py = (best[n, k] * 1e3 for k in ("products", "compiled", "python"))
-        print(f"{n:>5}{prod:>13.2f}{comp:>10.2f}{comp / prod:>8.2f}{py:>16.2f}{py / prod:>8.2f}"
-              f"{py / comp:>10.2f}")
+        prod, step = (best[n, k] * 1e3 for k in ("products", "step"))
+        print(f"{n:>5}{prod:>13.2f}{step:>10.2f}{step / prod:>8.2f}")
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 

@@ -36,7 +36,6 @@ from ..core.activations import get_activation
 from ..core.dynamics import StepRule, next_noise_sample
 from ..core.spec import CTRNNSpec, check_spec
 from ..tasks.metrics import check_loss, torch_loss_per_step
-from .rollout_kernel import ACTIVATION_CODES, rollout_kernel
 
 if TYPE_CHECKING:
     from ..core.noise import Noise
@@ -456,6 +455,7 @@ class _Rollout(torch.autograd.Function):
         T, S, B, n_in = inputs.shape
         N, n_out = w_rec.shape[1], w_out.shape[1]
         K, M = N + n_in + 1, N + n_out
+        f = get_activation(activation).torch
         weights = _member_blocks(w_rec, (), S, (M, K))
         weights.zero_()
         weights[:, :N, :N] = w_rec
@@ -475,7 +475,14 @@ class _Rollout(torch.autograd.Function):
         p.zero_()
         if n_pre is not None:
             p[:T, ..., :N] = n_pre
-        _loops(activation).forward(z, p, w_t, n_add, gamma, activation, N)
+        for t in range(T + 1):
+            p[t].baddbmm_(z[t], w_t)
+            if t == T:
+                break
+            r = f(p[t, ..., :N])
+            if n_add is not None:
+                r = r + n_add[t]
+            torch.lerp(z[t, ..., :N], r, gamma, out=z[t + 1, ..., :N])
         ctx.save_for_backward(z, p, weights)
         ctx.sizes, ctx.gamma, ctx.activation = (N, n_in, n_out), gamma, activation
         return p[1:, ..., N:], z[1:, ..., :N]
@@ -509,71 +516,21 @@ class _Rollout(torch.autograd.Function):
         if grad_states is not None:
             grad_h.add_(grad_states[T - 1])
         grad_w.baddbmm_(grad_p[T].transpose(1, 2), z[T])
-        grad_h = _loops(ctx.activation).backward(grad_h, spare, grad_p, slope, z, w_h, grad_w,
-                                                 grad_add, grad_states, g, bool(needs[6]))
+        for t in range(T - 1, -1, -1):  # grad_h = dL/dh_{t+1}
+            torch.mul(grad_h, slope[t], out=grad_p[t, ..., :N])
+            if grad_add is not None:
+                torch.mul(grad_h, g, out=grad_add[t])
+            grad_w.baddbmm_(grad_p[t].transpose(1, 2), z[t])
+            if t > 0 or needs[6]:
+                torch.baddbmm(grad_h, grad_p[t], w_h, beta=1.0 - g, out=spare)
+                grad_h, spare = spare, grad_h
+                if t > 0 and grad_states is not None:
+                    grad_h.add_(grad_states[t - 1])
         grad_pre = grad_p[:T, ..., :N]
         grad_inputs = torch.matmul(grad_pre, weights[:, :N, N:K - 1]) if needs[0] else None
         return (grad_inputs, grad_w[:, :N, N:K - 1], grad_w[:, :N, K - 1], grad_w[:, :N, :N],
                 grad_w[:, N:, :N], grad_w[:, N:, K - 1], grad_h if needs[6] else None,
                 grad_pre if needs[7] else None, grad_add, None, None)
-
-
-class _PythonLoops:
-    """The time loops of :class:`_Rollout` in Python; ``rollout_kernel.cpp`` issues the same
-    operations in the same order from C++ (same signatures, same numbers, less overhead)."""
-
-    @staticmethod
-    def forward(z, p, w_t, n_add, gamma, activation, N):
-        """``p[t] += z[t] w_t`` and ``z[t + 1, ..., :N] = lerp(h_t, f(a_t) + n_add_t, gamma)``."""
-        f = get_activation(activation).torch
-        T = p.shape[0] - 1
-        for t in range(T + 1):
-            p[t].baddbmm_(z[t], w_t)
-            if t == T:
-                break
-            r = f(p[t, ..., :N])
-            if n_add is not None:
-                r = r + n_add[t]
-            torch.lerp(z[t, ..., :N], r, gamma, out=z[t + 1, ..., :N])
-
-    @staticmethod
-    def backward(grad_h, spare, grad_p, slope, z, w_h, grad_w, grad_add, grad_states, g,
-                 need_h0):
-        """BPTT from t = T - 1 down to 0; returns the buffer holding dL/dh_0 (or dL/dh_1)."""
-        N = slope.shape[-1]
-        for t in range(slope.shape[0] - 1, -1, -1):  # grad_h = dL/dh_{t+1}
-            torch.mul(grad_h, slope[t], out=grad_p[t, ..., :N])
-            if grad_add is not None:
-                torch.mul(grad_h, g, out=grad_add[t])
-            grad_w.baddbmm_(grad_p[t].transpose(1, 2), z[t])
-            if t > 0 or need_h0:
-                torch.baddbmm(grad_h, grad_p[t], w_h, beta=1.0 - g, out=spare)
-                grad_h, spare = spare, grad_h
-                if t > 0 and grad_states is not None:
-                    grad_h.add_(grad_states[t - 1])
-        return grad_h
-
-
-class _CompiledLoops:
-    """:class:`_PythonLoops`' interface on the compiled operators of ``rollout_kernel.cpp``."""
-
-    def __init__(self, ops):
-        self.ops = ops
-
-    def forward(self, z, p, w_t, n_add, gamma, activation, N):
-        self.ops.forward(z, p, w_t, n_add, gamma, ACTIVATION_CODES[activation], N)
-
-    def backward(self, *args):
-        return self.ops.backward(*args)
-
-
-def _loops(activation):
-    """The compiled rollout loops (:mod:`.rollout_kernel`) where they exist, else Python's."""
-    if activation in ACTIVATION_CODES:
-        ops = rollout_kernel()
-        if ops is not None:
-            return _CompiledLoops(ops)
-    return _PythonLoops
 
 
 def member_losses(outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,
