@@ -287,7 +287,8 @@ def step_variance(spec, u, noise, h, s_eff):
     """Variance (N,) one step injects into h around the point ``h`` (white noise).
 
     pre: ``gamma^2 Var[f(a + sigma xi)]``; post: ``gamma^2 sigma^2``; poisson:
-    ``gamma^2 sigma^2 max(E f, 0)``; state: ``2 gamma sigma^2``.
+    ``gamma^2 sigma^2 max(E f, 0)``; state: ``sigma^2``, with sigma the per-step amplitude
+    (``2 gamma sigma^2`` for the default scale).
 
     Parameters
     ----------
@@ -308,7 +309,8 @@ def step_variance(spec, u, noise, h, s_eff):
         The per-step variance (dimensionless).
     """
     g = spec.gamma
-    sig = noise.sigma_vector(spec.n_hidden) if noise.is_active else np.zeros(spec.n_hidden)
+    sig = noise.per_step_sigma_vector(spec.n_hidden, g) if noise.is_active \
+        else np.zeros(spec.n_hidden)
     a = spec.w_rec @ h + spec.w_in @ u + spec.b
     if noise.placement == "pre":
         return g * g * noise_variance(spec.activation, a, sig)
@@ -318,7 +320,7 @@ def step_variance(spec, u, noise, h, s_eff):
     if noise.placement == "post":
         return g * g * sig ** 2
     if noise.placement == "state":
-        return 2.0 * g * sig ** 2
+        return sig ** 2
     return np.zeros(spec.n_hidden)
 
 

@@ -17,9 +17,9 @@ from . import noise_averages  # registers the "<base>~<sigma>" activation family
 from .activations import ACTIVATIONS, Activation, get_activation, register_activation
 from .examples import example_spec, step_input
 from .feedforward import FeedforwardSpec
-from .noise import PLACEMENTS, PROCESSES, Noise
+from .noise import PLACEMENTS, PROCESSES, SCALES, Noise, per_step_sigma
 from .spec import CTRNNSpec
 
 __all__ = ["ACTIVATIONS", "Activation", "CTRNNSpec", "FeedforwardSpec", "Noise", "PLACEMENTS", "PROCESSES",
-           "example_spec", "get_activation", "noise_averages", "register_activation",
-           "step_input"]
+           "SCALES", "example_spec", "get_activation", "noise_averages", "per_step_sigma",
+           "register_activation", "step_input"]

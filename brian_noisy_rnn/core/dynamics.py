@@ -28,7 +28,8 @@ class StepRule:
     process : str
         Which process generates it, as in :class:`~brian_noisy_rnn.Noise`.
     sigma : float64 array (N,)
-        Noise amplitude per hidden unit.
+        Per-step noise amplitude ``s`` of each hidden unit (the noise's sigma in its scale,
+        :func:`~brian_noisy_rnn.core.noise.per_step_sigma`).
     rho : float
         OU decay per step ``exp(-dt / tau_noise)`` (0 for other processes).
     active : bool
@@ -82,8 +83,9 @@ class StepRule:
         rho = 0.0
         if noise.process == "ou":
             rho = float(np.exp(-dt_seconds / noise.tau_noise_seconds))
-        return cls(dt_seconds / tau_seconds, noise.placement, noise.process,
-                   noise.sigma_vector(n_hidden), rho, noise.is_active)
+        gamma = dt_seconds / tau_seconds
+        return cls(gamma, noise.placement, noise.process,
+                   noise.per_step_sigma_vector(n_hidden, gamma), rho, noise.is_active)
 
 
 NUMPY_OPS = SimpleNamespace(relu=lambda x: np.maximum(x, 0.0), sqrt=np.sqrt, stack=np.stack,
@@ -166,7 +168,7 @@ def step(h, a, n, rule, f, ops):
             n = n * ops.sqrt(ops.relu(fa))
         return (1.0 - g) * h + g * (fa + n)
     if rule.placement == "state":
-        return (1.0 - g) * h + g * fa + float(np.sqrt(2.0 * g)) * n
+        return (1.0 - g) * h + g * fa + n
     raise AssertionError(f"unhandled placement {rule.placement!r}")
 
 

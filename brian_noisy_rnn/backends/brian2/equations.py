@@ -21,7 +21,8 @@ pre/post   ou        ``eta`` a state variable advanced by a ``run_regularly`` op
                      :data:`OU_UPDATE`); ``F = f(a + eta)`` or ``f(a) + eta``
 post       poisson   ``F = fa + sigma*sqrt(clip(fa, 0, inf))*eta``, ``fa = f(a)``
 state      white     ``dh/dt = (-h + f(a))/tau + sigma*sqrt(2/tau)*xi`` (Brian2's own ``xi``;
-                     Euler-Maruyama gives ``sigma*sqrt(2*gamma)*randn()`` per step)
+                     Euler-Maruyama gives ``sigma*sqrt(2*gamma)*randn()`` per step; the group's
+                     ``sigma`` is the per-step amplitude divided by ``sqrt(2*gamma)``)
 =========  ========  ==========================================================================
 """
 

@@ -174,7 +174,10 @@ class RateCTRNN(TrialBatchedObject):
         self.hidden.bias = np.tile(spec.b, B)
         objects = [self.hidden]
         if self._rule.active:
-            self.hidden.sigma = np.tile(self._rule.sigma, B)
+            sigma = self._rule.sigma  # per step; Brian2's "state" noise is sigma*sqrt(2/tau)*xi
+            if self.noise.placement == "state":
+                sigma = sigma / np.sqrt(2.0 * self._rule.gamma)
+            self.hidden.sigma = np.tile(sigma, B)
             if self.noise.process == "ou":
                 self.hidden.ou_rho = self._rule.rho
                 self.hidden.ou_scale = float(np.sqrt(1.0 - self._rule.rho ** 2))
