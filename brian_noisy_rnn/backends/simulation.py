@@ -10,8 +10,8 @@ from typing import Optional
 
 import numpy as np
 
-from ..core.noise import Noise, as_noise
-from ..core.spec import CTRNNSpec, check_spec
+from ..core.noise import Noise
+from ..core.spec import FORMS, CTRNNSpec, check_spec
 from ..core.validation import check_choice, check_inputs, check_seed
 from .random_state import keeps_random_state
 
@@ -188,7 +188,7 @@ def simulate(spec: CTRNNSpec, inputs: np.ndarray, *, backend: str, noise: Noise 
     Parameters
     ----------
     spec : CTRNNSpec
-        The network.
+        The network, of either form ("h" or "x"; "brian2-spiking" runs h-form only).
     inputs : float array (T, B, n_in)
         One column of B independent trials per time step. Dimensionless: plain numbers or
         a dimensionless Brian2 quantity; ``u*kHz`` raises Brian2's
@@ -224,10 +224,9 @@ def simulate(spec: CTRNNSpec, inputs: np.ndarray, *, backend: str, noise: Noise 
     raises (:func:`~brian_noisy_rnn.backends.random_state.caller_random_state`). The
     ``"brian2"`` backend seeds Brian2 with ``seed`` inside that block only.
     """
-    check_spec(spec)
+    check_spec(spec, forms=FORMS)
     check_backend(backend)
-    noise = spec.noise if noise is None else as_noise(noise)
-    noise.check_compatible(spec.dt_seconds, spec.n_hidden)
+    noise = spec.noise if noise is None else spec.check_noise(noise)
     if hasattr(inputs, "shape") and len(inputs.shape) == 3:  # before any copy is made
         check_memory(spec, inputs.shape, noise)
     inputs = check_inputs(spec, inputs)

@@ -172,8 +172,18 @@ def step(h, a, n, rule, f, ops):
     raise AssertionError(f"unhandled placement {rule.placement!r}")
 
 
-def rollout(params, inputs, rule, activation, ops, xi=None, h0=None):
+def _identity(v):
+    return v
+
+
+def rollout(params, inputs, rule, activation, ops, xi=None, h0=None, form="h"):
     """Run the network over time.
+
+    Form "h" filters the rate, ``h' = step(h, w_rec h + w_in u + b)`` with f inside
+    :func:`step`; form "x" filters the state before f,
+    ``x' = (1 - gamma) x + gamma (w_rec f(x) + w_in u + b)`` (+ state noise), which is
+    :func:`step` with the identity for f applied to ``a = w_rec f(x) + w_in u + b``, and
+    reads out ``w_out f(x) + b_out``.
 
     Parameters
     ----------
@@ -193,16 +203,21 @@ def rollout(params, inputs, rule, activation, ops, xi=None, h0=None):
         Standard normal draws, required if ``rule.active``.
     h0 : float array (B, N) or (N,), or None
         Initial state overriding ``params["h0"]``.
+    form : {"h", "x"}
+        The network form (see :class:`~brian_noisy_rnn.CTRNNSpec`); "x" takes noise placement
+        "none" or "state" only (checked by the spec).
 
     Returns
     -------
     outputs : float array (T, B, n_out)
-        ``outputs[t] = w_out states[t] + b_out``.
+        ``outputs[t] = w_out states[t] + b_out`` (``w_out f(states[t]) + b_out`` in form "x").
     states : float array (T, B, N)
-        ``states[t]`` is h after the step that consumed ``inputs[t]``.
+        ``states[t]`` is h (x in form "x") after the step that consumed ``inputs[t]``.
     """
     act = get_activation(activation)
     f = act.torch if ops.module is not np else act.numpy
+    rate = f if form == "x" else _identity  # what w_rec and w_out read
+    f_step = _identity if form == "x" else f
     T, B = inputs.shape[0], inputs.shape[1]
     h = params["h0"] if h0 is None else h0
     h = h + 0.0 * inputs[0, :, :1]  # broadcast to (B, N) in either library
@@ -217,13 +232,13 @@ def rollout(params, inputs, rule, activation, ops, xi=None, h0=None):
     states = []
     n = None
     for t in range(T):
-        a = h @ w_rec_t + drive[t]
+        a = rate(h) @ w_rec_t + drive[t]
         if rule.active:
             n = next_noise_sample(n, xi[t], sigma, rule, first=(t == 0))
-        h = step(h, a, n, rule, f, ops)
+        h = step(h, a, n, rule, f_step, ops)
         states.append(h)
     states = ops.stack(states)
-    outputs = states @ params["w_out"].T + params["b_out"]
+    outputs = rate(states) @ params["w_out"].T + params["b_out"]
     return outputs, states
 
 

@@ -47,16 +47,25 @@ ou_started = 1
 """
 
 
-def hidden_equations(activation, noise):
+def hidden_equations(activation, noise, form="h"):
     """The hidden group's model string for ``activation`` (name) and ``noise`` (a :class:`Noise`).
+
+    Form "x" (the state before f is filtered, placement "none" or "state"):
+    ``dh/dt = (-h + a)/tau`` (+ ``sigma*sqrt(2/tau)*xi``), with the rate ``r = f(h)`` read
+    by the recurrent and readout synapses.
 
     Returns
     -------
     str : Brian2 equations. Besides ``h`` and the common variables, the group has
     ``sigma`` (per neuron) when the noise is active, and ``eta``, ``ou_started``,
-    ``ou_rho``, ``ou_scale`` for OU noise.
+    ``ou_rho``, ``ou_scale`` for OU noise; in form "x" also ``r``.
     """
     f = get_activation(activation).brian2
+    if form == "x":
+        eqs = HIDDEN_COMMON + f"r = {f('h')} : 1\n"
+        if not noise.is_active:
+            return "dh/dt = (-h + a)/tau : 1\n" + eqs
+        return "dh/dt = (-h + a)/tau + sigma*sqrt(2/tau)*xi : 1\n" + eqs + "sigma : 1 (constant)\n"
     if not noise.is_active:
         return f"dh/dt = (-h + {f('a')})/tau : 1\n" + HIDDEN_COMMON
     eqs = HIDDEN_COMMON + "sigma : 1 (constant)\n"

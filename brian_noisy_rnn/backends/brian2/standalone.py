@@ -22,8 +22,7 @@ import numpy as np
 
 import brian2
 
-from ...core.noise import as_noise
-from ...core.spec import check_spec
+from ...core.spec import FORMS, check_spec
 from ...core.validation import check_choice, check_int, check_seed
 from .base import is_standalone_device, padded_rows
 from .rate_network import RECURRENCES, RateCTRNN, check_method
@@ -74,11 +73,10 @@ class StandaloneSimulator:
                  recurrence="auto", directory=None):
         from brian2.devices.device import device, set_device
 
-        check_spec(spec)
+        check_spec(spec, forms=FORMS)
         self.n_steps = check_int(n_steps, "n_steps")
         self.n_trials = check_int(n_trials, "n_trials")
-        noise = spec.noise if noise is None else as_noise(noise)
-        noise.check_compatible(spec.dt_seconds, spec.n_hidden)
+        noise = spec.noise if noise is None else spec.check_noise(noise)
         check_method(method)
         check_choice(recurrence, "recurrence", RECURRENCES)
         if is_standalone_device():

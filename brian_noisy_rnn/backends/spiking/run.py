@@ -10,7 +10,7 @@ import brian2
 from brian2 import Hz, second
 
 from ...core.noise import Noise
-from ...core.spec import CTRNNSpec
+from ...core.spec import CTRNNSpec, check_spec
 from ...core.units import to_seconds
 from ...core.validation import as_dimensionless, check_choice, check_int
 from ..brian2.base import codegen_target, is_standalone_device
@@ -149,6 +149,7 @@ def run_spiking(spec, inputs, noise, seed, *, neurons_per_unit=None, rate_max=No
     states : float64 array (T, B, N)
         ``states[t]`` = h after the step that consumed ``inputs[t]``.
     """
+    check_spec(spec)  # h-form only: the spiking realisation filters rates
     check_choice(target, "target", TARGETS)
     check_nonnegative_activation(spec.activation)
     rate_max = _plain_alias(rate_max, rate_max_hz, Hz, "rate_max", "rate_max_hz", 100 * Hz,
