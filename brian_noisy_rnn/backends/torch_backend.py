@@ -33,7 +33,7 @@ class TorchCTRNN(NetworkShape, nn.Module):
     n_out : int
         Number of outputs, >= 1.
     tau : Brian2 time quantity
-        Time constant (e.g. ``100*ms``); dt < tau.
+        Time constant (e.g. ``100*ms``); dt <= tau.
     dt : Brian2 time quantity
         Time step (e.g. ``20*ms``).
     activation : str

@@ -131,7 +131,7 @@ class CTRNNSpec(NetworkShape):
     tau : Brian2 time quantity
         Membrane time constant (e.g. ``100*ms``).
     dt : Brian2 time quantity
-        Integration step; must be < tau.
+        Integration step, <= tau (dt == tau: the discrete-time RNN h' = f(a)).
     activation : str
         A name from :data:`brian_noisy_rnn.ACTIVATIONS`.
     noise : Noise or None
