@@ -138,12 +138,15 @@ def run_spikernn(path, inputs, *, dt, xi=None, x0=None):
     inputs = np.asarray(inputs, dtype=np.float64)
     T, B = inputs.shape[0], inputs.shape[1]
     sigmoid = get_activation("sigmoid").numpy
-    x = np.zeros((B, a["ww"].shape[0])) if x0 is None else np.array(x0, dtype=float)
+    # the recurrent weights as eval_tf forms them from the file's w, m and som_m
+    ww = np.matmul(a["w"], a["m"])
+    ww = np.multiply(ww, a["som_m"])
+    x = np.zeros((B, ww.shape[0])) if x0 is None else np.array(x0, dtype=float)
     r = sigmoid(x)
     xs, os_ = [], []
     for t in range(1, T + 1):
         next_x = (1 - dt_ms / a["tau_ms"]) * x \
-            + (dt_ms / a["tau_ms"]) * (r @ a["ww"].T + inputs[t - 1] @ a["w_in"].T)
+            + (dt_ms / a["tau_ms"]) * (r @ ww.T + inputs[t - 1] @ a["w_in"].T)
         if xi is not None:
             next_x = next_x + xi[t - 1] / 10
         x = next_x

@@ -95,7 +95,7 @@ def _arrays(hp, variables):
     where = "Yang19 variables" if var_path is None else f"Yang19 variables file {var_path!r}"
     n_in, n, n_out = int(h["n_input"]), int(h["n_rnn"]), int(h["n_output"])
     kernel = array_from(variables, VARIABLES["kernel"], (n_in + n, n), where)
-    return dict(hp=h, hp_path=hp_path, var_path=var_path,
+    return dict(hp=h, hp_path=hp_path, var_path=var_path, kernel=kernel,
                 w_in=kernel[:n_in].T.copy(), w_rec=kernel[n_in:].T.copy(),
                 b=array_from(variables, VARIABLES["bias"], (n,), where),
                 w_out=array_from(variables, VARIABLES["w_out"], (n, n_out), where).T.copy(),
@@ -168,7 +168,7 @@ def run_yang19(hp, variables, inputs, *, xi=None):
     alpha = h["dt"] / h["tau"]
     sigma = np.sqrt(2 / alpha) * h["sigma_rec"]
     f = get_activation(h["activation"]).numpy
-    kernel = np.concatenate([a["w_in"].T, a["w_rec"].T], axis=0)
+    kernel = a["kernel"]  # the file's fused (n_input + N, N) kernel, as the cell uses it
     inputs = np.asarray(inputs, dtype=np.float64)
     state = np.zeros((inputs.shape[1], a["w_rec"].shape[0]))
     states = []
