@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 import zipfile
 from collections.abc import Mapping
 
@@ -80,13 +81,19 @@ def load_torch_file(path, trust=False):
     path = check_source_file(path)
     if not isinstance(trust, bool):
         raise TypeError(f"trust must be True or False, got {trust!r}")
+    with open(path, "rb") as f:
+        head = f.read(2)
+    if not zipfile.is_zipfile(path) and head[:1] != b"\x80":  # neither format torch.save writes
+        raise ValueError(f"path: {path!r} is not a readable PyTorch file (neither a zip "
+                         "archive nor a pickle)")
     try:
         return torch.load(path, map_location="cpu", weights_only=not trust)
     except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        what = f"e.g. {found.group(1)}" if found else str(err).strip().splitlines()[-1][:200]
         raise ValueError(
             f"path: {path!r} holds pickled Python objects that a weights-only load refuses "
-            f"({first}); unpickling can run code from the file: pass trust=True (command line: "
+            f"({what}); unpickling can run code from the file: pass trust=True (command line: "
             "--trust) only for a file you trust") from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
         raise ValueError(f"path: {path!r} is not a readable PyTorch file ({err})") from None
@@ -190,7 +197,8 @@ def array_from(mapping, key, shape, where):
         raise ValueError(f"{where} lacks the key {key!r} (it holds {shown})")
     arr = _as_float_array(mapping[key], key, where)
     if arr.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, arr.shape)):
-        want = "(" + ", ".join("?" if s is None else str(s) for s in shape) + ")"
+        want = "(" + ", ".join("?" if s is None else str(s) for s in shape) \
+            + ("," if len(shape) == 1 else "") + ")"
         raise ValueError(f"{where}: {key!r} must have shape {want}, got {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{where}: {key!r} contains NaN or inf")

@@ -24,6 +24,7 @@ noise placement reproduces it, so a file with ``postact_noise > 0`` needs the ca
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from numbers import Real
 
@@ -50,6 +51,7 @@ def _checkpoint(source, trust):
     if hasattr(source, "kwargs_checkpoint") and hasattr(source, "state_dict"):
         return source.state_dict(), dict(source.kwargs_checkpoint), None
     ck = load_torch_file(source, trust=trust)
+    source = os.fspath(source)
     where = f"nn4n file {source!r}"
     if not isinstance(ck, Mapping):
         raise ValueError(f"{where} holds a {type(ck).__name__}, not nn4n's "

@@ -18,6 +18,7 @@ state dict does not say which class wrote it; this importer reads the examples' 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 import numpy as np
@@ -40,6 +41,7 @@ def _state_dict(source, trust, what):
     if hasattr(source, "state_dict") and callable(source.state_dict):
         return source.state_dict(), None
     state = load_torch_file(source, trust=trust)
+    source = os.fspath(source)
     if isinstance(state, Mapping) and "state_dict" in state and isinstance(state["state_dict"], Mapping):
         state = state["state_dict"]
     if not isinstance(state, Mapping):
