@@ -368,3 +368,23 @@ def test_export_to_torch_and_fine_tune_round_trip(tmp_path):
         z, h = model(u)
     res = simulate(tuned, u.numpy(), backend="numpy")
     assert np.max(np.abs(res.outputs - z.numpy())) < 1e-10
+
+
+@pytest.mark.slow
+def test_example_import_and_run_in_brian2(tmp_path):
+    """examples/import_and_run_in_brian2.py end to end (20 nn4n training steps): the import
+    is exact, the user's LIF neurons fire, and the Brian2 noise sweep shows noise hurting the
+    memory (task loss at preact_noise 0.6 above the noise-free one)."""
+    import importlib.util
+    from pathlib import Path
+
+    pytest.importorskip("nn4n")
+    path = Path(__file__).resolve().parents[1] / "examples" / "import_and_run_in_brian2.py"
+    module_spec = importlib.util.spec_from_file_location("import_and_run_in_brian2", path)
+    example = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(example)
+    result = example.main(steps=20, out=str(tmp_path))
+    assert result["parity"] < 1e-10
+    assert len(result["spikes"]) > 0
+    assert result["sweep"][0.6] > result["sweep"][0.0]
+    assert (tmp_path / "imported.npz").exists()
