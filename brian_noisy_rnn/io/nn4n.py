@@ -180,8 +180,8 @@ def run_nn4n(source, inputs, *, trust=False, xi=None):
 
     Parameters
     ----------
-    source, trust
-        As in :func:`from_nn4n`.
+    source, trust : as in :func:`from_nn4n`
+        The file (or model) and whether to unpickle it.
     inputs : float array (T, B, n_in)
         Time-major inputs (nn4n's layout).
     xi : float array (T, B, N) or None
@@ -218,8 +218,8 @@ def run_nn4n_library(source, inputs, *, trust=False):
 
     Parameters
     ----------
-    source, trust
-        As in :func:`from_nn4n`.
+    source, trust : as in :func:`from_nn4n`
+        The file (or model) and whether to unpickle it.
     inputs : float array (T, B, n_in)
         Time-major inputs.
 

@@ -99,8 +99,8 @@ def run_psychrnn(path, inputs, *, dt, tau, sigma, activation, xi=None):
 
     Parameters
     ----------
-    path, dt, tau, sigma, activation
-        As in :func:`from_psychrnn`.
+    path, dt, tau, sigma, activation : as in :func:`from_psychrnn`
+        The file and the values it does not hold.
     inputs : float array (T, B, n_in)
         Time-major inputs (PsychRNN's ``x`` is (B, T, n_in): transposed here).
     xi : float array (T, B, N) or None

@@ -82,7 +82,7 @@ def import_network(source, path, **options):
     path : str or os.PathLike
         The source's file (for ``"yang19"``: ``hp.json``; the variables go in
         ``options["variables"]``).
-    **options
+    **options : keyword arguments
         The source's options (:attr:`Source.options`), e.g. ``dt=10*ms``; None values count
         as not given. An option the source does not take raises a ValueError naming it.
 

@@ -117,8 +117,8 @@ def run_spikernn(path, inputs, *, dt, xi=None, x0=None):
 
     Parameters
     ----------
-    path, dt
-        As in :func:`from_spikernn`.
+    path, dt : as in :func:`from_spikernn`
+        The file and the training's DeltaT.
     inputs : float array (T, B, n_in)
         ``inputs[t, b]`` is column t of trial b's ``u`` (n_in x T in the source).
     xi : float array (T, B, N) or None

@@ -142,8 +142,8 @@ def run_torch_rnn(source, inputs, *, nonlinearity=None, prefix="", readout_prefi
 
     Parameters
     ----------
-    source, nonlinearity, prefix, readout_prefix, trust
-        As in :func:`from_torch_rnn`.
+    source, nonlinearity, prefix, readout_prefix, trust : as in :func:`from_torch_rnn`
+        The state dict and how to read it.
     inputs : float array (T, B, n_in)
         Time-major inputs (``nn.RNN``'s default layout).
 
@@ -238,8 +238,8 @@ def run_ngym_usage(source, inputs, *, dt, sigma, tau=None, prefix="rnn.", readou
 
     Parameters
     ----------
-    source, dt, sigma, tau, prefix, readout_prefix, trust
-        As in :func:`from_ngym_usage`.
+    source, dt, sigma, tau, prefix, readout_prefix, trust : as in :func:`from_ngym_usage`
+        The state dict and the values it does not hold.
     inputs : float array (T, B, n_in)
         Time-major inputs.
     xi : float array (T, B, N) or None

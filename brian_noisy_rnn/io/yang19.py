@@ -150,8 +150,8 @@ def run_yang19(hp, variables, inputs, *, xi=None):
 
     Parameters
     ----------
-    hp, variables
-        As in :func:`from_yang19`.
+    hp, variables : as in :func:`from_yang19`
+        ``hp.json`` and the checkpoint's variables.
     inputs : float array (T, B, n_input)
         Time-major inputs (the source's layout).
     xi : float array (T, B, N) or None
