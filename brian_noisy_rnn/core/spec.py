@@ -196,8 +196,8 @@ class CTRNNSpec(NetworkShape):
         Parameters
         ----------
         noise : Noise
-            A noise model (per-neuron sigma must have N values, an OU ``tau_noise`` must be
-            >= dt, an x-form network takes placement "none" or "state" only).
+            The noise model, checked by :func:`check_form_noise` with this network's form,
+            dt and N.
         name : str
             Argument name used in the error messages.
 
