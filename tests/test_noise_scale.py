@@ -110,3 +110,15 @@ def test_dt_equal_to_tau_is_the_discrete_rnn():
         assert np.max(np.abs(simulate(spec, u, backend=backend).states[-1] - h)) < 1e-12
     with pytest.raises(ValueError, match="at most tau"):
         example_spec().replace(tau=20 * ms, dt=21 * ms)
+
+
+def test_cli_sigma_is_read_in_the_networks_own_scale():
+    import argparse
+
+    from brian_noisy_rnn.cli._arguments import noise_from_args
+
+    base = Noise("pre", 0.1, scale="sqrt(2/alpha)")
+    args = argparse.Namespace(placement=None, sigma=0.2, process=None, tau_noise_ms=None)
+    assert noise_from_args(args, base) == Noise("pre", 0.2, scale="sqrt(2/alpha)")
+    args = argparse.Namespace(placement="post", sigma=0.2, process=None, tau_noise_ms=None)
+    assert noise_from_args(args, base).scale == "per_step"  # another placement: its own default
