@@ -71,3 +71,14 @@ def test_h_form_only_computations_refuse_x_form():
         compensate(spec, sigma=0.1)
     with pytest.raises(ValueError, match="written for form"):
         simulate(spec, np.zeros((3, 1, I)), backend="brian2-spiking")
+
+
+@pytest.mark.slow
+def test_x_form_under_cpp_standalone():
+    """The standalone path (recurrence 'auto' is per-trial Synapses for x-form; the dense C++
+    kernel reads h, not f(h), and is refused), with state noise and the same seed."""
+    spec = _x_spec(Noise("state", 0.2))
+    u = np.random.RandomState(3).randn(10, 2, I)
+    ref = simulate(spec, u, backend="numpy", seed=1)
+    res = simulate(spec, u, backend="brian2", target="cpp_standalone", seed=1)
+    assert np.max(np.abs(res.outputs - ref.outputs)) < 1e-12
