@@ -96,8 +96,8 @@ def per_step_sigma(sigma, scale, gamma):
 
     Examples
     --------
-    >>> per_step_sigma(0.1, "sqrt(2/alpha)", 0.02)
-    1.0000000000000002
+    >>> round(per_step_sigma(0.1, "sqrt(2/alpha)", 0.02), 12)
+    1.0
     """
     check_choice(scale, "scale", SCALES)
     if scale == "per_step":
