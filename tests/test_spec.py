@@ -38,7 +38,7 @@ def test_properties():
     (dict(w_rec=np.full((4, 4), np.nan)), ValueError, "w_rec"),
     (dict(w_in=np.full((4, 2), np.inf)), ValueError, "w_in"),
     (dict(b=["a", "b", "c", "d"]), TypeError, "b "),
-    (dict(dt=100 * ms), ValueError, "dt"),
+    (dict(dt=101 * ms), ValueError, "dt"),  # dt == tau is the discrete-time RNN (allowed)
     (dict(dt=200 * ms), ValueError, "dt"),
     (dict(tau=0.1), TypeError, "tau"),
     (dict(tau=10 * mV), TypeError, "tau"),

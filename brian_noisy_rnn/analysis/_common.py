@@ -147,8 +147,9 @@ def resolve_noise(spec, noise, name="noise"):
 def pre_sigma(spec, noise):
     """Per-neuron std (N,) of the noise *inside* f (zero unless placement is "pre").
 
-    White and OU noise inside f both have per-step marginal std sigma, so the mean field
-    averages f over N(0, sigma^2) in both cases.
+    White and OU noise inside f both have per-step marginal std s (sigma in its scale,
+    :func:`~brian_noisy_rnn.core.noise.per_step_sigma`), so the mean field averages f over
+    N(0, s^2) in both cases.
 
     Parameters
     ----------
@@ -166,7 +167,7 @@ def pre_sigma(spec, noise):
         if not noise.noise_process.gaussian:
             raise ValueError(f"the mean field averages f over Gaussian noise inside f; process="
                              f"{noise.process!r} is not Gaussian")
-        return noise.sigma_vector(spec.n_hidden)
+        return noise.per_step_sigma_vector(spec.n_hidden, spec.gamma)
     return np.zeros(spec.n_hidden)
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..core.noise import Noise
+from ..core.noise import Noise, per_step_sigma
 from ..core.spec import check_spec
 from ..core.validation import check_choice
 from ._common import check_input_set, check_sigma
@@ -64,7 +64,12 @@ def compensate(spec: CTRNNSpec, sigma: float | np.ndarray | None = None, *,
     if isinstance(spec.noise, Noise) and spec.noise.placement == "none" and sigma is None:
         raise ValueError("sigma must be given: spec has no noise of its own")
     placement = spec.noise.placement if spec.noise.placement != "none" else "pre"
-    sig = spec.noise.sigma_array if sigma is None else check_sigma(spec, sigma)
+    if sigma is not None:
+        sig = check_sigma(spec, sigma)
+    elif spec.noise.placement == "pre":  # the per-step std inside f, in the noise's scale
+        sig = np.asarray(per_step_sigma(spec.noise.sigma_array, spec.noise.scale, spec.gamma))
+    else:
+        sig = spec.noise.sigma_array
     meta = dict(spec.metadata)
     record = {"method": method, "placement": placement, "original_hash": spec.content_hash(),
               "sigma": sig.tolist()}

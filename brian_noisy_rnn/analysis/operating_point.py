@@ -18,6 +18,7 @@ import numpy as np
 
 from ..backends.random_state import keeps_random_state
 from ..core.activations import get_activation
+from ..core.noise import per_step_sigma
 from ..core.spec import check_spec
 from ..core.validation import as_dimensionless
 from ._common import resolve_noise
@@ -131,8 +132,8 @@ def operating_point_stats(spec: CTRNNSpec, inputs: np.ndarray, mask: np.ndarray 
     mask : bool array (T, B) or None
         Which steps count (e.g. ``TaskBatch.mask``); None = all.
     sigma : float > 0 or None
-        The distance unit (default: the spec's training sigma,
-        ``spec.noise.scalar_sigma()``; required if that is 0).
+        The distance unit (default: the spec's training sigma per step,
+        ``spec.noise.scalar_sigma()`` in the noise's scale; required if that is 0).
     noise : Noise or None
         The noise during the simulated trials (default ``spec.noise``: the network in its
         own operating regime).
@@ -152,7 +153,8 @@ def operating_point_stats(spec: CTRNNSpec, inputs: np.ndarray, mask: np.ndarray 
     """
     check_spec(spec)
     if sigma is None:
-        sigma = spec.noise.scalar_sigma() if spec.noise.placement != "none" else 0.0
+        sigma = per_step_sigma(spec.noise.scalar_sigma(), spec.noise.scale, spec.gamma) \
+            if spec.noise.placement != "none" else 0.0  # the per-step std, in its scale
         if sigma <= 0:
             raise ValueError("sigma must be given (> 0) for a network trained without noise")
     sigma = as_dimensionless(sigma, "sigma")

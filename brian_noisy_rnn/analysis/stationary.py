@@ -288,7 +288,8 @@ def step_variance(spec, u, noise, h, s_eff):
 
     pre: ``gamma^2 Var[f(a + sigma xi)]``; post: ``gamma^2`` times the process's
     :meth:`~brian_noisy_rnn.core.noise_processes.NoiseProcess.step_variance` (white:
-    ``sigma^2``; poisson: ``sigma^2 max(E f, 0)``); state: ``2 gamma sigma^2``.
+    ``sigma^2``; poisson: ``sigma^2 max(E f, 0)``); state: ``sigma^2``, with sigma the
+    per-step amplitude (``2 gamma sigma^2`` for the default scale).
 
     Parameters
     ----------
@@ -309,7 +310,8 @@ def step_variance(spec, u, noise, h, s_eff):
         The per-step variance (dimensionless).
     """
     g = spec.gamma
-    sig = noise.sigma_vector(spec.n_hidden) if noise.is_active else np.zeros(spec.n_hidden)
+    sig = noise.per_step_sigma_vector(spec.n_hidden, g) if noise.is_active \
+        else np.zeros(spec.n_hidden)
     a = spec.w_rec @ h + spec.w_in @ u + spec.b
     if noise.placement == "pre":
         return g * g * noise_variance(spec.activation, a, sig)
@@ -317,7 +319,7 @@ def step_variance(spec, u, noise, h, s_eff):
         fa = get_activation(spec.activation).noise_average(a, s_eff)
         return g * g * noise.noise_process.step_variance(sig, fa)
     if noise.placement == "state":
-        return 2.0 * g * sig ** 2
+        return sig ** 2
     return np.zeros(spec.n_hidden)
 
 

@@ -32,7 +32,7 @@ def run_numpy(spec, inputs, noise, seed):
     T, B, _ = inputs.shape
     xi = standard_normal(seed, T, B, spec.n_hidden) if rule.active else None
     params = {k: getattr(spec, k) for k in ("w_in", "w_rec", "b", "w_out", "b_out", "h0")}
-    return rollout(params, inputs, rule, spec.activation, NUMPY_OPS, xi=xi)
+    return rollout(params, inputs, rule, spec.activation, NUMPY_OPS, xi=xi, form=spec.form)
 
 
 class NumpyBackend(Backend):

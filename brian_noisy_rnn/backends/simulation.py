@@ -8,9 +8,9 @@ from typing import Optional
 
 import numpy as np
 
-from ..core.noise import Noise, as_noise
+from ..core.noise import Noise
 from ..core.run_checks import NonFiniteResultWarning, available_memory
-from ..core.spec import CTRNNSpec, check_spec
+from ..core.spec import FORMS, CTRNNSpec, check_spec
 from ..core.validation import check_choice, check_inputs, check_seed
 from .backend import BACKENDS, get_backend
 from .random_state import keeps_random_state
@@ -118,7 +118,7 @@ def simulate(spec: CTRNNSpec, inputs: np.ndarray, *, backend: str, noise: Noise 
     Parameters
     ----------
     spec : CTRNNSpec
-        The network.
+        The network, of either form ("h" or "x"; "brian2-spiking" runs h-form only).
     inputs : float array (T, B, n_in)
         One column of B independent trials per time step. Dimensionless: plain numbers or
         a dimensionless Brian2 quantity; ``u*kHz`` raises Brian2's
@@ -156,11 +156,10 @@ def simulate(spec: CTRNNSpec, inputs: np.ndarray, *, backend: str, noise: Noise 
     raises (:func:`~brian_noisy_rnn.backends.random_state.caller_random_state`). The
     ``"brian2"`` backend seeds Brian2 with ``seed`` inside that block only.
     """
-    check_spec(spec)
+    check_spec(spec, forms=FORMS)
     runner = get_backend(backend)
     backend = runner.name
-    noise = spec.noise if noise is None else as_noise(noise)
-    noise.check_compatible(spec.dt_seconds, spec.n_hidden)
+    noise = spec.noise if noise is None else spec.check_noise(noise)
     runner.check_noise(noise)
     if hasattr(inputs, "shape") and len(inputs.shape) == 3:  # before any copy is made
         check_memory(spec, inputs.shape, noise)

@@ -12,9 +12,9 @@ from ..core.activations import get_activation
 from ..core.dynamics import StepRule, next_noise_sample, rollout, standard_normal, torch_ops
 from ..core.dynamics import step as dynamics_step
 from ..core.noise import Noise, as_noise
-from ..core.spec import CTRNNSpec, NetworkShape, check_spec
+from ..core.spec import FORMS, CTRNNSpec, NetworkShape, check_form_noise, check_spec
 from ..core.units import check_time_constants, from_seconds
-from ..core.validation import check_int
+from ..core.validation import check_choice, check_int
 from .backend import Backend, register_backend
 from .stepper import ArrayStepper
 
@@ -36,7 +36,7 @@ class TorchCTRNN(NetworkShape, nn.Module):
     n_out : int
         Number of outputs, >= 1.
     tau : Brian2 time quantity
-        Time constant (e.g. ``100*ms``); dt < tau.
+        Time constant (e.g. ``100*ms``); dt <= tau.
     dt : Brian2 time quantity
         Time step (e.g. ``20*ms``).
     activation : str
@@ -49,6 +49,9 @@ class TorchCTRNN(NetworkShape, nn.Module):
         Seeds the weight initialisation.
     dtype : torch.dtype
         Of the parameters (float32 by default).
+    form : {"h", "x"}
+        The network form (see :class:`~brian_noisy_rnn.CTRNNSpec`): "h" filters the rate
+        (the default, as trained here), "x" the state before f (imported networks).
 
     Attributes
     ----------
@@ -72,18 +75,22 @@ class TorchCTRNN(NetworkShape, nn.Module):
         The activation's registry name.
     noise : Noise
         The training noise.
+    form : str
+        "h" or "x".
     """
 
     def __init__(self, n_in: int, n_hidden: int, n_out: int, *, tau: Quantity, dt: Quantity,
                  activation: str = "relu", noise: Noise | None = None, rec_gain: float = 0.5,
-                 seed: int | None = None, dtype: torch.dtype = torch.float32) -> None:
+                 seed: int | None = None, dtype: torch.dtype = torch.float32,
+                 form: str = "h") -> None:
         super().__init__()
+        self.form = check_choice(form, "form", FORMS)
         for name, v in (("n_in", n_in), ("n_hidden", n_hidden), ("n_out", n_out)):
             check_int(v, name)
         self.tau_seconds, self.dt_seconds = check_time_constants(tau, dt)
         self.activation = get_activation(activation).name
-        self.noise = as_noise(Noise("none") if noise is None else noise)
-        self.noise.check_compatible(self.dt_seconds, int(n_hidden))
+        self.noise = self._check_noise(Noise("none") if noise is None else noise,
+                                       int(n_hidden))
         gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
 
         def uniform(shape, bound):
@@ -128,7 +135,7 @@ class TorchCTRNN(NetworkShape, nn.Module):
         inputs = self._as_input_tensor(inputs)
         if inputs.ndim != 3 or inputs.shape[2] != self.n_in:
             raise ValueError(f"inputs must have shape (T, B, n_in={self.n_in}), got {tuple(inputs.shape)}")
-        noise = self.noise if noise is None else as_noise(noise)
+        noise = self.noise if noise is None else self._check_noise(noise, self.n_hidden)
         rule = StepRule.from_settings(self.dt_seconds, self.tau_seconds, self.n_hidden, noise)
         if rule.active and xi is None:
             xi = torch.randn((inputs.shape[0], inputs.shape[1], self.n_hidden),
@@ -136,7 +143,8 @@ class TorchCTRNN(NetworkShape, nn.Module):
         params = {k: getattr(self, k) for k in (*_PARAMS, "h0")}
         if h0 is not None:
             h0 = self._as_state_tensor(h0, inputs.shape[1], "h0")
-        return rollout(params, inputs, rule, self.activation, torch_ops(), xi=xi, h0=h0)
+        return rollout(params, inputs, rule, self.activation, torch_ops(), xi=xi, h0=h0,
+                       form=self.form)
 
     def step(self, h: torch.Tensor | None, u: torch.Tensor | np.ndarray,
              xi: torch.Tensor | None = None, *, noise: Noise | None = None,
@@ -168,6 +176,9 @@ class TorchCTRNN(NetworkShape, nn.Module):
         z : tensor (B, n_out)
             The output ``w_out h + b_out`` of that state.
         """
+        if self.form != "h":
+            raise ValueError(f"step runs the h-form step; this network has form={self.form!r}: "
+                             "use forward(inputs, h0=...)")
         u = self._as_input_tensor(u)
         if u.ndim != 2 or u.shape[1] != self.n_in:
             raise ValueError(f"u must have shape (B, n_in={self.n_in}), got {tuple(u.shape)}")
@@ -197,6 +208,9 @@ class TorchCTRNN(NetworkShape, nn.Module):
                              f"(N,), got {tuple(h.shape)}")
         return h.expand(n_trials, self.n_hidden)
 
+    def _check_noise(self, noise, n_hidden):
+        return check_form_noise(noise, self.form, self.dt_seconds, n_hidden)
+
     def _as_input_tensor(self, inputs):
         if not isinstance(inputs, torch.Tensor):
             inputs = torch.as_tensor(np.asarray(inputs))
@@ -223,7 +237,7 @@ class TorchCTRNN(NetworkShape, nn.Module):
         return CTRNNSpec(*(arrays[k] for k in _PARAMS), tau=from_seconds(self.tau_seconds),
                          dt=from_seconds(self.dt_seconds), activation=self.activation,
                          noise=self.noise if noise is None else noise, h0=arrays["h0"],
-                         metadata=metadata)
+                         metadata=metadata, form=self.form)
 
     @classmethod
     def from_spec(cls, spec: CTRNNSpec, dtype: torch.dtype = torch.float64) -> TorchCTRNN:
@@ -240,9 +254,10 @@ class TorchCTRNN(NetworkShape, nn.Module):
         -------
         TorchCTRNN
         """
-        check_spec(spec)
+        check_spec(spec, forms=FORMS)
         model = cls(spec.n_in, spec.n_hidden, spec.n_out, tau=spec.tau, dt=spec.dt,
-                    activation=spec.activation, noise=spec.noise, seed=0, dtype=dtype)
+                    activation=spec.activation, noise=spec.noise, seed=0, dtype=dtype,
+                    form=spec.form)
         with torch.no_grad():
             for k in (*_PARAMS, "h0"):
                 getattr(model, k).copy_(torch.tensor(getattr(spec, k), dtype=dtype))

@@ -14,7 +14,7 @@ batched product per step gives the pre-activation and the readout::
     h_{t+1} = h_t + gamma (r_t - h_t)                 # = (1 - gamma) h_t + gamma r_t
     z_t = h_{t+1} W_out^T + b_out
 
-``n_add`` holds noise outside f (white, OU) and state noise (scaled by sqrt(2 gamma)/gamma),
+``n_add`` holds noise outside f (white, OU) and state noise (scaled by 1/gamma),
 ``n_mul`` Poisson noise; a member without a kind of noise has zeros there. The arithmetic
 differs from :func:`~brian_noisy_rnn.core.dynamics.rollout` only in rounding order (tests: equal
 to about 1e-15 in float64). The rollout has a hand-written backward pass (:class:`_Rollout`):
@@ -275,7 +275,8 @@ class StackedCTRNN(nn.Module):
                                      "(NoiseProcess.stacked): it cannot be trained here")
                 kind = "pre" if rule.placement == "pre" else \
                     ("mul" if process.rate_scaled else "add")
-                scale = float(np.sqrt(2.0 * g)) / g if rule.placement == "state" else None
+                # the forward multiplies n_add by gamma; state noise enters unfiltered
+                scale = 1.0 / g if rule.placement == "state" else None
                 rules.append((kind, rule, scale))
             cached = (key, rules)
             self._rules_cache = cached

@@ -16,7 +16,7 @@ from .._threads import prefer_one_thread
 # subcommand modules, in the order ``--help`` lists them (module noise_preference is the
 # subcommand noise-preference)
 SUBCOMMANDS = ("demo", "simulate", "tasks", "train", "evaluate", "noise_preference",
-               "experiment", "results", "analyze", "benchmark", "reproduce")
+               "experiment", "results", "analyze", "benchmark", "reproduce", "import_network")
 
 
 #: errors that describe bad input or a refused file: one line and exit code 2; any other

@@ -121,7 +121,8 @@ def noise_from_args(args, base=None):
     """The :class:`~brian_noisy_rnn.Noise` that the noise flags describe.
 
     Unset flags fall back to ``base`` (the network's own noise) when the placement is the
-    base's, else to the defaults (white noise).
+    base's, else to the defaults (white noise); with the base's placement, ``--sigma`` is
+    read in the base's scale (:data:`brian_noisy_rnn.core.noise.SCALES`).
 
     Parameters
     ----------
@@ -174,7 +175,9 @@ def noise_from_args(args, base=None):
         tau_noise = tau_flag * ms
     else:
         tau_noise = base.tau_noise if same and process == base.process else None
-    return Noise(placement, sigma, process=process, tau_noise=tau_noise)
+    # --sigma is read in the network's own convention (e.g. an imported network's scale)
+    return Noise(placement, sigma, process=process, tau_noise=tau_noise,
+                 scale=base.scale if same else None)
 
 
 def add_task_kwargs_argument(parser):

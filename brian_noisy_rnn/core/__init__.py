@@ -18,10 +18,11 @@ from . import noise_averages  # registers the "<base>~<sigma>" activation family
 from .activations import ACTIVATIONS, Activation, get_activation, register_activation
 from .examples import example_spec, step_input
 from .feedforward import FeedforwardSpec
-from .noise import PLACEMENTS, PROCESSES, Noise
+from .noise import PLACEMENTS, PROCESSES, SCALES, Noise, per_step_sigma
 from .noise_processes import NOISE_PROCESSES, NoiseProcess, register_noise_process
 from .spec import CTRNNSpec
 
 __all__ = ["ACTIVATIONS", "Activation", "CTRNNSpec", "FeedforwardSpec", "NOISE_PROCESSES", "Noise",
-           "NoiseProcess", "PLACEMENTS", "PROCESSES", "example_spec", "get_activation",
-           "noise_averages", "register_activation", "register_noise_process", "step_input"]
+           "NoiseProcess", "PLACEMENTS", "PROCESSES", "SCALES", "example_spec", "get_activation",
+           "noise_averages", "per_step_sigma", "register_activation", "register_noise_process",
+           "step_input"]

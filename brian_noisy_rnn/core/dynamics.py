@@ -29,7 +29,8 @@ class StepRule:
     process : str
         Which process generates it, as in :class:`~brian_noisy_rnn.Noise`.
     sigma : float64 array (N,)
-        Noise amplitude per hidden unit.
+        Per-step noise amplitude ``s`` of each hidden unit (the noise's sigma in its scale,
+        :func:`~brian_noisy_rnn.core.noise.per_step_sigma`).
     rho : float
         The process's per-step memory (:meth:`NoiseProcess.decay
         <brian_noisy_rnn.core.noise_processes.NoiseProcess.decay>`: OU
@@ -88,8 +89,9 @@ class StepRule:
         StepRule
         """
         rho = noise.noise_process.decay(dt_seconds, noise)
-        return cls(dt_seconds / tau_seconds, noise.placement, noise.process,
-                   noise.sigma_vector(n_hidden), rho, noise.is_active)
+        gamma = dt_seconds / tau_seconds
+        return cls(gamma, noise.placement, noise.process,
+                   noise.per_step_sigma_vector(n_hidden, gamma), rho, noise.is_active)
 
 
 NUMPY_OPS = SimpleNamespace(relu=lambda x: np.maximum(x, 0.0), sqrt=np.sqrt, stack=np.stack,
@@ -169,12 +171,22 @@ def step(h, a, n, rule, f, ops):
     if rule.placement == "post":
         return (1.0 - g) * h + g * (fa + rule.noise_process.outside(n, fa, ops))
     if rule.placement == "state":
-        return (1.0 - g) * h + g * fa + float(np.sqrt(2.0 * g)) * n
+        return (1.0 - g) * h + g * fa + n
     raise AssertionError(f"unhandled placement {rule.placement!r}")
 
 
-def rollout(params, inputs, rule, activation, ops, xi=None, h0=None):
+def _identity(v):
+    return v
+
+
+def rollout(params, inputs, rule, activation, ops, xi=None, h0=None, form="h"):
     """Run the network over time.
+
+    Form "h" filters the rate, ``h' = step(h, w_rec h + w_in u + b)`` with f inside
+    :func:`step`; form "x" filters the state before f,
+    ``x' = (1 - gamma) x + gamma (w_rec f(x) + w_in u + b)`` (+ state noise), which is
+    :func:`step` with the identity for f applied to ``a = w_rec f(x) + w_in u + b``, and
+    reads out ``w_out f(x) + b_out``.
 
     Parameters
     ----------
@@ -194,16 +206,21 @@ def rollout(params, inputs, rule, activation, ops, xi=None, h0=None):
         Standard normal draws, required if ``rule.active``.
     h0 : float array (B, N) or (N,), or None
         Initial state overriding ``params["h0"]``.
+    form : {"h", "x"}
+        The network form (see :class:`~brian_noisy_rnn.CTRNNSpec`); "x" takes noise placement
+        "none" or "state" only (checked by the spec).
 
     Returns
     -------
     outputs : float array (T, B, n_out)
-        ``outputs[t] = w_out states[t] + b_out``.
+        ``outputs[t] = w_out states[t] + b_out`` (``w_out f(states[t]) + b_out`` in form "x").
     states : float array (T, B, N)
-        ``states[t]`` is h after the step that consumed ``inputs[t]``.
+        ``states[t]`` is h (x in form "x") after the step that consumed ``inputs[t]``.
     """
     act = get_activation(activation)
     f = act.torch if ops.module is not np else act.numpy
+    rate = f if form == "x" else _identity  # what w_rec and w_out read
+    f_step = _identity if form == "x" else f
     T, B = inputs.shape[0], inputs.shape[1]
     h = params["h0"] if h0 is None else h0
     h = h + 0.0 * inputs[0, :, :1]  # broadcast to (B, N) in either library
@@ -218,13 +235,13 @@ def rollout(params, inputs, rule, activation, ops, xi=None, h0=None):
     states = []
     n = None
     for t in range(T):
-        a = h @ w_rec_t + drive[t]
+        a = rate(h) @ w_rec_t + drive[t]
         if rule.active:
             n = next_noise_sample(n, xi[t], sigma, rule, first=(t == 0))
-        h = step(h, a, n, rule, f, ops)
+        h = step(h, a, n, rule, f_step, ops)
         states.append(h)
     states = ops.stack(states)
-    outputs = states @ params["w_out"].T + params["b_out"]
+    outputs = rate(states) @ params["w_out"].T + params["b_out"]
     return outputs, states
 
 

@@ -14,9 +14,8 @@ is one input vector ``x`` and one output ``z``.
 
 Why a spec type of its own rather than a special case of :class:`~brian_noisy_rnn.CTRNNSpec`:
 a CTRNN step with ``w_rec = 0`` and ``gamma = 1`` would be ``h' = f(w_in u + b)``, exactly one
-hidden layer, but a CTRNNSpec requires ``dt < tau`` (``gamma < 1``: it describes a leaky
-integrator that Brian2 integrates), so that network cannot be written as a CTRNNSpec, and a
-second hidden layer has no place in it at all. With ``gamma < 1`` a "feedforward" CTRNN would
+hidden layer, but run over time (a CTRNNSpec describes a recurrent network that Brian2
+integrates step by step), and a second hidden layer has no place in it at all. With ``gamma < 1`` a "feedforward" CTRNN would
 still integrate over time and average the noise over about ``1/gamma`` steps, which is a
 different network. A :class:`FeedforwardSpec` keeps the same conventions (read-only float64
 weights, :class:`~brian_noisy_rnn.Noise` for the placement and sigma, an activation name from

@@ -6,18 +6,36 @@ With ``gamma = dt / tau`` and ``xi ~ N(0, 1)`` drawn per neuron and per step, on
 placement       process    step ``h -> h'``
 ==============  =========  =======================================================================
 ``"none"``      --         ``(1 - gamma) h + gamma f(a)``
-``"pre"``       white      ``(1 - gamma) h + gamma f(a + sigma xi)``              (the paper's default)
-``"post"``      white      ``(1 - gamma) h + gamma (f(a) + sigma xi)``
+``"pre"``       white      ``(1 - gamma) h + gamma f(a + s xi)``                  (the paper's default)
+``"post"``      white      ``(1 - gamma) h + gamma (f(a) + s xi)``
 ``"pre"``       ou         ``(1 - gamma) h + gamma f(a + eta)``, eta an Ornstein-Uhlenbeck process
 ``"post"``      ou         ``(1 - gamma) h + gamma (f(a) + eta)``
-``"post"``      poisson    ``(1 - gamma) h + gamma (f(a) + sigma sqrt(max(f(a), 0)) xi)``
-``"state"``     white      ``(1 - gamma) h + gamma f(a) + sigma sqrt(2 gamma) xi``
+``"post"``      poisson    ``(1 - gamma) h + gamma (f(a) + s sqrt(max(f(a), 0)) xi)``
+``"state"``     white      ``(1 - gamma) h + gamma f(a) + s xi``
 ==============  =========  =======================================================================
 
-The OU process has stationary standard deviation ``sigma`` and correlation time
+``s`` is the *per-step* amplitude of the noise where it enters (inside f, outside f, on the
+state). How the ``sigma`` a user gives becomes ``s`` is the noise's
+``scale`` (:data:`SCALES`, :func:`per_step_sigma`), so that networks imported from other
+toolkits keep their source's convention:
+
+=====================  ===========================  ===============================================
+scale                  ``s``                        used by
+=====================  ===========================  ===============================================
+``"per_step"``         ``sigma``                    this package's "pre" and "post" (the paper's)
+``"sqrt(2/alpha)"``    ``sqrt(2 / gamma) sigma``    NeuroGym's examples, Yang et al. 2019 (inside f)
+``"sqrt(2*alpha)"``    ``sqrt(2 gamma) sigma``      this package's "state" noise; PsychRNN
+``"alpha"``            ``gamma sigma``              nn4n's ``preact_noise`` (on the state)
+=====================  ===========================  ===============================================
+
+(``gamma = dt / tau``, called alpha by the toolkits.) The default scale is the placement's own:
+``"sqrt(2*alpha)"`` for ``"state"`` (the Euler-Maruyama step above), ``"per_step"`` for the
+others, so a noise built or loaded without a scale behaves as before.
+
+The OU process has stationary standard deviation ``s`` and correlation time
 ``tau_noise`` and is advanced with its exact discretisation
-``eta' = rho eta + sigma sqrt(1 - rho**2) xi``, ``rho = exp(-dt / tau_noise)``; it starts in
-its stationary distribution (``eta_0 = sigma xi_0``). ``"state"`` noise is the Euler-Maruyama
+``eta' = rho eta + s sqrt(1 - rho**2) xi``, ``rho = exp(-dt / tau_noise)``; it starts in
+its stationary distribution (``eta_0 = s xi_0``). ``"state"`` noise with its default scale is the Euler-Maruyama
 step of ``tau dh = (-h + f(a)) dt + sigma sqrt(2 tau) dW``: ``sigma`` is the stationary
 standard deviation it gives a linear unit, independent of ``dt``.
 """
@@ -38,6 +56,56 @@ if TYPE_CHECKING:
     from brian2 import Quantity
 
 PLACEMENTS = ("none", "pre", "post", "state")
+#: how ``sigma`` becomes the per-step amplitude (see :func:`per_step_sigma`)
+SCALES = ("per_step", "sqrt(2/alpha)", "sqrt(2*alpha)", "alpha")
+
+
+def default_scale(placement):
+    """The scale a :class:`Noise` at ``placement`` has when none is given.
+
+    Parameters
+    ----------
+    placement : str
+        One of :data:`PLACEMENTS`.
+
+    Returns
+    -------
+    str
+        ``"sqrt(2*alpha)"`` for ``"state"`` (its Euler-Maruyama definition), ``"per_step"``
+        otherwise.
+    """
+    return "sqrt(2*alpha)" if placement == "state" else "per_step"
+
+
+def per_step_sigma(sigma, scale, gamma):
+    """The per-step noise amplitude ``s`` every backend uses, from ``sigma`` and its ``scale``.
+
+    Parameters
+    ----------
+    sigma : float or float array (N,)
+        The noise amplitude as given (dimensionless, >= 0).
+    scale : str
+        One of :data:`SCALES`.
+    gamma : float
+        ``dt / tau`` (the toolkits' alpha), in (0, 1].
+
+    Returns
+    -------
+    float or float64 array (N,)
+        ``sigma`` (``"per_step"``), ``sqrt(2/gamma) sigma``, ``sqrt(2 gamma) sigma`` or
+        ``gamma sigma`` (``"alpha"``).
+
+    Examples
+    --------
+    >>> round(per_step_sigma(0.1, "sqrt(2/alpha)", 0.02), 12)
+    1.0
+    """
+    check_choice(scale, "scale", SCALES)
+    if scale == "per_step":
+        return sigma
+    factor = {"sqrt(2/alpha)": np.sqrt(2.0 / gamma), "sqrt(2*alpha)": np.sqrt(2.0 * gamma),
+              "alpha": gamma}[scale]
+    return float(factor) * sigma
 
 
 class _ProcessNames(Sequence):
@@ -104,6 +172,11 @@ class Noise:
     tau_noise : Brian2 time quantity or None
         Correlation time of the OU process (e.g. ``20*ms``), >= dt; required for
         ``process="ou"`` (a process with ``needs_tau_noise``) only (None otherwise).
+    scale : str or None
+        How ``sigma`` becomes the per-step amplitude (:data:`SCALES`,
+        :func:`per_step_sigma`): ``"per_step"``, ``"sqrt(2/alpha)"`` (NeuroGym's examples),
+        ``"sqrt(2*alpha)"`` (PsychRNN) or ``"alpha"`` (nn4n); None: the placement's own
+        (:func:`default_scale`).
 
     Examples
     --------
@@ -120,12 +193,16 @@ class Noise:
     sigma: float | np.ndarray = 0.0
     process: str = "white"
     tau_noise: Quantity | None = None
+    scale: str | None = None
     _sigma: np.ndarray = field(init=False, repr=False)
     _tau_noise_s: object = field(init=False, repr=False)
 
     def __post_init__(self):
         check_choice(self.placement, "placement", PLACEMENTS)
         check_choice(self.process, "process", PROCESSES)
+        if self.scale is None:
+            object.__setattr__(self, "scale", default_scale(self.placement))
+        check_choice(self.scale, "scale", SCALES)
         if self.process not in SUPPORTED[self.placement]:
             raise ValueError(
                 f"process={self.process!r} is not supported with placement="
@@ -224,7 +301,25 @@ class Noise:
         -------
         Noise
         """
-        return Noise(self.placement, sigma, process=self.process, tau_noise=self.tau_noise)
+        return Noise(self.placement, sigma, process=self.process, tau_noise=self.tau_noise,
+                     scale=self.scale)
+
+    def per_step_sigma_vector(self, n_hidden, gamma):
+        """The per-step amplitude ``s`` (:func:`per_step_sigma`) of every hidden unit.
+
+        Parameters
+        ----------
+        n_hidden : int
+            Number of hidden units (as in :meth:`sigma_vector`).
+        gamma : float
+            ``dt / tau`` of the network.
+
+        Returns
+        -------
+        float64 array (n_hidden,)
+        """
+        return np.asarray(per_step_sigma(self.sigma_vector(n_hidden), self.scale, gamma),
+                          dtype=float)
 
     def scalar_sigma(self):
         """sigma as a float (the mean over neurons for per-neuron sigma)."""
@@ -237,14 +332,19 @@ class Noise:
         Returns
         -------
         dict
-            Keys ``placement``, ``sigma``, ``process`` and ``tau_noise_s`` (seconds or None).
+            Keys ``placement``, ``sigma``, ``process`` and ``tau_noise_s`` (seconds or None),
+            and ``scale`` if it is not the placement's default (so that files and content
+            hashes of noise without a scale are as before).
         """
-        return {
+        out = {
             "placement": self.placement,
             "sigma": self._sigma.tolist(),
             "process": self.process,
             "tau_noise_s": self._tau_noise_s,
         }
+        if self.scale != default_scale(self.placement):
+            out["scale"] = self.scale
+        return out
 
     @classmethod
     def from_dict(cls, d):
@@ -253,8 +353,8 @@ class Noise:
         Parameters
         ----------
         d : dict
-            As written by :meth:`to_dict` (``sigma``, ``process`` and ``tau_noise_s`` may
-            be missing); ValueError for unknown keys or a non-dict.
+            As written by :meth:`to_dict` (``sigma``, ``process``, ``tau_noise_s`` and
+            ``scale`` may be missing); ValueError for unknown keys or a non-dict.
 
         Returns
         -------
@@ -262,7 +362,7 @@ class Noise:
         """
         if not isinstance(d, dict):
             raise ValueError(f"noise description must be a dict, got {type(d).__name__}")
-        unknown = set(d) - {"placement", "sigma", "process", "tau_noise_s"}
+        unknown = set(d) - {"placement", "sigma", "process", "tau_noise_s", "scale"}
         if unknown:
             raise ValueError(f"unknown keys in noise description: {sorted(unknown)}")
         tau = d.get("tau_noise_s")
@@ -271,6 +371,7 @@ class Noise:
             d.get("sigma", 0.0),
             process=d.get("process", "white"),
             tau_noise=None if tau is None else from_seconds(tau),
+            scale=d.get("scale"),
         )
 
     def __eq__(self, other):
@@ -279,6 +380,7 @@ class Noise:
         return (
             self.placement == other.placement
             and self.process == other.process
+            and self.scale == other.scale
             and self._tau_noise_s == other._tau_noise_s
             and self._sigma.shape == other._sigma.shape
             and bool(np.all(self._sigma == other._sigma))
@@ -291,6 +393,8 @@ class Noise:
         extra = f", process={self.process!r}" if self.process != "white" else ""
         if self.tau_noise is not None:
             extra += f", tau_noise={self.tau_noise!r}"
+        if self.scale != default_scale(self.placement):
+            extra += f", scale={self.scale!r}"
         return f"Noise({self.placement!r}, sigma={s}{extra})"
 
 

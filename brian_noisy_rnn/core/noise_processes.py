@@ -56,7 +56,7 @@ class NoiseProcess:
     One step's additive sample ``n`` (shape (B, N)) comes from the standard normal draws
     ``xi`` (one per neuron and step, the stream every backend shares) through
     :meth:`sample`; the placement then adds it inside f (``f(a + n)``), outside f
-    (``f(a) + outside(n, f(a))``) or to the state (``sqrt(2 gamma) n``).
+    (``f(a) + outside(n, f(a))``) or to the state (``n``, the per-step amplitude).
 
     Attributes
     ----------

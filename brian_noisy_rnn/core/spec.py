@@ -11,10 +11,16 @@ from .activations import get_activation
 from .noise import Noise, as_noise
 from .spec_file import content_hash, load_spec_file, save_spec_file
 from .units import check_time_constants, from_seconds
-from .validation import as_dimensionless, check_metadata
+from .validation import as_dimensionless, check_choice, check_metadata
 
 if TYPE_CHECKING:
     from brian2 import Quantity
+
+#: network forms: "h" filters the rate (this package's CTRNN), "x" the state before f
+#: (nn4n, PsychRNN, spikeRNN); see :class:`CTRNNSpec`
+FORMS = ("h", "x")
+#: noise placements an x-form network can run with
+X_FORM_PLACEMENTS = ("none", "state")
 
 FILE_FORMAT = "brian-noisy-rnn/ctrnn-spec"
 FILE_VERSION = 1
@@ -30,6 +36,38 @@ def _as_matrix(value, name, shape):
         raise ValueError(f"{name} contains NaN or inf")
     arr.setflags(write=False)
     return arr
+
+
+def check_form_noise(noise, form, dt_seconds, n_hidden, name="noise"):
+    """Return ``noise`` if a network of ``form``, step ``dt_seconds`` and N = ``n_hidden``
+    can run with it; raise naming ``name`` otherwise.
+
+    Parameters
+    ----------
+    noise : Noise
+        The noise model (a per-neuron sigma must have N values, an OU ``tau_noise`` must be
+        >= dt, an x-form network takes :data:`X_FORM_PLACEMENTS` only).
+    form : {"h", "x"}
+        The network form.
+    dt_seconds : float
+        The time step in seconds.
+    n_hidden : int
+        N.
+    name : str
+        Argument name used in the error messages.
+
+    Returns
+    -------
+    Noise
+        ``noise`` itself.
+    """
+    as_noise(noise, name)
+    noise.check_compatible(dt_seconds, n_hidden)
+    if form == "x" and noise.placement not in X_FORM_PLACEMENTS:
+        raise ValueError(f"{name}: an x-form network (form='x') takes noise placement "
+                         f"{X_FORM_PLACEMENTS}, got {noise.placement!r} (noise inside or "
+                         "outside f is defined for the h-form step)")
+    return noise
 
 
 class NetworkShape:
@@ -55,11 +93,22 @@ class NetworkShape:
 class CTRNNSpec(NetworkShape):
     """Weights, time constants, activation and noise of a continuous-time rate RNN.
 
-    One step (``gamma = dt / tau``, time-major arrays)::
+    One step (``gamma = dt / tau``, time-major arrays), form ``"h"`` (the default: the rate
+    is filtered, as the paper and NeuroGym's examples write it)::
 
         a_t = w_rec h_t + w_in u_t + b
         h_{t+1} = (1 - gamma) h_t + gamma f(a_t)      (+ noise, see :class:`Noise`)
         z_t = w_out h_t + b_out
+
+    form ``"x"`` (the state *before* f is filtered, as nn4n, PsychRNN and spikeRNN write it;
+    the arrays keep their names, ``h`` holds that state x)::
+
+        x_{t+1} = (1 - gamma) x_t + gamma (w_rec f(x_t) + w_in u_t + b)   (+ state noise)
+        z_t = w_out f(x_t) + b_out
+
+    No h-form network equals an x-form one for every input (docs/importing.md gives the
+    derivation): x-form networks are run as they are, by every backend of ``simulate``,
+    with noise placement "none" or "state" (:data:`X_FORM_PLACEMENTS`).
 
     All arrays are dimensionless: plain numbers or dimensionless Brian2 quantities (a
     quantity with dimensions raises Brian2's ``DimensionMismatchError``; booleans and
@@ -81,7 +130,7 @@ class CTRNNSpec(NetworkShape):
     tau : Brian2 time quantity
         Membrane time constant (e.g. ``100*ms``).
     dt : Brian2 time quantity
-        Integration step; must be < tau.
+        Integration step, <= tau (dt == tau: the discrete-time RNN h' = f(a)).
     activation : str
         A name from :data:`brian_noisy_rnn.ACTIVATIONS`.
     noise : Noise or None
@@ -90,6 +139,8 @@ class CTRNNSpec(NetworkShape):
         Initial state; None for zeros.
     metadata : dict or None
         JSON-serialisable extra information (e.g. training settings); None for ``{}``.
+    form : {"h", "x"}
+        Which variable the leaky integration filters (:data:`FORMS`, see above).
 
     Attributes
     ----------
@@ -105,12 +156,15 @@ class CTRNNSpec(NetworkShape):
         The network's own noise.
     metadata : dict
         A copy of the metadata.
+    form : str
+        "h" or "x".
     """
 
     def __init__(self, w_in: np.ndarray, w_rec: np.ndarray, b: np.ndarray, w_out: np.ndarray,
                  b_out: np.ndarray, *, tau: Quantity, dt: Quantity, activation: str,
                  noise: Noise | None = None, h0: np.ndarray | None = None,
-                 metadata: dict | None = None) -> None:
+                 metadata: dict | None = None, form: str = "h") -> None:
+        self.form = check_choice(form, "form", FORMS)
         self.w_rec = _as_matrix(w_rec, "w_rec", (None, None))
         n = self.w_rec.shape[0]
         if self.w_rec.shape != (n, n) or n < 1:
@@ -127,9 +181,42 @@ class CTRNNSpec(NetworkShape):
         self.h0 = _as_matrix(np.zeros(n) if h0 is None else h0, "h0", (n,))
         self.tau_seconds, self.dt_seconds = check_time_constants(tau, dt)
         self.activation = get_activation(activation).name
-        self.noise = as_noise(Noise("none") if noise is None else noise)
-        self.noise.check_compatible(self.dt_seconds, n)
+        self.noise = self.check_noise(Noise("none") if noise is None else noise)
         self.metadata = check_metadata(metadata)
+
+    def check_noise(self, noise, name="noise"):
+        """Return ``noise`` if this network can run with it; raise naming ``name`` otherwise.
+
+        Parameters
+        ----------
+        noise : Noise
+            The noise model, checked by :func:`check_form_noise` with this network's form,
+            dt and N.
+        name : str
+            Argument name used in the error messages.
+
+        Returns
+        -------
+        Noise
+            ``noise`` itself.
+        """
+        return check_form_noise(noise, self.form, self.dt_seconds, self.n_hidden, name)
+
+    def readout(self, states):
+        """The outputs ``w_out r + b_out`` of states (``r = h`` in form "h", ``f(x)`` in form "x").
+
+        Parameters
+        ----------
+        states : float array (..., N)
+            Hidden states, e.g. ``simulate(...).states`` (T, B, N).
+
+        Returns
+        -------
+        float64 array (..., n_out)
+        """
+        states = np.asarray(states, dtype=float)
+        rates = get_activation(self.activation).numpy(states) if self.form == "x" else states
+        return rates @ self.w_out.T + self.b_out
 
     # --- time -------------------------------------------------------------------------
     @property
@@ -154,8 +241,8 @@ class CTRNNSpec(NetworkShape):
         ----------
         **changes : constructor arguments
             New values of ``w_in``, ``w_rec``, ``b``, ``w_out``, ``b_out``, ``tau``,
-            ``dt``, ``activation``, ``noise``, ``h0`` or ``metadata`` (TypeError for
-            other names).
+            ``dt``, ``activation``, ``noise``, ``h0``, ``metadata`` or ``form`` (TypeError
+            for other names).
 
         Returns
         -------
@@ -164,7 +251,7 @@ class CTRNNSpec(NetworkShape):
         """
         kwargs = dict(w_in=self.w_in, w_rec=self.w_rec, b=self.b, w_out=self.w_out,
                       b_out=self.b_out, tau=self.tau, dt=self.dt, activation=self.activation,
-                      noise=self.noise, h0=self.h0, metadata=self.metadata)
+                      noise=self.noise, h0=self.h0, metadata=self.metadata, form=self.form)
         unknown = set(changes) - set(kwargs)
         if unknown:
             raise TypeError(f"unknown CTRNNSpec arguments: {sorted(unknown)}")
@@ -182,7 +269,7 @@ class CTRNNSpec(NetworkShape):
     def __repr__(self):
         return (f"CTRNNSpec(n_in={self.n_in}, n_hidden={self.n_hidden}, n_out={self.n_out}, "
                 f"tau={self.tau!r}, dt={self.dt!r}, activation={self.activation!r}, "
-                f"noise={self.noise!r})")
+                f"noise={self.noise!r}{', form=' + repr(self.form) if self.form != 'h' else ''})")
 
     # --- file format ------------------------------------------------------------------
     def _meta(self, with_metadata=True):
@@ -194,6 +281,8 @@ class CTRNNSpec(NetworkShape):
             "activation": self.activation,
             "noise": self.noise.to_dict(),
         }
+        if self.form != "h":  # absent for h-form: files and hashes as before the field
+            meta["form"] = self.form
         if with_metadata:
             meta["metadata"] = self.metadata
         return meta
@@ -263,9 +352,9 @@ class CTRNNSpec(NetworkShape):
         for field, kinds, expected in (("tau_s", (int, float), "a number"),
                                        ("dt_s", (int, float), "a number"),
                                        ("activation", str, "a str"), ("noise", dict, "a dict"),
-                                       ("metadata", dict, "a dict")):
+                                       ("metadata", dict, "a dict"), ("form", str, "a str")):
             if field not in meta:
-                if field == "metadata":
+                if field in ("metadata", "form"):
                     continue
                 raise ValueError(f"path: {path!r} lacks metadata field {field!r}")
             value = meta[field]
@@ -282,7 +371,8 @@ class CTRNNSpec(NetworkShape):
             return cls(*(contents[k] for k in _ARRAYS[:5]),
                        tau=from_seconds(meta["tau_s"]), dt=from_seconds(meta["dt_s"]),
                        activation=meta["activation"], noise=Noise.from_dict(noise_d),
-                       h0=contents["h0"], metadata=meta.get("metadata", {}))
+                       h0=contents["h0"], metadata=meta.get("metadata", {}),
+                       form=meta.get("form", "h"))
         except KeyError as err:
             raise ValueError(f"path: {path!r} lacks metadata field {err}") from err
         except TypeError as err:  # e.g. a complex or boolean array in the file
@@ -291,8 +381,8 @@ class CTRNNSpec(NetworkShape):
             raise ValueError(f"path: {path!r} holds an invalid network: {err}") from err
 
 
-def check_spec(spec, name="spec"):
-    """Return ``spec`` if it is a :class:`CTRNNSpec`; raise TypeError naming ``name`` otherwise.
+def check_spec(spec, name="spec", forms=("h",)):
+    """Return ``spec`` if it is a :class:`CTRNNSpec` of one of ``forms``; raise naming ``name``.
 
     Parameters
     ----------
@@ -300,6 +390,10 @@ def check_spec(spec, name="spec"):
         The value to check.
     name : str
         Argument name used in the error message.
+    forms : tuple of str
+        The network forms the caller handles (:data:`FORMS`); the default, h-form only,
+        protects every computation written for the h-form step (fixed points, training,
+        spiking realisations) from an x-form network (ValueError).
 
     Returns
     -------
@@ -308,4 +402,9 @@ def check_spec(spec, name="spec"):
     """
     if not isinstance(spec, CTRNNSpec):
         raise TypeError(f"{name} must be a CTRNNSpec, got {type(spec).__name__}")
+    if spec.form not in forms:
+        raise ValueError(f"{name}: this computation is written for form {forms}, got an "
+                         f"{spec.form}-form network (form={spec.form!r}, e.g. imported from a "
+                         "toolkit that filters the state before f); simulate, RateCTRNN and "
+                         "TorchCTRNN run it")
     return spec

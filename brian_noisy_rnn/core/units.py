@@ -139,14 +139,17 @@ def from_seconds(seconds):
 
 
 def check_time_constants(tau, dt):
-    """Validate a CTRNN's ``tau`` and ``dt`` (Brian2 times, dt < tau); return both in seconds.
+    """Validate a CTRNN's ``tau`` and ``dt`` (Brian2 times, dt <= tau); return both in seconds.
+
+    ``dt == tau`` (``gamma = 1``) is the discrete-time RNN ``h' = f(a)`` (e.g. ``torch.nn.RNN``):
+    Brian2's Euler step of ``tau dh/dt = -h + f(a)`` gives exactly that.
 
     Parameters
     ----------
     tau : Brian2 time quantity
         The time constant.
     dt : Brian2 time quantity
-        The time step; ValueError unless dt < tau.
+        The time step; ValueError unless 0 < dt <= tau.
 
     Returns
     -------
@@ -157,6 +160,6 @@ def check_time_constants(tau, dt):
     """
     tau_s = to_seconds(tau, "tau")
     dt_s = to_seconds(dt, "dt")
-    if dt_s >= tau_s:
-        raise ValueError(f"dt ({dt}) must be smaller than tau ({tau})")
+    if dt_s > tau_s:
+        raise ValueError(f"dt ({dt}) must be at most tau ({tau})")
     return tau_s, dt_s

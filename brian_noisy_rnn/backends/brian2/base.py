@@ -181,8 +181,11 @@ class TrialBatchedObject(BrianObject):
     #: code (and Brian2's cython cache) does not depend on the object's name
     input_array_key = "ctrnn_u_values"
 
+    #: the network forms a subclass simulates (see :data:`brian_noisy_rnn.core.spec.FORMS`)
+    forms = ("h",)
+
     def __init__(self, spec, n_trials, name, spec_clock=False):
-        check_spec(spec)
+        check_spec(spec, forms=self.forms)
         n_trials = check_int(n_trials, "n_trials")
         if not isinstance(name, str) or not name:
             raise TypeError(f"name must be a non-empty string, got {name!r}")

@@ -21,7 +21,8 @@ pre/post   ou        ``eta`` a state variable advanced by a ``run_regularly`` op
                      :data:`OU_UPDATE`); ``F = f(a + eta)`` or ``f(a) + eta``
 post       poisson   ``F = fa + sigma*sqrt(clip(fa, 0, inf))*eta``, ``fa = f(a)``
 state      white     ``dh/dt = (-h + f(a))/tau + sigma*sqrt(2/tau)*xi`` (Brian2's own ``xi``;
-                     Euler-Maruyama gives ``sigma*sqrt(2*gamma)*randn()`` per step)
+                     Euler-Maruyama gives ``sigma*sqrt(2*gamma)*randn()`` per step; the group's
+                     ``sigma`` is the per-step amplitude divided by ``sqrt(2*gamma)``)
 =========  ========  ==========================================================================
 """
 
@@ -43,12 +44,16 @@ tau : second (constant, shared)
 OU_UPDATE = get_noise_process("ou").brian2_update
 
 
-def hidden_equations(activation, noise):
+def hidden_equations(activation, noise, form="h"):
     """The hidden group's model string for ``activation`` (name) and ``noise`` (a :class:`Noise`).
 
     The noise process contributes its variables and sample expression
     (:class:`~brian_noisy_rnn.core.noise_processes.NoiseProcess`: ``brian2_variables``,
     ``brian2_sample``); the placement says where the sample enters.
+
+    Form "x" (the state before f is filtered, placement "none" or "state"):
+    ``dh/dt = (-h + a)/tau`` (+ ``sigma*sqrt(2/tau)*xi``), with the rate ``r = f(h)`` read
+    by the recurrent and readout synapses.
 
     Parameters
     ----------
@@ -56,15 +61,23 @@ def hidden_equations(activation, noise):
         The activation's name.
     noise : Noise
         The noise model.
+    form : {"h", "x"}
+        The network form.
 
     Returns
     -------
     str
         Brian2 equations. Besides ``h`` and the common variables, the group has ``sigma``
         (per neuron) when the noise is active, and the process's variables (``eta``; for
-        OU also ``ou_started``, ``ou_rho``, ``ou_scale``).
+        OU also ``ou_started``, ``ou_rho``, ``ou_scale``); in
+        form "x" also ``r``.
     """
     f = get_activation(activation).brian2
+    if form == "x":
+        eqs = HIDDEN_COMMON + f"r = {f('h')} : 1\n"
+        if not noise.is_active:
+            return "dh/dt = (-h + a)/tau : 1\n" + eqs
+        return "dh/dt = (-h + a)/tau + sigma*sqrt(2/tau)*xi : 1\n" + eqs + "sigma : 1 (constant)\n"
     if not noise.is_active:
         return f"dh/dt = (-h + {f('a')})/tau : 1\n" + HIDDEN_COMMON
     eqs = HIDDEN_COMMON + "sigma : 1 (constant)\n"

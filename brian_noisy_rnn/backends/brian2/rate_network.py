@@ -43,8 +43,10 @@ from brian2 import NetworkOperation
 from brian2.core.variables import LinkedVariable, Subexpression
 
 from ...core.dynamics import StepRule
+from ...core.activations import get_activation
 from ...core.noise import as_noise
 from ...core.run_checks import NonFiniteResultWarning
+from ...core.spec import FORMS
 from ...core.validation import check_choice
 from .base import IsolatedNeuronGroup, TrialBatchedObject, is_standalone_device
 from .dense import DenseRecurrence
@@ -110,7 +112,10 @@ def parameter_values(spec, noise, n_trials):
     values = {"hidden.h": np.tile(spec.h0, n_trials), "hidden.bias": np.tile(spec.b, n_trials),
               "hidden.tau": spec.tau_seconds, "readout.b_out": np.tile(spec.b_out, n_trials)}
     if rule.active:
-        values["hidden.sigma"] = np.tile(rule.sigma, n_trials)
+        sigma = rule.sigma  # per step; Brian2's "state" noise is sigma*sqrt(2/tau)*xi
+        if noise.placement == "state":
+            sigma = sigma / np.sqrt(2.0 * rule.gamma)
+        values["hidden.sigma"] = np.tile(sigma, n_trials)
         if noise.process == "ou":
             values["hidden.ou_rho"] = rule.rho
             values["hidden.ou_scale"] = float(np.sqrt(1.0 - rule.rho ** 2))
@@ -130,6 +135,9 @@ def check_method(method):
 
 class RateCTRNN(TrialBatchedObject):
     """A :class:`~brian_noisy_rnn.CTRNNSpec` as Brian2 objects, B independent trials at once.
+
+    Both network forms run: in an x-form network (``spec.form == "x"``) the hidden group's
+    ``h`` is the state before f and ``r = f(h)`` is the rate the synapses read.
 
     Add it to a ``brian2.Network`` (or use the magic ``run()``) beside other groups, and
     connect to it like to any group: e.g. ``linked_var(rnn.readout, "z")``, or Synapses
@@ -200,15 +208,20 @@ class RateCTRNN(TrialBatchedObject):
         Where the input drive comes from.
     """
 
+    forms = FORMS
+
     def __init__(self, spec, n_trials=1, noise=None, *, recurrence="auto", method="euler",
                  input_source="timed_array", readout=True, name="ratectrnn*"):
         TrialBatchedObject.__init__(self, spec, n_trials, name)
-        noise = spec.noise if noise is None else as_noise(noise)
-        noise.check_compatible(spec.dt_seconds, spec.n_hidden)
+        noise = spec.noise if noise is None else spec.check_noise(noise)
         check_choice(recurrence, "recurrence", RECURRENCES)
         check_choice(input_source, "input_source", INPUT_SOURCES)
+        x_form = spec.form == "x"
+        if x_form and recurrence == "dense" and self._standalone:
+            raise ValueError("recurrence='dense' under a standalone device reads h, not f(h): "
+                             "an x-form network (form='x') needs recurrence='synapses' there")
         if recurrence == "auto":
-            recurrence = "dense"
+            recurrence = "synapses" if x_form and self._standalone else "dense"
         if self._standalone and input_source == "direct":
             raise ValueError("input_source='direct' needs the runtime device (a "
                              "NetworkOperation); use input_source='timed_array' or "
@@ -226,13 +239,16 @@ class RateCTRNN(TrialBatchedObject):
         self._w_in_t = np.ascontiguousarray(spec.w_in.T)  # (n_in, N)
         self._direct_inputs, self._direct_start = np.zeros((1, n_trials, spec.n_in)), 0.0
         self._views = None
+        self._rate = get_activation(spec.activation).numpy  # f, read by x-form's dense product
         self._build(method, readout)
 
     # --- construction ------------------------------------------------------------------
     def _build(self, method, readout):
         spec, B, clock = self.spec, self.n_trials, self.clock
+        rate = "r" if spec.form == "x" else "h"  # what w_rec and w_out read
         self.hidden = IsolatedNeuronGroup(B * spec.n_hidden,
-                                          hidden_equations(spec.activation, self._built_noise),
+                                          hidden_equations(spec.activation, self._built_noise,
+                                                           spec.form),
                                           method=method, clock=clock, order=0, namespace={},
                                           name=f"{self.name}_hidden")
         values = parameter_values(spec, self.noise, B)
@@ -272,7 +288,7 @@ class RateCTRNN(TrialBatchedObject):
                                                name=f"{self.name}_readout")
             self.readout.b_out = values["readout.b_out"]
             self.readout_synapses = self.block_synapses(
-                self.hidden, self.readout, spec.w_out, "z_rec_post = w*h_pre : 1 (summed)",
+                self.hidden, self.readout, spec.w_out, f"z_rec_post = w*{rate}_pre : 1 (summed)",
                 "readout_synapses")
             objects += [self.readout, self.readout_synapses]
         self.recurrent_synapses = self.recurrent_operation = self.dense_operation = None
@@ -281,7 +297,7 @@ class RateCTRNN(TrialBatchedObject):
                 name=f"{self.name}_dense_recurrence")
         if self.recurrence == "synapses":
             self.recurrent_synapses = self.block_synapses(
-                self.hidden, self.hidden, spec.w_rec, "I_rec_post = w*h_pre : 1 (summed)",
+                self.hidden, self.hidden, spec.w_rec, f"I_rec_post = w*{rate}_pre : 1 (summed)",
                 "recurrent_synapses")
             objects.append(self.recurrent_synapses)
         if (self.recurrence == "dense" and not self._standalone) \
@@ -342,7 +358,7 @@ class RateCTRNN(TrialBatchedObject):
             self._views = self.hidden_arrays("h", "I_rec", "I_in")
         h, i_rec, i_in = self._views
         if self.recurrence == "dense" and self.dense_operation is None:
-            self.recurrent_input(h, out=i_rec)
+            self.recurrent_input(self._rate(h) if self.spec.form == "x" else h, out=i_rec)
         if self.input_source == "direct":
             u = self._direct_inputs
             t = float(np.asarray(self.clock.variables["t"].get_value()).item())

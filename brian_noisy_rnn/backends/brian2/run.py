@@ -165,8 +165,8 @@ RUN_COLLECTS_ONLY_IF_WARNING = _brian2_at_least(2, 11)
 def _run_runtime(spec, inputs, noise, seed, method, recurrence, report):
     """``run_brian2`` on the runtime device (numpy/cython target): one call, fresh objects.
 
-    The readout is not simulated: ``outputs = states @ w_out.T + b_out`` afterwards (the
-    same affine map the readout group computes each step, with BLAS).
+    The readout is not simulated: ``outputs = spec.readout(states)`` afterwards (the same
+    map the readout group computes each step, with BLAS).
     """
     T, B, _ = inputs.shape
     rnn = RateCTRNN(spec, B, noise, recurrence=recurrence, method=method,
@@ -184,8 +184,7 @@ def _run_runtime(spec, inputs, noise, seed, method, recurrence, report):
     brian2.seed(seed)
     with _NoCollection():
         net.run(T * spec.dt, report=report, namespace={})
-    outputs = states.reshape(T * B, -1) @ spec.w_out.T + spec.b_out
-    return outputs.reshape(T, B, spec.n_out), states
+    return spec.readout(states), states
 
 
 def _run_standalone(spec, inputs, noise, seed, method, recurrence, directory, report):

@@ -37,8 +37,7 @@ import numpy as np
 
 import brian2
 
-from ...core.noise import as_noise
-from ...core.spec import check_spec
+from ...core.spec import FORMS, check_spec
 from ...core.validation import check_choice, check_int, check_seed
 from .base import is_standalone_device, padded_rows
 from .build_folders import (MANIFEST, MARKER, cache_entry, check_build_folder, claim_build_folder,
@@ -104,11 +103,10 @@ class StandaloneSimulator:
 
     def __init__(self, spec, n_steps, n_trials, noise=None, *, method="euler",
                  recurrence="auto", directory=None):
-        check_spec(spec)
+        check_spec(spec, forms=FORMS)
         self.n_steps = check_int(n_steps, "n_steps")
         self.n_trials = check_int(n_trials, "n_trials")
-        noise = spec.noise if noise is None else as_noise(noise)
-        noise.check_compatible(spec.dt_seconds, spec.n_hidden)
+        noise = spec.noise if noise is None else spec.check_noise(noise)
         check_method(method)
         check_choice(recurrence, "recurrence", RECURRENCES)
         self.spec, self.noise, self.method = spec, noise, method
@@ -131,7 +129,8 @@ class StandaloneSimulator:
                  if k.startswith(("codegen.cpp.", "devices.cpp_standalone."))
                  and "run_" not in k}
         return {"sizes": [spec.n_in, spec.n_hidden, spec.n_out, self.n_steps, self.n_trials],
-                "activation": spec.activation, "dt": float(spec.dt_seconds).hex(),
+                "activation": spec.activation, "form": spec.form,
+                "dt": float(spec.dt_seconds).hex(),
                 "noise": [noise.placement, noise.process, bool(noise.is_active)],
                 "method": self.method, "recurrence": self.recurrence, "kernel": self.kernel,
                 "brian2": brian2.__version__, "python": list(sys.version_info[:2]),

@@ -9,8 +9,8 @@ import numpy as np
 import brian2
 from brian2 import Hz, second
 
-from ...core.noise import Noise
-from ...core.spec import CTRNNSpec
+from ...core.noise import Noise, per_step_sigma
+from ...core.spec import CTRNNSpec, check_spec
 from ...core.units import to_seconds
 from ...core.validation import as_dimensionless, check_choice, check_int
 from ..backend import Backend, register_backend
@@ -42,7 +42,8 @@ def resolve_population(spec, noise, neurons_per_unit, rate_max, tau_syn):
                          "sigma, which must then be a scalar; pass neurons_per_unit= instead")
     if not noise.is_active:
         return None, rate_max
-    return population_for_sigma(noise.scalar_sigma(), dt=spec.dt, tau=spec.tau,
+    sigma = per_step_sigma(noise.scalar_sigma(), noise.scale, spec.gamma)  # in its scale
+    return population_for_sigma(sigma, dt=spec.dt, tau=spec.tau,
                                 rate_max=rate_max, tau_syn=tau_syn)
 
 
@@ -69,6 +70,9 @@ def membrane_options(noise):
     if not noise.is_scalar:
         raise ValueError("noise_as='membrane' needs one sigma for all units (a scalar noise "
                          "sigma), got a per-neuron sigma")
+    if noise.scale != "per_step":
+        raise ValueError(f"noise_as='membrane' takes sigma per step (scale 'per_step'), got "
+                         f"scale {noise.scale!r}: give Noise('pre', per_step_sigma(...))")
     return dict(membrane_sigma=noise.scalar_sigma(), membrane_process=noise.process,
                 membrane_tau=noise.tau_noise if noise.process == "ou" else None)
 
@@ -150,6 +154,7 @@ def run_spiking(spec, inputs, noise, seed, *, neurons_per_unit=None, rate_max=No
     states : float64 array (T, B, N)
         ``states[t]`` = h after the step that consumed ``inputs[t]``.
     """
+    check_spec(spec)  # h-form only: the spiking realisation filters rates
     check_choice(target, "target", TARGETS)
     check_nonnegative_activation(spec.activation)
     rate_max = _plain_alias(rate_max, rate_max_hz, Hz, "rate_max", "rate_max_hz", 100 * Hz,
