@@ -410,6 +410,51 @@ def test_report_only_writes_the_report_from_the_store(tmp_path, store, monkeypat
     assert code == 2 and "--report-only" in err
 
 
+# --- Yang19 sub-tasks ----------------------------------------------------------------------------
+
+def test_yang19_batch_appends_the_rule_of_its_sub_task_as_the_multitask_env_does():
+    from brian_noisy_rnn import tasks
+    from brian_noisy_rnn.tasks.multitask import YANG19_TASKS
+
+    b = nb.yang19_batch("dm1", 20.0, 6, seed=3)
+    multi = tasks.batch(tasks.make(nb.YANG19_TASK, dt=20), 40, seed=0)
+    assert b.n_in == multi.n_in == 33 + len(YANG19_TASKS) and b.n_out == multi.n_out
+    valid = np.arange(b.n_steps)[:, None] < b.lengths[None, :]
+    rule = b.inputs[..., 33:]
+    assert (rule[valid].argmax(axis=-1) == YANG19_TASKS.index("dm1")).all()
+    assert (rule[valid].sum(axis=-1) == 1).all() and not rule[~valid].any()
+    # the multitask env's own dm1 trials carry the same rule column
+    i = [k for k, t in enumerate(multi.trials) if t["task"] == "dm1"][0]
+    assert multi.inputs[0, i, 33 + YANG19_TASKS.index("dm1")] == 1.0
+    assert b.env_states  # NeuroGym's performance of the sub-task can be replayed
+    with pytest.raises(ValueError, match="name"):
+        nb.yang19_batch("nope", 20.0, 2, seed=0)
+
+
+def test_yang19_table_averages_seeds_and_hides_flagged_performance():
+    row = {"task": "go", "sigmas": [0.0, 1.0], "accuracy": [0.5, 0.7], "performance": [.5, .6],
+           "flagged": False, "reason": ""}
+    flagged = {**row, "task": "dms", "flagged": True}
+    other = {**row, "accuracy": [0.7, 0.9]}
+    table = nb.format_yang19_table([("inside f", [row, flagged]), ("inside f", [other, flagged])])
+    lines = table.splitlines()
+    assert lines[2] == "| go | ok | 0.60 → 0.80 (p 0.60) [n=2] |"
+    assert lines[3] == "| dms | flagged: accuracy only | 0.50 → 0.70 [n=2] |"
+    assert nb.format_yang19_table([]) == "No Yang19Multitask-v0 network is recorded."
+
+
+@pytest.mark.slow
+def test_score_yang19_scores_every_sub_task_of_a_multitask_network(make_spec):
+    from brian_noisy_rnn.tasks.multitask import YANG19_TASKS
+
+    spec = make_spec(16, n_in=53, n_out=17, dt=20 * ms, noise=Noise("pre", 1.0), seed=1)
+    rows = nb.score_yang19(spec, n_trials=8, seed=2)
+    assert [r["task"] for r in rows] == list(YANG19_TASKS)
+    assert {r["task"] for r in rows if r["flagged"]} == {"dms", "dnms", "dmc", "dnmc"}
+    for r in rows:
+        assert r["sigmas"] == [0.0, 1.0] and all(0 <= a <= 1 for a in r["accuracy"])
+
+
 # --- CLI -----------------------------------------------------------------------------------------
 
 def test_cli_lists_tasks_and_maps_flags(capsys):
