@@ -6,10 +6,10 @@ ensemble (``train_ensemble`` through ``run_grid``): 2 placements x len(sigma_tra
 len(seeds) members (12 in the full protocol). For a few tasks this script trains such an
 ensemble for a handful of steps, one torch thread, and reports
 
-* "pool s": CPU seconds to build the fixed trial pool and the first step (paid once per
-  ensemble);
-* "ms/step": CPU milliseconds per ensemble step after that (the slope between two step
-  counts, so that the pool and start-up cancel);
+* "pool s": CPU seconds until the first step is done (building the fixed trial pool and
+  the ensemble; paid once per ensemble);
+* "ms/step": CPU milliseconds per ensemble step after that (CPU time read after every step
+  through ``train_ensemble``'s callback);
 
 then estimates the full protocol's CPU time: sum over tasks and losses of
 pool + (steps + f * cap_steps) * ms/step, for f the fraction of networks that miss the
@@ -47,20 +47,18 @@ def _cpu():
 
 
 def ensemble_cost(task, dt, settings, steps):
-    """(pool + first step CPU seconds, CPU ms per later step) of one task's ensemble."""
+    """(CPU seconds until the first step is done, CPU ms per later step) of one task's
+    ensemble: one training of 1 + ``steps`` steps, CPU time read after each step."""
     env = tasks.make(task, dt=dt)
     members = [dict(seed=s, noise=Noise(p, sigma)) for p in settings.placements
                for sigma in settings.sigma_trains for s in settings.seeds]
-    common = dict(batch_size=settings.batch_size, lr=settings.lr, progress=False,
-                  n_hidden=settings.units(task), trial_pool=settings.trial_pool,
-                  tau=settings.tau_ms * brian2_ms)
-    times = []
-    for n in (1, 1 + steps):
-        t0 = _cpu()
-        train_ensemble(env, members=members, steps=n, **common)
-        times.append(_cpu() - t0)
-    per_step = (times[1] - times[0]) / steps
-    return times[0], 1000.0 * per_step
+    stamps = []
+    t0 = _cpu()
+    train_ensemble(env, members=members, steps=1 + steps, batch_size=settings.batch_size,
+                   lr=settings.lr, progress=False, n_hidden=settings.units(task),
+                   trial_pool=settings.trial_pool, tau=settings.tau_ms * brian2_ms,
+                   callback=lambda step, losses: stamps.append(_cpu()))
+    return stamps[0] - t0, 1000.0 * (stamps[-1] - stamps[0]) / steps
 
 
 def mean_trial_steps(task, dt):

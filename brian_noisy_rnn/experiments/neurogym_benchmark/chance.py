@@ -12,6 +12,8 @@ import numpy as np
 from ...backends.random_state import keeps_random_state
 from ..summary import CLEAR_SE
 
+__all__ = ["LEARNED_FRACTION", "SCORER_MARGIN", "chance_level", "is_learned", "scorer_check"]
+
 #: the learning criterion: a network learned its task when its score at the training sigma
 #: (decision-step accuracy; NeuroGym performance for continuous actions) exceeds chance by
 #: this fraction of the distance from chance to the ceiling (and by CLEAR_SE standard errors)

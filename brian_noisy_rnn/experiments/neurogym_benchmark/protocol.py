@@ -11,6 +11,10 @@ import numpy as np
 from ..config import Grid, grid_from_dict
 from .chance import _mean_performance, _policy_outputs
 
+__all__ = ["EXCLUDED", "EXCLUDED_COLLECTIONS", "FULL", "LOSSES", "MAX_DT_MS", "QUICK",
+           "RELATIVE_SIGMAS", "SIGMA_TRAIN", "SIGMA_TRAINS", "TEST_SIGMAS", "YANG19_TASK",
+           "BenchmarkSettings", "StageGrid", "benchmark_grids", "network_id",
+           "neurogym_task_ids", "select_tasks", "task_dt_ms", "task_kind"]
 
 #: training-noise sigmas (dimensionless, per step): 1, the size of the largest NeuroGym inputs
 #: (the previous protocol's one setting), and 3, where the reproduction's closed-loop maze

@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     from ...evaluation.curves import NoisePreferenceCurve
     from .protocol import BenchmarkSettings
 
+__all__ = ["CSV_COLUMNS", "DIAGNOSTIC", "TIE_SE", "benchmark_rows", "criterion_score",
+           "decision_loss_name", "format_benchmark_table", "format_headline", "format_missed",
+           "format_preferred_set", "headline", "missed_for_stage2", "passes",
+           "plot_benchmark_heatmap", "preference_verdict", "rows_to_csv", "select_networks",
+           "trained_loss"]
+
 #: band of the preferred set, in standard errors of the best point (the one-SE rule)
 TIE_SE = 1.0
 #: the column of the noise-dependence diagnostic (bias^2 against variance at sigma_train),

@@ -19,6 +19,8 @@ from .report import (benchmark_rows, format_benchmark_table, format_headline, fo
                      select_networks, trained_loss)
 from .yang19 import format_yang19_table, score_yang19
 
+__all__ = ["BenchmarkResult", "run_benchmark"]
+
 
 @dataclass
 class BenchmarkResult:
