@@ -10,9 +10,11 @@ ensemble for a handful of steps, one torch thread, and reports
   the ensemble; paid once per ensemble);
 * "ms/step": CPU milliseconds per ensemble step after that (CPU time read after every step
   through ``train_ensemble``'s callback);
+* "sweep s": CPU seconds of one network's test-noise sweep (every test sigma x the
+  protocol's test trials, NeuroGym's performance replayed for each);
 
 then estimates the full protocol's CPU time: sum over tasks and losses of
-pool + (steps + f * cap_steps) * ms/step, for f the fraction of networks that miss the
+pool + (steps + f * cap_steps) * ms/step + (1 + f) * members * sweep, for f the fraction of networks that miss the
 criterion in stage 1 (a second-stage ensemble holds only those; the estimate charges it a
 full ensemble's step cost scaled by f, which overstates small ensembles' per-member
 speed-up only a little). Tasks not measured are charged the mean ms/step of those measured
@@ -33,7 +35,7 @@ import time
 import torch
 from brian2 import ms as brian2_ms
 
-from brian_noisy_rnn import Noise, tasks
+from brian_noisy_rnn import Noise, noise_preference, tasks
 from brian_noisy_rnn.bridges import train_ensemble
 from brian_noisy_rnn.experiments import neurogym_benchmark as nb
 
@@ -48,17 +50,22 @@ def _cpu():
 
 def ensemble_cost(task, dt, settings, steps):
     """(CPU seconds until the first step is done, CPU ms per later step) of one task's
-    ensemble: one training of 1 + ``steps`` steps, CPU time read after each step."""
+    ensemble (one training of 1 + ``steps`` steps, CPU time read after each step), and the
+    CPU seconds of one network's test sweep (the protocol's sigmas and trials)."""
     env = tasks.make(task, dt=dt)
     members = [dict(seed=s, noise=Noise(p, sigma)) for p in settings.placements
                for sigma in settings.sigma_trains for s in settings.seeds]
     stamps = []
     t0 = _cpu()
-    train_ensemble(env, members=members, steps=1 + steps, batch_size=settings.batch_size,
+    result = train_ensemble(env, members=members, steps=1 + steps, batch_size=settings.batch_size,
                    lr=settings.lr, progress=False, n_hidden=settings.units(task),
                    trial_pool=settings.trial_pool, tau=settings.tau_ms * brian2_ms,
                    callback=lambda step, losses: stamps.append(_cpu()))
-    return stamps[0] - t0, 1000.0 * (stamps[-1] - stamps[0]) / steps
+    t1 = _cpu()
+    noise_preference(result.specs[0], env, list(settings.test_sigmas), backend="torch",
+                     n_trials=settings.n_trials, seed=settings.eval_seed)
+    sweep = _cpu() - t1
+    return stamps[0] - t0, 1000.0 * (stamps[-1] - stamps[0]) / steps, sweep
 
 
 def mean_trial_steps(task, dt):
@@ -80,26 +87,28 @@ def main(argv=None):
     print(f"load average at start: {os.getloadavg()}")
     lengths = {t: mean_trial_steps(t, dt) for t, dt in included.items()}
     costs = {}
+    members = len(settings.placements) * len(settings.sigma_trains) * len(settings.seeds)
     print("| task | mean trial steps | pool s | ms/step (ensemble of "
-          f"{len(settings.placements) * len(settings.sigma_trains) * len(settings.seeds)}) "
-          "| ms/step per trial step |")
-    print("|---|---|---|---|---|")
+          f"{members}) | ms/step per trial step | sweep s |")
+    print("|---|---|---|---|---|---|")
     for task in measured:
-        pool, ms = ensemble_cost(task, included[task], settings, steps)
-        costs[task] = (pool, ms)
+        pool, ms, sweep = ensemble_cost(task, included[task], settings, steps)
+        costs[task] = (pool, ms, sweep)
         print(f"| {task} | {lengths[task]:.0f} | {pool:.1f} | {ms:.0f} | "
-              f"{ms / lengths[task]:.2f} |", flush=True)
-    per_len = sum(ms / lengths[t] for t, (_, ms) in costs.items()) / len(costs)
-    pool_mean = sum(p for p, _ in costs.values()) / len(costs)
+              f"{ms / lengths[task]:.2f} | {sweep:.1f} |", flush=True)
+    per_len = sum(ms / lengths[t] for t, (_, ms, _) in costs.items()) / len(costs)
+    sweep_len = sum(sw / lengths[t] for t, (_, _, sw) in costs.items()) / len(costs)
+    pool_mean = sum(p for p, _, _ in costs.values()) / len(costs)
     kinds = {t: nb.task_kind(t, dt) for t, dt in included.items()}
     print(f"\nload average at end: {os.getloadavg()}")
     for f in (0.0, 0.5, 1.0):
         total = 0.0
         for task in included:
             n_losses = len(settings.losses) if kinds[task] == "classification" else 1
-            pool, ms = costs.get(task, (pool_mean, per_len * lengths[task]))
+            pool, ms, sweep = costs.get(task, (pool_mean, per_len * lengths[task],
+                                               sweep_len * lengths[task]))
             total += n_losses * (pool * (1 + f) + (settings.steps + f * settings.cap_steps)
-                                 * ms / 1000.0)
+                                 * ms / 1000.0 + (1 + f) * members * sweep)
         print(f"estimated training CPU time of the full protocol, {f:.0%} of networks in "
               f"stage 2: {total / 3600:.2f} CPU-hours")
 

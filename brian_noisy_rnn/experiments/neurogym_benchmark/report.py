@@ -122,14 +122,14 @@ def passes(curve: NoisePreferenceCurve, chance: dict) -> bool:
     Parameters
     ----------
     curve : NoisePreferenceCurve
-        A recorded curve.
+        One network's recorded curve (its metrics at the training sigma are judged).
     chance : dict
-        The task's :func:`~.chance.chance_level` result.
+        Chance levels of its task (as :func:`~.chance.chance_level` returns them).
 
     Returns
     -------
     bool
-        Whether it learned.
+        Whether the network learned its task.
     """
     return is_learned(*criterion_score(curve, chance))
 
