@@ -641,7 +641,7 @@ def plot_benchmark_heatmap(rows: list[dict], key: str = "dloss", ax=None) -> Fig
     by = {(r["task"], _condition(r), r["placement"]): r for r in rows}
     values = np.full((len(tasks), len(columns)), np.nan)
     if ax is None:
-        fig = new_figure((1.6 + 0.85 * len(columns) + 2.2, 1.2 + 0.28 * len(tasks)))
+        fig = new_figure((1.6 + 0.85 * len(columns) + 2.2, 1.9 + 0.28 * len(tasks)))
         ax = fig.add_subplot()
     else:
         fig = ax.figure
@@ -672,7 +672,8 @@ def plot_benchmark_heatmap(rows: list[dict], key: str = "dloss", ax=None) -> Fig
     ax.set_yticks(range(len(tasks)))
     ax.set_yticklabels([t.removesuffix("-v0") for t in tasks], fontsize=7)
     ax.xaxis.tick_top()
-    cbar = fig.colorbar(image, ax=ax, fraction=0.05, pad=0.02)
+    # horizontal, below: a vertical label would not fit the height of a few task rows
+    cbar = fig.colorbar(image, ax=ax, location="bottom", fraction=0.06, pad=0.03, aspect=50)
     cbar.set_label("best σ / σ_train (seed mean)", fontsize=7)
     cbar.ax.tick_params(labelsize=6)
     what = "decision-step loss" if key == "dloss" else "score (performance; accuracy if flagged)"
