@@ -507,7 +507,9 @@ def test_quick_benchmark_end_to_end(tmp_path, capsys):
         dloss = c.with_metric(r["dloss_metric"])
         assert r["dloss_sets"] == " ".join(f"{x:.6g}" for x in dloss.preferred_set())
     report = (out / "table.md").read_text()
-    assert "### Yang19" in report and "| dms | flagged" in report and "0/0" not in report
+    assert "### Yang19" in report and "| dms | flagged" in report
+    headline_text = report.split("\n### ")[0]
+    assert "0/0" not in headline_text and "σ_train 3, mse_onehot:" in headline_text
     # a rerun resumes: nothing is trained again, the report is the same
     before = (out / "benchmark.csv").read_text()
     code, stdout, _ = run(capsys, "benchmark", "neurogym", "--quick", "--out", out,
