@@ -3,13 +3,17 @@ the report (table, CSV, heatmap) from a small synthetic results store, the CLI, 
 ``benchmark neurogym --quick`` end to end."""
 
 import csv
+import dataclasses
 import io
+import json
 import math
 import os
 
 import numpy as np
 import pytest
+import neurogym as ngym
 from brian2 import ms
+from neurogym.core import TrialEnv
 
 from brian_noisy_rnn import Noise
 from brian_noisy_rnn.cli import main
@@ -67,32 +71,120 @@ def test_chance_levels_of_a_choice_task_and_a_timing_task():
     assert rsg["ceiling"] == 1.0 and 0.05 < rsg["chance"] < 0.7
 
 
+class _ChoiceTask(TrialEnv):
+    """Two answers, chosen in a 10-step decision period (20 ms steps) after fixation; the
+    scorer is the subclass's ``_step``."""
+
+    def __init__(self, dt=20):
+        super().__init__(dt=dt)
+        self.timing = {"fixation": 100, "decision": 200}
+        self.observation_space = ngym.spaces.Box(-np.inf, np.inf, shape=(3,), dtype=np.float32,
+                                                 name={"fixation": 0, "stimulus": [1, 2]})
+        self.action_space = ngym.spaces.Discrete(3, name={"fixation": 0, "choice": [1, 2]})
+
+    def _new_trial(self, **kwargs):
+        trial = {"ground_truth": int(self.rng.choice([1, 2]))}
+        self.add_period(["fixation", "decision"])
+        self.add_ob(1, period="fixation", where="fixation")
+        self.add_ob(1, period="decision", where=trial["ground_truth"])
+        self.set_groundtruth(0, period="fixation")
+        self.set_groundtruth(trial["ground_truth"], period="decision")
+        return trial
+
+
+class _HonestTask(_ChoiceTask):
+    """Judges the first answer of the decision period, and ends the trial there."""
+
+    def _step(self, action):
+        new_trial = False
+        if self.in_period("decision") and action != 0:
+            new_trial = True
+            self.performance = float(action == self.gt_now)
+        return self.ob_now, 0.0, False, False, {"new_trial": new_trial, "gt": self.gt_now}
+
+
+class _StickyTask(_ChoiceTask):
+    """DualDelayMatchSample's bug: any correct decision step sets performance to 1, nothing
+    ever sets it back, and the trial runs to its end."""
+
+    def _step(self, action):
+        if self.in_period("decision") and action == self.gt_now:
+            self.performance = 1
+        return self.ob_now, 0.0, False, False, {"new_trial": False, "gt": self.gt_now}
+
+
+def test_scorer_check_flags_a_performance_that_cannot_fall_once_set():
+    """Random answers on 10 decision steps: accuracy ~0.5 per step; the sticky scorer gives
+    1 - 0.5**10 ~ 1 (flagged: the difference ~0.5 is far beyond the 0.2 margin and 3 SE of
+    ~0.02 over 300 trials); the honest one gives ~0.5 (difference ~0, SE ~0.03: within the
+    margin with room to spare)."""
+    sticky = nb.scorer_check(_StickyTask(), n_trials=300, seed=0)
+    assert sticky["checked"] and sticky["flagged"]
+    assert sticky["random"]["performance"] > 0.95 and sticky["random"]["accuracy"] < 0.6
+    assert "random answers: performance" in sticky["reason"]
+    honest = nb.scorer_check(_HonestTask(), n_trials=300, seed=0)
+    assert honest["checked"] and not honest["flagged"] and honest["reason"] == ""
+    assert abs(honest["random"]["diff"]) < 0.1 and honest["oracle"]["performance"] == 1.0
+    # continuous actions have no decision-step accuracy to compare with
+    assert not nb.scorer_check("ReachingDelayResponse-v0", n_trials=8)["checked"]
+    with pytest.raises(ValueError, match="n_trials"):
+        nb.scorer_check(_HonestTask(), n_trials=0)
+
+
+@pytest.mark.slow
+def test_scorer_check_flags_dual_delay_match_sample_among_the_benchmark_tasks():
+    from brian_noisy_rnn import tasks
+
+    flagged = [t for t, dt in nb.select_tasks()[0].items()
+               if nb.scorer_check(tasks.make(t, dt=dt), n_trials=200)["flagged"]]
+    assert flagged == ["DualDelayMatchSample-v0"]
+
+
 @pytest.mark.parametrize("perf, sem, chance, ceiling, learned", [
     (0.90, 0.01, 0.5, 1.0, True),
-    (0.58, 0.01, 0.5, 1.0, False),      # above chance, but < 20% of the way to the ceiling
-    (0.62, 0.05, 0.5, 1.0, False),      # 24% of the way, but within 3 standard errors
-    (0.62, float("nan"), 0.5, 1.0, True),
+    (0.70, 0.01, 0.5, 1.0, False),      # above chance, but < 50% of the way to the ceiling
+    (0.80, 0.11, 0.5, 1.0, False),      # 60% of the way, but within 3 standard errors
+    (0.80, float("nan"), 0.5, 1.0, True),
     (0.9, 0.01, 0.5, 0.5, False),       # a task whose ceiling is chance teaches nothing
     (float("nan"), 0.01, 0.5, 1.0, False),
-    (0.5, 0.01, 0.33, float("nan"), True),   # unknown ceiling counts as 1
-    (0.45, 0.01, 0.33, float("nan"), False),  # 0.12 < 0.2 * (1 - 0.33)
+    (0.7, 0.01, 0.33, float("nan"), True),   # unknown ceiling counts as 1
+    (0.6, 0.01, 0.33, float("nan"), False),  # 0.27 < 0.5 * (1 - 0.33)
 ])
 def test_learning_rule(perf, sem, chance, ceiling, learned):
     assert nb.is_learned(perf, sem, chance, ceiling) is learned
 
 
-def test_grids_one_per_time_step_share_the_protocol():
-    settings = nb.BenchmarkSettings(seeds=(0, 1, 2), steps=5, n_trials=7)
-    grids = nb.benchmark_grids(settings, {"PerceptualDecisionMaking-v0": 20.0,
-                                          "PulseDecisionMaking-v0": 10.0,
-                                          "DelayMatchSample-v0": 20.0})
-    assert [g.network["dt_ms"] for g in grids] == [10.0, 20.0]
-    assert grids[1].tasks == ("PerceptualDecisionMaking-v0", "DelayMatchSample-v0")
+def test_grids_one_per_time_step_units_and_loss_share_the_protocol():
+    settings = nb.BenchmarkSettings(seeds=(0, 1, 2), steps=5, cap_steps=9, n_trials=7,
+                                    more_units=(("DelayMatchSample-v0", 128),))
+    included = {"PerceptualDecisionMaking-v0": 20.0, "PulseDecisionMaking-v0": 10.0,
+                "DelayMatchSample-v0": 20.0, "ReachingDelayResponse-v0": 20.0}
+    kinds = {t: "classification" for t in included} | {"ReachingDelayResponse-v0": "regression"}
+    grids = nb.benchmark_grids(settings, included, kinds)
+    got = [(g.network["dt_ms"], g.network["n_hidden"], g.training.get("loss"), g.tasks)
+           for g in grids]
+    # mse_onehot only for classification tasks; more units where settings say so
+    assert got == [
+        (10.0, 64, None, ("PulseDecisionMaking-v0",)),
+        (10.0, 64, "mse_onehot", ("PulseDecisionMaking-v0",)),
+        (20.0, 64, None, ("PerceptualDecisionMaking-v0", "ReachingDelayResponse-v0")),
+        (20.0, 64, "mse_onehot", ("PerceptualDecisionMaking-v0",)),
+        (20.0, 128, None, ("DelayMatchSample-v0",)),
+        (20.0, 128, "mse_onehot", ("DelayMatchSample-v0",))]
     for g in grids:
         assert g.placements == ("pre", "post") and g.seeds == (0, 1, 2)
-        assert g.train_sigmas == (nb.SIGMA_TRAIN,) and g.training["steps"] == 5
-        assert g.name == settings.name and g.backends == ("torch",)
-    assert len(grids[1].cells()) == 2 * 2 * 3
+        assert g.train_sigmas == nb.SIGMA_TRAINS and g.training["steps"] == 5
+        assert g.test_sigmas == nb.TEST_SIGMAS and g.name == settings.name
+        assert max(g.test_sigmas) >= 2.5 * max(g.train_sigmas)
+    assert len(grids[2].cells()) == 2 * 2 * 2 * 3
+    # stage 2: the cap, and only the networks that missed
+    keep = {nb.network_id(grids[2].cells()[0].config), nb.network_id(grids[3].cells()[5].config)}
+    second = nb.benchmark_grids(settings, included, kinds, stage=2, keep=keep)
+    assert [len(g.cells()) for g in second] == [1, 1]
+    assert all(g.training["steps"] == 9 for g in second)
+    assert {nb.network_id(c.config) for g in second for c in g.cells()} == keep
+    first_keys = {c.key for g in grids for c in g.cells()}
+    assert not first_keys & {c.key for g in second for c in g.cells()}
 
 
 # --- curves keep paired differences of every metric ------------------------------------------
@@ -122,132 +214,247 @@ def test_curves_keep_paired_differences_of_every_metric(make_spec):
 # --- report from a synthetic store ---------------------------------------------------------------
 
 SIGMAS = [0.0, 0.5, 1.0, 2.0]
-SETTINGS = nb.BenchmarkSettings(tasks=("PerceptualDecisionMaking-v0", "DelayMatchSample-v0"),
-                                seeds=(0, 1), relative_sigmas=tuple(SIGMAS), name="synthetic")
+PDM, DMS = "PerceptualDecisionMaking-v0", "DelayMatchSample-v0"
+SETTINGS = nb.BenchmarkSettings(tasks=(PDM, DMS), seeds=(0, 1), sigma_trains=(1.0,),
+                                losses=(None,), test_sigmas=tuple(SIGMAS), steps=10,
+                                cap_steps=20, yang19=False, name="synthetic")
+KINDS = {PDM: "classification", DMS: "classification"}
 
 
-def _curve(task, placement, loss, perf, loss_d, perf_d, seed):
+def _curve(task, placement, seed, acc, dloss, perf):
+    """A recorded-looking curve: ``acc`` / ``dloss`` / ``perf`` are the means over the
+    sigmas (standard error 0.01 each; paired differences from the means, SE 0.01)."""
     n = len(SIGMAS)
+    sem = np.full(n, 0.01)
+    metrics = {"accuracy": acc, "decision_cross_entropy": dloss, "performance": perf,
+               "cross_entropy": dloss}
     return NoisePreferenceCurve(
         sigmas=np.array(SIGMAS), metric="accuracy", higher_is_better=True,
-        mean=np.full(n, 0.5), sem=np.full(n, 0.01), n_trials=100, placement=placement,
+        mean=np.array(acc, dtype=float), sem=sem, n_trials=100, placement=placement,
         process="white", sigma_train=1.0, train_placement=placement, backend="torch",
         seed=seed, task=task,
-        other_metrics={"cross_entropy": (np.array(loss), np.full(n, 0.01)),
-                       "performance": (np.array(perf), np.full(n, 0.01))},
-        paired_vs_zero={"accuracy": (np.zeros(n), np.full(n, 0.001)),
-                        "cross_entropy": (np.array(loss_d), np.full(n, 0.01)),
-                        "performance": (np.array(perf_d), np.full(n, 0.02))})
+        other_metrics={k: (np.array(v, dtype=float), sem) for k, v in metrics.items()
+                       if k != "accuracy"},
+        paired_vs_zero={k: (np.array(v, dtype=float) - v[0], sem) for k, v in metrics.items()})
+
+
+#: (task, placement, stage) -> (accuracy, decision loss, performance) over SIGMAS
+SYNTHETIC = {
+    # learned in stage 1; inside f prefers sigma_train on both measures
+    (PDM, "pre", 1): ([.9, .9, .9, .9], [.5, .4, .3, .45], [.7, .8, .9, .85]),
+    # outside f: decision loss prefers 0; performance ties between 0 and 0.5 (within 1 SE)
+    (PDM, "post", 1): ([.9, .9, .9, .9], [.3, .35, .4, .5], [.9, .895, .8, .7]),
+    # at chance after stage 1; learned in stage 2, where its loss ties over 0, 0.5, 1
+    (DMS, "pre", 1): ([.5, .5, .5, .5], [.7, .7, .7, .7], [.5, .5, .5, .5]),
+    (DMS, "pre", 2): ([.85, .85, .85, .85], [.40, .405, .401, .5], [.8, .8, .8, .8]),
+    # missed both stages
+    (DMS, "post", 1): ([.5, .5, .5, .5], [.7, .7, .7, .7], [.5, .5, .5, .5]),
+    (DMS, "post", 2): ([.52, .52, .52, .52], [.69, .7, .7, .7], [.5, .5, .5, .5]),
+}
+CHANCE = {PDM: {"chance": 0.5, "accuracy_chance": 0.5, "policy": "constant answer 1",
+                "ceiling": 1.0, "n_choices": 3},
+          DMS: {"chance": 0.5, "accuracy_chance": 0.5, "policy": "x", "ceiling": 1.0,
+                "n_choices": 3}}
 
 
 @pytest.fixture
 def store(tmp_path):
-    """A results database with two tasks x pre/post x 2 seeds of synthetic curves."""
+    """A results database: two tasks x pre/post x 2 seeds, stage 1 for all, stage 2 for the
+    DelayMatchSample networks (which miss the criterion in stage 1)."""
     spec_path = tmp_path / "spec.npz"
     spec_path.write_bytes(b"x")
-    (grid,) = nb.benchmark_grids(SETTINGS, {t: 20.0 for t in SETTINGS.tasks})
-    curves = {
-        # learned; noise inside f prefers sigma_train on both metrics, outside prefers 0
-        ("PerceptualDecisionMaking-v0", "pre"): ([.5, .4, .3, .45], [.7, .8, .9, .85],
-                                                 [0, -.1, -.2, -.05], [0, .1, .2, .15]),
-        ("PerceptualDecisionMaking-v0", "post"): ([.3, .35, .4, .5], [.9, .85, .8, .7],
-                                                  [0, .05, .1, .2], [0, -.05, -.1, -.2]),
-        # not learned: performance at chance, flat curves
-        ("DelayMatchSample-v0", "pre"): ([.7, .7, .7, .7], [.5, .5, .52, .5],
-                                         [0, 0, 0.001, 0], [0, 0, .02, 0]),
-        ("DelayMatchSample-v0", "post"): ([.7, .7, .7, .7], [.5, .5, .5, .5],
-                                          [0, 0, 0, 0], [0, 0, 0, 0]),
-    }
+    included = {t: 20.0 for t in SETTINGS.tasks}
+    first = nb.benchmark_grids(SETTINGS, included, KINDS)
+    keep = {nb.network_id(c.config) for g in first for c in g.cells() if c.config["task"] == DMS}
+    second = nb.benchmark_grids(SETTINGS, included, KINDS, stage=2, keep=keep)
     db = tmp_path / "results.sqlite"
     with ResultStore(db) as s:
-        for cell in grid.cells():
-            c = cell.config
-            curve = _curve(c["task"], c["placement"], *curves[(c["task"], c["placement"])],
-                           seed=c["seed"])
-            s.record(cell, {"curve": curve.to_dict(), "summary": curve.summary()}, spec_path, "h")
+        for stage, grids in ((1, first), (2, second)):
+            for cell in (c for g in grids for c in g.cells()):
+                cfg = cell.config
+                curve = _curve(cfg["task"], cfg["placement"], cfg["seed"],
+                               *SYNTHETIC[(cfg["task"], cfg["placement"], stage)])
+                s.record(cell, {"curve": curve.to_dict(), "summary": curve.summary()},
+                         spec_path, "h")
     return db
 
 
-CHANCE = {"PerceptualDecisionMaking-v0": {"chance": 0.5, "policy": "constant answer 1",
-                                          "ceiling": 1.0},
-          "DelayMatchSample-v0": {"chance": 0.5, "policy": "x", "ceiling": 1.0}}
-
-
-def test_rows_table_csv_and_headline_from_the_store(store):
+def _selected(store):
     with ResultStore(store, readonly=True) as s:
-        rows = nb.benchmark_rows(s.curves(), CHANCE)
+        curves = s.curves()
+    return curves, nb.select_networks(curves, CHANCE, SETTINGS)
+
+
+def test_two_stages_the_second_replaces_a_network_that_missed(store):
+    curves, (selected, missed) = _selected(store)
+    assert len(curves) == 8 + 4 and len(selected) == 8
+    stages = {(c.task, c.train_placement): c.stage for c in selected}
+    assert stages == {(PDM, "pre"): 1, (PDM, "post"): 1, (DMS, "pre"): 2, (DMS, "post"): 2}
+    assert nb.missed_for_stage2(curves, CHANCE, SETTINGS) == {
+        (DMS, p, 1.0, seed, None) for p in ("pre", "post") for seed in (0, 1)}
+    # the networks that missed both, with what was tried
+    assert [(c.task, c.train_placement) for c in missed] == [(DMS, "post")] * 2
+    text = nb.format_missed(missed, CHANCE)
+    assert text.count("tried 10 then 20 steps") == 2 and "accuracy 0.52 (chance 0.5)" in text
+
+
+def test_rows_table_csv_and_headline_show_ties_as_ties(store):
+    _, (selected, _) = _selected(store)
+    rows = nb.benchmark_rows(selected, CHANCE)
     assert [(r["task"], r["placement"]) for r in rows] == [
-        ("DelayMatchSample-v0", "pre"), ("DelayMatchSample-v0", "post"),
-        ("PerceptualDecisionMaking-v0", "pre"), ("PerceptualDecisionMaking-v0", "post")]
+        (DMS, "pre"), (DMS, "post"), (PDM, "pre"), (PDM, "post")]
     dms_pre, dms_post, pre, post = rows
-    assert pre["n"] == 2 and pre["loss"] == "cross_entropy" and pre["dt_ms"] == 20.0
-    assert pre["performance"] == [0.9, 0.9] and pre["learned"] == 2 and pre["task_learned"]
-    assert pre["loss_preferred"] == [1.0, 1.0] and pre["perf_preferred"] == [1.0, 1.0]
-    assert post["loss_preferred"] == [0.0, 0.0] and post["perf_preferred"] == [0.0, 0.0]
-    assert pre["loss_diff"] == pytest.approx(-0.2)
-    assert pre["loss_diff_sem"] == pytest.approx(math.sqrt(2) * 0.01 / 2)
-    assert (pre["loss_signif"], pre["perf_signif"]) == (1, 1)       # lower loss, higher perf
-    assert (post["loss_signif"], post["perf_signif"]) == (-1, -1)
-    assert pre["loss_seeds_better"] == 2 and post["perf_seeds_worse"] == 2
-    assert dms_pre["learned"] == 0 and not dms_pre["task_learned"]
-    assert dms_pre["perf_signif"] == 0  # 0.02 +- 0.014: within 3 SE
+    assert pre["loss"] == "cross_entropy" and pre["dloss_metric"] == "decision_cross_entropy"
+    assert pre["score_name"] == "performance" and pre["steps"] == [10, 10]
+    assert pre["accuracy"] == [0.9, 0.9] and pre["learned"] == 2 and pre["task_learned"]
+    assert pre["dloss_sets"] == [(1.0,), (1.0,)] and pre["dloss_verdicts"] == ["noise"] * 2
+    assert post["dloss_verdicts"] == ["zero"] * 2
+    # a tie is a tie: performance within 1 SE at 0 and 0.5, not "prefers 0"
+    assert post["score_preferred"] == [0.0, 0.0] and post["score_sets"] == [(0.0, 0.5)] * 2
+    assert post["score_verdicts"] == ["tie"] * 2 and post["score_ties"] == 2
+    assert dms_pre["steps"] == [20, 20] and dms_pre["dloss_sets"] == [(0.0, 0.5, 1.0)] * 2
+    assert dms_post["learned"] == 0 and not dms_post["task_learned"]
+    assert pre["dloss_diff"] == pytest.approx(-0.2) and pre["dloss_signif"] == 1
+    assert pre["dloss_diff_sem"] == pytest.approx(math.sqrt(2) * 0.01 / 2)
+    assert (post["dloss_signif"], post["score_signif"]) == (-1, -1)
+    assert pre["diagnostic"] is None
 
     table = nb.format_benchmark_table(rows)
-    lines = table.splitlines()
-    assert len(lines) == 2 + 4
-    assert "DelayMatchSample-v0 (20 ms) (not learned)" in lines[2]
-    assert "(not learned)" not in lines[4] and "**+** (2/0)" in lines[4]
-    assert "**-** (0/2)" in lines[5]
+    assert table.startswith("### σ_train = 1, loss cross_entropy")
+    lines = [line for line in table.splitlines() if line.startswith("| ")]
+    assert len(lines) == 1 + 4
+    assert "(not learned)" not in lines[1] and "(not learned)" in lines[2]
+    assert "tie {0, 0.5, 1}; tie {0, 0.5, 1} (decision_cross_entropy)" in lines[1]
+    assert "tie {0, 0.5}; tie {0, 0.5} (performance)" in lines[4]
+    assert "**+** (2/0)" in lines[3] and lines[3].endswith("| pending |")
 
     parsed = list(csv.DictReader(io.StringIO(nb.rows_to_csv(rows))))
-    assert [list(p) for p in parsed][0] == list(nb.CSV_COLUMNS) and len(parsed) == 4
-    assert parsed[2]["loss_preferred"] == "1;1" and float(parsed[2]["loss_diff"]) == -0.2
+    assert list(parsed[0]) == list(nb.CSV_COLUMNS) and len(parsed) == 4
+    assert parsed[3]["score_sets"] == "0 0.5;0 0.5" and parsed[3]["score_verdicts"] == "tie;tie"
 
-    head = nb.headline(rows)
-    assert head["tasks"] == 2 and head["learned"] == ["PerceptualDecisionMaking-v0"]
+    (head,) = nb.headline(rows)
+    assert head["tasks"] == 2 and head["learned"] == [PDM]
     assert head["pre_n"] == head["post_n"] == 2
-    assert head["pre_loss_prefers_noise"] == 2 and head["post_loss_near_zero"] == 2
-    assert head["pre_perf_signif"] == 1 and head["post_perf_signif"] == 1
-    assert "1 of 2 tasks learned" in nb.format_headline(head)
+    assert (head["pre_dloss_noise"], head["post_dloss_zero"]) == (2, 2)
+    assert (head["post_score_tie"], head["post_score_zero"], head["post_score_noise"]) == (2, 0, 0)
+    text = nb.format_headline([head])
+    assert "1 of 2 tasks learned" in text and "2 tie, 0 prefer σ ~ 0" in text
 
 
-def test_heatmap_marks_significance(store):
-    with ResultStore(store, readonly=True) as s:
-        rows = nb.benchmark_rows(s.curves(), CHANCE)
-    fig = nb.plot_benchmark_heatmap(rows)
-    ax = fig.axes[0]
-    texts = {t.get_text() for t in ax.texts}
-    assert {"1.00+", "0.00−"} <= texts          # pre / post of the learned task
-    labels = [t.get_text() for t in ax.get_yticklabels()]
-    assert labels == ["DelayMatchSample (not learned)", "PerceptualDecisionMaking"]
-    rows[0]["task_learned"] = True  # DelayMatchSample inside f only
-    ax = nb.plot_benchmark_heatmap(rows).axes[0]
-    assert ax.get_yticklabels()[0].get_text() == "DelayMatchSample (learned inside f only)"
+def test_a_flagged_scorer_judges_the_task_on_accuracy(store):
+    _, (selected, _) = _selected(store)
+    scorers = {PDM: {"flagged": True, "reason": "random answers: performance 1.00 vs ..."}}
+    rows = nb.benchmark_rows(selected, CHANCE, scorers)
+    pdm = [r for r in rows if r["task"] == PDM]
+    assert all(r["scorer_flagged"] and r["score_name"] == "accuracy" for r in pdm)
+    assert "**flagged**: judged on accuracy" in nb.format_benchmark_table(rows)
+
+
+def test_headline_is_readable_when_nothing_is_learned(store):
+    _, (selected, _) = _selected(store)
+    rows = nb.benchmark_rows([c for c in selected if c.task == DMS], CHANCE)
+    text = nb.format_headline(nb.headline(rows))
+    assert text == ("σ_train 1, cross_entropy: no task of 1 learned by both placements, so no "
+                    "preference is counted.")
+    assert "0/0" not in text
+
+
+def test_heatmap_marks_significance_and_hatches_ties(store):
+    _, (selected, _) = _selected(store)
+    rows = nb.benchmark_rows(selected, CHANCE)
+    ax = nb.plot_benchmark_heatmap(rows, "score").axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    assert "1.00+" in texts and "0.00−\ntie 2/2" in texts
+    # ties: PerceptualDecisionMaking outside f, both flat DelayMatchSample rows
+    assert sum(p.get_hatch() == "///" for p in ax.patches) == 3
+    ax = nb.plot_benchmark_heatmap(rows, "dloss").axes[0]
+    assert sum(p.get_hatch() == "///" for p in ax.patches) == 1  # DelayMatchSample inside f
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["DelayMatchSample",
+                                                             "PerceptualDecisionMaking"]
     image = ax.images[0].get_array()
-    assert image.shape == (2, 4) and image[1, 0] == 1.0 and image[1, 1] == 0.0
+    assert image.shape == (2, 2) and image[1, 0] == 1.0 and image[1, 1] == 0.0
+    fig = ax.figure
+    fig.canvas.draw()  # the colour bar's label lies inside the figure (it used to be cut off)
+    (label,) = [a.get_window_extent() for a in (fig.axes[1].xaxis.label, fig.axes[1].yaxis.label)
+                if a.get_text()]
+    assert fig.bbox.x0 <= label.x0 and label.x1 <= fig.bbox.x1
+    assert fig.bbox.y0 <= label.y0 and label.y1 <= fig.bbox.y1
+    with pytest.raises(ValueError, match="key"):
+        nb.plot_benchmark_heatmap(rows, "loss")
 
 
 def test_report_only_writes_the_report_from_the_store(tmp_path, store, monkeypatch, capsys):
     monkeypatch.setattr(nb.run, "chance_level", lambda task, dt: CHANCE[task])
+    monkeypatch.setattr(nb.run, "scorer_check", lambda env: {"flagged": False, "reason": "",
+                                                             "checked": True})
     res = nb.run_benchmark(tmp_path, SETTINGS, run=False, progress=False, log=lambda line: None)
     assert res.reports == [] and "curves_csv" not in res.files
     assert "Null-v0" in res.excluded
     text = (tmp_path / "benchmark.csv").read_text()
     assert text == nb.rows_to_csv(res.rows) and len(text.splitlines()) == 5
     assert (tmp_path / "heatmap.png").stat().st_size > 0
-    assert nb.format_headline(res.headline) in (tmp_path / "table.md").read_text()
-    # the chance levels used are kept and reused: a later report gives the same table
+    assert (tmp_path / "heatmap_score.png").stat().st_size > 0
+    report = (tmp_path / "table.md").read_text()
+    assert nb.format_headline(res.headline) in report and "tried 10 then 20 steps" in report
+    assert "No Yang19Multitask-v0 network is recorded." in report
+    # the chance levels and scorer checks used are kept and reused
     monkeypatch.setattr(nb.run, "chance_level", lambda task, dt: pytest.fail("recomputed"))
+    monkeypatch.setattr(nb.run, "scorer_check", lambda env: pytest.fail("recomputed"))
     again = nb.run_benchmark(tmp_path, SETTINGS, run=False, progress=False, figure=False,
                              log=lambda line: None)
     assert again.table == res.table and "figure" not in again.files
-    other = nb.BenchmarkSettings(tasks=SETTINGS.tasks)  # another protocol: nothing recorded
+    other = dataclasses.replace(SETTINGS, name="other")  # another protocol: nothing recorded
     with pytest.raises(RuntimeError, match="no cell of the benchmark"):
         nb.run_benchmark(tmp_path, other, run=False, progress=False)
     with pytest.raises(FileNotFoundError, match="out_dir"):
         nb.run_benchmark(tmp_path / "empty", SETTINGS, run=False, progress=False)
     code, _, err = run(capsys, "benchmark", "neurogym", "--report-only", "--out", tmp_path / "x")
     assert code == 2 and "--report-only" in err
+
+
+# --- Yang19 sub-tasks ----------------------------------------------------------------------------
+
+def test_yang19_batch_appends_the_rule_of_its_sub_task_as_the_multitask_env_does():
+    from brian_noisy_rnn import tasks
+    from brian_noisy_rnn.tasks.multitask import YANG19_TASKS
+
+    b = nb.yang19_batch("dm1", 20.0, 6, seed=3)
+    multi = tasks.batch(tasks.make(nb.YANG19_TASK, dt=20), 40, seed=0)
+    assert b.n_in == multi.n_in == 33 + len(YANG19_TASKS) and b.n_out == multi.n_out
+    valid = np.arange(b.n_steps)[:, None] < b.lengths[None, :]
+    rule = b.inputs[..., 33:]
+    assert (rule[valid].argmax(axis=-1) == YANG19_TASKS.index("dm1")).all()
+    assert (rule[valid].sum(axis=-1) == 1).all() and not rule[~valid].any()
+    # the multitask env's own dm1 trials carry the same rule column
+    i = [k for k, t in enumerate(multi.trials) if t["task"] == "dm1"][0]
+    assert multi.inputs[0, i, 33 + YANG19_TASKS.index("dm1")] == 1.0
+    assert b.env_states  # NeuroGym's performance of the sub-task can be replayed
+    with pytest.raises(ValueError, match="name"):
+        nb.yang19_batch("nope", 20.0, 2, seed=0)
+
+
+def test_yang19_table_averages_seeds_and_hides_flagged_performance():
+    row = {"task": "go", "sigmas": [0.0, 1.0], "accuracy": [0.5, 0.7], "performance": [.5, .6],
+           "flagged": False, "reason": ""}
+    flagged = {**row, "task": "dms", "flagged": True}
+    other = {**row, "accuracy": [0.7, 0.9]}
+    table = nb.format_yang19_table([("inside f", [row, flagged]), ("inside f", [other, flagged])])
+    lines = table.splitlines()
+    assert lines[2] == "| go | ok | 0.60 → 0.80 (p 0.60) [n=2] |"
+    assert lines[3] == "| dms | flagged: accuracy only | 0.50 → 0.70 [n=2] |"
+    assert nb.format_yang19_table([]) == "No Yang19Multitask-v0 network is recorded."
+
+
+@pytest.mark.slow
+def test_score_yang19_scores_every_sub_task_of_a_multitask_network(make_spec):
+    from brian_noisy_rnn.tasks.multitask import YANG19_TASKS
+
+    spec = make_spec(16, n_in=53, n_out=17, dt=20 * ms, noise=Noise("pre", 1.0), seed=1)
+    rows = nb.score_yang19(spec, n_trials=8, seed=2)
+    assert [r["task"] for r in rows] == list(YANG19_TASKS)
+    assert {r["task"] for r in rows if r["flagged"]} == {"dms", "dnms", "dmc", "dnmc"}
+    for r in rows:
+        assert r["sigmas"] == [0.0, 1.0] and all(0 <= a <= 1 for a in r["accuracy"])
 
 
 # --- CLI -----------------------------------------------------------------------------------------
@@ -260,9 +467,11 @@ def test_cli_lists_tasks_and_maps_flags(capsys):
     assert "included  PerceptualDecisionMaking-v0  dt 20 ms" in out
     assert "excluded  Null-v0: not a task" in out
     args = build_parser().parse_args(["benchmark", "neurogym", "--quick", "--n-seeds", "2",
-                                      "--steps", "7", "--tasks", "PerceptualDecisionMaking-v0"])
+                                      "--steps", "7", "--cap-steps", "0", "--no-yang19",
+                                      "--tasks", "PerceptualDecisionMaking-v0"])
     s = benchmark.settings_from_args(args)
     assert s.seeds == (0, 1) and s.steps == 7 and s.tasks == ("PerceptualDecisionMaking-v0",)
+    assert s.cap_steps == 0 and not s.yang19
     assert s.n_trials == nb.QUICK.n_trials and s.name == nb.QUICK.name
     assert run(capsys, "benchmark")[0] == 2
     code, _, err = run(capsys, "benchmark", "neurogym", "--tasks", "Null-v0", "--out",
@@ -278,25 +487,29 @@ def test_quick_benchmark_end_to_end(tmp_path, capsys):
     code, stdout, _ = run(capsys, "benchmark", "neurogym", "--quick", "--out", out,
                           "--workers", "2", "--no-progress")
     assert code == 0
-    for name in ("results.sqlite", "benchmark.csv", "curves.csv", "table.md", "heatmap.png"):
+    for name in ("results.sqlite", "benchmark.csv", "curves.csv", "table.md", "heatmap.png",
+                 "heatmap_score.png", "chance.json", "scorer.json", "yang19.json"):
         assert (out / name).stat().st_size > 0, name
     rows = list(csv.DictReader(open(out / "benchmark.csv")))
-    assert len(rows) == 2 * len(nb.QUICK.tasks)
-    # values are the store's: the performance at sigma_train of every network
+    # 2 choice tasks x 2 losses + 1 continuous-action task, x 2 sigma_train x 2 placements
+    assert len(rows) == (2 * 2 + 1) * 2 * 2
+    # values are the store's: each row's networks are the ones select_networks picks
     with ResultStore(out / "results.sqlite", readonly=True) as s:
         curves = s.curves()
-    assert len(curves) == 2 * len(nb.QUICK.tasks) * len(nb.QUICK.seeds)
+    chance = json.loads((out / "chance.json").read_text())
+    selected, _ = nb.select_networks(curves, chance, nb.QUICK)
     for r in rows:
-        (c,) = [c for c in curves if c.task == r["task"] and c.train_placement == r["placement"]]
+        (c,) = [c for c in selected if c.task == r["task"] and c.train_placement == r["placement"]
+                and c.sigma_train == float(r["sigma_train"]) and nb.trained_loss(c) == r["loss"]]
+        assert int(r["steps"]) == c.cell["config"]["training"]["steps"]
         perf = c.with_metric("performance")
         assert float(r["performance"]) == pytest.approx(perf.metric_at_train, rel=1e-5)
-        assert float(r["perf_preferred"]) == perf.preferred_sigma
-        loss = c.with_metric("cross_entropy" if r["loss"] == "cross_entropy" else "mse")
-        assert float(r["loss_preferred"]) == loss.preferred_sigma
-        mean, _ = c.paired_vs_zero[r["loss"]]
-        assert float(r["loss_diff"]) == pytest.approx(mean[c.index_of(1.0)], rel=1e-5)
-    table = (out / "table.md").read_text()
-    assert table.count("\n| ") == 2 * len(nb.QUICK.tasks) and "tasks learned" in table
+        dloss = c.with_metric(r["dloss_metric"])
+        assert r["dloss_sets"] == " ".join(f"{x:.6g}" for x in dloss.preferred_set())
+    report = (out / "table.md").read_text()
+    assert "### Yang19" in report and "| dms | flagged" in report
+    headline_text = report.split("\n### ")[0]
+    assert "0/0" not in headline_text and "σ_train 3, mse_onehot:" in headline_text
     # a rerun resumes: nothing is trained again, the report is the same
     before = (out / "benchmark.csv").read_text()
     code, stdout, _ = run(capsys, "benchmark", "neurogym", "--quick", "--out", out,

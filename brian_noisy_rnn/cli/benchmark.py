@@ -31,14 +31,19 @@ def add_parser(sub):
         "neurogym",
         help="noise inside vs outside f on every supervised NeuroGym task",
         description="Train networks with noise inside the activation (pre) and outside it "
-                    "(post) on every supervised NeuroGym task, sweep their test noise and "
-                    "report per task the NeuroGym performance reached, its chance level, the "
-                    "preferred test sigma on the trained loss and on performance and the "
-                    "paired difference metric(sigma_train) - metric(0). Writes results.sqlite, "
-                    "benchmark.csv, curves.csv, table.md and heatmap.png into --out. See "
-                    "brian_noisy_rnn.experiments.neurogym_benchmark for the protocol.")
+                    "(post) on every supervised NeuroGym task (and Yang19Multitask-v0), at "
+                    "two training sigmas and, for choice tasks, two losses; networks that "
+                    "miss the learning criterion are trained again for --cap-steps. Sweep "
+                    "their test noise and report per task decision-step accuracy and loss "
+                    "beside NeuroGym performance (flagged where its scorer disagrees with the "
+                    "decision steps), the preferred test sigma as a set (ties shown as ties) "
+                    "and the paired difference metric(sigma_train) - metric(0). Writes "
+                    "results.sqlite, benchmark.csv, curves.csv, table.md and heatmaps into "
+                    "--out. See brian_noisy_rnn.experiments.neurogym_benchmark for the "
+                    "protocol.")
     ng.add_argument("--quick", action="store_true",
-                    help="the quick variant: 3 tasks, 1 seed, 150 training steps (a few minutes)")
+                    help="the quick variant: 3 tasks and Yang19, 1 seed, 100 training steps (200 "
+                         "for networks that miss the criterion; a few minutes)")
     ng.add_argument("--out", default="brian-noisy-rnn-benchmark-neurogym",
                     help="output folder (default: %(default)s)")
     ng.add_argument("--tasks", type=csv_list, default=None,
@@ -47,7 +52,12 @@ def add_parser(sub):
                     help="networks (seeds 0, 1, ...) per task and placement (default: 3; "
                          "--quick: 1)")
     ng.add_argument("--steps", type=_types.int1, default=None,
-                    help="training steps per network (default: the protocol's)")
+                    help="training steps of the first stage (default: the protocol's)")
+    ng.add_argument("--cap-steps", type=_types.int0, default=None,
+                    help="training steps of the second stage, for networks that missed the "
+                         "criterion (0: no second stage; default: the protocol's)")
+    ng.add_argument("--no-yang19", action="store_true",
+                    help="leave out the Yang19Multitask-v0 networks and their sub-task table")
     ng.add_argument("--n-trials", type=_types.int1, default=None,
                     help="test trials per sigma (default: the protocol's)")
     ng.add_argument("--workers", type=_types.int1, default=None,
@@ -98,6 +108,10 @@ def settings_from_args(args):
         changes["seeds"] = tuple(range(args.n_seeds))
     if args.steps is not None:
         changes["steps"] = args.steps
+    if args.cap_steps is not None:
+        changes["cap_steps"] = args.cap_steps
+    if args.no_yang19:
+        changes["yang19"] = False
     if args.n_trials is not None:
         changes["n_trials"] = args.n_trials
     return dataclasses.replace(settings, **changes)

@@ -32,16 +32,26 @@ and the learned rule), :mod:`.report` (rows, table, headline, CSV, heatmap from 
 :mod:`.run` (:func:`run_benchmark`).
 """
 
-from .chance import LEARNED_FRACTION, chance_level, is_learned
-from .protocol import (EXCLUDED, EXCLUDED_COLLECTIONS, FULL, MAX_DT_MS, QUICK,
-                       RELATIVE_SIGMAS, SIGMA_TRAIN, BenchmarkSettings, benchmark_grids,
-                       neurogym_task_ids, select_tasks, task_dt_ms)
-from .report import (CSV_COLUMNS, benchmark_rows, format_benchmark_table, format_headline,
-                     headline, plot_benchmark_heatmap, rows_to_csv)
+from .chance import LEARNED_FRACTION, SCORER_MARGIN, chance_level, is_learned, scorer_check
+from .protocol import (EXCLUDED, EXCLUDED_COLLECTIONS, FULL, LOSSES, MAX_DT_MS, QUICK,
+                       RELATIVE_SIGMAS, SIGMA_TRAIN, SIGMA_TRAINS, TEST_SIGMAS, YANG19_TASK,
+                       BenchmarkSettings, StageGrid, benchmark_grids, network_id,
+                       neurogym_task_ids, select_tasks, task_dt_ms, task_kind)
+from .report import (CSV_COLUMNS, DIAGNOSTIC, TIE_SE, benchmark_rows, criterion_score,
+                     decision_loss_name, format_benchmark_table, format_headline,
+                     format_missed, format_preferred_set, headline, missed_for_stage2, passes,
+                     plot_benchmark_heatmap, preference_verdict, rows_to_csv, select_networks,
+                     trained_loss)
 from .run import BenchmarkResult, run_benchmark
+from .yang19 import format_yang19_table, score_yang19, yang19_batch
 
-__all__ = ["BenchmarkResult", "BenchmarkSettings", "CSV_COLUMNS", "EXCLUDED", "EXCLUDED_COLLECTIONS", "FULL",
-           "LEARNED_FRACTION", "MAX_DT_MS", "QUICK", "RELATIVE_SIGMAS", "SIGMA_TRAIN",
-           "benchmark_grids", "benchmark_rows", "chance_level", "format_benchmark_table",
-           "format_headline", "headline", "is_learned", "neurogym_task_ids", "plot_benchmark_heatmap",
-           "rows_to_csv", "run_benchmark", "select_tasks", "task_dt_ms"]
+__all__ = ["BenchmarkResult", "BenchmarkSettings", "CSV_COLUMNS", "DIAGNOSTIC", "EXCLUDED",
+           "EXCLUDED_COLLECTIONS", "FULL", "LEARNED_FRACTION", "LOSSES", "MAX_DT_MS", "QUICK",
+           "RELATIVE_SIGMAS", "SCORER_MARGIN", "SIGMA_TRAIN", "SIGMA_TRAINS", "StageGrid",
+           "TEST_SIGMAS", "TIE_SE", "YANG19_TASK", "benchmark_grids", "benchmark_rows",
+           "chance_level", "criterion_score", "decision_loss_name", "format_benchmark_table",
+           "format_headline", "format_missed", "format_preferred_set", "format_yang19_table",
+           "headline", "is_learned", "missed_for_stage2", "network_id", "neurogym_task_ids",
+           "passes", "plot_benchmark_heatmap", "preference_verdict", "rows_to_csv",
+           "run_benchmark", "score_yang19", "scorer_check", "select_networks", "select_tasks",
+           "task_dt_ms", "task_kind", "trained_loss", "yang19_batch"]

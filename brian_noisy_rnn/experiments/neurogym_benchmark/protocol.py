@@ -4,25 +4,36 @@ the reasons for those left out), their time steps and the grids that train and s
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ..config import grid_from_dict
+from ..config import Grid, grid_from_dict
 from .chance import _mean_performance, _policy_outputs
 
-if TYPE_CHECKING:
-    from ..config import Grid
+__all__ = ["EXCLUDED", "EXCLUDED_COLLECTIONS", "FULL", "LOSSES", "MAX_DT_MS", "QUICK",
+           "RELATIVE_SIGMAS", "SIGMA_TRAIN", "SIGMA_TRAINS", "TEST_SIGMAS", "YANG19_TASK",
+           "BenchmarkSettings", "StageGrid", "benchmark_grids", "network_id",
+           "neurogym_task_ids", "select_tasks", "task_dt_ms", "task_kind"]
 
-
-#: training-noise sigma of every network (dimensionless, per step; inputs of NeuroGym tasks
-#: are O(1): their largest values are 1-1.8)
-SIGMA_TRAIN = 1.0
-#: test sigmas of the sweep, as multiples of the training sigma
+#: training-noise sigmas (dimensionless, per step): 1, the size of the largest NeuroGym inputs
+#: (the previous protocol's one setting), and 3, where the reproduction's closed-loop maze
+#: study found the noise preference (dt 20 ms for both)
+SIGMA_TRAINS = (1.0, 3.0)
+#: the first training sigma (the previous protocol's)
+SIGMA_TRAIN = SIGMA_TRAINS[0]
+#: training losses of classification tasks: NeuroGym's cross-entropy (None: the task kind's
+#: default) and the squared error on one-hot targets of Yang et al. (2019); continuous-action
+#: tasks train on MSE only
+LOSSES = (None, "mse_onehot")
+#: absolute test sigmas of the sweep: 0 to 7.5, that is to 2.5 times the largest sigma_train
+TEST_SIGMAS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.5, 6.0, 7.5)
+#: test sigmas of the previous protocol, as multiples of the training sigma
 RELATIVE_SIGMAS = (0.0, 0.5, 1.0, 1.5, 2.0)
 #: the time step is min(MAX_DT_MS, the task's own default dt), in ms
 MAX_DT_MS = 20.0
+#: this package's multitask version of NeuroGym's yang19 collection (one network, rule inputs)
+YANG19_TASK = "Yang19Multitask-v0"
 
 #: registry ids left out, with the reason (checked at this NeuroGym version, 2.3.1)
 EXCLUDED = {
@@ -62,22 +73,36 @@ EXCLUDED_COLLECTIONS = {
 class BenchmarkSettings:
     """The benchmark's protocol knobs (:data:`FULL` and :data:`QUICK` are the two presets).
 
+    Training has two stages and no early stopping (each network stays what it would be
+    trained alone): every network is trained for ``steps``; a network that misses the
+    learning criterion (:func:`~.chance.is_learned` on its decision-step accuracy, or on
+    NeuroGym performance for continuous actions) is trained again from scratch for
+    ``cap_steps``, as a cell of its own, and the report uses that network instead.
+
     Attributes
     ----------
     tasks : tuple of str or None
         Task ids to run; None: every included NeuroGym task (:func:`select_tasks`).
     seeds : tuple of int
-        Training seeds (one network per seed and placement).
+        Training seeds (one network per seed, placement, training sigma and loss).
     placements : tuple of str
         Training-noise placements.
-    sigma_train : float
-        Training-noise sigma (dimensionless).
-    relative_sigmas : tuple of float
-        Test sigmas as multiples of ``sigma_train``.
+    sigma_trains : tuple of float
+        Training-noise sigmas (dimensionless).
+    losses : tuple of (str or None)
+        Training losses of classification tasks (None: cross-entropy, the default;
+        ``"mse_onehot"``); continuous-action tasks train on MSE only.
+    test_sigmas : tuple of float
+        Absolute test sigmas (0 and every training sigma among them).
     n_hidden : int
         Hidden units per network.
+    more_units : tuple of (str, int)
+        Task id -> hidden units, for tasks that need more than ``n_hidden``.
     steps : int
-        Adam steps per network.
+        Adam steps of the first stage.
+    cap_steps : int
+        Adam steps of the second stage (networks that missed the criterion; 0: no second
+        stage).
     batch_size : int
         Trials per training step.
     lr : float
@@ -94,6 +119,8 @@ class BenchmarkSettings:
         Largest time step in ms (see :func:`task_dt_ms`).
     activation : str
         Activation function.
+    yang19 : bool
+        Also train networks on :data:`YANG19_TASK` (scored per sub-task in a second table).
     name : str
         Name of the grids (and so part of every cell key).
     """
@@ -101,10 +128,13 @@ class BenchmarkSettings:
     tasks: tuple | None = None
     seeds: tuple = (0, 1, 2)
     placements: tuple = ("pre", "post")
-    sigma_train: float = SIGMA_TRAIN
-    relative_sigmas: tuple = RELATIVE_SIGMAS
-    n_hidden: int = 32
-    steps: int = 1000
+    sigma_trains: tuple = SIGMA_TRAINS
+    losses: tuple = LOSSES
+    test_sigmas: tuple = TEST_SIGMAS
+    n_hidden: int = 64
+    more_units: tuple = ()
+    steps: int = 500
+    cap_steps: int = 1500
     batch_size: int = 16
     lr: float = 0.01
     trial_pool: int | None = 2048
@@ -113,17 +143,23 @@ class BenchmarkSettings:
     tau_ms: float = 100.0
     max_dt_ms: float = MAX_DT_MS
     activation: str = "relu"
-    name: str = "neurogym-benchmark"
+    yang19: bool = True
+    name: str = "neurogym-benchmark-v2"
+
+    def units(self, task):
+        """Hidden units of the networks of ``task`` (int)."""
+        return int(dict(self.more_units).get(task, self.n_hidden))
 
 
-#: the full protocol, a reduced budget: 32 units, 1000 steps of batch 16 (11 CPU-minutes, 14
-#: minutes wall on a shared 2-core machine; docs/benchmarks/neurogym.md)
+#: the full protocol: 64 units, 500 steps of batch 16, 1500 steps for networks that missed
+#: the criterion, sigma_train 1 and 3, cross-entropy and mse_onehot, 3 seeds, plus Yang19
+#: (docs/benchmarks/neurogym.md estimates its CPU time)
 FULL = BenchmarkSettings()
-#: ``--quick``: three tasks, one seed, few steps (a couple of minutes)
+#: ``--quick``: three tasks and Yang19, one seed, few steps (a few minutes)
 QUICK = BenchmarkSettings(tasks=("MultiSensoryIntegration-v0", "PerceptualDecisionMaking-v0",
                                  "ReachingDelayResponse-v0"),
-                          seeds=(0,), steps=150, n_trials=100, trial_pool=512,
-                          relative_sigmas=(0.0, 0.5, 1.0, 2.0), name="neurogym-benchmark-quick")
+                          seeds=(0,), steps=100, cap_steps=200, n_trials=100, trial_pool=512,
+                          test_sigmas=(0.0, 1.0, 3.0, 7.5), name="neurogym-benchmark-quick-v2")
 
 
 def neurogym_task_ids() -> list[str]:
@@ -234,39 +270,123 @@ def select_tasks(ids: Iterable[str] | None = None, max_dt_ms: float = MAX_DT_MS,
 
 
 
-def benchmark_grids(settings: BenchmarkSettings, included: dict[str, float]) -> list[Grid]:
-    """The benchmark's grids: one per time step, each over the tasks run at that step.
+def task_kind(task_id: str, dt_ms: float) -> str:
+    """``"classification"`` or ``"regression"``: the kind of a task's trial batch.
+
+    Parameters
+    ----------
+    task_id : str
+        A task id.
+    dt_ms : float
+        Time step in ms.
+
+    Returns
+    -------
+    str
+        The kind.
+    """
+    from ... import tasks
+
+    return tasks.batch(tasks.make(task_id, dt=dt_ms), 1, seed=0).kind
+
+
+def network_id(config: dict) -> tuple:
+    """What identifies a network across the two training stages.
+
+    Parameters
+    ----------
+    config : dict
+        A cell's config (``Cell.config``).
+
+    Returns
+    -------
+    tuple
+        ``(task, placement, train_sigma, seed, loss)``; loss None for the task's default.
+    """
+    return (config["task"], config["placement"], float(config["train_sigma"]),
+            int(config["seed"]), config["training"].get("loss"))
+
+
+@dataclass(frozen=True)
+class StageGrid(Grid):
+    """A grid restricted to some of its networks (a second training stage).
+
+    Attributes
+    ----------
+    keep : frozenset of tuple
+        :func:`network_id` s of the networks to run; cells of other networks are left out.
+    """
+
+    keep: frozenset = frozenset()
+
+    def cells(self):
+        """The grid's cells whose :func:`network_id` is in ``keep``.
+
+        Returns
+        -------
+        list of Cell
+            In the grid's order.
+        """
+        return [c for c in super().cells() if network_id(c.config) in self.keep]
+
+
+def benchmark_grids(settings: BenchmarkSettings, included: dict[str, float],
+                    kinds: dict[str, str] | None = None, stage: int = 1,
+                    keep: Iterable[tuple] | None = None) -> list[Grid]:
+    """The benchmark's grids of one training stage: one per (time step, units, loss).
 
     Parameters
     ----------
     settings : BenchmarkSettings
         The protocol.
     included : dict of str to float
-        Task id -> time step in ms (from :func:`select_tasks`).
+        Task id -> time step in ms (from :func:`select_tasks`, plus :data:`YANG19_TASK`).
+    kinds : dict of str to str or None
+        Task id -> ``"classification"`` / ``"regression"`` (None: :func:`task_kind`); losses
+        other than the default are trained on classification tasks only.
+    stage : {1, 2}
+        1: ``settings.steps``; 2: ``settings.cap_steps``, restricted to ``keep``.
+    keep : iterable of tuple or None
+        Stage 2: the :func:`network_id` s to train (those that missed the criterion).
 
     Returns
     -------
     list of Grid
-        Validated :class:`~.config.Grid` s named ``settings.name``, in increasing dt order.
+        Validated :class:`~.config.Grid` s named ``settings.name``, in increasing dt order
+        (stage 2: :class:`StageGrid` s; grids without a cell to run are left out).
     """
-    by_dt = {}
+    if stage not in (1, 2):
+        raise ValueError(f"stage must be 1 or 2, got {stage!r}")
+    if kinds is None:
+        kinds = {t: task_kind(t, dt) for t, dt in included.items()}
+    groups = {}
     for task, dt in included.items():
-        by_dt.setdefault(float(dt), []).append(task)
-    training = {"steps": settings.steps, "batch_size": settings.batch_size, "lr": settings.lr}
+        for loss in settings.losses:
+            if loss is None or kinds[task] == "classification":
+                groups.setdefault((float(dt), settings.units(task), loss), []).append(task)
+    training = {"steps": settings.steps if stage == 1 else settings.cap_steps,
+                "batch_size": settings.batch_size, "lr": settings.lr}
     if settings.trial_pool is not None:
         training["trial_pool"] = max(int(settings.trial_pool), settings.batch_size)
+    keep = frozenset(keep or ())
     grids = []
-    for dt in sorted(by_dt):
+    for (dt, units, loss), task_ids in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")):
         data = {
             "name": settings.name,
-            "grid": {"tasks": by_dt[dt], "placements": list(settings.placements),
-                     "train_sigmas": [settings.sigma_train], "seeds": list(settings.seeds),
+            "grid": {"tasks": task_ids, "placements": list(settings.placements),
+                     "train_sigmas": list(settings.sigma_trains), "seeds": list(settings.seeds),
                      "backends": ["torch"]},
-            "sweep": {"relative_sigmas": list(settings.relative_sigmas),
-                      "n_trials": settings.n_trials, "seed": settings.eval_seed},
-            "network": {"n_hidden": settings.n_hidden, "activation": settings.activation,
+            "sweep": {"sigmas": list(settings.test_sigmas), "n_trials": settings.n_trials,
+                      "seed": settings.eval_seed},
+            "network": {"n_hidden": units, "activation": settings.activation,
                         "tau_ms": settings.tau_ms, "dt_ms": dt},
-            "training": training,
+            "training": {**training, **({} if loss is None else {"loss": loss})},
         }
-        grids.append(grid_from_dict(data, source=f"benchmark settings (dt {dt:g} ms)"))
+        grid = grid_from_dict(data, source=f"benchmark settings (dt {dt:g} ms, {units} units, "
+                                           f"loss {loss or 'default'}, stage {stage})")
+        if stage == 2:
+            grid = StageGrid(**{f.name: getattr(grid, f.name) for f in fields(grid)}, keep=keep)
+            if not grid.cells():
+                continue
+        grids.append(grid)
     return grids

@@ -1,5 +1,9 @@
-"""The benchmark's report, computed from stored curves only: rows, Markdown table, headline
-counts, CSV and heatmap."""
+"""The benchmark's report, computed from stored curves only: which network of the two training
+stages counts, rows, Markdown tables, headline counts, CSV and heatmap.
+
+Ties are sets: a network's preferred test sigma is every sigma within one standard error of
+the best (:meth:`~brian_noisy_rnn.evaluation.curves.NoisePreferenceCurve.preferred_set`), and
+a network whose set holds both sigma ~ 0 and sigma > 0 counts as a tie, never as either."""
 
 from __future__ import annotations
 
@@ -14,16 +18,189 @@ import numpy as np
 from ...core.noise_processes import placement_label
 from ..summary import CLEAR_SE, NEAR_ZERO
 from .chance import is_learned
+from .protocol import network_id
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from ...evaluation.curves import NoisePreferenceCurve
+    from .protocol import BenchmarkSettings
+
+__all__ = ["CSV_COLUMNS", "DIAGNOSTIC", "TIE_SE", "benchmark_rows", "criterion_score",
+           "decision_loss_name", "format_benchmark_table", "format_headline", "format_missed",
+           "format_preferred_set", "headline", "missed_for_stage2", "passes",
+           "plot_benchmark_heatmap", "preference_verdict", "rows_to_csv", "select_networks",
+           "trained_loss"]
+
+#: band of the preferred set, in standard errors of the best point (the one-SE rule)
+TIE_SE = 1.0
+#: the column of the noise-dependence diagnostic (bias^2 against variance at sigma_train),
+#: filled by ``brian_noisy_rnn.analysis.noise_dependence`` once that function exists
+DIAGNOSTIC = "noise_dependence"
 
 
-def _loss_name(curve):
-    names = {curve.metric, *curve.other_metrics}
-    return "cross_entropy" if "cross_entropy" in names else "mse"
+def _config(curve):
+    return (curve.cell or {}).get("config") or {}
+
+
+def _is_classification(curve):
+    return "accuracy" in {curve.metric, *curve.other_metrics}
+
+
+def trained_loss(curve: NoisePreferenceCurve) -> str:
+    """The loss a recorded network was trained on.
+
+    Parameters
+    ----------
+    curve : NoisePreferenceCurve
+        A recorded curve (``curve.cell`` holds its cell row).
+
+    Returns
+    -------
+    str
+        ``"cross_entropy"``, ``"mse_onehot"`` or ``"mse"``.
+    """
+    loss = _config(curve).get("training", {}).get("loss")
+    if loss is not None:
+        return loss
+    return "cross_entropy" if _is_classification(curve) else "mse"
+
+
+def decision_loss_name(loss: str) -> str:
+    """The decision-step metric of a training loss (regression: ``mse``, already scored on
+    the response period only).
+
+    Parameters
+    ----------
+    loss : str
+        A training loss (:func:`trained_loss`).
+
+    Returns
+    -------
+    str
+        ``decision_cross_entropy``, ``decision_mse_onehot`` or ``mse``.
+    """
+    return {"cross_entropy": "decision_cross_entropy",
+            "mse_onehot": "decision_mse_onehot"}.get(loss, loss)
+
+
+def _names(curve):
+    return {curve.metric, *curve.other_metrics}
+
+
+def criterion_score(curve: NoisePreferenceCurve, chance: dict) -> tuple[float, float, float, float]:
+    """What the learning criterion judges: ``(score, sem, chance, ceiling)`` at sigma_train.
+
+    Classification: decision-step accuracy against the best decision-step accuracy of the
+    stimulus-blind policies (``chance["accuracy_chance"]``), ceiling 1. Continuous actions:
+    NeuroGym performance against ``chance["chance"]`` and ``chance["ceiling"]``.
+
+    Parameters
+    ----------
+    curve : NoisePreferenceCurve
+        A recorded curve.
+    chance : dict
+        The task's :func:`~.chance.chance_level` result.
+
+    Returns
+    -------
+    tuple of float
+        Arguments of :func:`~.chance.is_learned`.
+    """
+    if _is_classification(curve):
+        view = curve.with_metric("accuracy")
+        level, ceiling = chance.get("accuracy_chance", float("nan")), 1.0
+    else:
+        view = curve.with_metric("performance")
+        level, ceiling = chance.get("chance", float("nan")), chance.get("ceiling", float("nan"))
+    return view.metric_at_train, view.sem_at_train, float(level), float(ceiling)
+
+
+def passes(curve: NoisePreferenceCurve, chance: dict) -> bool:
+    """True if the network of ``curve`` meets the learning criterion (:func:`criterion_score`
+    judged by :func:`~.chance.is_learned`).
+
+    Parameters
+    ----------
+    curve : NoisePreferenceCurve
+        One network's recorded curve (its metrics at the training sigma are judged).
+    chance : dict
+        Chance levels of its task (as :func:`~.chance.chance_level` returns them).
+
+    Returns
+    -------
+    bool
+        Whether the network learned its task.
+    """
+    return is_learned(*criterion_score(curve, chance))
+
+
+def select_networks(curves: Iterable[NoisePreferenceCurve], chance: dict[str, dict],
+                    settings: BenchmarkSettings) -> tuple[list, list]:
+    """The network that counts for each (task, placement, sigma_train, seed, loss).
+
+    The first stage's network (``settings.steps``) if it met the criterion (:func:`passes`),
+    else the second stage's (``settings.cap_steps``) if recorded, else the first stage's.
+
+    Parameters
+    ----------
+    curves : iterable of NoisePreferenceCurve
+        Recorded curves of both stages.
+    chance : dict of str to dict
+        Task id -> :func:`~.chance.chance_level` result.
+    settings : BenchmarkSettings
+        The protocol (its ``steps`` and ``cap_steps`` tell the stages apart).
+
+    Returns
+    -------
+    selected : list of NoisePreferenceCurve
+        One per network, each with attributes ``stage`` (1 or 2), ``tried`` (steps of the
+        stages recorded) and ``learned`` (bool).
+    missed : list of NoisePreferenceCurve
+        Those of ``selected`` that did not learn, with stage 2 recorded or none configured.
+    """
+    by_id = {}
+    for c in curves:
+        steps = int(_config(c).get("training", {}).get("steps", 0))
+        stage = 1 if steps == settings.steps else 2 if steps == settings.cap_steps else None
+        if stage is not None:
+            by_id.setdefault(network_id(_config(c)), {})[stage] = c
+    selected, missed = [], []
+    for nid in sorted(by_id, key=lambda k: tuple("" if x is None else x for x in k)):
+        stages = by_id[nid]
+        task_chance = chance.get(nid[0], {})
+        first_ok = 1 in stages and passes(stages[1], task_chance)
+        stage = 1 if (first_ok or 2 not in stages) else 2
+        c = stages[stage]
+        c.stage, c.learned = stage, first_ok if stage == 1 else passes(c, task_chance)
+        c.tried = [settings.steps if s == 1 else settings.cap_steps for s in sorted(stages)]
+        selected.append(c)
+        if not c.learned and (stage == 2 or settings.cap_steps <= 0):
+            missed.append(c)
+    return selected, missed
+
+
+def missed_for_stage2(curves: Iterable[NoisePreferenceCurve], chance: dict[str, dict],
+                      settings: BenchmarkSettings) -> set:
+    """:func:`~.protocol.network_id` s of first-stage networks that missed the criterion.
+
+    Parameters
+    ----------
+    curves : iterable of NoisePreferenceCurve
+        Recorded curves.
+    chance : dict of str to dict
+        Task id -> :func:`~.chance.chance_level` result.
+    settings : BenchmarkSettings
+        The protocol.
+
+    Returns
+    -------
+    set of tuple
+        The networks to train again for ``settings.cap_steps``.
+    """
+    return {network_id(_config(c)) for c in curves
+            if int(_config(c).get("training", {}).get("steps", 0)) == settings.steps
+            and not passes(c, chance.get(c.task, {}))}
 
 
 def _paired(curve, name):
@@ -54,65 +231,126 @@ def _significance(mean, sem, higher_is_better):
     return 1 if better else -1
 
 
-def benchmark_rows(curves: Iterable[NoisePreferenceCurve], chance: dict[str, dict]) -> list[dict]:
-    """The benchmark table: one row per (task, training placement), from recorded curves.
+def preference_verdict(preferred: Iterable[float], sigma_train: float) -> str:
+    """What a preferred set says: ``"noise"`` (every sigma in it > NEAR_ZERO * sigma_train),
+    ``"zero"`` (every sigma <= NEAR_ZERO * sigma_train), ``"tie"`` (both kinds) or ``"-"``
+    (empty set).
+
+    Parameters
+    ----------
+    preferred : iterable of float
+        A preferred set (:meth:`~brian_noisy_rnn.evaluation.curves.NoisePreferenceCurve.preferred_set`).
+    sigma_train : float
+        The training sigma.
+
+    Returns
+    -------
+    str
+        The verdict.
+    """
+    near = [s <= NEAR_ZERO * sigma_train + 1e-12 for s in preferred]
+    if not near:
+        return "-"
+    return "zero" if all(near) else "noise" if not any(near) else "tie"
+
+
+def _preferences(row, key, curves, name):
+    views = [c.with_metric(name) for c in curves]
+    row[f"{key}_metric"] = name
+    row[f"{key}_at_train"] = [v.metric_at_train for v in views]
+    row[f"{key}_preferred"] = [v.preferred_sigma for v in views]
+    row[f"{key}_sets"] = [v.preferred_set(TIE_SE) for v in views]
+    row[f"{key}_verdicts"] = [preference_verdict(s, row["sigma_train"]) for s in row[f"{key}_sets"]]
+    ratios = [v.preferred_ratio for v in views if math.isfinite(v.preferred_ratio)]
+    row[f"{key}_ratio"] = float(np.mean(ratios)) if ratios else float("nan")
+    row[f"{key}_ties"] = row[f"{key}_verdicts"].count("tie")
+    diffs = [_paired(c, name) for c in curves]
+    hib = views[0].higher_is_better
+    row[f"{key}_diff"], row[f"{key}_diff_sem"] = _combine(diffs)
+    row[f"{key}_signif"] = _significance(row[f"{key}_diff"], row[f"{key}_diff_sem"], hib)
+    each = [_significance(d, s, hib) for d, s in diffs]
+    row[f"{key}_seeds_better"] = sum(s > 0 for s in each)
+    row[f"{key}_seeds_worse"] = sum(s < 0 for s in each)
+
+
+def _at_train(curves, name):
+    if not all(name in _names(c) for c in curves):
+        return [float("nan")] * len(curves), [float("nan")] * len(curves)
+    views = [c.with_metric(name) for c in curves]
+    return [v.metric_at_train for v in views], [v.sem_at_train for v in views]
+
+
+def benchmark_rows(curves: Iterable[NoisePreferenceCurve], chance: dict[str, dict],
+                   scorers: dict[str, dict] | None = None,
+                   diagnostics: dict | None = None) -> list[dict]:
+    """The benchmark table: one row per (task, sigma_train, training loss, placement).
 
     Parameters
     ----------
     curves : iterable of NoisePreferenceCurve
-        The recorded curves (``ResultStore.curves``; one per network), with
-        ``paired_vs_zero`` and ``performance`` among their metrics.
+        One curve per network (:func:`select_networks`; curves without its ``stage`` /
+        ``learned`` attributes are judged by :func:`passes` here).
     chance : dict of str to dict
-        Task id -> :func:`chance_level` result.
+        Task id -> :func:`~.chance.chance_level` result.
+    scorers : dict of str to dict or None
+        Task id -> :func:`~.chance.scorer_check` result (None or missing: not checked).
+    diagnostics : dict or None
+        Cell key -> the noise-dependence diagnostic of that network (text); None: the
+        diagnostic is not available (``DIAGNOSTIC`` column "pending").
 
     Returns
     -------
     list of dict
-        Sorted by task, then placement (pre first). Keys: ``task``, ``dt_ms``, ``placement``,
-        ``sigma_train``, ``n`` (networks), ``chance``, ``chance_policy``, ``performance``
-        (list, per network, at the training sigma), ``performance_sem`` (list),
-        ``learned`` (networks learned, :func:`is_learned`), ``task_learned`` (bool: a
-        majority of the networks), ``loss`` (the trained loss's name), and for ``m`` in
-        ``loss`` / ``perf``: ``{m}_preferred`` (list of preferred sigmas),
-        ``{m}_ratio`` (mean preferred sigma / sigma_train), ``{m}_diff`` / ``{m}_diff_sem``
-        (mean over networks of the paired difference metric(sigma_train) - metric(0) and
-        its standard error from the trials), ``{m}_signif`` (+1: sigma_train clearly better
-        than 0, -1: clearly worse, 0: neither; :data:`CLEAR_SE` standard errors) and
-        ``{m}_seeds_better`` / ``{m}_seeds_worse`` (networks individually clearly better /
-        worse at sigma_train).
+        Sorted by task, sigma_train, loss, placement (pre first). Keys: ``task``, ``dt_ms``,
+        ``units``, ``placement``, ``sigma_train``, ``loss`` (trained), ``n``, ``seeds``,
+        ``steps`` (per network, the stage used), ``chance`` (performance),
+        ``accuracy_chance``, ``ceiling``, ``performance`` / ``performance_sem`` /
+        ``accuracy`` / ``accuracy_sem`` (per network, at sigma_train), ``learned``
+        (networks meeting the criterion), ``task_learned`` (a majority), ``scorer_flagged``,
+        ``scorer_reason``, ``score_name`` (what the row is judged on besides the loss:
+        ``performance``, or ``accuracy`` where the scorer is flagged or absent),
+        ``diagnostic`` (list of text, or None), and for ``key`` in ``dloss`` (the
+        decision-step loss) and ``score``: ``{key}_metric``, ``{key}_at_train``,
+        ``{key}_preferred`` (best sigma per network), ``{key}_sets`` (preferred sets),
+        ``{key}_verdicts`` (:func:`preference_verdict`), ``{key}_ties``, ``{key}_ratio``,
+        ``{key}_diff`` / ``{key}_diff_sem`` / ``{key}_signif`` (paired difference
+        metric(sigma_train) - metric(0) over networks; +1 clearly better at sigma_train),
+        ``{key}_seeds_better`` / ``{key}_seeds_worse``.
     """
+    scorers = scorers or {}
     groups = {}
     for c in curves:
-        groups.setdefault((c.task, c.train_placement), []).append(c)
+        groups.setdefault((c.task, float(c.sigma_train), trained_loss(c), c.train_placement),
+                          []).append(c)
     order = {"pre": 0, "post": 1, "state": 2}
     rows = []
-    for (task, placement), cs in sorted(groups.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 9))):
-        cs = sorted(cs, key=lambda c: (c.cell or {}).get("seed", 0))
+    for (task, sigma, loss, placement), cs in sorted(
+            groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2], order.get(kv[0][3], 9))):
+        cs = sorted(cs, key=lambda c: _config(c).get("seed", 0))
         ch = chance.get(task, {})
-        level = float(ch.get("chance", float("nan")))
-        row = {"task": task, "placement": placement, "sigma_train": cs[0].sigma_train,
-               "dt_ms": ((cs[0].cell or {}).get("config") or {}).get("network", {}).get("dt_ms"),
-               "n": len(cs), "chance": level, "chance_policy": ch.get("policy", ""),
-               "loss": _loss_name(cs[0])}
-        perf = [c.with_metric("performance") for c in cs]
-        row["performance"] = [p.metric_at_train for p in perf]
-        row["performance_sem"] = [p.sem_at_train for p in perf]
-        row["ceiling"] = float(ch.get("ceiling", float("nan")))
-        row["learned"] = sum(is_learned(p, s, level, row["ceiling"])
-                             for p, s in zip(row["performance"], row["performance_sem"]))
+        sc = scorers.get(task, {})
+        network = _config(cs[0]).get("network", {})
+        row = {"task": task, "placement": placement, "sigma_train": sigma, "loss": loss,
+               "dt_ms": network.get("dt_ms"), "units": network.get("n_hidden"), "n": len(cs),
+               "seeds": [_config(c).get("seed") for c in cs],
+               "steps": [int(_config(c).get("training", {}).get("steps", 0)) for c in cs],
+               "chance": float(ch.get("chance", float("nan"))),
+               "accuracy_chance": float(ch.get("accuracy_chance", float("nan"))),
+               "ceiling": float(ch.get("ceiling", float("nan"))),
+               "chance_policy": ch.get("policy", ""),
+               "scorer_flagged": bool(sc.get("flagged", False)),
+               "scorer_reason": sc.get("reason", "")}
+        row["performance"], row["performance_sem"] = _at_train(cs, "performance")
+        row["accuracy"], row["accuracy_sem"] = _at_train(cs, "accuracy")
+        row["learned"] = sum(c.learned if hasattr(c, "learned") else passes(c, ch) for c in cs)
         row["task_learned"] = row["learned"] * 2 > row["n"]
-        for key, name in (("loss", row["loss"]), ("perf", "performance")):
-            views = [c.with_metric(name) for c in cs]
-            row[f"{key}_preferred"] = [v.preferred_sigma for v in views]
-            ratios = [v.preferred_ratio for v in views if math.isfinite(v.preferred_ratio)]
-            row[f"{key}_ratio"] = float(np.mean(ratios)) if ratios else float("nan")
-            diffs = [_paired(c, name) for c in cs]
-            hib = views[0].higher_is_better
-            row[f"{key}_diff"], row[f"{key}_diff_sem"] = _combine(diffs)
-            row[f"{key}_signif"] = _significance(row[f"{key}_diff"], row[f"{key}_diff_sem"], hib)
-            each = [_significance(d, s, hib) for d, s in diffs]
-            row[f"{key}_seeds_better"] = sum(s > 0 for s in each)
-            row[f"{key}_seeds_worse"] = sum(s < 0 for s in each)
+        has_perf = all("performance" in _names(c) for c in cs)
+        row["score_name"] = ("performance" if has_perf and not row["scorer_flagged"]
+                             else "accuracy" if _is_classification(cs[0]) else "performance")
+        _preferences(row, "dloss", cs, decision_loss_name(loss))
+        _preferences(row, "score", cs, row["score_name"])
+        row["diagnostic"] = (None if diagnostics is None
+                             else [diagnostics.get((c.cell or {}).get("cell_key"), "-") for c in cs])
         rows.append(row)
     return rows
 
@@ -132,15 +370,54 @@ def _diff_text(row, key):
             f"({row[f'{key}_seeds_better']}/{row[f'{key}_seeds_worse']})")
 
 
-def format_benchmark_table(rows: list[dict]) -> str:
-    """The rows of :func:`benchmark_rows` as a Markdown table.
+def format_preferred_set(preferred: Iterable[float]) -> str:
+    """A preferred set as text: ``"1"`` for one sigma, ``"tie {0, 0.5, 1}"`` for several.
 
-    Columns: task (time step), chance, training placement, performance at sigma_train (mean
-    over networks [min, max]), networks learned, preferred test sigma per network on the
-    trained loss and on performance, and the paired differences metric(sigma_train) -
-    metric(0) ± standard error (**+**: sigma_train clearly better, **-**: clearly worse),
-    with the numbers of networks individually clearly better / worse at sigma_train.
-    Tasks not learned are marked "(not learned)".
+    Parameters
+    ----------
+    preferred : iterable of float
+        Test sigmas.
+
+    Returns
+    -------
+    str
+        The text ("-" for an empty set).
+    """
+    values = [_fmt(s) for s in preferred]
+    if not values:
+        return "-"
+    return values[0] if len(values) == 1 else "tie {" + ", ".join(values) + "}"
+
+
+def _spread(values, digits=2):
+    v = [x for x in values if math.isfinite(x)]
+    if not v:
+        return "-"
+    if len(v) == 1:
+        return f"{v[0]:.{digits + 1}f}"
+    return f"{np.mean(v):.{digits + 1}f} [{min(v):.{digits}f}, {max(v):.{digits}f}]"
+
+
+def _condition(row):
+    return (row["sigma_train"], row["loss"] if row["loss"] != "mse" else "cross_entropy")
+
+
+def _condition_title(sigma, loss):
+    return (f"σ_train = {_fmt(sigma)}, loss {loss} "
+            + ("(continuous-action tasks: mse)" if loss == "cross_entropy" else
+               "(classification tasks only)"))
+
+
+def format_benchmark_table(rows: list[dict]) -> str:
+    """The rows of :func:`benchmark_rows` as Markdown: one table per (sigma_train, loss).
+
+    Columns: task (time step, units), training placement, training steps of the networks
+    used, networks learned (criterion), chance (decision-step accuracy / performance),
+    decision-step accuracy and NeuroGym performance at sigma_train (mean [min, max]), the
+    scorer check, the preferred test sigma per network on the decision-step loss and on the
+    row's score (ties shown as ``tie {...}``), the paired differences metric(sigma_train) -
+    metric(0) ± standard error (**+**: sigma_train clearly better, **-**: clearly worse;
+    networks individually better / worse), and the noise-dependence diagnostic.
 
     Parameters
     ----------
@@ -150,35 +427,46 @@ def format_benchmark_table(rows: list[dict]) -> str:
     Returns
     -------
     str
-        The table (header, separator, one line per row).
+        A ``###`` heading and a table per condition.
     """
-    header = ("task", "chance", "noise", "performance at σ_train", "learned",
-              "preferred σ (loss)", "Δloss = L(σ_train) − L(0) (seeds better/worse)",
-              "preferred σ (performance)", "Δperformance = P(σ_train) − P(0) (seeds better/worse)")
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for r in rows:
-        perf = [p for p in r["performance"] if math.isfinite(p)]
-        if len(perf) > 1:
-            perf_text = f"{np.mean(perf):.3f} [{min(perf):.2f}, {max(perf):.2f}]"
-        else:
-            perf_text = _fmt(perf[0] if perf else float("nan"))
-        task = f"{r['task']} ({_fmt(r['dt_ms'])} ms)"
-        if not r["task_learned"]:
-            task += " (not learned)"
-        placement = placement_label(r["placement"])
-        cells = (task, _fmt(r["chance"]), placement, perf_text, f"{r['learned']}/{r['n']}",
-                 ", ".join(_fmt(p) for p in r["loss_preferred"]) + f" ({r['loss']})",
-                 _diff_text(r, "loss"), ", ".join(_fmt(p) for p in r["perf_preferred"]),
-                 _diff_text(r, "perf"))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    header = ("task", "noise", "steps", "learned", "chance (acc / perf)",
+              "accuracy at σ_train", "performance at σ_train", "scorer",
+              "preferred σ (decision loss)", "Δ decision loss (better/worse)",
+              "preferred σ (score)", "Δ score (better/worse)",
+              "shift / fluctuation (ratio)")
+    out = []
+    for cond in sorted({_condition(r) for r in rows}):
+        out += ["", f"### {_condition_title(*cond)}", "",
+                "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for r in (r for r in rows if _condition(r) == cond):
+            task = f"{r['task']} ({_fmt(r['dt_ms'])} ms, {r['units']} units)"
+            if not r["task_learned"]:
+                task += " (not learned)"
+            placement = placement_label(r["placement"])
+            scorer = ("**flagged**: judged on accuracy" if r["scorer_flagged"]
+                      else "ok" if r["score_name"] == "performance" else "no performance")
+            steps = ", ".join(str(s) for s in r["steps"])
+            diag = ("pending" if r["diagnostic"] is None else ", ".join(r["diagnostic"]))
+            cells = (task, placement, steps, f"{r['learned']}/{r['n']}",
+                     f"{_fmt(r['accuracy_chance'])} / {_fmt(r['chance'])}",
+                     _spread(r["accuracy"]), _spread(r["performance"]), scorer,
+                     "; ".join(format_preferred_set(s) for s in r["dloss_sets"])
+                     + f" ({r['dloss_metric']})",
+                     _diff_text(r, "dloss"),
+                     "; ".join(format_preferred_set(s) for s in r["score_sets"])
+                     + f" ({r['score_name']})",
+                     _diff_text(r, "score"), diag)
+            out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out).strip("\n")
 
 
-def headline(rows: list[dict]) -> dict:
-    """The benchmark's headline counts over the tasks learned.
+def headline(rows: list[dict]) -> list[dict]:
+    """The benchmark's headline counts, one entry per (sigma_train, loss) condition.
 
-    A task counts as learned when both placements' rows are (``task_learned``); networks
-    counted are those of learned tasks.
+    Tasks count as learned when both placements' rows are (``task_learned``); the networks
+    counted are those of learned tasks. Each network's preferred set on the decision-step
+    loss and on the score gives a verdict (:func:`preference_verdict`): prefers noise,
+    prefers ~0, or a tie.
 
     Parameters
     ----------
@@ -187,37 +475,44 @@ def headline(rows: list[dict]) -> dict:
 
     Returns
     -------
-    dict
-        ``tasks`` (int, tasks in the table), ``learned`` (list of learned task ids), and
-        for ``m`` in ``loss`` / ``perf``: ``pre_{m}_prefers_noise`` / ``pre_n`` (noise-in
-        networks whose preferred sigma is > 0 / all), ``post_{m}_near_zero`` / ``post_n``
-        (noise-out networks preferring sigma <= NEAR_ZERO * sigma_train / all),
-        ``pre_{m}_signif`` / ``post_{m}_signif`` (learned tasks whose mean paired
-        difference says sigma_train is clearly better / clearly worse than 0).
+    list of dict
+        Each: ``sigma_train``, ``loss``, ``tasks`` (int), ``learned`` (task ids), and for
+        placement ``p`` in pre / post and ``key`` in dloss / score: ``{p}_n`` (networks),
+        ``{p}_{key}_noise`` / ``{p}_{key}_zero`` / ``{p}_{key}_tie`` (networks by verdict),
+        ``{p}_{key}_better`` / ``{p}_{key}_worse`` (learned tasks whose mean paired
+        difference says sigma_train is clearly better / worse than 0).
     """
-    tasks = sorted({r["task"] for r in rows})
-    learned = [t for t in tasks if all(r["task_learned"] for r in rows if r["task"] == t)]
-    out = {"tasks": len(tasks), "learned": learned}
-    good = [r for r in rows if r["task"] in learned]
-    pre = [r for r in good if r["placement"] == "pre"]
-    post = [r for r in good if r["placement"] == "post"]
-    out["pre_n"] = sum(r["n"] for r in pre)
-    out["post_n"] = sum(r["n"] for r in post)
-    for key in ("loss", "perf"):
-        out[f"pre_{key}_prefers_noise"] = sum(p > 0 for r in pre for p in r[f"{key}_preferred"])
-        out[f"post_{key}_near_zero"] = sum(p <= NEAR_ZERO * r["sigma_train"] + 1e-12
-                                           for r in post for p in r[f"{key}_preferred"])
-        out[f"pre_{key}_signif"] = sum(r[f"{key}_signif"] > 0 for r in pre)
-        out[f"post_{key}_signif"] = sum(r[f"{key}_signif"] < 0 for r in post)
+    out = []
+    for cond in sorted({_condition(r) for r in rows}):
+        rs = [r for r in rows if _condition(r) == cond]
+        tasks = sorted({r["task"] for r in rs})
+        learned = [t for t in tasks if all(r["task_learned"] for r in rs if r["task"] == t)]
+        h = {"sigma_train": cond[0], "loss": cond[1], "tasks": len(tasks), "learned": learned}
+        for p in ("pre", "post"):
+            good = [r for r in rs if r["task"] in learned and r["placement"] == p]
+            h[f"{p}_n"] = sum(r["n"] for r in good)
+            for key in ("dloss", "score"):
+                verdicts = [v for r in good for v in r[f"{key}_verdicts"]]
+                for v in ("noise", "zero", "tie"):
+                    h[f"{p}_{key}_{v}"] = verdicts.count(v)
+                h[f"{p}_{key}_better"] = sum(r[f"{key}_signif"] > 0 for r in good)
+                h[f"{p}_{key}_worse"] = sum(r[f"{key}_signif"] < 0 for r in good)
+        out.append(h)
     return out
 
 
-def format_headline(h: dict) -> str:
-    """:func:`headline` as two sentences.
+def _counts(h, p, key):
+    return (f"{h[f'{p}_{key}_noise']} prefer σ > 0, {h[f'{p}_{key}_tie']} tie, "
+            f"{h[f'{p}_{key}_zero']} prefer σ ~ 0 (σ_train clearly better / worse than 0 in "
+            f"{h[f'{p}_{key}_better']} / {h[f'{p}_{key}_worse']} tasks)")
+
+
+def format_headline(heads: list[dict]) -> str:
+    """:func:`headline` as one paragraph per condition (readable when nothing is learned).
 
     Parameters
     ----------
-    h : dict
+    heads : list of dict
         As returned by :func:`headline`.
 
     Returns
@@ -225,29 +520,77 @@ def format_headline(h: dict) -> str:
     str
         The headline text.
     """
-    n = len(h["learned"])
-    return (f"{n} of {h['tasks']} tasks learned. On the trained loss, "
-            f"{h['pre_loss_prefers_noise']}/{h['pre_n']} noise-in networks prefer sigma > 0 "
-            f"(sigma_train clearly better than 0 in {h['pre_loss_signif']}/{n} tasks) and "
-            f"{h['post_loss_near_zero']}/{h['post_n']} noise-out networks prefer sigma ~ 0 "
-            f"(clearly worse at sigma_train in {h['post_loss_signif']}/{n} tasks). On NeuroGym "
-            f"performance: {h['pre_perf_prefers_noise']}/{h['pre_n']} noise-in networks prefer "
-            f"sigma > 0 ({h['pre_perf_signif']}/{n} tasks clearly better at sigma_train), "
-            f"{h['post_perf_near_zero']}/{h['post_n']} noise-out networks prefer ~0 "
-            f"({h['post_perf_signif']}/{n} tasks clearly worse at sigma_train).")
+    lines = []
+    for h in heads:
+        n = len(h["learned"])
+        title = f"σ_train {_fmt(h['sigma_train'])}, {h['loss']}: "
+        if n == 0:
+            lines.append(title + f"no task of {h['tasks']} learned by both placements, so no "
+                                 "preference is counted.")
+            continue
+        lines.append(
+            title + f"{n} of {h['tasks']} tasks learned. On the decision-step loss, the "
+            f"{h['pre_n']} noise-in networks: {_counts(h, 'pre', 'dloss')}; the {h['post_n']} "
+            f"noise-out networks: {_counts(h, 'post', 'dloss')}. On the score (performance, "
+            f"or accuracy where flagged): noise-in {_counts(h, 'pre', 'score')}; noise-out "
+            f"{_counts(h, 'post', 'score')}.")
+    return "\n\n".join(lines)
+
+
+def format_missed(missed: Iterable[NoisePreferenceCurve], chance: dict[str, dict]) -> str:
+    """The networks that missed the criterion in every stage tried, as a Markdown list.
+
+    Parameters
+    ----------
+    missed : iterable of NoisePreferenceCurve
+        :func:`select_networks`' second result.
+    chance : dict of str to dict
+        Task id -> :func:`~.chance.chance_level` result.
+
+    Returns
+    -------
+    str
+        One line per network (what was tried and the score reached), or a sentence saying
+        none missed.
+    """
+    lines = []
+    for c in missed:
+        score, _, level, _ = criterion_score(c, chance.get(c.task, {}))
+        cfg = _config(c)
+        what = "accuracy" if _is_classification(c) else "performance"
+        lines.append(f"- {c.task} {c.train_placement} σ_train {_fmt(c.sigma_train)} "
+                     f"{trained_loss(c)} seed {cfg.get('seed')}: "
+                     f"{cfg.get('network', {}).get('n_hidden')} units, tried "
+                     f"{' then '.join(str(s) for s in c.tried)} steps; decision-step {what} "
+                     f"{_fmt(score)} (chance {_fmt(level)})")
+    return "\n".join(lines) if lines else "Every network met the criterion."
 
 
 #: columns of the benchmark CSV, in order
-CSV_COLUMNS = ("task", "dt_ms", "placement", "sigma_train", "n", "chance", "chance_policy",
-               "performance", "performance_sem", "learned", "task_learned", "loss",
-               "loss_preferred", "loss_ratio", "loss_diff", "loss_diff_sem", "loss_signif",
-               "loss_seeds_better", "loss_seeds_worse", "perf_preferred", "perf_ratio",
-               "perf_diff", "perf_diff_sem", "perf_signif", "perf_seeds_better",
-               "perf_seeds_worse")
+CSV_COLUMNS = ("task", "dt_ms", "units", "placement", "sigma_train", "loss", "n", "seeds",
+               "steps", "chance", "accuracy_chance", "ceiling", "chance_policy", "performance",
+               "performance_sem", "accuracy", "accuracy_sem", "learned", "task_learned",
+               "scorer_flagged", "scorer_reason", "score_name",
+               *(f"{k}_{f}" for k in ("dloss", "score")
+                 for f in ("metric", "at_train", "preferred", "sets", "verdicts", "ties", "ratio",
+                           "diff", "diff_sem", "signif", "seeds_better", "seeds_worse")),
+               "diagnostic")
+
+
+def _csv_value(v):
+    if v is None:
+        return ""
+    if isinstance(v, (list, tuple)):
+        return ";".join(" ".join(_fmt(y, 6) for y in x) if isinstance(x, (list, tuple))
+                        else str(_csv_value(x)) for x in v)
+    if isinstance(v, float):
+        return "" if not math.isfinite(v) else f"{v:.6g}"
+    return v
 
 
 def rows_to_csv(rows: list[dict]) -> str:
-    """The rows of :func:`benchmark_rows` as CSV text (lists joined with ``;``).
+    """The rows of :func:`benchmark_rows` as CSV text (lists joined with ``;``, a preferred
+    set's sigmas with spaces).
 
     Parameters
     ----------
@@ -263,32 +606,25 @@ def rows_to_csv(rows: list[dict]) -> str:
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for r in rows:
-        values = []
-        for k in CSV_COLUMNS:
-            v = r[k]
-            if isinstance(v, (list, tuple)):
-                v = ";".join(_fmt(x, 6) for x in v)
-            elif isinstance(v, float):
-                v = "" if not math.isfinite(v) else f"{v:.6g}"
-            values.append(v)
-        writer.writerow(values)
+        writer.writerow([_csv_value(r[k]) for k in CSV_COLUMNS])
     return text.getvalue()
 
 
-def plot_benchmark_heatmap(rows: list[dict], ax=None) -> Figure:
-    """Heatmap of the benchmark: tasks x (placement, metric), colour = preferred sigma / sigma_train.
+def plot_benchmark_heatmap(rows: list[dict], key: str = "dloss", ax=None) -> Figure:
+    """Heatmap: tasks x (sigma_train, loss, placement), colour = preferred sigma / sigma_train.
 
-    Columns: noise inside f and outside f, on the trained loss and on NeuroGym performance.
-    Each cell shows the mean over networks of preferred sigma / sigma_train and a mark from
-    the paired difference metric(sigma_train) - metric(0) (mean over networks, beyond
-    :data:`CLEAR_SE` standard errors): "+" sigma_train clearly better than 0, "−" clearly
-    worse. Tasks not learned for both placements are greyed and labelled (not learned, or
-    learned for one placement only).
+    Each cell shows the mean over networks of best sigma / sigma_train and a mark from the
+    paired difference metric(sigma_train) - metric(0) ("+" sigma_train clearly better than 0,
+    "−" clearly worse). Cells where any network's preferred set is a tie (sigma ~ 0 and
+    sigma > 0 within one standard error) are hatched and labelled "tie k/n". Tasks not
+    learned for both placements are greyed and labelled.
 
     Parameters
     ----------
     rows : list of dict
         As returned by :func:`benchmark_rows`.
+    key : {"dloss", "score"}
+        The decision-step loss or the score (performance, accuracy where flagged).
     ax : matplotlib Axes or None
         Where to draw; None: a new figure.
 
@@ -299,49 +635,64 @@ def plot_benchmark_heatmap(rows: list[dict], ax=None) -> Figure:
     """
     from ...plotting import new_figure
 
+    if key not in ("dloss", "score"):
+        raise ValueError(f"key must be 'dloss' or 'score', got {key!r}")
     tasks = sorted({r["task"] for r in rows})
-    columns = [(p, k) for k in ("loss", "perf") for p in ("pre", "post")]
-    by = {(r["task"], r["placement"]): r for r in rows}
+    conditions = sorted({_condition(r) for r in rows})
+    columns = [(cond, p) for cond in conditions for p in ("pre", "post")]
+    by = {(r["task"], _condition(r), r["placement"]): r for r in rows}
     values = np.full((len(tasks), len(columns)), np.nan)
-    marks = [["" for _ in columns] for _ in tasks]
-    for i, t in enumerate(tasks):
-        for j, (p, k) in enumerate(columns):
-            r = by.get((t, p))
-            if r is None:
-                continue
-            values[i, j] = r[f"{k}_ratio"]
-            marks[i][j] = {1: "+", -1: "−", 0: ""}[r[f"{k}_signif"]]
     if ax is None:
-        fig = new_figure((6.4, 0.9 + 0.26 * len(tasks)))
+        fig = new_figure((1.6 + 0.85 * len(columns) + 2.2, 1.9 + 0.28 * len(tasks)))
         ax = fig.add_subplot()
     else:
         fig = ax.figure
-    image = ax.imshow(values, cmap="viridis", vmin=0, vmax=max(2.0, float(np.nanmax(values))
-                                                               if np.isfinite(values).any() else 2.0),
-                      aspect="auto")
     for i, t in enumerate(tasks):
-        learned = all(by[(t, p)]["task_learned"] for p in ("pre", "post") if (t, p) in by)
-        for j in range(len(columns)):
-            if math.isfinite(values[i, j]):
-                colour = "white" if values[i, j] < 1.0 else "black"
-                ax.text(j, i, f"{values[i, j]:.2f}{marks[i][j]}", ha="center", va="center",
-                        fontsize=7, color=colour)
-        if not learned:
-            ax.axhspan(i - 0.5, i + 0.5, color="white", alpha=0.55, lw=0)
+        for j, (cond, p) in enumerate(columns):
+            r = by.get((t, cond, p))
+            if r is not None:
+                values[i, j] = r[f"{key}_ratio"]
+    top = max(2.0, float(np.nanmax(values))) if np.isfinite(values).any() else 2.0
+    image = ax.imshow(values, cmap="viridis", vmin=0, vmax=top, aspect="auto")
+    for i, t in enumerate(tasks):
+        for j, (cond, p) in enumerate(columns):
+            r = by.get((t, cond, p))
+            if r is None or not math.isfinite(values[i, j]):
+                continue
+            text = f"{values[i, j]:.2f}" + {1: "+", -1: "−", 0: ""}[r[f"{key}_signif"]]
+            if r[f"{key}_ties"]:
+                ax.add_patch(_hatch(j, i))
+                text += f"\ntie {r[f'{key}_ties']}/{r['n']}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=6,
+                    color="white" if values[i, j] < 0.5 * top else "black")
+            if not r["task_learned"]:
+                ax.add_patch(_grey(j, i))
     ax.set_xticks(range(len(columns)))
-    ax.set_xticklabels([f"{'inside' if p == 'pre' else 'outside'} f\n"
-                        f"{'loss' if k == 'loss' else 'perf.'}" for p, k in columns],
-                       fontsize=7)
+    ax.set_xticklabels([f"σ {_fmt(c[0])} {'CE' if c[1] == 'cross_entropy' else 'MSE1h'}\n"
+                        f"{'inside' if p == 'pre' else 'outside'} f" for c, p in columns],
+                       fontsize=6)
     ax.set_yticks(range(len(tasks)))
-    labels = []
-    for t in tasks:
-        ok = [p for p in ("pre", "post") if (t, p) in by and by[(t, p)]["task_learned"]]
-        note = ("" if len(ok) == 2 else " (not learned)" if not ok
-                else f" (learned {'inside' if ok[0] == 'pre' else 'outside'} f only)")
-        labels.append(t.removesuffix("-v0") + note)
-    ax.set_yticklabels(labels, fontsize=7)
+    ax.set_yticklabels([t.removesuffix("-v0") for t in tasks], fontsize=7)
     ax.xaxis.tick_top()
-    cbar = fig.colorbar(image, ax=ax, shrink=0.6)
-    cbar.set_label("preferred σ / σ_train (seed mean)", fontsize=8)
-    ax.set_title("+ / −: σ_train clearly better / worse than σ = 0", fontsize=8)
+    # horizontal, below: a vertical label would not fit the height of a few task rows
+    cbar = fig.colorbar(image, ax=ax, location="bottom", fraction=0.06, pad=0.03, aspect=50)
+    cbar.set_label("best σ / σ_train (seed mean)", fontsize=7)
+    cbar.ax.tick_params(labelsize=6)
+    what = "decision-step loss" if key == "dloss" else "score (performance; accuracy if flagged)"
+    ax.set_title(f"{what}; + / −: σ_train clearly better / worse than 0; hatched: ties; "
+                 "greyed: not learned", fontsize=7)
     return fig
+
+
+def _hatch(j, i):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", edgecolor="0.85",
+                     linewidth=0, label="tie")
+
+
+def _grey(j, i):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((j - 0.5, i - 0.5), 1, 1, color="white", alpha=0.55, linewidth=0,
+                     label="not learned")

@@ -12,10 +12,14 @@ from ...backends.random_state import keeps_random_state
 from ...core.atomic import atomic_write, checked_output_files
 from ..runner import run_grid
 from ..store import ResultStore
-from .chance import chance_level
-from .protocol import FULL, BenchmarkSettings, benchmark_grids, select_tasks
-from .report import (benchmark_rows, format_benchmark_table, format_headline, headline,
-                     plot_benchmark_heatmap, rows_to_csv)
+from .chance import chance_level, scorer_check
+from .protocol import FULL, YANG19_TASK, BenchmarkSettings, benchmark_grids, select_tasks
+from .report import (benchmark_rows, format_benchmark_table, format_headline, format_missed,
+                     headline, missed_for_stage2, plot_benchmark_heatmap, rows_to_csv,
+                     select_networks, trained_loss)
+from .yang19 import format_yang19_table, score_yang19
+
+__all__ = ["BenchmarkResult", "run_benchmark"]
 
 
 @dataclass
@@ -28,8 +32,8 @@ class BenchmarkResult:
         :func:`benchmark_rows`.
     table : str
         :func:`format_benchmark_table`.
-    headline : dict
-        :func:`headline`.
+    headline : list of dict
+        :func:`headline` (one per training sigma and loss).
     excluded : dict of str to str
         Task id -> why it was left out.
     files : dict of str to str
@@ -38,6 +42,10 @@ class BenchmarkResult:
         What :func:`~.runner.run_grid` did, one per grid.
     elapsed : float
         Wall time in seconds.
+    missed : str
+        :func:`format_missed`: the networks that missed the criterion in every stage.
+    yang19 : str
+        :func:`format_yang19_table`: the Yang19 sub-task scores.
     """
 
     rows: list
@@ -47,21 +55,28 @@ class BenchmarkResult:
     files: dict = field(default_factory=dict)
     reports: list = field(default_factory=list)
     elapsed: float = 0.0
+    missed: str = ""
+    yang19: str = ""
 
 
 def _settings_for(settings, included):
-    if settings.tasks is None:
-        return settings, included
-    unknown = [t for t in settings.tasks if t not in included]
-    if unknown:
-        raise ValueError(f"tasks: {unknown} are not among the benchmark's tasks "
-                         f"(included: {sorted(included)})")
-    return settings, {t: included[t] for t in settings.tasks}
+    """The tasks to run (id -> dt in ms): ``settings.tasks`` (checked against ``included``)
+    or all of ``included``, plus the Yang19 multitask network if ``settings.yang19``."""
+    if settings.tasks is not None:
+        unknown = [t for t in settings.tasks if t not in included and t != YANG19_TASK]
+        if unknown:
+            raise ValueError(f"tasks: {unknown} are not among the benchmark's tasks "
+                             f"(included: {sorted(included)})")
+        included = {t: included[t] for t in settings.tasks if t in included}
+    if settings.yang19 or (settings.tasks and YANG19_TASK in settings.tasks):
+        included = {**included, YANG19_TASK: min(float(settings.max_dt_ms), 20.0)}
+    return included
 
 
-def _chance_levels(path, tasks, write=True):
-    """Chance levels of ``tasks`` (id -> dt in ms): those stored in ``path`` (JSON, for the
-    same dt) and :func:`chance_level` for the others, stored back (atomically) if ``write``."""
+def _cached(path, keys, compute, write=True):
+    """Entries of the JSON file ``path`` for ``keys`` (key -> what identifies the entry, e.g.
+    its dt); missing or stale entries are ``compute(key, ident)``, stored back atomically if
+    ``write``."""
     import json
 
     stored = {}
@@ -69,17 +84,93 @@ def _chance_levels(path, tasks, write=True):
         with open(path) as f:
             stored = json.load(f)
     out, changed = {}, False
-    for task, dt in sorted(tasks.items()):
-        entry = stored.get(task)
-        if not (isinstance(entry, dict) and entry.get("dt_ms") == dt and "chance" in entry):
-            entry = {**chance_level(task, dt), "dt_ms": dt}
-            stored[task] = entry
+    for key, ident in sorted(keys.items()):
+        entry = stored.get(key)
+        if not (isinstance(entry, dict) and entry.get("ident") == ident):
+            entry = {**compute(key, ident), "ident": ident}
+            stored[key] = entry
             changed = True
-        out[task] = entry
+        out[key] = entry
     if changed and write:
         with atomic_write(path, suffix=".json", name="out_dir") as f:
             f.write(json.dumps(stored, indent=1, sort_keys=True).encode())
     return out
+
+
+def _chance(task, dt):
+    return chance_level(task, dt)
+
+
+def _scorer(task, dt):
+    from ... import tasks
+
+    return scorer_check(tasks.make(task, dt=dt))
+
+
+def _yang19_tables(store, selected, settings, cache_path, scorer_path, write):
+    """Per-sub-task scores of the Yang19 networks recorded (cached by spec hash; the
+    sub-tasks' scorer checks cached with the others)."""
+    from ...core.spec import CTRNNSpec
+    from ...tasks.multitask import YANG19_TASKS
+
+    nets = [c for c in selected if c.task == YANG19_TASK]
+    specs = {}
+    for c in nets:
+        found = store.spec_for_train_key(c.cell["train_key"])
+        if found is not None and os.path.isfile(found[0]):
+            specs[found[1]] = (c, found[0])
+
+    if not specs:
+        return []
+    dt = min(float(settings.max_dt_ms), 20.0)
+    checks = _cached(scorer_path, {f"yang19.{n}-v0": dt for n in YANG19_TASKS}, _scorer,
+                     write=write)
+    scorers = {n: checks[f"yang19.{n}-v0"] for n in YANG19_TASKS}
+
+    def compute(spec_hash, ident):
+        return {"rows": score_yang19(CTRNNSpec.load(specs[spec_hash][1]),
+                                     n_trials=settings.n_trials, seed=settings.eval_seed,
+                                     scorers=scorers)}
+
+    scores = _cached(cache_path, {h: settings.n_trials for h in specs}, compute, write=write)
+    networks = []
+    for h, (c, _) in sorted(specs.items(), key=lambda kv: (_label(kv[1][0]), kv[0])):
+        networks.append((_label(c), scores[h]["rows"]))
+    return networks
+
+
+def _label(c):
+    return (f"{'inside' if c.train_placement == 'pre' else 'outside'} f, σ_train "
+            f"{c.sigma_train:g}, {trained_loss(c)}")
+
+
+def _diagnostics(store, selected, path, settings, write):
+    """Cell key -> "shift / fluctuation (ratio)" of its network at its training sigma
+    (:func:`~brian_noisy_rnn.analysis.noise_dependence`, on the trained loss), cached in the
+    JSON file ``path`` by the network's content hash."""
+    from ... import tasks
+    from ...analysis.noise_dependence import noise_dependence
+    from ...core.spec import CTRNNSpec
+
+    specs = {}
+    for c in selected:
+        found = store.spec_for_train_key(c.cell["train_key"])
+        if found is not None:
+            specs[c.cell["cell_key"]] = (c, found[0])
+
+    def compute(cell_key, ident):
+        c, path_ = specs[cell_key]
+        spec = CTRNNSpec.load(path_)
+        loss = (spec.metadata.get("training") or {}).get("loss")
+        res = noise_dependence(spec, tasks.make(c.task, dt=float(spec.dt_seconds * 1000.0)),
+                               n_trials=settings.n_trials, n_repeats=16,
+                               seed=settings.eval_seed, loss=loss)
+        return res.to_dict()
+
+    stored = _cached(path, {k: CTRNNSpec.load(p_).content_hash() for k, (_, p_) in specs.items()},
+                     compute, write=write)
+    return {k: f"{d['shift']:.3g} / {d['fluctuation']:.3g} ({d['ratio']:.2g})"
+            for k, d in stored.items()}
 
 
 @keeps_random_state
@@ -89,13 +180,20 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
                   figure: bool = True, run: bool = True) -> BenchmarkResult:
     """Run the NeuroGym benchmark into ``out_dir`` (resumable) and write its report.
 
+    Two training stages (see :class:`~.protocol.BenchmarkSettings`): every network for
+    ``settings.steps``, then those that missed the learning criterion again from scratch for
+    ``settings.cap_steps``. Each stage is a set of grids run by :func:`~.runner.run_grid`, so
+    an interrupted run resumes where it stopped.
+
     Parameters
     ----------
     out_dir : str or os.PathLike
         Folder for ``results.sqlite`` (+ ``results_specs/``), ``benchmark.csv`` (one row per
-        task and placement), ``curves.csv`` (one row per network and test sigma),
-        ``table.md``, ``heatmap.png`` and ``chance.json`` (the chance levels used, reused by
-        later reports); rerunning into it resumes.
+        task, training sigma, loss and placement), ``curves.csv`` (one row per network and
+        test sigma), ``table.md``, ``heatmap.png`` (decision-step loss),
+        ``heatmap_score.png`` (performance, or accuracy where flagged), ``chance.json``,
+        ``scorer.json`` (the scorer checks) and ``yang19.json`` (per-sub-task scores), the
+        last three reused by later reports; rerunning into it resumes.
     settings : BenchmarkSettings
         The protocol (:data:`FULL` or :data:`QUICK`, or a variant).
     workers : int >= 1 or None
@@ -107,9 +205,9 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
     log : callable(str)
         Receives the report's lines.
     figure : bool
-        Write the heatmap.
+        Write the heatmaps.
     run : bool
-        False: write the report from what the store holds, without running anything.
+        False: write the report from what the store holds, without training.
 
     Returns
     -------
@@ -127,48 +225,79 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
     """
     t0 = time.perf_counter()
     out_dir = os.path.abspath(os.fspath(out_dir))
-    files = checked_output_files(out_dir, {"results": "results.sqlite", "csv": "benchmark.csv",
-                                           "curves_csv": "curves.csv", "table": "table.md",
-                                           "figure": "heatmap.png", "chance": "chance.json"})
+    files = checked_output_files(out_dir, {
+        "results": "results.sqlite", "csv": "benchmark.csv", "curves_csv": "curves.csv",
+        "table": "table.md", "figure": "heatmap.png", "figure_score": "heatmap_score.png",
+        "chance": "chance.json", "scorer": "scorer.json", "yang19": "yang19.json",
+        "diagnostics": "diagnostics.json"})
     if not run and not os.path.isfile(files["results"]):
         raise FileNotFoundError(f"out_dir: no results database {files['results']!r} to report on")
     included, excluded = select_tasks(max_dt_ms=settings.max_dt_ms)
-    settings, included = _settings_for(settings, included)
-    grids = benchmark_grids(settings, included)
+    included = _settings_for(settings, included)
     os.makedirs(out_dir, exist_ok=True)
+    write = run or os.access(out_dir, os.W_OK)
+    chance = _cached(files["chance"], included, _chance, write=write)
+    kinds = {t: "classification" if chance[t]["n_choices"] else "regression" for t in included}
+    grids = benchmark_grids(settings, included, kinds)
     reports = []
-    if run:
-        for grid in grids:
+
+    def run_stage(stage_grids):
+        for grid in stage_grids:
             reports.append(run_grid(grid, files["results"], workers=workers,
                                     scheduler=scheduler, progress=progress))
+
+    if run:
+        run_stage(grids)
     keys = [c.key for g in grids for c in g.cells()]
+    with ResultStore(files["results"], readonly=not run) as store:
+        first = store.curves(keys)
+        stage2 = []
+        if settings.cap_steps > 0:
+            stage2 = benchmark_grids(settings, included, kinds, stage=2,
+                                     keep=missed_for_stage2(first, chance, settings))
+    if run and stage2:
+        log(f"stage 2: {sum(len(g.cells()) for g in stage2)} networks missed the criterion "
+            f"after {settings.steps} steps; training them for {settings.cap_steps}")
+        run_stage(stage2)
+    keys += [c.key for g in stage2 for c in g.cells()]
     with ResultStore(files["results"], readonly=not run) as store:
         curves = store.curves(keys)
         if not curves:
             raise RuntimeError(f"no cell of the benchmark is recorded in {files['results']}")
         if run:
             store.export_csv(files["curves_csv"], keys, name="out_dir")
-    chance = _chance_levels(files["chance"], {t: included[t] for t in {c.task for c in curves}},
-                            write=run or os.access(out_dir, os.W_OK))
-    rows = benchmark_rows(curves, chance)
+        selected, missed = select_networks(curves, chance, settings)
+        scorers = _cached(files["scorer"], {t: included[t] for t in {c.task for c in selected}
+                                            if t != YANG19_TASK}, _scorer, write=write)
+        yang = _yang19_tables(store, selected, settings, files["yang19"], files["scorer"], write)
+        diagnostics = _diagnostics(store, selected, files["diagnostics"], settings, write)
+    rows = benchmark_rows([c for c in selected if c.task != YANG19_TASK] or selected,
+                          chance, scorers, diagnostics)
     table = format_benchmark_table(rows)
     head = headline(rows)
+    missed_text = format_missed(missed, chance)
+    yang_text = format_yang19_table(yang)
     with atomic_write(files["csv"], suffix=".csv", name="out_dir") as f:
         f.write(rows_to_csv(rows).encode())
+    report = "\n\n".join([format_headline(head), table, "### Networks that missed the criterion",
+                           missed_text, "### Yang19: sub-tasks of one multitask network",
+                           yang_text]) + "\n"
     with atomic_write(files["table"], suffix=".md", name="out_dir") as f:
-        f.write((table + "\n\n" + format_headline(head) + "\n").encode())
+        f.write(report.encode())
     if figure:
         from ...plotting import save_figure
 
-        save_figure(plot_benchmark_heatmap(rows), files["figure"], close=True)
+        save_figure(plot_benchmark_heatmap(rows, "dloss"), files["figure"], close=True)
+        save_figure(plot_benchmark_heatmap(rows, "score"), files["figure_score"], close=True)
     else:
         files.pop("figure")
+        files.pop("figure_score")
     if not run:
         files.pop("curves_csv")
-    for line in (table, "", format_headline(head)):
-        log(line)
+    log(report)
     failed = sum(len(r.failed) for r in reports)
     if failed:
         log(f"{failed} cells failed (see above); rerun to retry them")
     return BenchmarkResult(rows=rows, table=table, headline=head, excluded=excluded,
-                           files=files, reports=reports, elapsed=time.perf_counter() - t0)
+                           files=files, reports=reports, elapsed=time.perf_counter() - t0,
+                           missed=missed_text, yang19=yang_text)
