@@ -155,19 +155,22 @@ def _diagnostics(store, selected, path, settings, write):
     specs = {}
     for c in selected:
         found = store.spec_for_train_key(c.cell["train_key"])
-        if found is not None:
-            specs[c.cell["cell_key"]] = (c, found[0])
+        try:
+            spec = None if found is None else CTRNNSpec.load(found[0])
+        except (OSError, ValueError):  # a missing or damaged file: no diagnostic for it
+            spec = None
+        if spec is not None:
+            specs[c.cell["cell_key"]] = (c, spec)
 
     def compute(cell_key, ident):
-        c, path_ = specs[cell_key]
-        spec = CTRNNSpec.load(path_)
+        c, spec = specs[cell_key]
         loss = (spec.metadata.get("training") or {}).get("loss")
         res = noise_dependence(spec, tasks.make(c.task, dt=float(spec.dt_seconds * 1000.0)),
                                n_trials=settings.n_trials, n_repeats=16,
                                seed=settings.eval_seed, loss=loss)
         return res.to_dict()
 
-    stored = _cached(path, {k: CTRNNSpec.load(p_).content_hash() for k, (_, p_) in specs.items()},
+    stored = _cached(path, {k: spec.content_hash() for k, (_, spec) in specs.items()},
                      compute, write=write)
     return {k: f"{d['shift']:.3g} / {d['fluctuation']:.3g} ({d['ratio']:.2g})"
             for k, d in stored.items()}
