@@ -221,7 +221,7 @@ def rollout(params, inputs, rule, activation, ops, xi=None, h0=None, form="h"):
     f = act.torch if ops.module is not np else act.numpy
     rate = f if form == "x" else _identity  # what w_rec and w_out read
     f_step = _identity if form == "x" else f
-    T, B = inputs.shape[0], inputs.shape[1]
+    T = inputs.shape[0]
     h = params["h0"] if h0 is None else h0
     h = h + 0.0 * inputs[0, :, :1]  # broadcast to (B, N) in either library
     drive = inputs @ params["w_in"].T + params["b"]  # (T, B, N)
