@@ -58,8 +58,8 @@ _LAZY = {
     "calibrate_membrane_noise": ".membrane_calibration",
     "NetworkShiftReport": ".report",
     "network_shift_report": ".report",
-    "NoiseDependence": ".noise_dependence",
-    "noise_dependence": ".noise_dependence",
+    "NoiseDependence": ".loss_split",
+    "noise_dependence": ".loss_split",
 }
 
 __all__ = sorted(_LAZY)

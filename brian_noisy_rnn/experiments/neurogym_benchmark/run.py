@@ -149,7 +149,7 @@ def _diagnostics(store, selected, path, settings, write):
     (:func:`~brian_noisy_rnn.analysis.noise_dependence`, on the trained loss), cached in the
     JSON file ``path`` by the network's content hash."""
     from ... import tasks
-    from ...analysis.noise_dependence import noise_dependence
+    from ...analysis.loss_split import noise_dependence
     from ...core.spec import CTRNNSpec
 
     specs = {}

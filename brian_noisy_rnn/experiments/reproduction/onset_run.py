@@ -212,7 +212,7 @@ def _onsets_of(records, n_seeds):
 
 def _measure(rec, protocol, settings, folder, compute, log):
     """The noise-dependence split (and closed loop for the maze) of one network, cached."""
-    from ...analysis.noise_dependence import noise_dependence
+    from ...analysis.loss_split import noise_dependence
     from ...core.spec import CTRNNSpec
     from .feedforward import closed_loop_result
 
