@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.special import log_softmax, logsumexp
 
 from ..backends.random_state import keeps_random_state
 from ..backends.simulation import simulate
@@ -131,8 +132,6 @@ class NoiseDependence:
 def _per_step_terms(z0, mean, second, lse_mean_of, loss_r_mean, targets, loss, n_repeats):
     """(shift, fluctuation, L(0), L(sigma)) per (t, b) from the accumulated moments."""
     if loss == "cross_entropy":
-        from scipy.special import log_softmax, logsumexp
-
         log_p0 = log_softmax(z0, axis=-1)
         log_pbar = log_softmax(mean, axis=-1)
         shift = (np.exp(log_pbar) * (log_pbar - log_p0)).sum(-1)
@@ -226,8 +225,6 @@ def noise_dependence(spec: CTRNNSpec, env: str | gym.Env, *, noise: Noise | None
         mean += z.sum(1)
         second += (z ** 2).sum(1)
         if loss == "cross_entropy":
-            from scipy.special import log_softmax, logsumexp
-
             lse_mean += logsumexp(z, axis=-1).sum(1)
             loss_r -= np.take_along_axis(log_softmax(z, axis=-1),
                                          targets[:, None, :, None], axis=-1)[..., 0].sum(1)

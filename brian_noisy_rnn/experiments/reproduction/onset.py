@@ -215,8 +215,13 @@ def learned(curve, criterion: Criterion) -> bool:
     -------
     bool
     """
-    c = curve.with_metric(criterion.metric)
-    return criterion.met(float(c.mean[c.index_of(c.sigma_train)]))
+    return criterion.met(_at_training_sigma(curve, criterion.metric))
+
+
+def _at_training_sigma(curve, metric):
+    """``metric``'s mean of ``curve`` at its training sigma (float)."""
+    c = curve.with_metric(metric)
+    return float(c.mean[c.index_of(c.sigma_train)])
 
 
 def effect(curve, metric: str | None = None) -> bool:
@@ -234,8 +239,11 @@ def effect(curve, metric: str | None = None) -> bool:
     bool
     """
     c = curve if metric is None else curve.with_metric(metric)
-    worse, se = _paired(c, c.metric)
-    pref = c.preferred_set()
+    return _effect(c.preferred_set(), *_paired(c, c.metric))
+
+
+def _effect(pref, worse, se):
+    """The noise-inside rule on a preferred set and a paired difference with its SE."""
     if not pref or 0.0 in pref:
         return False
     return bool(worse > SE_RULE * se) if math.isfinite(se) else bool(worse > 0)
@@ -256,8 +264,12 @@ def control_ok(curve, metric: str | None = None) -> bool:
     bool
     """
     c = curve if metric is None else curve.with_metric(metric)
-    pref = c.preferred_set()
-    return bool(pref) and min(pref) <= NEAR_ZERO * c.sigma_train + 1e-12
+    return _control_ok(c.preferred_set(), c.sigma_train)
+
+
+def _control_ok(pref, sigma_train):
+    """The noise-outside rule on a preferred set."""
+    return bool(pref) and min(pref) <= NEAR_ZERO * sigma_train + 1e-12
 
 
 def network_verdict(curve, criterion: Criterion, metric: str | None = None) -> dict:
@@ -280,16 +292,16 @@ def network_verdict(curve, criterion: Criterion, metric: str | None = None) -> d
         ``z`` and ``effect`` (noise inside) or ``control_ok`` (noise outside).
     """
     c = curve if metric is None else curve.with_metric(metric)
-    crit = curve.with_metric(criterion.metric)
+    value = _at_training_sigma(curve, criterion.metric)
     worse, se = _paired(c, c.metric)
-    out = {"learned": learned(curve, criterion),
-           "criterion_value": float(crit.mean[crit.index_of(crit.sigma_train)]),
-           "metric": c.metric, "preferred_set": list(c.preferred_set()), "diff": worse,
+    pref = c.preferred_set()
+    out = {"learned": criterion.met(value), "criterion_value": value,
+           "metric": c.metric, "preferred_set": list(pref), "diff": worse,
            "diff_sem": se, "z": worse / se if se and math.isfinite(se) and se > 0 else float("nan")}
     if curve.train_placement == "pre":
-        out["effect"] = effect(c)
+        out["effect"] = _effect(pref, worse, se)
     else:
-        out["control_ok"] = control_ok(c)
+        out["control_ok"] = _control_ok(pref, c.sigma_train)
     return out
 
 
