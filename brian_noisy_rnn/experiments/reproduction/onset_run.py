@@ -277,16 +277,32 @@ def run_onset_study(protocol: Protocol, settings: OnsetSettings, results: str,
     chosen = {}
 
     def design(study_name, task, loss, dt, placements, levels, tag=""):
+        """One design's grids and caps, then the measurements of its learned networks (so a
+        run stopped later keeps them)."""
         for rec in study.with_caps(study_name, task, loss, dt, placements, levels, tag=tag):
             chosen[rec.key] = rec
+            if not rec.verdict["learned"]:
+                continue
+            try:
+                _measure(rec, protocol, settings, analysis_dir, compute, log)
+            except Exception as err:  # noqa: BLE001 - one failed measurement must not stop the run
+                study.failed += 1
+                log(f"reproduce: measurements of {rec.key} failed: {type(err).__name__}: {err}")
 
     # cheap and decisive first: the dt 20 ms levels of the four small families and the
-    # maze's one-hot loss, then the time steps (they need those onsets), then Yang19
+    # maze's one-hot loss; then Yang19 (every family before any time step); then the time
+    # steps (they need the dt 20 ms onsets)
     small = [f for f in settings.levels if f != "Yang19Multitask-v0"]
     for task in small:
         design("onset", task, "default", protocol.dt_ms, ("pre", "post"), settings.levels[task])
     for task in settings.loss_families:
         if task in small:
+            design("loss", task, _MSE, protocol.dt_ms, ("pre", "post"), settings.loss_levels[task])
+    for task in settings.levels:
+        if task not in small:
+            design("onset", task, "default", protocol.dt_ms, ("pre", "post"), settings.levels[task])
+    for task in settings.loss_families:
+        if task not in small:
             design("loss", task, _MSE, protocol.dt_ms, ("pre", "post"), settings.loss_levels[task])
     onsets = _onsets_of(chosen.values(), len(protocol.seeds))
     dt_levels = {}
@@ -299,23 +315,9 @@ def run_onset_study(protocol: Protocol, settings: OnsetSettings, results: str,
                 continue
             design("dt", task, "default", dt, ("pre",), dt_levels[task], tag="-pre")
             design("dt", task, "default", dt, ("post",), (1.0,), tag="-post")
-    for task in settings.levels:
-        if task not in small:
-            design("onset", task, "default", protocol.dt_ms, ("pre", "post"), settings.levels[task])
-    for task in settings.loss_families:
-        if task not in small:
-            design("loss", task, _MSE, protocol.dt_ms, ("pre", "post"), settings.loss_levels[task])
     records = sorted(chosen.values(), key=lambda r: (r.study, r.task, r.loss, r.dt_ms,
                                                      r.placement, r.sigma, r.seed))
     onsets = _onsets_of(records, len(protocol.seeds))
-    for rec in records:
-        if not rec.verdict["learned"]:
-            continue
-        try:
-            _measure(rec, protocol, settings, analysis_dir, compute, log)
-        except Exception as err:  # noqa: BLE001 - one failed measurement must not stop the run
-            study.failed += 1
-            log(f"reproduce: measurements of {rec.key} failed: {type(err).__name__}: {err}")
     from .feedforward import feedforward_level_rows
 
     ff = feedforward_level_rows(protocol, settings.ff_levels, analysis_dir, log, compute=compute)
