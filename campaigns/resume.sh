@@ -14,7 +14,12 @@ if [ -d "$WT" ]; then git -C "$WT" checkout -q --detach "$COMMIT"; else git work
 mkdir -p campaigns/reproduction
 echo "campaign from commit $COMMIT in $WT" >> campaigns/reproduction.log
 cd "$WT"
-PYTHONPATH="$WT" MPLBACKEND=Agg setsid nohup nice -n 15 brian-noisy-rnn reproduce \
+# A background job starts with Ctrl-C (SIGINT) ignored, and Brian2's import wraps an ignored
+# handler into one that raises TypeError when called: reset SIGINT to its default before exec,
+# so `pkill -INT` stops the run as Ctrl-C does ("interrupted; finished results are kept").
+PYTHONPATH="$WT" MPLBACKEND=Agg setsid nohup python3 -c \
+    'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' \
+    nice -n 15 brian-noisy-rnn reproduce \
     --out "$ROOT/campaigns/reproduction" --workers 2 --no-progress \
     >> "$ROOT/campaigns/reproduction.log" 2>&1 < /dev/null &
 echo "started (pid $!); log: $ROOT/campaigns/reproduction.log"
