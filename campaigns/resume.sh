@@ -1,25 +1,37 @@
 #!/usr/bin/env bash
-# Resume the long campaigns (issue 19's onset study inside `reproduce`) where they stopped.
-# Runs niced in the background from its own git worktree at a fixed commit (default: HEAD),
-# so edits to the checkout cannot change a run in flight; its results store is
-# campaigns/reproduction/ (a snapshot is committed between sessions), the log campaigns/*.log.
-#   bash campaigns/resume.sh [COMMIT]      # then: tail -f campaigns/reproduction.log
-# Stop it with: pkill -INT -f 'reproduce --out .*campaigns/reproduction' (it resumes later).
+# Resume a long campaign where it stopped:
+#   reproduction  issue 19's onset study inside `reproduce` (store: campaigns/reproduction/)
+#   neurogym      issue 21's `benchmark neurogym` at full strength (store: campaigns/neurogym/)
+# Each runs niced in the background from its own git worktree at a fixed commit (default:
+# HEAD), so edits to the checkout cannot change a run in flight; a snapshot of its store is
+# committed between sessions (git add -f), its log is campaigns/<name>.log.
+#   bash campaigns/resume.sh [COMMIT] [reproduction|neurogym]   # then: tail -f campaigns/<name>.log
+# Stop one with: pkill -INT -f 'brian-noisy-rnn .* --out .*campaigns/<name>' (it resumes later).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 COMMIT=$(git rev-parse "${1:-HEAD}")
+NAME="${2:-reproduction}"
+case "$NAME" in
+    reproduction) COMMAND=(reproduce) ;;
+    neurogym) COMMAND=(benchmark neurogym) ;;
+    *) echo "resume.sh: unknown campaign '$NAME' (expected reproduction or neurogym)" >&2; exit 2 ;;
+esac
+if pgrep -f "brian-noisy-rnn .* --out $ROOT/campaigns/$NAME( |$)" > /dev/null; then
+    echo "resume.sh: the $NAME campaign is already running" >&2; exit 1
+fi
 WT="${BNR_CAMPAIGN_WORKTREE:-$ROOT/../campaign-wt}"
+[ "$NAME" = reproduction ] || WT="$WT-$NAME"
 if [ -d "$WT" ]; then git -C "$WT" checkout -q --detach "$COMMIT"; else git worktree add -q --detach "$WT" "$COMMIT"; fi
-mkdir -p campaigns/reproduction
-echo "campaign from commit $COMMIT in $WT" >> campaigns/reproduction.log
+mkdir -p "campaigns/$NAME"
+echo "campaign from commit $COMMIT in $WT" >> "campaigns/$NAME.log"
 cd "$WT"
 # A background job starts with Ctrl-C (SIGINT) ignored, and Brian2's import wraps an ignored
 # handler into one that raises TypeError when called: reset SIGINT to its default before exec,
 # so `pkill -INT` stops the run as Ctrl-C does ("interrupted; finished results are kept").
 PYTHONPATH="$WT" MPLBACKEND=Agg setsid nohup python3 -c \
     'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' \
-    nice -n 15 brian-noisy-rnn reproduce \
-    --out "$ROOT/campaigns/reproduction" --workers 2 --no-progress \
-    >> "$ROOT/campaigns/reproduction.log" 2>&1 < /dev/null &
-echo "started (pid $!); log: $ROOT/campaigns/reproduction.log"
+    nice -n 15 brian-noisy-rnn "${COMMAND[@]}" \
+    --out "$ROOT/campaigns/$NAME" --workers 2 --no-progress \
+    >> "$ROOT/campaigns/$NAME.log" 2>&1 < /dev/null &
+echo "started (pid $!); log: $ROOT/campaigns/$NAME.log"
