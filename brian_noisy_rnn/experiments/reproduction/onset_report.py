@@ -167,21 +167,8 @@ def _answer(data):
     return lines
 
 
-def render_onset(data, figures: dict) -> str:
-    """The onset study's Markdown (placed at the top of the reproduction report).
-
-    Parameters
-    ----------
-    data : OnsetData
-        The study's records.
-    figures : dict of str to str
-        Figure name -> file name (from :func:`onset_figures`).
-
-    Returns
-    -------
-    str
-        Markdown.
-    """
+def _answer_and_rules(data, figures):
+    """The heading, the answer, the rules and the phase diagram."""
     out = ["## When does the paradoxical preference appear? (the onset study)", ""]
     out += _answer(data) or ["- No data yet: the study has not run."]
     out += ["", "### Rules (fixed before the data)", "",
@@ -201,7 +188,12 @@ def render_onset(data, figures: dict) -> str:
             "difference metric(0) - metric(sigma_train) over all learned networks.", ""]
     if "phase" in figures:
         out += [f"![phase diagram]({figures['phase']})", ""]
-    # onset table
+    return out
+
+
+def _level_tables(data, figures):
+    """The onset tables (training sigma; one-hot targets) and the decision-step tables."""
+    out = []
     for study, loss, title in (("onset", "default", "Training sigma (dt 20 ms, each family's loss)"),
                                ("loss", "mse_onehot", "Classification families trained on one-hot "
                                                       "targets (squared error)")):
@@ -238,7 +230,12 @@ def render_onset(data, figures: dict) -> str:
                         out.append(f"| {_short(task)} | {level:g} | {_pre_cell_text(pre)} | "
                                    f"{_pre_cell_text(pre, 'decision')} |")
             out.append("")
-    # time step
+    return out
+
+
+def _time_step(data, figures):
+    """The time-step table and the convention question."""
+    out = []
     dts = sorted({r.dt_ms for r in data.records if r.study == "dt"})
     if dts:
         out += ["### Time step (tau 100 ms)", "",
@@ -260,7 +257,12 @@ def render_onset(data, figures: dict) -> str:
                 "fluctuations of h fixed across dt instead. Which one the paper's claims "
                 "presuppose decides whether a result at dt 20 ms transfers to a finer "
                 "simulation of the same network.", ""]
-    # closed loop
+    return out
+
+
+def _closed_loop(data, figures):
+    """The closed-loop maze table."""
+    out = []
     cl = [r for r in data.records if r.closed_loop is not None]
     if cl:
         out += ["### Closed-loop maze (the network's own moves decide where it goes)", "",
@@ -276,7 +278,12 @@ def render_onset(data, figures: dict) -> str:
                     out.append(f"| {placement} | {level:g} | {_g(float(np.mean(diffs)))} +- {_g(se, 2)} | "
                                f"{len(diffs)} |")
         out.append("")
-    # feedforward
+    return out
+
+
+def _feedforward(data, figures):
+    """The feedforward table."""
+    out = []
     if data.feedforward:
         out += ["### Feedforward networks (FunctionApproximation, relu)", "",
                 "| hidden layers | sigma_train | noise inside f | noise outside f |", "|---|---|---|---|"]
@@ -289,7 +296,12 @@ def render_onset(data, figures: dict) -> str:
                            f"{_g(s['mean'])} +- {_g(s['se'], 2)} | "
                            f"{sum(v['control_ok'] for v in post)}/{len(post)} |")
         out.append("")
-    # diagnostic
+    return out
+
+
+def _diagnostic(data, figures):
+    """The diagnostic's agreement with the measurement."""
+    out = []
     learned = [r for r in _learned(data.records) if r.diagnostic is not None]
     if learned:
         agree = O.agreement([(r.diagnostic["ratio"], r.verdict["diff"]) for r in learned])
@@ -305,6 +317,12 @@ def render_onset(data, figures: dict) -> str:
                 f"only {agree['measured_only']}.", ""]
         if "agreement" in figures:
             out += [f"![diagnostic against measurement]({figures['agreement']})", ""]
+    return out
+
+
+def _missed(data, figures):
+    """The networks that did not learn."""
+    out = []
     missed = [r for r in data.records if not r.verdict["learned"]]
     if missed:
         out += ["### Networks that did not learn (left out of the verdicts)", "",
@@ -315,6 +333,31 @@ def render_onset(data, figures: dict) -> str:
                        f"{r.sigma:g} | {r.seed} | {r.steps} | "
                        f"{_g(r.verdict['criterion_value'])} ({O.CRITERIA[r.task]}) |")
         out.append("")
+    return out
+
+#: the onset report's sections, in order: each maps (data, figures) to Markdown lines
+_SECTIONS = (_answer_and_rules, _level_tables, _time_step, _closed_loop, _feedforward, _diagnostic,
+             _missed)
+
+
+def render_onset(data, figures: dict) -> str:
+    """The onset study's Markdown (placed at the top of the reproduction report).
+
+    Parameters
+    ----------
+    data : OnsetData
+        The study's records.
+    figures : dict of str to str
+        Figure name -> file name (from :func:`onset_figures`).
+
+    Returns
+    -------
+    str
+        Markdown.
+    """
+    out = []
+    for section in _SECTIONS:
+        out += section(data, figures)
     return "\n".join(out)
 
 
