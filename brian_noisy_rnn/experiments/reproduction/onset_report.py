@@ -320,6 +320,29 @@ def _diagnostic(data, figures):
     return out
 
 
+def _failed_controls(data, figures):
+    """The learned noise-outside networks whose preferred set lies away from 0."""
+    out = []
+    failed = [r for r in _learned(data.records) if r.placement == "post"
+              and not r.verdict["control_ok"]]
+    if failed:
+        out += ["### Noise outside f preferring noise (controls that failed)", "",
+                "In a recurrent network noise added after f reaches f at the next step through "
+                "the recurrent weights, so it can shift the mean as noise inside f does; the "
+                "diagnostic applies to it unchanged. Preferred set: test sigmas within 1 SE of "
+                "the best; diff as above (> 0: better at sigma_train than at 0).", "",
+                "| study | family | loss | dt | sigma_train | seed | preferred set | diff +- SE | ratio |",
+                "|---|---|---|---|---|---|---|---|---|"]
+        for r in failed:
+            v = r.verdict
+            pref = ", ".join(_g(x) for x in v["preferred_set"])
+            ratio = _g(r.diagnostic["ratio"], 2) if r.diagnostic is not None else "-"
+            out.append(f"| {r.study} | {_short(r.task)} | {r.loss} | {r.dt_ms:g} | {r.sigma:g} | "
+                       f"{r.seed} | {pref} | {_g(v['diff'])} +- {_g(v['diff_sem'], 2)} | {ratio} |")
+        out.append("")
+    return out
+
+
 def _missed(data, figures):
     """The networks that did not learn."""
     out = []
@@ -337,7 +360,7 @@ def _missed(data, figures):
 
 #: the onset report's sections, in order: each maps (data, figures) to Markdown lines
 _SECTIONS = (_answer_and_rules, _level_tables, _time_step, _closed_loop, _feedforward, _diagnostic,
-             _missed)
+             _failed_controls, _missed)
 
 
 def render_onset(data, figures: dict) -> str:
