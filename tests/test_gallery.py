@@ -86,10 +86,11 @@ def _mini_build(tmp_path, script_body):
     """Build a one-example gallery with the project's configuration (-W); its example has the
     name of an executed one, so the configuration runs it."""
     name = sorted(_gallery().load()["executed"])[0]
-    src = tmp_path / "src"
-    (src / "examples").mkdir(parents=True)
-    (src / "examples" / "GALLERY_HEADER.rst").write_text("Gallery\n=======\n")
-    (src / "examples" / f"{name}.py").write_text(textwrap.dedent(script_body))
+    src, examples = tmp_path / "docs", tmp_path / "examples"  # side by side, as here
+    src.mkdir(parents=True)
+    examples.mkdir()
+    (examples / "GALLERY_HEADER.rst").write_text("Gallery\n=======\n")
+    (examples / f"{name}.py").write_text(textwrap.dedent(script_body))
     (src / "index.rst").write_text("Test\n====\n\n.. toctree::\n\n   auto_examples/index\n")
     (src / "conf.py").write_text(textwrap.dedent(f"""\
         import sys
@@ -97,7 +98,6 @@ def _mini_build(tmp_path, script_body):
         import gallery
         extensions = ["sphinx_gallery.gen_gallery"]
         sphinx_gallery_conf = gallery.sphinx_gallery_conf()
-        sphinx_gallery_conf["examples_dirs"] = "examples"
         """))
     env = dict(os.environ, MPLBACKEND="Agg")
     proc = subprocess.run([sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html", str(src),
