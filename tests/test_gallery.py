@@ -111,6 +111,7 @@ def test_an_executed_example_shows_the_figure_it_writes_and_a_failing_one_fails_
         tmp_path):
     """(slow: two small Sphinx builds, about 10-20 s.) The examples save their figures and
     close them; the page must still show the file the script wrote, and only that."""
+    pytest.importorskip("sphinx_gallery")
     proc, page = _mini_build(tmp_path / "ok", '''\
         """A figure
         ========
@@ -138,3 +139,52 @@ def test_an_executed_example_shows_the_figure_it_writes_and_a_failing_one_fails_
         ''')
     assert proc.returncode != 0
     assert "this example is broken" in proc.stdout + proc.stderr
+
+
+def _docs_calibration_table():
+    """The calibration table of docs/biological_noise.md: {sigma: [8 numbers]}."""
+    text = (DOCS / "biological_noise.md").read_text()
+    rows = {}
+    for line in text.split("| sigma_m | Poisson ISI CV", 1)[1].splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rates = [float(r) for r in cells[7].split("/")]
+        rows[float(cells[0])] = [float(c) for c in cells[1:7]] + rates
+    return rows
+
+
+@pytest.mark.slow
+def test_the_committed_calibration_figure_is_what_the_script_draws_today(tmp_path):
+    """(slow: about 2 CPU-minutes.) examples/membrane_noise_calibration.py does not run at the
+    docs build; its page shows the committed figure, whose numbers are the table of
+    docs/biological_noise.md. Rerun the script (seeded) and compare every number it prints
+    with that table, up to the table's rounding (one unit in the last printed digit: 0.001
+    for CV and Fano, 0.01 mV, 0.1 Hz), so a change in the package that moves the curves fails
+    here even when the script itself is unchanged."""
+    figure = tmp_path / "calibration.png"
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "membrane_noise_calibration.py"),
+                           "--out", str(figure)], capture_output=True, text=True, env=env,
+                          timeout=1800, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert figure.is_file()
+    printed, model = {"poisson": {}, "lif": {}}, None
+    for line in proc.stdout.splitlines():
+        words = line.split()
+        if words and words[0] in printed and words[1] == "neurons":
+            model = words[0]
+        elif model and len(words) == 6 and re.fullmatch(r"\d+\.\d\d", words[0]):
+            printed[model][float(words[0])] = words
+    table = _docs_calibration_table()
+    assert sorted(table) == sorted(printed["poisson"]) == sorted(printed["lif"])
+    for sigma, expected in table.items():
+        p, lif = printed["poisson"][sigma], printed["lif"][sigma]
+        vm = 0.0 if lif[4] == "-" else float(lif[4])
+        got = [float(p[1]), float(p[2]), float(p[3]), float(lif[1]), float(lif[2]), vm,
+               float(p[5]), float(lif[5])]
+        tolerance = [0.0015] * 5 + [0.015, 0.15, 0.15]
+        for name, g, e, tol in zip(["Poisson CV", "Poisson Fano", "Poisson population Fano",
+                                    "LIF CV", "LIF Fano", "LIF membrane std",
+                                    "Poisson rate", "LIF rate"], got, expected, tolerance):
+            assert abs(g - e) <= tol, f"sigma {sigma}: {name} {g} now, {e} in the docs table"
