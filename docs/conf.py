@@ -7,9 +7,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))  # gallery.py: the examples gallery's hooks
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import brian_noisy_rnn  # noqa: E402
+import gallery  # noqa: E402
 
 project = "brian-noisy-rnn"
 author = "brian-noisy-rnn developers"
@@ -23,10 +25,12 @@ extensions = [
     "sphinx.ext.viewcode",
     "numpydoc",
     "myst_parser",
+    "sphinx_gallery.gen_gallery",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "README.md", "benchmarks/*.csv"]
+# examples/: pages an earlier generator wrote there (the gallery is auto_examples/ now)
+exclude_patterns = ["_build", "README.md", "benchmarks/*.csv", "examples"]
 myst_heading_anchors = 3
 myst_enable_extensions = ["dollarmath"]
 
@@ -43,27 +47,6 @@ html_title = f"brian-noisy-rnn {release}"
 html_theme_options = {"navigation_with_keys": False}
 
 
-def _example_pages(app):
-    """One page per script in examples/: its docstring and its source (kept in sync)."""
-    import ast
-
-    out = HERE / "examples"
-    out.mkdir(exist_ok=True)
-    names = []
-    for script in sorted((ROOT / "examples").glob("*.py")):
-        doc = ast.get_docstring(ast.parse(script.read_text())) or ""
-        title = script.stem.replace("_", " ").capitalize()
-        page = (f"# {title}\n\n```{{eval-rst}}\n{doc}\n```\n\nRun it with "
-                f"`python examples/{script.name}`.\n\n"
-                f"```{{literalinclude}} ../../examples/{script.name}\n:language: python\n```\n")
-        target = out / f"{script.stem}.md"
-        if not target.exists() or target.read_text() != page:
-            target.write_text(page)
-        names.append(script.stem)
-    index = "# Examples\n\n```{toctree}\n:maxdepth: 1\n\n" + "\n".join(names) + "\n```\n"
-    if not (out / "index.md").exists() or (out / "index.md").read_text() != index:
-        (out / "index.md").write_text(index)
-
-
-def setup(app):
-    app.connect("builder-inited", _example_pages)
+# the examples gallery: one page per script in examples/ with its code and its figure; the
+# fast ones run at every build (docs/gallery.toml says which and why, docs/gallery.py how)
+sphinx_gallery_conf = gallery.sphinx_gallery_conf()

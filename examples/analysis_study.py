@@ -1,4 +1,5 @@
 """Why noise inside f makes trained networks prefer noise -- measured on trained networks.
+=======================================================================================
 
 Trains (or reloads) CTRNNs on FunctionApproximation-v0 (32 relu units, tau = 100 ms,
 dt = 20 ms so gamma = 0.2, 1500 Adam steps of batch 64) with noise inside ("pre") and

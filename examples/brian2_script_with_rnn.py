@@ -1,4 +1,5 @@
 """An ordinary Brian2 script with a rate CTRNN inside it, driving a spiking population.
+====================================================================================
 
 The CTRNN (a saved :class:`~brian_noisy_rnn.CTRNNSpec`, or a small built-in example) is a
 :class:`~brian_noisy_rnn.RateCTRNN`: real Brian2 groups on their own clock (the spec's

@@ -1,4 +1,5 @@
 """A closed loop in plain Brian2: spikes -> rate CTRNN -> spikes -> back to the first population.
+==============================================================================================
 
 * ``sensor``: Poisson neurons firing at a slowly modulated rate plus a feedback term;
 * ``sensor_rate``: their population rate, smoothed by an exponential synapse (a state

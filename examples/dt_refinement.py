@@ -1,4 +1,5 @@
 """dt refinement: which noise models have a continuous-time limit?
+===============================================================
 
 Simulates one recurrent network (``example_spec``: 32 relu units, tau = 100 ms, constant
 input) at dt = 20, 10, 5 and 2.5 ms -- the same weights, so the same continuous-time

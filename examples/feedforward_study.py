@@ -1,4 +1,5 @@
 """Noise preference in feedforward networks (issue 14, claim C3), measured.
+========================================================================
 
 Trains one- and two-hidden-layer relu networks on FunctionApproximation-v0's target
 (x ~ U[-1, 1] -> sin(pi x), no time) with noise inside ("pre") or outside ("post") every

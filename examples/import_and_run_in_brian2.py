@@ -1,5 +1,5 @@
-"""Bring your own network: train a CTRNN with nn4n, import it, run it in Brian2 beside your
-own neurons, and sweep its noise.
+"""Bring your own network: train with nn4n, import, run in Brian2 beside your neurons, sweep noise.
+================================================================================================
 
 1. nn4n (``pip install nn4n``) trains a small CTRNN (its x-form: the membrane potential v is
    filtered, ``fr = tanh(v)``) with state noise ``preact_noise`` to hold the sign of a brief
@@ -123,7 +123,7 @@ def main(steps=150, out=None, sigmas=(0.0, 0.1, 0.3, 0.6), n_eval=64):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=150, help="nn4n training steps")
     parser.add_argument("--out", default=None, help="folder for the files (default: a temp dir)")
     args = parser.parse_args()

@@ -1,4 +1,5 @@
 """Closed-loop maze navigation (issue 14, item 2): goal-reached rate against test sigma.
+=====================================================================================
 
 Trains 64-unit relu CTRNNs teacher-forced on MazeNavigation-v0 (tau 100 ms, dt 20 ms,
 sigma_train 1, noise inside "pre" and outside "post" f, one ensemble per seed) and evaluates

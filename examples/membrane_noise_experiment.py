@@ -1,4 +1,5 @@
 """Do spiking populations with membrane noise restore what a noise-trained network learned?
+========================================================================================
 
 Trains networks with white noise inside f ("pre") and outside f ("post"), sigma_train = 1,
 3 seeds each, on two task families (``FunctionApproximation-v0`` and
@@ -25,7 +26,18 @@ Every curve is cached as a JSON file in ``--out`` (with its per-trial values, fo
 comparisons), and training resumes from its checkpoint, so an interrupted run continues where
 it stopped; a finished run only redraws the figures and the table. ``--quick`` is a smoke test
 (tiny training, few trials and sigmas, small populations).
+
+The figures this script drew for docs/biological_noise.md (committed; ``docs/gallery.toml``
+records the code that drew them, and the docs build does not rerun it: 16.6 CPU-minutes):
+
+.. image:: /figures/membrane_FunctionApproximation.png
+   :alt: FunctionApproximation-v0: MSE against the membrane noise sigma
+
+.. image:: /figures/membrane_SingleNeuronRegulator.png
+   :alt: SingleNeuronRegulator-v0: MSE against the membrane noise sigma
 """
+
+# sphinx_gallery_thumbnail_path = "figures/membrane_FunctionApproximation.png"
 
 from __future__ import annotations
 

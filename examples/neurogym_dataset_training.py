@@ -1,4 +1,5 @@
 """Train with your own ``neurogym.Dataset`` loop, then run the trained network in Brian2.
+======================================================================================
 
 The NeuroGym way of training (as in NeuroGym's own examples): ``neurogym.Dataset`` cuts
 float32 windows (T, B, n_in) through a stream of concatenated trials, and a cross-entropy

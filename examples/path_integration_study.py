@@ -1,4 +1,5 @@
 """Why PathIntegration2D-v0 shows no noise preference (issue 14, item 3) -- the numbers.
+=====================================================================================
 
 Trains 64-unit relu CTRNNs on PathIntegration2D-v0 (tau 100 ms, dt 20 ms, Adam lr 1e-2,
 batch 64) with noise inside ("pre") and outside ("post") f at sigma_train 1 (two seeds, one

@@ -1,4 +1,5 @@
 """Does a network trained with white noise inside f prefer biological noise at test time?
+======================================================================================
 
 Trains the reference network of docs/design.md (FunctionApproximation-v0, 32 relu units, gamma = 0.2,
 white noise inside f with sigma = 1, 1500 Adam steps) with ``bridges.train``, then measures
