@@ -4,7 +4,7 @@ activation) to a function-approximation task and return a
 
 The conventions of :func:`~brian_noisy_rnn.bridges.train`: Adam, gradient-norm clipping, a
 tqdm progress bar, one torch thread by default, and every random number of a step derived from
-``(seed, step)`` with :func:`~brian_noisy_rnn.bridges.training.derive_seed` (the samples of
+``(seed, step)`` with :func:`~brian_noisy_rnn.bridges.draws.derive_seed` (the samples of
 step k from ``derive_seed(seed, BATCH, k)``, the training noise from a ``torch.Generator``
 seeded with ``derive_seed(seed, NOISE, k)``), so a seed gives the same network. The task
 supplies input-target pairs without time through its ``samples(n, seed)`` method
@@ -37,8 +37,9 @@ from ..core.activations import get_activation
 from ..core.feedforward import FeedforwardSpec, check_feedforward_noise
 from ..core.noise import Noise
 from ..core.validation import check_int
-from .training import (BATCH, NOISE, _BuildableSettings, _check_positive, _torch_threads,
-                       derive_seed)
+from .draws import BATCH, NOISE, derive_seed
+from .training_config import _BuildableSettings, _check_positive
+from .training_loop import _torch_threads
 
 __all__ = ["FeedforwardConfig", "FeedforwardTrainingResult", "train_feedforward"]
 
