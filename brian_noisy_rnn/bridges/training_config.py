@@ -13,6 +13,7 @@ import torch
 from ..tasks import metrics as task_metrics_module
 from ..core.activations import get_activation
 from ..core.noise import Noise, as_noise
+from ..core.settings import setting
 from ..core.spec import CTRNNSpec, check_spec
 from ..core.units import to_seconds
 from ..core.validation import check_choice, check_int
@@ -142,23 +143,30 @@ class TrainConfig(_BuildableSettings):
         The settings that may differ between the members of an ensemble.
     """
 
-    n_hidden: int
+    # each setting declared once: the command line derives its flag, default and help from here
+    n_hidden: int = setting(help="hidden units", kind="int1")
     noise: Noise = field(default_factory=lambda: Noise("none"))
-    seed: int
-    activation: str = "relu"
-    tau: Quantity | None = None
-    steps: int = 2000
-    batch_size: int = 64
-    lr: float = 1e-2
-    grad_clip: float | None = 1.0
-    log_every: int = 50
-    rec_gain: float = 0.5
-    bias_init: float = 0.0
+    seed: int = setting(help="seed of weights, trials and noise", kind="seed")
+    activation: str = setting("relu", help="activation function")
+    tau: Quantity | None = setting(None, help="time constant in ms, or with a unit (e.g. 0.1second)",
+                                   kind="pos_ms", unit="ms", flag="--tau-ms")
+    steps: int = setting(2000, help="optimisation steps", kind="int1")
+    batch_size: int = setting(64, help="trials per step", kind="int1")
+    lr: float = setting(1e-2, help="Adam learning rate", kind="float32_pos")
+    grad_clip: float | None = setting(1.0, help="gradient norm limit", kind="nonneg_float")
+    log_every: int = setting(50, help="steps between log entries", kind="int1")
+    rec_gain: float = setting(0.5, help="initial recurrent weights ~ N(0, rec_gain**2 / n_hidden)",
+                              kind="nonneg_float")
+    bias_init: float = setting(0.0, help="initial hidden bias (e.g. 0.5 for a single relu unit)",
+                               kind="float32")
     init_spec: CTRNNSpec | None = None
-    val_trials: int = 0
-    trial_pool: int | None = None
+    val_trials: int = setting(0, help="size of a fixed validation batch scored at every log "
+                                      "entry (0: none)", kind="int0")
+    trial_pool: int | None = setting(None, help="sample batches from a fixed pool of this many "
+                                                "trials (fast for slow task generators)",
+                                     kind="int1")
     dtype: torch.dtype = torch.float32
-    loss: str | None = None
+    loss: str | None = setting(None, help="training loss (default: the task kind's)")
 
     # settings that may differ between the members of an ensemble
     PER_MEMBER = ("noise", "seed", "grad_clip", "rec_gain", "bias_init", "init_spec")
