@@ -17,7 +17,6 @@ import torch
 from ..tasks import metrics as task_metrics_module
 from .. import tasks as tasks_module
 from ..backends.torch_backend import TorchCTRNN
-from ..core.spec import check_spec
 from ..core.units import from_seconds, to_seconds
 from .checkpoint import config_differences, load_checkpoint, save_checkpoint
 from .draws import (NOISE, VALIDATION, VALIDATION_NOISE, _fingerprint, _noise_draws,
@@ -340,7 +339,7 @@ class _Validation:
 
 
 def _load_init_spec(model, spec):
-    check_spec(spec, "init_spec")
+    # spec is TrainConfig.init_spec, checked when the config was made
     mine = (model.n_in, model.n_hidden, model.n_out, model.activation)
     theirs = (spec.n_in, spec.n_hidden, spec.n_out, spec.activation)
     if mine != theirs:

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Callable
 import gymnasium as gym
 import numpy as np
 
-from ..core.noise import Noise, as_noise
+from ..core.noise import Noise
 from ..core.spec import check_spec
 from ..core.validation import check_choice, check_int, check_seed
 from ..tasks import make as make_task
@@ -268,8 +268,7 @@ def closed_loop(spec: CTRNNSpec, env: str | gym.Env, *, backend: str, noise: Noi
     if isinstance(env, str):
         env = make_task(env, dt=spec.dt_seconds * 1000.0)
     n_trials, seed = _check_common(env, n_trials, seed)
-    noise = spec.noise if noise is None else as_noise(noise)
-    noise.check_compatible(spec.dt_seconds, spec.n_hidden)
+    noise = spec.noise if noise is None else spec.check_noise(noise)
     runner.check_noise(noise)
     _check_fit(spec, SteppedTrials(env, 1, seed), env)  # a one-trial probe, before the real copies
     trials = SteppedTrials(env, n_trials, seed)
