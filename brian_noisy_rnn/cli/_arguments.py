@@ -5,6 +5,12 @@ Names used by every subcommand that has the concept:
 =====================  ==================================================================
 ``--seed``             a seed value (int); counts of seeds are ``--n-seeds``
 ``--n-trials``         trials (evaluation or simulation batch); ``--n-steps`` time steps
+``--n-eval-trials``    test trials of an evaluation made beside the command's own work
+                       (``train``'s final evaluation, ``analyze``'s loss evaluations)
+``--steps``            optimisation (training) steps, ``TrainConfig.steps``
+``--num-threads``      torch threads (``num_threads=``)
+``--no-figures``       skip the figures
+``--max-relative-sigma``  the largest test sigma in units of the training sigma
 ``--backend``          one simulation backend; ``--backends`` a comma-separated list
 ``--placement``        one noise placement; ``--placements`` a comma-separated list
 ``--sigma``            one noise sigma; ``--sigmas`` a comma-separated list of test sigmas
