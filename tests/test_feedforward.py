@@ -224,3 +224,15 @@ def test_feedforward_noise_preference_takes_noise_preferences_argument_order():
     np.testing.assert_array_equal(old.mean, new.mean)
     with pytest.raises(TypeError, match="sigmas"):
         feedforward_noise_preference(s, "FunctionApproximation-v0")
+
+
+def test_train_feedforward_takes_device_as_train_does():
+    """``device=`` as in ``train``: the CPU by name gives the default run's weights exactly;
+    an unusable device is refused before training, naming ``device``."""
+    kw = dict(hidden_sizes=(4,), noise=Noise("pre", 0.5), seed=0, steps=5, progress=False)
+    a = train_feedforward(**kw).spec
+    b = train_feedforward(device="cpu", **kw).spec
+    for wa, wb in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(wa, wb)
+    with pytest.raises(ValueError, match="device"):
+        train_feedforward(device="no-such-device", **kw)

@@ -57,3 +57,16 @@ def test_renamed_keyword():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         renamed_keyword("f", "old", "new", None, None)
+
+
+def test_training_functions_share_their_run_options():
+    """``train``, ``train_ensemble`` and ``train_feedforward`` spell their run options alike
+    (``device=`` was missing from ``train_feedforward``)."""
+    import inspect
+
+    from brian_noisy_rnn.bridges import train, train_ensemble, train_feedforward
+
+    for function in (train, train_ensemble, train_feedforward):
+        params = inspect.signature(function).parameters
+        assert {"config" if function is not train_ensemble else "configs", "progress",
+                "num_threads", "device"} <= set(params), function.__name__

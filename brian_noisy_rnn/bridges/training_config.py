@@ -211,6 +211,11 @@ def _check_run_options(checkpoint_every, callback, num_threads, device):
         check_int(num_threads, "num_threads", 1)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable(step, loss) or None, got {callback!r}")
+    return _check_device(device)
+
+
+def _check_device(device):
+    """``device`` as a torch.device (None: the CPU); ValueError naming ``device`` otherwise."""
     try:
         device = torch.device("cpu" if device is None else device)
     except (RuntimeError, TypeError) as err:
