@@ -70,3 +70,20 @@ def test_training_functions_share_their_run_options():
         params = inspect.signature(function).parameters
         assert {"config" if function is not train_ensemble else "configs", "progress",
                 "num_threads", "device"} <= set(params), function.__name__
+
+
+def test_grid_keys_are_the_settings_names():
+    """A grid's [training] keys are TrainConfig fields and its [sweep] n_trials / seed are
+    EvalConfig's: one spelling per setting in Python, grid files and (with dashes) flags."""
+    import dataclasses
+
+    from brian_noisy_rnn.bridges import TrainConfig
+    from brian_noisy_rnn.evaluation.settings import EvalConfig
+    from brian_noisy_rnn.experiments import config
+
+    train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    assert set(config._TRAINING_KINDS) <= train_fields  # the keys a grid's [training] accepts
+    assert set(config._TRAINING_DEFAULTS) <= train_fields
+    assert set(config._SWEEP_DEFAULTS) <= {f.name for f in dataclasses.fields(EvalConfig)}
+    network = {"n_hidden", "activation"} | {settings_of(TrainConfig)["tau"].flag[2:].replace("-", "_")}
+    assert network <= set(config._NETWORK_DEFAULTS)
