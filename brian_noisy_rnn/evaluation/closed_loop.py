@@ -52,12 +52,15 @@ from ..backends.random_state import keeps_random_state
 from ..tasks import task_name
 from .curves import NoisePreferenceCurve, sweep_noises
 from .scoring import finite_mean_sem, noise_seed
+from .settings import EvalConfig
 
 if TYPE_CHECKING:
     from ..core.spec import CTRNNSpec
 
 
 __all__ = ["ClosedLoopResult", "closed_loop", "closed_loop_noise_preference", "play"]
+
+_EVAL = EvalConfig()  # the declared defaults of the evaluation settings
 
 
 def __getattr__(name):
@@ -220,7 +223,7 @@ def _check_fit(spec, trials, env):
 
 
 def closed_loop(spec: CTRNNSpec, env: str | gym.Env, *, backend: str, noise: Noise | None = None,
-                n_trials: int = 1000, seed: int = 0, target: str = "numpy") -> ClosedLoopResult:
+                n_trials: int = _EVAL.n_trials, seed: int = _EVAL.seed, target: str = "numpy") -> ClosedLoopResult:
     """NeuroGym's performance of ``spec`` acting step by step in ``n_trials`` copies of ``env``.
 
     Parameters

@@ -24,9 +24,12 @@ from ..backends.simulation import check_backend, simulate
 from ..core.validation import check_seed
 from ..core.spec import CTRNNSpec, check_spec
 from ..core.validation import check_int
+from .settings import EvalConfig
 
 if TYPE_CHECKING:
     import gymnasium as gym
+
+_EVAL = EvalConfig()  # the declared defaults of the evaluation settings
 
 __all__ = ["EvaluationResult", "TaskMismatchWarning", "check_spec_for_task", "evaluate",
            "evaluate_batch", "evaluate_per_trial", "finite_mean_sem", "noise_seed", "task_env", "trained_task"]
@@ -302,7 +305,7 @@ def _resolve(spec, env, backend, noise, n_trials, seed):
 
 @keeps_random_state
 def evaluate_per_trial(spec: CTRNNSpec, env: str | gym.Env, *, backend: str,
-                       noise: Noise | None = None, n_trials: int = 1000, seed: int = 0,
+                       noise: Noise | None = None, n_trials: int = _EVAL.n_trials, seed: int = _EVAL.seed,
                        keep_outputs: bool = False, batch: object | None = None,
                        **options) -> EvaluationResult:
     """Like :func:`evaluate`, but return an :class:`EvaluationResult` with per-trial metrics.
@@ -388,7 +391,7 @@ def evaluate_batch(spec: CTRNNSpec, batch, *, backend: str, noise: Noise, seed: 
 
 @keeps_random_state
 def evaluate(spec: CTRNNSpec, env: str | gym.Env, *, backend: str, noise: Noise | None = None,
-             n_trials: int = 1000, seed: int = 0, return_sem: bool = False,
+             n_trials: int = _EVAL.n_trials, seed: int = _EVAL.seed, return_sem: bool = False,
              **options) -> dict | tuple[dict, dict]:
     """Task metrics of ``spec`` on ``n_trials`` trials of ``env``, simulated with ``backend``.
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..backends.random_state import keeps_random_state
 from ..core.atomic import atomic_write, checked_output_files
 from ..core.settings import renamed_keyword
+from ..evaluation.settings import EvalConfig
 from ..core.validation import check_int
 from .config import grid_from_dict
 from .runner import run_grid
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from .runner import RunReport
 
 __all__ = ["DEMO_PRESETS", "DemoResult", "backend_agreement", "demo_grid", "run_demo"]
+
+_EVAL = EvalConfig()  # the declared defaults of the evaluation settings
 
 #: per-task defaults of the demo (keys: sigma_train, steps, n_hidden, lr, batch_size,
 #: trial_pool, n_trials); other tasks use ``DEMO_PRESETS["default"]``
@@ -52,7 +55,7 @@ def demo_grid(task: str = "FunctionApproximation-v0", *, seeds: int | Sequence[i
               steps: int | None = None, n_hidden: int | None = None, lr: float | None = None,
               batch_size: int | None = None, trial_pool: int | str | None = "preset",
               n_trials: int | None = None, brian2_n_trials: int | None = None,
-              target: str = "numpy", max_relative_sigma: float = 2.0, n_sigmas: int = 9,
+              target: str = "numpy", max_relative_sigma: float = _EVAL.max_relative_sigma, n_sigmas: int = _EVAL.n_sigmas,
               eval_seed: int = 1234, dt_ms: float = 20.0, tau_ms: float = 100.0,
               activation: str = "relu", brian2_trials: int | None = None) -> Grid:
     """The demo's grid (a validated :class:`~.config.Grid`).
