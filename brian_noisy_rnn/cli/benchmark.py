@@ -148,7 +148,7 @@ def run(args):
     if args.report_only and not os.path.isfile(os.path.join(args.out, "results.sqlite")):
         raise FileNotFoundError(f"--report-only: no results.sqlite in --out {args.out!r}")
     result = run_benchmark(args.out, settings, workers=args.workers, scheduler=args.scheduler,
-                           progress=not args.no_progress, figure=not args.no_figures,
+                           progress=not args.no_progress, figures=not args.no_figures,
                            run=not args.report_only)
     for name in ("table", "csv", "curves_csv", "figure", "results"):
         if name in result.files:
