@@ -140,7 +140,7 @@ def time_minimal_loop(steps, unbind):
     import torch
 
     from brian_noisy_rnn import tasks
-    from brian_noisy_rnn.bridges.training import BATCH, NOISE, derive_seed
+    from brian_noisy_rnn.bridges.draws import BATCH, NOISE, derive_seed
 
     torch.set_num_threads(1)
     env = tasks.make("FunctionApproximation-v0")

@@ -63,7 +63,7 @@ def main(argv=None):
                                              noise=Noise(placement, args.sigma), seed=seed,
                                              steps=args.n_steps, progress=False).spec
                     spec.save(path)
-                curve = feedforward_noise_preference(spec, sigmas, n_trials=args.n_trials,
+                curve = feedforward_noise_preference(spec, sigmas=sigmas, n_trials=args.n_trials,
                                                      seed=1000 + seed)
                 d, e = curve.difference(0.0, args.sigma)
                 row = {"layers": layers, "placement": placement, "seed": seed,

@@ -189,3 +189,122 @@ def test_noise_preference_needs_placement_for_a_noise_free_network(make_spec, tm
     assert code == 2 and "--placement is required" in err
     code, _, err = run(capsys, "noise-preference", "--task", FA)
     assert code == 2 and "spec file is required" in err
+
+
+# --- one spelling per concept, derived from the settings' declarations -------------------------
+
+#: spellings retired in favour of one name per concept: old dest -> the concept's one flag
+RETIRED = {"eval_trials": "--n-eval-trials", "n_eval": "--n-eval-trials", "trials": "--n-trials",
+           "threads": "--num-threads", "no_figure": "--no-figures",
+           "max_sigma": "--max-relative-sigma", "seeds": "--n-seeds", "dt": "--dt-ms",
+           "brian2_trials": "--brian2-n-trials"}
+
+
+def _all_subparsers():
+    """(name, parser) of every subcommand, nested ones (``benchmark neurogym``) included."""
+    import argparse
+
+    todo = list(_subparsers().items())
+    while todo:
+        name, sub = todo.pop(0)
+        yield name, sub
+        for a in sub._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                todo.extend((f"{name} {n}", s) for n, s in a.choices.items())
+
+
+def _visible(sub):
+    return [a for a in sub._actions if a.option_strings and a.help != "==SUPPRESS=="]
+
+
+def test_each_shared_concept_has_one_flag_everywhere():
+    """No subcommand shows a retired spelling (as flag or as dest), and a flag that sets a
+    setting of TrainConfig or EvalConfig is that setting's declared flag (the field name with
+    dashes), except where one command holds two trial counts (``--n-eval-trials``)."""
+    from brian_noisy_rnn.bridges import TrainConfig
+    from brian_noisy_rnn.core.settings import settings_of
+    from brian_noisy_rnn.evaluation.settings import EvalConfig
+
+    declared = {**settings_of(EvalConfig), **settings_of(TrainConfig)}
+    flag_dests = {info.flag.lstrip("-").replace("-", "_"): info.flag for info in declared.values()}
+    seen = {}
+    for name, sub in _all_subparsers():
+        for a in _visible(sub):
+            flag = a.option_strings[-1]
+            assert a.dest not in RETIRED, (name, flag, "use " + RETIRED[a.dest])
+            if a.dest in declared or a.dest in flag_dests:
+                expected = flag_dests.get(a.dest) or declared[a.dest].flag
+                assert flag == expected, (name, flag, expected)
+            seen.setdefault(flag, set()).add(name)
+    assert {"train", "analyze"} <= seen["--n-eval-trials"]
+    assert {"demo", "benchmark neurogym"} <= seen["--no-figures"]
+    assert {"train", "demo", "benchmark neurogym"} <= seen["--steps"]
+    assert "--steps" not in {o for _, s in _all_subparsers() if _ == "simulate"
+                             for a in _visible(s) for o in a.option_strings}
+
+
+@pytest.mark.parametrize("command, module, function", [
+    ("train", "brian_noisy_rnn.bridges.training", "train"),
+    ("evaluate", "brian_noisy_rnn.evaluation.scoring", "evaluate"),
+    ("noise-preference", "brian_noisy_rnn.evaluation.curves", "noise_preference"),
+    ("demo", "brian_noisy_rnn.experiments.demo", "demo_grid"),
+])
+def test_flag_names_are_the_keywords_they_set(command, module, function):
+    """A flag of a shared concept is spelled as the Python keyword it sets (``--num-threads``
+    -> ``num_threads=``, ``--max-relative-sigma`` -> ``max_relative_sigma=``)."""
+    import importlib
+    import inspect
+
+    from brian_noisy_rnn.bridges import TrainConfig
+
+    params = set(inspect.signature(getattr(importlib.import_module(module), function)).parameters)
+    if command == "train":
+        params |= {f.name for f in __import__("dataclasses").fields(TrainConfig)}
+    shared = {"n_trials", "seed", "backend", "num_threads", "max_relative_sigma", "n_sigmas",
+              "brian2_n_trials", "steps", "n_hidden", "batch_size", "lr", "n_seeds"}
+    for a in _visible(_subparsers()[command]):
+        if a.dest in shared and not (command == "demo" and a.dest == "n_seeds"):
+            assert a.dest in params, (command, a.option_strings[-1], function)
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "noise-preference"])
+def test_flags_of_settings_take_name_default_and_help_from_the_declaration(command):
+    from brian_noisy_rnn.bridges import TrainConfig
+    from brian_noisy_rnn.core.settings import settings_of
+    from brian_noisy_rnn.evaluation.settings import EvalConfig
+
+    config = TrainConfig if command == "train" else EvalConfig
+    declared = {info.flag: info for info in settings_of(config).values()}
+    derived = [a for a in _visible(_subparsers()[command]) if a.option_strings[-1] in declared]
+    assert len(derived) >= 4
+    for a in derived:
+        info = declared[a.option_strings[-1]]
+        if a.dest != "grad_clip":  # the command line's 0 means None
+            assert a.help.startswith(info.help), (command, a.option_strings)
+        if info.default is not __import__("dataclasses").MISSING and info.default is not None:
+            assert a.default == info.default, (command, a.option_strings)
+
+
+@pytest.mark.parametrize("argv, dest, value", [
+    (["train", "--task", FA, "--out", "x.npz", "--threads", "2"], "num_threads", 2),
+    (["train", "--task", FA, "--out", "x.npz", "--eval-trials", "0"], "n_eval_trials", 0),
+    (["analyze", "x.npz", "--task", FA, "--n-eval", "7"], "n_eval_trials", 7),
+    (["demo", "--max-sigma", "1.5"], "max_relative_sigma", 1.5),
+    (["benchmark", "neurogym", "--no-figure"], "no_figures", True),
+])
+def test_retired_spellings_still_work_with_a_warning(capsys, argv, dest, value):
+    args = build_parser().parse_args(argv)
+    assert getattr(args, dest) == value
+    old = next(a for a in argv if a.startswith("--") and a.lstrip("-").replace("-", "_") in RETIRED)
+    assert f"{old} is deprecated" in capsys.readouterr().err
+
+
+def test_demo_grid_old_keyword_warns_and_gives_the_same_grid():
+    from brian_noisy_rnn.experiments.demo import demo_grid
+
+    new = demo_grid(seeds=1, steps=5, n_trials=10, brian2_n_trials=4)
+    with pytest.warns(DeprecationWarning, match="brian2_n_trials"):
+        old = demo_grid(seeds=1, steps=5, n_trials=10, brian2_trials=4)
+    assert [c.key for c in old.cells()] == [c.key for c in new.cells()]
+    with pytest.raises(TypeError, match="brian2_n_trials"):
+        demo_grid(brian2_trials=4, brian2_n_trials=4)

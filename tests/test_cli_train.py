@@ -10,7 +10,7 @@ from brian_noisy_rnn.bridges.checkpoint import load_checkpoint
 from brian_noisy_rnn.cli import main
 
 FA = "FunctionApproximation-v0"
-SMALL = ["--n-hidden", "6", "--batch-size", "8", "--no-progress", "--eval-trials", "20",
+SMALL = ["--n-hidden", "6", "--batch-size", "8", "--no-progress", "--n-eval-trials", "20",
          "--log-every", "5", "--checkpoint-every", "5"]
 
 

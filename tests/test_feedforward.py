@@ -212,3 +212,27 @@ def test_two_layer_noise_in_network_prefers_its_training_noise():
             assert curve.preferred_sigma > 0 and d > max(5 * e, 0.02)
         else:
             assert curve.preferred_sigma == 0.0 and d < 0
+
+
+def test_feedforward_noise_preference_takes_noise_preferences_argument_order():
+    """``(spec, env, sigmas)`` as ``noise_preference``; the older ``(spec, sigmas)`` gives the
+    same curve with a DeprecationWarning naming the new order."""
+    s = _spec(hidden=(3,), n_in=1, n_out=1, noise=Noise("pre", 1.0))
+    new = feedforward_noise_preference(s, "FunctionApproximation-v0", [0.5], n_trials=50, seed=2)
+    with pytest.warns(DeprecationWarning, match=r"\(spec, env, sigmas\)"):
+        old = feedforward_noise_preference(s, [0.5], n_trials=50, seed=2)
+    np.testing.assert_array_equal(old.mean, new.mean)
+    with pytest.raises(TypeError, match="sigmas"):
+        feedforward_noise_preference(s, "FunctionApproximation-v0")
+
+
+def test_train_feedforward_takes_device_as_train_does():
+    """``device=`` as in ``train``: the CPU by name gives the default run's weights exactly;
+    an unusable device is refused before training, naming ``device``."""
+    kw = dict(hidden_sizes=(4,), noise=Noise("pre", 0.5), seed=0, steps=5, progress=False)
+    a = train_feedforward(**kw).spec
+    b = train_feedforward(device="cpu", **kw).spec
+    for wa, wb in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(wa, wb)
+    with pytest.raises(ValueError, match="device"):
+        train_feedforward(device="no-such-device", **kw)

@@ -27,7 +27,7 @@ from test_experiments import tiny_grid_dict, tiny_grid_file
 
 FA = "FunctionApproximation-v0"
 PDM = "PerceptualDecisionMaking-v0"
-SMALL = ["--n-hidden", "4", "--batch-size", "8", "--no-progress", "--eval-trials", "10",
+SMALL = ["--n-hidden", "4", "--batch-size", "8", "--no-progress", "--n-eval-trials", "10",
          "--log-every", "5", "--checkpoint-every", "5"]
 
 

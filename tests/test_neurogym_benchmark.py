@@ -400,9 +400,13 @@ def test_report_only_writes_the_report_from_the_store(tmp_path, store, monkeypat
     # the chance levels and scorer checks used are kept and reused
     monkeypatch.setattr(nb.run, "chance_level", lambda task, dt: pytest.fail("recomputed"))
     monkeypatch.setattr(nb.run, "scorer_check", lambda env: pytest.fail("recomputed"))
-    again = nb.run_benchmark(tmp_path, SETTINGS, run=False, progress=False, figure=False,
+    again = nb.run_benchmark(tmp_path, SETTINGS, run=False, progress=False, figures=False,
                              log=lambda line: None)
     assert again.table == res.table and "figure" not in again.files
+    with pytest.warns(DeprecationWarning, match="figures="):  # the old spelling, one release
+        old = nb.run_benchmark(tmp_path, SETTINGS, run=False, progress=False, figure=False,
+                               log=lambda line: None)
+    assert old.table == res.table and "figure" not in old.files
     other = dataclasses.replace(SETTINGS, name="other")  # another protocol: nothing recorded
     with pytest.raises(RuntimeError, match="no cell of the benchmark"):
         nb.run_benchmark(tmp_path, other, run=False, progress=False)

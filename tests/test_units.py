@@ -220,7 +220,7 @@ CLI_BAD_FLAGS = [
     (["train", "--task", "X", "--out", "o", "--dt-ms", "nan"], "--dt-ms", "finite"),
     (["demo", "--dt-ms", "20mV"], "--dt-ms", "mV"),
     (["demo", "--sigma-train", "1ms"], "--sigma-train", "ms"),
-    (["demo", "--max-sigma", "2Hz"], "--max-sigma", "Hz"),
+    (["demo", "--max-relative-sigma", "2Hz"], "--max-relative-sigma", "Hz"),
     (["simulate", "--sigma", "0.5*mV"], "--sigma", "mV"),
     (["analyze", "net.npz", "--task", "X", "--sigma", "0.5 mV"], "--sigma", "mV"),
 ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.noise import as_noise
 from ..core.validation import as_dimensionless
 
 
@@ -139,9 +138,7 @@ def resolve_noise(spec, noise, name="noise"):
     Noise
         The noise, compatible with ``spec``.
     """
-    noise = spec.noise if noise is None else as_noise(noise, name)
-    noise.check_compatible(spec.dt_seconds, spec.n_hidden)
-    return noise
+    return spec.noise if noise is None else spec.check_noise(noise, name)
 
 
 def pre_sigma(spec, noise):

@@ -89,8 +89,8 @@ class TorchCTRNN(NetworkShape, nn.Module):
             check_int(v, name)
         self.tau_seconds, self.dt_seconds = check_time_constants(tau, dt)
         self.activation = get_activation(activation).name
-        self.noise = self._check_noise(Noise("none") if noise is None else noise,
-                                       int(n_hidden))
+        # no noise fits every network: only a given noise is checked
+        self.noise = Noise("none") if noise is None else self._check_noise(noise, int(n_hidden))
         gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
 
         def uniform(shape, bound):
@@ -254,14 +254,18 @@ class TorchCTRNN(NetworkShape, nn.Module):
         -------
         TorchCTRNN
         """
-        check_spec(spec, forms=FORMS)
-        model = cls(spec.n_in, spec.n_hidden, spec.n_out, tau=spec.tau, dt=spec.dt,
-                    activation=spec.activation, noise=spec.noise, seed=0, dtype=dtype,
-                    form=spec.form)
-        with torch.no_grad():
-            for k in (*_PARAMS, "h0"):
-                getattr(model, k).copy_(torch.tensor(getattr(spec, k), dtype=dtype))
-        return model
+        return _module_of_checked_spec(check_spec(spec, forms=FORMS), dtype)
+
+
+def _module_of_checked_spec(spec, dtype):
+    """:meth:`TorchCTRNN.from_spec` for a spec already checked (a valid spec's noise fits it)."""
+    model = TorchCTRNN(spec.n_in, spec.n_hidden, spec.n_out, tau=spec.tau, dt=spec.dt,
+                       activation=spec.activation, seed=0, dtype=dtype, form=spec.form)
+    model.noise = spec.noise  # checked when the spec was made
+    with torch.no_grad():
+        for k in (*_PARAMS, "h0"):
+            getattr(model, k).copy_(torch.tensor(getattr(spec, k), dtype=dtype))
+    return model
 
 
 def run_torch(spec, inputs, noise, seed):
@@ -285,14 +289,16 @@ def run_torch(spec, inputs, noise, seed):
     states : float64 array (T, B, N)
         Hidden state h after each step.
     """
-    model = TorchCTRNN.from_spec(spec)
+    # the backend contract: spec and noise were checked by simulate, so neither is re-checked
+    model = _module_of_checked_spec(spec, torch.float64)
+    model.noise = noise
     rule = StepRule.from_spec(spec, noise)
     x = torch.tensor(inputs, dtype=torch.float64)
     xi = None
     if rule.active:
         xi = torch.as_tensor(standard_normal(seed, inputs.shape[0], inputs.shape[1], spec.n_hidden))
     with torch.no_grad():
-        outputs, states = model(x, noise=noise, xi=xi)
+        outputs, states = model(x, xi=xi)
     return outputs.numpy(), states.numpy()
 
 

@@ -103,7 +103,8 @@ class TorchFeedforward(nn.Module):
         placement = self.noise.placement if placement is None else placement
         sigma = self.noise.scalar_sigma() if sigma is None else float(sigma)
         if placement != "none" and sigma > 0 and xi is None:
-            xi = [torch.randn(x.shape[0], n, generator=generator, dtype=x.dtype)
+            # drawn on the CPU (as training draws them), then moved to the inputs' device
+            xi = [torch.randn(x.shape[0], n, generator=generator, dtype=x.dtype).to(x.device)
                   for n in self.hidden_sizes]
         return forward([layer.weight for layer in self.layers],
                        [layer.bias for layer in self.layers], x,

@@ -4,7 +4,7 @@ activation) to a function-approximation task and return a
 
 The conventions of :func:`~brian_noisy_rnn.bridges.train`: Adam, gradient-norm clipping, a
 tqdm progress bar, one torch thread by default, and every random number of a step derived from
-``(seed, step)`` with :func:`~brian_noisy_rnn.bridges.training.derive_seed` (the samples of
+``(seed, step)`` with :func:`~brian_noisy_rnn.bridges.draws.derive_seed` (the samples of
 step k from ``derive_seed(seed, BATCH, k)``, the training noise from a ``torch.Generator``
 seeded with ``derive_seed(seed, NOISE, k)``), so a seed gives the same network. The task
 supplies input-target pairs without time through its ``samples(n, seed)`` method
@@ -37,8 +37,9 @@ from ..core.activations import get_activation
 from ..core.feedforward import FeedforwardSpec, check_feedforward_noise
 from ..core.noise import Noise
 from ..core.validation import check_int
-from .training import (BATCH, NOISE, _BuildableSettings, _check_positive, _torch_threads,
-                       derive_seed)
+from .draws import BATCH, NOISE, derive_seed
+from .training_config import _BuildableSettings, _check_device, _check_positive
+from .training_loop import _torch_threads
 
 __all__ = ["FeedforwardConfig", "FeedforwardTrainingResult", "train_feedforward"]
 
@@ -154,7 +155,7 @@ class FeedforwardTrainingResult:
 
 @keeps_random_state
 def train_feedforward(env="FunctionApproximation-v0", config=None, *, progress=True,
-                      num_threads=1, **settings):
+                      num_threads=1, device=None, **settings):
     """Train a feedforward network with Adam on a task's input-target pairs.
 
     Parameters
@@ -169,6 +170,10 @@ def train_feedforward(env="FunctionApproximation-v0", config=None, *, progress=T
         Show a tqdm progress bar.
     num_threads : int >= 1 or None
         Torch threads while training (restored afterwards; None: leave torch's setting).
+    device : str or torch.device or None
+        The training device, e.g. ``"cuda"``; None: the CPU. As for
+        :func:`~brian_noisy_rnn.bridges.train`: samples and noise are drawn on the CPU, so
+        the results do not depend on the device beyond rounding.
     **settings : keyword arguments
         Fields of :class:`FeedforwardConfig`.
 
@@ -195,13 +200,14 @@ def train_feedforward(env="FunctionApproximation-v0", config=None, *, progress=T
     config = FeedforwardConfig.build(config, **settings)
     if num_threads is not None:
         check_int(num_threads, "num_threads", 1)
+    device = _check_device(device)
     task = tasks_module.sample_task(env)
     x0, y0 = task.samples(2, 0)
     n_in, n_out = x0.shape[1], y0.shape[1]
     noise = config.noise
     with _torch_threads(num_threads):
         model = TorchFeedforward(n_in, config.hidden_sizes, n_out, activation=config.activation,
-                                 noise=noise, seed=config.seed, dtype=config.dtype)
+                                 noise=noise, seed=config.seed, dtype=config.dtype).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=config.lr)
         gen = torch.Generator()
         steps_log, loss_log, acc, n_acc = [], [], 0.0, 0
@@ -215,8 +221,8 @@ def train_feedforward(env="FunctionApproximation-v0", config=None, *, progress=T
             for step in range(config.steps):
                 x, y = task.samples(config.batch_size, derive_seed(config.seed, BATCH, step))
                 gen.manual_seed(derive_seed(config.seed, NOISE, step))
-                out, _ = model(torch.as_tensor(x, dtype=config.dtype), generator=gen)
-                loss = ((out - torch.as_tensor(y, dtype=config.dtype)) ** 2).mean()
+                out, _ = model(torch.as_tensor(x, dtype=config.dtype).to(device), generator=gen)
+                loss = ((out - torch.as_tensor(y, dtype=config.dtype).to(device)) ** 2).mean()
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"training loss became {loss.item()} at step {step}")
                 opt.zero_grad()

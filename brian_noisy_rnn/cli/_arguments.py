@@ -5,6 +5,12 @@ Names used by every subcommand that has the concept:
 =====================  ==================================================================
 ``--seed``             a seed value (int); counts of seeds are ``--n-seeds``
 ``--n-trials``         trials (evaluation or simulation batch); ``--n-steps`` time steps
+``--n-eval-trials``    test trials of an evaluation made beside the command's own work
+                       (``train``'s final evaluation, ``analyze``'s loss evaluations)
+``--steps``            optimisation (training) steps, ``TrainConfig.steps``
+``--num-threads``      torch threads (``num_threads=``)
+``--no-figures``       skip the figures
+``--max-relative-sigma``  the largest test sigma in units of the training sigma
 ``--backend``          one simulation backend; ``--backends`` a comma-separated list
 ``--placement``        one noise placement; ``--placements`` a comma-separated list
 ``--sigma``            one noise sigma; ``--sigmas`` a comma-separated list of test sigmas
@@ -14,6 +20,10 @@ Names used by every subcommand that has the concept:
 ``--json``             print the result as JSON (a flag; files are named by other flags)
 ``--workers``          local worker processes; ``--max-ensemble`` networks trained together
 =====================  ==================================================================
+
+Settings of training and evaluation are declared once, in :class:`~brian_noisy_rnn.bridges.TrainConfig`
+and :class:`~brian_noisy_rnn.evaluation.settings.EvalConfig`: :func:`add_setting_argument`
+derives a flag's name (the field name with dashes), parser, default and help from the field.
 
 Older spellings stay as hidden aliases for one release (:func:`add_deprecated_alias`).
 """
@@ -34,7 +44,7 @@ class _DeprecatedAlias(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
         print(f"{parser.prog}: warning: {option_string} is deprecated and will be removed in "
               f"the next release; use {self.replacement}", file=sys.stderr)
-        setattr(namespace, self.dest, values)
+        setattr(namespace, self.dest, True if self.nargs == 0 else values)  # a switch: True
 
 
 def add_deprecated_alias(parser, old, new, **kwargs):
@@ -54,6 +64,49 @@ def add_deprecated_alias(parser, old, new, **kwargs):
     parser.add_argument(old, dest=new.lstrip("-").replace("-", "_"), action=_DeprecatedAlias,
                         replacement=new, help=argparse.SUPPRESS, default=argparse.SUPPRESS,
                         **kwargs)
+
+
+_UNSET = object()
+
+
+def add_setting_argument(parser, config, name, *, default=_UNSET, flag=None, help=None,
+                         default_note=None, type=None):
+    """Add the flag of the setting ``config.name``, derived from its declaration.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser; the value is stored under the flag's dest.
+    config : dataclass type
+        A settings class whose field ``name`` is declared with
+        :func:`~brian_noisy_rnn.core.settings.setting` (``TrainConfig``, ``EvalConfig``).
+    name : str
+        The field name; the flag is the declared one (``--`` + name with dashes).
+    default : object
+        The command line's default where it differs from the field's (e.g. a preset's None).
+    flag : str or None
+        Only where one command holds two values of the setting (e.g. ``--n-eval-trials``
+        beside ``--n-trials``); None: the declared flag.
+    help : str or None
+        Replaces the declared help text (None: the declared one).
+    default_note : str or None
+        What ``(default: ...)`` says; None: the default value.
+    type : callable or None
+        Replaces the declared parser (e.g. to accept 0 meaning "skip"); None: the declared one.
+    """
+    from ..core.settings import setting_info
+
+    info = setting_info(config, name)
+    default = info.default if default is _UNSET else default
+    text = help or info.help
+    if default_note is not None:
+        text += f" (default: {default_note})"
+    elif default is not None:
+        text += " (default: %(default)s)"
+    if type is None and info.kind != "str":
+        type = getattr(_types, info.kind)
+    kwargs = {} if type is None else {"type": type}
+    parser.add_argument(flag or info.flag, default=default, help=text, **kwargs)
 
 
 def csv_list(text):

@@ -15,7 +15,9 @@ import sys
 
 import numpy as np
 
+from ..evaluation.settings import EvalConfig
 from . import _types
+from ._arguments import add_deprecated_alias, add_setting_argument
 from ._json import json_dumps
 
 
@@ -38,9 +40,11 @@ def add_parser(subparsers):
                    help="noise placement (default: the network's own)")
     p.add_argument("--n-trials", type=_types.int1, default=100, help="task trials analysed")
     p.add_argument("--n-repeats", type=_types.int1, default=16, help="noise draws per trial")
-    p.add_argument("--n-eval", type=_types.int1, default=1000, help="trials per loss evaluation")
-    p.add_argument("--backend", default="numpy", help="simulation backend")
-    p.add_argument("--seed", type=_types.seed, default=0)
+    add_setting_argument(p, EvalConfig, "n_trials", flag="--n-eval-trials",
+                         help="test trials per loss evaluation")
+    add_deprecated_alias(p, "--n-eval", "--n-eval-trials", type=_types.int1)
+    add_setting_argument(p, EvalConfig, "backend", default="numpy")
+    add_setting_argument(p, EvalConfig, "seed")
     p.add_argument("--no-compensate", action="store_true", help="skip the compensation table")
     p.add_argument("--out", default=None, help="folder for plots and analysis.json")
     p.set_defaults(func=run)
@@ -92,7 +96,7 @@ def run(args):
     from ..core.spec import CTRNNSpec
     from ..plotting import save_figure
 
-    for name in ("n_trials", "n_repeats", "n_eval"):
+    for name in ("n_trials", "n_repeats", "n_eval_trials"):
         if getattr(args, name) < 2:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 2")
     check_backend(args.backend)
@@ -158,7 +162,7 @@ def run(args):
 
     if not args.no_compensate and noise.placement == "pre":
         def loss(s, nz=None):
-            m = evaluate(s, env, backend=args.backend, noise=nz, n_trials=args.n_eval,
+            m = evaluate(s, env, backend=args.backend, noise=nz, n_trials=args.n_eval_trials,
                          seed=args.seed)
             return m[rep.loss_name] if rep.loss_name in m else m[next(iter(m))]
 
@@ -167,7 +171,7 @@ def run(args):
         table = {"original, sigma=0": loss(work, Noise("none")),
                  f"original, sigma={sigma:g}": loss(work, noise),
                  f"compensated ({comp.activation}), sigma=0": loss(comp)}
-        print(f"\n== compensation ({rep.loss_name}, {args.n_eval} trials) ==")
+        print(f"\n== compensation ({rep.loss_name}, {args.n_eval_trials} trials) ==")
         for k, v in table.items():
             print(f"{k:<40} {v:.5g}")
         out["compensation"] = table

@@ -10,7 +10,9 @@ import os
 import time
 
 from . import _types
-from ._arguments import csv_list
+from ..bridges.training_config import TrainConfig
+from ..evaluation.settings import EvalConfig
+from ._arguments import add_deprecated_alias, add_setting_argument, csv_list
 
 
 def add_parser(sub):
@@ -51,15 +53,15 @@ def add_parser(sub):
     ng.add_argument("--n-seeds", type=_types.int1, default=None,
                     help="networks (seeds 0, 1, ...) per task and placement (default: 3; "
                          "--quick: 1)")
-    ng.add_argument("--steps", type=_types.int1, default=None,
-                    help="training steps of the first stage (default: the protocol's)")
+    add_setting_argument(ng, TrainConfig, "steps", default=None,
+                         help="optimisation steps of the first stage",
+                         default_note="the protocol's")
     ng.add_argument("--cap-steps", type=_types.int0, default=None,
                     help="training steps of the second stage, for networks that missed the "
                          "criterion (0: no second stage; default: the protocol's)")
     ng.add_argument("--no-yang19", action="store_true",
                     help="leave out the Yang19Multitask-v0 networks and their sub-task table")
-    ng.add_argument("--n-trials", type=_types.int1, default=None,
-                    help="test trials per sigma (default: the protocol's)")
+    add_setting_argument(ng, EvalConfig, "n_trials", default=None, default_note="the protocol's")
     ng.add_argument("--workers", type=_types.int1, default=None,
                     help="local worker processes (default: all CPUs; 1 = this process)")
     ng.add_argument("--scheduler", default=None,
@@ -70,7 +72,8 @@ def add_parser(sub):
                          "the reason, and exit")
     ng.add_argument("--report-only", action="store_true",
                     help="write the report from what --out already holds, without training")
-    ng.add_argument("--no-figure", action="store_true", help="skip heatmap.png")
+    ng.add_argument("--no-figures", action="store_true", help="skip heatmap.png")
+    add_deprecated_alias(ng, "--no-figure", "--no-figures", nargs=0)
     ng.add_argument("--no-progress", action="store_true", help="no progress bar")
     ng.set_defaults(func=run)
     p.set_defaults(func=_no_target, parser=p)
@@ -145,7 +148,7 @@ def run(args):
     if args.report_only and not os.path.isfile(os.path.join(args.out, "results.sqlite")):
         raise FileNotFoundError(f"--report-only: no results.sqlite in --out {args.out!r}")
     result = run_benchmark(args.out, settings, workers=args.workers, scheduler=args.scheduler,
-                           progress=not args.no_progress, figure=not args.no_figure,
+                           progress=not args.no_progress, figures=not args.no_figures,
                            run=not args.report_only)
     for name in ("table", "csv", "curves_csv", "figure", "results"):
         if name in result.files:

@@ -4,7 +4,10 @@ import os
 import time
 
 from . import _types
-from ._arguments import add_deprecated_alias, add_max_ensemble_argument, csv_list as _csv
+from ..bridges.training_config import TrainConfig
+from ..evaluation.settings import EvalConfig
+from ._arguments import (add_deprecated_alias, add_max_ensemble_argument, add_setting_argument,
+                         csv_list as _csv)
 
 
 def add_parser(sub):
@@ -34,23 +37,17 @@ def add_parser(sub):
                    help="comma-separated sweep backends (default: torch,brian2)")
     p.add_argument("--sigma-train", type=_types.pos_float, default=None,
                    help="training noise sigma (default: the task's preset, 1.0)")
-    p.add_argument("--steps", type=_types.int1, default=None,
-                   help="training steps (default: the task's preset; 600 for FunctionApproximation)")
-    p.add_argument("--n-hidden", type=_types.int1, default=None, help="hidden units (default: preset)")
-    p.add_argument("--lr", type=_types.float32_pos, default=None,
-                   help="Adam learning rate (default: preset)")
-    p.add_argument("--batch-size", type=_types.int1, default=None,
-                   help="trials per step (default: preset)")
-    p.add_argument("--n-trials", type=_types.int1, default=None,
-                   help="test trials per sigma (default: preset; 1000 for FunctionApproximation)")
+    add_setting_argument(p, TrainConfig, "steps", default=None,
+                         default_note="the task's preset; 600 for FunctionApproximation")
+    for name in ("n_hidden", "lr", "batch_size"):
+        add_setting_argument(p, TrainConfig, name, default=None, default_note="preset")
+    add_setting_argument(p, EvalConfig, "n_trials", default=None,
+                         default_note="preset; 1000 for FunctionApproximation")
     p.add_argument("--brian2-n-trials", type=_types.int1, default=None,
                    help="test trials per sigma of the Brian2 sweeps (default: --n-trials)")
-    p.add_argument("--target", default="numpy",
-                   help="Brian2 code-generation target: numpy, cython or cpp_standalone "
-                        "(default: %(default)s)")
-    p.add_argument("--n-sigmas", type=_types.int1, default=9, help="test sigmas in the sweep (default: 9)")
-    p.add_argument("--max-sigma", type=_types.pos_float, default=2.0,
-                   help="largest test sigma, in units of the training sigma (default: 2)")
+    add_setting_argument(p, EvalConfig, "target", default="numpy")
+    add_setting_argument(p, EvalConfig, "n_sigmas")
+    add_setting_argument(p, EvalConfig, "max_relative_sigma")
     p.add_argument("--dt-ms", type=_types.pos_ms, default=20.0,
                    help="time step in ms, or with a unit (e.g. 20ms; default: 20)")
     p.add_argument("--workers", type=_types.int1, default=None,
@@ -63,6 +60,7 @@ def add_parser(sub):
     add_deprecated_alias(p, "--trials", "--n-trials", type=_types.int1)
     add_deprecated_alias(p, "--brian2-trials", "--brian2-n-trials", type=_types.int1)
     add_deprecated_alias(p, "--dt", "--dt-ms", type=_types.pos_ms)
+    add_deprecated_alias(p, "--max-sigma", "--max-relative-sigma", type=_types.pos_float)
     p.set_defaults(func=run)
 
 
@@ -89,8 +87,8 @@ def run(args):
     grid = demo_grid(args.task, seeds=args.n_seeds, placements=args.placements,
                      backends=args.backends, sigma_train=args.sigma_train, steps=args.steps,
                      n_hidden=args.n_hidden, lr=args.lr, batch_size=args.batch_size,
-                     n_trials=args.n_trials, brian2_trials=args.brian2_n_trials, target=args.target,
-                     max_relative_sigma=args.max_sigma, n_sigmas=args.n_sigmas, dt_ms=args.dt_ms)
+                     n_trials=args.n_trials, brian2_n_trials=args.brian2_n_trials, target=args.target,
+                     max_relative_sigma=args.max_relative_sigma, n_sigmas=args.n_sigmas, dt_ms=args.dt_ms)
     st = grid.train_sigmas[0]
     print(f"demo: {grid.tasks[0]}, networks trained with noise {'/'.join(grid.placements)} "
           f"the activation at sigma = {st:g}, seeds {list(grid.seeds)}, "

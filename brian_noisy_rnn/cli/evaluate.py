@@ -4,9 +4,9 @@ import time
 
 import numpy as np
 
-from . import _types
-from ._arguments import (add_noise_arguments, add_task_kwargs_argument, noise_from_args,
-                         target_options, task_from_args)
+from ..evaluation.settings import EvalConfig
+from ._arguments import (add_noise_arguments, add_setting_argument, add_task_kwargs_argument,
+                         noise_from_args, target_options, task_from_args)
 from ._json import json_dumps
 
 
@@ -29,13 +29,11 @@ def add_parser(sub):
                    help="task id (default: the task the network was trained on, rebuilt with "
                         "the keywords and wrappers it was trained with, from its metadata)")
     add_task_kwargs_argument(p)
-    p.add_argument("--backend", default="torch",
-                   help="numpy, torch, brian2 or brian2-spiking (default: %(default)s)")
-    p.add_argument("--target", default=None,
-                   help="Brian2 code-generation target: numpy, cython or cpp_standalone")
+    add_setting_argument(p, EvalConfig, "backend")
+    add_setting_argument(p, EvalConfig, "target")
     add_noise_arguments(p, None)
-    p.add_argument("--n-trials", type=_types.int1, default=1000, help="number of trials (default: %(default)s)")
-    p.add_argument("--seed", type=_types.seed, default=0, help="seed of trials and noise (default: %(default)s)")
+    add_setting_argument(p, EvalConfig, "n_trials")
+    add_setting_argument(p, EvalConfig, "seed")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
 

@@ -18,8 +18,9 @@ import numpy as np
 from ..core.noise import PLACEMENTS
 from . import _types
 from ._json import json_dumps
-from ._arguments import (add_deprecated_alias, add_task_kwargs_argument, csv_list,
-                         target_options, task_from_args)
+from ..evaluation.settings import EvalConfig
+from ._arguments import (add_deprecated_alias, add_setting_argument, add_task_kwargs_argument,
+                         csv_list, target_options, task_from_args)
 
 #: file names written into ``--out DIR``
 OUT_FILES = {"json": "noise_preference.json", "csv": "noise_preference.csv",
@@ -63,10 +64,8 @@ def add_parser(sub):
     p.add_argument("--placement", choices=[q for q in PLACEMENTS if q != "none"], default=None,
                    help="where the test noise enters (default: the network's training "
                         "placement; required for a network trained without noise)")
-    p.add_argument("--backend", default="torch",
-                   help="numpy, torch, brian2 or brian2-spiking (default: %(default)s)")
-    p.add_argument("--target", default=None,
-                   help="Brian2 code-generation target: numpy, cython or cpp_standalone")
+    add_setting_argument(p, EvalConfig, "backend")
+    add_setting_argument(p, EvalConfig, "target")
     p.add_argument("--noise-as", choices=("count", "membrane"), default=None,
                    help="brian2-spiking only: what the swept sigma is. count (default): the "
                         "spike-count noise (it sets the population size); membrane: each "
@@ -77,10 +76,8 @@ def add_parser(sub):
                         "the count noise's sigma)")
     p.add_argument("--rate-max-hz", type=_types.pos_float, default=None,
                    help="brian2-spiking only: firing rate in Hz at f(a) = 1 (default: 100)")
-    p.add_argument("--n-trials", type=_types.int1, default=1000,
-                   help="trials per sigma, the same at every sigma (default: %(default)s)")
-    p.add_argument("--seed", type=_types.seed, default=0,
-                   help="seed of the trials and noise draws (default: %(default)s)")
+    add_setting_argument(p, EvalConfig, "n_trials")
+    add_setting_argument(p, EvalConfig, "seed")
     p.add_argument("--out", default=None,
                    help=f"folder for {', '.join(OUT_FILES.values())} (created if missing)")
     p.add_argument("--curve", default=None,

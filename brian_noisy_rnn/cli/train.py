@@ -3,8 +3,10 @@
 import os
 
 from . import _types
-from ._arguments import (add_noise_arguments, add_task_kwargs_argument, noise_from_args,
-                         task_kwargs_from_args)
+from ..bridges.training_config import TrainConfig
+from ..evaluation.settings import EvalConfig
+from ._arguments import (add_deprecated_alias, add_noise_arguments, add_setting_argument,
+                         add_task_kwargs_argument, noise_from_args, task_kwargs_from_args)
 from ._json import json_dumps
 
 __all__ = ["add_parser", "run"]
@@ -27,29 +29,27 @@ def add_parser(sub):
     p.add_argument("--task", required=True, help="task id (see: brian-noisy-rnn tasks)")
     add_task_kwargs_argument(p)
     add_noise_arguments(p, "none")
-    p.add_argument("--activation", default="relu", help="activation function (default: %(default)s)")
-    p.add_argument("--n-hidden", type=_types.int1, default=32, help="hidden units (default: %(default)s)")
-    p.add_argument("--tau-ms", type=_types.pos_ms, default=100.0, help="time constant in ms, or with a unit (e.g. 0.1second; default: %(default)s)")
-    p.add_argument("--dt-ms", type=_types.pos_ms, default=20.0, help="time step in ms, or with a unit (e.g. 20ms; default: %(default)s)")
-    p.add_argument("--steps", type=_types.int1, default=2000, help="optimisation steps (default: %(default)s)")
-    p.add_argument("--batch-size", type=_types.int1, default=64, help="trials per step (default: %(default)s)")
-    p.add_argument("--lr", type=_types.float32_pos, default=1e-2, help="Adam learning rate (default: %(default)s)")
-    p.add_argument("--seed", type=_types.seed, default=0, help="seed of weights, trials and noise (default: %(default)s)")
-    p.add_argument("--grad-clip", type=_types.nonneg_float, default=1.0, help="gradient norm limit; 0 disables (default: %(default)s)")
-    p.add_argument("--bias-init", type=_types.float32, default=0.0,
-                   help="initial hidden bias (e.g. 0.5 for a single relu unit; default: %(default)s)")
-    p.add_argument("--trial-pool", type=_types.int1, default=None,
-                   help="sample batches from a fixed pool of this many trials (fast for slow task generators)")
-    p.add_argument("--log-every", type=_types.int1, default=50, help="steps between log entries (default: %(default)s)")
+    train_flags = {"activation": {}, "n_hidden": {"default": 32},
+                   "tau": {"default": 100.0}, "dt_ms": None,
+                   "steps": {}, "batch_size": {}, "lr": {}, "seed": {"default": 0},
+                   "grad_clip": {"help": "gradient norm limit; 0 disables"}, "bias_init": {},
+                   "trial_pool": {}, "log_every": {}}
+    for name, options in train_flags.items():
+        if name == "dt_ms":  # the task's time step, not a training setting
+            p.add_argument("--dt-ms", type=_types.pos_ms, default=20.0, help="time step in ms, or with a unit (e.g. 20ms; default: %(default)s)")
+        else:
+            add_setting_argument(p, TrainConfig, name, **options)
     p.add_argument("--checkpoint-every", type=_types.int1, default=100, help="steps between checkpoints (default: %(default)s)")
     p.add_argument("--out", required=True, help="spec file to write (.npz)")
     p.add_argument("--checkpoint", default=None,
                    help="checkpoint file (default: OUT with suffix .ckpt.pt); resumed if it exists")
     p.add_argument("--no-checkpoint", action="store_true", help="do not write a checkpoint")
-    p.add_argument("--threads", type=_types.int1, default=1,
+    p.add_argument("--num-threads", type=_types.int1, default=1,
                    help="torch threads while training (default: %(default)s, fastest for small networks)")
-    p.add_argument("--eval-trials", type=_types.int0, default=500,
-                   help="fresh trials for the final evaluation; 0 skips it (default: %(default)s)")
+    add_setting_argument(p, EvalConfig, "n_trials", flag="--n-eval-trials", default=500,
+                         type=_types.int0, help="fresh test trials of the final evaluation; 0 skips it")
+    add_deprecated_alias(p, "--threads", "--num-threads", type=_types.int1)
+    add_deprecated_alias(p, "--eval-trials", "--n-eval-trials", type=_types.int0)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the final metrics as JSON")
     p.set_defaults(func=run)
@@ -94,18 +94,18 @@ def run(args):
                        grad_clip=args.grad_clip if args.grad_clip > 0 else None,
                        bias_init=args.bias_init, trial_pool=args.trial_pool,
                        log_every=args.log_every, checkpoint_every=args.checkpoint_every,
-                       progress=not args.no_progress, num_threads=args.threads)
+                       progress=not args.no_progress, num_threads=args.num_threads)
     except FloatingPointError as err:  # diverged: the message names --lr / --grad-clip
         raise ValueError(f"training diverged: {err}") from err
     path = result.spec.save(args.out)
     report = {"out": path, "checkpoint": checkpoint, "task": args.task, "steps": result.steps,
               "train_seconds": round(result.elapsed, 2), "noise": noise.to_dict(),
               "final_training_batch": result.history.final()}
-    if args.eval_trials:
+    if args.n_eval_trials:
         from ..evaluation.scoring import evaluate
 
         report["evaluation"] = evaluate(result.spec, env, backend="torch",
-                                        n_trials=args.eval_trials, seed=args.seed)
+                                        n_trials=args.n_eval_trials, seed=args.seed)
     if args.json:
         print(json_dumps(report))
         return 0
@@ -116,6 +116,6 @@ def run(args):
     print("  last training batch: " + ", ".join(
         f"{k}={v:.4g}" for k, v in final.items() if k not in ("step", "elapsed_s")))
     if "evaluation" in report:
-        print(f"  {args.eval_trials} fresh trials (torch, training noise): " + ", ".join(
+        print(f"  {args.n_eval_trials} fresh trials (torch, training noise): " + ", ".join(
             f"{k}={v:.4g}" for k, v in report["evaluation"].items()))
     return 0

@@ -11,7 +11,9 @@
 - :class:`FeedforwardSpec` (:mod:`.feedforward`) -- feedforward networks with noise inside or
   outside each hidden activation, and their forward pass (numpy and torch);
 - :mod:`.validation`, :mod:`.units`, :mod:`.atomic` -- argument checks, Brian2 time
-  conversion, atomic file writes; :mod:`.examples` -- a small example network.
+  conversion, atomic file writes; :mod:`.examples` -- a small example network;
+- :mod:`.settings` -- settings declared once (a field's help, unit and flag), and renamed
+  keywords that warn for one release.
 """
 
 from . import noise_averages  # registers the "<base>~<sigma>" activation family

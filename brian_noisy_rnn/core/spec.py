@@ -70,6 +70,10 @@ def check_form_noise(noise, form, dt_seconds, n_hidden, name="noise"):
     return noise
 
 
+#: how many checked Noise objects a spec remembers (a sweep's test noises; more are re-checked)
+_CHECKED_NOISES = 64
+
+
 class NetworkShape:
     """Mixin: ``n_in``, ``n_hidden``, ``n_out`` read from ``w_in`` (N, n_in), ``w_rec``
     (N, N) and ``w_out`` (n_out, N) (numpy arrays or torch tensors)."""
@@ -181,6 +185,7 @@ class CTRNNSpec(NetworkShape):
         self.h0 = _as_matrix(np.zeros(n) if h0 is None else h0, "h0", (n,))
         self.tau_seconds, self.dt_seconds = check_time_constants(tau, dt)
         self.activation = get_activation(activation).name
+        self._checked_noises = []  # Noise objects checked against this network (see check_noise)
         self.noise = self.check_noise(Noise("none") if noise is None else noise)
         self.metadata = check_metadata(metadata)
 
@@ -199,8 +204,20 @@ class CTRNNSpec(NetworkShape):
         -------
         Noise
             ``noise`` itself.
+
+        Notes
+        -----
+        Validated once: a :class:`Noise` (frozen) that passed is remembered by identity, so
+        the layers it is handed through (``noise_preference`` -> ``simulate`` -> a backend)
+        do not check it again.
         """
-        return check_form_noise(noise, self.form, self.dt_seconds, self.n_hidden, name)
+        checked = self.__dict__.setdefault("_checked_noises", [])
+        if any(n is noise for n in checked):
+            return noise
+        check_form_noise(noise, self.form, self.dt_seconds, self.n_hidden, name)
+        if len(checked) < _CHECKED_NOISES:
+            checked.append(noise)
+        return noise
 
     def readout(self, states):
         """The outputs ``w_out r + b_out`` of states (``r = h`` in form "h", ``f(x)`` in form "x").

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Callable
 import gymnasium as gym
 import numpy as np
 
-from ..core.noise import Noise, as_noise
+from ..core.noise import Noise
 from ..core.spec import check_spec
 from ..core.validation import check_choice, check_int, check_seed
 from ..tasks import make as make_task
@@ -52,12 +52,15 @@ from ..backends.random_state import keeps_random_state
 from ..tasks import task_name
 from .curves import NoisePreferenceCurve, sweep_noises
 from .scoring import finite_mean_sem, noise_seed
+from .settings import EvalConfig
 
 if TYPE_CHECKING:
     from ..core.spec import CTRNNSpec
 
 
 __all__ = ["ClosedLoopResult", "closed_loop", "closed_loop_noise_preference", "play"]
+
+_EVAL = EvalConfig()  # the declared defaults of the evaluation settings
 
 
 def __getattr__(name):
@@ -220,7 +223,7 @@ def _check_fit(spec, trials, env):
 
 
 def closed_loop(spec: CTRNNSpec, env: str | gym.Env, *, backend: str, noise: Noise | None = None,
-                n_trials: int = 1000, seed: int = 0, target: str = "numpy") -> ClosedLoopResult:
+                n_trials: int = _EVAL.n_trials, seed: int = _EVAL.seed, target: str = "numpy") -> ClosedLoopResult:
     """NeuroGym's performance of ``spec`` acting step by step in ``n_trials`` copies of ``env``.
 
     Parameters
@@ -262,16 +265,26 @@ def closed_loop(spec: CTRNNSpec, env: str | gym.Env, *, backend: str, noise: Noi
         n_trials / seed; before any trial is played.
     """
     check_spec(spec)
+    runner, options, env, n_trials, seed = _setup(spec, env, backend, target, n_trials, seed)
+    noise = spec.noise if noise is None else spec.check_noise(noise)
+    runner.check_noise(noise)
+    _check_fit(spec, SteppedTrials(env, 1, seed), env)  # a one-trial probe, before the real copies
+    return _play(spec, env, runner, noise, n_trials, seed, options)
+
+
+def _setup(spec, env, backend, target, n_trials, seed):
+    """The checked backend, its options, the env and (n_trials, seed) of a closed-loop run."""
     runner = _stepping_backend(backend)
     options = {} if target == "numpy" else {"target": target}
     runner.check_options(options, "closed_loop")
     if isinstance(env, str):
         env = make_task(env, dt=spec.dt_seconds * 1000.0)
     n_trials, seed = _check_common(env, n_trials, seed)
-    noise = spec.noise if noise is None else as_noise(noise)
-    noise.check_compatible(spec.dt_seconds, spec.n_hidden)
-    runner.check_noise(noise)
-    _check_fit(spec, SteppedTrials(env, 1, seed), env)  # a one-trial probe, before the real copies
+    return runner, options, env, n_trials, seed
+
+
+def _play(spec, env, runner, noise, n_trials, seed, options):
+    """Play ``n_trials`` trials with arguments checked by the caller (closed_loop or a sweep)."""
     trials = SteppedTrials(env, n_trials, seed)
     runner.play(trials, spec, noise, noise_seed(seed), **options)
     return _result(trials, seed, runner.name, noise)
@@ -341,20 +354,19 @@ def closed_loop_noise_preference(spec: CTRNNSpec, env: str | gym.Env, sigmas, *,
     TypeError, ValueError
         For invalid arguments, before any trial is played.
     """
-    check_spec(spec)
-    _stepping_backend(backend)
-    if isinstance(env, str):
-        env = make_task(env, dt=spec.dt_seconds * 1000.0)
-    n_trials, seed = _check_common(env, n_trials, seed)
+    check_spec(spec)  # the public boundary: every argument is checked once, here
+    runner, options, env, n_trials, seed = _setup(spec, env, backend, target, n_trials, seed)
     raw, name = _closed_loop_metric(metric, env)
     placement, grid, noises = sweep_noises(spec, sigmas, placement, noise)
+    for nz in noises:
+        runner.check_noise(nz)
+    _check_fit(spec, SteppedTrials(env, 1, seed), env)
     iterator = noises
     if progress:
         from tqdm.auto import tqdm
 
         iterator = tqdm(noises, desc=f"closed-loop sweep ({backend})", unit="sigma")
-    results = [closed_loop(spec, env, backend=backend, noise=nz, n_trials=n_trials, seed=seed,
-                           target=target) for nz in iterator]
+    results = [_play(spec, env, runner, nz, n_trials, seed, options) for nz in iterator]
     other_raw = "reward" if raw == "performance" else "performance"
     other_name = dict(getattr(core_of(env), "closed_loop_metrics", {}) or {}).get(other_raw,
                                                                                    other_raw)

@@ -30,7 +30,7 @@ from ..backends.simulation import NonFiniteResultWarning
 from ..core.noise import PLACEMENTS, Noise, as_noise
 from ..core.validation import as_dimensionless, check_int
 from ..tasks import metrics
-from .scoring import check_spec_for_task, evaluate_per_trial, finite_mean_sem, task_env
+from .scoring import check_spec_for_task, evaluate_batch, finite_mean_sem, task_env
 
 if TYPE_CHECKING:
     import gymnasium as gym
@@ -555,7 +555,7 @@ def sweep_noises(spec, sigmas, placement=None, noise=None):
     grid = sigma_grid(sigmas, spec.noise.scalar_sigma())
     noises = [swept_noise(spec, placement, s, noise) for s in grid]
     for nz in noises:
-        nz.check_compatible(spec.dt_seconds, spec.n_hidden)
+        spec.check_noise(nz)  # remembered by the spec: simulate does not check it again
     return placement, grid, noises
 
 
@@ -671,8 +671,8 @@ def noise_preference(spec: CTRNNSpec, env: str | gym.Env, sigmas: np.ndarray, *,
     trials = tasks_module.batch(env, n_trials, seed=seed)  # built once, used at every sigma
     for nz in iterator:
         # same seed at every sigma: the same trials and the same noise draws
-        res = evaluate_per_trial(spec, env, backend=backend, noise=nz, n_trials=n_trials,
-                                 seed=seed, batch=trials, **options)
+        # everything was checked above, once: score the trials at this sigma
+        res = evaluate_batch(spec, trials, backend=backend, noise=nz, seed=seed, **options)
         per_sigma.append(res)
     stats = {}
     for name in per_sigma[0].per_trial:

@@ -12,6 +12,8 @@ sigma, on numpy and torch alike.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .. import tasks as tasks_module
@@ -25,7 +27,7 @@ from .scoring import finite_mean_sem, noise_seed
 __all__ = ["feedforward_noise_preference"]
 
 
-def feedforward_noise_preference(spec, sigmas, *, env="FunctionApproximation-v0",
+def feedforward_noise_preference(spec, env="FunctionApproximation-v0", sigmas=None, *,
                                  placement=None, backend="numpy", n_trials=2000, seed=0):
     """A feedforward network's mean squared error at each test-noise sigma.
 
@@ -33,11 +35,13 @@ def feedforward_noise_preference(spec, sigmas, *, env="FunctionApproximation-v0"
     ----------
     spec : FeedforwardSpec
         The trained network (its ``noise`` gives the training placement and sigma).
-    sigmas : sequence of float
-        Test sigmas, >= 0; 0 and the training sigma are always added (:func:`sigma_grid`).
     env : str or TrialEnv
         The task giving the samples (a ``samples(n, seed)`` method); default
-        FunctionApproximation-v0.
+        FunctionApproximation-v0. Arguments in the order of
+        :func:`~brian_noisy_rnn.noise_preference`: ``(spec, env, sigmas)``; the older
+        ``(spec, sigmas)`` still works for one release with a DeprecationWarning.
+    sigmas : sequence of float
+        Test sigmas, >= 0; 0 and the training sigma are always added (:func:`sigma_grid`).
     placement : {"pre", "post"} or None
         Where the test noise enters every hidden layer; None: the training placement.
     backend : {"numpy", "torch"}
@@ -68,10 +72,18 @@ def feedforward_noise_preference(spec, sigmas, *, env="FunctionApproximation-v0"
     >>> from brian_noisy_rnn.core.feedforward import FeedforwardSpec
     >>> spec = FeedforwardSpec([np.ones((4, 1)), np.ones((1, 4))], [np.zeros(4), np.zeros(1)],
     ...                        activation="relu", noise=Noise("pre", 1.0))
-    >>> curve = feedforward_noise_preference(spec, [0.5], n_trials=100, seed=0)
+    >>> curve = feedforward_noise_preference(spec, sigmas=[0.5], n_trials=100, seed=0)
     >>> curve.sigmas.tolist(), curve.metric
     ([0.0, 0.5, 1.0], 'mse')
     """
+    if sigmas is None and isinstance(env, (list, tuple, np.ndarray, int, float)):
+        # the older order (spec, sigmas[, env=...]): env holds the sigmas
+        warnings.warn("feedforward_noise_preference(spec, sigmas) is deprecated and will be "
+                      "removed in the next release; use (spec, env, sigmas) as "
+                      "noise_preference does, or sigmas=", DeprecationWarning, stacklevel=2)
+        env, sigmas = "FunctionApproximation-v0", env
+    if sigmas is None:
+        raise TypeError("feedforward_noise_preference needs sigmas (a sequence of test sigmas)")
     check_feedforward_spec(spec)
     check_choice(backend, "backend", FEEDFORWARD_BACKENDS)
     train_placement = spec.noise.placement

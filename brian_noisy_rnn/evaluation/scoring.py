@@ -19,17 +19,20 @@ import numpy as np
 from ..backends.random_state import keeps_random_state
 from ..tasks import metrics as metrics_module
 from .. import tasks as tasks_module
-from ..core.noise import Noise, as_noise
+from ..core.noise import Noise
 from ..backends.simulation import check_backend, simulate
 from ..core.validation import check_seed
 from ..core.spec import CTRNNSpec, check_spec
 from ..core.validation import check_int
+from .settings import EvalConfig
 
 if TYPE_CHECKING:
     import gymnasium as gym
 
+_EVAL = EvalConfig()  # the declared defaults of the evaluation settings
+
 __all__ = ["EvaluationResult", "TaskMismatchWarning", "check_spec_for_task", "evaluate",
-           "evaluate_per_trial", "finite_mean_sem", "noise_seed", "task_env", "trained_task"]
+           "evaluate_batch", "evaluate_per_trial", "finite_mean_sem", "noise_seed", "task_env", "trained_task"]
 
 
 def noise_seed(seed):
@@ -164,7 +167,11 @@ def check_spec_for_task(spec, env, name="spec"):
     TaskBatch
         A small probe :class:`~brian_noisy_rnn.tasks.TaskBatch` (4 trials) of ``env``.
     """
-    check_spec(spec, name)
+    return _check_fit(check_spec(spec, name), env, name)
+
+
+def _check_fit(spec, env, name):
+    """:func:`check_spec_for_task` for a spec already checked."""
     probe = tasks_module.batch(env, 4, seed=0)
     if spec.n_in != probe.n_in:
         raise ValueError(f"{name} has n_in={spec.n_in} inputs but the task has {probe.n_in} "
@@ -250,7 +257,11 @@ def task_env(spec, env=None, name="env"):
         for but part of its construction could not be recorded (e.g. a function as a
         keyword): the default construction of its id is used then, and the message says so.
     """
-    check_spec(spec)
+    return _task_env(check_spec(spec), env, name)
+
+
+def _task_env(spec, env, name):
+    """:func:`task_env` for a spec already checked."""
     dt_ms = spec.dt_seconds * 1000.0
     stored = trained_task(spec)
     if env is None and stored is None:
@@ -279,11 +290,12 @@ def task_env(spec, env=None, name="env"):
 
 
 def _resolve(spec, env, backend, noise, n_trials, seed):
-    env = task_env(spec, env)
-    check_spec_for_task(spec, env)
+    """The public boundary of an evaluation: every argument checked once (spec first)."""
+    check_spec(spec)
+    env = _task_env(spec, env, "env")
+    _check_fit(spec, env, "spec")
     check_backend(backend)
-    noise = spec.noise if noise is None else as_noise(noise)
-    noise.check_compatible(spec.dt_seconds, spec.n_hidden)
+    noise = spec.noise if noise is None else spec.check_noise(noise)
     n_trials = check_int(n_trials, "n_trials")
     if seed is None:
         raise ValueError("seed must be an int in [0, 2**32) (evaluation is reproducible), got None")
@@ -293,7 +305,7 @@ def _resolve(spec, env, backend, noise, n_trials, seed):
 
 @keeps_random_state
 def evaluate_per_trial(spec: CTRNNSpec, env: str | gym.Env, *, backend: str,
-                       noise: Noise | None = None, n_trials: int = 1000, seed: int = 0,
+                       noise: Noise | None = None, n_trials: int = _EVAL.n_trials, seed: int = _EVAL.seed,
                        keep_outputs: bool = False, batch: object | None = None,
                        **options) -> EvaluationResult:
     """Like :func:`evaluate`, but return an :class:`EvaluationResult` with per-trial metrics.
@@ -334,18 +346,52 @@ def evaluate_per_trial(spec: CTRNNSpec, env: str | gym.Env, *, backend: str,
         batch = tasks_module.batch(env, n_trials, seed=seed)
     elif batch.n_trials != n_trials:
         raise ValueError(f"batch has {batch.n_trials} trials but n_trials={n_trials}")
+    return evaluate_batch(spec, batch, backend=backend, noise=noise, seed=seed,
+                          keep_outputs=keep_outputs, **options)
+
+
+def evaluate_batch(spec: CTRNNSpec, batch, *, backend: str, noise: Noise, seed: int,
+                   keep_outputs: bool = False, **options) -> EvaluationResult:
+    """Score ``spec`` on trials already built, with arguments already checked.
+
+    The inner step of :func:`evaluate_per_trial`, for callers that checked the spec against
+    the task, the noise against the spec, the backend and the seed once at their own public
+    boundary (e.g. :func:`~brian_noisy_rnn.noise_preference`, once per test sigma).
+
+    Parameters
+    ----------
+    spec : CTRNNSpec
+        The network (fits the batch's task).
+    batch : TaskBatch
+        The trials (``tasks.batch(env, n_trials, seed=seed)``).
+    backend : str
+        A registered backend name.
+    noise : Noise
+        The test noise, checked against ``spec`` (``spec.check_noise``).
+    seed : int
+        The evaluation seed; the noise draws use :func:`noise_seed` of it.
+    keep_outputs : bool
+        Also keep the outputs (T, B, n_out) and the batch in the result.
+    **options : keyword arguments
+        Passed to the backend.
+
+    Returns
+    -------
+    EvaluationResult
+        Pooled and per-trial metrics of ``batch.n_trials`` trials.
+    """
     result = simulate(spec, batch.inputs, backend=backend, noise=noise, seed=noise_seed(seed),
                       **options)
     return EvaluationResult(
         metrics=metrics_module.task_metrics(result.outputs, batch),
         per_trial=metrics_module.per_trial_metrics(result.outputs, batch),
-        n_trials=n_trials, backend=backend, noise=noise, seed=seed,
+        n_trials=batch.n_trials, backend=backend, noise=noise, seed=seed,
         outputs=result.outputs if keep_outputs else None, batch=batch if keep_outputs else None)
 
 
 @keeps_random_state
 def evaluate(spec: CTRNNSpec, env: str | gym.Env, *, backend: str, noise: Noise | None = None,
-             n_trials: int = 1000, seed: int = 0, return_sem: bool = False,
+             n_trials: int = _EVAL.n_trials, seed: int = _EVAL.seed, return_sem: bool = False,
              **options) -> dict | tuple[dict, dict]:
     """Task metrics of ``spec`` on ``n_trials`` trials of ``env``, simulated with ``backend``.
 

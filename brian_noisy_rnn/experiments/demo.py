@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..backends.random_state import keeps_random_state
 from ..core.atomic import atomic_write, checked_output_files
+from ..core.settings import renamed_keyword
+from ..evaluation.settings import EvalConfig
 from ..core.validation import check_int
 from .config import grid_from_dict
 from .runner import run_grid
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
     from .runner import RunReport
 
 __all__ = ["DEMO_PRESETS", "DemoResult", "backend_agreement", "demo_grid", "run_demo"]
+
+_EVAL = EvalConfig()  # the declared defaults of the evaluation settings
 
 #: per-task defaults of the demo (keys: sigma_train, steps, n_hidden, lr, batch_size,
 #: trial_pool, n_trials); other tasks use ``DEMO_PRESETS["default"]``
@@ -50,10 +54,10 @@ def demo_grid(task: str = "FunctionApproximation-v0", *, seeds: int | Sequence[i
               backends: Sequence[str] = ("torch", "brian2"), sigma_train: float | None = None,
               steps: int | None = None, n_hidden: int | None = None, lr: float | None = None,
               batch_size: int | None = None, trial_pool: int | str | None = "preset",
-              n_trials: int | None = None, brian2_trials: int | None = None,
-              target: str = "numpy", max_relative_sigma: float = 2.0, n_sigmas: int = 9,
+              n_trials: int | None = None, brian2_n_trials: int | None = None,
+              target: str = "numpy", max_relative_sigma: float = _EVAL.max_relative_sigma, n_sigmas: int = _EVAL.n_sigmas,
               eval_seed: int = 1234, dt_ms: float = 20.0, tau_ms: float = 100.0,
-              activation: str = "relu") -> Grid:
+              activation: str = "relu", brian2_trials: int | None = None) -> Grid:
     """The demo's grid (a validated :class:`~.config.Grid`).
 
     Parameters
@@ -82,7 +86,7 @@ def demo_grid(task: str = "FunctionApproximation-v0", *, seeds: int | Sequence[i
         smaller); None: fresh trials every step; ``"preset"``: the task's preset.
     n_trials : int or None
         Trials per test sigma; None: the task's preset.
-    brian2_trials : int or None
+    brian2_n_trials : int or None
         Trials of the Brian2 sweeps (None: ``n_trials``).
     target : str
         Brian2 code-generation target of the Brian2 sweeps (e.g. ``"numpy"``, ``"cython"``).
@@ -98,6 +102,8 @@ def demo_grid(task: str = "FunctionApproximation-v0", *, seeds: int | Sequence[i
         Time constant of the networks in ms.
     activation : str
         Activation function of the networks.
+    brian2_trials : int or None
+        Deprecated spelling of ``brian2_n_trials`` (a DeprecationWarning).
 
     Returns
     -------
@@ -110,6 +116,8 @@ def demo_grid(task: str = "FunctionApproximation-v0", *, seeds: int | Sequence[i
         For invalid ``seeds``, ``n_sigmas`` or ``max_relative_sigma``; otherwise a
         ``GridError`` (a ValueError) naming the offending setting.
     """
+    brian2_n_trials = renamed_keyword("demo_grid", "brian2_trials", "brian2_n_trials",
+                                      brian2_trials, brian2_n_trials)
     preset = dict(DEMO_PRESETS.get(task, DEMO_PRESETS["default"]))
     given = {"sigma_train": sigma_train, "steps": steps, "n_hidden": n_hidden, "lr": lr,
              "batch_size": batch_size, "n_trials": n_trials}
@@ -144,8 +152,8 @@ def demo_grid(task: str = "FunctionApproximation-v0", *, seeds: int | Sequence[i
     for b in backends:
         if b.startswith("brian2"):
             opts = {"target": target}
-            if brian2_trials is not None:
-                opts["n_trials"] = brian2_trials
+            if brian2_n_trials is not None:
+                opts["n_trials"] = brian2_n_trials
             data["backend_options"][b] = opts
     return grid_from_dict(data, source="demo settings")
 

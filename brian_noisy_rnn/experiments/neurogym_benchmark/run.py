@@ -10,6 +10,7 @@ from typing import Any
 
 from ...backends.random_state import keeps_random_state
 from ...core.atomic import atomic_write, checked_output_files
+from ...core.settings import renamed_keyword
 from ..runner import run_grid
 from ..store import ResultStore
 from .chance import chance_level, scorer_check
@@ -180,7 +181,8 @@ def _diagnostics(store, selected, path, settings, write):
 def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL, *,
                   workers: int | None = None, scheduler: str | None = None,
                   progress: bool = True, log: Callable[[str], Any] = print,
-                  figure: bool = True, run: bool = True) -> BenchmarkResult:
+                  figures: bool = True, run: bool = True,
+                  figure: bool | None = None) -> BenchmarkResult:
     """Run the NeuroGym benchmark into ``out_dir`` (resumable) and write its report.
 
     Two training stages (see :class:`~.protocol.BenchmarkSettings`): every network for
@@ -207,10 +209,12 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
         Show progress bars.
     log : callable(str)
         Receives the report's lines.
-    figure : bool
-        Write the heatmaps.
+    figures : bool
+        Write the heatmaps (as ``run_demo(figures=)``).
     run : bool
         False: write the report from what the store holds, without training.
+    figure : bool or None
+        Deprecated spelling of ``figures`` (a DeprecationWarning).
 
     Returns
     -------
@@ -226,6 +230,8 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
     RuntimeError
         If the store holds no finished cell of the benchmark.
     """
+    if figure is not None:  # the deprecated spelling (figures= keeps its default then)
+        figures = renamed_keyword("run_benchmark", "figure", "figures", figure, None)
     t0 = time.perf_counter()
     out_dir = os.path.abspath(os.fspath(out_dir))
     files = checked_output_files(out_dir, {
@@ -287,7 +293,7 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
                            yang_text]) + "\n"
     with atomic_write(files["table"], suffix=".md", name="out_dir") as f:
         f.write(report.encode())
-    if figure:
+    if figures:
         from ...plotting import save_figure
 
         save_figure(plot_benchmark_heatmap(rows, "dloss"), files["figure"], close=True)

@@ -55,12 +55,12 @@ def _ff_result(protocol, layers, placement, seed, folder, sigma=None, test_sigma
         os.makedirs(os.path.dirname(path), exist_ok=True)
         spec.save(path)
     sigmas = [r * st for r in RELATIVE_SIGMAS] if test_sigmas is None else list(test_sigmas)
-    curve = feedforward_noise_preference(spec, sigmas, n_trials=protocol.ff_trials,
+    curve = feedforward_noise_preference(spec, sigmas=sigmas, n_trials=protocol.ff_trials,
                                          seed=protocol.eval_seed, backend="numpy")
     diff, sem = curve.difference(0.0, st)
     out = {"curve": curve.to_dict(), "diff": diff, "diff_sem": sem, "layers": layers}
     if seed == protocol.seeds[0]:
-        twin = feedforward_noise_preference(spec, sigmas, n_trials=protocol.ff_trials,
+        twin = feedforward_noise_preference(spec, sigmas=sigmas, n_trials=protocol.ff_trials,
                                             seed=protocol.eval_seed, backend="torch")
         out["torch_max_abs_diff"] = float(abs(twin.mean - curve.mean).max())
     return out
