@@ -246,13 +246,13 @@ class StackedCTRNN(nn.Module):
                 terms[key] = torch.zeros((n_steps, S, n_trials, N), dtype=ref.dtype,
                                          device=ref.device)
             out = terms[key][: xi.shape[0], s]
-            if rule.process == "ou":
+            if rule.noise_process.memoryless:  # every step's sample in one call
+                out.copy_(next_noise_sample(None, xi, sigma, rule, first=True))
+            else:  # the process's recurrence, step by step
                 n = None
                 for t in range(xi.shape[0]):
                     n = next_noise_sample(n, xi[t], sigma, rule, first=(t == 0))
                     out[t] = n
-            else:
-                torch.mul(xi, sigma, out=out)  # written in place: no temporary, no copy
             if scale is not None:
                 out.mul_(scale)
         return terms["pre"], terms["add"], terms["mul"]
