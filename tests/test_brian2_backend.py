@@ -589,6 +589,7 @@ def _rate_run(spec, inputs, noise_built, noise_set=None, seed=4):
     (Noise("post", 0.5), Noise("post", 0.0)),
     (Noise("pre", 0.4, process="ou", tau_noise=50 * ms),
      Noise("pre", 0.2, process="ou", tau_noise=30 * ms)),
+    (Noise("state", 0.5), Noise("state", 0.25)),  # sigma as built (it was per-step amplitude)
 ])
 def test_assigned_noise_takes_effect(make_spec, built, assigned):
     """``rnn.noise = ...`` on a built RateCTRNN changes the run (issue 23: it was shown by

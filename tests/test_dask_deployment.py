@@ -80,10 +80,10 @@ def test_grid_on_a_real_scheduler_and_worker_processes(tmp_path, dask_cluster):
 def test_cli_experiment_with_an_unreachable_scheduler_is_one_line(tmp_path, capsys):
     import socket
 
-    from brian_noisy_rnn.experiments import runner
+    from brian_noisy_rnn.experiments import executors
 
     with socket.socket() as s:  # a free loopback port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(ValueError, match="scheduler: cannot connect"):
-        runner._DaskExecutor(scheduler=f"tcp://127.0.0.1:{port}", connect_timeout=2)
+        executors.make_executor(1, scheduler=f"tcp://127.0.0.1:{port}", connect_timeout=2)

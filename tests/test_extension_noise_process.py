@@ -5,11 +5,15 @@ stationary analysis uses its step variance, the CLI offers it, and training refu
 
 The toy process is Rademacher noise outside f: ``n = sigma * sign(xi)`` (variance sigma**2,
 independent steps), so its step is checked against the step written out by hand, and its
-linear-noise covariance must equal white noise's of the same sigma.
+linear-noise covariance must equal white noise's of the same sigma. A second toy, AR(1)
+noise inside f with a Brian2 constant of its own, carries its sample from step to step: the
+training ensemble, Brian2 (also a compiled project's run arguments) and ``TorchCTRNN.step``
+must read that from the process, not from its name.
 """
 
 import numpy as np
 import pytest
+import torch
 from brian2 import ms
 
 from brian_noisy_rnn import Noise, noise_preference, simulate, tasks
@@ -121,3 +125,109 @@ def test_training_refuses_a_process_without_stacked_form(toy, make_spec):
     model = StackedCTRNN.from_specs([spec.replace(noise=Noise("post", 0.2, process="toy_sign"))])
     with pytest.raises(ValueError, match="toy_sign.*no stacked form"):
         model.noise_terms([None], 3, 2)
+
+
+class StackedSignNoise(SignNoise):
+    """The Rademacher toy, trainable: the ensemble precomputes its samples."""
+
+    name = "toy_sign_stacked"
+    stacked = True
+    memoryless = True  # its sample ignores the previous step's
+
+
+class ARNoise(NoiseProcess):
+    """AR(1) noise inside f: ``n_0 = sigma xi_0``, ``n_t = c n_(t-1) + sigma xi_t``, c = 0.5."""
+
+    name = "toy_ar"
+    label = "AR(1)"
+    placements = ("pre",)
+    independent_steps = False
+    stacked = True
+    brian2_variables = "eta : 1\ntoy_c : 1 (constant, shared)\n"
+    brian2_update = "eta = toy_c*eta + sigma*randn()\n"
+
+    def decay(self, dt_seconds, noise):
+        return 0.5
+
+    def sample(self, prev, xi_t, sigma, rule, first):
+        return sigma * xi_t if first else rule.rho * prev + sigma * xi_t
+
+    def brian2_sample(self, fa):
+        return "eta"
+
+    def brian2_constants(self, rule):
+        return {"toy_c": rule.rho}
+
+    def brian2_reset(self, group):
+        group.eta = 0.0
+
+
+@pytest.fixture
+def toys():
+    processes = [register_noise_process(StackedSignNoise()), register_noise_process(ARNoise())]
+    yield processes
+    for process in processes:
+        unregister_noise_process(process.name)
+
+
+def _stacked_states(spec, noise, u, xi):
+    """States of a one-member StackedCTRNN and of TorchCTRNN on the same draws (float64)."""
+    from brian_noisy_rnn.backends import StackedCTRNN, TorchCTRNN
+
+    single = TorchCTRNN.from_spec(spec.replace(noise=noise), dtype=torch.float64)
+    stacked = StackedCTRNN.from_modules([single])
+    u_t, xi_t = torch.as_tensor(u), torch.as_tensor(xi)
+    terms = stacked.noise_terms([xi_t], u.shape[0], u.shape[1])
+    with torch.no_grad():
+        _, states = stacked(u_t.unsqueeze(1), terms)
+        _, ref = single(u_t, xi=xi_t)
+    return states[:, 0].numpy(), ref.numpy()
+
+
+def test_the_ensemble_computes_each_process_own_samples(toys, spec):
+    """A memoryless process (Rademacher) and one with memory (AR(1)) in the stacked rollout
+    equal TorchCTRNN on the same draws: the ensemble computes the samples through the
+    process, not as sigma * xi for every process but OU."""
+    u = np.random.RandomState(1).randn(12, 3, 1)
+    xi = standard_normal(4, 12, 3, spec.n_hidden)
+    for noise in (Noise("post", 0.4, process="toy_sign_stacked"),
+                  Noise("pre", 0.4, process="toy_ar")):
+        states, ref = _stacked_states(spec, noise, u, xi)
+        np.testing.assert_allclose(states, ref, rtol=0, atol=1e-12, err_msg=noise.process)
+        white, _ = _stacked_states(spec, Noise(noise.placement, 0.4), u, xi)
+        assert np.max(np.abs(white - states)) > 1e-3, noise.process  # the process mattered
+
+
+def test_brian2_takes_the_process_constants(toys, spec):
+    """Brian2 sets the AR toy's constant (``brian2_constants``) when built and when its noise
+    is assigned (then restarting the process), and a compiled project gets it as a run
+    argument (``parameter_values``); each run equals numpy's on the same stream."""
+    import brian2 as b2
+
+    from brian_noisy_rnn import RateCTRNN
+    from brian_noisy_rnn.backends.brian2.rate_network import parameter_values
+
+    u = np.random.RandomState(1).randn(10, 2, 1)
+    noise = Noise("pre", 0.4, process="toy_ar")
+    ref = simulate(spec, u, backend="numpy", noise=noise, seed=3)
+    res = simulate(spec, u, backend="brian2", noise=noise, seed=3)
+    np.testing.assert_allclose(res.states, ref.states, rtol=0, atol=1e-12)
+    assert parameter_values(spec, noise, 2)["hidden.toy_c"] == 0.5
+    b2.start_scope()
+    net = RateCTRNN(spec, 2, noise=noise.with_sigma(0.2))
+    net.hidden.toy_c, net.hidden.eta = 0.0, 1.0  # both set again by the assignment
+    net.noise = noise
+    net.set_inputs(u)
+    mon = b2.StateMonitor(net.hidden, "h", record=True, when="end")
+    b2.seed(3)
+    b2.Network(net, mon).run(10 * spec.dt)
+    np.testing.assert_allclose(net.trial_view(mon, "h"), ref.states, rtol=0, atol=1e-12)
+
+
+def test_torch_step_refuses_a_process_with_memory(toys, spec):
+    from brian_noisy_rnn.backends import TorchCTRNN
+
+    model = TorchCTRNN.from_spec(spec.replace(noise=Noise("pre", 0.4, process="toy_ar")))
+    with pytest.raises(ValueError, match="memoryless.*'toy_ar'"):
+        model.step(None, torch.zeros(2, 1))
+    model.step(None, torch.zeros(2, 1), noise=Noise("post", 0.4, process="toy_sign_stacked"))

@@ -151,6 +151,20 @@ def test_report_has_every_section_and_states_missing_data(tmp_path):
     assert "**Verdict: not run**" in text  # e.g. C3 without feedforward data
 
 
+def test_a_claim_is_one_entry_of_the_section_table(monkeypatch):
+    """A section appended to ``CLAIM_SECTIONS`` gets its heading, its body and a verdict-table
+    row (its verdicts: "—" where it has none), after the paper's claims."""
+    toy = R.ClaimSection("C6", "C6: a toy claim", lambda data: [f"{len(data.rows)} rows", ""])
+    monkeypatch.setattr(R, "CLAIM_SECTIONS", R.CLAIM_SECTIONS + (toy,))
+    rows = _rows()
+    verdicts = {**R.compute_verdicts(rows, {}), ("C6", FA): V.Verdict("reproduced", 1, 1)}
+    text = R.render_report({}, rows, {}, verdicts, {})
+    assert "## C6: a toy claim\n\n6 rows\n" in text
+    assert text.index("## C6") > text.index(f"## {R._CLAIM_TITLES['compensation']}")
+    row = next(li for li in text.splitlines() if li.startswith("| C6 |"))
+    assert row.split("|")[2].strip() == "reproduced (1/1)" and "—" in row
+
+
 # --- the grid's metric ----------------------------------------------------------------------
 
 def _grid(**sweep):

@@ -4,7 +4,8 @@
   adds one to the registry :data:`BACKENDS` (see ``docs/add_a_backend.md``).
 - :func:`simulate` runs a :class:`~brian_noisy_rnn.CTRNNSpec` on one backend and returns a
   :class:`SimulationResult`; built in:
-  ``"numpy"`` (:mod:`.reference`), ``"torch"`` (:mod:`.torch_backend`, :class:`TorchCTRNN`),
+  ``"numpy"`` (:mod:`.reference`), ``"torch"`` (:mod:`.torch_backend`, :class:`TorchCTRNN`;
+  its stacked form for ensembles, :class:`StackedCTRNN` in :mod:`.torch_stacked`),
   ``"brian2"`` (:mod:`.brian2`, :class:`RateCTRNN`) and ``"brian2-spiking"``
   (:mod:`.spiking`, :class:`SpikingRealization`).
 
@@ -17,6 +18,7 @@ from .simulation import SimulationResult, check_backend, simulate
 
 _LAZY = {
     "TorchCTRNN": ".torch_backend",
+    "StackedCTRNN": ".torch_stacked",
     "RateCTRNN": ".brian2",
     "StandaloneSimulator": ".brian2",
     "clear_build_cache": ".brian2",

@@ -164,8 +164,8 @@ class TorchCTRNN(NetworkShape, nn.Module):
             This step's standard normal draws; None draws them (with ``generator``).
         noise : Noise or None
             Overrides the module's noise; None: the module's. Its process must be memoryless
-            ("white" or "poisson": an OU sample depends on the previous step's, so run OU
-            noise with :meth:`forward`).
+            (``NoiseProcess.memoryless``, e.g. "white" or "poisson": an OU sample depends on
+            the previous step's, so run OU noise with :meth:`forward`).
         generator : torch.Generator or None
             For the draws when ``xi`` is None.
 
@@ -187,10 +187,10 @@ class TorchCTRNN(NetworkShape, nn.Module):
         rule = StepRule.from_settings(self.dt_seconds, self.tau_seconds, self.n_hidden, noise)
         n = None
         if rule.active:
-            if rule.process == "ou":
-                raise ValueError("noise: step needs a memoryless process ('white' or "
-                                 "'poisson'); OU noise carries its sample from step to step, "
-                                 "run it with forward(inputs, h0=...)")
+            if not rule.noise_process.memoryless:
+                raise ValueError(f"noise: step needs a memoryless process (NoiseProcess."
+                                 f"memoryless); process {rule.process!r} carries its sample "
+                                 "from step to step, run it with forward(inputs, h0=...)")
             if xi is None:
                 xi = torch.randn(h.shape, generator=generator, dtype=h.dtype, device=h.device)
             sigma = torch.as_tensor(rule.sigma, dtype=h.dtype, device=h.device)

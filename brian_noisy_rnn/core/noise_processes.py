@@ -78,8 +78,14 @@ class NoiseProcess:
     gaussian : bool
         Each sample is N(0, sigma**2) (the mean field inside f averages f over it).
     stacked : bool
-        The training ensemble (``bridges.StackedCTRNN``) can precompute its samples
-        (``sigma * xi``, or the OU recurrence); False refuses training with it.
+        The training ensemble (``StackedCTRNN``) can precompute its samples (through
+        :meth:`sample`); False refuses training with it.
+    memoryless : bool
+        A step's sample depends on no earlier step: :meth:`sample` ignores ``prev`` and
+        ``first`` and works elementwise, so it can take every step's draws (T, B, N) at once
+        and ``TorchCTRNN.step`` can run the process. By default True exactly when
+        :meth:`sample` is not overridden (``sigma * xi_t``); a subclass that overrides it
+        with a memoryless sample may declare ``memoryless = True``.
     brian2_variables : str
         Model-string lines of the hidden group's noise variables (may use ``randn()``).
     brian2_update : str or None
@@ -97,6 +103,11 @@ class NoiseProcess:
     stacked = False
     brian2_variables = "eta = randn() : 1 (constant over dt)\n"
     brian2_update = None
+
+    @property
+    def memoryless(self):
+        """Whether a step's sample depends on no earlier step (see the class docstring)."""
+        return type(self).sample is NoiseProcess.sample
 
     # --- the sample recurrence (numpy and torch alike) --------------------------------
     def decay(self, dt_seconds, noise):
@@ -183,8 +194,27 @@ class NoiseProcess:
             return f"sigma*sqrt(clip({fa}, 0, inf))*eta"
         return "sigma*eta"
 
+    def brian2_constants(self, rule):
+        """The shared constants of this process on the hidden group (default: none).
+
+        ``RateCTRNN`` sets them when it is built or its noise changes (:meth:`brian2_setup`),
+        and a compiled standalone project takes them as run arguments, so they must be
+        declared ``(constant, shared)`` in :attr:`brian2_variables`.
+
+        Parameters
+        ----------
+        rule : StepRule
+            The run's step rule (``rho`` from :meth:`decay`).
+
+        Returns
+        -------
+        dict of str to float
+            Variable name -> value.
+        """
+        return {}
+
     def brian2_setup(self, group, rule):
-        """Set this process's constants on the hidden group once built (default: none).
+        """Set this process's constants (:meth:`brian2_constants`) on the hidden group.
 
         Parameters
         ----------
@@ -193,6 +223,8 @@ class NoiseProcess:
         rule : StepRule
             The run's step rule (``rho`` from :meth:`decay`).
         """
+        for name, value in self.brian2_constants(rule).items():
+            setattr(group, name, value)
 
     def brian2_reset(self, group):
         """Restart the process on the hidden group (default: nothing to restart).
@@ -324,18 +356,19 @@ class OUNoise(NoiseProcess):
         """
         return "eta"
 
-    def brian2_setup(self, group, rule):
-        """Set ``ou_rho`` and ``ou_scale``.
+    def brian2_constants(self, rule):
+        """``ou_rho`` (``rho``) and ``ou_scale`` (``sqrt(1 - rho**2)``).
 
         Parameters
         ----------
-        group : brian2.NeuronGroup
-            The hidden group.
         rule : StepRule
             Gives ``rho``.
+
+        Returns
+        -------
+        dict of str to float
         """
-        group.ou_rho = rule.rho
-        group.ou_scale = float(np.sqrt(1.0 - rule.rho ** 2))
+        return {"ou_rho": rule.rho, "ou_scale": float(np.sqrt(1.0 - rule.rho ** 2))}
 
     def brian2_reset(self, group):
         """Back to the stationary start (``eta = 0``, ``ou_started = 0``).

@@ -275,7 +275,7 @@ def run_demo(out_dir: str | os.PathLike, grid: Grid, *, workers: int | None = No
         The :class:`~.config.Grid` to run (e.g. from :func:`demo_grid`).
     workers : int >= 1 or None
         Local worker processes (1: this process). None: one per CPU this process may use
-        (:func:`~.runner.default_workers`). Measured for the default demo on 2 idle cores:
+        (:func:`~.executors.default_workers`). Measured for the default demo on 2 idle cores:
         two workers (an ensemble of 3 networks each) 19.3 s wall / 31.7 s CPU, this process
         alone (one ensemble of 6) 24.2 s wall / 24.1 s CPU; on cores busy with other jobs
         one process is faster (``workers=1``), as it imports torch, Brian2 and NeuroGym once.

@@ -578,7 +578,7 @@ class ResultStore:
         cell : Cell
             The cell (:class:`~brian_noisy_rnn.experiments.config.Cell`).
         result : dict
-            As returned by :func:`~brian_noisy_rnn.experiments.runner.run_cell`.
+            As returned by :func:`~brian_noisy_rnn.experiments.jobs.run_cell`.
         spec_path : str or os.PathLike
             Path of the saved spec file (must exist: write it before recording).
         spec_hash : str

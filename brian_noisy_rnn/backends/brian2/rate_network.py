@@ -104,9 +104,10 @@ def parameter_values(spec, noise, n_trials):
     -------
     dict
         ``"hidden.h"`` (the initial state), ``"hidden.bias"`` and ``"hidden.sigma"`` (float64
-        (B*N,), trial-major), ``"hidden.tau"`` (seconds), ``"hidden.ou_rho"`` and
-        ``"hidden.ou_scale"`` (floats), ``"readout.b_out"`` (B*n_out,); the noise entries only
-        when the noise is active (OU: also rho and scale).
+        (B*N,), trial-major), ``"hidden.tau"`` (seconds), ``"readout.b_out"`` (B*n_out,) and
+        the noise process's constants as ``"hidden.<name>"`` (floats,
+        :meth:`~brian_noisy_rnn.core.noise_processes.NoiseProcess.brian2_constants`, e.g.
+        OU's ``ou_rho`` and ``ou_scale``); the noise entries only when the noise is active.
     """
     rule = StepRule.from_spec(spec, noise)
     values = {"hidden.h": np.tile(spec.h0, n_trials), "hidden.bias": np.tile(spec.b, n_trials),
@@ -116,9 +117,8 @@ def parameter_values(spec, noise, n_trials):
         if noise.placement == "state":
             sigma = sigma / np.sqrt(2.0 * rule.gamma)
         values["hidden.sigma"] = np.tile(sigma, n_trials)
-        if noise.process == "ou":
-            values["hidden.ou_rho"] = rule.rho
-            values["hidden.ou_scale"] = float(np.sqrt(1.0 - rule.rho ** 2))
+        values.update({f"hidden.{name}": value for name, value
+                       in rule.noise_process.brian2_constants(rule).items()})
     return values
 
 
@@ -448,14 +448,14 @@ class RateCTRNN(TrialBatchedObject):
                              f"{noise!r}. Build RateCTRNN(spec, noise=...) with the placement "
                              "and process you want (its sigma can then be changed, also to 0)")
         if built.is_active:
-            rule = StepRule.from_spec(self.spec, noise if noise.is_active
-                                      else built.with_sigma(0.0))
-            self.hidden.sigma = np.tile(rule.sigma, self.n_trials)
-            if built.process == "ou":  # restarts from the new stationary distribution
-                self.hidden.ou_rho = rule.rho
-                self.hidden.ou_scale = float(np.sqrt(1.0 - rule.rho ** 2))
-                self.hidden.eta = 0.0
-                self.hidden.ou_started = 0.0
+            if noise.is_active:  # the sigma and constants a network built with it has
+                values = parameter_values(self.spec, noise, self.n_trials)
+                self.hidden.sigma = values["hidden.sigma"]
+                built.noise_process.brian2_setup(self.hidden, StepRule.from_spec(self.spec, noise))
+            else:
+                self.hidden.sigma = 0.0
+            # restart the process from its new stationary distribution (OU; white: nothing)
+            built.noise_process.brian2_reset(self.hidden)
         self._noise = noise
 
     def reset(self):

@@ -9,24 +9,26 @@ rows the verdicts come from):
   the paired difference and its standard error, the report metrics);
 - :func:`compute_verdicts` applies the rules of :mod:`.verdicts` to the rows and to the
   analyses (C4, C5, compensation, C3, Brian2 agreement);
-- :func:`render_report` writes the Markdown; :func:`make_figures` the PNG figures.
+- :func:`render_report` writes the Markdown (one entry of :data:`CLAIM_SECTIONS` per claim);
+  :func:`~.figures.make_figures` (in :mod:`.figures`) the PNG figures.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import verdicts as V
+from .figures import make_figures, short_name
 from .protocol import FAMILIES
 
-__all__ = ["CLAIMS", "CLOSED_LOOP", "FEEDFORWARD", "ROW_COLUMNS", "columns_of",
-           "compute_verdicts", "curve_row", "make_figures", "render_report", "verdict_rows"]
+__all__ = ["CLAIMS", "CLAIM_SECTIONS", "CLOSED_LOOP", "FEEDFORWARD", "ROW_COLUMNS", "ClaimSection",
+           "ReportData", "columns_of", "compute_verdicts", "curve_row", "make_figures",
+           "render_report", "verdict_rows"]
 
-#: the report's claims, in order
-CLAIMS = ("C1", "C2", "C3", "C4", "C5", "compensation")
 #: the column of the closed-loop maze in the verdict table
 CLOSED_LOOP = "MazeNavigation (closed loop)"
 #: the column of the feedforward networks (C3)
@@ -35,15 +37,6 @@ FEEDFORWARD = "Feedforward (FunctionApproximation)"
 ROW_COLUMNS = ("claim", "grid", "task", "placement", "train_sigma", "seed", "backend", "metric",
                "higher_is_better", "preferred_sigma", "metric_at_zero", "sem_at_zero",
                "metric_at_train", "sem_at_train", "diff", "diff_sem", "n_trials", "steps")
-
-_CLAIM_TITLES = {
-    "C1": "C1: noise inside f is preferred, noise outside f is not (five task families)",
-    "C2": "C2: the preference arises for large enough training noise",
-    "C3": "C3: feedforward networks",
-    "C4": "C4: the mechanism (predicted vs measured loss increase at sigma 0)",
-    "C5": "C5: the network is tuned to its training noise (other processes)",
-    "compensation": "Beyond the paper: the compensated deterministic network",
-}
 
 
 def _f(x, digits=4):
@@ -313,15 +306,11 @@ def _table_columns(verdicts):
     return cols + [FEEDFORWARD]
 
 
-def _short(column):
-    return column.rsplit("-v", 1)[0] if column.endswith("-v0") else column
-
-
 def _verdict_table(verdicts):
     cols = _table_columns(verdicts)
-    lines = ["| claim | " + " | ".join(_short(c) for c in cols) + " |",
+    lines = ["| claim | " + " | ".join(short_name(c) for c in cols) + " |",
              "|---|" + "---|" * len(cols)]
-    for claim in CLAIMS:
+    for claim in (section.claim for section in CLAIM_SECTIONS):
         cells = []
         for c in cols:
             v = verdicts.get((claim, c))
@@ -338,10 +327,304 @@ def _verdict_table(verdicts):
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class ReportData:
+    """What the report's claim sections read (see :func:`render_report`).
+
+    Attributes
+    ----------
+    rows : sequence of dict
+        :func:`curve_row` rows.
+    analyses : dict
+        As for :func:`render_report`.
+    verdicts : dict
+        :func:`compute_verdicts` of the same data.
+    figures : dict
+        Claim -> figure file name (relative to the report).
+    report_metrics : dict
+        Task -> further metrics to tabulate.
+    """
+
+    rows: Sequence[dict]
+    analyses: dict
+    verdicts: dict
+    figures: dict
+    report_metrics: dict
+
+    def figure(self, claim: str) -> list[str]:
+        """The Markdown lines of a claim's figure (none if it has no figure).
+
+        Parameters
+        ----------
+        claim : str
+            A claim of :data:`CLAIMS`.
+
+        Returns
+        -------
+        list of str
+            ``["![claim](file)", ""]`` or ``[]``.
+        """
+        return [f"![{claim}]({self.figures[claim]})", ""] if claim in self.figures else []
+
+    def verdict_lines(self, claim: str, tasks: Sequence[str]) -> list[str]:
+        """One ``- task: verdict`` line per task with a verdict of ``claim``, then a blank line.
+
+        Parameters
+        ----------
+        claim : str
+            A claim of :data:`CLAIMS`.
+        tasks : sequence of str
+            The columns, in order (those without a verdict of ``claim`` are skipped).
+
+        Returns
+        -------
+        list of str
+            The lines.
+        """
+        return [f"- {task}: {_verdict_line(self.verdicts[(claim, task)])}" for task in tasks
+                if (claim, task) in self.verdicts] + [""]
+
+
+def _claim_tasks(data, claim):
+    return sorted(t for (c, t) in data.verdicts if c == claim)
+
+
+def _c1_section(data):
+    out = []
+    c1 = [r for r in data.rows if r["claim"] == "C1" and r["backend"] == "torch"]
+    if c1:
+        for task in sorted({r["task"] for r in c1},
+                           key=lambda t: (FAMILIES.index(t) if t in FAMILIES else 2.5, t)):
+            sel = [r for r in c1 if r["task"] == task]
+            out += [f"### {task}", "", _curve_table(sel, data.report_metrics.get(task, ())), ""]
+            column = task if task in FAMILIES else CLOSED_LOOP
+            for key, what in (("C1 inside", "inside f"), ("C1 outside", "outside f")):
+                v = data.verdicts.get((key, column))
+                if v is not None:
+                    out.append(f"- {what}: {v.label} ({v.detail})")
+            out += ["", _verdict_line(data.verdicts[("C1", column)]), ""]
+        out += data.figure("C1")
+    missing = [c for c in _table_columns(data.verdicts)[:-1]
+               if data.verdicts.get(("C1", c)) is not None
+               and data.verdicts[("C1", c)].label == "not run"]
+    if missing:
+        out += [f"Not run (no data): {', '.join(short_name(c) for c in missing)}.", ""]
+    return out + _brian2_agreement(data)
+
+
+def _brian2_agreement(data):
+    out = ["### Brian2 against PyTorch", ""]
+    b2 = data.analyses.get("brian2") or []
+    if not b2:
+        return out + ["not run", ""]
+    out += ["The first seed's networks of each family swept in Brian2 (numpy target) and in "
+            "PyTorch on the same trials and noise draws:", "",
+            "| task | networks | points within 2 SE | largest difference of the curves |",
+            "|---|---|---|---|"]
+    for a in b2:
+        out.append(f"| {a['task']} | {a['pairs']} | {a['within_error']}/{a['points']} | "
+                   f"{a['max_abs_diff']:.2g} |")
+    largest = max(a["max_abs_diff"] for a in b2)
+    return out + ["", f"Largest Brian2-vs-torch difference of any curve: {largest:.2g}.", ""]
+
+
+def _c2_section(data):
+    out = []
+    c2 = [r for r in data.rows if r["claim"] == "C2" and r["backend"] == "torch"]
+    for task in sorted({t for (claim, t) in data.verdicts if claim == "C2"}):
+        sel = [r for r in c2 if r["task"] == task]
+        out += [f"### {task}", ""]
+        if sel:
+            out += [_curve_table(sel), ""] + _c2_levels(sel, task, data.verdicts)
+        out += [_verdict_line(data.verdicts[("C2", task)]), ""]
+    return out + data.figure("C2")
+
+
+def _c2_levels(sel, task, verdicts):
+    """C2's lines about the training levels of one task: ratios, counts, onset."""
+    ratio = {}
+    for r in sel:
+        ratio.setdefault(r["train_sigma"], []).append(r["preferred_sigma"] / r["train_sigma"])
+    out = ["preferred / training sigma (mean over seeds): " + ", ".join(
+        f"{lv:g}: {np.mean(v):.2f}" for lv, v in sorted(ratio.items()))]
+    counts = ", ".join(
+        f"{lv:g}: {sum(_pre_flags(_select(sel, 'C2', task, 'pre', lv)))}/"
+        f"{len(_select(sel, 'C2', task, 'pre', lv))}" for lv in sorted(ratio))
+    out += ["", f"Seeds showing the effect per training sigma: {counts}."]
+    onset = verdicts[("C2 onset", task)].detail
+    below = [lv for lv in sorted(ratio) if onset != "none" and lv < float(onset)]
+    return out + ["", f"Onset (effect in every seed from this level up): {onset}; "
+                  + (f"below it (sigma_train <= {max(below):g}) the preference is not "
+                     "measurable in every seed." if below else "measurable at every level tested."
+                     if onset != "none" else "no level from which on it holds in every seed."),
+                  ""]
+
+
+def _c3_section(data):
+    out = []
+    ff = [r for r in data.rows if r["claim"] == "C3"]
+    if ff:
+        out += [_curve_table(ff), ""]
+        for task in sorted({r["task"] for r in ff}):
+            pre = [r for r in ff if r["task"] == task and r["placement"] == "pre"]
+            post = [r for r in ff if r["task"] == task and r["placement"] == "post"]
+            out.append(f"- {task}: inside f {sum(_pre_flags(pre))}/{len(pre)} show the effect, "
+                       f"outside f {sum(_post_flags(post))}/{len(post)} prefer ~0")
+        diffs = [r["torch_max_abs_diff"] for r in ff if r.get("torch_max_abs_diff") is not None]
+        if diffs:
+            out.append(f"- numpy reference against torch (first seed's networks): largest "
+                       f"difference of the curves {max(diffs):.2g}")
+        out.append("")
+    return out + [_verdict_line(data.verdicts[("C3", FEEDFORWARD)]), ""] + data.figure("C3")
+
+
+def _c4_section(data):
+    out = []
+    c4 = data.analyses.get("c4") or []
+    if c4:
+        out += ["`analysis.network_shift_report` on each C1 network: the loss change when the "
+                "training noise is removed, measured (noise-free run against the noisy runs) and "
+                "predicted from the mean field (fixed points per trial input; mean-field "
+                "trajectory, which for noise outside f is the noisy mean output). Rule: the "
+                f"trajectory prediction is within {V.PREDICTION_TOLERANCE:.0%} of the measured "
+                "change.", "",
+                "| task | trained | seed | loss at 0 | loss with noise | measured increase | "
+                "predicted (fixed points) | predicted (trajectory) | shift R^2 |",
+                "|---|---|---|---|---|---|---|---|---|"]
+        for a in sorted(c4, key=lambda a: (a["task"], a["placement"] != "pre", a["seed"])):
+            out.append(f"| {a['task']} | {a['placement']} | {a['seed']} | {_f(a['loss_det'])} | "
+                       f"{_f(a['loss_noisy'])} | {_f(a['delta_measured'])} | "
+                       f"{_f(a['delta_predicted'])} | {_f(a['delta_predicted_dynamic'])} | "
+                       f"{_f(a['shift_r2'], 3)} |")
+        out.append("")
+    return out + data.verdict_lines("C4", _claim_tasks(data, "C4")) + data.figure("C4")
+
+
+def _c5_section(data):
+    from .analyses import C5_PROCESSES
+
+    out = []
+    c5 = data.analyses.get("c5") or []
+    if c5:
+        out += ["Each noise-inside network of C1 (white noise, sigma_train 1) swept with other "
+                "test-noise processes; gain = metric(0) - metric(best sigma), paired, with its "
+                "standard error.", "",
+                "| task | seed | " + " | ".join(C5_PROCESSES) + " |",
+                "|---|---|" + "---|" * len(C5_PROCESSES)]
+        for a in sorted(c5, key=lambda a: (a["task"], a["seed"])):
+            cells = [f"best {_f(p['preferred'], 3)}, gain {_f(p['gain'], 3)} +- "
+                     f"{_f(p['gain_sem'], 2)}" for p in (a["processes"][n] for n in C5_PROCESSES)]
+            out.append(f"| {a['task']} | {a['seed']} | " + " | ".join(cells) + " |")
+        out.append("")
+    return out + data.verdict_lines("C5", _claim_tasks(data, "C5")) + data.figure("C5")
+
+
+def _compensation_section(data):
+    out = []
+    comp = data.analyses.get("compensation") or []
+    if comp:
+        out += ["`analysis.compensate(spec)` replaces f by its noise average E[f(a + sigma xi)] "
+                "and runs without noise (same trials). Rule: the compensated network is not "
+                f"worse than the original at its training noise by more than {V.SE_RULE:g} paired "
+                "SE. Gap closed = (metric(0) - compensated) / (metric(0) - metric(sigma_train)), "
+                f"given where the original is worse at 0 by more than {V.SE_RULE:g} SE.", "",
+                "| task | seed | metric | original at 0 | original at sigma_train | compensated "
+                "at 0 | compensated - original at sigma_train (+- SE) | gap closed |",
+                "|---|---|---|---|---|---|---|---|"]
+        for a in sorted(comp, key=lambda a: (FAMILIES.index(a["task"]) if a["task"] in FAMILIES
+                                             else 99, a["seed"])):
+            fr = V.gap_closed(a["at_zero"], a["at_train"], a["compensated"], a["higher_is_better"])
+            clear = V.noise_in_effect(1.0, a["zero_minus_train"], a["zero_minus_train_sem"],
+                                      a["higher_is_better"])
+            closed = f"{fr:.0%}" if clear and math.isfinite(fr) else "- (no gap)"
+            out.append(f"| {a['task']} | {a['seed']} | {a['metric']} | {_f(a['at_zero'])} | "
+                       f"{_f(a['at_train'])} | {_f(a['compensated'])} | "
+                       f"{_f(a['compensated_minus_train'], 3)} +- "
+                       f"{_f(a['compensated_minus_train_sem'], 2)} | "
+                       f"{closed} |")
+        out.append("")
+    return (out + data.verdict_lines("compensation", FAMILIES)
+            + data.figure("compensation"))
+
+
+@dataclass(frozen=True)
+class ClaimSection:
+    """One claim's section of the report: its heading and the function that writes its body.
+
+    Attributes
+    ----------
+    claim : str
+        The claim's key in the verdicts, figures and the verdict table.
+    title : str
+        The section's heading (``## title``).
+    render : callable(ReportData) -> list of str
+        The section's Markdown lines after the heading.
+    """
+
+    claim: str
+    title: str
+    render: Callable[[ReportData], list[str]]
+
+
+#: the report's claim sections, in order: adding a claim is one entry here (and its verdicts
+#: in :func:`compute_verdicts`)
+CLAIM_SECTIONS = (
+    ClaimSection("C1", "C1: noise inside f is preferred, noise outside f is not (five task "
+                 "families)", _c1_section),
+    ClaimSection("C2", "C2: the preference arises for large enough training noise", _c2_section),
+    ClaimSection("C3", "C3: feedforward networks", _c3_section),
+    ClaimSection("C4", "C4: the mechanism (predicted vs measured loss increase at sigma 0)",
+                 _c4_section),
+    ClaimSection("C5", "C5: the network is tuned to its training noise (other processes)",
+                 _c5_section),
+    ClaimSection("compensation", "Beyond the paper: the compensated deterministic network",
+                 _compensation_section),
+)
+#: the report's claims, in order
+CLAIMS = tuple(s.claim for s in CLAIM_SECTIONS)
+_CLAIM_TITLES = {s.claim: s.title for s in CLAIM_SECTIONS}
+
+
+def _header_lines(header, settings, lead):
+    """The report's title, run facts, lead and settings."""
+    out = ["# Reproduction of Eckstein & Srinivasan (2026), paradoxical noise preference", ""]
+    out += [f"- command: `{header.get('command', '')}`",
+            f"- date: {header.get('date', '')}; protocol: {header.get('protocol', '')}; "
+            f"seeds {list(header.get('seeds', []))}",
+            f"- wall time: {header.get('wall', '-')}; CPU time: {header.get('cpu', '-')}"]
+    if header.get("commits"):
+        out.append("- code: commit " + ", ".join(c[:12] for c in header["commits"])
+                   + " (one per invocation that changed it)")
+    versions = header.get("versions") or {}
+    out.append("- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v))
+    out += [f"- {n}" for n in header.get("notes", [])]
+    if lead:
+        out += ["", lead, "", "## The paper's claims, one by one"]
+    out += ["", "Settings: relu CTRNNs, tau 100 ms, dt 20 ms (gamma 0.2), per-step white noise "
+            "inside f (`pre`) or outside f (`post`) during training; each network's test noise "
+            "is swept over 0, 0.25, ..., 2 times its training sigma on the same trials and "
+            "noise draws at every sigma (paired differences).", ""]
+    return out + list(settings)
+
+
+def _verdicts_lines(verdicts):
+    """The verdict table with its rules."""
+    return ["", "## Verdicts", "",
+            f"Rules (computed from the data by `brian_noisy_rnn.experiments.reproduction."
+            f"verdicts`): a noise-inside network shows the effect if its preferred test sigma is "
+            f"> 0 and its metric at sigma 0 is worse than at sigma_train by more than "
+            f"{V.SE_RULE:g} paired standard errors; a noise-outside network behaves as claimed if "
+            f"its preferred sigma is <= {V.NEAR_ZERO:g} sigma_train. \"reproduced\": the rule "
+            "holds for every network (seed), \"partly\": for some, \"not\": for none; "
+            "\"not run\": no data in this run; —: not part of the claim. C2 counts the training levels with the "
+            "effect in every seed; the sections below give each claim's own rule.", "",
+            _verdict_table(verdicts), ""]
+
+
 def render_report(header: dict, rows: Sequence[dict], analyses: dict, verdicts: dict,
                   figures: dict, settings: Sequence[str] = (),
                   report_metrics: dict | None = None, lead: str = "") -> str:
-    """The report as Markdown.
+    """The report as Markdown: header, verdict table, then each of :data:`CLAIM_SECTIONS`.
 
     Parameters
     ----------
@@ -369,358 +652,9 @@ def render_report(header: dict, rows: Sequence[dict], analyses: dict, verdicts: 
     str
         The Markdown text.
     """
-    from .analyses import C5_PROCESSES
-    from .verdicts import NEAR_ZERO, PREDICTION_TOLERANCE, SE_RULE
-
-    report_metrics = report_metrics or {}
-    out = ["# Reproduction of Eckstein & Srinivasan (2026), paradoxical noise preference", ""]
-    out += [f"- command: `{header.get('command', '')}`",
-            f"- date: {header.get('date', '')}; protocol: {header.get('protocol', '')}; "
-            f"seeds {list(header.get('seeds', []))}",
-            f"- wall time: {header.get('wall', '-')}; CPU time: {header.get('cpu', '-')}"]
-    if header.get("commits"):
-        out.append("- code: commit " + ", ".join(c[:12] for c in header["commits"])
-                   + " (one per invocation that changed it)")
-    versions = header.get("versions") or {}
-    out.append("- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v))
-    out += [f"- {n}" for n in header.get("notes", [])]
-    if lead:
-        out += ["", lead, "", "## The paper's claims, one by one"]
-    out += ["", "Settings: relu CTRNNs, tau 100 ms, dt 20 ms (gamma 0.2), per-step white noise "
-            "inside f (`pre`) or outside f (`post`) during training; each network's test noise "
-            "is swept over 0, 0.25, ..., 2 times its training sigma on the same trials and "
-            "noise draws at every sigma (paired differences).", ""]
-    out += list(settings)
-    out += ["", "## Verdicts", "",
-            f"Rules (computed from the data by `brian_noisy_rnn.experiments.reproduction."
-            f"verdicts`): a noise-inside network shows the effect if its preferred test sigma is "
-            f"> 0 and its metric at sigma 0 is worse than at sigma_train by more than {SE_RULE:g} "
-            f"paired standard errors; a noise-outside network behaves as claimed if its "
-            f"preferred sigma is <= {NEAR_ZERO:g} sigma_train. \"reproduced\": the rule holds for "
-            "every network (seed), \"partly\": for some, \"not\": for none; \"not run\": no data "
-            "in this run; —: not part of the claim. C2 counts the training levels with the "
-            "effect in every seed; the sections below give each claim's own rule.", "",
-            _verdict_table(verdicts), ""]
-
-    # C1
-    out += [f"## {_CLAIM_TITLES['C1']}", ""]
-    c1 = [r for r in rows if r["claim"] == "C1" and r["backend"] == "torch"]
-    if c1:
-        for task in sorted({r["task"] for r in c1},
-                           key=lambda t: (FAMILIES.index(t) if t in FAMILIES else 2.5, t)):
-            sel = [r for r in c1 if r["task"] == task]
-            out += [f"### {task}", "", _curve_table(sel, report_metrics.get(task, ())), ""]
-            column = task if task in FAMILIES else CLOSED_LOOP
-            for key, what in (("C1 inside", "inside f"), ("C1 outside", "outside f")):
-                v = verdicts.get((key, column))
-                if v is not None:
-                    out.append(f"- {what}: {v.label} ({v.detail})")
-            out += ["", _verdict_line(verdicts[("C1", column)]), ""]
-        if "C1" in figures:
-            out += [f"![C1]({figures['C1']})", ""]
-    missing = [c for c in _table_columns(verdicts)[:-1]
-               if verdicts.get(("C1", c)) is not None and verdicts[("C1", c)].label == "not run"]
-    if missing:
-        out += [f"Not run (no data): {', '.join(_short(c) for c in missing)}.", ""]
-
-    # Brian2
-    out += ["### Brian2 against PyTorch", ""]
-    b2 = analyses.get("brian2") or []
-    if b2:
-        out += ["The first seed's networks of each family swept in Brian2 (numpy target) and in "
-                "PyTorch on the same trials and noise draws:", "",
-                "| task | networks | points within 2 SE | largest difference of the curves |",
-                "|---|---|---|---|"]
-        for a in b2:
-            out.append(f"| {a['task']} | {a['pairs']} | {a['within_error']}/{a['points']} | "
-                       f"{a['max_abs_diff']:.2g} |")
-        largest = max(a["max_abs_diff"] for a in b2)
-        out += ["", f"Largest Brian2-vs-torch difference of any curve: {largest:.2g}.", ""]
-    else:
-        out += ["not run", ""]
-
-    # C2
-    out += [f"## {_CLAIM_TITLES['C2']}", ""]
-    c2 = [r for r in rows if r["claim"] == "C2" and r["backend"] == "torch"]
-    for task in sorted({t for (claim, t) in verdicts if claim == "C2"}):
-        sel = [r for r in c2 if r["task"] == task]
-        out += [f"### {task}", ""]
-        if sel:
-            out += [_curve_table(sel), ""]
-            ratio = {}
-            for r in sel:
-                ratio.setdefault(r["train_sigma"], []).append(r["preferred_sigma"] / r["train_sigma"])
-            out.append("preferred / training sigma (mean over seeds): " + ", ".join(
-                f"{lv:g}: {np.mean(v):.2f}" for lv, v in sorted(ratio.items())))
-            counts = ", ".join(
-                f"{lv:g}: {sum(_pre_flags(_select(sel, 'C2', task, 'pre', lv)))}/"
-                f"{len(_select(sel, 'C2', task, 'pre', lv))}" for lv in sorted(ratio))
-            out += ["", f"Seeds showing the effect per training sigma: {counts}."]
-            onset = verdicts[("C2 onset", task)].detail
-            below = [lv for lv in sorted(ratio) if onset != "none" and lv < float(onset)]
-            out += ["", f"Onset (effect in every seed from this level up): {onset}; "
-                    + (f"below it (sigma_train <= {max(below):g}) the preference is not "
-                       "measurable in every seed." if below else "measurable at every level tested."
-                       if onset != "none" else "no level from which on it holds in every seed."),
-                    ""]
-        out += [_verdict_line(verdicts[("C2", task)]), ""]
-    if "C2" in figures:
-        out += [f"![C2]({figures['C2']})", ""]
-
-    # C3
-    out += [f"## {_CLAIM_TITLES['C3']}", ""]
-    ff = [r for r in rows if r["claim"] == "C3"]
-    if ff:
-        out += [_curve_table(ff), ""]
-        for task in sorted({r["task"] for r in ff}):
-            pre = [r for r in ff if r["task"] == task and r["placement"] == "pre"]
-            post = [r for r in ff if r["task"] == task and r["placement"] == "post"]
-            out.append(f"- {task}: inside f {sum(_pre_flags(pre))}/{len(pre)} show the effect, "
-                       f"outside f {sum(_post_flags(post))}/{len(post)} prefer ~0")
-        diffs = [r["torch_max_abs_diff"] for r in ff if r.get("torch_max_abs_diff") is not None]
-        if diffs:
-            out.append(f"- numpy reference against torch (first seed's networks): largest "
-                       f"difference of the curves {max(diffs):.2g}")
-        out.append("")
-    out += [_verdict_line(verdicts[("C3", FEEDFORWARD)]), ""]
-    if "C3" in figures:
-        out += [f"![C3]({figures['C3']})", ""]
-
-    # C4
-    out += [f"## {_CLAIM_TITLES['C4']}", ""]
-    c4 = analyses.get("c4") or []
-    if c4:
-        out += ["`analysis.network_shift_report` on each C1 network: the loss change when the "
-                "training noise is removed, measured (noise-free run against the noisy runs) and "
-                "predicted from the mean field (fixed points per trial input; mean-field "
-                "trajectory, which for noise outside f is the noisy mean output). Rule: the "
-                f"trajectory prediction is within {PREDICTION_TOLERANCE:.0%} of the measured "
-                "change.", "",
-                "| task | trained | seed | loss at 0 | loss with noise | measured increase | "
-                "predicted (fixed points) | predicted (trajectory) | shift R^2 |",
-                "|---|---|---|---|---|---|---|---|---|"]
-        for a in sorted(c4, key=lambda a: (a["task"], a["placement"] != "pre", a["seed"])):
-            out.append(f"| {a['task']} | {a['placement']} | {a['seed']} | {_f(a['loss_det'])} | "
-                       f"{_f(a['loss_noisy'])} | {_f(a['delta_measured'])} | "
-                       f"{_f(a['delta_predicted'])} | {_f(a['delta_predicted_dynamic'])} | "
-                       f"{_f(a['shift_r2'], 3)} |")
-        out.append("")
-    for task in sorted(t for (claim, t) in verdicts if claim == "C4"):
-        out.append(f"- {task}: {_verdict_line(verdicts[('C4', task)])}")
-    out.append("")
-    if "C4" in figures:
-        out += [f"![C4]({figures['C4']})", ""]
-
-    # C5
-    out += [f"## {_CLAIM_TITLES['C5']}", ""]
-    c5 = analyses.get("c5") or []
-    if c5:
-        out += ["Each noise-inside network of C1 (white noise, sigma_train 1) swept with other "
-                "test-noise processes; gain = metric(0) - metric(best sigma), paired, with its "
-                "standard error.", "",
-                "| task | seed | " + " | ".join(C5_PROCESSES) + " |",
-                "|---|---|" + "---|" * len(C5_PROCESSES)]
-        for a in sorted(c5, key=lambda a: (a["task"], a["seed"])):
-            cells = [f"best {_f(p['preferred'], 3)}, gain {_f(p['gain'], 3)} +- "
-                     f"{_f(p['gain_sem'], 2)}" for p in (a["processes"][n] for n in C5_PROCESSES)]
-            out.append(f"| {a['task']} | {a['seed']} | " + " | ".join(cells) + " |")
-        out.append("")
-    for task in sorted(t for (claim, t) in verdicts if claim == "C5"):
-        out.append(f"- {task}: {_verdict_line(verdicts[('C5', task)])}")
-    out.append("")
-    if "C5" in figures:
-        out += [f"![C5]({figures['C5']})", ""]
-
-    # compensation
-    out += [f"## {_CLAIM_TITLES['compensation']}", ""]
-    comp = analyses.get("compensation") or []
-    if comp:
-        out += ["`analysis.compensate(spec)` replaces f by its noise average E[f(a + sigma xi)] "
-                "and runs without noise (same trials). Rule: the compensated network is not "
-                f"worse than the original at its training noise by more than {SE_RULE:g} paired "
-                "SE. Gap closed = (metric(0) - compensated) / (metric(0) - metric(sigma_train)), "
-                f"given where the original is worse at 0 by more than {SE_RULE:g} SE.", "",
-                "| task | seed | metric | original at 0 | original at sigma_train | compensated "
-                "at 0 | compensated - original at sigma_train (+- SE) | gap closed |",
-                "|---|---|---|---|---|---|---|---|"]
-        for a in sorted(comp, key=lambda a: (FAMILIES.index(a["task"]) if a["task"] in FAMILIES
-                                             else 99, a["seed"])):
-            fr = V.gap_closed(a["at_zero"], a["at_train"], a["compensated"], a["higher_is_better"])
-            clear = V.noise_in_effect(1.0, a["zero_minus_train"], a["zero_minus_train_sem"],
-                                      a["higher_is_better"])
-            closed = f"{fr:.0%}" if clear and math.isfinite(fr) else "- (no gap)"
-            out.append(f"| {a['task']} | {a['seed']} | {a['metric']} | {_f(a['at_zero'])} | "
-                       f"{_f(a['at_train'])} | {_f(a['compensated'])} | "
-                       f"{_f(a['compensated_minus_train'], 3)} +- "
-                       f"{_f(a['compensated_minus_train_sem'], 2)} | "
-                       f"{closed} |")
-        out.append("")
-    for task in FAMILIES:
-        if ("compensation", task) in verdicts:
-            out.append(f"- {task}: {_verdict_line(verdicts[('compensation', task)])}")
-    out.append("")
-    if "compensation" in figures:
-        out += [f"![compensation]({figures['compensation']})", ""]
+    data = ReportData(rows, analyses, verdicts, figures, report_metrics or {})
+    out = _header_lines(header, settings, lead) + _verdicts_lines(verdicts)
+    for section in CLAIM_SECTIONS:
+        out += [f"## {section.title}", ""] + section.render(data)
     out += list(header.get("appendix", []))
     return "\n".join(out).rstrip() + "\n"
-
-
-# --- figures -----------------------------------------------------------------------------------
-def make_figures(rows: Sequence[dict], analyses: dict, verdicts: dict, folder: str,
-                 prefix: str = "") -> dict:
-    """Write the report's PNG figures into ``folder``.
-
-    Parameters
-    ----------
-    rows : sequence of dict
-        :func:`curve_row` rows (with their ``curve``).
-    analyses : dict
-        As for :func:`render_report`.
-    verdicts : dict
-        :func:`compute_verdicts` of the same data (C2's onsets).
-    folder : str
-        Where the PNGs go.
-    prefix : str
-        Prefix of the file names (e.g. ``"reproduction_"``).
-
-    Returns
-    -------
-    dict
-        Claim -> file name (relative to ``folder``) of each figure written (claims without
-        data get none).
-    """
-    import os
-
-    from ...plotting import new_figure, plot_noise_preference, save_figure
-
-    files = {}
-
-    def save(fig, claim):
-        name = f"{prefix}{claim.lower()}.png"
-        save_figure(fig, os.path.join(folder, name), dpi=72, close=True)
-        files[claim] = name
-
-    c1 = [r for r in rows if r["claim"] == "C1" and r["backend"] == "torch"]
-    tasks = sorted({r["task"] for r in c1},
-                   key=lambda t: (FAMILIES.index(t) if t in FAMILIES else 2.5, t))
-    if tasks:
-        fig = new_figure((3.3 * len(tasks), 5.6))
-        axes = fig.subplots(2, len(tasks), squeeze=False)
-        for j, task in enumerate(tasks):
-            for i, placement in enumerate(("pre", "post")):
-                curves = [r["curve"] for r in c1 if r["task"] == task and r["placement"] == placement]
-                ax = axes[i, j]
-                if curves:
-                    plot_noise_preference(curves, ax=ax, relative=True, legend=False,
-                                          title=f"{_short(task)}, {'inside' if i == 0 else 'outside'} f")
-                    ax.set_xlabel("test / training sigma", fontsize=8)
-                    ax.set_ylabel(curves[0].metric, fontsize=8)
-                else:
-                    ax.set_axis_off()
-        save(fig, "C1")
-
-    c2 = [r for r in rows if r["claim"] == "C2" and r["backend"] == "torch"]
-    c2_tasks = sorted({r["task"] for r in c2})
-    if c2_tasks:
-        fig = new_figure((4.2 * len(c2_tasks), 3.8))
-        axes = fig.subplots(1, len(c2_tasks), squeeze=False)[0]
-        for ax, task in zip(axes, c2_tasks):
-            sel = [r for r in c2 if r["task"] == task]
-            levels = sorted({r["train_sigma"] for r in sel})
-            top = max(levels) * 1.1
-            ax.plot([0, top], [0, top], "k--", lw=1, label="diagonal")
-            for r in sel:
-                effect = V.noise_in_effect(r["preferred_sigma"], r["diff"], r["diff_sem"],
-                                           r["higher_is_better"])
-                ax.plot(r["train_sigma"], r["preferred_sigma"], "o", ms=6,
-                        color=f"C{int(r['seed'] or 0) % 10}", mfc=None if effect else "none")
-            means = [np.mean([r["preferred_sigma"] for r in sel if r["train_sigma"] == lv])
-                     for lv in levels]
-            ax.plot(levels, means, "-", color="0.3", lw=1.5, label="mean over seeds")
-            onset = verdicts.get(("C2 onset", task))
-            if onset is not None and onset.detail not in ("none", ""):
-                ax.axvline(float(onset.detail), color="C3", ls=":", label="onset")
-            ax.set_xlabel("training sigma")
-            ax.set_ylabel("preferred test sigma")
-            ax.set_title(f"{_short(task)} (filled: effect > 2 SE)", fontsize=9)
-            ax.legend(fontsize=7)
-        save(fig, "C2")
-
-    ff = [r for r in rows if r["claim"] == "C3"]
-    if ff:
-        groups = sorted({(r["task"], r["placement"]) for r in ff})
-        fig = new_figure((3.3 * len(groups), 3.2))
-        axes = fig.subplots(1, len(groups), squeeze=False)[0]
-        for ax, (task, placement) in zip(axes, groups):
-            curves = [r["curve"] for r in ff if r["task"] == task and r["placement"] == placement]
-            plot_noise_preference(curves, ax=ax, relative=True, legend=False,
-                                  title=f"{task}, {placement}")
-        save(fig, "C3")
-
-    c4 = analyses.get("c4") or []
-    if c4:
-        c4_tasks = sorted({a["task"] for a in c4})
-        fig = new_figure((4.0 * len(c4_tasks), 3.6))
-        axes = fig.subplots(1, len(c4_tasks), squeeze=False)[0]
-        for ax, task in zip(axes, c4_tasks):
-            sel = [a for a in c4 if a["task"] == task]
-            vals = [a[k] for a in sel for k in ("delta_measured", "delta_predicted",
-                                                 "delta_predicted_dynamic")
-                    if a[k] is not None]
-            lo, hi = min(vals + [0.0]), max(vals + [0.0])
-            ax.plot([lo, hi], [lo, hi], "k--", lw=1)
-            for a in sel:
-                color = "C0" if a["placement"] == "pre" else "C1"
-                ax.plot(a["delta_predicted_dynamic"], a["delta_measured"], "o", color=color)
-                ax.plot(a["delta_predicted"], a["delta_measured"], "s", color=color, mfc="none")
-            ax.plot([], [], "o", color="C0", label="inside f")
-            ax.plot([], [], "o", color="C1", label="outside f")
-            ax.plot([], [], "ks", mfc="none", label="fixed-point prediction")
-            ax.set_xlabel("predicted loss increase at sigma 0")
-            ax.set_ylabel("measured loss increase")
-            ax.set_title(_short(task), fontsize=9)
-            ax.legend(fontsize=7)
-        save(fig, "C4")
-
-    c5 = analyses.get("c5") or []
-    if c5:
-        from ...evaluation.curves import NoisePreferenceCurve
-
-        c5_tasks = sorted({a["task"] for a in c5})
-        fig = new_figure((4.4 * len(c5_tasks), 3.6))
-        axes = fig.subplots(1, len(c5_tasks), squeeze=False)[0]
-        for ax, task in zip(axes, c5_tasks):
-            sel = [a for a in c5 if a["task"] == task]
-            from .analyses import C5_PROCESSES
-
-            for k, name in enumerate(n for n in C5_PROCESSES if n in sel[0]["processes"]):
-                curves = [NoisePreferenceCurve.from_dict(a["processes"][name]["curve"]) for a in sel]
-                x = curves[0].sigmas
-                y = np.mean([c.mean for c in curves], axis=0)
-                ax.plot(x, y, "o-", ms=3, color=f"C{k}", label=name)
-            ax.set_yscale("log")
-            ax.set_xlabel("test sigma")
-            ax.set_ylabel(f"{curves[0].metric} (mean over seeds)")
-            ax.set_title(_short(task), fontsize=9)
-            ax.legend(fontsize=6)
-        save(fig, "C5")
-
-    comp = analyses.get("compensation") or []
-    if comp:
-        comp_tasks = [t for t in FAMILIES if any(a["task"] == t for a in comp)]
-        fig = new_figure((2.6 * len(comp_tasks), 3.2))
-        axes = fig.subplots(1, len(comp_tasks), squeeze=False)[0]
-        for ax, task in zip(axes, comp_tasks):
-            sel = [a for a in comp if a["task"] == task]
-            keys = ("at_zero", "at_train", "compensated")
-            vals = [[a[k] for a in sel] for k in keys]
-            means = [np.mean(v) for v in vals]
-            err = [[m - min(v) for m, v in zip(means, vals)], [max(v) - m for m, v in zip(means, vals)]]
-            ax.bar(range(3), means, yerr=err, color=["C3", "C0", "C2"], capsize=3)
-            ax.set_xticks(range(3), ["orig.\nsigma 0", "orig.\nsigma_train", "comp.\nsigma 0"],
-                          fontsize=7)
-            if all(m > 0 for m in means) and not sel[0]["higher_is_better"]:
-                ax.set_yscale("log")
-            ax.set_title(f"{_short(task)} ({sel[0]['metric']})", fontsize=8)
-        save(fig, "compensation")
-    return files

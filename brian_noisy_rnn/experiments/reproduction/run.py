@@ -198,34 +198,78 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
         raise ValueError(f"workers must be an int >= 1 or None, got {workers!r}")
     protocol = Protocol.quick_protocol() if quick else Protocol.full()
     out_dir = os.path.abspath(os.fspath(out_dir))
-    files = checked_output_files(out_dir, {"report": "report.md", "summary_csv": "summary.csv",
-                                           "verdicts_csv": "verdicts.csv",
-                                           "results_csv": "results.csv",
-                                           "onset_csv": "onset.csv",
-                                           "results": "results.sqlite"}, "--out")
-    os.makedirs(out_dir, exist_ok=True)
+    files = _output_files(out_dir, compute)
     analysis_dir = os.path.join(out_dir, "analysis")
     grids = _grids(protocol)
-    if not compute and not os.path.isfile(files["results"]):
-        raise FileNotFoundError(f"--out: no results database at {files['results']!r} to report on")
     log_path = os.path.join(out_dir, "run_log.json")
     try:
         # the onset study first: it is the question the report answers at its top
         onset = run_onset_study(protocol, OnsetSettings.quick() if quick else OnsetSettings.full(),
                                 files["results"], analysis_dir, workers=workers,
                                 scheduler=scheduler, progress=progress, log=log, compute=compute)
-        failed = onset.failed
-        for claim, grid in (grids if compute else []):
-            log(f"reproduce: grid {grid.name} ({len(grid.cells())} cells)")
-            # the Brian2 grids re-sweep trained networks: no pool of workers to start for them
-            rep = run_grid(grid, files["results"], workers=1 if claim == "brian2" else workers,
-                           scheduler=scheduler, progress=progress, log=log)
-            failed += len(rep.failed)
+        failed = onset.failed + _run_grids(grids if compute else [], files["results"], workers,
+                                           scheduler, progress, log)
     except BaseException:
         if compute:  # an interrupted invocation's cost still counts
             _append_log(log_path, _log_entry(t0, cpu0, quick, command, interrupted=True))
         raise
 
+    rows, specs = _stored_rows(files, grids, protocol)
+    analyses, closed_loop_rows, analyses_failed = _network_analyses(
+        specs, protocol, analysis_dir, log, compute)
+    failed += analyses_failed
+    rows += closed_loop_rows
+    rows += feedforward_rows(protocol, analysis_dir, log, compute=compute)
+    analyses["brian2"] = _brian2_agreement(rows, analyses, protocol)
+
+    verdicts = R.compute_verdicts(rows, analyses, sigma_train=protocol.sigma_train,
+                                  c2_families=protocol.c2_families,
+                                  closed_loop_task=protocol.closed_loop_task)
+    figures = R.make_figures(rows, analyses, verdicts, out_dir, prefix=figure_prefix)
+    files.update({f"figure_{k}": os.path.join(out_dir, v) for k, v in figures.items()})
+
+    entry = _log_entry(t0, cpu0, quick, command)
+    history = _append_log(log_path, entry) if compute else _read_log(log_path)
+    header = _report_header(history, entry, protocol, quick, failed)
+    report_metrics = {t: s.report_metrics for t, s in protocol.families.items()}
+    report_metrics[protocol.closed_loop_task] = ("periods_at_goal",)
+    onset_figs = onset_figures(onset, out_dir, prefix=figure_prefix)
+    files.update({f"figure_{k}": os.path.join(out_dir, v) for k, v in onset_figs.items()})
+    text = R.render_report(header, rows, analyses, verdicts, figures, protocol.describe(),
+                           report_metrics, lead=render_onset(onset, onset_figs))
+    _write_outputs(files, text, rows, onset_csv_rows(onset), verdicts)
+    return ReproductionResult(verdicts=verdicts, files=files, failed=failed, wall=entry["wall"],
+                              cpu=entry["cpu"])
+
+
+def _output_files(out_dir, compute):
+    """The run's output files in ``out_dir`` (checked writable; the folder is created)."""
+    files = checked_output_files(out_dir, {"report": "report.md", "summary_csv": "summary.csv",
+                                           "verdicts_csv": "verdicts.csv",
+                                           "results_csv": "results.csv",
+                                           "onset_csv": "onset.csv",
+                                           "results": "results.sqlite"}, "--out")
+    os.makedirs(out_dir, exist_ok=True)
+    if not compute and not os.path.isfile(files["results"]):
+        raise FileNotFoundError(f"--out: no results database at {files['results']!r} to report on")
+    return files
+
+
+def _run_grids(grids, results, workers, scheduler, progress, log):
+    """Run the protocol's grids into the database ``results``; the number of failed cells."""
+    failed = 0
+    for claim, grid in grids:
+        log(f"reproduce: grid {grid.name} ({len(grid.cells())} cells)")
+        # the Brian2 grids re-sweep trained networks: no pool of workers to start for them
+        rep = run_grid(grid, results, workers=1 if claim == "brian2" else workers,
+                       scheduler=scheduler, progress=progress, log=log)
+        failed += len(rep.failed)
+    return failed
+
+
+def _stored_rows(files, grids, protocol):
+    """The grids' recorded curves as report rows (results.csv written on the way), and the
+    paths of C1's torch networks, ``(task, placement, seed) -> spec path``."""
     rows, keys = [], []
     with ResultStore(files["results"]) as store:
         for claim, grid in grids:
@@ -240,26 +284,36 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
         for c in store.cells(keys):
             if c["grid_name"].startswith("c1-") and c["backend"] == "torch" and c["task"] in FAMILIES:
                 specs[c["task"], c["placement"], c["seed"]] = store.resolve_path(c["spec_path"])
+    return rows, specs
 
-    analyses = {"c4": [], "c5": [], "compensation": []}
+
+def _analysis_jobs(spec, task, placement, seed, protocol):
+    """``(kind, job)`` of the analyses of one C1 network (each job computes one result)."""
+    jobs = []
+    if task in protocol.c2_families:
+        jobs.append(("c4", lambda s=spec, t=task, sd=seed: shift_analysis(s, t, protocol, sd)))
+        if placement == "pre":
+            jobs.append(("c5", lambda s=spec, t=task: process_analysis(s, t, protocol)))
+    if placement == "pre":
+        jobs.append(("compensation", lambda s=spec, t=task: compensation_analysis(s, t, protocol)))
+    if task == "MazeNavigation-v0":
+        jobs.append(("closed_loop", lambda s=spec, sd=seed: closed_loop_result(s, protocol, sd)))
+        if seed == protocol.seeds[0]:
+            jobs.append(("closed_loop_brian2", lambda s=spec, sd=seed: closed_loop_result(
+                s, protocol, sd, backend="brian2", relative_sigmas=protocol.brian2_sigmas)))
+    return jobs
+
+
+def _network_analyses(specs, protocol, analysis_dir, log, compute):
+    """The analyses of C1's networks (cached in ``analysis_dir``; with ``compute`` False only
+    read from there): ``(analyses, closed-loop maze rows, number failed)``."""
     from ...core.spec import CTRNNSpec
     from ...evaluation.curves import NoisePreferenceCurve
 
+    analyses, rows, failed = {"c4": [], "c5": [], "compensation": []}, [], 0
     for (task, placement, seed), path in sorted(specs.items()):
         spec = CTRNNSpec.load(path)
-        jobs = []
-        if task in protocol.c2_families:
-            jobs.append(("c4", lambda s=spec, t=task, sd=seed: shift_analysis(s, t, protocol, sd)))
-            if placement == "pre":
-                jobs.append(("c5", lambda s=spec, t=task: process_analysis(s, t, protocol)))
-        if placement == "pre":
-            jobs.append(("compensation", lambda s=spec, t=task: compensation_analysis(s, t, protocol)))
-        if task == "MazeNavigation-v0":
-            jobs.append(("closed_loop", lambda s=spec, sd=seed: closed_loop_result(s, protocol, sd)))
-            if seed == protocol.seeds[0]:
-                jobs.append(("closed_loop_brian2", lambda s=spec, sd=seed: closed_loop_result(
-                    s, protocol, sd, backend="brian2", relative_sigmas=protocol.brian2_sigmas)))
-        for kind, job in jobs:
+        for kind, job in _analysis_jobs(spec, task, placement, seed, protocol):
             try:
                 result = cached(analysis_dir, f"{kind}_{task.rsplit('-v', 1)[0]}_{placement}_s{seed}",
                                 spec_settings(spec, protocol, kind), job if compute else None)
@@ -284,8 +338,11 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
             analyses.setdefault(kind, []).append(row)
             if compute:
                 log(f"reproduce: {kind} of {task} {placement} seed {seed} done")
-    rows += feedforward_rows(protocol, analysis_dir, log, compute=compute)
+    return analyses, rows, failed
 
+
+def _brian2_agreement(rows, analyses, protocol):
+    """Brian2 against torch: the open-loop families' curves and the closed-loop maze."""
     from ..demo import backend_agreement
 
     b2 = []
@@ -293,22 +350,15 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
         curves = [r["curve"] for r in rows if r["claim"] == "brian2" and r["task"] == task]
         for a in backend_agreement(curves):
             b2.append({"task": task, **a})
-    b2 += _closed_loop_agreement(rows, analyses.get("closed_loop_brian2") or [],
-                                 protocol.closed_loop_task)
-    analyses["brian2"] = b2
+    return b2 + _closed_loop_agreement(rows, analyses.get("closed_loop_brian2") or [],
+                                       protocol.closed_loop_task)
 
-    verdicts = R.compute_verdicts(rows, analyses, sigma_train=protocol.sigma_train,
-                                  c2_families=protocol.c2_families,
-                                  closed_loop_task=protocol.closed_loop_task)
-    figures = R.make_figures(rows, analyses, verdicts, out_dir, prefix=figure_prefix)
-    files.update({f"figure_{k}": os.path.join(out_dir, v) for k, v in figures.items()})
 
-    entry = _log_entry(t0, cpu0, quick, command)
-    history = _append_log(log_path, entry) if compute else _read_log(log_path)
-    wall, cpu = entry["wall"], entry["cpu"]
+def _report_header(history, entry, protocol, quick, failed):
+    """The report's header: commands, commits, date and cost over every invocation."""
     total_wall = sum(h["wall"] for h in history)
     total_cpu = sum(h["cpu"] for h in history)
-    header = {
+    return {
         "command": " ; ".join(dict.fromkeys(h["command"] for h in history)) or entry["command"],
         "commits": [c for c in dict.fromkeys(h.get("commit") for h in history) if c],
         "date": history[-1]["date"] if history else entry["date"],
@@ -321,17 +371,13 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
         "notes": ([f"{failed} cells or analyses failed in this run; rerun to retry them"]
                   if failed else []),
     }
-    report_metrics = {t: s.report_metrics for t, s in protocol.families.items()}
-    report_metrics[protocol.closed_loop_task] = ("periods_at_goal",)
-    onset_figs = onset_figures(onset, out_dir, prefix=figure_prefix)
-    files.update({f"figure_{k}": os.path.join(out_dir, v) for k, v in onset_figs.items()})
-    text = R.render_report(header, rows, analyses, verdicts, figures, protocol.describe(),
-                           report_metrics, lead=render_onset(onset, onset_figs))
+
+
+def _write_outputs(files, text, rows, onset_rows, verdicts):
+    """Write report.md, summary.csv, onset.csv and verdicts.csv (each atomically)."""
     with atomic_write(files["report"], suffix=".md", name="--out") as f:
         f.write(text.encode())
     _write_csv(files["summary_csv"], rows, R.columns_of(rows))
-    onset_rows = onset_csv_rows(onset)
     _write_csv(files["onset_csv"], onset_rows, R.columns_of(onset_rows))
     _write_csv(files["verdicts_csv"], R.verdict_rows(verdicts),
                ["claim", "column", "verdict", "passed", "total", "detail"])
-    return ReproductionResult(verdicts=verdicts, files=files, failed=failed, wall=wall, cpu=cpu)
