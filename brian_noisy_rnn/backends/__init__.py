@@ -23,7 +23,6 @@ _LAZY = {
     "StandaloneSimulator": ".brian2",
     "clear_build_cache": ".brian2",
     "SpikingRealization": ".spiking",
-    "StandaloneSimulator": ".brian2",
 }
 
 __all__ = ["BACKENDS", "Backend", "SimulationResult", "check_backend", "get_backend",

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 __all__ = ["ENSEMBLE_MEMORY", "ensemble_groups", "plan_training"]
 
 
-#: fields of a cell's training that may differ within one ensemble (the rest must agree)
-_PER_MEMBER = ("placement", "train_sigma", "seed")
+#: network fields that may differ within one ensemble (as placement, train_sigma and seed, which
+#: are not in the key at all); the rest of the task, network and training must agree
 _PER_MEMBER_NETWORK = ("process", "tau_noise_ms")
 #: default memory budget of one ensemble's training tensors
 ENSEMBLE_MEMORY = 1 << 30
