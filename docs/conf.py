@@ -1,6 +1,7 @@
 """Sphinx configuration of the brian-noisy-rnn documentation (build: see docs/README.md)."""
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -35,6 +36,9 @@ myst_heading_anchors = 3
 myst_enable_extensions = ["dollarmath"]
 
 autosummary_generate = True
+# autosummary writes generated/ but never removes a page whose module was renamed or removed,
+# and such a leftover fails -W on the next build: start every build without them
+shutil.rmtree(HERE / "generated", ignore_errors=True)
 autosummary_ignore_module_all = True  # document each name once, in the module that defines it
 autodoc_default_options = {"members": True, "inherited-members": False}
 autodoc_typehints = "none"  # types are in the numpydoc entries
