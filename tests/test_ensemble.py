@@ -18,6 +18,7 @@ from brian_noisy_rnn.tasks import metrics
 from brian_noisy_rnn.bridges import (StackedCTRNN, TorchCTRNN, TrainConfig, train,
                                      train_ensemble)
 from brian_noisy_rnn.bridges.checkpoint import load_checkpoint
+from brian_noisy_rnn.bridges.draws import BATCH, derive_seed
 from brian_noisy_rnn.bridges.ensemble import clip_per_member, member_losses
 from brian_noisy_rnn.core.dynamics import StepRule
 
@@ -323,3 +324,23 @@ def test_gradients_of_an_odd_member_equal_its_own(activation):
         assert torch.equal(full[0][:, m], one[0][:, 0]) and torch.equal(full[1][:, m], one[1][:, 0])
         for g_full, g_one in zip(full[2], one[2]):
             assert torch.equal(g_full[m], g_one[0]), (m, activation)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_members_of_other_trial_lengths_equal_single_training(dtype):
+    """ReadySetGo's batches differ in length from seed to seed (about 200 steps): in an
+    ensemble the shorter members are padded to the longest, with zero inputs, mask and output
+    gradient. The padded steps must change nothing, also in the weight gradient, which is one
+    product per member over all its (T + 1) B rows (a longer inner dimension, with zero rows,
+    than the same network alone)."""
+    env = tasks.make("ReadySetGo-v0", dt=20)
+    members = [dict(seed=0, noise=Noise("pre", 1.0)), dict(seed=1, noise=Noise("post", 1.0)),
+               dict(seed=2, noise=Noise("pre", 0.5))]
+
+    lengths = [{tasks.batch(env, 16, seed=derive_seed(m["seed"], BATCH, step)).n_steps
+                for m in members} for step in range(4)]
+    assert sum(len(x) > 1 for x in lengths) >= 3, lengths  # steps that pad some member
+    kw = dict(n_hidden=8, steps=4, batch_size=16, progress=False, log_every=2, dtype=dtype)
+    ens = train_ensemble(env, members=members, **kw)
+    for s, m in enumerate(members):
+        assert train(env, **kw, **m).spec.content_hash() == ens.specs[s].content_hash(), m

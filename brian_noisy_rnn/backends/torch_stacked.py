@@ -448,13 +448,15 @@ class _Rollout(torch.autograd.Function):
     accumulating ``dL/dW += [da_t, dL/dz_{t-1}]^T Z_t`` (all five weight gradients at once).
     Autograd would record and replay about ten nodes per step plus the two linear maps over
     all (t, s) blocks; at the sizes trained here that bookkeeping, not the arithmetic, was
-    most of a step.
+    most of a step. The loops index nothing: their per-step views are made once (``unbind``),
+    and an output the loss does not use (the states, in training) gets no zero gradient.
 
     Every product works on (S, ...) blocks of one time step, one block per member, each block
     starting on a 64-byte boundary (:func:`_member_blocks`: MKL rounds a product by where its
     output starts), and every other operation is elementwise, so a member's numbers are rounded
     the same whatever S is and whatever its neighbours' noise (tests: bit-identical to single
-    training in float32 and float64 over 1000 steps with mixed placements).
+    training in float32 and float64 over 1000 steps with mixed placements, and with members
+    padded to a longer trial).
 
     Inputs, time-major: inputs (T, S, B, n_in); w_in (S, N, n_in); b (S, N); w_rec (S, N, N);
     w_out (S, n_out, N); b_out (S, n_out); h0 (S, B, N); n_pre, n_add (T, S, B, N) or None;
@@ -487,15 +489,18 @@ class _Rollout(torch.autograd.Function):
         p.zero_()
         if n_pre is not None:
             p[:T, ..., :N] = n_pre
-        for t in range(T + 1):
-            p[t].baddbmm_(z[t], w_t)
-            if t == T:
-                break
-            r = f(p[t, ..., :N])
-            if n_add is not None:
-                r = r + n_add[t]
-            torch.lerp(z[t, ..., :N], r, gamma, out=z[t + 1, ..., :N])
+        # per-step views made once (unbind): indexing inside the loop cost more than the ops
+        p_t, z_t, a_t, h_t = p.unbind(0), z.unbind(0), p[..., :N].unbind(0), z[..., :N].unbind(0)
+        adds = n_add.unbind(0) if n_add is not None else None
+        for t in range(T):
+            p_t[t].baddbmm_(z_t[t], w_t)
+            r = f(a_t[t])
+            if adds is not None:
+                r = r + adds[t]
+            torch.lerp(h_t[t], r, gamma, out=h_t[t + 1])
+        p_t[T].baddbmm_(z_t[T], w_t)
         ctx.save_for_backward(z, p, weights)
+        ctx.set_materialize_grads(False)  # an unused output (the states, in training): None
         ctx.sizes, ctx.gamma, ctx.activation = (N, n_in, n_out), gamma, activation
         return p[1:, ..., N:], z[1:, ..., :N]
 
@@ -528,16 +533,21 @@ class _Rollout(torch.autograd.Function):
         if grad_states is not None:
             grad_h.add_(grad_states[T - 1])
         grad_w.baddbmm_(grad_p[T].transpose(1, 2), z[T])
+        gp_t, da_t, z_t = grad_p.unbind(0), grad_p[..., :N].unbind(0), z.unbind(0)
+        gp_tt = grad_p.transpose(2, 3).unbind(0)
+        slopes = slope.unbind(0)
+        adds = grad_add.unbind(0) if grad_add is not None else None
+        states = grad_states.unbind(0) if grad_states is not None else None
         for t in range(T - 1, -1, -1):  # grad_h = dL/dh_{t+1}
-            torch.mul(grad_h, slope[t], out=grad_p[t, ..., :N])
-            if grad_add is not None:
-                torch.mul(grad_h, g, out=grad_add[t])
-            grad_w.baddbmm_(grad_p[t].transpose(1, 2), z[t])
+            torch.mul(grad_h, slopes[t], out=da_t[t])
+            if adds is not None:
+                torch.mul(grad_h, g, out=adds[t])
+            grad_w.baddbmm_(gp_tt[t], z_t[t])
             if t > 0 or needs[6]:
-                torch.baddbmm(grad_h, grad_p[t], w_h, beta=1.0 - g, out=spare)
+                torch.baddbmm(grad_h, gp_t[t], w_h, beta=1.0 - g, out=spare)
                 grad_h, spare = spare, grad_h
-                if t > 0 and grad_states is not None:
-                    grad_h.add_(grad_states[t - 1])
+                if t > 0 and states is not None:
+                    grad_h.add_(states[t - 1])
         grad_pre = grad_p[:T, ..., :N]
         grad_inputs = torch.matmul(grad_pre, weights[:, :N, N:K - 1]) if needs[0] else None
         return (grad_inputs, grad_w[:, :N, N:K - 1], grad_w[:, :N, K - 1], grad_w[:, :N, :N],
