@@ -93,8 +93,9 @@ def test_cli_uses_the_recorded_task_and_takes_task_keywords(trained, tmp_path, c
     want = noise_preference(trained, wrappers.Noise(_ngym_env(), std_noise=0.5), [0.5],
                             backend="numpy", n_trials=6, seed=0)
     np.testing.assert_allclose(curve["mean"], want.mean, rtol=1e-12)
-    code = main(["evaluate", str(path), "--task", PDM, "--task-kwargs", '{"sigma": 1.0}',
-                 "--backend", "numpy", "--n-trials", "4", "--json"])
+    with pytest.warns(TaskMismatchWarning, match="sigma: 1.0 instead of 3.0"):
+        code = main(["evaluate", str(path), "--task", PDM, "--task-kwargs", '{"sigma": 1.0}',
+                     "--backend", "numpy", "--n-trials", "4", "--json"])
     out, err = capsys.readouterr()
     assert code == 0, err
     for bad, message in (("[1, 2]", "JSON object"), ("{sigma: 1}", "JSON object"),
