@@ -252,11 +252,17 @@ def _time_step(data, figures):
                     if pre:
                         out.append(f"| {_short(task)} | {dt:g} | {level:g} | {_pre_cell_text(pre)} | "
                                    f"{_post_cell_text(post) if level == 1.0 else ''} | {_ratios(pre)} |")
-        out += ["", "The paper's convention keeps sigma per step whatever dt is; a per-time "
-                "convention (sigma scaled with sqrt(dt) as for Brian2's `xi`) would keep the "
-                "fluctuations of h fixed across dt instead. Which one the paper's claims "
-                "presuppose decides whether a result at dt 20 ms transfers to a finer "
-                "simulation of the same network.", ""]
+        out += ["", "The question this raises for the paper's convention: here sigma is a "
+                "per-step amplitude, as the paper writes its noise, so at a smaller dt the shift "
+                "of the mean (set by sigma alone) stays while the fluctuations of h (variance "
+                "about gamma sigma^2 / 2) shrink, and the same sigma_train favours the "
+                "preference more. A noise density instead (per-step sigma growing as "
+                "1/sqrt(gamma), as Brian2's `xi` does, so that the fluctuations of h are "
+                "independent of dt) has no limit inside f: the shift then grows without bound as "
+                "dt -> 0. "
+                "Either the paper's claims are about a network simulated at its dt (per-step "
+                "noise), or they need noise with a correlation time (the `ou` process) to mean "
+                "the same thing at every dt.", ""]
     return out
 
 
