@@ -141,3 +141,31 @@ def test_split_predicts_the_preference_of_two_trained_networks():
         gap, se = sweep.difference(0.0, 1.0)  # MSE(0) - MSE(1): > 0 prefers the noise
         assert (gap > 3 * se) if prefers else (gap < -3 * se), (gap, se)
         assert (d.measured_difference > 0) is prefers
+
+
+def test_report_marks_verdicts_whose_cap_has_not_run_as_provisional():
+    """A stopped run leaves base networks that missed the criterion without their cap: the
+    report's answer says the family's verdict is provisional, and the unlearned table tells
+    a pending cap from a miss after the cap."""
+    from brian_noisy_rnn.experiments.reproduction.onset_report import render_onset
+    from brian_noisy_rnn.experiments.reproduction.onset_run import NetworkRecord, OnsetData
+
+    task, crit = "PathIntegration2D-v0", O.CRITERIA["PathIntegration2D-v0"]
+
+    def rec(seed, nmse, pending=False, capped=False):
+        c = curve([0.05, 0.06, 0.07, 0.09, 0.2], nmse=[nmse] * 5)
+        r = NetworkRecord(study="onset", task=task, loss="default", dt_ms=20.0, placement="pre",
+                          sigma=1.0, seed=seed, steps=100, curve=c, spec_path="",
+                          verdict=O.network_verdict(c, crit), capped=capped)
+        r.cap_pending = pending
+        return r
+
+    records = [rec(0, 0.1), rec(1, 0.1), rec(2, 0.5, pending=True, capped=True)]
+    by_level = {1.0: [r.verdict for r in records]}
+    data = OnsetData(records=records, onsets={(task, "default", 20.0): O.onset_level(by_level)})
+    text = render_onset(data, {})
+    assert "none up to sigma_train 1, provisional: 1 networks await their cap" in text
+    assert "| cap not run yet |" in text and "missed after the cap" not in text
+    records[2].cap_pending = False  # the cap ran and missed again
+    text = render_onset(data, {})
+    assert "provisional" not in text and "| missed after the cap |" in text

@@ -119,6 +119,16 @@ def _levels(data, task, loss="default", study="onset"):
     return sorted({r.sigma for r in data.records if (r.study, r.task, r.loss) == (study, task, loss)})
 
 
+def _pending(data, task, loss, dt):
+    """Networks of one (task, loss, dt) whose cap has not run yet (their verdicts are provisional)."""
+    return sum(r.cap_pending for r in data.records if (r.task, r.loss, r.dt_ms) == (task, loss, dt))
+
+
+def _provisional(data, task, loss="default", dt=20.0):
+    n = _pending(data, task, loss, dt)
+    return f", provisional: {n} networks await their cap" if n else ""
+
+
 def _answer(data):
     lines = []
     shown, absent = [], []
@@ -129,9 +139,9 @@ def _answer(data):
         onset, _ = data.onsets[key]
         top = max(_levels(data, task) or [float("nan")])
         if onset is None:
-            absent.append(f"{_short(task)} (none up to sigma_train {top:g})")
+            absent.append(f"{_short(task)} (none up to sigma_train {top:g}{_provisional(data, task)})")
         else:
-            shown.append(f"{_short(task)} from sigma_train {onset:g}")
+            shown.append(f"{_short(task)} from sigma_train {onset:g}{_provisional(data, task)}")
     if shown:
         lines.append("- **Noise inside f, dt 20 ms, the family's own loss**: the paradoxical "
                      "preference appears on " + ", ".join(shown) + ".")
@@ -145,7 +155,8 @@ def _answer(data):
             top = max(_levels(data, task, "mse_onehot", "loss") or [float("nan")])
             lines.append(f"- {_short(task)} trained on one-hot targets (squared error): "
                          + (f"from sigma_train {onset:g}" if onset is not None
-                            else f"none up to {top:g}") + ".")
+                            else f"none up to {top:g}")
+                         + _provisional(data, task, "mse_onehot") + ".")
     dts = sorted({r.dt_ms for r in data.records if r.study == "dt"})
     for task in _FAMILY_ORDER:
         parts = []
@@ -355,12 +366,13 @@ def _missed(data, figures):
     missed = [r for r in data.records if not r.verdict["learned"]]
     if missed:
         out += ["### Networks that did not learn (left out of the verdicts)", "",
-                "| study | family | loss | dt | placement | sigma_train | seed | steps | criterion value |",
-                "|---|---|---|---|---|---|---|---|---|"]
+                "| study | family | loss | dt | placement | sigma_train | seed | steps | criterion value | status |",
+                "|---|---|---|---|---|---|---|---|---|---|"]
         for r in missed:
+            status = "cap not run yet" if r.cap_pending else "missed after the cap"
             out.append(f"| {r.study} | {_short(r.task)} | {r.loss} | {r.dt_ms:g} | {r.placement} | "
                        f"{r.sigma:g} | {r.seed} | {r.steps} | "
-                       f"{_g(r.verdict['criterion_value'])} ({O.CRITERIA[r.task]}) |")
+                       f"{_g(r.verdict['criterion_value'])} ({O.CRITERIA[r.task]}) | {status} |")
         out.append("")
     return out
 

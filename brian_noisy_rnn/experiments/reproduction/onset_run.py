@@ -60,6 +60,9 @@ class NetworkRecord:
     capped : bool
         Whether the base budget missed the criterion (so this is the cap's network, or the
         base network still waiting for its cap).
+    cap_pending : bool
+        The base network missed the criterion and its cap has not run yet (a stopped run):
+        its verdict is provisional.
     """
 
     study: str
@@ -77,6 +80,7 @@ class NetworkRecord:
     diagnostic: dict | None = None
     closed_loop: dict | None = None
     capped: bool = False
+    cap_pending: bool = False
 
     @property
     def key(self):
@@ -180,6 +184,7 @@ class _Study:
                 continue
             chosen = cap if cap is not None else first
             chosen.capped = True
+            chosen.cap_pending = cap is None
             out.append(chosen)
         return out
 
