@@ -229,7 +229,7 @@ def test_two_processes_writing_one_database(tmp_path):
     spec_path = tmp_path / "spec.npz"
     spec_path.write_bytes(b"x")
     ResultStore(db).close()
-    ctx = multiprocessing.get_context("fork")  # the writers only use sqlite3: fork is safe
+    ctx = multiprocessing.get_context("spawn")  # fork in a threaded process is deprecated
     procs = [ctx.Process(target=_record_many, args=(str(db), str(spec_path), first, 15))
              for first in (0, 100)]
     for p in procs:
@@ -457,6 +457,24 @@ def test_grid_trained_as_ensembles_records_what_one_by_one_records(tmp_path):
         not any((tmp_path / "together_specs" / "checkpoints").iterdir())
 
 
+def test_a_list_of_grids_runs_as_one_pool_under_their_own_names(tmp_path):
+    """Two one-seed grids run together record what each records alone, each cell under its
+    own grid's name; a grid given twice runs once."""
+    a, b = tiny_grid_dict(name="a"), tiny_grid_dict(name="b")
+    b["grid"]["seeds"] = [1]
+    ga, gb = grid_from_dict(a), grid_from_dict(b)
+    pooled, apart = tmp_path / "pooled.sqlite", tmp_path / "apart.sqlite"
+    rep = run_grid([ga, gb, ga], pooled, workers=1, progress=False)
+    assert rep.complete and len(rep.cells) == 4 and rep.networks_trained == 4
+    for g in (ga, gb):
+        assert run_grid(g, apart, workers=1, progress=False).complete
+    assert _rows(pooled) == _rows(apart)
+    with ResultStore(pooled) as store:
+        assert sorted(r["grid_name"] for r in store.cells()) == ["a", "a", "b", "b"]
+    with pytest.raises(ValueError, match="grid: expected"):
+        run_grid([], pooled, progress=False)
+
+
 def test_interrupted_ensemble_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     import brian_noisy_rnn.bridges.training as training
     from brian_noisy_rnn.bridges.checkpoint import load_checkpoint
@@ -591,7 +609,7 @@ def test_two_processes_creating_one_database_never_fail(tmp_path, n):
     """2 processes x n creations of a new database at the same moment (a barrier before
     each): every one opens the same complete database; none fails with 'database is locked'
     or 'not a results database' (a file seen half-created). Before the fix 1-6 of 100 failed."""
-    ctx = multiprocessing.get_context("fork")  # the processes only use sqlite3: fork is safe
+    ctx = multiprocessing.get_context("spawn")  # fork in a threaded process is deprecated
     barrier, errors = ctx.Barrier(2), ctx.Queue()
     procs = [ctx.Process(target=_create_many, args=(str(tmp_path), n, barrier, errors))
              for _ in range(2)]

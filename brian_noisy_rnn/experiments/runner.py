@@ -48,7 +48,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,7 +117,8 @@ class RunReport:
 
 
 @keeps_random_state
-def run_grid(grid: Grid | str | os.PathLike, results: str | os.PathLike, *,
+def run_grid(grid: Grid | str | os.PathLike | Sequence[Grid | str | os.PathLike],
+             results: str | os.PathLike, *,
              workers: int | None = None, scheduler: str | None = None, client: Any = None,
              spec_dir: str | os.PathLike | None = None, progress: bool = True,
              log: Callable[[str], Any] | None = None,
@@ -126,9 +127,11 @@ def run_grid(grid: Grid | str | os.PathLike, results: str | os.PathLike, *,
 
     Parameters
     ----------
-    grid : Grid or str or os.PathLike
+    grid : Grid or str or os.PathLike, or a list of them
         A :class:`~.config.Grid`, or the path of a grid TOML file (validated before any
-        work).
+        work). Several grids run as one pool of cells (duplicates once), so that small
+        grids (e.g. one network each) keep every worker busy; each cell is recorded under
+        its own grid's name.
     results : str or os.PathLike
         Path of the SQLite results database (created if missing).
     workers : int >= 1 or None
@@ -172,8 +175,10 @@ def run_grid(grid: Grid | str | os.PathLike, results: str | os.PathLike, *,
         recorded so far stays in the database; the interrupt is re-raised.
     """
     t_start = time.perf_counter()
-    if not isinstance(grid, Grid):
-        grid = load_grid(grid)
+    grids = [g if isinstance(g, Grid) else load_grid(g)
+             for g in (grid if isinstance(grid, (list, tuple)) else [grid])]
+    if not grids:
+        raise ValueError("grid: expected a Grid, a grid file or a non-empty list of them, got []")
     _check_run_options(workers, scheduler, client, max_ensemble)
     if log is None:
         def log(line):
@@ -183,7 +188,8 @@ def run_grid(grid: Grid | str | os.PathLike, results: str | os.PathLike, *,
     # after the first network has trained
     check_writable(os.path.join(spec_dir, ".probe.npz"), "spec_dir")
     check_distinct({"results": results, "spec_dir": spec_dir})
-    cells = grid.cells()
+    cells = list({c.key: c for g in grids for c in g.cells()}.values())
+    name = "+".join(g.name for g in grids)
     report = RunReport(cells=cells)
     owner = new_claim_owner()
     with ResultStore(results) as store, ClaimHeartbeat(store.path, owner):
@@ -193,7 +199,7 @@ def run_grid(grid: Grid | str | os.PathLike, results: str | os.PathLike, *,
                            report, log)
             run.results_dir = os.path.dirname(os.path.abspath(os.fspath(results)))
             run.plan(mine, max_ensemble)
-            run.execute(progress and _progress_bar(len(cells), len(cells) - len(mine), grid.name))
+            run.execute(progress and _progress_bar(len(cells), len(cells) - len(mine), name))
 
         try:
             run_claimed(store, owner, cells, report, run_round, log)

@@ -135,7 +135,8 @@ class _Study:
     def metric(self, task, loss):
         return _MSE if loss == _MSE else self.p.families[task].metric
 
-    def grid(self, study, task, loss, dt_ms, placements, levels, seeds, steps=None, tag=""):
+    def grid(self, study, task, loss, dt_ms, placements, levels, seeds, steps=None, tag="",
+             run=True):
         s = self.p.families[task]
         suffix = ("-mse" if loss == _MSE else "") + (f"-dt{dt_ms:g}" if dt_ms != self.p.dt_ms else "")
         name = f"{study}-{_short(task)}{suffix}{tag}"
@@ -143,14 +144,21 @@ class _Study:
                             metric=self.metric(task, loss), sigmas=test_sigmas(levels),
                             dt_ms=dt_ms, loss=None if loss == "default" else loss, steps=steps)
         self.grids.append((study, task, loss, dt_ms, grid))
-        if self.compute:
-            from ..runner import run_grid
-
-            self.log(f"reproduce: grid {name} ({len(grid.cells())} cells)")
-            rep = run_grid(grid, self.results, workers=self.workers, scheduler=self.scheduler,
-                           progress=self.progress, log=self.log)
-            self.failed += len(rep.failed)
+        if run:
+            self.run([grid])
         return grid
+
+    def run(self, grids):
+        """Run ``grids`` as one pool of cells (so that one-network grids share the workers)."""
+        if not self.compute or not grids:
+            return
+        from ..runner import run_grid
+
+        for grid in grids:
+            self.log(f"reproduce: grid {grid.name} ({len(grid.cells())} cells)")
+        rep = run_grid(grids, self.results, workers=self.workers, scheduler=self.scheduler,
+                       progress=self.progress, log=self.log)
+        self.failed += len(rep.failed)
 
     def records(self, study, task, loss, dt_ms):
         """The chosen network per design point of one (study, task, loss, dt): the base
@@ -196,10 +204,12 @@ class _Study:
         for rec in self.records(study, task, loss, dt_ms):
             if not rec.verdict["learned"] and rec.steps == base and rec.placement in placements:
                 missed.setdefault((rec.placement, rec.sigma), []).append(rec.seed)
-        for (placement, sigma), seeds in sorted(missed.items()):
-            self.grid(f"cap-{study}", task, loss, dt_ms, (placement,), (sigma,), tuple(sorted(seeds)),
-                      steps=CAP_FACTOR * base,
-                      tag=f"-{placement}-{sigma:g}-s{'.'.join(map(str, sorted(seeds)))}")
+        # one pool for all caps of the design: one grid per (placement, sigma) keeps the
+        # cells' names (and so their records) as before
+        self.run([self.grid(f"cap-{study}", task, loss, dt_ms, (placement,), (sigma,),
+                            tuple(sorted(seeds)), steps=CAP_FACTOR * base, run=False,
+                            tag=f"-{placement}-{sigma:g}-s{'.'.join(map(str, sorted(seeds)))}")
+                  for (placement, sigma), seeds in sorted(missed.items())])
         return self.records(study, task, loss, dt_ms)
 
 
@@ -296,7 +306,8 @@ def run_onset_study(protocol: Protocol, settings: OnsetSettings, results: str,
 
     # cheap and decisive first: the dt 20 ms levels of the four small families and the
     # maze's one-hot loss; then Yang19 (every family before any time step); then the time
-    # steps (they need the dt 20 ms onsets)
+    # steps (they need the dt 20 ms onsets) and the feedforward levels; Yang19's one-hot
+    # loss, the costliest design, last
     small = [f for f in settings.levels if f != "Yang19Multitask-v0"]
     for task in small:
         design("onset", task, "default", protocol.dt_ms, ("pre", "post"), settings.levels[task])
@@ -306,9 +317,6 @@ def run_onset_study(protocol: Protocol, settings: OnsetSettings, results: str,
     for task in settings.levels:
         if task not in small:
             design("onset", task, "default", protocol.dt_ms, ("pre", "post"), settings.levels[task])
-    for task in settings.loss_families:
-        if task not in small:
-            design("loss", task, _MSE, protocol.dt_ms, ("pre", "post"), settings.loss_levels[task])
     onsets = _onsets_of(chosen.values(), len(protocol.seeds))
     dt_levels = {}
     for task in settings.dt_families:
@@ -320,11 +328,14 @@ def run_onset_study(protocol: Protocol, settings: OnsetSettings, results: str,
                 continue
             design("dt", task, "default", dt, ("pre",), dt_levels[task], tag="-pre")
             design("dt", task, "default", dt, ("post",), (1.0,), tag="-post")
-    records = sorted(chosen.values(), key=lambda r: (r.study, r.task, r.loss, r.dt_ms,
-                                                     r.placement, r.sigma, r.seed))
-    onsets = _onsets_of(records, len(protocol.seeds))
     from .feedforward import feedforward_level_rows
 
     ff = feedforward_level_rows(protocol, settings.ff_levels, analysis_dir, log, compute=compute)
+    for task in settings.loss_families:
+        if task not in small:
+            design("loss", task, _MSE, protocol.dt_ms, ("pre", "post"), settings.loss_levels[task])
+    records = sorted(chosen.values(), key=lambda r: (r.study, r.task, r.loss, r.dt_ms,
+                                                     r.placement, r.sigma, r.seed))
+    onsets = _onsets_of(records, len(protocol.seeds))
     return OnsetData(records=records, onsets=onsets, dt_levels=dt_levels, settings=settings,
                      feedforward=ff, failed=study.failed)
