@@ -18,12 +18,14 @@ SIGMAS = np.array([0.0, 0.5, 1.0, 2.0, 3.0])
 
 
 def curve(mean, sem=0.01, placement="pre", sigma_train=1.0, paired=None, metric="mse",
-          nmse=None):
+          nmse=None, accuracy=None):
     mean = np.asarray(mean, float)
     sem = np.full_like(mean, sem)
     diff = mean - mean[0]
     paired_sem = np.full_like(mean, 0.005) if paired is None else np.asarray(paired, float)
     others = {"nmse": (np.asarray(nmse if nmse is not None else mean * 2, float), sem)}
+    if accuracy is not None:
+        others["accuracy"] = (np.asarray(accuracy, float), sem)
     return NoisePreferenceCurve(
         sigmas=SIGMAS, metric=metric, higher_is_better=False, mean=mean, sem=sem, n_trials=100,
         placement=placement, process="white", sigma_train=sigma_train,
@@ -169,3 +171,25 @@ def test_report_marks_verdicts_whose_cap_has_not_run_as_provisional():
     records[2].cap_pending = False  # the cap ran and missed again
     text = render_onset(data, {})
     assert "provisional" not in text and "| missed after the cap |" in text
+
+
+def test_a_loss_design_without_its_control_says_so():
+    """The full study trains Yang19 on one-hot targets with noise inside f only: its table
+    row says the control was not run, and a line says why."""
+    from brian_noisy_rnn.experiments.reproduction.onset_report import render_onset
+    from brian_noisy_rnn.experiments.reproduction.onset_run import NetworkRecord, OnsetData
+
+    task, crit = "Yang19Multitask-v0", O.CRITERIA["Yang19Multitask-v0"]
+    settings = O.OnsetSettings.full()
+    assert settings.loss_placements[task] == ("pre",)
+    assert "MazeNavigation-v0" not in settings.loss_placements  # both placements there
+    c = curve([0.9, 0.8, 0.7, 0.75, 0.9], metric="mse_onehot", accuracy=[0.8] * 5)
+    recs = [NetworkRecord(study="loss", task=task, loss="mse_onehot", dt_ms=20.0, placement="pre",
+                          sigma=1.0, seed=s, steps=100, curve=c, spec_path="",
+                          verdict=O.network_verdict(c, crit)) for s in range(3)]
+    text = render_onset(OnsetData(records=recs, settings=settings), {})
+    row = next(line for line in text.splitlines() if line.startswith("| Yang19Multitask | mse_onehot"))
+    assert "| not run |" in row
+    assert "Noise outside f is not trained on one-hot targets for Yang19Multitask" in text
+    text = render_onset(OnsetData(records=recs, settings=O.OnsetSettings.quick()), {})
+    assert "is not trained on one-hot targets" not in text

@@ -35,7 +35,7 @@ diagnostic agreement (:func:`agreement`)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -126,6 +126,9 @@ class OnsetSettings:
         Classification families also trained with ``loss="mse_onehot"``.
     loss_levels : dict of str to tuple of float
         Their training sigmas with that loss.
+    loss_placements : dict of str to tuple of str
+        Their noise placements with that loss (a family missing here: both, ``pre`` and
+        ``post``).
     dt_values : tuple of float
         Time steps (ms) of the time-step section (tau 100 ms).
     dt_families : tuple of str
@@ -146,6 +149,7 @@ class OnsetSettings:
     dt_values: tuple
     dt_families: tuple
     ff_levels: tuple
+    loss_placements: dict = field(default_factory=dict)
     closed_loop_relative: tuple = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5)
     closed_loop_trials: int = 100
     diag_trials: int = 200
@@ -154,7 +158,10 @@ class OnsetSettings:
     @classmethod
     def full(cls) -> OnsetSettings:
         """The full study: sigma_train 0.5-4 (PathIntegration2D also 6; Yang19 1, 2, 4 for
-        its cost), dt 2.5-20 ms on FA, Maze and PI, both losses on Maze and Yang19.
+        its cost), dt 2.5-20 ms on FA, Maze and PI, both losses on Maze and Yang19 (Yang19's
+        one-hot loss with noise inside f only: the campaign's costliest design, and the
+        noise-outside control is decided on its cross-entropy networks and on every other
+        family).
 
         Returns
         -------
@@ -169,7 +176,7 @@ class OnsetSettings:
             loss_levels={"MazeNavigation-v0": five, "Yang19Multitask-v0": (1.0, 2.0, 4.0)},
             dt_values=(2.5, 5.0, 10.0, 20.0),
             dt_families=("FunctionApproximation-v0", "MazeNavigation-v0", "PathIntegration2D-v0"),
-            ff_levels=five)
+            ff_levels=five, loss_placements={"Yang19Multitask-v0": ("pre",)})
 
     @classmethod
     def quick(cls) -> OnsetSettings:

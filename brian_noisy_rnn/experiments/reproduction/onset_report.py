@@ -228,6 +228,12 @@ def _level_tables(data, figures):
                 out.append(f"| {_short(task) if i == 0 else ''} | {metric} | {level:g} | "
                            f"{_pre_cell_text(pre)} | {_post_cell_text(post)} | {_ratios(pre)} | "
                            f"{(_g(onset) if onset is not None else 'none') if i == 0 else ''} |")
+        skipped = [_short(t) for t in tasks if study == "loss"
+                   and "post" not in getattr(data.settings, "loss_placements", {}).get(t, ("post",))]
+        if skipped:
+            out += ["", f"Noise outside f is not trained on one-hot targets for "
+                        f"{', '.join(skipped)}: the costliest design of the study, and the "
+                        "control is decided on its cross-entropy networks and every other family."]
         out.append("")
         dec = [r for r in data.records if r.study == study and r.loss == loss
                and r.decision is not None and r.placement == "pre"]

@@ -313,7 +313,8 @@ def run_onset_study(protocol: Protocol, settings: OnsetSettings, results: str,
         design("onset", task, "default", protocol.dt_ms, ("pre", "post"), settings.levels[task])
     for task in settings.loss_families:
         if task in small:
-            design("loss", task, _MSE, protocol.dt_ms, ("pre", "post"), settings.loss_levels[task])
+            design("loss", task, _MSE, protocol.dt_ms,
+                   settings.loss_placements.get(task, ("pre", "post")), settings.loss_levels[task])
     for task in settings.levels:
         if task not in small:
             design("onset", task, "default", protocol.dt_ms, ("pre", "post"), settings.levels[task])
@@ -333,7 +334,8 @@ def run_onset_study(protocol: Protocol, settings: OnsetSettings, results: str,
     ff = feedforward_level_rows(protocol, settings.ff_levels, analysis_dir, log, compute=compute)
     for task in settings.loss_families:
         if task not in small:
-            design("loss", task, _MSE, protocol.dt_ms, ("pre", "post"), settings.loss_levels[task])
+            design("loss", task, _MSE, protocol.dt_ms,
+                   settings.loss_placements.get(task, ("pre", "post")), settings.loss_levels[task])
     records = sorted(chosen.values(), key=lambda r: (r.study, r.task, r.loss, r.dt_ms,
                                                      r.placement, r.sigma, r.seed))
     onsets = _onsets_of(records, len(protocol.seeds))
