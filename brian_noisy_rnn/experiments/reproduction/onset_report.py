@@ -469,7 +469,7 @@ def onset_figures(data, folder: str, prefix: str = "") -> dict:
     learned = [r for r in _learned(data.records) if r.diagnostic is not None
                and math.isfinite(r.verdict["z"])]
     if learned:
-        fig, ax = plt.subplots(figsize=(5.5, 4), layout="constrained")
+        fig, ax = plt.subplots(figsize=(5.5, 4.4), layout="constrained")
         for placement, marker in (("pre", "o"), ("post", "s")):
             pts = [(r.diagnostic["ratio"], r.verdict["z"]) for r in learned if r.placement == placement]
             if pts:
@@ -480,8 +480,9 @@ def onset_figures(data, folder: str, prefix: str = "") -> dict:
         ax.axvline(1, color="grey", lw=0.8)
         ax.axhline(0, color="grey", lw=0.8)
         ax.set_xlabel("shift / fluctuation at sigma_train (clipped to 1e-3..1e3)")
-        ax.set_ylabel("measured paired z of metric(0) - metric(sigma_train)\n"
+        ax.set_ylabel("paired z of metric(0) - metric(sigma_train)\n"
                       "(> 0: better with the noise)")
+        ax.set_title("predicted (x > 1) against measured (y > 0) preference", fontsize=10)
         ax.legend(fontsize=8)
         out["agreement"] = _save(fig, folder, f"{prefix}agreement.png", atomic_write)
         plt.close(fig)
