@@ -11,13 +11,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 COMMIT=$(git rev-parse "${1:-HEAD}")
-NAME="${2:-reproduction}"
-case "$NAME" in
-    reproduction) COMMAND=(reproduce) ;;
-    neurogym) COMMAND=(benchmark neurogym) ;;
-    *) echo "resume.sh: unknown campaign '$NAME' (expected reproduction or neurogym)" >&2; exit 2 ;;
-esac
-if pgrep -f "brian-noisy-rnn .* --out $ROOT/campaigns/$NAME( |$)" > /dev/null; then
+source campaigns/_common.sh
+NAME=$(campaign_name "${2:-}")
+case "$NAME" in reproduction) COMMAND=(reproduce) ;; neurogym) COMMAND=(benchmark neurogym) ;; esac
+if pgrep -f "$(campaign_pattern "$ROOT" "$NAME")" > /dev/null; then
     echo "resume.sh: the $NAME campaign is already running" >&2; exit 1
 fi
 WT="${BNR_CAMPAIGN_WORKTREE:-$ROOT/../campaign-wt}"

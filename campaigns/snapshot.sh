@@ -6,11 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-NAME="${1:-reproduction}"
-case "$NAME" in reproduction|neurogym) ;; *)
-    echo "snapshot.sh: unknown campaign '$NAME' (expected reproduction or neurogym)" >&2; exit 2 ;;
-esac
-PATTERN="brian-noisy-rnn .* --out $ROOT/campaigns/$NAME( |$)"
+source campaigns/_common.sh
+NAME=$(campaign_name "${1:-}")
+PATTERN=$(campaign_pattern "$ROOT" "$NAME")
 if pgrep -f "$PATTERN" > /dev/null; then
     pkill -INT -f "$PATTERN"
     for _ in $(seq 1 120); do pgrep -f "$PATTERN" > /dev/null || break; sleep 1; done
