@@ -5,6 +5,7 @@ data and changed by perturbing it."""
 import csv
 import json
 import math
+import re
 import sqlite3
 
 import numpy as np
@@ -219,6 +220,9 @@ def test_quick_reproduction_end_to_end(tmp_path, capsys):
     assert "### MazeNavigationClosedLoop-v0" in text and "Brian2-vs-torch difference" in text
     for name in ("c1", "c2", "c3", "c4", "c5", "compensation"):
         assert (out / f"{name}.png").stat().st_size < 200_000
+    links = re.findall(r"\]\(([^)#]+)\)", text)  # every figure and CSV the report links
+    assert {"onset.csv", "summary.csv", "verdicts.csv", "results.csv", "phase.png"} <= set(links)
+    assert all((out / link).is_file() for link in links), links
     verdicts = {(r["claim"], r["column"]): r for r in _read_csv(out / "verdicts.csv")}
     # the FunctionApproximation verdicts are those of the rules applied to the CSV's rows
     assert verdicts["C1", FA]["verdict"] == _fa_c1_from_csv(_read_csv(out / "summary.csv"))

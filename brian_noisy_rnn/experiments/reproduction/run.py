@@ -370,6 +370,17 @@ def _report_header(history, entry, protocol, quick, failed):
         "versions": package_versions(),
         "notes": ([f"{failed} cells or analyses failed in this run; rerun to retry them"]
                   if failed else []),
+        "appendix": ["## Data", "",
+                     "- [onset.csv](onset.csv): one row per network of the onset study (design "
+                     "point, steps, learned, preferred set, paired difference with SE and z, "
+                     "verdict, noise-dependence split)",
+                     "- [summary.csv](summary.csv): one row per network of the claims (the rows "
+                     "the verdicts come from)",
+                     "- [verdicts.csv](verdicts.csv): every verdict with its counts",
+                     "- [results.csv](results.csv): every recorded curve point of the claims' grids",
+                     "- `results.sqlite` and `results_specs/` in the run's folder (the committed "
+                     "run's: `campaigns/reproduction/`): every cell of every grid and its trained "
+                     "network", ""],
     }
 
 
