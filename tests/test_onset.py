@@ -193,3 +193,19 @@ def test_a_loss_design_without_its_control_says_so():
     assert "Noise outside f is not trained on one-hot targets for Yang19Multitask" in text
     text = render_onset(OnsetData(records=recs, settings=O.OnsetSettings.quick()), {})
     assert "is not trained on one-hot targets" not in text
+
+
+def test_the_phase_diagrams_boundary_encloses_exactly_the_predicted_cells():
+    """The red line of phase.png: one edge per side of a predicted cell that borders an
+    unpredicted cell or the border, none between two predicted cells."""
+    from brian_noisy_rnn.experiments.reproduction.onset_report import _boundary_segments
+
+    inside = np.array([[True, True, False],
+                       [False, True, False]])
+    segs = _boundary_segments(inside)
+    assert len(segs) == 8  # a 3-cell L has perimeter 8
+    assert (-0.5, -0.5, -0.5, 0.5) in segs          # top of (0, 0)
+    assert (0.5, -0.5, 0.5, 0.5) in segs            # below (0, 0): (1, 0) is outside
+    assert (-0.5, 0.5, 0.5, 0.5) not in segs        # between (0, 0) and (0, 1)
+    assert (0.5, 0.5, 0.5, 1.5) not in segs         # between (0, 1) and (1, 1)
+    assert _boundary_segments(np.zeros((2, 2), bool)) == []

@@ -438,31 +438,33 @@ def onset_figures(data, folder: str, prefix: str = "") -> dict:
     if rows:
         levels = sorted({r.sigma for r in data.records if r.study in ("onset", "loss")})
         grid = np.full((len(rows), len(levels)), np.nan)
+        counts = np.full(grid.shape, "", dtype=object)
         ratio_above = np.zeros_like(grid, dtype=bool)
         for i, (study, task, loss) in enumerate(rows):
             for j, level in enumerate(levels):
                 pre = [r for r in _cell(data.records, study, task, loss, 20.0, "pre", level)
                        if r.verdict["learned"]]
                 if pre:
-                    grid[i, j] = np.mean([r.verdict["effect"] for r in pre])
+                    shown = sum(r.verdict["effect"] for r in pre)
+                    grid[i, j], counts[i, j] = shown / len(pre), f"{shown}/{len(pre)}"
                     ratios = [r.diagnostic["ratio"] for r in pre if r.diagnostic is not None]
                     ratio_above[i, j] = bool(ratios) and float(np.median(ratios)) > 1
-        fig, ax = plt.subplots(figsize=(4.2 + 0.7 * len(levels), 1.4 + 0.5 * len(rows)),
+        fig, ax = plt.subplots(figsize=(4.2 + 0.7 * len(levels), 1.6 + 0.5 * len(rows)),
                                layout="constrained")
         im = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", aspect="auto")
         for i in range(len(rows)):
             for j in range(len(levels)):
-                if np.isnan(grid[i, j]):
-                    ax.text(j, i, "n/a", ha="center", va="center", fontsize=7, color="grey")
-                elif ratio_above[i, j]:
-                    ax.text(j, i, "r>1", ha="center", va="center", fontsize=7,
-                            color="black" if grid[i, j] > 0.5 else "white")
+                text, colour = ("n/a", "grey") if np.isnan(grid[i, j]) else \
+                    (counts[i, j], "black" if grid[i, j] > 0.5 else "white")
+                ax.text(j, i, text, ha="center", va="center", fontsize=8, color=colour)
+        for i, j, k, m in _boundary_segments(ratio_above):
+            ax.plot([j, m], [i, k], color="red", lw=2.2, solid_capstyle="butt")
         ax.set_xticks(range(len(levels)), [f"{v:g}" for v in levels])
         ax.set_yticks(range(len(rows)), [_short(t) + (" (one-hot MSE)" if lo != "default" else "")
                                          for _, t, lo in rows])
         ax.set_xlabel("training sigma (noise inside f)")
-        ax.set_title("share of learned seeds showing the effect (dt 20 ms)\n"
-                     "r>1: the diagnostic's median ratio predicts it", fontsize=9)
+        ax.set_title("learned seeds showing the effect (dt 20 ms); red line: the diagnostic's\n"
+                     "boundary (inside it the median shift/fluctuation ratio is > 1)", fontsize=9)
         fig.colorbar(im, ax=ax, label="share of seeds")
         out["phase"] = _save(fig, folder, f"{prefix}phase.png", atomic_write)
         plt.close(fig)
@@ -486,6 +488,27 @@ def onset_figures(data, folder: str, prefix: str = "") -> dict:
         ax.legend(fontsize=8)
         out["agreement"] = _save(fig, folder, f"{prefix}agreement.png", atomic_write)
         plt.close(fig)
+    return out
+
+
+def _boundary_segments(inside):
+    """The edges between cells of a boolean (rows, cols) mask that are inside and cells that
+    are not (or the border), as ``(y0, x0, y1, x1)`` in imshow's cell coordinates."""
+    rows, cols = inside.shape
+    padded = np.pad(inside, 1)
+    out = []
+    for i in range(rows):
+        for j in range(cols):
+            if not inside[i, j]:
+                continue
+            if not padded[i, j + 1]:        # above
+                out.append((i - 0.5, j - 0.5, i - 0.5, j + 0.5))
+            if not padded[i + 2, j + 1]:    # below
+                out.append((i + 0.5, j - 0.5, i + 0.5, j + 0.5))
+            if not padded[i + 1, j]:        # left
+                out.append((i - 0.5, j - 0.5, i + 0.5, j - 0.5))
+            if not padded[i + 1, j + 2]:    # right
+                out.append((i - 0.5, j + 0.5, i + 0.5, j + 0.5))
     return out
 
 
