@@ -42,11 +42,17 @@ def test_noise_out_and_count_and_c1_combination():
     assert V.count_verdict([False], "x").label == "not"
     assert V.count_verdict([], "x").label == "not run"
     rep, no, run0 = V.Verdict("reproduced", 3, 3), V.Verdict("not", 0, 3), V.Verdict("not run")
+    # C1 is labelled by its claim (noise inside f); noise outside f is the control beside it
     assert V.c1_verdict(rep, rep).label == "reproduced"
-    assert V.c1_verdict(rep, no).label == "partly"
-    assert V.c1_verdict(no, no).label == "not"
+    both = V.c1_verdict(no, rep)
+    assert both.label == "not" and (both.passed, both.total) == (0, 3)  # never "partly" at 0/3
+    assert both.detail == "inside f 0/3; control (outside f ~0) 3/3"
+    failed = V.c1_verdict(rep, no)
+    assert failed.label == "reproduced" and failed.detail.endswith("control (outside f ~0) 0/3")
+    assert V.c1_verdict(V.Verdict("partly", 1, 3), rep).label == "partly"
     assert V.c1_verdict(run0, run0).label == "not run"
-    assert V.c1_verdict(rep, run0).label == "partly"
+    assert V.c1_verdict(run0, rep).label == "not run"
+    assert V.c1_verdict(rep, run0).detail.endswith("control (outside f ~0) not run")
 
 
 def test_c2_onset_is_the_level_from_which_every_level_shows_the_effect():
@@ -106,7 +112,7 @@ def test_verdicts_follow_the_rows():
     v = R.compute_verdicts(_rows(effect=(True, False, True)), {})
     assert v["C1", FA].label == "partly" and v["C1 inside", FA].passed == 2
     v = R.compute_verdicts(_rows(effect=(False,) * 3), {})
-    assert v["C1 inside", FA].label == "not" and v["C1", FA].label == "partly"
+    assert v["C1 inside", FA].label == "not" and v["C1", FA].label == "not"  # a 0/3 claim
     # C2: levels 0.25 (no effect) and 1, 2 (effect) -> onset 1, reproduced
     rows = (_rows(claim="C2", effect=(False,) * 3, sigma_train=0.25)
             + _rows(claim="C2", sigma_train=1.0) + _rows(claim="C2", sigma_train=2.0))
@@ -146,7 +152,7 @@ def test_report_has_every_section_and_states_missing_data(tmp_path):
         assert R._CLAIM_TITLES[claim] in text
     assert "brian-noisy-rnn reproduce" in text and f"numpy {np.__version__}" in text
     line = next(li for li in text.splitlines() if li.startswith("| C1 |"))
-    assert line.split("|")[2].strip() == "reproduced (inside f 3/3, outside f 3/3)"
+    assert line.split("|")[2].strip() == "reproduced (inside f 3/3; control 3/3)"
     assert "not run" in line  # the other families have no data
     assert "![C1](c1.png)" in text and "![C2]" not in text
     assert "**Verdict: not run**" in text  # e.g. C3 without feedforward data

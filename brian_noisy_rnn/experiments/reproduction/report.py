@@ -317,8 +317,8 @@ def _verdict_table(verdicts):
             pre, post = verdicts.get((f"{claim} inside", c)), verdicts.get((f"{claim} outside", c))
             if v is None:
                 cells.append("—")
-            elif pre is not None and v.total:
-                cells.append(f"{v.label} (inside f {pre.passed}/{pre.total}, outside f "
+            elif pre is not None and v.total:  # the claim, then its control
+                cells.append(f"{v.label} (inside f {pre.passed}/{pre.total}; control "
                              f"{post.passed}/{post.total})")
             else:
                 unit = " levels" if claim == "C2" else ""
@@ -616,6 +616,8 @@ def _verdicts_lines(verdicts):
             f"{V.SE_RULE:g} paired standard errors; a noise-outside network behaves as claimed if "
             f"its preferred sigma is <= {V.NEAR_ZERO:g} sigma_train. \"reproduced\": the rule "
             "holds for every network (seed), \"partly\": for some, \"not\": for none; "
+            "C1 and C3 are labelled by their claim (the noise-inside networks), with the "
+            "noise-outside networks' count beside it as the control; "
             "\"not run\": no data in this run; —: not part of the claim. C2 counts the training levels with the "
             "effect in every seed; the sections below give each claim's own rule.", "",
             _verdict_table(verdicts), ""]

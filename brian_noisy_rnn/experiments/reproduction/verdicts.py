@@ -11,8 +11,9 @@ Rules (``SE`` = :data:`SE_RULE` paired standard errors; the paired difference
   at sigma 0 is worse than at sigma_train by more than 2 SE;
 - noise outside f (:func:`noise_out_as_expected`): the preferred test sigma is at most
   :data:`NEAR_ZERO` times sigma_train;
-- C1 (:func:`c1_verdict`): reproduced if both placements are, not if neither shows anything,
-  partly otherwise;
+- C1 and C3 (:func:`c1_verdict`): labelled by the claim, the noise-inside networks'
+  verdict (reproduced / partly / not, k/n); the noise-outside networks are its control, whose
+  count is given beside it (a claim that holds in 0 of 3 networks is "not", never "partly");
 - C2 (:func:`c2_onset`, :func:`c2_verdict`): the onset is the smallest training level from
   which on every level shows the noise-inside effect in every seed; reproduced if the onset
   is at most the default sigma_train, partly if some level shows it in some seed;
@@ -150,32 +151,27 @@ def count_verdict(flags: Sequence[bool], what: str) -> Verdict:
 
 
 def c1_verdict(pre: Verdict, post: Verdict) -> Verdict:
-    """Combine the noise-inside and noise-outside verdicts of one family.
+    """The verdict of C1 (or C3): the noise-inside claim, with noise outside f as its control.
 
     Parameters
     ----------
     pre : Verdict
-        Of the noise-inside networks.
+        Of the noise-inside networks (the claim: they prefer their training noise).
     post : Verdict
-        Of the noise-outside networks.
+        Of the noise-outside networks (the control: they prefer ~0).
 
     Returns
     -------
     Verdict
-        "reproduced" if both are, "not run" if both are not run, "not" if neither holds for
-        any network, else "partly".
+        ``pre``'s label and counts (reproduced: every network, partly: some, not: none, not
+        run: no data); the detail gives both counts, e.g. "inside f 0/3; control (outside f
+        ~0) 3/3".
     """
-    labels = {pre.label, post.label}
-    if labels == {"not run"}:
-        return Verdict("not run", 0, 0, "no data")
-    if labels == {"reproduced"}:
-        label = "reproduced"
-    elif labels <= {"not", "not run"}:
-        label = "not"
-    else:
-        label = "partly"
-    return Verdict(label, pre.passed + post.passed, pre.total + post.total,
-                   f"inside f {pre.passed}/{pre.total}, outside f {post.passed}/{post.total}")
+    control = "not run" if post.label == "not run" else f"{post.passed}/{post.total}"
+    if pre.label == "not run":
+        return Verdict("not run", 0, 0, f"no noise-inside data; control (outside f ~0) {control}")
+    return Verdict(pre.label, pre.passed, pre.total,
+                   f"inside f {pre.passed}/{pre.total}; control (outside f ~0) {control}")
 
 
 def c2_onset(levels: Sequence[float], passed: Sequence[int], totals: Sequence[int]) -> float | None:
