@@ -122,21 +122,40 @@ def test_verdicts_follow_the_rows():
 
 
 def test_analyses_verdicts_and_missing_data():
+    """C4's verdict uses the independent fixed-point prediction, its original rule (the
+    trajectory, a consistency check) is kept beside it; compensation keeps the rule fixed
+    before the data (gap closed >= 50 %, networks with a gap) beside its verdict."""
+    comp = {"at_zero": 0.5, "at_train": 0.1, "zero_minus_train": 0.4, "seed": 0,
+            "zero_minus_train_sem": 0.01, "higher_is_better": False, "metric": "mse"}
+    c4 = {"seed": 0, "loss_det": 0.4, "loss_noisy": 0.1, "shift_r2": 0.9}
     analyses = {
-        "c4": [{"task": FA, "placement": "pre", "delta_measured": 0.3,
-                "delta_predicted_dynamic": 0.33},
-               {"task": FA, "placement": "post", "delta_measured": -0.02,
-                "delta_predicted_dynamic": -0.05}],
-        "compensation": [{"task": FA, "compensated_minus_train": -0.02,
-                          "compensated_minus_train_sem": 0.001, "higher_is_better": False},
-                         {"task": SNR, "compensated_minus_train": 0.01,
-                          "compensated_minus_train_sem": 0.001, "higher_is_better": False}],
+        "c4": [{**c4, "task": FA, "placement": "pre", "delta_measured": 0.3,
+                "delta_predicted": 0.36, "delta_predicted_dynamic": 0.33},
+               {**c4, "task": FA, "placement": "post", "delta_measured": -0.02,
+                "delta_predicted": -0.021, "delta_predicted_dynamic": -0.05}],
+        "compensation": [{**comp, "task": FA, "compensated": 0.09,
+                          "compensated_minus_train": -0.02, "compensated_minus_train_sem": 0.001},
+                         {**comp, "task": SNR, "compensated": 0.4,  # closes 25 % of its gap
+                          "compensated_minus_train": 0.01, "compensated_minus_train_sem": 0.001},
+                         {**comp, "task": SNR, "compensated": 0.1, "zero_minus_train": 0.0,
+                          "compensated_minus_train": 0.0, "compensated_minus_train_sem": 0.001}],
     }
     v = R.compute_verdicts([], analyses)
-    assert v["C4", FA].label == "partly" and (v["C4", FA].passed, v["C4", FA].total) == (1, 2)
+    assert v["C4", FA].label == "reproduced" and (v["C4", FA].passed, v["C4", FA].total) == (2, 2)
+    assert v["C4 trajectory", FA].label == "partly" and v["C4 trajectory", FA].passed == 1
     assert v["C4", SNR].label == "not run" and v["C5", FA].label == "not run"
     assert v["compensation", FA].label == "reproduced"
-    assert v["compensation", SNR].label == "not"  # worse than the noisy network by 10 SE
+    assert v["compensation gap", FA].label == "reproduced"
+    assert v["compensation", SNR].label == "partly"  # one worse than the noisy network by 10 SE
+    # the network without a gap is not counted by the original rule; the other closes 25 %
+    assert (v["compensation gap", SNR].label, v["compensation gap", SNR].total) == ("not", 1)
+    text = R.render_report({"command": "x", "date": "today", "versions": {}, "seeds": [0]},
+                           [], analyses, v, {})
+    c4 = text[text.index(R._CLAIM_TITLES["C4"]):text.index(R._CLAIM_TITLES["C5"])]
+    assert c4.index("trajectory prediction within 50%") < c4.index("fixed-point prediction within")
+    assert "| +20% |" in c4  # 0.36 against 0.3
+    comp_text = text[text.index(R._CLAIM_TITLES["compensation"]):]
+    assert comp_text.index("gap closed >= 50%") < comp_text.index("not worse than the original")
     assert v["C3", R.FEEDFORWARD].label == "not run"
 
 

@@ -184,5 +184,6 @@ def make_figures(rows: Sequence[dict], analyses: dict, verdicts: dict, folder: s
             if all(m > 0 for m in means) and not sel[0]["higher_is_better"]:
                 ax.set_yscale("log")
             ax.set_title(f"{short_name(task)} ({sel[0]['metric']})", fontsize=8)
+        fig.suptitle("mean over seeds; error bars: range over seeds", fontsize=8)
         save(fig, "compensation")
     return files
