@@ -115,8 +115,13 @@ def make_figures(rows: Sequence[dict], analyses: dict, verdicts: dict, folder: s
         axes = fig.subplots(1, len(groups), squeeze=False)[0]
         for ax, (task, placement) in zip(axes, groups):
             curves = [r["curve"] for r in ff if r["task"] == task and r["placement"] == placement]
+            # short two-line titles: the task's long name goes once, in the figure's title
+            network = task.split("/", 1)[-1].removeprefix("feedforward, ")
             plot_noise_preference(curves, ax=ax, relative=True, legend=False,
-                                  title=f"{task}, {placement}")
+                                  title=f"{network}\nnoise {'inside' if placement == 'pre' else 'outside'} f")
+            ax.title.set_fontsize(8)
+        fig.suptitle(f"feedforward networks on {sorted({t.split('/', 1)[0] for t, _ in groups})[0]}"
+                     if groups else "", fontsize=9)
         save(fig, "C3")
 
     c4 = analyses.get("c4") or []
