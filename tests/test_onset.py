@@ -209,3 +209,22 @@ def test_the_phase_diagrams_boundary_encloses_exactly_the_predicted_cells():
     assert (-0.5, 0.5, 0.5, 0.5) not in segs        # between (0, 0) and (0, 1)
     assert (0.5, 0.5, 0.5, 1.5) not in segs         # between (0, 1) and (1, 1)
     assert _boundary_segments(np.zeros((2, 2), bool)) == []
+
+
+@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=pytest.mark.slow)])
+def test_compute_cached_runs_the_missing_jobs_and_keeps_failures_out(tmp_path, workers):
+    """Measurements run on worker processes are cached like ``cached`` caches them; a cached
+    one is not recomputed, a failing one is logged, counted and left for a rerun."""
+    from brian_noisy_rnn.experiments.reproduction.analyses import CachedJob, cached, compute_cached
+
+    folder = str(tmp_path)
+    done = CachedJob("done", {"k": 0}, dict, ([("value", 0)],))
+    assert cached(folder, done.name, done.settings, lambda: {"value": -1}) == {"value": -1}
+    jobs = [done, CachedJob("a", {"k": 1}, dict, ([("value", 1)],)),
+            CachedJob("b", {"k": 2}, dict, ([("value", 2)],)),
+            CachedJob("bad", {"k": 3}, dict, ([1],))]  # dict([1]) raises TypeError
+    lines = []
+    assert compute_cached(folder, jobs, workers=workers, log=lines.append) == 1
+    assert [cached(folder, j.name, j.settings, None) for j in jobs] == [
+        {"value": -1}, {"value": 1}, {"value": 2}, None]  # "done" kept its cached value
+    assert len(lines) == 1 and "bad failed: TypeError" in lines[0]

@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ...core.atomic import atomic_write
 from ..config import canonical_hash
@@ -23,8 +24,8 @@ if TYPE_CHECKING:
     from ...core.spec import CTRNNSpec
     from .protocol import Protocol
 
-__all__ = ["C5_PROCESSES", "cached", "compensation_analysis", "process_analysis",
-           "shift_analysis"]
+__all__ = ["C5_PROCESSES", "CachedJob", "cached", "compute_cached", "compensation_analysis",
+           "process_analysis", "shift_analysis"]
 
 #: C5's test-noise processes: name -> (placement, process, tau_noise in ms or None, the
 #: test sigmas as multiples of the training sigma)
@@ -71,6 +72,77 @@ def cached(folder: str, name: str, settings: dict, compute: Callable[[], dict] |
     with atomic_write(path, suffix=".json", name="out") as f:
         f.write(json.dumps(result, sort_keys=True, allow_nan=True).encode())
     return result
+
+
+@dataclass(frozen=True)
+class CachedJob:
+    """One measurement for :func:`compute_cached`: ``fn(*args)`` cached as :func:`cached`
+    does under ``name`` and ``settings``.
+
+    Attributes
+    ----------
+    name : str
+        The cache file's readable prefix.
+    settings : dict
+        Everything the result depends on (JSON-compatible).
+    fn : callable
+        A module-level function (it is pickled to a worker process) returning a
+        JSON-compatible dict.
+    args : tuple
+        Its (picklable) arguments.
+    """
+
+    name: str
+    settings: dict
+    fn: Callable[..., dict]
+    args: tuple = ()
+
+
+def compute_cached(folder: str, jobs: Sequence[CachedJob], workers: int | None = None,
+                   log: Callable[[str], Any] = print) -> int:
+    """Compute the jobs not cached in ``folder`` yet on local worker processes, caching each
+    result as it arrives (so an interrupt keeps every finished one).
+
+    Parameters
+    ----------
+    folder : str
+        The cache folder of :func:`cached`.
+    jobs : sequence of CachedJob
+        The measurements.
+    workers : int >= 1 or None
+        Local worker processes (None: one per CPU; 1: this process, one by one).
+    log : callable(str)
+        Receives one line per failed job.
+
+    Returns
+    -------
+    int
+        The number of jobs that failed (each is logged; a rerun retries them).
+    """
+    from ..executors import make_executor
+
+    missing = [j for j in jobs if cached(folder, j.name, j.settings, None) is None]
+    if not missing:
+        return 0
+    executor = make_executor(len(missing), workers)
+    running = {executor.submit(j.fn, *j.args): j for j in missing}
+    failed = 0
+    try:
+        while running:
+            for future in executor.wait_any(list(running)):
+                job = running.pop(future)
+                try:
+                    result = future.result()
+                except Exception as err:  # noqa: BLE001 - one failed measurement must not stop the others
+                    failed += 1
+                    log(f"reproduce: {job.name} failed: {type(err).__name__}: {err}")
+                    continue
+                cached(folder, job.name, job.settings, lambda r=result: r)
+    except BaseException:
+        executor.shutdown(cancel=True)
+        raise
+    executor.shutdown()
+    return failed
 
 
 def _env(task, protocol):

@@ -21,7 +21,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .analyses import cached
+from .analyses import CachedJob, cached, compute_cached
 from .protocol import RELATIVE_SIGMAS
 from .report import curve_row
 
@@ -124,7 +124,8 @@ def feedforward_rows(protocol: Protocol, folder: str, log: Callable[[str], Any] 
 
 
 def feedforward_level_rows(protocol: Protocol, levels, folder: str,
-                           log: Callable[[str], Any] = print, compute: bool = True) -> list[dict]:
+                           log: Callable[[str], Any] = print, compute: bool = True,
+                           workers: int | None = None) -> list[dict]:
     """The onset study's feedforward networks: every depth, placement, training sigma in
     ``levels`` and seed, swept on the study's absolute test sigmas (cached).
 
@@ -140,6 +141,8 @@ def feedforward_level_rows(protocol: Protocol, levels, folder: str,
         Receives a line per failure.
     compute : bool
         Train and sweep what is not cached yet.
+    workers : int >= 1 or None
+        Local worker processes for that (None: one per CPU; 1: this process).
 
     Returns
     -------
@@ -151,7 +154,7 @@ def feedforward_level_rows(protocol: Protocol, levels, folder: str,
     from .onset import CRITERIA, network_verdict, test_sigmas
 
     sigmas = test_sigmas(levels)
-    out = []
+    jobs = []  # (layers, placement, sigma, seed, CachedJob)
     for layers in protocol.ff_depths:
         for placement in ("pre", "post"):
             for level in levels:
@@ -161,21 +164,21 @@ def feedforward_level_rows(protocol: Protocol, levels, folder: str,
                                 "steps": protocol.ff_steps, "trials": protocol.ff_trials,
                                 "sigma": level, "eval_seed": protocol.eval_seed,
                                 "sigmas": list(sigmas)}
-                    name = f"ffonset_L{layers}_{placement}_{level:g}_s{seed}"
-                    try:
-                        res = cached(folder, name, settings, (
-                            lambda: _ff_result(protocol, layers, placement, seed, folder, level,
-                                               sigmas)) if compute else None)
-                    except Exception as err:  # noqa: BLE001 - one failed network must not stop the run
-                        log(f"reproduce: feedforward {name} failed: {type(err).__name__}: {err}")
-                        continue
-                    if res is None:
-                        continue
-                    curve = NoisePreferenceCurve.from_dict(res["curve"])
-                    out.append({"layers": layers, "placement": placement, "sigma": level,
-                                "seed": seed, "curve": curve,
-                                "verdict": network_verdict(
-                                    curve, CRITERIA["FunctionApproximation-v0"])})
+                    job = CachedJob(f"ffonset_L{layers}_{placement}_{level:g}_s{seed}", settings,
+                                    _ff_result, (protocol, layers, placement, seed, folder,
+                                                 level, sigmas))
+                    jobs.append((layers, placement, level, seed, job))
+    if compute:
+        compute_cached(folder, [j[-1] for j in jobs], workers, log)
+    out = []
+    for layers, placement, level, seed, job in jobs:
+        res = cached(folder, job.name, job.settings, None)
+        if res is None:  # failed (logged) or, without compute, not run yet
+            continue
+        curve = NoisePreferenceCurve.from_dict(res["curve"])
+        out.append({"layers": layers, "placement": placement, "sigma": level, "seed": seed,
+                    "curve": curve,
+                    "verdict": network_verdict(curve, CRITERIA["FunctionApproximation-v0"])})
     return out
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .analyses import cached
+from .analyses import CachedJob, cached, compute_cached
 from .onset import CAP_FACTOR, CRITERIA, OnsetSettings, network_verdict, onset_level, test_sigmas
 from .protocol import Protocol
 
@@ -225,40 +225,50 @@ def _onsets_of(records, n_seeds):
     return out
 
 
-def _measure(rec, protocol, settings, folder, compute, log):
-    """The noise-dependence split (and closed loop for the maze) of one network, cached."""
+def _diagnostic_job(spec_path, task, dt_ms, n_trials, n_repeats, seed, loss, classification):
+    """The noise-dependence split of one network (every scored step; decision steps too for
+    a classification family): a worker's job of :func:`_measurement_jobs`."""
+    from ... import tasks
     from ...analysis.loss_split import noise_dependence
+    from ...core.spec import CTRNNSpec
+
+    spec, env = CTRNNSpec.load(spec_path), tasks.make(task, dt=dt_ms)
+    kw = dict(n_trials=n_trials, n_repeats=n_repeats, seed=seed, loss=loss)
+    out = noise_dependence(spec, env, **kw).to_dict()
+    if classification:
+        out["decision"] = noise_dependence(spec, env, steps="decision", **kw).to_dict()
+    return out
+
+
+def _closed_loop_job(spec_path, protocol, seed, relative_sigmas):
+    """The closed-loop maze curve of one network: a worker's job of :func:`_measurement_jobs`."""
     from ...core.spec import CTRNNSpec
     from .feedforward import closed_loop_result
 
-    spec = CTRNNSpec.load(rec.spec_path)
+    return closed_loop_result(CTRNNSpec.load(spec_path), protocol, seed,
+                              relative_sigmas=relative_sigmas)
+
+
+def _measurement_jobs(rec, protocol, settings):
+    """The measurements of one learned network, ``{NetworkRecord field: CachedJob}``: its
+    noise-dependence split, and for the maze (onset study, its own loss) the closed loop."""
+    from ...core.spec import CTRNNSpec
+
+    spec_hash = CTRNNSpec.load(rec.spec_path).content_hash()
     name = f"{_short(rec.task)}_{rec.loss}_dt{rec.dt_ms:g}_{rec.placement}_{rec.sigma:g}_s{rec.seed}"
-    loss = _MSE if rec.loss == _MSE else None
     classification = protocol.families[rec.task].metric == "cross_entropy"
-    settings_d = {"kind": "noise_dependence", "spec": spec.content_hash(),
-                  "trials": settings.diag_trials, "repeats": settings.diag_repeats,
-                  "seed": protocol.eval_seed, "loss": rec.loss}
-
-    def diag():
-        from ... import tasks
-
-        env = tasks.make(rec.task, dt=rec.dt_ms)
-        kw = dict(n_trials=settings.diag_trials, n_repeats=settings.diag_repeats,
-                  seed=protocol.eval_seed, loss=loss)
-        out = noise_dependence(spec, env, **kw).to_dict()
-        if classification:
-            out["decision"] = noise_dependence(spec, env, steps="decision", **kw).to_dict()
-        return out
-
-    rec.diagnostic = cached(folder, f"nd_{name}", settings_d, diag if compute else None)
-    if rec.study == "onset" and rec.task == "MazeNavigation-v0" and rec.loss == "default" \
-            and rec.verdict["learned"]:
-        cl = {"kind": "closed_loop_onset", "spec": spec.content_hash(),
+    nd = {"kind": "noise_dependence", "spec": spec_hash, "trials": settings.diag_trials,
+          "repeats": settings.diag_repeats, "seed": protocol.eval_seed, "loss": rec.loss}
+    jobs = {"diagnostic": CachedJob(f"nd_{name}", nd, _diagnostic_job, (
+        rec.spec_path, rec.task, rec.dt_ms, settings.diag_trials, settings.diag_repeats,
+        protocol.eval_seed, _MSE if rec.loss == _MSE else None, classification))}
+    if rec.study == "onset" and rec.task == "MazeNavigation-v0" and rec.loss == "default":
+        cl = {"kind": "closed_loop_onset", "spec": spec_hash,
               "relative": list(settings.closed_loop_relative),
               "trials": protocol.closed_loop_trials, "seed": protocol.eval_seed}
-        rec.closed_loop = cached(folder, f"cl_{name}", cl, (lambda: closed_loop_result(
-            spec, protocol, rec.seed, relative_sigmas=settings.closed_loop_relative))
-            if compute else None)
+        jobs["closed_loop"] = CachedJob(f"cl_{name}", cl, _closed_loop_job, (
+            rec.spec_path, protocol, rec.seed, settings.closed_loop_relative))
+    return jobs
 
 
 def run_onset_study(protocol: Protocol, settings: OnsetSettings, results: str,
@@ -292,17 +302,24 @@ def run_onset_study(protocol: Protocol, settings: OnsetSettings, results: str,
     chosen = {}
 
     def design(study_name, task, loss, dt, placements, levels, tag=""):
-        """One design's grids and caps, then the measurements of its learned networks (so a
-        run stopped later keeps them)."""
+        """One design's grids and caps, then the measurements of its learned networks on the
+        workers (each cached as it finishes, so a run stopped later keeps them)."""
+        jobs = {}
         for rec in study.with_caps(study_name, task, loss, dt, placements, levels, tag=tag):
             chosen[rec.key] = rec
             if not rec.verdict["learned"]:
                 continue
             try:
-                _measure(rec, protocol, settings, analysis_dir, compute, log)
-            except Exception as err:  # noqa: BLE001 - one failed measurement must not stop the run
+                jobs[rec.key] = _measurement_jobs(rec, protocol, settings)
+            except Exception as err:  # noqa: BLE001 - one unreadable network must not stop the run
                 study.failed += 1
                 log(f"reproduce: measurements of {rec.key} failed: {type(err).__name__}: {err}")
+        if compute:
+            study.failed += compute_cached(analysis_dir, [j for js in jobs.values()
+                                                          for j in js.values()], workers, log)
+        for key, js in jobs.items():
+            for field_name, job in js.items():
+                setattr(chosen[key], field_name, cached(analysis_dir, job.name, job.settings, None))
 
     # cheap and decisive first: the dt 20 ms levels of the four small families and the
     # maze's one-hot loss; then Yang19 (every family before any time step); then the time
@@ -331,7 +348,8 @@ def run_onset_study(protocol: Protocol, settings: OnsetSettings, results: str,
             design("dt", task, "default", dt, ("post",), (1.0,), tag="-post")
     from .feedforward import feedforward_level_rows
 
-    ff = feedforward_level_rows(protocol, settings.ff_levels, analysis_dir, log, compute=compute)
+    ff = feedforward_level_rows(protocol, settings.ff_levels, analysis_dir, log, compute=compute,
+                                workers=workers)
     for task in settings.loss_families:
         if task not in small:
             design("loss", task, _MSE, protocol.dt_ms,
