@@ -228,3 +228,61 @@ def test_compute_cached_runs_the_missing_jobs_and_keeps_failures_out(tmp_path, w
     assert [cached(folder, j.name, j.settings, None) for j in jobs] == [
         {"value": -1}, {"value": 1}, {"value": 2}, None]  # "done" kept its cached value
     assert len(lines) == 1 and "bad failed: TypeError" in lines[0]
+
+
+def test_a_diverged_cap_is_remembered_and_not_trained_again(tmp_path, monkeypatch):
+    """A cap whose training loss became NaN fails in the runner; the study records it beside
+    the database, a resumed study neither trains it again nor waits for it (its network is
+    'missed after the cap'), and the other seeds' caps keep their grid (and so their keys)."""
+    from brian_noisy_rnn.experiments import runner
+    from brian_noisy_rnn.experiments.reproduction.onset_report import render_onset
+    from brian_noisy_rnn.experiments.reproduction.onset_run import NetworkRecord, OnsetData, _Study
+    from brian_noisy_rnn.experiments.reproduction.protocol import Protocol
+
+    task, protocol = "FunctionApproximation-v0", Protocol.quick_protocol()
+    base = protocol.families[task].steps
+    results = str(tmp_path / "results.sqlite")
+    ran = []
+
+    def fake_run_grid(grids, results, **kw):  # every cap fails: seed 0 diverges
+        cells = [c for g in grids for c in g.cells()]
+        ran.append(cells)
+        return runner.RunReport(cells=cells, failed={
+            c.key: ("FloatingPointError: training loss of member 0 became nan at step 3"
+                    if c.config["seed"] == 0 else "RuntimeError: something else") for c in cells})
+
+    monkeypatch.setattr(runner, "run_grid", fake_run_grid)
+    c = curve([0.05, 0.06, 0.07, 0.09, 0.2], nmse=[0.9] * 5)  # missed the criterion
+
+    def missed(seed):
+        return NetworkRecord(study="onset", task=task, loss="default", dt_ms=20.0,
+                             placement="pre", sigma=1.0, seed=seed, steps=base, curve=c,
+                             spec_path="", verdict=O.network_verdict(c, O.CRITERIA[task]))
+
+    def study():
+        s = _Study(protocol, O.OnsetSettings.quick(), results, 1, None, False, print, True)
+        monkeypatch.setattr(s, "records", lambda *a: [missed(0), missed(1)])
+        monkeypatch.setattr(s, "grid", _no_base_grid(s.grid))
+        return s
+
+    first = study()
+    first.with_caps("onset", task, "default", 20.0, ("pre",), (1.0,))
+    assert sorted(cell.config["seed"] for cell in ran[-1]) == [0, 1]
+    point = ("onset", task, "default", 20.0, "pre", 1.0, 0)
+    assert list(first.diverged) == [point]  # the other failure is not a divergence
+    again = study()
+    assert again.diverged == first.diverged  # read back from beside the database
+    again.with_caps("onset", task, "default", 20.0, ("pre",), (1.0,))
+    assert [cell.config["seed"] for cell in ran[-1]] == [1]  # seed 0 is not trained again
+    assert ran[-1][0].key in {cell.key for cell in ran[0]}  # seed 1's cap keeps its key
+    rec = missed(0)
+    rec.capped, rec.cap_diverged = True, again.diverged[point]
+    text = render_onset(OnsetData(records=[rec]), {})
+    assert "| cap diverged (training loss became NaN) |" in text and "provisional" not in text
+
+
+def _no_base_grid(grid):
+    """``_Study.grid`` that builds but does not run the base grid (caps still run)."""
+    def wrapped(study, *args, run=True, **kw):
+        return grid(study, *args, run=run and study.startswith("cap-"), **kw)
+    return wrapped

@@ -375,7 +375,9 @@ def _missed(data, figures):
                 "| study | family | loss | dt | placement | sigma_train | seed | steps | criterion value | status |",
                 "|---|---|---|---|---|---|---|---|---|---|"]
         for r in missed:
-            status = "cap not run yet" if r.cap_pending else "missed after the cap"
+            status = ("cap not run yet" if r.cap_pending else
+                      "cap diverged (training loss became NaN)" if r.cap_diverged else
+                      "missed after the cap")
             out.append(f"| {r.study} | {_short(r.task)} | {r.loss} | {r.dt_ms:g} | {r.placement} | "
                        f"{r.sigma:g} | {r.seed} | {r.steps} | "
                        f"{_g(r.verdict['criterion_value'])} ({O.CRITERIA[r.task]}) | {status} |")

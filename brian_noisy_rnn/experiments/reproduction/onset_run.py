@@ -9,6 +9,7 @@ runs and the study's records are read from what is stored.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,6 +64,9 @@ class NetworkRecord:
     cap_pending : bool
         The base network missed the criterion and its cap has not run yet (a stopped run):
         its verdict is provisional.
+    cap_diverged : str
+        The cap's training diverged (its loss became NaN; the error message): the network
+        missed the criterion after the cap, and later runs do not train it again.
     """
 
     study: str
@@ -81,6 +85,7 @@ class NetworkRecord:
     closed_loop: dict | None = None
     capped: bool = False
     cap_pending: bool = False
+    cap_diverged: str = ""
 
     @property
     def key(self):
@@ -131,6 +136,12 @@ class _Study:
         self.progress, self.log, self.compute = progress, log, compute
         self.grids = []  # (study, task, loss, dt_ms, grid)
         self.failed = 0
+        self.cap_points = {}  # cell key of a cap -> its design point (NetworkRecord.key)
+        # caps whose training diverged (NaN loss), kept beside the database so that a resumed
+        # run neither trains them again nor waits for them: design point -> error message
+        self.diverged_path = os.path.join(os.path.dirname(os.path.abspath(results)),
+                                          "onset_diverged.json")
+        self.diverged = _read_diverged(self.diverged_path)
 
     def metric(self, task, loss):
         return _MSE if loss == _MSE else self.p.families[task].metric
@@ -159,6 +170,11 @@ class _Study:
         rep = run_grid(grids, self.results, workers=self.workers, scheduler=self.scheduler,
                        progress=self.progress, log=self.log)
         self.failed += len(rep.failed)
+        diverged = {self.cap_points[k]: msg for k, msg in rep.failed.items()
+                    if k in self.cap_points and "FloatingPointError" in msg}
+        if diverged:
+            self.diverged.update(diverged)
+            _write_diverged(self.diverged_path, self.diverged)
 
     def records(self, study, task, loss, dt_ms):
         """The chosen network per design point of one (study, task, loss, dt): the base
@@ -192,7 +208,8 @@ class _Study:
                 continue
             chosen = cap if cap is not None else first
             chosen.capped = True
-            chosen.cap_pending = cap is None
+            chosen.cap_diverged = self.diverged.get(chosen.key, "") if cap is None else ""
+            chosen.cap_pending = cap is None and not chosen.cap_diverged
             out.append(chosen)
         return out
 
@@ -205,12 +222,42 @@ class _Study:
             if not rec.verdict["learned"] and rec.steps == base and rec.placement in placements:
                 missed.setdefault((rec.placement, rec.sigma), []).append(rec.seed)
         # one pool for all caps of the design: one grid per (placement, sigma) keeps the
-        # cells' names (and so their records) as before
-        self.run([self.grid(f"cap-{study}", task, loss, dt_ms, (placement,), (sigma,),
-                            tuple(sorted(seeds)), steps=CAP_FACTOR * base, run=False,
-                            tag=f"-{placement}-{sigma:g}-s{'.'.join(map(str, sorted(seeds)))}")
-                  for (placement, sigma), seeds in sorted(missed.items())])
+        # cells' names (and so their records) as before; caps that diverged are not retried
+        caps = []
+        for (placement, sigma), seeds in sorted(missed.items()):
+            todo = tuple(sorted(s for s in seeds if (study, task, loss, dt_ms, placement, sigma, s)
+                                not in self.diverged))
+            if not todo:
+                continue
+            grid = self.grid(f"cap-{study}", task, loss, dt_ms, (placement,), (sigma,), todo,
+                             steps=CAP_FACTOR * base, run=False,
+                             tag=f"-{placement}-{sigma:g}-s{'.'.join(map(str, sorted(seeds)))}")
+            for cell in grid.cells():
+                self.cap_points[cell.key] = (study, task, loss, dt_ms, placement, sigma,
+                                             int(cell.config["seed"]))
+            caps.append(grid)
+        self.run(caps)
         return self.records(study, task, loss, dt_ms)
+
+
+def _read_diverged(path):
+    """The diverged caps recorded at ``path``: design point (tuple) -> error message."""
+    import json
+
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as f:
+        return {tuple(row["point"]): row["error"] for row in json.load(f)}
+
+
+def _write_diverged(path, diverged):
+    import json
+
+    from ...core.atomic import atomic_write
+
+    rows = [{"point": list(point), "error": error} for point, error in sorted(diverged.items())]
+    with atomic_write(path, suffix=".json", name="results") as f:
+        f.write(json.dumps(rows, indent=1).encode())
 
 
 def _onsets_of(records, n_seeds):
