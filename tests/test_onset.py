@@ -286,3 +286,27 @@ def _no_base_grid(grid):
     def wrapped(study, *args, run=True, **kw):
         return grid(study, *args, run=run and study.startswith("cap-"), **kw)
     return wrapped
+
+
+def test_the_time_step_table_says_where_the_control_has_fewer_seeds():
+    from brian_noisy_rnn.experiments.reproduction.onset_report import render_onset
+    from brian_noisy_rnn.experiments.reproduction.onset_run import NetworkRecord, OnsetData
+
+    task = "MazeNavigation-v0"
+
+    def rec(placement, seed):
+        c = curve([0.9, 0.8, 0.7, 0.75, 0.9], metric="cross_entropy", accuracy=[0.95] * 5,
+                  placement=placement)
+        return NetworkRecord(study="dt", task=task, loss="default", dt_ms=5.0,
+                             placement=placement, sigma=1.0, seed=seed, steps=100, curve=c,
+                             spec_path="", verdict=O.network_verdict(c, O.CRITERIA[task]))
+
+    records = [rec("pre", s) for s in range(3)] + [rec("post", 0)]
+    full = O.OnsetSettings.full()
+    assert full.dt_control_seeds == {"MazeNavigation-v0": 1, "PathIntegration2D-v0": 1}
+    text = render_onset(OnsetData(records=records, dt_levels={task: (1.0,)}, settings=full), {})
+    assert "| MazeNavigation | 5 | 1 |" in text
+    assert "fewer seeds on MazeNavigation (1 seed), PathIntegration2D (1 seed)" in text
+    text = render_onset(OnsetData(records=records, dt_levels={task: (1.0,)},
+                                  settings=O.OnsetSettings.quick()), {})
+    assert "fewer seeds" not in text

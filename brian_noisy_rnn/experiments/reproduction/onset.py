@@ -129,6 +129,9 @@ class OnsetSettings:
     loss_placements : dict of str to tuple of str
         Their noise placements with that loss (a family missing here: both, ``pre`` and
         ``post``).
+    dt_control_seeds : dict of str to int
+        Family -> seeds of its noise-outside control at each time step other than 20 ms (a
+        family missing here: every seed).
     dt_values : tuple of float
         Time steps (ms) of the time-step section (tau 100 ms).
     dt_families : tuple of str
@@ -150,6 +153,7 @@ class OnsetSettings:
     dt_families: tuple
     ff_levels: tuple
     loss_placements: dict = field(default_factory=dict)
+    dt_control_seeds: dict = field(default_factory=dict)
     closed_loop_relative: tuple = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5)
     closed_loop_trials: int = 100
     diag_trials: int = 200
@@ -161,7 +165,8 @@ class OnsetSettings:
         its cost), dt 2.5-20 ms on FA, Maze and PI, both losses on Maze and Yang19 (Yang19's
         one-hot loss with noise inside f only: the campaign's costliest design, and the
         noise-outside control is decided on its cross-entropy networks and on every other
-        family).
+        family; the time steps' control on the maze and PathIntegration2D with one seed, for
+        the same reason: it held in every seed of every cell at dt 20 ms).
 
         Returns
         -------
@@ -176,7 +181,8 @@ class OnsetSettings:
             loss_levels={"MazeNavigation-v0": five, "Yang19Multitask-v0": (1.0, 2.0, 4.0)},
             dt_values=(2.5, 5.0, 10.0, 20.0),
             dt_families=("FunctionApproximation-v0", "MazeNavigation-v0", "PathIntegration2D-v0"),
-            ff_levels=five, loss_placements={"Yang19Multitask-v0": ("pre",)})
+            ff_levels=five, loss_placements={"Yang19Multitask-v0": ("pre",)},
+            dt_control_seeds={"MazeNavigation-v0": 1, "PathIntegration2D-v0": 1})
 
     @classmethod
     def quick(cls) -> OnsetSettings:

@@ -269,6 +269,12 @@ def _time_step(data, figures):
                     if pre:
                         out.append(f"| {_short(task)} | {dt:g} | {level:g} | {_pre_cell_text(pre)} | "
                                    f"{_post_cell_text(post) if level == 1.0 else ''} | {_ratios(pre)} |")
+        cut = [f"{_short(t)} ({n} seed{'s' if n > 1 else ''})" for t, n in
+               sorted(getattr(data.settings, "dt_control_seeds", {}).items())]
+        if cut:
+            out += ["", "The noise-outside control at dt < 20 ms is trained with fewer seeds on "
+                        f"{', '.join(cut)}: it held in every seed of every cell at dt 20 ms, and "
+                        "the budget went to the noise-inside cells."]
         out += ["", "The question this raises for the paper's convention: here sigma is a "
                 "per-step amplitude, as the paper writes its noise, so at a smaller dt the shift "
                 "of the mean (set by sigma alone) stays while the fluctuations of h (variance "

@@ -213,10 +213,11 @@ class _Study:
             out.append(chosen)
         return out
 
-    def with_caps(self, study, task, loss, dt_ms, placements, levels, tag=""):
-        """Run one design's grid, then the cap for each network that missed the criterion."""
+    def with_caps(self, study, task, loss, dt_ms, placements, levels, tag="", n_seeds=None):
+        """Run one design's grid (its first ``n_seeds`` seeds; None: all), then the cap for
+        each network that missed the criterion."""
         base = self.p.families[task].steps
-        self.grid(study, task, loss, dt_ms, placements, levels, self.p.seeds, tag=tag)
+        self.grid(study, task, loss, dt_ms, placements, levels, self.p.seeds[:n_seeds], tag=tag)
         missed = {}  # (placement, sigma) -> seeds whose base network missed the criterion
         for rec in self.records(study, task, loss, dt_ms):
             if not rec.verdict["learned"] and rec.steps == base and rec.placement in placements:
@@ -303,9 +304,13 @@ def _measurement_jobs(rec, protocol, settings):
 
     spec_hash = CTRNNSpec.load(rec.spec_path).content_hash()
     name = f"{_short(rec.task)}_{rec.loss}_dt{rec.dt_ms:g}_{rec.placement}_{rec.sigma:g}_s{rec.seed}"
+    # decision steps too for a classification family, but not in the time-step study (its
+    # table does not use them, and at dt 2.5 ms a maze split costs minutes)
     classification = protocol.families[rec.task].metric == "cross_entropy"
     nd = {"kind": "noise_dependence", "spec": spec_hash, "trials": settings.diag_trials,
           "repeats": settings.diag_repeats, "seed": protocol.eval_seed, "loss": rec.loss}
+    if classification and rec.study == "dt":
+        classification, nd["decision"] = False, False
     jobs = {"diagnostic": CachedJob(f"nd_{name}", nd, _diagnostic_job, (
         rec.spec_path, rec.task, rec.dt_ms, settings.diag_trials, settings.diag_repeats,
         protocol.eval_seed, _MSE if rec.loss == _MSE else None, classification))}
@@ -348,11 +353,12 @@ def run_onset_study(protocol: Protocol, settings: OnsetSettings, results: str,
     study = _Study(protocol, settings, results, workers, scheduler, progress, log, compute)
     chosen = {}
 
-    def design(study_name, task, loss, dt, placements, levels, tag=""):
+    def design(study_name, task, loss, dt, placements, levels, tag="", n_seeds=None):
         """One design's grids and caps, then the measurements of its learned networks on the
         workers (each cached as it finishes, so a run stopped later keeps them)."""
         jobs = {}
-        for rec in study.with_caps(study_name, task, loss, dt, placements, levels, tag=tag):
+        for rec in study.with_caps(study_name, task, loss, dt, placements, levels, tag=tag,
+                                   n_seeds=n_seeds):
             chosen[rec.key] = rec
             if not rec.verdict["learned"]:
                 continue
@@ -392,7 +398,8 @@ def run_onset_study(protocol: Protocol, settings: OnsetSettings, results: str,
             if dt == protocol.dt_ms:
                 continue
             design("dt", task, "default", dt, ("pre",), dt_levels[task], tag="-pre")
-            design("dt", task, "default", dt, ("post",), (1.0,), tag="-post")
+            design("dt", task, "default", dt, ("post",), (1.0,), tag="-post",
+                   n_seeds=settings.dt_control_seeds.get(task))
     from .feedforward import feedforward_level_rows
 
     ff = feedforward_level_rows(protocol, settings.ff_levels, analysis_dir, log, compute=compute,
