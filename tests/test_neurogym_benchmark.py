@@ -327,6 +327,13 @@ def test_rows_table_csv_and_headline_show_ties_as_ties(store):
     assert "tie {0, 0.5, 1}; tie {0, 0.5, 1} (decision_cross_entropy)" in lines[1]
     assert "tie {0, 0.5}; tie {0, 0.5} (performance)" in lines[4]
     assert "**+** (2/0)" in lines[3] and lines[3].endswith("| pending |")
+    # the decision-step loss at sigma_train beside accuracy and performance (PDM inside f:
+    # 0.3 at sigma_train 1); no scorer check given: the column says so, never "ok"
+    cells = [c.strip() for c in lines[3].split("|")]
+    header = [c.strip() for c in lines[0].split("|")]
+    assert cells[header.index("decision loss at σ_train")] == "0.3000 [0.300, 0.300]"
+    assert cells[header.index("accuracy at σ_train")] == "0.900 [0.90, 0.90]"
+    assert cells[header.index("scorer")] == "not checked"
 
     parsed = list(csv.DictReader(io.StringIO(nb.rows_to_csv(rows))))
     assert list(parsed[0]) == list(nb.CSV_COLUMNS) and len(parsed) == 4
@@ -343,11 +350,16 @@ def test_rows_table_csv_and_headline_show_ties_as_ties(store):
 
 def test_a_flagged_scorer_judges_the_task_on_accuracy(store):
     _, (selected, _) = _selected(store)
-    scorers = {PDM: {"flagged": True, "reason": "random answers: performance 1.00 vs ..."}}
+    scorers = {PDM: {"checked": True, "flagged": True,
+                     "reason": "random answers: performance 1.00 vs ..."},
+               DMS: {"checked": True, "flagged": False, "reason": ""}}
     rows = nb.benchmark_rows(selected, CHANCE, scorers)
     pdm = [r for r in rows if r["task"] == PDM]
     assert all(r["scorer_flagged"] and r["score_name"] == "accuracy" for r in pdm)
-    assert "**flagged**: judged on accuracy" in nb.format_benchmark_table(rows)
+    table = nb.format_benchmark_table(rows)
+    assert "**flagged**: judged on accuracy" in table
+    dms = [line for line in table.splitlines() if line.startswith(f"| {DMS}")]
+    assert len(dms) == 2 and all("| ok |" in line for line in dms)
 
 
 def test_headline_is_readable_when_nothing_is_learned(store):
@@ -416,6 +428,52 @@ def test_report_only_writes_the_report_from_the_store(tmp_path, store, monkeypat
     assert code == 2 and "--report-only" in err
 
 
+def test_diagnostic_column_holds_each_networks_split_on_decision_steps(tmp_path, make_spec,
+                                                                      monkeypatch):
+    """The diagnostic column is filled from the stored networks (not "pending"): per network
+    noise_dependence at its training noise on its trained loss over decision steps (the steps
+    of the decision-loss columns), with the benchmark's trials, seed and repeats; cached in
+    diagnostics.json and reused."""
+    from brian_noisy_rnn import tasks
+    from brian_noisy_rnn.analysis import noise_dependence
+
+    settings = dataclasses.replace(SETTINGS, tasks=(PDM,), n_trials=12, name="synthetic-diag")
+    grid_cells = [c for g in nb.benchmark_grids(settings, {PDM: 20.0}, KINDS) for c in g.cells()]
+    specs = {}
+    with ResultStore(tmp_path / "results.sqlite") as s:
+        for cell in grid_cells:
+            cfg = cell.config
+            spec = make_spec(8, 3, 3, noise=Noise(cfg["placement"], 1.0), dt=20 * ms,
+                             seed=cfg["seed"] + (cfg["placement"] == "post") * 10)
+            path = tmp_path / f"{cfg['placement']}_{cfg['seed']}.npz"
+            spec.save(path)
+            specs[cell.key] = spec
+            curve = _curve(PDM, cfg["placement"], cfg["seed"], *SYNTHETIC[(PDM, cfg["placement"], 1)])
+            s.record(cell, {"curve": curve.to_dict(), "summary": curve.summary()}, path,
+                     spec.content_hash())
+    monkeypatch.setattr(nb.run, "chance_level", lambda task, dt: CHANCE[task])
+    monkeypatch.setattr(nb.run, "scorer_check", lambda env: {"flagged": False, "reason": "",
+                                                             "checked": True})
+    res = nb.run_benchmark(tmp_path, settings, run=False, progress=False, figures=False,
+                           log=lambda line: None)
+    pre = [r for r in res.rows if r["placement"] == "pre"][0]
+    key = [c.key for c in grid_cells if c.config["placement"] == "pre" and c.config["seed"] == 0][0]
+    want = noise_dependence(specs[key], tasks.make(PDM, dt=20), n_trials=12, n_repeats=16,
+                            seed=settings.eval_seed, steps="decision")
+    assert pre["diagnostic"][0] == (f"{want.shift:.3g} / {want.fluctuation:.3g} "
+                                    f"({want.ratio:.2g})")
+    assert len(pre["diagnostic"]) == 2 and "-" not in pre["diagnostic"]
+    stored = json.loads((tmp_path / "diagnostics.json").read_text())
+    assert len(stored) == 4 and {d["steps"] for d in stored.values()} == {"decision"}
+    assert "pending" not in res.table and pre["diagnostic"][0] in res.table
+    # cached: a report from the same store does not compute them again
+    monkeypatch.setattr("brian_noisy_rnn.analysis.loss_split.noise_dependence",
+                        lambda *a, **k: pytest.fail("recomputed"))
+    again = nb.run_benchmark(tmp_path, settings, run=False, progress=False, figures=False,
+                             log=lambda line: None)
+    assert again.table == res.table
+
+
 # --- Yang19 sub-tasks ----------------------------------------------------------------------------
 
 def test_yang19_batch_appends_the_rule_of_its_sub_task_as_the_multitask_env_does():
@@ -446,6 +504,11 @@ def test_yang19_table_averages_seeds_and_hides_flagged_performance():
     lines = table.splitlines()
     assert lines[2] == "| go | ok | 0.60 → 0.80 (p 0.60) [n=2] |"
     assert lines[3] == "| dms | flagged: accuracy only | 0.50 → 0.70 [n=2] |"
+    assert len(lines) == 4  # no diagnostic row unless given
+    with_diag = nb.format_yang19_table([("inside f", [row, flagged]), ("inside f", [other, flagged])],
+                                       {"inside f": ["0.2 / 0.1 (2)", "0.3 / 0.1 (3)"]})
+    assert with_diag.splitlines()[-1] == ("| shift / fluctuation (ratio) | multitask trials | "
+                                          "0.2 / 0.1 (2); 0.3 / 0.1 (3) |")
     assert nb.format_yang19_table([]) == "No Yang19Multitask-v0 network is recorded."
 
 

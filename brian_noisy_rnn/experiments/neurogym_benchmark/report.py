@@ -34,8 +34,8 @@ __all__ = ["CSV_COLUMNS", "DIAGNOSTIC", "TIE_SE", "benchmark_rows", "criterion_s
 
 #: band of the preferred set, in standard errors of the best point (the one-SE rule)
 TIE_SE = 1.0
-#: the column of the noise-dependence diagnostic (bias^2 against variance at sigma_train),
-#: filled by ``brian_noisy_rnn.analysis.noise_dependence`` once that function exists
+#: the column of the noise-dependence diagnostic (bias^2 against variance at sigma_train):
+#: shift / fluctuation (ratio) of ``brian_noisy_rnn.analysis.noise_dependence`` per network
 DIAGNOSTIC = "noise_dependence"
 
 
@@ -306,7 +306,8 @@ def benchmark_rows(curves: Iterable[NoisePreferenceCurve], chance: dict[str, dic
         ``steps`` (per network, the stage used), ``chance`` (performance),
         ``accuracy_chance``, ``ceiling``, ``performance`` / ``performance_sem`` /
         ``accuracy`` / ``accuracy_sem`` (per network, at sigma_train), ``learned``
-        (networks meeting the criterion), ``task_learned`` (a majority), ``scorer_flagged``,
+        (networks meeting the criterion), ``task_learned`` (a majority), ``scorer_checked``
+        (the check ran: a choice task with NeuroGym performance), ``scorer_flagged``,
         ``scorer_reason``, ``score_name`` (what the row is judged on besides the loss:
         ``performance``, or ``accuracy`` where the scorer is flagged or absent),
         ``diagnostic`` (list of text, or None), and for ``key`` in ``dloss`` (the
@@ -338,6 +339,7 @@ def benchmark_rows(curves: Iterable[NoisePreferenceCurve], chance: dict[str, dic
                "accuracy_chance": float(ch.get("accuracy_chance", float("nan"))),
                "ceiling": float(ch.get("ceiling", float("nan"))),
                "chance_policy": ch.get("policy", ""),
+               "scorer_checked": bool(sc.get("checked", False)),
                "scorer_flagged": bool(sc.get("flagged", False)),
                "scorer_reason": sc.get("reason", "")}
         row["performance"], row["performance_sem"] = _at_train(cs, "performance")
@@ -413,11 +415,14 @@ def format_benchmark_table(rows: list[dict]) -> str:
 
     Columns: task (time step, units), training placement, training steps of the networks
     used, networks learned (criterion), chance (decision-step accuracy / performance),
-    decision-step accuracy and NeuroGym performance at sigma_train (mean [min, max]), the
-    scorer check, the preferred test sigma per network on the decision-step loss and on the
-    row's score (ties shown as ``tie {...}``), the paired differences metric(sigma_train) -
-    metric(0) ± standard error (**+**: sigma_train clearly better, **-**: clearly worse;
-    networks individually better / worse), and the noise-dependence diagnostic.
+    decision-step accuracy, decision-step loss and NeuroGym performance at sigma_train (mean
+    [min, max]), the scorer check ("not checked" for continuous actions or without a check),
+    the preferred test sigma per network on the decision-step loss and on the row's score
+    (ties shown as ``tie {...}``), the paired differences metric(sigma_train) - metric(0) ±
+    standard error (**+**: sigma_train clearly better, **-**: clearly worse; networks
+    individually better / worse), and the noise-dependence diagnostic per network (shift /
+    fluctuation (ratio) on the decision-step loss at sigma_train; "pending" when not
+    computed).
 
     Parameters
     ----------
@@ -430,10 +435,11 @@ def format_benchmark_table(rows: list[dict]) -> str:
         A ``###`` heading and a table per condition.
     """
     header = ("task", "noise", "steps", "learned", "chance (acc / perf)",
-              "accuracy at σ_train", "performance at σ_train", "scorer",
+              "accuracy at σ_train", "decision loss at σ_train", "performance at σ_train",
+              "scorer",
               "preferred σ (decision loss)", "Δ decision loss (better/worse)",
               "preferred σ (score)", "Δ score (better/worse)",
-              "shift / fluctuation (ratio)")
+              "shift / fluctuation (ratio), decision steps")
     out = []
     for cond in sorted({_condition(r) for r in rows}):
         out += ["", f"### {_condition_title(*cond)}", "",
@@ -444,12 +450,14 @@ def format_benchmark_table(rows: list[dict]) -> str:
                 task += " (not learned)"
             placement = placement_label(r["placement"])
             scorer = ("**flagged**: judged on accuracy" if r["scorer_flagged"]
-                      else "ok" if r["score_name"] == "performance" else "no performance")
+                      else "no performance" if r["score_name"] != "performance"
+                      else "ok" if r["scorer_checked"] else "not checked")
             steps = ", ".join(str(s) for s in r["steps"])
             diag = ("pending" if r["diagnostic"] is None else ", ".join(r["diagnostic"]))
             cells = (task, placement, steps, f"{r['learned']}/{r['n']}",
                      f"{_fmt(r['accuracy_chance'])} / {_fmt(r['chance'])}",
-                     _spread(r["accuracy"]), _spread(r["performance"]), scorer,
+                     _spread(r["accuracy"]), _spread(r["dloss_at_train"], 3),
+                     _spread(r["performance"]), scorer,
                      "; ".join(format_preferred_set(s) for s in r["dloss_sets"])
                      + f" ({r['dloss_metric']})",
                      _diff_text(r, "dloss"),
@@ -570,7 +578,7 @@ def format_missed(missed: Iterable[NoisePreferenceCurve], chance: dict[str, dict
 CSV_COLUMNS = ("task", "dt_ms", "units", "placement", "sigma_train", "loss", "n", "seeds",
                "steps", "chance", "accuracy_chance", "ceiling", "chance_policy", "performance",
                "performance_sem", "accuracy", "accuracy_sem", "learned", "task_learned",
-               "scorer_flagged", "scorer_reason", "score_name",
+               "scorer_checked", "scorer_flagged", "scorer_reason", "score_name",
                *(f"{k}_{f}" for k in ("dloss", "score")
                  for f in ("metric", "at_train", "preferred", "sets", "verdicts", "ties", "ratio",
                            "diff", "diff_sem", "signif", "seeds_better", "seeds_worse")),

@@ -108,9 +108,10 @@ def _scorer(task, dt):
     return scorer_check(tasks.make(task, dt=dt))
 
 
-def _yang19_tables(store, selected, settings, cache_path, scorer_path, write):
+def _yang19_tables(store, selected, settings, cache_path, scorer_path, write, diagnostics):
     """Per-sub-task scores of the Yang19 networks recorded (cached by spec hash; the
-    sub-tasks' scorer checks cached with the others)."""
+    sub-tasks' scorer checks cached with the others) and their noise-dependence diagnostics
+    (label -> texts, from ``diagnostics``: cell key -> text)."""
     from ...core.spec import CTRNNSpec
     from ...tasks.multitask import YANG19_TASKS
 
@@ -122,7 +123,7 @@ def _yang19_tables(store, selected, settings, cache_path, scorer_path, write):
             specs[found[1]] = (c, found[0])
 
     if not specs:
-        return []
+        return [], {}
     dt = min(float(settings.max_dt_ms), 20.0)
     checks = _cached(scorer_path, {f"yang19.{n}-v0": dt for n in YANG19_TASKS}, _scorer,
                      write=write)
@@ -134,10 +135,11 @@ def _yang19_tables(store, selected, settings, cache_path, scorer_path, write):
                                      scorers=scorers)}
 
     scores = _cached(cache_path, {h: settings.n_trials for h in specs}, compute, write=write)
-    networks = []
+    networks, diags = [], {}
     for h, (c, _) in sorted(specs.items(), key=lambda kv: (_label(kv[1][0]), kv[0])):
         networks.append((_label(c), scores[h]["rows"]))
-    return networks
+        diags.setdefault(_label(c), []).append(diagnostics.get(c.cell["cell_key"], "-"))
+    return networks, diags
 
 
 def _label(c):
@@ -145,10 +147,18 @@ def _label(c):
             f"{c.sigma_train:g}, {trained_loss(c)}")
 
 
+#: noisy repeats of each test trial in the noise-dependence diagnostic (its cross-entropy
+#: terms carry a bias of order fluctuation / repeats, about 6 %); with ``settings.n_trials``
+#: trials (200) it costs about 2-4 CPU-seconds per 64-unit network (measured at nice 19)
+DIAGNOSTIC_REPEATS = 16
+
+
 def _diagnostics(store, selected, path, settings, write):
     """Cell key -> "shift / fluctuation (ratio)" of its network at its training sigma
-    (:func:`~brian_noisy_rnn.analysis.noise_dependence`, on the trained loss), cached in the
-    JSON file ``path`` by the network's content hash."""
+    (:func:`~brian_noisy_rnn.analysis.noise_dependence` on the trained loss over decision
+    steps, the steps of the table's decision-step loss; regression: the response period),
+    cached in the JSON file ``path`` by the network's content hash and the diagnostic's
+    settings."""
     from ... import tasks
     from ...analysis.loss_split import noise_dependence
     from ...core.spec import CTRNNSpec
@@ -165,13 +175,15 @@ def _diagnostics(store, selected, path, settings, write):
 
     def compute(cell_key, ident):
         c, spec = specs[cell_key]
-        loss = (spec.metadata.get("training") or {}).get("loss")
         res = noise_dependence(spec, tasks.make(c.task, dt=float(spec.dt_seconds * 1000.0)),
-                               n_trials=settings.n_trials, n_repeats=16,
-                               seed=settings.eval_seed, loss=loss)
+                               n_trials=settings.n_trials, n_repeats=DIAGNOSTIC_REPEATS,
+                               seed=settings.eval_seed, loss=trained_loss(c),
+                               steps="decision")
         return res.to_dict()
 
-    stored = _cached(path, {k: spec.content_hash() for k, (_, spec) in specs.items()},
+    setup = (f"decision steps, {settings.n_trials} trials x {DIAGNOSTIC_REPEATS} repeats, "
+             f"seed {settings.eval_seed}")
+    stored = _cached(path, {k: f"{spec.content_hash()}; {setup}" for k, (_, spec) in specs.items()},
                      compute, write=write)
     return {k: f"{d['shift']:.3g} / {d['fluctuation']:.3g} ({d['ratio']:.2g})"
             for k, d in stored.items()}
@@ -278,14 +290,15 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
         selected, missed = select_networks(curves, chance, settings)
         scorers = _cached(files["scorer"], {t: included[t] for t in {c.task for c in selected}
                                             if t != YANG19_TASK}, _scorer, write=write)
-        yang = _yang19_tables(store, selected, settings, files["yang19"], files["scorer"], write)
         diagnostics = _diagnostics(store, selected, files["diagnostics"], settings, write)
+        yang, yang_diags = _yang19_tables(store, selected, settings, files["yang19"],
+                                          files["scorer"], write, diagnostics)
     rows = benchmark_rows([c for c in selected if c.task != YANG19_TASK] or selected,
                           chance, scorers, diagnostics)
     table = format_benchmark_table(rows)
     head = headline(rows)
     missed_text = format_missed(missed, chance)
-    yang_text = format_yang19_table(yang)
+    yang_text = format_yang19_table(yang, yang_diags)
     with atomic_write(files["csv"], suffix=".csv", name="out_dir") as f:
         f.write(rows_to_csv(rows).encode())
     report = "\n\n".join([format_headline(head), table, "### Networks that missed the criterion",

@@ -125,7 +125,8 @@ def _score_subtask(spec, name, n_trials, seed, sigmas, backend, scorer):
     return row
 
 
-def format_yang19_table(networks: list[tuple[str, list[dict]]]) -> str:
+def format_yang19_table(networks: list[tuple[str, list[dict]]],
+                        diagnostics: dict[str, list[str]] | None = None) -> str:
     """Per-sub-task scores of Yang19 networks as a Markdown table.
 
     Parameters
@@ -133,6 +134,9 @@ def format_yang19_table(networks: list[tuple[str, list[dict]]]) -> str:
     networks : list of (str, list of dict)
         A label per network condition (e.g. "inside f, σ_train 1, cross_entropy") and its
         :func:`score_yang19` rows; networks with the same label (seeds) are averaged.
+    diagnostics : dict of str to list of str, or None
+        Label -> the noise-dependence diagnostic of each of its networks (text, on the
+        multitask trials); None: no diagnostic row.
 
     Returns
     -------
@@ -140,7 +144,8 @@ def format_yang19_table(networks: list[tuple[str, list[dict]]]) -> str:
         One row per sub-task: whether its NeuroGym scorer can be trusted
         (:func:`~.chance.scorer_check`), then per label the decision-step accuracy at
         sigma 0 → at sigma_train (mean over networks) and, where the scorer is trusted,
-        NeuroGym performance at sigma_train ("p ...").
+        NeuroGym performance at sigma_train ("p ..."); with ``diagnostics`` a last row
+        "shift / fluctuation (ratio)" listing each network's diagnostic.
     """
     if not networks:
         return "No Yang19Multitask-v0 network is recorded."
@@ -158,4 +163,8 @@ def format_yang19_table(networks: list[tuple[str, list[dict]]]) -> str:
                 text += f" (p {np.mean([r['performance'][-1] for r in rows]):.2f})"
             cells.append(text + (f" [n={len(rows)}]" if len(rows) > 1 else ""))
         lines.append("| " + " | ".join(cells) + " |")
+    if diagnostics is not None:
+        cells = ["shift / fluctuation (ratio)", "multitask trials"]
+        lines.append("| " + " | ".join(cells + ["; ".join(diagnostics.get(label, ["-"]))
+                                                for label in labels]) + " |")
     return "\n".join(lines)
