@@ -472,6 +472,22 @@ def test_diagnostic_column_holds_each_networks_split_on_decision_steps(tmp_path,
     again = nb.run_benchmark(tmp_path, settings, run=False, progress=False, figures=False,
                              log=lambda line: None)
     assert again.table == res.table
+    # an interrupt keeps the diagnostics computed before it (a rerun computes the rest)
+    (tmp_path / "diagnostics.json").unlink()
+    calls = []
+
+    def first_then_interrupt(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise KeyboardInterrupt
+        return want
+
+    monkeypatch.setattr("brian_noisy_rnn.analysis.loss_split.noise_dependence",
+                        first_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        nb.run_benchmark(tmp_path, settings, run=False, progress=False, figures=False,
+                         log=lambda line: None)
+    assert len(json.loads((tmp_path / "diagnostics.json").read_text())) == 1
 
 
 # --- Yang19 sub-tasks ----------------------------------------------------------------------------

@@ -77,7 +77,8 @@ def _settings_for(settings, included):
 def _cached(path, keys, compute, write=True):
     """Entries of the JSON file ``path`` for ``keys`` (key -> what identifies the entry, e.g.
     its dt); missing or stale entries are ``compute(key, ident)``, stored back atomically if
-    ``write``."""
+    ``write`` (also when an error or an interrupt stops the loop: what was computed is kept,
+    and a rerun computes only the rest)."""
     import json
 
     stored = {}
@@ -85,16 +86,18 @@ def _cached(path, keys, compute, write=True):
         with open(path) as f:
             stored = json.load(f)
     out, changed = {}, False
-    for key, ident in sorted(keys.items()):
-        entry = stored.get(key)
-        if not (isinstance(entry, dict) and entry.get("ident") == ident):
-            entry = {**compute(key, ident), "ident": ident}
-            stored[key] = entry
-            changed = True
-        out[key] = entry
-    if changed and write:
-        with atomic_write(path, suffix=".json", name="out_dir") as f:
-            f.write(json.dumps(stored, indent=1, sort_keys=True).encode())
+    try:
+        for key, ident in sorted(keys.items()):
+            entry = stored.get(key)
+            if not (isinstance(entry, dict) and entry.get("ident") == ident):
+                entry = {**compute(key, ident), "ident": ident}
+                stored[key] = entry
+                changed = True
+            out[key] = entry
+    finally:
+        if changed and write:
+            with atomic_write(path, suffix=".json", name="out_dir") as f:
+                f.write(json.dumps(stored, indent=1, sort_keys=True).encode())
     return out
 
 
