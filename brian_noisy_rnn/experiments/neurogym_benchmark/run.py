@@ -212,8 +212,9 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
         task, training sigma, loss and placement), ``curves.csv`` (one row per network and
         test sigma), ``table.md``, ``heatmap.png`` (decision-step loss),
         ``heatmap_score.png`` (performance, or accuracy where flagged), ``chance.json``,
-        ``scorer.json`` (the scorer checks) and ``yang19.json`` (per-sub-task scores), the
-        last three reused by later reports; rerunning into it resumes.
+        ``scorer.json`` (the scorer checks), ``yang19.json`` (per-sub-task scores) and
+        ``diagnostics.json`` (each network's noise-dependence diagnostic), the last four
+        reused by later reports; rerunning into it resumes.
     settings : BenchmarkSettings
         The protocol (:data:`FULL` or :data:`QUICK`, or a variant).
     workers : int >= 1 or None
