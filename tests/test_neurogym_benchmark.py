@@ -521,11 +521,80 @@ def test_yang19_table_averages_seeds_and_hides_flagged_performance():
     assert lines[2] == "| go | ok | 0.60 → 0.80 (p 0.60) [n=2] |"
     assert lines[3] == "| dms | flagged: accuracy only | 0.50 → 0.70 [n=2] |"
     assert len(lines) == 4  # no diagnostic row unless given
-    with_diag = nb.format_yang19_table([("inside f", [row, flagged]), ("inside f", [other, flagged])],
-                                       {"inside f": ["0.2 / 0.1 (2)", "0.3 / 0.1 (3)"]})
-    assert with_diag.splitlines()[-1] == ("| shift / fluctuation (ratio) | multitask trials | "
-                                          "0.2 / 0.1 (2); 0.3 / 0.1 (3) |")
+    with_notes = nb.format_yang19_table(
+        [("inside f", [row, flagged]), ("outside f", [other, flagged])],
+        {"learned": {"inside f": "1/1"}, "diagnostic": {"inside f": "0.2 / 0.1 (2)",
+                                                        "outside f": "0.3 / 0.1 (3)"}})
+    assert with_notes.splitlines()[-2:] == ["| learned |  | 1/1 | - |",
+                                            "| diagnostic |  | 0.2 / 0.1 (2) | 0.3 / 0.1 (3) |"]
     assert nb.format_yang19_table([]) == "No Yang19Multitask-v0 network is recorded."
+
+
+def test_yang19_networks_of_another_results_database_are_scored(tmp_path, make_spec, store,
+                                                                 monkeypatch, capsys):
+    """``yang19_from``: the Yang19Multitask-v0 networks recorded in another database (the
+    reproduction's) get columns of the Yang19 table, labelled with its folder, units and
+    steps, with learned counts (the benchmark's criterion) and diagnostics; a path without a
+    database is refused before any work."""
+    from brian_noisy_rnn.experiments.config import grid_from_dict
+
+    other = tmp_path / "reproduction"
+    other.mkdir()
+    grid = grid_from_dict({
+        "name": "repro-yang19",
+        "grid": {"tasks": [nb.YANG19_TASK], "placements": ["pre"], "train_sigmas": [2.0],
+                 "seeds": [0, 1], "backends": ["torch"]},
+        "sweep": {"sigmas": [0.0, 2.0], "n_trials": 10, "seed": 1},
+        "network": {"n_hidden": 8, "activation": "relu", "tau_ms": 100.0, "dt_ms": 20.0},
+        "training": {"steps": 3000, "batch_size": 64, "lr": 0.01}}, source="test")
+    with ResultStore(other / "results.sqlite") as s:
+        for cell in grid.cells():
+            spec = make_spec(8, 53, 17, noise=Noise("pre", 2.0), dt=20 * ms,
+                             seed=cell.config["seed"])
+            path = other / f"y{cell.config['seed']}.npz"
+            spec.save(path)
+            acc = [0.95, 0.97] if cell.config["seed"] == 0 else [0.1, 0.1]
+            curve = NoisePreferenceCurve(
+                sigmas=np.array([0.0, 2.0]), metric="accuracy", higher_is_better=True,
+                mean=np.array(acc), sem=np.full(2, 0.01), n_trials=10, placement="pre",
+                process="white", sigma_train=2.0, train_placement="pre", backend="torch",
+                seed=cell.config["seed"], task=nb.YANG19_TASK)
+            s.record(cell, {"curve": curve.to_dict(), "summary": curve.summary()}, path,
+                     spec.content_hash())
+    scored = []
+
+    def fake_score(spec, **kwargs):
+        scored.append(spec.content_hash())
+        return [{"task": "go", "sigmas": [0.0, 2.0], "accuracy": [0.5, 0.7],
+                 "performance": [0.5, 0.6], "flagged": False, "reason": ""}]
+
+    monkeypatch.setattr(nb.run, "score_yang19", fake_score)
+    monkeypatch.setattr(nb.run, "chance_level", lambda task, dt: {
+        **CHANCE.get(task, {"chance": 0.1, "accuracy_chance": 0.1, "policy": "x",
+                            "ceiling": 1.0, "n_choices": 17})})
+    monkeypatch.setattr(nb.run, "scorer_check", lambda env: {"flagged": False, "reason": "",
+                                                             "checked": True})
+    monkeypatch.setattr("brian_noisy_rnn.analysis.loss_split.noise_dependence",
+                        lambda *a, **k: pytest.fail("the spec of the own store is a stub"))
+    out = tmp_path  # the synthetic store's folder: its networks have no readable spec
+    with pytest.raises(FileNotFoundError, match="yang19_from"):
+        nb.run_benchmark(out, SETTINGS, run=False, progress=False, figures=False,
+                         log=lambda line: None, yang19_from=tmp_path / "nowhere")
+    diag = {"shift": 0.2, "fluctuation": 0.1, "ratio": 2.0}
+    monkeypatch.setattr("brian_noisy_rnn.analysis.loss_split.noise_dependence",
+                        lambda *a, **k: type("D", (), {"to_dict": lambda self: diag})())
+    res = nb.run_benchmark(out, SETTINGS, run=False, progress=False, figures=False,
+                           log=lambda line: None, yang19_from=other)
+    assert len(scored) == 2
+    lines = res.yang19.splitlines()
+    assert lines[0].startswith("| sub-task | scorer | reproduction: inside f, σ_train 2, "
+                               "cross_entropy, 8 units, 3000 steps: accuracy")
+    assert lines[2] == "| go | ok | 0.50 → 0.70 (p 0.60) [n=2] |"
+    assert lines[3] == "| networks learned (criterion) |  | 1/2 |"
+    assert lines[4].endswith("| 0.2 / 0.1 (2); 0.2 / 0.1 (2) |")
+    code, _, err = run(capsys, "benchmark", "neurogym", "--report-only", "--out", out,
+                       "--yang19-from", tmp_path / "nowhere")
+    assert code == 2 and "--yang19-from" in err
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ from ..store import ResultStore
 from .chance import chance_level, scorer_check
 from .protocol import FULL, YANG19_TASK, BenchmarkSettings, benchmark_grids, select_tasks
 from .report import (benchmark_rows, format_benchmark_table, format_headline, format_missed,
-                     headline, missed_for_stage2, plot_benchmark_heatmap, rows_to_csv,
+                     headline, missed_for_stage2, passes, plot_benchmark_heatmap, rows_to_csv,
                      select_networks, trained_loss)
 from .yang19 import format_yang19_table, score_yang19
 
@@ -111,21 +111,28 @@ def _scorer(task, dt):
     return scorer_check(tasks.make(task, dt=dt))
 
 
-def _yang19_tables(store, selected, settings, cache_path, scorer_path, write, diagnostics):
-    """Per-sub-task scores of the Yang19 networks recorded (cached by spec hash; the
-    sub-tasks' scorer checks cached with the others) and their noise-dependence diagnostics
-    (label -> texts, from ``diagnostics``: cell key -> text)."""
+def _yang19_networks(store, curves, source=""):
+    """Spec hash -> (label, spec path, curve) of the Yang19Multitask-v0 networks among
+    ``curves`` whose spec file ``store`` finds (labels prefixed with ``source``)."""
+    out = {}
+    for c in curves:
+        if c.task != YANG19_TASK:
+            continue
+        found = store.spec_for_train_key(c.cell["train_key"])
+        if found is not None and os.path.isfile(found[0]):
+            out[found[1]] = (source + _label(c), found[0], c)
+    return out
+
+
+def _yang19_tables(networks, settings, cache_path, scorer_path, write, diagnostics, chance):
+    """Per-sub-task scores of the Yang19 networks ``networks`` (:func:`_yang19_networks`;
+    cached by spec hash, the sub-tasks' scorer checks cached with the others) and the notes
+    rows of the table: networks learned (the benchmark's criterion) and their
+    noise-dependence diagnostics (``diagnostics``: cell key -> text)."""
     from ...core.spec import CTRNNSpec
     from ...tasks.multitask import YANG19_TASKS
 
-    nets = [c for c in selected if c.task == YANG19_TASK]
-    specs = {}
-    for c in nets:
-        found = store.spec_for_train_key(c.cell["train_key"])
-        if found is not None and os.path.isfile(found[0]):
-            specs[found[1]] = (c, found[0])
-
-    if not specs:
+    if not networks:
         return [], {}
     dt = min(float(settings.max_dt_ms), 20.0)
     checks = _cached(scorer_path, {f"yang19.{n}-v0": dt for n in YANG19_TASKS}, _scorer,
@@ -133,21 +140,45 @@ def _yang19_tables(store, selected, settings, cache_path, scorer_path, write, di
     scorers = {n: checks[f"yang19.{n}-v0"] for n in YANG19_TASKS}
 
     def compute(spec_hash, ident):
-        return {"rows": score_yang19(CTRNNSpec.load(specs[spec_hash][1]),
+        return {"rows": score_yang19(CTRNNSpec.load(networks[spec_hash][1]),
                                      n_trials=settings.n_trials, seed=settings.eval_seed,
                                      scorers=scorers)}
 
-    scores = _cached(cache_path, {h: settings.n_trials for h in specs}, compute, write=write)
-    networks, diags = [], {}
-    for h, (c, _) in sorted(specs.items(), key=lambda kv: (_label(kv[1][0]), kv[0])):
-        networks.append((_label(c), scores[h]["rows"]))
-        diags.setdefault(_label(c), []).append(diagnostics.get(c.cell["cell_key"], "-"))
-    return networks, diags
+    scores = _cached(cache_path, {h: settings.n_trials for h in networks}, compute, write=write)
+    table, learned, diags = [], {}, {}
+    for h, (label, _, c) in sorted(networks.items(), key=lambda kv: (kv[1][0], kv[0])):
+        table.append((label, scores[h]["rows"]))
+        ok = c.learned if hasattr(c, "learned") else passes(c, chance.get(YANG19_TASK, {}))
+        learned.setdefault(label, []).append(bool(ok))
+        diags.setdefault(label, []).append(diagnostics.get(c.cell["cell_key"], "-"))
+    notes = {"networks learned (criterion)": {k: f"{sum(v)}/{len(v)}" for k, v in learned.items()},
+             "shift / fluctuation (ratio), multitask trials": {k: "; ".join(v)
+                                                                for k, v in diags.items()}}
+    return table, notes
+
+
+def _yang19_source(path):
+    """The results database of ``yang19_from`` (a file, or a folder holding
+    ``results.sqlite``) and the curves of its Yang19Multitask-v0 networks; errors name
+    ``yang19_from``."""
+    path = os.path.abspath(os.fspath(path))
+    if os.path.isdir(path):
+        path = os.path.join(path, "results.sqlite")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"yang19_from: no results database at {path!r}")
+    with ResultStore(path, readonly=True) as store:
+        curves = [c for c in store.curves() if c.task == YANG19_TASK]
+    if not curves:
+        raise ValueError(f"yang19_from: {path!r} records no {YANG19_TASK} network")
+    return path
 
 
 def _label(c):
+    network = ((c.cell or {}).get("config") or {}).get("network", {})
+    steps = ((c.cell or {}).get("config") or {}).get("training", {}).get("steps")
     return (f"{'inside' if c.train_placement == 'pre' else 'outside'} f, σ_train "
-            f"{c.sigma_train:g}, {trained_loss(c)}")
+            f"{c.sigma_train:g}, {trained_loss(c)}, {network.get('n_hidden')} units, "
+            f"{steps} steps")
 
 
 #: noisy repeats of each test trial in the noise-dependence diagnostic (its cross-entropy
@@ -197,6 +228,7 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
                   workers: int | None = None, scheduler: str | None = None,
                   progress: bool = True, log: Callable[[str], Any] = print,
                   figures: bool = True, run: bool = True,
+                  yang19_from: str | os.PathLike | None = None,
                   figure: bool | None = None) -> BenchmarkResult:
     """Run the NeuroGym benchmark into ``out_dir`` (resumable) and write its report.
 
@@ -229,6 +261,11 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
         Write the heatmaps (as ``run_demo(figures=)``).
     run : bool
         False: write the report from what the store holds, without training.
+    yang19_from : str or os.PathLike or None
+        Another results database (a file, or a folder holding ``results.sqlite``, e.g. the
+        reproduction's ``--out`` folder) whose ``Yang19Multitask-v0`` networks are also
+        scored per sub-task in the Yang19 table (labelled with its folder's name), beside
+        the benchmark's own (``--no-yang19`` trains none of those). Read only.
     figure : bool or None
         Deprecated spelling of ``figures`` (a DeprecationWarning).
 
@@ -242,7 +279,8 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
     ValueError
         For a task in ``settings.tasks`` that the benchmark does not run (before any work).
     FileNotFoundError
-        With ``run=False``, if ``out_dir`` holds no results database.
+        With ``run=False``, if ``out_dir`` holds no results database; if ``yang19_from``
+        names none (before any work).
     RuntimeError
         If the store holds no finished cell of the benchmark.
     """
@@ -259,9 +297,11 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
         raise FileNotFoundError(f"out_dir: no results database {files['results']!r} to report on")
     included, excluded = select_tasks(max_dt_ms=settings.max_dt_ms)
     included = _settings_for(settings, included)
+    external = None if yang19_from is None else _yang19_source(yang19_from)
     os.makedirs(out_dir, exist_ok=True)
     write = run or os.access(out_dir, os.W_OK)
-    chance = _cached(files["chance"], included, _chance, write=write)
+    yang19_dt = {YANG19_TASK: min(float(settings.max_dt_ms), 20.0)} if external else {}
+    chance = _cached(files["chance"], {**yang19_dt, **included}, _chance, write=write)
     kinds = {t: "classification" if chance[t]["n_choices"] else "regression" for t in included}
     grids = benchmark_grids(settings, included, kinds)
     reports = []
@@ -295,14 +335,21 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
         scorers = _cached(files["scorer"], {t: included[t] for t in {c.task for c in selected}
                                             if t != YANG19_TASK}, _scorer, write=write)
         diagnostics = _diagnostics(store, selected, files["diagnostics"], settings, write)
-        yang, yang_diags = _yang19_tables(store, selected, settings, files["yang19"],
-                                          files["scorer"], write, diagnostics)
+        networks = _yang19_networks(store, selected)
+    if external is not None:
+        with ResultStore(external, readonly=True) as store:
+            ext = [c for c in store.curves() if c.task == YANG19_TASK]
+            diagnostics.update(_diagnostics(store, ext, files["diagnostics"], settings, write))
+            networks.update(_yang19_networks(
+                store, ext, f"{os.path.basename(os.path.dirname(external))}: "))
+    yang, yang_notes = _yang19_tables(networks, settings, files["yang19"], files["scorer"],
+                                      write, diagnostics, chance)
     rows = benchmark_rows([c for c in selected if c.task != YANG19_TASK] or selected,
                           chance, scorers, diagnostics)
     table = format_benchmark_table(rows)
     head = headline(rows)
     missed_text = format_missed(missed, chance)
-    yang_text = format_yang19_table(yang, yang_diags)
+    yang_text = format_yang19_table(yang, yang_notes)
     with atomic_write(files["csv"], suffix=".csv", name="out_dir") as f:
         f.write(rows_to_csv(rows).encode())
     report = "\n\n".join([format_headline(head), table, "### Networks that missed the criterion",

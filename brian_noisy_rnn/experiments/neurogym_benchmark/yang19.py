@@ -126,7 +126,7 @@ def _score_subtask(spec, name, n_trials, seed, sigmas, backend, scorer):
 
 
 def format_yang19_table(networks: list[tuple[str, list[dict]]],
-                        diagnostics: dict[str, list[str]] | None = None) -> str:
+                        notes: dict[str, dict[str, str]] | None = None) -> str:
     """Per-sub-task scores of Yang19 networks as a Markdown table.
 
     Parameters
@@ -134,9 +134,10 @@ def format_yang19_table(networks: list[tuple[str, list[dict]]],
     networks : list of (str, list of dict)
         A label per network condition (e.g. "inside f, σ_train 1, cross_entropy") and its
         :func:`score_yang19` rows; networks with the same label (seeds) are averaged.
-    diagnostics : dict of str to list of str, or None
-        Label -> the noise-dependence diagnostic of each of its networks (text, on the
-        multitask trials); None: no diagnostic row.
+    notes : dict of str to (dict of str to str), or None
+        Extra rows after the sub-tasks: row title -> label -> text (e.g. networks learned,
+        or each network's noise-dependence diagnostic); a label missing from a row reads
+        "-".
 
     Returns
     -------
@@ -144,8 +145,7 @@ def format_yang19_table(networks: list[tuple[str, list[dict]]],
         One row per sub-task: whether its NeuroGym scorer can be trusted
         (:func:`~.chance.scorer_check`), then per label the decision-step accuracy at
         sigma 0 → at sigma_train (mean over networks) and, where the scorer is trusted,
-        NeuroGym performance at sigma_train ("p ..."); with ``diagnostics`` a last row
-        "shift / fluctuation (ratio)" listing each network's diagnostic.
+        NeuroGym performance at sigma_train ("p ..."); then the rows of ``notes``.
     """
     if not networks:
         return "No Yang19Multitask-v0 network is recorded."
@@ -163,8 +163,7 @@ def format_yang19_table(networks: list[tuple[str, list[dict]]],
                 text += f" (p {np.mean([r['performance'][-1] for r in rows]):.2f})"
             cells.append(text + (f" [n={len(rows)}]" if len(rows) > 1 else ""))
         lines.append("| " + " | ".join(cells) + " |")
-    if diagnostics is not None:
-        cells = ["shift / fluctuation (ratio)", "multitask trials"]
-        lines.append("| " + " | ".join(cells + ["; ".join(diagnostics.get(label, ["-"]))
-                                                for label in labels]) + " |")
+    for title, by_label in (notes or {}).items():
+        cells = [title, ""] + [by_label.get(label, "-") for label in labels]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
