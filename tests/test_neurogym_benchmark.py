@@ -490,6 +490,41 @@ def test_diagnostic_column_holds_each_networks_split_on_decision_steps(tmp_path,
     assert len(json.loads((tmp_path / "diagnostics.json").read_text())) == 1
 
 
+def test_report_states_time_and_versions_over_every_invocation(tmp_path, store, monkeypatch):
+    """table.md ends with the run's time (summed over the invocations in run_log.json,
+    interrupted ones included) and the package versions; a training invocation stopped by an
+    interrupt is logged as such."""
+    from importlib.metadata import version
+
+    monkeypatch.setattr(nb.run, "chance_level", lambda task, dt: CHANCE[task])
+    monkeypatch.setattr(nb.run, "scorer_check", lambda env: {"flagged": False, "reason": "",
+                                                             "checked": True})
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(nb.run, "run_grid", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        nb.run_benchmark(tmp_path, SETTINGS, progress=False, figures=False,
+                         log=lambda line: None)
+    (entry,) = json.loads((tmp_path / "run_log.json").read_text())
+    assert entry["interrupted"] and entry["benchmark"] == "synthetic" and entry["wall"] > 0
+    # an earlier invocation of 30 wall-minutes and 50 CPU-minutes
+    earlier = {"date": "2026-12-01 10:00:00 UTC", "wall": 1800.0, "cpu": 3000.0,
+               "commit": "abc123", "load_average": 2.0}
+    (tmp_path / "run_log.json").write_text(json.dumps([earlier, entry]))
+    nb.run_benchmark(tmp_path, SETTINGS, run=False, progress=False, figures=False,
+                     log=lambda line: None)
+    report = (tmp_path / "table.md").read_text()
+    run_part = report.split("### Run: time and versions")[1]
+    assert "2 invocation(s) (1 interrupted), 2026-12-01 10:00:00 UTC to" in run_part
+    assert f"{(1800 + entry['wall']) / 60:.1f} min wall, {(3000 + entry['cpu']) / 60:.1f} CPU-min" \
+        in run_part
+    assert "commits: abc123" in run_part and f"neurogym {version('neurogym')}" in run_part
+    # a report-only invocation does not count as a training invocation
+    assert len(json.loads((tmp_path / "run_log.json").read_text())) == 2
+
+
 # --- Yang19 sub-tasks ----------------------------------------------------------------------------
 
 def test_yang19_batch_appends_the_rule_of_its_sub_task_as_the_multitask_env_does():

@@ -11,7 +11,8 @@ from typing import Any
 from ...backends.random_state import keeps_random_state
 from ...core.atomic import atomic_write, checked_output_files
 from ...core.settings import renamed_keyword
-from ..runner import run_grid
+from ..run_log import append_log, cpu_seconds, format_run_log, log_entry, read_log
+from ..runner import package_versions, run_grid
 from ..store import ResultStore
 from .chance import chance_level, scorer_check
 from .protocol import FULL, YANG19_TASK, BenchmarkSettings, benchmark_grids, select_tasks
@@ -246,7 +247,9 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
         ``heatmap_score.png`` (performance, or accuracy where flagged), ``chance.json``,
         ``scorer.json`` (the scorer checks), ``yang19.json`` (per-sub-task scores) and
         ``diagnostics.json`` (each network's noise-dependence diagnostic), the last four
-        reused by later reports; rerunning into it resumes.
+        reused by later reports, and ``run_log.json`` (one entry per training invocation,
+        interrupted ones included: the report's time and versions); rerunning into it
+        resumes.
     settings : BenchmarkSettings
         The protocol (:data:`FULL` or :data:`QUICK`, or a variant).
     workers : int >= 1 or None
@@ -286,13 +289,13 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
     """
     if figure is not None:  # the deprecated spelling (figures= keeps its default then)
         figures = renamed_keyword("run_benchmark", "figure", "figures", figure, None)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), cpu_seconds()
     out_dir = os.path.abspath(os.fspath(out_dir))
     files = checked_output_files(out_dir, {
         "results": "results.sqlite", "csv": "benchmark.csv", "curves_csv": "curves.csv",
         "table": "table.md", "figure": "heatmap.png", "figure_score": "heatmap_score.png",
         "chance": "chance.json", "scorer": "scorer.json", "yang19": "yang19.json",
-        "diagnostics": "diagnostics.json"})
+        "diagnostics": "diagnostics.json", "run_log": "run_log.json"})
     if not run and not os.path.isfile(files["results"]):
         raise FileNotFoundError(f"out_dir: no results database {files['results']!r} to report on")
     included, excluded = select_tasks(max_dt_ms=settings.max_dt_ms)
@@ -307,9 +310,14 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
     reports = []
 
     def run_stage(stage_grids):
-        for grid in stage_grids:
-            reports.append(run_grid(grid, files["results"], workers=workers,
-                                    scheduler=scheduler, progress=progress))
+        try:
+            for grid in stage_grids:
+                reports.append(run_grid(grid, files["results"], workers=workers,
+                                        scheduler=scheduler, progress=progress))
+        except BaseException:  # an interrupted invocation's cost still counts
+            append_log(files["run_log"], log_entry(t0, cpu0, interrupted=True,
+                                                   benchmark=settings.name))
+            raise
 
     if run:
         run_stage(grids)
@@ -352,9 +360,12 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
     yang_text = format_yang19_table(yang, yang_notes)
     with atomic_write(files["csv"], suffix=".csv", name="out_dir") as f:
         f.write(rows_to_csv(rows).encode())
+    entry = log_entry(t0, cpu0, benchmark=settings.name)
+    history = append_log(files["run_log"], entry) if run else read_log(files["run_log"])
     report = "\n\n".join([format_headline(head), table, "### Networks that missed the criterion",
                            missed_text, "### Yang19: sub-tasks of one multitask network",
-                           yang_text]) + "\n"
+                           yang_text, "### Run: time and versions",
+                           format_run_log(history, package_versions())]) + "\n"
     with atomic_write(files["table"], suffix=".md", name="out_dir") as f:
         f.write(report.encode())
     if figures:
