@@ -350,9 +350,9 @@ def test_rows_table_csv_and_headline_show_ties_as_ties(store):
 
 def test_a_flagged_scorer_judges_the_task_on_accuracy(store):
     _, (selected, _) = _selected(store)
-    scorers = {PDM: {"checked": True, "flagged": True,
-                     "reason": "random answers: performance 1.00 vs ..."},
-               DMS: {"checked": True, "flagged": False, "reason": ""}}
+    # the scorer checks of a task whose performance cannot fall once set, and of an honest one
+    scorers = {PDM: nb.scorer_check(_StickyTask(), n_trials=100, seed=0),
+               DMS: nb.scorer_check(_HonestTask(), n_trials=100, seed=0)}
     rows = nb.benchmark_rows(selected, CHANCE, scorers)
     pdm = [r for r in rows if r["task"] == PDM]
     assert all(r["scorer_flagged"] and r["score_name"] == "accuracy" for r in pdm)
