@@ -348,6 +348,27 @@ def test_rows_table_csv_and_headline_show_ties_as_ties(store):
     assert "1 of 2 tasks learned" in text and "2 tie, 0 prefer σ ~ 0" in text
 
 
+def test_loss_comparison_puts_the_two_losses_of_a_task_side_by_side(store):
+    _, (selected, _) = _selected(store)
+    rows = nb.benchmark_rows(selected, CHANCE)
+    assert nb.format_loss_comparison(rows) == ("No task was trained on both cross-entropy and "
+                                               "one-hot MSE.")
+    # the same networks as if trained on one-hot MSE, the inside-f ones now tying
+    mse = [{**r, "loss": "mse_onehot", "dloss_verdicts": ["tie", "tie"]}
+           if r["placement"] == "pre" else {**r, "loss": "mse_onehot"} for r in rows]
+    lines = nb.format_loss_comparison(rows + mse).splitlines()
+    assert len(lines) == 2 + 4
+    header = [c.strip() for c in lines[0].split("|")]
+    pdm_pre = [c.strip() for c in lines[4].split("|")]
+    assert pdm_pre[:4] == ["", PDM, "1", "inside f"]
+    assert pdm_pre[header.index("cross_entropy: decision loss σ>0/tie/~0")] == "2/0/0"
+    assert pdm_pre[header.index("mse_onehot: decision loss σ>0/tie/~0")] == "0/2/0"
+    assert pdm_pre[header.index("cross_entropy: learned")] == "2/2"
+    assert pdm_pre[header.index("cross_entropy: Δ decision loss")].endswith("**+** (2/0)")
+    pdm_post = [c.strip() for c in lines[5].split("|")]
+    assert pdm_post[header.index("mse_onehot: score σ>0/tie/~0")] == "0/2/0"  # a tie
+
+
 def test_a_flagged_scorer_judges_the_task_on_accuracy(store):
     _, (selected, _) = _selected(store)
     # the scorer checks of a task whose performance cannot fall once set, and of an honest one

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from .protocol import BenchmarkSettings
 
 __all__ = ["CSV_COLUMNS", "DIAGNOSTIC", "TIE_SE", "benchmark_rows", "criterion_score",
-           "decision_loss_name", "format_benchmark_table", "format_headline", "format_missed",
+           "decision_loss_name", "format_benchmark_table", "format_headline",
+           "format_loss_comparison", "format_missed",
            "format_preferred_set", "headline", "missed_for_stage2", "passes",
            "plot_benchmark_heatmap", "preference_verdict", "rows_to_csv", "select_networks",
            "trained_loss"]
@@ -466,6 +467,54 @@ def format_benchmark_table(rows: list[dict]) -> str:
                      _diff_text(r, "score"), diag)
             out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out).strip("\n")
+
+
+def _verdict_counts(row, key):
+    v = row[f"{key}_verdicts"]
+    return f"{v.count('noise')}/{v.count('tie')}/{v.count('zero')}"
+
+
+def format_loss_comparison(rows: list[dict]) -> str:
+    """Cross-entropy against one-hot MSE on the same protocol, as a Markdown table.
+
+    One line per classification task, training sigma and placement trained on both losses:
+    per loss the networks learned, the verdicts of the networks' preferred sets on the
+    decision-step loss and on the score (counts prefer σ > 0 / tie / prefer σ ~ 0, see
+    :func:`preference_verdict`) and the paired difference of the decision-step loss
+    metric(sigma_train) - metric(0) (as in :func:`format_benchmark_table`).
+
+    Parameters
+    ----------
+    rows : list of dict
+        As returned by :func:`benchmark_rows`.
+
+    Returns
+    -------
+    str
+        The table, or a sentence saying no task was trained on both losses.
+    """
+    pairs = {}
+    for r in rows:
+        if r["loss"] in ("cross_entropy", "mse_onehot"):
+            pairs.setdefault((r["task"], r["sigma_train"], r["placement"]), {})[r["loss"]] = r
+    pairs = {k: v for k, v in pairs.items() if len(v) == 2}
+    if not pairs:
+        return "No task was trained on both cross-entropy and one-hot MSE."
+    order = {"pre": 0, "post": 1}
+    header = ["task", "σ_train", "noise"]
+    for loss in ("cross_entropy", "mse_onehot"):
+        header += [f"{loss}: learned", f"{loss}: decision loss σ>0/tie/~0",
+                   f"{loss}: score σ>0/tie/~0", f"{loss}: Δ decision loss"]
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for (task, sigma, placement), by_loss in sorted(
+            pairs.items(), key=lambda kv: (kv[0][0], kv[0][1], order.get(kv[0][2], 9))):
+        cells = [task, _fmt(sigma), placement_label(placement)]
+        for loss in ("cross_entropy", "mse_onehot"):
+            r = by_loss[loss]
+            cells += [f"{r['learned']}/{r['n']}", _verdict_counts(r, "dloss"),
+                      _verdict_counts(r, "score"), _diff_text(r, "dloss")]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
 
 
 def headline(rows: list[dict]) -> list[dict]:

@@ -16,9 +16,9 @@ from ..runner import package_versions, run_grid
 from ..store import ResultStore
 from .chance import chance_level, scorer_check
 from .protocol import FULL, YANG19_TASK, BenchmarkSettings, benchmark_grids, select_tasks
-from .report import (benchmark_rows, format_benchmark_table, format_headline, format_missed,
-                     headline, missed_for_stage2, passes, plot_benchmark_heatmap, rows_to_csv,
-                     select_networks, trained_loss)
+from .report import (benchmark_rows, format_benchmark_table, format_headline,
+                     format_loss_comparison, format_missed, headline, missed_for_stage2, passes,
+                     plot_benchmark_heatmap, rows_to_csv, select_networks, trained_loss)
 from .yang19 import format_yang19_table, score_yang19
 
 __all__ = ["BenchmarkResult", "run_benchmark"]
@@ -362,7 +362,10 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
         f.write(rows_to_csv(rows).encode())
     entry = log_entry(t0, cpu0, benchmark=settings.name)
     history = append_log(files["run_log"], entry) if run else read_log(files["run_log"])
-    report = "\n\n".join([format_headline(head), table, "### Networks that missed the criterion",
+    report = "\n\n".join([format_headline(head), table,
+                           "### Loss comparison: cross-entropy and one-hot MSE on the same "
+                           "protocol", format_loss_comparison(rows),
+                           "### Networks that missed the criterion",
                            missed_text, "### Yang19: sub-tasks of one multitask network",
                            yang_text, "### Run: time and versions",
                            format_run_log(history, package_versions())]) + "\n"
