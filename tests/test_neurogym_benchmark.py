@@ -590,30 +590,34 @@ def test_yang19_networks_of_another_results_database_are_scored(tmp_path, make_s
                                                                  monkeypatch, capsys):
     """``yang19_from``: the Yang19Multitask-v0 networks recorded in another database (the
     reproduction's) get columns of the Yang19 table, labelled with its folder, units and
-    steps, with learned counts (the benchmark's criterion) and diagnostics; a path without a
-    database is refused before any work."""
+    steps, with learned counts (the benchmark's criterion) and diagnostics (none for a
+    network trained without noise: nothing to split); a path without a database is refused
+    before any work."""
     from brian_noisy_rnn.experiments.config import grid_from_dict
 
     other = tmp_path / "reproduction"
     other.mkdir()
     grid = grid_from_dict({
         "name": "repro-yang19",
-        "grid": {"tasks": [nb.YANG19_TASK], "placements": ["pre"], "train_sigmas": [2.0],
+        "grid": {"tasks": [nb.YANG19_TASK], "placements": ["pre"], "train_sigmas": [0.0, 2.0],
                  "seeds": [0, 1], "backends": ["torch"]},
         "sweep": {"sigmas": [0.0, 2.0], "n_trials": 10, "seed": 1},
         "network": {"n_hidden": 8, "activation": "relu", "tau_ms": 100.0, "dt_ms": 20.0},
         "training": {"steps": 3000, "batch_size": 64, "lr": 0.01}}, source="test")
     with ResultStore(other / "results.sqlite") as s:
         for cell in grid.cells():
-            spec = make_spec(8, 53, 17, noise=Noise("pre", 2.0), dt=20 * ms,
+            sigma = cell.config["train_sigma"]
+            spec = make_spec(8, 53, 17, noise=Noise("pre", sigma), dt=20 * ms,
                              seed=cell.config["seed"])
-            path = other / f"y{cell.config['seed']}.npz"
+            path = other / f"y{cell.config['seed']}_{sigma:g}.npz"
             spec.save(path)
             acc = [0.95, 0.97] if cell.config["seed"] == 0 else [0.1, 0.1]
             curve = NoisePreferenceCurve(
-                sigmas=np.array([0.0, 2.0]), metric="accuracy", higher_is_better=True,
-                mean=np.array(acc), sem=np.full(2, 0.01), n_trials=10, placement="pre",
-                process="white", sigma_train=2.0, train_placement="pre", backend="torch",
+                sigmas=np.array([0.0, 2.0]) if sigma else np.array([0.0]),
+                metric="accuracy", higher_is_better=True,
+                mean=np.array(acc if sigma else acc[:1]), sem=np.full(2 if sigma else 1, 0.01),
+                n_trials=10, placement="pre",
+                process="white", sigma_train=sigma, train_placement="pre", backend="torch",
                 seed=cell.config["seed"], task=nb.YANG19_TASK)
             s.record(cell, {"curve": curve.to_dict(), "summary": curve.summary()}, path,
                      spec.content_hash())
@@ -637,17 +641,22 @@ def test_yang19_networks_of_another_results_database_are_scored(tmp_path, make_s
         nb.run_benchmark(out, SETTINGS, run=False, progress=False, figures=False,
                          log=lambda line: None, yang19_from=tmp_path / "nowhere")
     diag = {"shift": 0.2, "fluctuation": 0.1, "ratio": 2.0}
-    monkeypatch.setattr("brian_noisy_rnn.analysis.loss_split.noise_dependence",
-                        lambda *a, **k: type("D", (), {"to_dict": lambda self: diag})())
+
+    def fake_split(spec, env, **kwargs):  # as noise_dependence, which refuses sigma 0
+        assert spec.noise.is_active, "noise_dependence refuses a network without noise"
+        return type("D", (), {"to_dict": lambda self: diag})()
+
+    monkeypatch.setattr("brian_noisy_rnn.analysis.loss_split.noise_dependence", fake_split)
     res = nb.run_benchmark(out, SETTINGS, run=False, progress=False, figures=False,
                            log=lambda line: None, yang19_from=other)
-    assert len(scored) == 2
+    assert len(scored) == 4
     lines = res.yang19.splitlines()
-    assert lines[0].startswith("| sub-task | scorer | reproduction: inside f, σ_train 2, "
+    assert lines[0].startswith("| sub-task | scorer | reproduction: inside f, σ_train 0, "
                                "cross_entropy, 8 units, 3000 steps: accuracy")
-    assert lines[2] == "| go | ok | 0.50 → 0.70 (p 0.60) [n=2] |"
-    assert lines[3] == "| networks learned (criterion) |  | 1/2 |"
-    assert lines[4].endswith("| 0.2 / 0.1 (2); 0.2 / 0.1 (2) |")
+    assert "| reproduction: inside f, σ_train 2, cross_entropy, 8 units, 3000 steps: " in lines[0]
+    assert lines[2] == "| go | ok | 0.50 → 0.70 (p 0.60) [n=2] | 0.50 → 0.70 (p 0.60) [n=2] |"
+    assert lines[3] == "| networks learned (criterion) |  | 1/2 | 1/2 |"
+    assert lines[4].endswith("| -; - | 0.2 / 0.1 (2); 0.2 / 0.1 (2) |")
     code, _, err = run(capsys, "benchmark", "neurogym", "--report-only", "--out", out,
                        "--yang19-from", tmp_path / "nowhere")
     assert code == 2 and "--yang19-from" in err

@@ -205,7 +205,7 @@ def _diagnostics(store, selected, path, settings, write):
             spec = None if found is None else CTRNNSpec.load(found[0])
         except (OSError, ValueError):  # a missing or damaged file: no diagnostic for it
             spec = None
-        if spec is not None:
+        if spec is not None and spec.noise.is_active:  # no noise (sigma_train 0): nothing to split
             specs[c.cell["cell_key"]] = (c, spec)
 
     def compute(cell_key, ident):
