@@ -652,8 +652,9 @@ def test_yang19_networks_of_another_results_database_are_scored(tmp_path, make_s
     assert len(scored) == 4
     lines = res.yang19.splitlines()
     assert lines[0].startswith("| sub-task | scorer | reproduction: inside f, σ_train 0, "
-                               "cross_entropy, 8 units, 3000 steps: accuracy")
-    assert "| reproduction: inside f, σ_train 2, cross_entropy, 8 units, 3000 steps: " in lines[0]
+                               "cross_entropy, 8 units, 3000 steps, dt 20 ms: accuracy")
+    assert ("| reproduction: inside f, σ_train 2, cross_entropy, 8 units, 3000 steps, dt 20 ms: "
+            in lines[0])
     assert lines[2] == "| go | ok | 0.50 → 0.70 (p 0.60) [n=2] | 0.50 → 0.70 (p 0.60) [n=2] |"
     assert lines[3] == "| networks learned (criterion) |  | 1/2 | 1/2 |"
     assert lines[4].endswith("| -; - | 0.2 / 0.1 (2); 0.2 / 0.1 (2) |")

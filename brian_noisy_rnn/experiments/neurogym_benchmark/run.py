@@ -179,7 +179,7 @@ def _label(c):
     steps = ((c.cell or {}).get("config") or {}).get("training", {}).get("steps")
     return (f"{'inside' if c.train_placement == 'pre' else 'outside'} f, σ_train "
             f"{c.sigma_train:g}, {trained_loss(c)}, {network.get('n_hidden')} units, "
-            f"{steps} steps")
+            f"{steps} steps, dt {network.get('dt_ms'):g} ms")
 
 
 #: noisy repeats of each test trial in the noise-dependence diagnostic (its cross-entropy
