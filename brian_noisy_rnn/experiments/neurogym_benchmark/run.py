@@ -145,7 +145,8 @@ def _yang19_tables(networks, settings, cache_path, scorer_path, write, diagnosti
                                      n_trials=settings.n_trials, seed=settings.eval_seed,
                                      scorers=scorers)}
 
-    scores = _cached(cache_path, {h: settings.n_trials for h in networks}, compute, write=write)
+    ident = f"{settings.n_trials} trials, seed {settings.eval_seed}"
+    scores = _cached(cache_path, {h: ident for h in networks}, compute, write=write)
     table, learned, diags = [], {}, {}
     for h, (label, _, c) in sorted(networks.items(), key=lambda kv: (kv[1][0], kv[0])):
         table.append((label, scores[h]["rows"]))
