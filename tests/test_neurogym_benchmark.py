@@ -544,6 +544,15 @@ def test_report_states_time_and_versions_over_every_invocation(tmp_path, store, 
     assert "commits: abc123" in run_part and f"neurogym {version('neurogym')}" in run_part
     # a report-only invocation does not count as a training invocation
     assert len(json.loads((tmp_path / "run_log.json").read_text())) == 2
+    # the report's own work (diagnostics, Yang19 scores) is part of a training invocation:
+    # interrupted there, it is logged too
+    monkeypatch.setattr(nb.run, "run_grid", lambda *a, **k: None)
+    monkeypatch.setattr(nb.run, "select_networks", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        nb.run_benchmark(tmp_path, SETTINGS, progress=False, figures=False,
+                         log=lambda line: None)
+    last = json.loads((tmp_path / "run_log.json").read_text())[-1]
+    assert len(json.loads((tmp_path / "run_log.json").read_text())) == 3 and last["interrupted"]
 
 
 # --- Yang19 sub-tasks ----------------------------------------------------------------------------

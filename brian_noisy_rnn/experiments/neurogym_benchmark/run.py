@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -225,6 +226,18 @@ def _diagnostics(store, selected, path, settings, write):
             for k, d in stored.items()}
 
 
+@contextlib.contextmanager
+def _logged_if_stopped(path, t0, cpu0, name, enabled=True):
+    """Append an ``interrupted`` entry to the run log at ``path`` if the block raises (an
+    interrupted invocation's cost still counts), then re-raise."""
+    try:
+        yield
+    except BaseException:
+        if enabled:
+            append_log(path, log_entry(t0, cpu0, interrupted=True, benchmark=name))
+        raise
+
+
 @keeps_random_state
 def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL, *,
                   workers: int | None = None, scheduler: str | None = None,
@@ -310,15 +323,14 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
     grids = benchmark_grids(settings, included, kinds)
     reports = []
 
+    def stopped():
+        return _logged_if_stopped(files["run_log"], t0, cpu0, settings.name, enabled=run)
+
     def run_stage(stage_grids):
-        try:
+        with stopped():
             for grid in stage_grids:
                 reports.append(run_grid(grid, files["results"], workers=workers,
                                         scheduler=scheduler, progress=progress))
-        except BaseException:  # an interrupted invocation's cost still counts
-            append_log(files["run_log"], log_entry(t0, cpu0, interrupted=True,
-                                                   benchmark=settings.name))
-            raise
 
     if run:
         run_stage(grids)
@@ -334,7 +346,7 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
             f"after {settings.steps} steps; training them for {settings.cap_steps}")
         run_stage(stage2)
     keys += [c.key for g in stage2 for c in g.cells()]
-    with ResultStore(files["results"], readonly=not run) as store:
+    with ResultStore(files["results"], readonly=not run) as store, stopped():
         curves = store.curves(keys)
         if not curves:
             raise RuntimeError(f"no cell of the benchmark is recorded in {files['results']}")
@@ -346,13 +358,14 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
         diagnostics = _diagnostics(store, selected, files["diagnostics"], settings, write)
         networks = _yang19_networks(store, selected)
     if external is not None:
-        with ResultStore(external, readonly=True) as store:
+        with ResultStore(external, readonly=True) as store, stopped():
             ext = [c for c in store.curves() if c.task == YANG19_TASK]
             diagnostics.update(_diagnostics(store, ext, files["diagnostics"], settings, write))
             networks.update(_yang19_networks(
                 store, ext, f"{os.path.basename(os.path.dirname(external))}: "))
-    yang, yang_notes = _yang19_tables(networks, settings, files["yang19"], files["scorer"],
-                                      write, diagnostics, chance)
+    with stopped():
+        yang, yang_notes = _yang19_tables(networks, settings, files["yang19"], files["scorer"],
+                                          write, diagnostics, chance)
     rows = benchmark_rows([c for c in selected if c.task != YANG19_TASK] or selected,
                           chance, scorers, diagnostics)
     table = format_benchmark_table(rows)
