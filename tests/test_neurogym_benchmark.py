@@ -327,6 +327,13 @@ def test_rows_table_csv_and_headline_show_ties_as_ties(store):
     assert "tie {0, 0.5, 1}; tie {0, 0.5, 1} (decision_cross_entropy)" in lines[1]
     assert "tie {0, 0.5}; tie {0, 0.5} (performance)" in lines[4]
     assert "**+** (2/0)" in lines[3] and lines[3].endswith("| pending |")
+    # the decision-step loss at sigma_train beside accuracy and performance (PDM inside f:
+    # 0.3 at sigma_train 1); no scorer check given: the column says so, never "ok"
+    cells = [c.strip() for c in lines[3].split("|")]
+    header = [c.strip() for c in lines[0].split("|")]
+    assert cells[header.index("decision loss at σ_train")] == "0.3000 [0.300, 0.300]"
+    assert cells[header.index("accuracy at σ_train")] == "0.900 [0.90, 0.90]"
+    assert cells[header.index("scorer")] == "not checked"
 
     parsed = list(csv.DictReader(io.StringIO(nb.rows_to_csv(rows))))
     assert list(parsed[0]) == list(nb.CSV_COLUMNS) and len(parsed) == 4
@@ -341,13 +348,39 @@ def test_rows_table_csv_and_headline_show_ties_as_ties(store):
     assert "1 of 2 tasks learned" in text and "2 tie, 0 prefer σ ~ 0" in text
 
 
+def test_loss_comparison_puts_the_two_losses_of_a_task_side_by_side(store):
+    _, (selected, _) = _selected(store)
+    rows = nb.benchmark_rows(selected, CHANCE)
+    assert nb.format_loss_comparison(rows) == ("No task was trained on both cross-entropy and "
+                                               "one-hot MSE.")
+    # the same networks as if trained on one-hot MSE, the inside-f ones now tying
+    mse = [{**r, "loss": "mse_onehot", "dloss_verdicts": ["tie", "tie"]}
+           if r["placement"] == "pre" else {**r, "loss": "mse_onehot"} for r in rows]
+    lines = nb.format_loss_comparison(rows + mse).splitlines()
+    assert len(lines) == 2 + 4
+    header = [c.strip() for c in lines[0].split("|")]
+    pdm_pre = [c.strip() for c in lines[4].split("|")]
+    assert pdm_pre[:4] == ["", PDM, "1", "inside f"]
+    assert pdm_pre[header.index("cross_entropy: decision loss σ>0/tie/~0")] == "2/0/0"
+    assert pdm_pre[header.index("mse_onehot: decision loss σ>0/tie/~0")] == "0/2/0"
+    assert pdm_pre[header.index("cross_entropy: learned")] == "2/2"
+    assert pdm_pre[header.index("cross_entropy: Δ decision loss")].endswith("**+** (2/0)")
+    pdm_post = [c.strip() for c in lines[5].split("|")]
+    assert pdm_post[header.index("mse_onehot: score σ>0/tie/~0")] == "0/2/0"  # a tie
+
+
 def test_a_flagged_scorer_judges_the_task_on_accuracy(store):
     _, (selected, _) = _selected(store)
-    scorers = {PDM: {"flagged": True, "reason": "random answers: performance 1.00 vs ..."}}
+    # the scorer checks of a task whose performance cannot fall once set, and of an honest one
+    scorers = {PDM: nb.scorer_check(_StickyTask(), n_trials=100, seed=0),
+               DMS: nb.scorer_check(_HonestTask(), n_trials=100, seed=0)}
     rows = nb.benchmark_rows(selected, CHANCE, scorers)
     pdm = [r for r in rows if r["task"] == PDM]
     assert all(r["scorer_flagged"] and r["score_name"] == "accuracy" for r in pdm)
-    assert "**flagged**: judged on accuracy" in nb.format_benchmark_table(rows)
+    table = nb.format_benchmark_table(rows)
+    assert "**flagged**: judged on accuracy" in table
+    dms = [line for line in table.splitlines() if line.startswith(f"| {DMS}")]
+    assert len(dms) == 2 and all("| ok |" in line for line in dms)
 
 
 def test_headline_is_readable_when_nothing_is_learned(store):
@@ -416,6 +449,112 @@ def test_report_only_writes_the_report_from_the_store(tmp_path, store, monkeypat
     assert code == 2 and "--report-only" in err
 
 
+def test_diagnostic_column_holds_each_networks_split_on_decision_steps(tmp_path, make_spec,
+                                                                      monkeypatch):
+    """The diagnostic column is filled from the stored networks (not "pending"): per network
+    noise_dependence at its training noise on its trained loss over decision steps (the steps
+    of the decision-loss columns), with the benchmark's trials, seed and repeats; cached in
+    diagnostics.json and reused."""
+    from brian_noisy_rnn import tasks
+    from brian_noisy_rnn.analysis import noise_dependence
+
+    settings = dataclasses.replace(SETTINGS, tasks=(PDM,), n_trials=12, name="synthetic-diag")
+    grid_cells = [c for g in nb.benchmark_grids(settings, {PDM: 20.0}, KINDS) for c in g.cells()]
+    specs = {}
+    with ResultStore(tmp_path / "results.sqlite") as s:
+        for cell in grid_cells:
+            cfg = cell.config
+            spec = make_spec(8, 3, 3, noise=Noise(cfg["placement"], 1.0), dt=20 * ms,
+                             seed=cfg["seed"] + (cfg["placement"] == "post") * 10)
+            path = tmp_path / f"{cfg['placement']}_{cfg['seed']}.npz"
+            spec.save(path)
+            specs[cell.key] = spec
+            curve = _curve(PDM, cfg["placement"], cfg["seed"], *SYNTHETIC[(PDM, cfg["placement"], 1)])
+            s.record(cell, {"curve": curve.to_dict(), "summary": curve.summary()}, path,
+                     spec.content_hash())
+    monkeypatch.setattr(nb.run, "chance_level", lambda task, dt: CHANCE[task])
+    monkeypatch.setattr(nb.run, "scorer_check", lambda env: {"flagged": False, "reason": "",
+                                                             "checked": True})
+    res = nb.run_benchmark(tmp_path, settings, run=False, progress=False, figures=False,
+                           log=lambda line: None)
+    pre = [r for r in res.rows if r["placement"] == "pre"][0]
+    key = [c.key for c in grid_cells if c.config["placement"] == "pre" and c.config["seed"] == 0][0]
+    want = noise_dependence(specs[key], tasks.make(PDM, dt=20), n_trials=12, n_repeats=16,
+                            seed=settings.eval_seed, steps="decision")
+    assert pre["diagnostic"][0] == (f"{want.shift:.3g} / {want.fluctuation:.3g} "
+                                    f"({want.ratio:.2g})")
+    assert len(pre["diagnostic"]) == 2 and "-" not in pre["diagnostic"]
+    stored = json.loads((tmp_path / "diagnostics.json").read_text())
+    assert len(stored) == 4 and {d["steps"] for d in stored.values()} == {"decision"}
+    assert "pending" not in res.table and pre["diagnostic"][0] in res.table
+    # cached: a report from the same store does not compute them again
+    monkeypatch.setattr("brian_noisy_rnn.analysis.loss_split.noise_dependence",
+                        lambda *a, **k: pytest.fail("recomputed"))
+    again = nb.run_benchmark(tmp_path, settings, run=False, progress=False, figures=False,
+                             log=lambda line: None)
+    assert again.table == res.table
+    # an interrupt keeps the diagnostics computed before it (a rerun computes the rest)
+    (tmp_path / "diagnostics.json").unlink()
+    calls = []
+
+    def first_then_interrupt(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise KeyboardInterrupt
+        return want
+
+    monkeypatch.setattr("brian_noisy_rnn.analysis.loss_split.noise_dependence",
+                        first_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        nb.run_benchmark(tmp_path, settings, run=False, progress=False, figures=False,
+                         log=lambda line: None)
+    assert len(json.loads((tmp_path / "diagnostics.json").read_text())) == 1
+
+
+def test_report_states_time_and_versions_over_every_invocation(tmp_path, store, monkeypatch):
+    """table.md ends with the run's time (summed over the invocations in run_log.json,
+    interrupted ones included) and the package versions; a training invocation stopped by an
+    interrupt is logged as such."""
+    from importlib.metadata import version
+
+    monkeypatch.setattr(nb.run, "chance_level", lambda task, dt: CHANCE[task])
+    monkeypatch.setattr(nb.run, "scorer_check", lambda env: {"flagged": False, "reason": "",
+                                                             "checked": True})
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(nb.run, "run_grid", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        nb.run_benchmark(tmp_path, SETTINGS, progress=False, figures=False,
+                         log=lambda line: None)
+    (entry,) = json.loads((tmp_path / "run_log.json").read_text())
+    assert entry["interrupted"] and entry["benchmark"] == "synthetic" and entry["wall"] > 0
+    # an earlier invocation of 30 wall-minutes and 50 CPU-minutes
+    earlier = {"date": "2026-12-01 10:00:00 UTC", "wall": 1800.0, "cpu": 3000.0,
+               "commit": "abc123", "load_average": 2.0}
+    (tmp_path / "run_log.json").write_text(json.dumps([earlier, entry]))
+    nb.run_benchmark(tmp_path, SETTINGS, run=False, progress=False, figures=False,
+                     log=lambda line: None)
+    report = (tmp_path / "table.md").read_text()
+    run_part = report.split("### Run: time and versions")[1]
+    assert "2 invocation(s) (1 interrupted), 2026-12-01 10:00:00 UTC to" in run_part
+    assert f"{(1800 + entry['wall']) / 60:.1f} min wall, {(3000 + entry['cpu']) / 60:.1f} CPU-min" \
+        in run_part
+    assert "commits: abc123" in run_part and f"neurogym {version('neurogym')}" in run_part
+    # a report-only invocation does not count as a training invocation
+    assert len(json.loads((tmp_path / "run_log.json").read_text())) == 2
+    # the report's own work (diagnostics, Yang19 scores) is part of a training invocation:
+    # interrupted there, it is logged too
+    monkeypatch.setattr(nb.run, "run_grid", lambda *a, **k: None)
+    monkeypatch.setattr(nb.run, "select_networks", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        nb.run_benchmark(tmp_path, SETTINGS, progress=False, figures=False,
+                         log=lambda line: None)
+    last = json.loads((tmp_path / "run_log.json").read_text())[-1]
+    assert len(json.loads((tmp_path / "run_log.json").read_text())) == 3 and last["interrupted"]
+
+
 # --- Yang19 sub-tasks ----------------------------------------------------------------------------
 
 def test_yang19_batch_appends_the_rule_of_its_sub_task_as_the_multitask_env_does():
@@ -446,7 +585,91 @@ def test_yang19_table_averages_seeds_and_hides_flagged_performance():
     lines = table.splitlines()
     assert lines[2] == "| go | ok | 0.60 → 0.80 (p 0.60) [n=2] |"
     assert lines[3] == "| dms | flagged: accuracy only | 0.50 → 0.70 [n=2] |"
+    assert len(lines) == 4  # no diagnostic row unless given
+    with_notes = nb.format_yang19_table(
+        [("inside f", [row, flagged]), ("outside f", [other, flagged])],
+        {"learned": {"inside f": "1/1"}, "diagnostic": {"inside f": "0.2 / 0.1 (2)",
+                                                        "outside f": "0.3 / 0.1 (3)"}})
+    assert with_notes.splitlines()[-2:] == ["| learned |  | 1/1 | - |",
+                                            "| diagnostic |  | 0.2 / 0.1 (2) | 0.3 / 0.1 (3) |"]
     assert nb.format_yang19_table([]) == "No Yang19Multitask-v0 network is recorded."
+
+
+def test_yang19_networks_of_another_results_database_are_scored(tmp_path, make_spec, store,
+                                                                 monkeypatch, capsys):
+    """``yang19_from``: the Yang19Multitask-v0 networks recorded in another database (the
+    reproduction's) get columns of the Yang19 table, labelled with its folder, units and
+    steps, with learned counts (the benchmark's criterion) and diagnostics (none for a
+    network trained without noise: nothing to split); a path without a database is refused
+    before any work."""
+    from brian_noisy_rnn.experiments.config import grid_from_dict
+
+    other = tmp_path / "reproduction"
+    other.mkdir()
+    grid = grid_from_dict({
+        "name": "repro-yang19",
+        "grid": {"tasks": [nb.YANG19_TASK], "placements": ["pre"], "train_sigmas": [0.0, 2.0],
+                 "seeds": [0, 1], "backends": ["torch"]},
+        "sweep": {"sigmas": [0.0, 2.0], "n_trials": 10, "seed": 1},
+        "network": {"n_hidden": 8, "activation": "relu", "tau_ms": 100.0, "dt_ms": 20.0},
+        "training": {"steps": 3000, "batch_size": 64, "lr": 0.01}}, source="test")
+    with ResultStore(other / "results.sqlite") as s:
+        for cell in grid.cells():
+            sigma = cell.config["train_sigma"]
+            spec = make_spec(8, 53, 17, noise=Noise("pre", sigma), dt=20 * ms,
+                             seed=cell.config["seed"])
+            path = other / f"y{cell.config['seed']}_{sigma:g}.npz"
+            spec.save(path)
+            acc = [0.95, 0.97] if cell.config["seed"] == 0 else [0.1, 0.1]
+            curve = NoisePreferenceCurve(
+                sigmas=np.array([0.0, 2.0]) if sigma else np.array([0.0]),
+                metric="accuracy", higher_is_better=True,
+                mean=np.array(acc if sigma else acc[:1]), sem=np.full(2 if sigma else 1, 0.01),
+                n_trials=10, placement="pre",
+                process="white", sigma_train=sigma, train_placement="pre", backend="torch",
+                seed=cell.config["seed"], task=nb.YANG19_TASK)
+            s.record(cell, {"curve": curve.to_dict(), "summary": curve.summary()}, path,
+                     spec.content_hash())
+    scored = []
+
+    def fake_score(spec, **kwargs):
+        scored.append(spec.content_hash())
+        return [{"task": "go", "sigmas": [0.0, 2.0], "accuracy": [0.5, 0.7],
+                 "performance": [0.5, 0.6], "flagged": False, "reason": ""}]
+
+    monkeypatch.setattr(nb.run, "score_yang19", fake_score)
+    monkeypatch.setattr(nb.run, "chance_level", lambda task, dt: {
+        **CHANCE.get(task, {"chance": 0.1, "accuracy_chance": 0.1, "policy": "x",
+                            "ceiling": 1.0, "n_choices": 17})})
+    monkeypatch.setattr(nb.run, "scorer_check", lambda env: {"flagged": False, "reason": "",
+                                                             "checked": True})
+    monkeypatch.setattr("brian_noisy_rnn.analysis.loss_split.noise_dependence",
+                        lambda *a, **k: pytest.fail("the spec of the own store is a stub"))
+    out = tmp_path  # the synthetic store's folder: its networks have no readable spec
+    with pytest.raises(FileNotFoundError, match="yang19_from"):
+        nb.run_benchmark(out, SETTINGS, run=False, progress=False, figures=False,
+                         log=lambda line: None, yang19_from=tmp_path / "nowhere")
+    diag = {"shift": 0.2, "fluctuation": 0.1, "ratio": 2.0}
+
+    def fake_split(spec, env, **kwargs):  # as noise_dependence, which refuses sigma 0
+        assert spec.noise.is_active, "noise_dependence refuses a network without noise"
+        return type("D", (), {"to_dict": lambda self: diag})()
+
+    monkeypatch.setattr("brian_noisy_rnn.analysis.loss_split.noise_dependence", fake_split)
+    res = nb.run_benchmark(out, SETTINGS, run=False, progress=False, figures=False,
+                           log=lambda line: None, yang19_from=other)
+    assert len(scored) == 4
+    lines = res.yang19.splitlines()
+    assert lines[0].startswith("| sub-task | scorer | reproduction: inside f, σ_train 0, "
+                               "cross_entropy, 8 units, 3000 steps, dt 20 ms: accuracy")
+    assert ("| reproduction: inside f, σ_train 2, cross_entropy, 8 units, 3000 steps, dt 20 ms: "
+            in lines[0])
+    assert lines[2] == "| go | ok | 0.50 → 0.70 (p 0.60) [n=2] | 0.50 → 0.70 (p 0.60) [n=2] |"
+    assert lines[3] == "| networks learned (criterion) |  | 1/2 | 1/2 |"
+    assert lines[4].endswith("| -; - | 0.2 / 0.1 (2); 0.2 / 0.1 (2) |")
+    code, _, err = run(capsys, "benchmark", "neurogym", "--report-only", "--out", out,
+                       "--yang19-from", tmp_path / "nowhere")
+    assert code == 2 and "--yang19-from" in err
 
 
 @pytest.mark.slow

@@ -61,6 +61,10 @@ def add_parser(sub):
                          "criterion (0: no second stage; default: the protocol's)")
     ng.add_argument("--no-yang19", action="store_true",
                     help="leave out the Yang19Multitask-v0 networks and their sub-task table")
+    ng.add_argument("--yang19-from", default=None, metavar="PATH",
+                    help="also score the Yang19Multitask-v0 networks of another results "
+                         "database per sub-task (a results.sqlite, or a folder holding one, "
+                         "e.g. the reproduction's --out; read only)")
     add_setting_argument(ng, EvalConfig, "n_trials", default=None, default_note="the protocol's")
     ng.add_argument("--workers", type=_types.int1, default=None,
                     help="local worker processes (default: all CPUs; 1 = this process)")
@@ -147,9 +151,13 @@ def run(args):
         return 0
     if args.report_only and not os.path.isfile(os.path.join(args.out, "results.sqlite")):
         raise FileNotFoundError(f"--report-only: no results.sqlite in --out {args.out!r}")
+    if args.yang19_from is not None and not (
+            os.path.isfile(args.yang19_from)
+            or os.path.isfile(os.path.join(args.yang19_from, "results.sqlite"))):
+        raise FileNotFoundError(f"--yang19-from: no results database at {args.yang19_from!r}")
     result = run_benchmark(args.out, settings, workers=args.workers, scheduler=args.scheduler,
                            progress=not args.no_progress, figures=not args.no_figures,
-                           run=not args.report_only)
+                           run=not args.report_only, yang19_from=args.yang19_from)
     for name in ("table", "csv", "curves_csv", "figure", "results"):
         if name in result.files:
             print(f"wrote {result.files[name]}")

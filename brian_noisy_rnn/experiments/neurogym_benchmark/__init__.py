@@ -39,9 +39,9 @@ from .protocol import (EXCLUDED, EXCLUDED_COLLECTIONS, FULL, LOSSES, MAX_DT_MS, 
                        neurogym_task_ids, select_tasks, task_dt_ms, task_kind)
 from .report import (CSV_COLUMNS, DIAGNOSTIC, TIE_SE, benchmark_rows, criterion_score,
                      decision_loss_name, format_benchmark_table, format_headline,
-                     format_missed, format_preferred_set, headline, missed_for_stage2, passes,
-                     plot_benchmark_heatmap, preference_verdict, rows_to_csv, select_networks,
-                     trained_loss)
+                     format_loss_comparison, format_missed, format_preferred_set, headline,
+                     missed_for_stage2, passes, plot_benchmark_heatmap, preference_verdict,
+                     rows_to_csv, select_networks, trained_loss)
 from .run import BenchmarkResult, run_benchmark
 from .yang19 import format_yang19_table, score_yang19, yang19_batch
 
@@ -50,7 +50,8 @@ __all__ = ["BenchmarkResult", "BenchmarkSettings", "CSV_COLUMNS", "DIAGNOSTIC", 
            "RELATIVE_SIGMAS", "SCORER_MARGIN", "SIGMA_TRAIN", "SIGMA_TRAINS", "StageGrid",
            "TEST_SIGMAS", "TIE_SE", "YANG19_TASK", "benchmark_grids", "benchmark_rows",
            "chance_level", "criterion_score", "decision_loss_name", "format_benchmark_table",
-           "format_headline", "format_missed", "format_preferred_set", "format_yang19_table",
+           "format_headline", "format_loss_comparison", "format_missed", "format_preferred_set",
+           "format_yang19_table",
            "headline", "is_learned", "missed_for_stage2", "network_id", "neurogym_task_ids",
            "passes", "plot_benchmark_heatmap", "preference_verdict", "rows_to_csv",
            "run_benchmark", "score_yang19", "scorer_check", "select_networks", "select_tasks",

@@ -27,15 +27,16 @@ if TYPE_CHECKING:
     from .protocol import BenchmarkSettings
 
 __all__ = ["CSV_COLUMNS", "DIAGNOSTIC", "TIE_SE", "benchmark_rows", "criterion_score",
-           "decision_loss_name", "format_benchmark_table", "format_headline", "format_missed",
+           "decision_loss_name", "format_benchmark_table", "format_headline",
+           "format_loss_comparison", "format_missed",
            "format_preferred_set", "headline", "missed_for_stage2", "passes",
            "plot_benchmark_heatmap", "preference_verdict", "rows_to_csv", "select_networks",
            "trained_loss"]
 
 #: band of the preferred set, in standard errors of the best point (the one-SE rule)
 TIE_SE = 1.0
-#: the column of the noise-dependence diagnostic (bias^2 against variance at sigma_train),
-#: filled by ``brian_noisy_rnn.analysis.noise_dependence`` once that function exists
+#: the column of the noise-dependence diagnostic (bias^2 against variance at sigma_train):
+#: shift / fluctuation (ratio) of ``brian_noisy_rnn.analysis.noise_dependence`` per network
 DIAGNOSTIC = "noise_dependence"
 
 
@@ -306,7 +307,8 @@ def benchmark_rows(curves: Iterable[NoisePreferenceCurve], chance: dict[str, dic
         ``steps`` (per network, the stage used), ``chance`` (performance),
         ``accuracy_chance``, ``ceiling``, ``performance`` / ``performance_sem`` /
         ``accuracy`` / ``accuracy_sem`` (per network, at sigma_train), ``learned``
-        (networks meeting the criterion), ``task_learned`` (a majority), ``scorer_flagged``,
+        (networks meeting the criterion), ``task_learned`` (a majority), ``scorer_checked``
+        (the check ran: a choice task with NeuroGym performance), ``scorer_flagged``,
         ``scorer_reason``, ``score_name`` (what the row is judged on besides the loss:
         ``performance``, or ``accuracy`` where the scorer is flagged or absent),
         ``diagnostic`` (list of text, or None), and for ``key`` in ``dloss`` (the
@@ -338,6 +340,7 @@ def benchmark_rows(curves: Iterable[NoisePreferenceCurve], chance: dict[str, dic
                "accuracy_chance": float(ch.get("accuracy_chance", float("nan"))),
                "ceiling": float(ch.get("ceiling", float("nan"))),
                "chance_policy": ch.get("policy", ""),
+               "scorer_checked": bool(sc.get("checked", False)),
                "scorer_flagged": bool(sc.get("flagged", False)),
                "scorer_reason": sc.get("reason", "")}
         row["performance"], row["performance_sem"] = _at_train(cs, "performance")
@@ -413,11 +416,14 @@ def format_benchmark_table(rows: list[dict]) -> str:
 
     Columns: task (time step, units), training placement, training steps of the networks
     used, networks learned (criterion), chance (decision-step accuracy / performance),
-    decision-step accuracy and NeuroGym performance at sigma_train (mean [min, max]), the
-    scorer check, the preferred test sigma per network on the decision-step loss and on the
-    row's score (ties shown as ``tie {...}``), the paired differences metric(sigma_train) -
-    metric(0) ± standard error (**+**: sigma_train clearly better, **-**: clearly worse;
-    networks individually better / worse), and the noise-dependence diagnostic.
+    decision-step accuracy, decision-step loss and NeuroGym performance at sigma_train (mean
+    [min, max]), the scorer check ("not checked" for continuous actions or without a check),
+    the preferred test sigma per network on the decision-step loss and on the row's score
+    (ties shown as ``tie {...}``), the paired differences metric(sigma_train) - metric(0) ±
+    standard error (**+**: sigma_train clearly better, **-**: clearly worse; networks
+    individually better / worse), and the noise-dependence diagnostic per network (shift /
+    fluctuation (ratio) on the decision-step loss at sigma_train; "pending" when not
+    computed).
 
     Parameters
     ----------
@@ -430,10 +436,11 @@ def format_benchmark_table(rows: list[dict]) -> str:
         A ``###`` heading and a table per condition.
     """
     header = ("task", "noise", "steps", "learned", "chance (acc / perf)",
-              "accuracy at σ_train", "performance at σ_train", "scorer",
+              "accuracy at σ_train", "decision loss at σ_train", "performance at σ_train",
+              "scorer",
               "preferred σ (decision loss)", "Δ decision loss (better/worse)",
               "preferred σ (score)", "Δ score (better/worse)",
-              "shift / fluctuation (ratio)")
+              "shift / fluctuation (ratio), decision steps")
     out = []
     for cond in sorted({_condition(r) for r in rows}):
         out += ["", f"### {_condition_title(*cond)}", "",
@@ -444,12 +451,14 @@ def format_benchmark_table(rows: list[dict]) -> str:
                 task += " (not learned)"
             placement = placement_label(r["placement"])
             scorer = ("**flagged**: judged on accuracy" if r["scorer_flagged"]
-                      else "ok" if r["score_name"] == "performance" else "no performance")
+                      else "no performance" if r["score_name"] != "performance"
+                      else "ok" if r["scorer_checked"] else "not checked")
             steps = ", ".join(str(s) for s in r["steps"])
             diag = ("pending" if r["diagnostic"] is None else ", ".join(r["diagnostic"]))
             cells = (task, placement, steps, f"{r['learned']}/{r['n']}",
                      f"{_fmt(r['accuracy_chance'])} / {_fmt(r['chance'])}",
-                     _spread(r["accuracy"]), _spread(r["performance"]), scorer,
+                     _spread(r["accuracy"]), _spread(r["dloss_at_train"], 3),
+                     _spread(r["performance"]), scorer,
                      "; ".join(format_preferred_set(s) for s in r["dloss_sets"])
                      + f" ({r['dloss_metric']})",
                      _diff_text(r, "dloss"),
@@ -458,6 +467,54 @@ def format_benchmark_table(rows: list[dict]) -> str:
                      _diff_text(r, "score"), diag)
             out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out).strip("\n")
+
+
+def _verdict_counts(row, key):
+    v = row[f"{key}_verdicts"]
+    return f"{v.count('noise')}/{v.count('tie')}/{v.count('zero')}"
+
+
+def format_loss_comparison(rows: list[dict]) -> str:
+    """Cross-entropy against one-hot MSE on the same protocol, as a Markdown table.
+
+    One line per classification task, training sigma and placement trained on both losses:
+    per loss the networks learned, the verdicts of the networks' preferred sets on the
+    decision-step loss and on the score (counts prefer σ > 0 / tie / prefer σ ~ 0, see
+    :func:`preference_verdict`) and the paired difference of the decision-step loss
+    metric(sigma_train) - metric(0) (as in :func:`format_benchmark_table`).
+
+    Parameters
+    ----------
+    rows : list of dict
+        As returned by :func:`benchmark_rows`.
+
+    Returns
+    -------
+    str
+        The table, or a sentence saying no task was trained on both losses.
+    """
+    pairs = {}
+    for r in rows:
+        if r["loss"] in ("cross_entropy", "mse_onehot"):
+            pairs.setdefault((r["task"], r["sigma_train"], r["placement"]), {})[r["loss"]] = r
+    pairs = {k: v for k, v in pairs.items() if len(v) == 2}
+    if not pairs:
+        return "No task was trained on both cross-entropy and one-hot MSE."
+    order = {"pre": 0, "post": 1}
+    header = ["task", "σ_train", "noise"]
+    for loss in ("cross_entropy", "mse_onehot"):
+        header += [f"{loss}: learned", f"{loss}: decision loss σ>0/tie/~0",
+                   f"{loss}: score σ>0/tie/~0", f"{loss}: Δ decision loss"]
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for (task, sigma, placement), by_loss in sorted(
+            pairs.items(), key=lambda kv: (kv[0][0], kv[0][1], order.get(kv[0][2], 9))):
+        cells = [task, _fmt(sigma), placement_label(placement)]
+        for loss in ("cross_entropy", "mse_onehot"):
+            r = by_loss[loss]
+            cells += [f"{r['learned']}/{r['n']}", _verdict_counts(r, "dloss"),
+                      _verdict_counts(r, "score"), _diff_text(r, "dloss")]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
 
 
 def headline(rows: list[dict]) -> list[dict]:
@@ -570,7 +627,7 @@ def format_missed(missed: Iterable[NoisePreferenceCurve], chance: dict[str, dict
 CSV_COLUMNS = ("task", "dt_ms", "units", "placement", "sigma_train", "loss", "n", "seeds",
                "steps", "chance", "accuracy_chance", "ceiling", "chance_policy", "performance",
                "performance_sem", "accuracy", "accuracy_sem", "learned", "task_learned",
-               "scorer_flagged", "scorer_reason", "score_name",
+               "scorer_checked", "scorer_flagged", "scorer_reason", "score_name",
                *(f"{k}_{f}" for k in ("dloss", "score")
                  for f in ("metric", "at_train", "preferred", "sets", "verdicts", "ties", "ratio",
                            "diff", "diff_sem", "signif", "seeds_better", "seeds_worse")),

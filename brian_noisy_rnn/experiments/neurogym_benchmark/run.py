@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -11,13 +12,14 @@ from typing import Any
 from ...backends.random_state import keeps_random_state
 from ...core.atomic import atomic_write, checked_output_files
 from ...core.settings import renamed_keyword
-from ..runner import run_grid
+from ..run_log import append_log, cpu_seconds, format_run_log, log_entry, read_log
+from ..runner import package_versions, run_grid
 from ..store import ResultStore
 from .chance import chance_level, scorer_check
 from .protocol import FULL, YANG19_TASK, BenchmarkSettings, benchmark_grids, select_tasks
-from .report import (benchmark_rows, format_benchmark_table, format_headline, format_missed,
-                     headline, missed_for_stage2, plot_benchmark_heatmap, rows_to_csv,
-                     select_networks, trained_loss)
+from .report import (benchmark_rows, format_benchmark_table, format_headline,
+                     format_loss_comparison, format_missed, headline, missed_for_stage2, passes,
+                     plot_benchmark_heatmap, rows_to_csv, select_networks, trained_loss)
 from .yang19 import format_yang19_table, score_yang19
 
 __all__ = ["BenchmarkResult", "run_benchmark"]
@@ -77,7 +79,8 @@ def _settings_for(settings, included):
 def _cached(path, keys, compute, write=True):
     """Entries of the JSON file ``path`` for ``keys`` (key -> what identifies the entry, e.g.
     its dt); missing or stale entries are ``compute(key, ident)``, stored back atomically if
-    ``write``."""
+    ``write`` (also when an error or an interrupt stops the loop: what was computed is kept,
+    and a rerun computes only the rest)."""
     import json
 
     stored = {}
@@ -85,16 +88,18 @@ def _cached(path, keys, compute, write=True):
         with open(path) as f:
             stored = json.load(f)
     out, changed = {}, False
-    for key, ident in sorted(keys.items()):
-        entry = stored.get(key)
-        if not (isinstance(entry, dict) and entry.get("ident") == ident):
-            entry = {**compute(key, ident), "ident": ident}
-            stored[key] = entry
-            changed = True
-        out[key] = entry
-    if changed and write:
-        with atomic_write(path, suffix=".json", name="out_dir") as f:
-            f.write(json.dumps(stored, indent=1, sort_keys=True).encode())
+    try:
+        for key, ident in sorted(keys.items()):
+            entry = stored.get(key)
+            if not (isinstance(entry, dict) and entry.get("ident") == ident):
+                entry = {**compute(key, ident), "ident": ident}
+                stored[key] = entry
+                changed = True
+            out[key] = entry
+    finally:
+        if changed and write:
+            with atomic_write(path, suffix=".json", name="out_dir") as f:
+                f.write(json.dumps(stored, indent=1, sort_keys=True).encode())
     return out
 
 
@@ -108,47 +113,89 @@ def _scorer(task, dt):
     return scorer_check(tasks.make(task, dt=dt))
 
 
-def _yang19_tables(store, selected, settings, cache_path, scorer_path, write):
-    """Per-sub-task scores of the Yang19 networks recorded (cached by spec hash; the
-    sub-tasks' scorer checks cached with the others)."""
+def _yang19_networks(store, curves, source=""):
+    """Spec hash -> (label, spec path, curve) of the Yang19Multitask-v0 networks among
+    ``curves`` whose spec file ``store`` finds (labels prefixed with ``source``)."""
+    out = {}
+    for c in curves:
+        if c.task != YANG19_TASK:
+            continue
+        found = store.spec_for_train_key(c.cell["train_key"])
+        if found is not None and os.path.isfile(found[0]):
+            out[found[1]] = (source + _label(c), found[0], c)
+    return out
+
+
+def _yang19_tables(networks, settings, cache_path, scorer_path, write, diagnostics, chance):
+    """Per-sub-task scores of the Yang19 networks ``networks`` (:func:`_yang19_networks`;
+    cached by spec hash, the sub-tasks' scorer checks cached with the others) and the notes
+    rows of the table: networks learned (the benchmark's criterion) and their
+    noise-dependence diagnostics (``diagnostics``: cell key -> text)."""
     from ...core.spec import CTRNNSpec
     from ...tasks.multitask import YANG19_TASKS
 
-    nets = [c for c in selected if c.task == YANG19_TASK]
-    specs = {}
-    for c in nets:
-        found = store.spec_for_train_key(c.cell["train_key"])
-        if found is not None and os.path.isfile(found[0]):
-            specs[found[1]] = (c, found[0])
-
-    if not specs:
-        return []
+    if not networks:
+        return [], {}
     dt = min(float(settings.max_dt_ms), 20.0)
     checks = _cached(scorer_path, {f"yang19.{n}-v0": dt for n in YANG19_TASKS}, _scorer,
                      write=write)
     scorers = {n: checks[f"yang19.{n}-v0"] for n in YANG19_TASKS}
 
     def compute(spec_hash, ident):
-        return {"rows": score_yang19(CTRNNSpec.load(specs[spec_hash][1]),
+        return {"rows": score_yang19(CTRNNSpec.load(networks[spec_hash][1]),
                                      n_trials=settings.n_trials, seed=settings.eval_seed,
                                      scorers=scorers)}
 
-    scores = _cached(cache_path, {h: settings.n_trials for h in specs}, compute, write=write)
-    networks = []
-    for h, (c, _) in sorted(specs.items(), key=lambda kv: (_label(kv[1][0]), kv[0])):
-        networks.append((_label(c), scores[h]["rows"]))
-    return networks
+    ident = f"{settings.n_trials} trials, seed {settings.eval_seed}"
+    scores = _cached(cache_path, {h: ident for h in networks}, compute, write=write)
+    table, learned, diags = [], {}, {}
+    for h, (label, _, c) in sorted(networks.items(), key=lambda kv: (kv[1][0], kv[0])):
+        table.append((label, scores[h]["rows"]))
+        ok = c.learned if hasattr(c, "learned") else passes(c, chance.get(YANG19_TASK, {}))
+        learned.setdefault(label, []).append(bool(ok))
+        diags.setdefault(label, []).append(diagnostics.get(c.cell["cell_key"], "-"))
+    notes = {"networks learned (criterion)": {k: f"{sum(v)}/{len(v)}" for k, v in learned.items()},
+             "shift / fluctuation (ratio), multitask trials": {k: "; ".join(v)
+                                                                for k, v in diags.items()}}
+    return table, notes
+
+
+def _yang19_source(path):
+    """The results database of ``yang19_from`` (a file, or a folder holding
+    ``results.sqlite``) and the curves of its Yang19Multitask-v0 networks; errors name
+    ``yang19_from``."""
+    path = os.path.abspath(os.fspath(path))
+    if os.path.isdir(path):
+        path = os.path.join(path, "results.sqlite")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"yang19_from: no results database at {path!r}")
+    with ResultStore(path, readonly=True) as store:
+        curves = [c for c in store.curves() if c.task == YANG19_TASK]
+    if not curves:
+        raise ValueError(f"yang19_from: {path!r} records no {YANG19_TASK} network")
+    return path
 
 
 def _label(c):
+    network = ((c.cell or {}).get("config") or {}).get("network", {})
+    steps = ((c.cell or {}).get("config") or {}).get("training", {}).get("steps")
     return (f"{'inside' if c.train_placement == 'pre' else 'outside'} f, σ_train "
-            f"{c.sigma_train:g}, {trained_loss(c)}")
+            f"{c.sigma_train:g}, {trained_loss(c)}, {network.get('n_hidden')} units, "
+            f"{steps} steps, dt {network.get('dt_ms'):g} ms")
+
+
+#: noisy repeats of each test trial in the noise-dependence diagnostic (its cross-entropy
+#: terms carry a bias of order fluctuation / repeats, about 6 %); with ``settings.n_trials``
+#: trials (200) it costs about 2-4 CPU-seconds per 64-unit network (measured at nice 19)
+DIAGNOSTIC_REPEATS = 16
 
 
 def _diagnostics(store, selected, path, settings, write):
     """Cell key -> "shift / fluctuation (ratio)" of its network at its training sigma
-    (:func:`~brian_noisy_rnn.analysis.noise_dependence`, on the trained loss), cached in the
-    JSON file ``path`` by the network's content hash."""
+    (:func:`~brian_noisy_rnn.analysis.noise_dependence` on the trained loss over decision
+    steps, the steps of the table's decision-step loss; regression: the response period),
+    cached in the JSON file ``path`` by the network's content hash and the diagnostic's
+    settings."""
     from ... import tasks
     from ...analysis.loss_split import noise_dependence
     from ...core.spec import CTRNNSpec
@@ -160,21 +207,35 @@ def _diagnostics(store, selected, path, settings, write):
             spec = None if found is None else CTRNNSpec.load(found[0])
         except (OSError, ValueError):  # a missing or damaged file: no diagnostic for it
             spec = None
-        if spec is not None:
+        if spec is not None and spec.noise.is_active:  # no noise (sigma_train 0): nothing to split
             specs[c.cell["cell_key"]] = (c, spec)
 
     def compute(cell_key, ident):
         c, spec = specs[cell_key]
-        loss = (spec.metadata.get("training") or {}).get("loss")
         res = noise_dependence(spec, tasks.make(c.task, dt=float(spec.dt_seconds * 1000.0)),
-                               n_trials=settings.n_trials, n_repeats=16,
-                               seed=settings.eval_seed, loss=loss)
+                               n_trials=settings.n_trials, n_repeats=DIAGNOSTIC_REPEATS,
+                               seed=settings.eval_seed, loss=trained_loss(c),
+                               steps="decision")
         return res.to_dict()
 
-    stored = _cached(path, {k: spec.content_hash() for k, (_, spec) in specs.items()},
+    setup = (f"decision steps, {settings.n_trials} trials x {DIAGNOSTIC_REPEATS} repeats, "
+             f"seed {settings.eval_seed}")
+    stored = _cached(path, {k: f"{spec.content_hash()}; {setup}" for k, (_, spec) in specs.items()},
                      compute, write=write)
     return {k: f"{d['shift']:.3g} / {d['fluctuation']:.3g} ({d['ratio']:.2g})"
             for k, d in stored.items()}
+
+
+@contextlib.contextmanager
+def _logged_if_stopped(path, t0, cpu0, name, enabled=True):
+    """Append an ``interrupted`` entry to the run log at ``path`` if the block raises (an
+    interrupted invocation's cost still counts), then re-raise."""
+    try:
+        yield
+    except BaseException:
+        if enabled:
+            append_log(path, log_entry(t0, cpu0, interrupted=True, benchmark=name))
+        raise
 
 
 @keeps_random_state
@@ -182,6 +243,7 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
                   workers: int | None = None, scheduler: str | None = None,
                   progress: bool = True, log: Callable[[str], Any] = print,
                   figures: bool = True, run: bool = True,
+                  yang19_from: str | os.PathLike | None = None,
                   figure: bool | None = None) -> BenchmarkResult:
     """Run the NeuroGym benchmark into ``out_dir`` (resumable) and write its report.
 
@@ -197,8 +259,11 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
         task, training sigma, loss and placement), ``curves.csv`` (one row per network and
         test sigma), ``table.md``, ``heatmap.png`` (decision-step loss),
         ``heatmap_score.png`` (performance, or accuracy where flagged), ``chance.json``,
-        ``scorer.json`` (the scorer checks) and ``yang19.json`` (per-sub-task scores), the
-        last three reused by later reports; rerunning into it resumes.
+        ``scorer.json`` (the scorer checks), ``yang19.json`` (per-sub-task scores) and
+        ``diagnostics.json`` (each network's noise-dependence diagnostic), the last four
+        reused by later reports, and ``run_log.json`` (one entry per training invocation,
+        interrupted ones included: the report's time and versions); rerunning into it
+        resumes.
     settings : BenchmarkSettings
         The protocol (:data:`FULL` or :data:`QUICK`, or a variant).
     workers : int >= 1 or None
@@ -213,6 +278,11 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
         Write the heatmaps (as ``run_demo(figures=)``).
     run : bool
         False: write the report from what the store holds, without training.
+    yang19_from : str or os.PathLike or None
+        Another results database (a file, or a folder holding ``results.sqlite``, e.g. the
+        reproduction's ``--out`` folder) whose ``Yang19Multitask-v0`` networks are also
+        scored per sub-task in the Yang19 table (labelled with its folder's name), beside
+        the benchmark's own (``--no-yang19`` trains none of those). Read only.
     figure : bool or None
         Deprecated spelling of ``figures`` (a DeprecationWarning).
 
@@ -226,34 +296,41 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
     ValueError
         For a task in ``settings.tasks`` that the benchmark does not run (before any work).
     FileNotFoundError
-        With ``run=False``, if ``out_dir`` holds no results database.
+        With ``run=False``, if ``out_dir`` holds no results database; if ``yang19_from``
+        names none (before any work).
     RuntimeError
         If the store holds no finished cell of the benchmark.
     """
     if figure is not None:  # the deprecated spelling (figures= keeps its default then)
         figures = renamed_keyword("run_benchmark", "figure", "figures", figure, None)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), cpu_seconds()
     out_dir = os.path.abspath(os.fspath(out_dir))
     files = checked_output_files(out_dir, {
         "results": "results.sqlite", "csv": "benchmark.csv", "curves_csv": "curves.csv",
         "table": "table.md", "figure": "heatmap.png", "figure_score": "heatmap_score.png",
         "chance": "chance.json", "scorer": "scorer.json", "yang19": "yang19.json",
-        "diagnostics": "diagnostics.json"})
+        "diagnostics": "diagnostics.json", "run_log": "run_log.json"})
     if not run and not os.path.isfile(files["results"]):
         raise FileNotFoundError(f"out_dir: no results database {files['results']!r} to report on")
     included, excluded = select_tasks(max_dt_ms=settings.max_dt_ms)
     included = _settings_for(settings, included)
+    external = None if yang19_from is None else _yang19_source(yang19_from)
     os.makedirs(out_dir, exist_ok=True)
     write = run or os.access(out_dir, os.W_OK)
-    chance = _cached(files["chance"], included, _chance, write=write)
+    yang19_dt = {YANG19_TASK: min(float(settings.max_dt_ms), 20.0)} if external else {}
+    chance = _cached(files["chance"], {**yang19_dt, **included}, _chance, write=write)
     kinds = {t: "classification" if chance[t]["n_choices"] else "regression" for t in included}
     grids = benchmark_grids(settings, included, kinds)
     reports = []
 
+    def stopped():
+        return _logged_if_stopped(files["run_log"], t0, cpu0, settings.name, enabled=run)
+
     def run_stage(stage_grids):
-        for grid in stage_grids:
-            reports.append(run_grid(grid, files["results"], workers=workers,
-                                    scheduler=scheduler, progress=progress))
+        with stopped():
+            for grid in stage_grids:
+                reports.append(run_grid(grid, files["results"], workers=workers,
+                                        scheduler=scheduler, progress=progress))
 
     if run:
         run_stage(grids)
@@ -269,7 +346,7 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
             f"after {settings.steps} steps; training them for {settings.cap_steps}")
         run_stage(stage2)
     keys += [c.key for g in stage2 for c in g.cells()]
-    with ResultStore(files["results"], readonly=not run) as store:
+    with ResultStore(files["results"], readonly=not run) as store, stopped():
         curves = store.curves(keys)
         if not curves:
             raise RuntimeError(f"no cell of the benchmark is recorded in {files['results']}")
@@ -278,19 +355,34 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
         selected, missed = select_networks(curves, chance, settings)
         scorers = _cached(files["scorer"], {t: included[t] for t in {c.task for c in selected}
                                             if t != YANG19_TASK}, _scorer, write=write)
-        yang = _yang19_tables(store, selected, settings, files["yang19"], files["scorer"], write)
         diagnostics = _diagnostics(store, selected, files["diagnostics"], settings, write)
+        networks = _yang19_networks(store, selected)
+    if external is not None:
+        with ResultStore(external, readonly=True) as store, stopped():
+            ext = [c for c in store.curves() if c.task == YANG19_TASK]
+            diagnostics.update(_diagnostics(store, ext, files["diagnostics"], settings, write))
+            networks.update(_yang19_networks(
+                store, ext, f"{os.path.basename(os.path.dirname(external))}: "))
+    with stopped():
+        yang, yang_notes = _yang19_tables(networks, settings, files["yang19"], files["scorer"],
+                                          write, diagnostics, chance)
     rows = benchmark_rows([c for c in selected if c.task != YANG19_TASK] or selected,
                           chance, scorers, diagnostics)
     table = format_benchmark_table(rows)
     head = headline(rows)
     missed_text = format_missed(missed, chance)
-    yang_text = format_yang19_table(yang)
+    yang_text = format_yang19_table(yang, yang_notes)
     with atomic_write(files["csv"], suffix=".csv", name="out_dir") as f:
         f.write(rows_to_csv(rows).encode())
-    report = "\n\n".join([format_headline(head), table, "### Networks that missed the criterion",
+    entry = log_entry(t0, cpu0, benchmark=settings.name)
+    history = append_log(files["run_log"], entry) if run else read_log(files["run_log"])
+    report = "\n\n".join([format_headline(head), table,
+                           "### Loss comparison: cross-entropy and one-hot MSE on the same "
+                           "protocol", format_loss_comparison(rows),
+                           "### Networks that missed the criterion",
                            missed_text, "### Yang19: sub-tasks of one multitask network",
-                           yang_text]) + "\n"
+                           yang_text, "### Run: time and versions",
+                           format_run_log(history, package_versions())]) + "\n"
     with atomic_write(files["table"], suffix=".md", name="out_dir") as f:
         f.write(report.encode())
     if figures:

@@ -125,7 +125,8 @@ def _score_subtask(spec, name, n_trials, seed, sigmas, backend, scorer):
     return row
 
 
-def format_yang19_table(networks: list[tuple[str, list[dict]]]) -> str:
+def format_yang19_table(networks: list[tuple[str, list[dict]]],
+                        notes: dict[str, dict[str, str]] | None = None) -> str:
     """Per-sub-task scores of Yang19 networks as a Markdown table.
 
     Parameters
@@ -133,6 +134,10 @@ def format_yang19_table(networks: list[tuple[str, list[dict]]]) -> str:
     networks : list of (str, list of dict)
         A label per network condition (e.g. "inside f, σ_train 1, cross_entropy") and its
         :func:`score_yang19` rows; networks with the same label (seeds) are averaged.
+    notes : dict of str to (dict of str to str), or None
+        Extra rows after the sub-tasks: row title -> label -> text (e.g. networks learned,
+        or each network's noise-dependence diagnostic); a label missing from a row reads
+        "-".
 
     Returns
     -------
@@ -140,7 +145,7 @@ def format_yang19_table(networks: list[tuple[str, list[dict]]]) -> str:
         One row per sub-task: whether its NeuroGym scorer can be trusted
         (:func:`~.chance.scorer_check`), then per label the decision-step accuracy at
         sigma 0 → at sigma_train (mean over networks) and, where the scorer is trusted,
-        NeuroGym performance at sigma_train ("p ...").
+        NeuroGym performance at sigma_train ("p ..."); then the rows of ``notes``.
     """
     if not networks:
         return "No Yang19Multitask-v0 network is recorded."
@@ -157,5 +162,8 @@ def format_yang19_table(networks: list[tuple[str, list[dict]]]) -> str:
             if not first["flagged"]:
                 text += f" (p {np.mean([r['performance'][-1] for r in rows]):.2f})"
             cells.append(text + (f" [n={len(rows)}]" if len(rows) > 1 else ""))
+        lines.append("| " + " | ".join(cells) + " |")
+    for title, by_label in (notes or {}).items():
+        cells = [title, ""] + [by_label.get(label, "-") for label in labels]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

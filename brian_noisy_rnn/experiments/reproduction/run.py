@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
-import resource
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +18,7 @@ from typing import Any
 
 from ...backends.random_state import keeps_random_state
 from ...core.atomic import atomic_write, checked_output_files
+from ..run_log import append_log, cpu_seconds, log_entry, read_log
 from ..runner import package_versions, run_grid
 from ..store import ResultStore
 from . import report as R
@@ -58,53 +56,6 @@ class ReproductionResult:
     failed: int = 0
     wall: float = 0.0
     cpu: float = 0.0
-
-
-def _source_commit():
-    """The git commit of the code that ran (None outside a git checkout)."""
-    import subprocess
-
-    try:
-        out = subprocess.run(["git", "-C", os.path.dirname(os.path.abspath(__file__)), "rev-parse",
-                              "HEAD"], capture_output=True, text=True, timeout=10, check=True)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
-def _log_entry(t0, cpu0, quick, command, interrupted=False):
-    """One invocation's line of ``run_log.json``: date, wall and CPU seconds, code, load."""
-    entry = {"date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-             "wall": time.perf_counter() - t0, "cpu": _cpu_seconds() - cpu0, "quick": quick,
-             "command": command or " ".join(sys.argv), "commit": _source_commit(),
-             "load_average": os.getloadavg()[0]}
-    if interrupted:
-        entry["interrupted"] = True
-    return entry
-
-
-def _read_log(path):
-    if os.path.isfile(path):
-        try:
-            with open(path) as f:
-                return json.load(f)
-        except (OSError, ValueError):
-            pass
-    return []
-
-
-def _append_log(path, entry):
-    """``entry`` appended to the run log at ``path`` (written atomically); the new history."""
-    history = _read_log(path) + [entry]
-    with atomic_write(path, suffix=".json", name="--out") as f:
-        f.write(json.dumps(history, indent=1).encode())
-    return history
-
-
-def _cpu_seconds():
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _write_csv(path, rows, columns):
@@ -192,7 +143,7 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
         For invalid ``workers`` or both ``scheduler`` and local workers misuse, before any
         work; PermissionError if ``out_dir`` cannot be written.
     """
-    t0, cpu0 = time.perf_counter(), _cpu_seconds()
+    t0, cpu0 = time.perf_counter(), cpu_seconds()
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
                                 or workers < 1):
         raise ValueError(f"workers must be an int >= 1 or None, got {workers!r}")
@@ -211,7 +162,8 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
                                            scheduler, progress, log)
     except BaseException:
         if compute:  # an interrupted invocation's cost still counts
-            _append_log(log_path, _log_entry(t0, cpu0, quick, command, interrupted=True))
+            append_log(log_path, log_entry(t0, cpu0, command, interrupted=True, quick=quick),
+                       name="--out")
         raise
 
     rows, specs = _stored_rows(files, grids, protocol)
@@ -228,8 +180,8 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
     figures = R.make_figures(rows, analyses, verdicts, out_dir, prefix=figure_prefix)
     files.update({f"figure_{k}": os.path.join(out_dir, v) for k, v in figures.items()})
 
-    entry = _log_entry(t0, cpu0, quick, command)
-    history = _append_log(log_path, entry) if compute else _read_log(log_path)
+    entry = log_entry(t0, cpu0, command, quick=quick)
+    history = append_log(log_path, entry, name="--out") if compute else read_log(log_path)
     header = _report_header(history, entry, protocol, quick, failed)
     report_metrics = {t: s.report_metrics for t, s in protocol.families.items()}
     report_metrics[protocol.closed_loop_task] = ("periods_at_goal",)
