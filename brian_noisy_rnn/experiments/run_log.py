@@ -64,8 +64,8 @@ def log_entry(t0: float, cpu0: float, command: str | None = None, interrupted: b
         The command (None: ``sys.argv`` joined).
     interrupted : bool
         Mark the entry as an invocation that an error or an interrupt stopped.
-    **fields
-        Further JSON-compatible fields (e.g. ``quick``).
+    **fields : JSON-compatible
+        Further fields of the entry (e.g. ``quick``).
 
     Returns
     -------
