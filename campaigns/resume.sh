@@ -22,16 +22,13 @@ WT="${BNR_CAMPAIGN_WORKTREE:-$ROOT/../campaign-wt}"
 if [ -d "$WT" ]; then git -C "$WT" checkout -q --detach "$COMMIT"; else git worktree add -q --detach "$WT" "$COMMIT"; fi
 mkdir -p "campaigns/$NAME"
 echo "campaign from commit $COMMIT in $WT" >> "campaigns/$NAME.log"
-# nice 15; BNR_CAMPAIGN_IDLE=1: the idle scheduling class (it only gets CPU time no other
-# process wants, e.g. a second campaign beside a first one)
-if [ "${BNR_CAMPAIGN_IDLE:-0}" = 1 ]; then PRIORITY=(chrt --idle 0 nice -n 19); else PRIORITY=(nice -n 15); fi
 cd "$WT"
 # A background job starts with Ctrl-C (SIGINT) ignored, and Brian2's import wraps an ignored
 # handler into one that raises TypeError when called: reset SIGINT to its default before exec,
 # so `pkill -INT` stops the run as Ctrl-C does ("interrupted; finished results are kept").
 PYTHONPATH="$WT" MPLBACKEND=Agg setsid nohup python3 -c \
     'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' \
-    "${PRIORITY[@]}" brian-noisy-rnn "${COMMAND[@]}" \
+    nice -n 15 brian-noisy-rnn "${COMMAND[@]}" \
     --out "$ROOT/campaigns/$NAME" --workers 2 --no-progress \
     >> "$ROOT/campaigns/$NAME.log" 2>&1 < /dev/null &
 echo "started (pid $!); log: $ROOT/campaigns/$NAME.log"
