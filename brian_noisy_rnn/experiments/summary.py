@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
     from ..evaluation.curves import NoisePreferenceCurve
 
-__all__ = ["CLEAR_SE", "NEAR_ZERO", "format_table", "is_clearly_worse_at_zero", "summarize"]
+__all__ = ["CLEAR_SE", "NEAR_ZERO", "format_table", "is_clearly_worse_at_zero", "markdown_table",
+           "summarize"]
 
 #: "clearly worse": the paired difference metric(0) - metric(train) exceeds this many standard errors
 CLEAR_SE = 3.0
@@ -149,10 +150,31 @@ def format_table(rows: list[dict]) -> str:
     """
     header = ("task", "trained", "sigma_train", "backend", "seeds", "metric",
               "preferred sigma (per seed)", "metric at 0", "metric at sigma_train", "effect")
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for r in rows:
-        pref = ", ".join(_fmt(p, 3) for p in r["preferred"])
-        cells = (r["task"], r["placement"], _fmt(r["sigma_train"], 3), r["backend"], str(r["n"]),
-                 r["metric"], pref, _span(r["at_zero"]), _span(r["at_train"]), r["effect"])
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    cells = [(r["task"], r["placement"], _fmt(r["sigma_train"], 3), r["backend"], str(r["n"]),
+              r["metric"], ", ".join(_fmt(p, 3) for p in r["preferred"]), _span(r["at_zero"]),
+              _span(r["at_train"]), r["effect"]) for r in rows]
+    return "\n".join(markdown_table(header, cells))
+
+
+def markdown_table(header, rows) -> list[str]:
+    """A Markdown table's lines: the header, the separator, one line per row.
+
+    Parameters
+    ----------
+    header : sequence of str
+        Column titles.
+    rows : iterable of sequence of str
+        The cells of each row (as many as ``header``).
+
+    Returns
+    -------
+    list of str
+        ``len(rows) + 2`` lines.
+
+    Examples
+    --------
+    >>> markdown_table(["a", "b"], [["1", "2"]])
+    ['| a | b |', '|---|---|', '| 1 | 2 |']
+    """
+    return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            + ["| " + " | ".join(cells) + " |" for cells in rows])

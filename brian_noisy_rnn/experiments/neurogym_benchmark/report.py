@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...core.noise_processes import placement_label
-from ..summary import CLEAR_SE, NEAR_ZERO
+from ..summary import CLEAR_SE, NEAR_ZERO, markdown_table
 from .chance import is_learned
 from .protocol import network_id
 
@@ -443,8 +443,7 @@ def format_benchmark_table(rows: list[dict]) -> str:
               "shift / fluctuation (ratio), decision steps")
     out = []
     for cond in sorted({_condition(r) for r in rows}):
-        out += ["", f"### {_condition_title(*cond)}", "",
-                "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        table = []
         for r in (r for r in rows if _condition(r) == cond):
             task = f"{r['task']} ({_fmt(r['dt_ms'])} ms, {r['units']} units)"
             if not r["task_learned"]:
@@ -465,7 +464,8 @@ def format_benchmark_table(rows: list[dict]) -> str:
                      "; ".join(format_preferred_set(s) for s in r["score_sets"])
                      + f" ({r['score_name']})",
                      _diff_text(r, "score"), diag)
-            out.append("| " + " | ".join(cells) + " |")
+            table.append(cells)
+        out += ["", f"### {_condition_title(*cond)}", ""] + markdown_table(header, table)
     return "\n".join(out).strip("\n")
 
 
@@ -505,7 +505,7 @@ def format_loss_comparison(rows: list[dict]) -> str:
     for loss in ("cross_entropy", "mse_onehot"):
         header += [f"{loss}: learned", f"{loss}: decision loss σ>0/tie/~0",
                    f"{loss}: score σ>0/tie/~0", f"{loss}: Δ decision loss"]
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    table = []
     for (task, sigma, placement), by_loss in sorted(
             pairs.items(), key=lambda kv: (kv[0][0], kv[0][1], order.get(kv[0][2], 9))):
         cells = [task, _fmt(sigma), placement_label(placement)]
@@ -513,8 +513,8 @@ def format_loss_comparison(rows: list[dict]) -> str:
             r = by_loss[loss]
             cells += [f"{r['learned']}/{r['n']}", _verdict_counts(r, "dloss"),
                       _verdict_counts(r, "score"), _diff_text(r, "dloss")]
-        out.append("| " + " | ".join(cells) + " |")
-    return "\n".join(out)
+        table.append(cells)
+    return "\n".join(markdown_table(header, table))
 
 
 def headline(rows: list[dict]) -> list[dict]:
