@@ -1,4 +1,4 @@
-# Shared by resume.sh, snapshot.sh and publish.sh (sourced, not run): the campaign's name and
+# Shared by resume.sh and snapshot.sh (sourced, not run): the campaign's name and
 # the pattern that finds its running process.
 campaign_name() {
     case "${1:-reproduction}" in
