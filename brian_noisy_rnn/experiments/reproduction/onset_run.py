@@ -326,7 +326,8 @@ def _measurement_jobs(rec, protocol, settings):
 def run_onset_study(protocol: Protocol, settings: OnsetSettings, results: str,
                     analysis_dir: str, *, workers: int | None = None,
                     scheduler: str | None = None, progress: bool = True,
-                    log: Callable[[str], Any] = print, compute: bool = True) -> OnsetData:
+                    log: Callable[[str], Any] = print, compute: bool = True,
+                    skip_last: bool = False) -> OnsetData:
     """Run (or resume, or only read) the onset study into the reproduction's database.
 
     Parameters
@@ -343,6 +344,10 @@ def run_onset_study(protocol: Protocol, settings: OnsetSettings, results: str,
         (``log`` also receives one line per measurement).
     compute : bool
         Run what is missing (False: read what is stored; missing parts are left out).
+    skip_last : bool
+        Leave out the last and costliest design (Yang19's one-hot loss), so that a caller can
+        run something else first and call again for it (everything before is then read from
+        the store and the caches).
 
     Returns
     -------
@@ -404,7 +409,7 @@ def run_onset_study(protocol: Protocol, settings: OnsetSettings, results: str,
 
     ff = feedforward_level_rows(protocol, settings.ff_levels, analysis_dir, log, compute=compute,
                                 workers=workers)
-    for task in settings.loss_families:
+    for task in (() if skip_last else settings.loss_families):
         if task not in small:
             design("loss", task, _MSE, protocol.dt_ms,
                    settings.loss_placements.get(task, ("pre", "post")), settings.loss_levels[task])
