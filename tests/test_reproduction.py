@@ -149,6 +149,9 @@ def test_analyses_verdicts_and_missing_data():
     assert v["compensation", SNR].label == "partly"  # one worse than the noisy network by 10 SE
     # the network without a gap is not counted by the original rule; the other closes 25 %
     assert (v["compensation gap", SNR].label, v["compensation gap", SNR].total) == ("not", 1)
+    v_nogap = R.compute_verdicts([], {"compensation": [analyses["compensation"][2]]})
+    assert v_nogap["compensation gap", SNR].label == "n/a"  # data, but no gap: not "not run"
+    assert v_nogap["compensation gap", FA].label == "not run"
     text = R.render_report({"command": "x", "date": "today", "versions": {}, "seeds": [0]},
                            [], analyses, v, {})
     c4 = text[text.index(R._CLAIM_TITLES["C4"]):text.index(R._CLAIM_TITLES["C5"])]

@@ -251,7 +251,8 @@ def compute_verdicts(rows: Sequence[dict], analyses: dict, *, sigma_train: float
         out["compensation gap", task] = V.count_verdict(
             [V.gap_closed(a["at_zero"], a["at_train"], a["compensated"], a["higher_is_better"])
              >= V.GAP_CLOSED_RULE for a in gapped],
-            f"gap closed >= {V.GAP_CLOSED_RULE:.0%} (networks with a gap)")
+            f"gap closed >= {V.GAP_CLOSED_RULE:.0%} (networks with a gap)") if gapped or not sel \
+            else V.Verdict("n/a", 0, 0, f"none of its {len(sel)} networks has a gap to close")
     return out
 
 
