@@ -659,11 +659,10 @@ def test_claims_are_exclusive_until_stale(tmp_path, monkeypatch):
         assert store.claim(["a", "b"], "first") == ({"a", "b"}, {})
         claimed, held = store.claim(["b", "c"], "second")
         assert claimed == {"c"} and held == {"b": f"pid {os.getpid()} on {os.uname().nodename}"}
-        # a dead owner: a finished child's pid
-        ctx = multiprocessing.get_context("fork")
-        child = ctx.Process(target=int)
-        child.start()
-        child.join()
+        # a dead owner: a finished child's pid (a subprocess: fork in a threaded process is
+        # deprecated)
+        child = subprocess.Popen([sys.executable, "-c", "pass"])
+        child.wait()
         store._con.execute("UPDATE claims SET pid = ? WHERE owner = 'first'", (child.pid,))
         assert store.claim(["a"], "second") == ({"a"}, {})
         # a claim not renewed in time (the owner is alive but hangs, or runs on another host)
