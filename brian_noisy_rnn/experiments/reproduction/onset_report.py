@@ -316,14 +316,22 @@ def _feedforward(data, figures):
     if data.feedforward:
         out += ["### Feedforward networks (FunctionApproximation, relu)", "",
                 "| hidden layers | sigma_train | noise inside f | noise outside f |", "|---|---|---|---|"]
+        def ff_cell(layers, level, placement, key):
+            nets = [f["verdict"] for f in data.feedforward
+                    if (f["layers"], f["sigma"], f["placement"]) == (layers, level, placement)]
+            ok = [v for v in nets if v["learned"]]
+            if not ok:
+                return f"0 learned of {len(nets)}"
+            text = f"{sum(v[key] for v in ok)}/{len(ok)}"
+            if key == "effect":
+                s = O.seed_summary(ok)
+                text += f"; {_g(s['mean'])} +- {_g(s['se'], 2)}"
+            return text
+
         for layers in sorted({f["layers"] for f in data.feedforward}):
             for level in sorted({f["sigma"] for f in data.feedforward}):
-                pre = [f["verdict"] for f in data.feedforward if (f["layers"], f["sigma"], f["placement"]) == (layers, level, "pre") and f["verdict"]["learned"]]
-                post = [f["verdict"] for f in data.feedforward if (f["layers"], f["sigma"], f["placement"]) == (layers, level, "post") and f["verdict"]["learned"]]
-                s = O.seed_summary(pre)
-                out.append(f"| {layers} | {level:g} | {sum(v['effect'] for v in pre)}/{len(pre)}; "
-                           f"{_g(s['mean'])} +- {_g(s['se'], 2)} | "
-                           f"{sum(v['control_ok'] for v in post)}/{len(post)} |")
+                out.append(f"| {layers} | {level:g} | {ff_cell(layers, level, 'pre', 'effect')} | "
+                           f"{ff_cell(layers, level, 'post', 'control_ok')} |")
         out.append("")
     return out
 
