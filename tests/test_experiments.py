@@ -720,3 +720,23 @@ def test_a_grids_build_directory_stays_inside_the_results_folder(tmp_path, direc
     path.write_text(path.read_text().replace(f'directory = "{directory}"', 'directory = "b/sa"'))
     grid = load_grid(path)
     assert grid.cells()[0].config["backend_options"]["directory"] == "b/sa"
+
+
+def test_a_stopped_invocation_is_logged_with_its_cost(tmp_path):
+    """run_log.logged_if_stopped (used by `reproduce` and `benchmark neurogym`): an interrupt
+    appends one 'interrupted' entry with the caller's fields and is re-raised; with
+    enabled=False (report-only) nothing is written."""
+    from brian_noisy_rnn.experiments.run_log import cpu_seconds, logged_if_stopped, read_log
+
+    path = tmp_path / "run_log.json"
+    with pytest.raises(KeyboardInterrupt):
+        with logged_if_stopped(path, time.perf_counter(), cpu_seconds(), command="x", quick=True):
+            raise KeyboardInterrupt
+    (entry,) = read_log(path)
+    assert entry["interrupted"] and entry["quick"] and entry["command"] == "x"
+    with pytest.raises(ValueError):
+        with logged_if_stopped(path, time.perf_counter(), cpu_seconds(), enabled=False):
+            raise ValueError
+    with logged_if_stopped(path, time.perf_counter(), cpu_seconds()):
+        pass
+    assert len(read_log(path)) == 1

@@ -7,6 +7,7 @@ report can state the total time of the run however often it was interrupted and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -15,8 +16,8 @@ import time
 
 from ..core.atomic import atomic_write
 
-__all__ = ["append_log", "cpu_seconds", "format_run_log", "log_entry", "read_log",
-           "source_commit"]
+__all__ = ["append_log", "cpu_seconds", "format_run_log", "log_entry", "logged_if_stopped",
+           "read_log", "source_commit"]
 
 
 def source_commit() -> str | None:
@@ -126,6 +127,35 @@ def append_log(path: str | os.PathLike, entry: dict, name: str = "out_dir") -> l
     with atomic_write(path, suffix=".json", name=name) as f:
         f.write(json.dumps(history, indent=1).encode())
     return history
+
+
+@contextlib.contextmanager
+def logged_if_stopped(path: str | os.PathLike, t0: float, cpu0: float, enabled: bool = True,
+                      name: str = "out_dir", command: str | None = None, **fields):
+    """Append an ``interrupted`` :func:`log_entry` to the run log at ``path`` if the block
+    raises (an error or Ctrl-C: the stopped invocation's cost still counts), then re-raise.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``run_log.json`` file.
+    t0, cpu0 : float
+        As for :func:`log_entry`, in s.
+    enabled : bool
+        False: log nothing (e.g. a report-only invocation).
+    name : str
+        As for :func:`append_log`.
+    command : str or None
+        As for :func:`log_entry`.
+    **fields : JSON-compatible
+        Further fields of the entry.
+    """
+    try:
+        yield
+    except BaseException:
+        if enabled:
+            append_log(path, log_entry(t0, cpu0, command, interrupted=True, **fields), name=name)
+        raise
 
 
 def format_run_log(history: list[dict], versions: dict[str, str | None]) -> str:

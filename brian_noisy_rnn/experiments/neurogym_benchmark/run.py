@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -12,7 +11,8 @@ from typing import Any
 from ...backends.random_state import keeps_random_state
 from ...core.atomic import atomic_write, checked_output_files
 from ...core.settings import renamed_keyword
-from ..run_log import append_log, cpu_seconds, format_run_log, log_entry, read_log
+from ..run_log import (append_log, cpu_seconds, format_run_log, log_entry, logged_if_stopped,
+                       read_log)
 from ..runner import package_versions, run_grid
 from ..store import ResultStore
 from .chance import chance_level, scorer_check
@@ -226,18 +226,6 @@ def _diagnostics(store, selected, path, settings, write):
             for k, d in stored.items()}
 
 
-@contextlib.contextmanager
-def _logged_if_stopped(path, t0, cpu0, name, enabled=True):
-    """Append an ``interrupted`` entry to the run log at ``path`` if the block raises (an
-    interrupted invocation's cost still counts), then re-raise."""
-    try:
-        yield
-    except BaseException:
-        if enabled:
-            append_log(path, log_entry(t0, cpu0, interrupted=True, benchmark=name))
-        raise
-
-
 @keeps_random_state
 def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL, *,
                   workers: int | None = None, scheduler: str | None = None,
@@ -324,7 +312,7 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
     reports = []
 
     def stopped():
-        return _logged_if_stopped(files["run_log"], t0, cpu0, settings.name, enabled=run)
+        return logged_if_stopped(files["run_log"], t0, cpu0, enabled=run, benchmark=settings.name)
 
     def run_stage(stage_grids):
         with stopped():

@@ -18,7 +18,7 @@ from typing import Any
 
 from ...backends.random_state import keeps_random_state
 from ...core.atomic import atomic_write, checked_output_files
-from ..run_log import append_log, cpu_seconds, log_entry, read_log
+from ..run_log import append_log, cpu_seconds, log_entry, logged_if_stopped, read_log
 from ..runner import package_versions, run_grid
 from ..store import ResultStore
 from . import report as R
@@ -156,7 +156,8 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
     onset_settings = OnsetSettings.quick() if quick else OnsetSettings.full()
     study = dict(workers=workers, scheduler=scheduler, progress=progress, log=log,
                  compute=compute)
-    try:
+    with logged_if_stopped(log_path, t0, cpu0, enabled=compute, name="--out", command=command,
+                           quick=quick):
         # the onset study first: it is the question the report answers at its top; but its
         # costliest design (Yang19's one-hot loss) after the paper's claims, so that a run
         # stopped in it has them
@@ -174,11 +175,6 @@ def run_reproduction(out_dir: str | os.PathLike, *, quick: bool = False,
             onset = run_onset_study(protocol, onset_settings, files["results"], analysis_dir,
                                     **study)
             failed += onset.failed
-    except BaseException:
-        if compute:  # an interrupted invocation's cost still counts
-            append_log(log_path, log_entry(t0, cpu0, command, interrupted=True, quick=quick),
-                       name="--out")
-        raise
 
     analyses["brian2"] = _brian2_agreement(rows, analyses, protocol)
 
