@@ -420,7 +420,8 @@ def test_report_only_writes_the_report_from_the_store(tmp_path, store, monkeypat
     monkeypatch.setattr(nb.run, "chance_level", lambda task, dt: CHANCE[task])
     monkeypatch.setattr(nb.run, "scorer_check", lambda env: {"flagged": False, "reason": "",
                                                              "checked": True})
-    res = nb.run_benchmark(tmp_path, SETTINGS, run=False, progress=False, log=lambda line: None)
+    res = nb.run_benchmark(tmp_path, SETTINGS, run=False, progress=False, workers=1,
+                           log=lambda line: None)
     assert res.reports == [] and "curves_csv" not in res.files
     assert "Null-v0" in res.excluded
     text = (tmp_path / "benchmark.csv").read_text()
@@ -433,18 +434,18 @@ def test_report_only_writes_the_report_from_the_store(tmp_path, store, monkeypat
     # the chance levels and scorer checks used are kept and reused
     monkeypatch.setattr(nb.run, "chance_level", lambda task, dt: pytest.fail("recomputed"))
     monkeypatch.setattr(nb.run, "scorer_check", lambda env: pytest.fail("recomputed"))
-    again = nb.run_benchmark(tmp_path, SETTINGS, run=False, progress=False, figures=False,
-                             log=lambda line: None)
+    again = nb.run_benchmark(tmp_path, SETTINGS, run=False, progress=False, workers=1,
+                             figures=False, log=lambda line: None)
     assert again.table == res.table and "figure" not in again.files
     with pytest.warns(DeprecationWarning, match="figures="):  # the old spelling, one release
-        old = nb.run_benchmark(tmp_path, SETTINGS, run=False, progress=False, figure=False,
-                               log=lambda line: None)
+        old = nb.run_benchmark(tmp_path, SETTINGS, run=False, progress=False, workers=1,
+                               figure=False, log=lambda line: None)
     assert old.table == res.table and "figure" not in old.files
     other = dataclasses.replace(SETTINGS, name="other")  # another protocol: nothing recorded
     with pytest.raises(RuntimeError, match="no cell of the benchmark"):
-        nb.run_benchmark(tmp_path, other, run=False, progress=False)
+        nb.run_benchmark(tmp_path, other, run=False, progress=False, workers=1)
     with pytest.raises(FileNotFoundError, match="out_dir"):
-        nb.run_benchmark(tmp_path / "empty", SETTINGS, run=False, progress=False)
+        nb.run_benchmark(tmp_path / "empty", SETTINGS, run=False, progress=False, workers=1)
     code, _, err = run(capsys, "benchmark", "neurogym", "--report-only", "--out", tmp_path / "x")
     assert code == 2 and "--report-only" in err
 
@@ -475,8 +476,8 @@ def test_diagnostic_column_holds_each_networks_split_on_decision_steps(tmp_path,
     monkeypatch.setattr(nb.run, "chance_level", lambda task, dt: CHANCE[task])
     monkeypatch.setattr(nb.run, "scorer_check", lambda env: {"flagged": False, "reason": "",
                                                              "checked": True})
-    res = nb.run_benchmark(tmp_path, settings, run=False, progress=False, figures=False,
-                           log=lambda line: None)
+    res = nb.run_benchmark(tmp_path, settings, run=False, progress=False, workers=1,
+                           figures=False, log=lambda line: None)
     pre = [r for r in res.rows if r["placement"] == "pre"][0]
     key = [c.key for c in grid_cells if c.config["placement"] == "pre" and c.config["seed"] == 0][0]
     want = noise_dependence(specs[key], tasks.make(PDM, dt=20), n_trials=12, n_repeats=16,
@@ -490,8 +491,8 @@ def test_diagnostic_column_holds_each_networks_split_on_decision_steps(tmp_path,
     # cached: a report from the same store does not compute them again
     monkeypatch.setattr("brian_noisy_rnn.analysis.loss_split.noise_dependence",
                         lambda *a, **k: pytest.fail("recomputed"))
-    again = nb.run_benchmark(tmp_path, settings, run=False, progress=False, figures=False,
-                             log=lambda line: None)
+    again = nb.run_benchmark(tmp_path, settings, run=False, progress=False, workers=1,
+                             figures=False, log=lambda line: None)
     assert again.table == res.table
     # an interrupt keeps the diagnostics computed before it (a rerun computes the rest)
     (tmp_path / "diagnostics.json").unlink()
@@ -506,9 +507,33 @@ def test_diagnostic_column_holds_each_networks_split_on_decision_steps(tmp_path,
     monkeypatch.setattr("brian_noisy_rnn.analysis.loss_split.noise_dependence",
                         first_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
-        nb.run_benchmark(tmp_path, settings, run=False, progress=False, figures=False,
+        nb.run_benchmark(tmp_path, settings, run=False, progress=False, workers=1, figures=False,
                          log=lambda line: None)
     assert len(json.loads((tmp_path / "diagnostics.json").read_text())) == 1
+
+
+def test_report_measurements_run_on_workers_with_the_same_cache(tmp_path):
+    """The report's per-network measurements (chance, scorer checks, diagnostics, Yang19
+    scores) go through one JSON cache that computes its missing entries on local worker
+    processes: the entries equal those computed here one by one, only stale or missing ones
+    are computed, and a failure keeps what finished."""
+    keys = {"a": "1", "b": "2", "c": "3"}
+    pairs = lambda key, ident: ([("key", key), ("ident_seen", ident)],)  # noqa: E731
+    pooled = nb.run._cached(tmp_path / "pool.json", keys, dict, workers=2, args=pairs)
+    serial = nb.run._cached(tmp_path / "serial.json", keys, dict, workers=1, args=pairs)
+    assert pooled == serial and list(pooled) == ["a", "b", "c"]
+    assert pooled["b"] == {"key": "b", "ident_seen": "2", "ident": "2"}
+    assert json.loads((tmp_path / "pool.json").read_text()) == pooled
+    # a stale entry (its ident changed) and a new key are computed, the others reused
+    again = nb.run._cached(tmp_path / "pool.json", {**keys, "b": "20", "d": "4"},
+                           lambda key, ident: pytest.fail("computed here") if key in "ac"
+                           else {"key": key}, workers=1)
+    assert again["a"] == pooled["a"] and again["b"] == {"key": "b", "ident": "20"}
+    # a failing entry stops the loop; the entries finished before it are kept
+    with pytest.raises(TypeError):
+        nb.run._cached(tmp_path / "fail.json", keys, dict, workers=1,
+                       args=lambda key, ident: ([("key", key)],) if key != "b" else (1,))
+    assert list(json.loads((tmp_path / "fail.json").read_text())) == ["a"]
 
 
 def test_report_states_time_and_versions_over_every_invocation(tmp_path, store, monkeypatch):
@@ -526,7 +551,7 @@ def test_report_states_time_and_versions_over_every_invocation(tmp_path, store, 
 
     monkeypatch.setattr(nb.run, "run_grid", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        nb.run_benchmark(tmp_path, SETTINGS, progress=False, figures=False,
+        nb.run_benchmark(tmp_path, SETTINGS, progress=False, workers=1, figures=False,
                          log=lambda line: None)
     (entry,) = json.loads((tmp_path / "run_log.json").read_text())
     assert entry["interrupted"] and entry["benchmark"] == "synthetic" and entry["wall"] > 0
@@ -534,7 +559,7 @@ def test_report_states_time_and_versions_over_every_invocation(tmp_path, store, 
     earlier = {"date": "2026-12-01 10:00:00 UTC", "wall": 1800.0, "cpu": 3000.0,
                "commit": "abc123", "load_average": 2.0}
     (tmp_path / "run_log.json").write_text(json.dumps([earlier, entry]))
-    nb.run_benchmark(tmp_path, SETTINGS, run=False, progress=False, figures=False,
+    nb.run_benchmark(tmp_path, SETTINGS, run=False, progress=False, workers=1, figures=False,
                      log=lambda line: None)
     report = (tmp_path / "table.md").read_text()
     run_part = report.split("### Run: time and versions")[1]
@@ -549,7 +574,7 @@ def test_report_states_time_and_versions_over_every_invocation(tmp_path, store, 
     monkeypatch.setattr(nb.run, "run_grid", lambda *a, **k: None)
     monkeypatch.setattr(nb.run, "select_networks", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        nb.run_benchmark(tmp_path, SETTINGS, progress=False, figures=False,
+        nb.run_benchmark(tmp_path, SETTINGS, progress=False, workers=1, figures=False,
                          log=lambda line: None)
     last = json.loads((tmp_path / "run_log.json").read_text())[-1]
     assert len(json.loads((tmp_path / "run_log.json").read_text())) == 3 and last["interrupted"]
@@ -647,7 +672,7 @@ def test_yang19_networks_of_another_results_database_are_scored(tmp_path, make_s
                         lambda *a, **k: pytest.fail("the spec of the own store is a stub"))
     out = tmp_path  # the synthetic store's folder: its networks have no readable spec
     with pytest.raises(FileNotFoundError, match="yang19_from"):
-        nb.run_benchmark(out, SETTINGS, run=False, progress=False, figures=False,
+        nb.run_benchmark(out, SETTINGS, run=False, progress=False, workers=1, figures=False,
                          log=lambda line: None, yang19_from=tmp_path / "nowhere")
     diag = {"shift": 0.2, "fluctuation": 0.1, "ratio": 2.0}
 
@@ -656,7 +681,7 @@ def test_yang19_networks_of_another_results_database_are_scored(tmp_path, make_s
         return type("D", (), {"to_dict": lambda self: diag})()
 
     monkeypatch.setattr("brian_noisy_rnn.analysis.loss_split.noise_dependence", fake_split)
-    res = nb.run_benchmark(out, SETTINGS, run=False, progress=False, figures=False,
+    res = nb.run_benchmark(out, SETTINGS, run=False, progress=False, workers=1, figures=False,
                            log=lambda line: None, yang19_from=other)
     assert len(scored) == 4
     lines = res.yang19.splitlines()

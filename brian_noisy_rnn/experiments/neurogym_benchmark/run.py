@@ -76,31 +76,44 @@ def _settings_for(settings, included):
     return included
 
 
-def _cached(path, keys, compute, write=True):
+def _cached(path, keys, compute, write=True, workers=1, args=None):
     """Entries of the JSON file ``path`` for ``keys`` (key -> what identifies the entry, e.g.
-    its dt); missing or stale entries are ``compute(key, ident)``, stored back atomically if
+    its dt); missing or stale entries are ``compute(*args(key, ident))`` (default args:
+    ``(key, ident)``), run on ``workers`` local processes (1: this process, one by one; more
+    needs a module-level ``compute`` and picklable args) and stored back atomically if
     ``write`` (also when an error or an interrupt stops the loop: what was computed is kept,
     and a rerun computes only the rest)."""
     import json
+
+    from ..executors import make_executor
 
     stored = {}
     if os.path.isfile(path):
         with open(path) as f:
             stored = json.load(f)
-    out, changed = {}, False
+    missing = [(key, ident) for key, ident in sorted(keys.items())
+               if not (isinstance(stored.get(key), dict) and stored[key].get("ident") == ident)]
+    changed = False
     try:
-        for key, ident in sorted(keys.items()):
-            entry = stored.get(key)
-            if not (isinstance(entry, dict) and entry.get("ident") == ident):
-                entry = {**compute(key, ident), "ident": ident}
-                stored[key] = entry
-                changed = True
-            out[key] = entry
+        if missing:
+            executor = make_executor(len(missing), workers)
+            running = {executor.submit(compute, *(args or (lambda k, i: (k, i)))(key, ident)):
+                       (key, ident) for key, ident in missing}
+            try:
+                while running:
+                    for future in executor.wait_any(list(running)):
+                        key, ident = running.pop(future)
+                        stored[key] = {**future.result(), "ident": ident}
+                        changed = True
+            except BaseException:
+                executor.shutdown(cancel=True)
+                raise
+            executor.shutdown()
     finally:
         if changed and write:
             with atomic_write(path, suffix=".json", name="out_dir") as f:
                 f.write(json.dumps(stored, indent=1, sort_keys=True).encode())
-    return out
+    return {key: stored[key] for key in sorted(keys)}
 
 
 def _chance(task, dt):
@@ -126,28 +139,33 @@ def _yang19_networks(store, curves, source=""):
     return out
 
 
-def _yang19_tables(networks, settings, cache_path, scorer_path, write, diagnostics, chance):
-    """Per-sub-task scores of the Yang19 networks ``networks`` (:func:`_yang19_networks`;
-    cached by spec hash, the sub-tasks' scorer checks cached with the others) and the notes
-    rows of the table: networks learned (the benchmark's criterion) and their
-    noise-dependence diagnostics (``diagnostics``: cell key -> text)."""
+def _yang19_scores(spec_path, n_trials, seed, scorers):
+    """:func:`score_yang19` of the network stored at ``spec_path`` (a worker's job)."""
     from ...core.spec import CTRNNSpec
+
+    return {"rows": score_yang19(CTRNNSpec.load(spec_path), n_trials=n_trials, seed=seed,
+                                 scorers=scorers)}
+
+
+def _yang19_tables(networks, settings, cache_path, scorer_path, write, diagnostics, chance,
+                   workers=1):
+    """Per-sub-task scores of the Yang19 networks ``networks`` (:func:`_yang19_networks`;
+    cached by spec hash, the sub-tasks' scorer checks cached with the others, computed on
+    ``workers`` local processes) and the notes rows of the table: networks learned (the
+    benchmark's criterion) and their noise-dependence diagnostics (``diagnostics``: cell
+    key -> text)."""
     from ...tasks.multitask import YANG19_TASKS
 
     if not networks:
         return [], {}
     dt = min(float(settings.max_dt_ms), 20.0)
     checks = _cached(scorer_path, {f"yang19.{n}-v0": dt for n in YANG19_TASKS}, _scorer,
-                     write=write)
+                     write=write, workers=workers)
     scorers = {n: checks[f"yang19.{n}-v0"] for n in YANG19_TASKS}
-
-    def compute(spec_hash, ident):
-        return {"rows": score_yang19(CTRNNSpec.load(networks[spec_hash][1]),
-                                     n_trials=settings.n_trials, seed=settings.eval_seed,
-                                     scorers=scorers)}
-
     ident = f"{settings.n_trials} trials, seed {settings.eval_seed}"
-    scores = _cached(cache_path, {h: ident for h in networks}, compute, write=write)
+    scores = _cached(cache_path, {h: ident for h in networks}, _yang19_scores, write=write,
+                     workers=workers, args=lambda h, _: (networks[h][1], settings.n_trials,
+                                                         settings.eval_seed, scorers))
     table, learned, diags = [], {}, {}
     for h, (label, _, c) in sorted(networks.items(), key=lambda kv: (kv[1][0], kv[0])):
         table.append((label, scores[h]["rows"]))
@@ -190,14 +208,25 @@ def _label(c):
 DIAGNOSTIC_REPEATS = 16
 
 
-def _diagnostics(store, selected, path, settings, write):
+def _diagnostic(task, spec_path, n_trials, seed, loss):
+    """The noise-dependence diagnostic (a dict) of the network stored at ``spec_path`` on
+    ``task`` at its own dt (a worker's job)."""
+    from ... import tasks
+    from ...analysis.loss_split import noise_dependence
+    from ...core.spec import CTRNNSpec
+
+    spec = CTRNNSpec.load(spec_path)
+    return noise_dependence(spec, tasks.make(task, dt=float(spec.dt_seconds * 1000.0)),
+                            n_trials=n_trials, n_repeats=DIAGNOSTIC_REPEATS, seed=seed,
+                            loss=loss, steps="decision").to_dict()
+
+
+def _diagnostics(store, selected, path, settings, write, workers=1):
     """Cell key -> "shift / fluctuation (ratio)" of its network at its training sigma
     (:func:`~brian_noisy_rnn.analysis.noise_dependence` on the trained loss over decision
     steps, the steps of the table's decision-step loss; regression: the response period),
-    cached in the JSON file ``path`` by the network's content hash and the diagnostic's
-    settings."""
-    from ... import tasks
-    from ...analysis.loss_split import noise_dependence
+    computed on ``workers`` local processes and cached in the JSON file ``path`` by the
+    network's content hash and the diagnostic's settings."""
     from ...core.spec import CTRNNSpec
 
     specs = {}
@@ -208,20 +237,14 @@ def _diagnostics(store, selected, path, settings, write):
         except (OSError, ValueError):  # a missing or damaged file: no diagnostic for it
             spec = None
         if spec is not None and spec.noise.is_active:  # no noise (sigma_train 0): nothing to split
-            specs[c.cell["cell_key"]] = (c, spec)
-
-    def compute(cell_key, ident):
-        c, spec = specs[cell_key]
-        res = noise_dependence(spec, tasks.make(c.task, dt=float(spec.dt_seconds * 1000.0)),
-                               n_trials=settings.n_trials, n_repeats=DIAGNOSTIC_REPEATS,
-                               seed=settings.eval_seed, loss=trained_loss(c),
-                               steps="decision")
-        return res.to_dict()
+            specs[c.cell["cell_key"]] = (c, spec, found[0])
 
     setup = (f"decision steps, {settings.n_trials} trials x {DIAGNOSTIC_REPEATS} repeats, "
              f"seed {settings.eval_seed}")
-    stored = _cached(path, {k: f"{spec.content_hash()}; {setup}" for k, (_, spec) in specs.items()},
-                     compute, write=write)
+    idents = {k: f"{spec.content_hash()}; {setup}" for k, (_, spec, _) in specs.items()}
+    stored = _cached(path, idents, _diagnostic, write=write, workers=workers,
+                     args=lambda k, _: (specs[k][0].task, specs[k][2], settings.n_trials,
+                                        settings.eval_seed, trained_loss(specs[k][0])))
     return {k: f"{d['shift']:.3g} / {d['fluctuation']:.3g} ({d['ratio']:.2g})"
             for k, d in stored.items()}
 
@@ -306,7 +329,9 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
     os.makedirs(out_dir, exist_ok=True)
     write = run or os.access(out_dir, os.W_OK)
     yang19_dt = {YANG19_TASK: min(float(settings.max_dt_ms), 20.0)} if external else {}
-    chance = _cached(files["chance"], {**yang19_dt, **included}, _chance, write=write)
+    local = 1 if scheduler is not None else workers  # the report's measurements: local processes
+    chance = _cached(files["chance"], {**yang19_dt, **included}, _chance, write=write,
+                     workers=local)
     kinds = {t: "classification" if chance[t]["n_choices"] else "regression" for t in included}
     grids = benchmark_grids(settings, included, kinds)
     reports = []
@@ -342,18 +367,20 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
             store.export_csv(files["curves_csv"], keys, name="out_dir")
         selected, missed = select_networks(curves, chance, settings)
         scorers = _cached(files["scorer"], {t: included[t] for t in {c.task for c in selected}
-                                            if t != YANG19_TASK}, _scorer, write=write)
-        diagnostics = _diagnostics(store, selected, files["diagnostics"], settings, write)
+                                            if t != YANG19_TASK}, _scorer, write=write,
+                          workers=local)
+        diagnostics = _diagnostics(store, selected, files["diagnostics"], settings, write, local)
         networks = _yang19_networks(store, selected)
     if external is not None:
         with ResultStore(external, readonly=True) as store, stopped():
             ext = [c for c in store.curves() if c.task == YANG19_TASK]
-            diagnostics.update(_diagnostics(store, ext, files["diagnostics"], settings, write))
+            diagnostics.update(_diagnostics(store, ext, files["diagnostics"], settings, write,
+                                            local))
             networks.update(_yang19_networks(
                 store, ext, f"{os.path.basename(os.path.dirname(external))}: "))
     with stopped():
         yang, yang_notes = _yang19_tables(networks, settings, files["yang19"], files["scorer"],
-                                          write, diagnostics, chance)
+                                          write, diagnostics, chance, local)
     rows = benchmark_rows([c for c in selected if c.task != YANG19_TASK] or selected,
                           chance, scorers, diagnostics)
     table = format_benchmark_table(rows)
