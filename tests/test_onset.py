@@ -66,6 +66,37 @@ def test_onset_level_is_the_first_level_where_every_learned_seed_shows_it():
     assert O.onset_level(one_learned, min_learned=1)[0] == 1.0  # the one-seed smoke test
 
 
+def test_a_family_whose_networks_did_not_learn_is_undecided_not_without_onset():
+    """No onset is "none up to" the largest level with 2 learned seeds; with no such level
+    (every network missed its criterion) the report says "undecided", since the rule saw
+    nothing (Yang19 on one-hot targets: 0 of 9 learned)."""
+    from brian_noisy_rnn.experiments.reproduction.onset_report import render_onset
+    from brian_noisy_rnn.experiments.reproduction.onset_run import NetworkRecord, OnsetData
+
+    v = lambda learned, effect: {"learned": learned, "effect": effect}  # noqa: E731
+    assert O.decided_up_to({1.0: [v(True, False)] * 3, 4.0: [v(True, False), v(False, False),
+                                                             v(False, False)]}) == 1.0
+    assert O.decided_up_to({1.0: [v(False, False)] * 3}) is None
+    task, crit = "PathIntegration2D-v0", O.CRITERIA["PathIntegration2D-v0"]
+
+    def records(nmse):
+        c = curve([0.05, 0.06, 0.07, 0.09, 0.2], nmse=[nmse] * 5)
+        return [NetworkRecord(study="onset", task=task, loss="default", dt_ms=20.0,
+                              placement="pre", sigma=sigma, seed=seed, steps=100, curve=c,
+                              spec_path="", verdict=O.network_verdict(c, crit))
+                for sigma in (1.0, 2.0) for seed in range(3)]
+
+    for nmse, answer, cell in ((0.1, "none up to sigma_train 2", "| none |"),
+                               (0.9, "undecided (too few networks learned", "| undecided |")):
+        recs = records(nmse)
+        by_level = {}
+        for r in recs:
+            by_level.setdefault(r.sigma, []).append(r.verdict)
+        text = render_onset(OnsetData(records=recs, onsets={
+            (task, "default", 20.0): O.onset_level(by_level)}), {})
+        assert answer in text and cell in text
+
+
 def test_seed_summary_and_agreement():
     vs = [{"learned": True, "diff": d} for d in (0.2, 0.1, -0.05)] + [{"learned": False, "diff": 9}]
     s = O.seed_summary(vs)

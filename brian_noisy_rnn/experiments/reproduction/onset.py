@@ -24,7 +24,8 @@ control (:func:`control_ok`), for a network trained with noise outside f
     its preferred set contains a sigma at most :data:`NEAR_ZERO` times its training sigma.
 onset (:func:`onset_level`)
     the smallest training sigma at which every learned noise-inside network (at least 2
-    seeds learned) shows the effect; "none up to <largest level>" otherwise.
+    seeds learned) shows the effect; otherwise "none up to <the largest level with 2 seeds
+    learned>" (:func:`decided_up_to`), or "undecided" when no level has 2 seeds learned.
 diagnostic agreement (:func:`agreement`)
     ``ratio > 1`` of :func:`~brian_noisy_rnn.analysis.noise_dependence` (noise-induced shift
     against fluctuation, at the training sigma) against the sign of the measured paired
@@ -347,6 +348,27 @@ def onset_level(verdicts_by_level: dict, min_learned: int = 2) -> tuple:
         if onset is None and len(ok) >= min_learned and shown == len(ok):
             onset = level
     return onset, "; ".join(parts)
+
+
+def decided_up_to(verdicts_by_level: dict, min_learned: int = 2) -> float | None:
+    """How far a family without an onset was tested: the largest level with at least
+    ``min_learned`` learned noise-inside networks (the levels :func:`onset_level` can decide).
+
+    Parameters
+    ----------
+    verdicts_by_level : dict of float to list of dict
+        As :func:`onset_level`.
+    min_learned : int
+        As :func:`onset_level`.
+
+    Returns
+    -------
+    float or None
+        The level, or None if no level has enough learned networks ("undecided", not "none").
+    """
+    decided = [level for level, vs in verdicts_by_level.items()
+               if sum(bool(v["learned"]) for v in vs) >= min_learned]
+    return max(decided) if decided else None
 
 
 def seed_summary(verdicts: list) -> dict:

@@ -129,6 +129,21 @@ def _provisional(data, task, loss="default", dt=20.0):
     return f", provisional: {n} networks await their cap" if n else ""
 
 
+def _no_onset(data, key, short=False):
+    """What a (task, loss, dt) without an onset reports: "none up to <the largest level the
+    rule can decide>", or "undecided" when no level has enough learned networks (``short``:
+    "none" / "undecided", for a table cell)."""
+    by_level = {}
+    for r in data.records:
+        if (r.task, r.loss, r.dt_ms) == key and r.placement == "pre":
+            by_level.setdefault(r.sigma, []).append(r.verdict)
+    most = max((len(v) for v in by_level.values()), default=0)
+    top = O.decided_up_to(by_level, min_learned=min(2, most))
+    if top is None:
+        return "undecided" if short else "undecided (too few networks learned at every level)"
+    return "none" if short else f"none up to sigma_train {top:g}"
+
+
 def _answer(data):
     lines = []
     shown, absent = [], []
@@ -137,9 +152,8 @@ def _answer(data):
         if key not in data.onsets:
             continue
         onset, _ = data.onsets[key]
-        top = max(_levels(data, task) or [float("nan")])
         if onset is None:
-            absent.append(f"{_short(task)} (none up to sigma_train {top:g}{_provisional(data, task)})")
+            absent.append(f"{_short(task)} ({_no_onset(data, key)}{_provisional(data, task)})")
         else:
             shown.append(f"{_short(task)} from sigma_train {onset:g}{_provisional(data, task)}")
     if shown:
@@ -152,10 +166,9 @@ def _answer(data):
         key = (task, "mse_onehot", 20.0)
         if key in data.onsets:
             onset, _ = data.onsets[key]
-            top = max(_levels(data, task, "mse_onehot", "loss") or [float("nan")])
             lines.append(f"- {_short(task)} trained on one-hot targets (squared error): "
                          + (f"from sigma_train {onset:g}" if onset is not None
-                            else f"none up to {top:g}")
+                            else _no_onset(data, key))
                          + _provisional(data, task, "mse_onehot") + ".")
     dts = sorted({r.dt_ms for r in data.records if r.study == "dt"})
     for task in _FAMILY_ORDER:
@@ -165,8 +178,7 @@ def _answer(data):
             if key in data.onsets:
                 onset, _ = data.onsets[key]
                 parts.append(f"dt {dt:g} ms: " + (f"from {onset:g}" if onset is not None
-                                                  else "none up to "
-                                                  f"{max(data.dt_levels.get(task, (float('nan'),))):g}"))
+                                                  else _no_onset(data, key)))
         if parts:
             lines.append(f"- {_short(task)} at smaller time steps (tau 100 ms): " + "; ".join(parts) + ".")
     agree = O.agreement([(r.diagnostic["ratio"], r.verdict["diff"]) for r in _learned(data.records)
@@ -221,13 +233,14 @@ def _level_tables(data, figures):
                 "|---|---|---|---|---|---|---|"]
         for task in tasks:
             onset, _ = data.onsets.get((task, loss, 20.0), (None, ""))
+            label = _g(onset) if onset is not None else _no_onset(data, (task, loss, 20.0), True)
             for i, level in enumerate(_levels(data, task, loss, study)):
                 pre = _cell(data.records, study, task, loss, 20.0, "pre", level)
                 post = _cell(data.records, study, task, loss, 20.0, "post", level)
                 metric = pre[0].verdict["metric"] if pre else "-"
                 out.append(f"| {_short(task) if i == 0 else ''} | {metric} | {level:g} | "
                            f"{_pre_cell_text(pre)} | {_post_cell_text(post)} | {_ratios(pre)} | "
-                           f"{(_g(onset) if onset is not None else 'none') if i == 0 else ''} |")
+                           f"{label if i == 0 else ''} |")
         skipped = [_short(t) for t in tasks if study == "loss"
                    and "post" not in getattr(data.settings, "loss_placements", {}).get(t, ("post",))]
         if skipped:
