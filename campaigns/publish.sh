@@ -1,15 +1,40 @@
 #!/usr/bin/env bash
-# Rebuild the reproduction's report from its committed store with this checkout's code and
+# Rebuild a campaign's report from its committed store with this checkout's code and
 # publish it:
-#   bash campaigns/publish.sh            # the finished campaign: docs/reproduction.md (figure
+#   bash campaigns/publish.sh            # the finished reproduction: docs/reproduction.md (figure
 #                                        # links rewritten), figures and CSVs in docs/reproduction/
-#   bash campaigns/publish.sh --partial  # a campaign still running: its onset section only, as
+#   bash campaigns/publish.sh --partial  # a reproduction still running: its onset section only, as
 #                                        # docs/reproduction/onset_partial/index.md (+ figures, onset.csv)
+#   bash campaigns/publish.sh neurogym   # the NeuroGym benchmark: its table.md (with the
+#                                        # reproduction's Yang19 networks scored per sub-task)
+#                                        # replaces the generated part of docs/benchmarks/neurogym.md,
+#                                        # between its "generated" markers; heatmaps and CSVs go
+#                                        # to docs/benchmarks/neurogym/
 # then review `git diff docs/` and commit.
-# (The NeuroGym benchmark's page, docs/benchmarks/neurogym.md, wraps its run's table.md and
-# is edited by hand: `benchmark neurogym --out campaigns/neurogym --report-only` rebuilds it.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = neurogym ]; then
+    STORE=campaigns/neurogym
+    [ -f "$STORE/results.sqlite" ] || { echo "publish.sh: no store at $STORE" >&2; exit 1; }
+    MPLBACKEND=Agg brian-noisy-rnn benchmark neurogym --out "$STORE" --report-only --no-progress \
+        --yang19-from campaigns/reproduction > /dev/null
+    DEST=docs/benchmarks/neurogym
+    mkdir -p "$DEST"
+    cp "$STORE"/heatmap.png "$STORE"/heatmap_score.png "$STORE"/benchmark.csv "$STORE"/curves.csv "$DEST"/
+    python3 - "$STORE/table.md" docs/benchmarks/neurogym.md <<'PY'
+import sys
+table, page = sys.argv[1:]
+begin, end = "<!-- generated: campaigns/publish.sh neurogym -->", "<!-- end generated -->"
+text = open(page).read()
+if begin not in text or end not in text:
+    sys.exit(f"publish.sh: {page} lacks the markers {begin!r} ... {end!r}")
+head, rest = text.split(begin, 1)
+open(page, "w").write(head + begin + "\n\n" + open(table).read().strip() + "\n\n" + end
+                      + rest.split(end, 1)[1])
+PY
+    echo "published $STORE/table.md into docs/benchmarks/neurogym.md (figures and CSVs in $DEST/)"
+    exit 0
+fi
 STORE=campaigns/reproduction
 [ -f "$STORE/results.sqlite" ] || { echo "publish.sh: no store at $STORE" >&2; exit 1; }
 MPLBACKEND=Agg brian-noisy-rnn reproduce --out "$STORE" --report-only --no-progress

@@ -19,6 +19,7 @@ from brian_noisy_rnn import Noise
 from brian_noisy_rnn.cli import main
 from brian_noisy_rnn.evaluation.curves import NoisePreferenceCurve, noise_preference
 from brian_noisy_rnn.experiments import ResultStore
+from brian_noisy_rnn.experiments.runner import RunReport
 from brian_noisy_rnn.experiments import neurogym_benchmark as nb
 
 
@@ -298,6 +299,59 @@ def test_two_stages_the_second_replaces_a_network_that_missed(store):
     assert text.count("tried 10 then 20 steps") == 2 and "accuracy 0.52 (chance 0.5)" in text
 
 
+def test_a_network_whose_training_failed_counts_as_not_learned_and_is_listed(tmp_path, store):
+    """A network without a result (its training diverged) is not silently left out: it
+    counts as not learned in its row (so one learned of three is no majority), the table
+    shows it, and the missed list says why; a failed second stage keeps the first."""
+    curves, (selected, missed) = _selected(store)
+    included = {t: 20.0 for t in SETTINGS.tasks}
+    first = [c for g in nb.benchmark_grids(SETTINGS, included, KINDS) for c in g.cells()]
+    # a third seed of PDM pre: in the protocol, no result; one error recorded for it
+    three = dataclasses.replace(SETTINGS, seeds=(0, 1, 2))
+    extra = [c for g in nb.benchmark_grids(three, included, KINDS) for c in g.cells()
+             if c.config["seed"] == 2 and c.config["task"] == PDM]
+    diverged = next(c for c in extra if c.config["placement"] == "pre")
+    second = [c for g in nb.benchmark_grids(SETTINGS, included, KINDS, stage=2, keep={
+        nb.network_id(c.config) for c in first if c.config["task"] == DMS}) for c in g.cells()]
+    errors = {diverged.key: "FloatingPointError: training loss became nan at step 175",
+              second[0].key: "FloatingPointError: nan at step 900"}
+    failed = nb.failed_networks(first + extra + second, selected, errors, KINDS)
+    no_result = [f for f in failed if not f["has_result"]]
+    assert [(f["task"], f["placement"], f["seed"], f["error"] is None) for f in no_result] == [
+        (PDM, "post", 2, True), (PDM, "pre", 2, False)]
+    assert [f for f in failed if f["has_result"]][0]["steps"] == SETTINGS.cap_steps
+    rows = nb.benchmark_rows(selected, CHANCE, failed=failed)
+    pre = next(r for r in rows if (r["task"], r["placement"]) == (PDM, "pre"))
+    assert (pre["n"], pre["failed"], pre["learned"]) == (2, 1, 2) and pre["task_learned"]
+    table = nb.format_benchmark_table(rows)
+    assert "| 2/3 (1 failed) |" in table
+    text = nb.format_missed(missed, CHANCE, failed)
+    assert (f"{PDM} pre σ_train 1 cross_entropy seed 2: no result: its 10-step training "
+            "failed (FloatingPointError: training loss became nan at step 175)") in text
+    assert f"{PDM} post σ_train 1 cross_entropy seed 2: no result: not run yet" in text
+    assert "its 20-step training failed (FloatingPointError: nan at step 900); the other " \
+        "stage's network is used" in text
+    # a majority of the protocol's networks: 1 learned (seed 0) and 1 failed is none
+    fewer = nb.benchmark_rows([c for c in selected if not (
+        c.task == PDM and c.train_placement == "pre" and nb.report._config(c)["seed"] == 1)],
+        CHANCE, failed=failed)
+    assert not next(r for r in fewer if (r["task"], r["placement"]) == (PDM, "pre"))[
+        "task_learned"]
+
+
+def test_why_a_cell_failed_is_kept_for_later_reports(tmp_path):
+    """failed.json gathers the failed cells of every invocation (a report-only run reads it
+    and writes nothing)."""
+    path = tmp_path / "failed.json"
+    first = RunReport(cells=[], failed={"a": "nan at step 175"})
+    assert nb.run._failures(path, [first], True) == {"a": "nan at step 175"}
+    second = RunReport(cells=[], failed={"b": "nan at step 296"})
+    both = {"a": "nan at step 175", "b": "nan at step 296"}
+    assert nb.run._failures(path, [second], True) == both == json.loads(path.read_text())
+    assert nb.run._failures(tmp_path / "ro.json", [first], False) == {"a": "nan at step 175"}
+    assert not (tmp_path / "ro.json").exists()
+
+
 def test_rows_table_csv_and_headline_show_ties_as_ties(store):
     _, (selected, _) = _selected(store)
     rows = nb.benchmark_rows(selected, CHANCE)
@@ -571,7 +625,7 @@ def test_report_states_time_and_versions_over_every_invocation(tmp_path, store, 
     assert len(json.loads((tmp_path / "run_log.json").read_text())) == 2
     # the report's own work (diagnostics, Yang19 scores) is part of a training invocation:
     # interrupted there, it is logged too
-    monkeypatch.setattr(nb.run, "run_grid", lambda *a, **k: None)
+    monkeypatch.setattr(nb.run, "run_grid", lambda *a, **k: RunReport(cells=[]))
     monkeypatch.setattr(nb.run, "select_networks", interrupted)
     with pytest.raises(KeyboardInterrupt):
         nb.run_benchmark(tmp_path, SETTINGS, progress=False, workers=1, figures=False,

@@ -17,8 +17,8 @@ __all__ = ["EXCLUDED", "EXCLUDED_COLLECTIONS", "FULL", "LOSSES", "MAX_DT_MS", "Q
            "neurogym_task_ids", "select_tasks", "task_dt_ms", "task_kind"]
 
 #: training-noise sigmas (dimensionless, per step): 1, the size of the largest NeuroGym inputs
-#: (the previous protocol's one setting), and 3, where the reproduction's closed-loop maze
-#: study found the noise preference (dt 20 ms for both)
+#: (the previous protocol's one setting), and 3, the onset the reproduction found on its
+#: classification family, MazeNavigation trained on cross-entropy (dt 20 ms for both)
 SIGMA_TRAINS = (1.0, 3.0)
 #: the first training sigma (the previous protocol's)
 SIGMA_TRAIN = SIGMA_TRAINS[0]

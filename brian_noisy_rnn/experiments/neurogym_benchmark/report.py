@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .protocol import BenchmarkSettings
 
 __all__ = ["CSV_COLUMNS", "DIAGNOSTIC", "TIE_SE", "benchmark_rows", "criterion_score",
-           "decision_loss_name", "format_benchmark_table", "format_headline",
+           "decision_loss_name", "failed_networks", "format_benchmark_table", "format_headline",
            "format_loss_comparison", "format_missed",
            "format_preferred_set", "headline", "missed_for_stage2", "passes",
            "plot_benchmark_heatmap", "preference_verdict", "rows_to_csv", "select_networks",
@@ -283,7 +283,8 @@ def _at_train(curves, name):
 
 def benchmark_rows(curves: Iterable[NoisePreferenceCurve], chance: dict[str, dict],
                    scorers: dict[str, dict] | None = None,
-                   diagnostics: dict | None = None) -> list[dict]:
+                   diagnostics: dict | None = None,
+                   failed: Iterable[dict] = ()) -> list[dict]:
     """The benchmark table: one row per (task, sigma_train, training loss, placement).
 
     Parameters
@@ -298,16 +299,21 @@ def benchmark_rows(curves: Iterable[NoisePreferenceCurve], chance: dict[str, dic
     diagnostics : dict or None
         Cell key -> the noise-dependence diagnostic of that network (text); None: the
         diagnostic is not available (``DIAGNOSTIC`` column "pending").
+    failed : iterable of dict
+        :func:`failed_networks`: networks of the protocol without a result (their training
+        failed, e.g. diverged) count as not learned, in their row's ``failed``.
 
     Returns
     -------
     list of dict
         Sorted by task, sigma_train, loss, placement (pre first). Keys: ``task``, ``dt_ms``,
-        ``units``, ``placement``, ``sigma_train``, ``loss`` (trained), ``n``, ``seeds``,
+        ``units``, ``placement``, ``sigma_train``, ``loss`` (trained), ``n`` (networks with a
+        result), ``failed`` (networks without one), ``seeds``,
         ``steps`` (per network, the stage used), ``chance`` (performance),
         ``accuracy_chance``, ``ceiling``, ``performance`` / ``performance_sem`` /
         ``accuracy`` / ``accuracy_sem`` (per network, at sigma_train), ``learned``
-        (networks meeting the criterion), ``task_learned`` (a majority), ``scorer_checked``
+        (networks meeting the criterion), ``task_learned`` (a majority of ``n + failed``),
+        ``scorer_checked``
         (the check ran: a choice task with NeuroGym performance), ``scorer_flagged``,
         ``scorer_reason``, ``score_name`` (what the row is judged on besides the loss:
         ``performance``, or ``accuracy`` where the scorer is flagged or absent),
@@ -320,6 +326,12 @@ def benchmark_rows(curves: Iterable[NoisePreferenceCurve], chance: dict[str, dic
         ``{key}_seeds_better`` / ``{key}_seeds_worse``.
     """
     scorers = scorers or {}
+    n_failed = {}
+    for f in failed:
+        if f.get("has_result"):  # counted with the result of its other stage
+            continue
+        key = (f["task"], float(f["sigma_train"]), f["loss"], f["placement"])
+        n_failed[key] = n_failed.get(key, 0) + 1
     groups = {}
     for c in curves:
         groups.setdefault((c.task, float(c.sigma_train), trained_loss(c), c.train_placement),
@@ -334,6 +346,7 @@ def benchmark_rows(curves: Iterable[NoisePreferenceCurve], chance: dict[str, dic
         network = _config(cs[0]).get("network", {})
         row = {"task": task, "placement": placement, "sigma_train": sigma, "loss": loss,
                "dt_ms": network.get("dt_ms"), "units": network.get("n_hidden"), "n": len(cs),
+               "failed": n_failed.get((task, sigma, loss, placement), 0),
                "seeds": [_config(c).get("seed") for c in cs],
                "steps": [int(_config(c).get("training", {}).get("steps", 0)) for c in cs],
                "chance": float(ch.get("chance", float("nan"))),
@@ -346,7 +359,7 @@ def benchmark_rows(curves: Iterable[NoisePreferenceCurve], chance: dict[str, dic
         row["performance"], row["performance_sem"] = _at_train(cs, "performance")
         row["accuracy"], row["accuracy_sem"] = _at_train(cs, "accuracy")
         row["learned"] = sum(c.learned if hasattr(c, "learned") else passes(c, ch) for c in cs)
-        row["task_learned"] = row["learned"] * 2 > row["n"]
+        row["task_learned"] = row["learned"] * 2 > row["n"] + row["failed"]
         has_perf = all("performance" in _names(c) for c in cs)
         row["score_name"] = ("performance" if has_perf and not row["scorer_flagged"]
                              else "accuracy" if _is_classification(cs[0]) else "performance")
@@ -415,7 +428,8 @@ def format_benchmark_table(rows: list[dict]) -> str:
     """The rows of :func:`benchmark_rows` as Markdown: one table per (sigma_train, loss).
 
     Columns: task (time step, units), training placement, training steps of the networks
-    used, networks learned (criterion), chance (decision-step accuracy / performance),
+    used, networks learned (criterion; networks whose training failed count as not learned),
+    chance (decision-step accuracy / performance),
     decision-step accuracy, decision-step loss and NeuroGym performance at sigma_train (mean
     [min, max]), the scorer check ("not checked" for continuous actions or without a check),
     the preferred test sigma per network on the decision-step loss and on the row's score
@@ -454,7 +468,9 @@ def format_benchmark_table(rows: list[dict]) -> str:
                       else "ok" if r["scorer_checked"] else "not checked")
             steps = ", ".join(str(s) for s in r["steps"])
             diag = ("pending" if r["diagnostic"] is None else ", ".join(r["diagnostic"]))
-            cells = (task, placement, steps, f"{r['learned']}/{r['n']}",
+            learned = f"{r['learned']}/{r['n'] + r.get('failed', 0)}" + (
+                f" ({r['failed']} failed)" if r.get("failed") else "")
+            cells = (task, placement, steps, learned,
                      f"{_fmt(r['accuracy_chance'])} / {_fmt(r['chance'])}",
                      _spread(r["accuracy"]), _spread(r["dloss_at_train"], 3),
                      _spread(r["performance"]), scorer,
@@ -594,8 +610,52 @@ def format_headline(heads: list[dict]) -> str:
     return "\n\n".join(lines)
 
 
-def format_missed(missed: Iterable[NoisePreferenceCurve], chance: dict[str, dict]) -> str:
-    """The networks that missed the criterion in every stage tried, as a Markdown list.
+def failed_networks(cells: Iterable, selected: Iterable[NoisePreferenceCurve],
+                    errors: dict[str, str], kinds: dict[str, str]) -> list[dict]:
+    """The networks of the protocol without a result in any stage, and the cells whose
+    training failed although their network has a result from another stage.
+
+    Parameters
+    ----------
+    cells : iterable of Cell
+        The cells of both stages (:func:`~.protocol.benchmark_grids`).
+    selected : iterable of NoisePreferenceCurve
+        :func:`select_networks`' first result.
+    errors : dict of str to str
+        Cell key -> why its training failed (as the run reported it; kept in
+        ``failed.json``); a cell without an entry has not been run (yet).
+    kinds : dict of str to str
+        Task id -> ``"classification"`` or ``"regression"`` (its default loss).
+
+    Returns
+    -------
+    list of dict
+        Sorted: ``task``, ``placement``, ``sigma_train``, ``loss`` (as :func:`trained_loss`
+        names it), ``seed``, ``steps`` (the failed cell's), ``error`` (None: not run yet) and
+        ``has_result`` (the network has another stage's result, which is used).
+    """
+    have = {network_id(_config(c)) for c in selected}
+    out, seen = [], set()
+    for cell in cells:
+        nid = network_id(cell.config)
+        if (nid in have and cell.key not in errors) or (nid not in have and nid in seen):
+            continue
+        seen.add(nid)
+        loss = cell.config["training"].get("loss") or (
+            "cross_entropy" if kinds.get(cell.config["task"]) == "classification" else "mse")
+        out.append({"task": cell.config["task"], "placement": cell.config["placement"],
+                    "sigma_train": float(cell.config["train_sigma"]), "loss": loss,
+                    "seed": int(cell.config["seed"]),
+                    "steps": int(cell.config["training"].get("steps", 0)),
+                    "error": errors.get(cell.key), "has_result": nid in have})
+    return sorted(out, key=lambda f: (f["task"], f["sigma_train"], f["loss"], f["placement"],
+                                      f["seed"], f["steps"]))
+
+
+def format_missed(missed: Iterable[NoisePreferenceCurve], chance: dict[str, dict],
+                  failed: Iterable[dict] = ()) -> str:
+    """The networks that missed the criterion in every stage tried, and those without a
+    result (:func:`failed_networks`), as a Markdown list.
 
     Parameters
     ----------
@@ -603,14 +663,22 @@ def format_missed(missed: Iterable[NoisePreferenceCurve], chance: dict[str, dict
         :func:`select_networks`' second result.
     chance : dict of str to dict
         Task id -> :func:`~.chance.chance_level` result.
+    failed : iterable of dict
+        :func:`failed_networks`.
 
     Returns
     -------
     str
-        One line per network (what was tried and the score reached), or a sentence saying
-        none missed.
+        One line per network (what was tried and the score reached, or why it has no
+        result), or a sentence saying none missed.
     """
-    lines = []
+    lines = [f"- {f['task']} {f['placement']} σ_train {_fmt(f['sigma_train'])} {f['loss']} "
+             f"seed {f['seed']}: " + (f"its {f['steps']}-step training failed ({f['error']}); "
+                                      "the other stage's network is used" if f["has_result"]
+                                      else "no result: " + (
+                                          f"its {f['steps']}-step training failed ({f['error']})"
+                                          if f["error"] else "not run yet"))
+             for f in failed]
     for c in missed:
         score, _, level, _ = criterion_score(c, chance.get(c.task, {}))
         cfg = _config(c)
@@ -624,9 +692,9 @@ def format_missed(missed: Iterable[NoisePreferenceCurve], chance: dict[str, dict
 
 
 #: columns of the benchmark CSV, in order
-CSV_COLUMNS = ("task", "dt_ms", "units", "placement", "sigma_train", "loss", "n", "seeds",
-               "steps", "chance", "accuracy_chance", "ceiling", "chance_policy", "performance",
-               "performance_sem", "accuracy", "accuracy_sem", "learned", "task_learned",
+CSV_COLUMNS = ("task", "dt_ms", "units", "placement", "sigma_train", "loss", "n", "failed",
+               "seeds", "steps", "chance", "accuracy_chance", "ceiling", "chance_policy",
+               "performance", "performance_sem", "accuracy", "accuracy_sem", "learned", "task_learned",
                "scorer_checked", "scorer_flagged", "scorer_reason", "score_name",
                *(f"{k}_{f}" for k in ("dloss", "score")
                  for f in ("metric", "at_train", "preferred", "sets", "verdicts", "ties", "ratio",

@@ -17,7 +17,7 @@ from ..runner import package_versions, run_grid
 from ..store import ResultStore
 from .chance import chance_level, scorer_check
 from .protocol import FULL, YANG19_TASK, BenchmarkSettings, benchmark_grids, select_tasks
-from .report import (benchmark_rows, format_benchmark_table, format_headline,
+from .report import (benchmark_rows, failed_networks, format_benchmark_table, format_headline,
                      format_loss_comparison, format_missed, headline, missed_for_stage2, passes,
                      plot_benchmark_heatmap, rows_to_csv, select_networks, trained_loss)
 from .yang19 import format_yang19_table, score_yang19
@@ -114,6 +114,24 @@ def _cached(path, keys, compute, write=True, workers=1, args=None):
             with atomic_write(path, suffix=".json", name="out_dir") as f:
                 f.write(json.dumps(stored, indent=1, sort_keys=True).encode())
     return {key: stored[key] for key in sorted(keys)}
+
+
+def _failures(path, reports, write):
+    """Cell key -> why its training failed: the JSON file ``path`` updated with the failed
+    cells of ``reports`` (:class:`~.runner.RunReport`; written back if ``write``), so a later
+    report can say why a network has no result."""
+    import json
+
+    stored = {}
+    if os.path.isfile(path):
+        with open(path) as f:
+            stored = json.load(f)
+    new = {k: v for r in reports for k, v in r.failed.items() if stored.get(k) != v}
+    if new and write:
+        stored.update(new)
+        with atomic_write(path, suffix=".json", name="out_dir") as f:
+            f.write(json.dumps(stored, indent=1, sort_keys=True).encode())
+    return {**stored, **new}
 
 
 def _chance(task, dt):
@@ -272,7 +290,8 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
         ``heatmap_score.png`` (performance, or accuracy where flagged), ``chance.json``,
         ``scorer.json`` (the scorer checks), ``yang19.json`` (per-sub-task scores) and
         ``diagnostics.json`` (each network's noise-dependence diagnostic), the last four
-        reused by later reports, and ``run_log.json`` (one entry per training invocation,
+        reused by later reports, ``failed.json`` (why a cell's training failed, e.g. a
+        diverged loss: such a network counts as not learned) and ``run_log.json`` (one entry per training invocation,
         interrupted ones included: the report's time and versions); rerunning into it
         resumes.
     settings : BenchmarkSettings
@@ -320,7 +339,7 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
         "results": "results.sqlite", "csv": "benchmark.csv", "curves_csv": "curves.csv",
         "table": "table.md", "figure": "heatmap.png", "figure_score": "heatmap_score.png",
         "chance": "chance.json", "scorer": "scorer.json", "yang19": "yang19.json",
-        "diagnostics": "diagnostics.json", "run_log": "run_log.json"})
+        "diagnostics": "diagnostics.json", "failed": "failed.json", "run_log": "run_log.json"})
     if not run and not os.path.isfile(files["results"]):
         raise FileNotFoundError(f"out_dir: no results database {files['results']!r} to report on")
     included, excluded = select_tasks(max_dt_ms=settings.max_dt_ms)
@@ -359,6 +378,7 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
             f"after {settings.steps} steps; training them for {settings.cap_steps}")
         run_stage(stage2)
     keys += [c.key for g in stage2 for c in g.cells()]
+    errors = _failures(files["failed"], reports, write)
     with ResultStore(files["results"], readonly=not run) as store, stopped():
         curves = store.curves(keys)
         if not curves:
@@ -366,6 +386,9 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
         if run:
             store.export_csv(files["curves_csv"], keys, name="out_dir")
         selected, missed = select_networks(curves, chance, settings)
+        recorded = {c.cell["cell_key"] for c in curves}
+        failed = failed_networks([c for g in grids + stage2 for c in g.cells()], selected,
+                                 {k: v for k, v in errors.items() if k not in recorded}, kinds)
         scorers = _cached(files["scorer"], {t: included[t] for t in {c.task for c in selected}
                                             if t != YANG19_TASK}, _scorer, write=write,
                           workers=local)
@@ -382,10 +405,10 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
         yang, yang_notes = _yang19_tables(networks, settings, files["yang19"], files["scorer"],
                                           write, diagnostics, chance, local)
     rows = benchmark_rows([c for c in selected if c.task != YANG19_TASK] or selected,
-                          chance, scorers, diagnostics)
+                          chance, scorers, diagnostics, failed)
     table = format_benchmark_table(rows)
     head = headline(rows)
-    missed_text = format_missed(missed, chance)
+    missed_text = format_missed(missed, chance, failed)
     yang_text = format_yang19_table(yang, yang_notes)
     with atomic_write(files["csv"], suffix=".csv", name="out_dir") as f:
         f.write(rows_to_csv(rows).encode())
