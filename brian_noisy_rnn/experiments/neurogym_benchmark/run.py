@@ -363,6 +363,7 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
             for grid in stage_grids:
                 reports.append(run_grid(grid, files["results"], workers=workers,
                                         scheduler=scheduler, progress=progress))
+                _failures(files["failed"], reports[-1:], write)  # kept if a later one stops
 
     if run:
         run_stage(grids)
@@ -378,7 +379,7 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
             f"after {settings.steps} steps; training them for {settings.cap_steps}")
         run_stage(stage2)
     keys += [c.key for g in stage2 for c in g.cells()]
-    errors = _failures(files["failed"], reports, write)
+    errors = _failures(files["failed"], [], write)
     with ResultStore(files["results"], readonly=not run) as store, stopped():
         curves = store.curves(keys)
         if not curves:
