@@ -694,8 +694,8 @@ def format_missed(missed: Iterable[NoisePreferenceCurve], chance: dict[str, dict
 #: columns of the benchmark CSV, in order
 CSV_COLUMNS = ("task", "dt_ms", "units", "placement", "sigma_train", "loss", "n", "failed",
                "seeds", "steps", "chance", "accuracy_chance", "ceiling", "chance_policy",
-               "performance", "performance_sem", "accuracy", "accuracy_sem", "learned", "task_learned",
-               "scorer_checked", "scorer_flagged", "scorer_reason", "score_name",
+               "performance", "performance_sem", "accuracy", "accuracy_sem", "learned",
+               "task_learned", "scorer_checked", "scorer_flagged", "scorer_reason", "score_name",
                *(f"{k}_{f}" for k in ("dloss", "score")
                  for f in ("metric", "at_train", "preferred", "sets", "verdicts", "ties", "ratio",
                            "diff", "diff_sem", "signif", "seeds_better", "seeds_worse")),

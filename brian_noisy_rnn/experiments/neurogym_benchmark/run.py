@@ -76,6 +76,24 @@ def _settings_for(settings, included):
     return included
 
 
+def _read_json(path):
+    """The JSON file ``path`` ({} if there is none)."""
+    import json
+
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
+def _write_json(path, data):
+    """Write ``data`` to the JSON file ``path`` atomically."""
+    import json
+
+    with atomic_write(path, suffix=".json", name="out_dir") as f:
+        f.write(json.dumps(data, indent=1, sort_keys=True).encode())
+
+
 def _cached(path, keys, compute, write=True, workers=1, args=None):
     """Entries of the JSON file ``path`` for ``keys`` (key -> what identifies the entry, e.g.
     its dt); missing or stale entries are ``compute(*args(key, ident))`` (default args:
@@ -83,14 +101,9 @@ def _cached(path, keys, compute, write=True, workers=1, args=None):
     needs a module-level ``compute`` and picklable args) and stored back atomically if
     ``write`` (also when an error or an interrupt stops the loop: what was computed is kept,
     and a rerun computes only the rest)."""
-    import json
-
     from ..executors import make_executor
 
-    stored = {}
-    if os.path.isfile(path):
-        with open(path) as f:
-            stored = json.load(f)
+    stored = _read_json(path)
     missing = [(key, ident) for key, ident in sorted(keys.items())
                if not (isinstance(stored.get(key), dict) and stored[key].get("ident") == ident)]
     changed = False
@@ -111,8 +124,7 @@ def _cached(path, keys, compute, write=True, workers=1, args=None):
             executor.shutdown()
     finally:
         if changed and write:
-            with atomic_write(path, suffix=".json", name="out_dir") as f:
-                f.write(json.dumps(stored, indent=1, sort_keys=True).encode())
+            _write_json(path, stored)
     return {key: stored[key] for key in sorted(keys)}
 
 
@@ -120,17 +132,10 @@ def _failures(path, reports, write):
     """Cell key -> why its training failed: the JSON file ``path`` updated with the failed
     cells of ``reports`` (:class:`~.runner.RunReport`; written back if ``write``), so a later
     report can say why a network has no result."""
-    import json
-
-    stored = {}
-    if os.path.isfile(path):
-        with open(path) as f:
-            stored = json.load(f)
+    stored = _read_json(path)
     new = {k: v for r in reports for k, v in r.failed.items() if stored.get(k) != v}
     if new and write:
-        stored.update(new)
-        with atomic_write(path, suffix=".json", name="out_dir") as f:
-            f.write(json.dumps(stored, indent=1, sort_keys=True).encode())
+        _write_json(path, {**stored, **new})
     return {**stored, **new}
 
 
@@ -291,9 +296,9 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
         ``scorer.json`` (the scorer checks), ``yang19.json`` (per-sub-task scores) and
         ``diagnostics.json`` (each network's noise-dependence diagnostic), the last four
         reused by later reports, ``failed.json`` (why a cell's training failed, e.g. a
-        diverged loss: such a network counts as not learned) and ``run_log.json`` (one entry per training invocation,
-        interrupted ones included: the report's time and versions); rerunning into it
-        resumes.
+        diverged loss: such a network counts as not learned) and ``run_log.json`` (one
+        entry per training invocation, interrupted ones included: the report's time and
+        versions); rerunning into it resumes.
     settings : BenchmarkSettings
         The protocol (:data:`FULL` or :data:`QUICK`, or a variant).
     workers : int >= 1 or None
