@@ -29,8 +29,14 @@ text = open(page).read()
 if begin not in text or end not in text:
     sys.exit(f"publish.sh: {page} lacks the markers {begin!r} ... {end!r}")
 head, rest = text.split(begin, 1)
-open(page, "w").write(head + begin + "\n\n" + open(table).read().strip() + "\n\n" + end
-                      + rest.split(end, 1)[1])
+figures = ("![decision-step loss: preferred test sigma per task](neurogym/heatmap.png)\n\n"
+           "![score (performance, or accuracy where flagged): preferred test sigma per task]"
+           "(neurogym/heatmap_score.png)\n\n"
+           "Data: [benchmark.csv](neurogym/benchmark.csv) (one row per task, training sigma, "
+           "loss and placement: the tables below) and [curves.csv](neurogym/curves.csv) "
+           "(every network's measures at every test sigma).\n\n")
+open(page, "w").write(head + begin + "\n\n" + figures + open(table).read().strip() + "\n\n"
+                      + end + rest.split(end, 1)[1])
 PY
     echo "published $STORE/table.md into docs/benchmarks/neurogym.md (figures and CSVs in $DEST/)"
     exit 0
