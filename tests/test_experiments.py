@@ -740,3 +740,23 @@ def test_a_stopped_invocation_is_logged_with_its_cost(tmp_path):
     with logged_if_stopped(path, time.perf_counter(), cpu_seconds()):
         pass
     assert len(read_log(path)) == 1
+
+
+def test_run_each_hands_over_each_result_and_routes_failures():
+    """run_each gives every finished result to on_result by its index, a failing job to
+    on_error without stopping the others; without on_error the failure is raised and the
+    results handed over before it stay with the caller."""
+    from brian_noisy_rnn.experiments.executors import run_each
+
+    calls = [(int, ("3",)), (int, ("x",)), (int, ("5",))]
+    results, errors = {}, {}
+    run_each(calls, 1, results.__setitem__, errors.__setitem__)
+    assert results == {0: 3, 2: 5}
+    assert list(errors) == [1] and isinstance(errors[1], ValueError)
+
+    results.clear()
+    with pytest.raises(ValueError, match="invalid literal"):
+        run_each(calls, 1, results.__setitem__)
+    assert results == {0: 3}
+    run_each([], 1, results.__setitem__)  # nothing to run: no executor, no call
+    assert results == {0: 3}

@@ -71,7 +71,7 @@ def test_a_family_whose_networks_did_not_learn_is_undecided_not_without_onset():
     (every network missed its criterion) the report says "undecided", since the rule saw
     nothing (Yang19 on one-hot targets: 0 of 9 learned)."""
     from brian_noisy_rnn.experiments.reproduction.onset_report import render_onset
-    from brian_noisy_rnn.experiments.reproduction.onset_run import NetworkRecord, OnsetData
+    from brian_noisy_rnn.experiments.reproduction.onset_run import NetworkRecord, OnsetData, onsets_of
 
     v = lambda learned, effect: {"learned": learned, "effect": effect}  # noqa: E731
     assert O.decided_up_to({1.0: [v(True, False)] * 3, 4.0: [v(True, False), v(False, False),
@@ -89,11 +89,8 @@ def test_a_family_whose_networks_did_not_learn_is_undecided_not_without_onset():
     for nmse, answer, cell in ((0.1, "none up to sigma_train 2", "| none |"),
                                (0.9, "undecided (too few networks learned", "| undecided |")):
         recs = records(nmse)
-        by_level = {}
-        for r in recs:
-            by_level.setdefault(r.sigma, []).append(r.verdict)
-        text = render_onset(OnsetData(records=recs, onsets={
-            (task, "default", 20.0): O.onset_level(by_level)}), {})
+        onsets, decided = onsets_of(recs, n_seeds=3)
+        text = render_onset(OnsetData(records=recs, onsets=onsets, decided=decided), {})
         assert answer in text and cell in text
 
 
@@ -181,7 +178,7 @@ def test_report_marks_verdicts_whose_cap_has_not_run_as_provisional():
     report's answer says the family's verdict is provisional, and the unlearned table tells
     a pending cap from a miss after the cap."""
     from brian_noisy_rnn.experiments.reproduction.onset_report import render_onset
-    from brian_noisy_rnn.experiments.reproduction.onset_run import NetworkRecord, OnsetData
+    from brian_noisy_rnn.experiments.reproduction.onset_run import NetworkRecord, OnsetData, onsets_of
 
     task, crit = "PathIntegration2D-v0", O.CRITERIA["PathIntegration2D-v0"]
 
@@ -194,8 +191,8 @@ def test_report_marks_verdicts_whose_cap_has_not_run_as_provisional():
         return r
 
     records = [rec(0, 0.1), rec(1, 0.1), rec(2, 0.5, pending=True, capped=True)]
-    by_level = {1.0: [r.verdict for r in records]}
-    data = OnsetData(records=records, onsets={(task, "default", 20.0): O.onset_level(by_level)})
+    onsets, decided = onsets_of(records, n_seeds=3)
+    data = OnsetData(records=records, onsets=onsets, decided=decided)
     text = render_onset(data, {})
     assert "none up to sigma_train 1, provisional: 1 networks await their cap" in text
     assert "| cap not run yet |" in text and "missed after the cap" not in text

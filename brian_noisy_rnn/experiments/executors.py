@@ -14,12 +14,13 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._threads import one_thread_environment
 
 __all__ = ["Brian2WorkerPlugin", "DASK_MISSING", "check_executor_options", "default_workers",
-           "make_executor"]
+           "make_executor", "run_each"]
 
 
 def _exit_with_parent(parent_pid):
@@ -309,3 +310,51 @@ def check_executor_options(workers: int | None, scheduler: str | None, client: A
         raise ValueError("give scheduler or client, not both")
     if scheduler is not None or client is not None:
         _import_distributed()  # fail before any work when the dask extra is missing
+
+
+def run_each(calls: Sequence[tuple[Callable, tuple]], workers: int | None,
+             on_result: Callable[[int, Any], Any],
+             on_error: Callable[[int, Exception], Any] | None = None) -> None:
+    """Run independent calls on local worker processes, handing over each result as it arrives.
+
+    Parameters
+    ----------
+    calls : sequence of (callable, tuple)
+        ``(fn, args)`` per job; with more than one worker ``fn`` must be a module-level
+        function and ``args`` picklable.
+    workers : int >= 1 or None
+        Local worker processes (None: :func:`default_workers`; 1: this process, one by one).
+    on_result : callable(int, object)
+        Called in this process with a job's index in ``calls`` and its result, as each job
+        finishes (in completion order), so a caller can store it at once.
+    on_error : callable(int, Exception) or None
+        Called with the index and the exception of a job that raised; the other jobs go on.
+        None: the first failure is raised.
+
+    Raises
+    ------
+    Exception
+        A job's exception when ``on_error`` is None, or what ``on_result`` / ``on_error``
+        raise. On any exception or interrupt the jobs still running are cancelled and the
+        worker processes stopped; every result handed over before stays with the caller.
+    """
+    if not calls:
+        return
+    executor = make_executor(len(calls), workers)
+    running = {executor.submit(fn, *args): i for i, (fn, args) in enumerate(calls)}
+    try:
+        while running:
+            for future in executor.wait_any(list(running)):
+                i = running.pop(future)
+                try:
+                    result = future.result()
+                except Exception as err:  # noqa: BLE001 - the caller decides (on_error)
+                    if on_error is None:
+                        raise
+                    on_error(i, err)
+                    continue
+                on_result(i, result)
+    except BaseException:
+        executor.shutdown(cancel=True)
+        raise
+    executor.shutdown()

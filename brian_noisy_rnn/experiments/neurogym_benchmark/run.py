@@ -101,27 +101,22 @@ def _cached(path, keys, compute, write=True, workers=1, args=None):
     needs a module-level ``compute`` and picklable args) and stored back atomically if
     ``write`` (also when an error or an interrupt stops the loop: what was computed is kept,
     and a rerun computes only the rest)."""
-    from ..executors import make_executor
+    from ..executors import run_each
 
     stored = _read_json(path)
     missing = [(key, ident) for key, ident in sorted(keys.items())
                if not (isinstance(stored.get(key), dict) and stored[key].get("ident") == ident)]
     changed = False
+
+    def store(i, result):
+        nonlocal changed
+        key, ident = missing[i]
+        stored[key] = {**result, "ident": ident}
+        changed = True
+
     try:
-        if missing:
-            executor = make_executor(len(missing), workers)
-            running = {executor.submit(compute, *(args or (lambda k, i: (k, i)))(key, ident)):
-                       (key, ident) for key, ident in missing}
-            try:
-                while running:
-                    for future in executor.wait_any(list(running)):
-                        key, ident = running.pop(future)
-                        stored[key] = {**future.result(), "ident": ident}
-                        changed = True
-            except BaseException:
-                executor.shutdown(cancel=True)
-                raise
-            executor.shutdown()
+        run_each([(compute, (args or (lambda k, i: (k, i)))(key, ident)) for key, ident in missing],
+                 workers, store)
     finally:
         if changed and write:
             _write_json(path, stored)

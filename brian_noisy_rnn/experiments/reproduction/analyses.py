@@ -119,29 +119,20 @@ def compute_cached(folder: str, jobs: Sequence[CachedJob], workers: int | None =
     int
         The number of jobs that failed (each is logged; a rerun retries them).
     """
-    from ..executors import make_executor
+    from ..executors import run_each
 
     missing = [j for j in jobs if cached(folder, j.name, j.settings, None) is None]
-    if not missing:
-        return 0
-    executor = make_executor(len(missing), workers)
-    running = {executor.submit(j.fn, *j.args): j for j in missing}
     failed = 0
-    try:
-        while running:
-            for future in executor.wait_any(list(running)):
-                job = running.pop(future)
-                try:
-                    result = future.result()
-                except Exception as err:  # noqa: BLE001 - one failed measurement must not stop the others
-                    failed += 1
-                    log(f"reproduce: {job.name} failed: {type(err).__name__}: {err}")
-                    continue
-                cached(folder, job.name, job.settings, lambda r=result: r)
-    except BaseException:
-        executor.shutdown(cancel=True)
-        raise
-    executor.shutdown()
+
+    def store(i, result):
+        cached(folder, missing[i].name, missing[i].settings, lambda: result)
+
+    def report(i, err):
+        nonlocal failed
+        failed += 1
+        log(f"reproduce: {missing[i].name} failed: {type(err).__name__}: {err}")
+
+    run_each([(j.fn, tuple(j.args)) for j in missing], workers, store, report)
     return failed
 
 

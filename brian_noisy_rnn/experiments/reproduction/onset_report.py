@@ -133,12 +133,7 @@ def _no_onset(data, key, short=False):
     """What a (task, loss, dt) without an onset reports: "none up to <the largest level the
     rule can decide>", or "undecided" when no level has enough learned networks (``short``:
     "none" / "undecided", for a table cell)."""
-    by_level = {}
-    for r in data.records:
-        if (r.task, r.loss, r.dt_ms) == key and r.placement == "pre":
-            by_level.setdefault(r.sigma, []).append(r.verdict)
-    most = max((len(v) for v in by_level.values()), default=0)
-    top = O.decided_up_to(by_level, min_learned=min(2, most))
+    top = data.decided.get(key)
     if top is None:
         return "undecided" if short else "undecided (too few networks learned at every level)"
     return "none" if short else f"none up to sigma_train {top:g}"

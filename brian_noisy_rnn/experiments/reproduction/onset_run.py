@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .analyses import CachedJob, cached, compute_cached
-from .onset import CAP_FACTOR, CRITERIA, OnsetSettings, network_verdict, onset_level, test_sigmas
+from .onset import (CAP_FACTOR, CRITERIA, OnsetSettings, decided_up_to, network_verdict, onset_level,
+                    test_sigmas)
 from .protocol import Protocol
 
-__all__ = ["NetworkRecord", "OnsetData", "run_onset_study"]
+__all__ = ["NetworkRecord", "OnsetData", "onsets_of", "run_onset_study"]
 
 _MSE = "mse_onehot"
 
@@ -104,6 +105,9 @@ class OnsetData:
         The network chosen for every design point (base if it learned, else the cap's).
     onsets : dict
         (task, loss, dt_ms) -> (onset level or None, detail line).
+    decided : dict
+        (task, loss, dt_ms) -> the largest level the onset rule could decide (enough learned
+        networks), or None: a design without an onset reads "none up to" it, or "undecided".
     dt_levels : dict of str to tuple
         Family -> the training sigmas of its time-step grids.
     settings : OnsetSettings
@@ -117,6 +121,7 @@ class OnsetData:
 
     records: list = field(default_factory=list)
     onsets: dict = field(default_factory=dict)
+    decided: dict = field(default_factory=dict)
     dt_levels: dict = field(default_factory=dict)
     settings: OnsetSettings | None = None
     feedforward: list = field(default_factory=list)
@@ -261,16 +266,34 @@ def _write_diverged(path, diverged):
         f.write(json.dumps(rows, indent=1).encode())
 
 
-def _onsets_of(records, n_seeds):
-    out = {}
-    keys = {(r.task, r.loss, r.dt_ms) for r in records}
-    for key in keys:
+def onsets_of(records, n_seeds: int) -> tuple[dict, dict]:
+    """The onset of every (task, loss, dt_ms) among ``records``, and how far it was decided.
+
+    Parameters
+    ----------
+    records : iterable of NetworkRecord
+        Networks of any designs; only the noise-inside ones (placement "pre") count.
+    n_seeds : int
+        Seeds per level in the protocol (a level needs ``min(2, n_seeds)`` learned networks).
+
+    Returns
+    -------
+    onsets : dict
+        (task, loss, dt_ms) -> (onset level or None, detail line): :func:`onset_level`.
+    decided : dict
+        (task, loss, dt_ms) -> the largest level the rule could decide, or None
+        ("undecided"): :func:`decided_up_to`.
+    """
+    records = list(records)
+    onsets, decided = {}, {}
+    for key in {(r.task, r.loss, r.dt_ms) for r in records}:
         by_level = {}
         for r in records:
             if (r.task, r.loss, r.dt_ms) == key and r.placement == "pre":
                 by_level.setdefault(r.sigma, []).append(r.verdict)
-        out[key] = onset_level(by_level, min_learned=min(2, n_seeds))
-    return out
+        onsets[key] = onset_level(by_level, min_learned=min(2, n_seeds))
+        decided[key] = decided_up_to(by_level, min_learned=min(2, n_seeds))
+    return onsets, decided
 
 
 def _diagnostic_job(spec_path, task, dt_ms, n_trials, n_repeats, seed, loss, classification):
@@ -393,7 +416,7 @@ def run_onset_study(protocol: Protocol, settings: OnsetSettings, results: str,
     for task in settings.levels:
         if task not in small:
             design("onset", task, "default", protocol.dt_ms, ("pre", "post"), settings.levels[task])
-    onsets = _onsets_of(chosen.values(), len(protocol.seeds))
+    onsets, _ = onsets_of(chosen.values(), len(protocol.seeds))
     dt_levels = {}
     for task in settings.dt_families:
         onset = onsets.get((task, "default", protocol.dt_ms), (None, ""))[0]
@@ -415,6 +438,7 @@ def run_onset_study(protocol: Protocol, settings: OnsetSettings, results: str,
                    settings.loss_placements.get(task, ("pre", "post")), settings.loss_levels[task])
     records = sorted(chosen.values(), key=lambda r: (r.study, r.task, r.loss, r.dt_ms,
                                                      r.placement, r.sigma, r.seed))
-    onsets = _onsets_of(records, len(protocol.seeds))
-    return OnsetData(records=records, onsets=onsets, dt_levels=dt_levels, settings=settings,
+    onsets, decided = onsets_of(records, len(protocol.seeds))
+    return OnsetData(records=records, onsets=onsets, decided=decided, dt_levels=dt_levels,
+                     settings=settings,
                      feedforward=ff, failed=study.failed)
