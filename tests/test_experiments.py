@@ -591,6 +591,33 @@ def test_a_failed_ensemble_is_retried_network_by_network(tmp_path, monkeypatch):
     assert _rows(tmp_path / "r.sqlite") == _rows(reference)
 
 
+def test_a_failed_ensemble_leaves_no_checkpoint_when_one_of_its_networks_fails_alone(
+        tmp_path, monkeypatch):
+    """An ensemble that failed is retried network by network; when one network fails alone
+    too (a divergence), it never counts as trained, and the ensemble's checkpoint used to
+    stay in the spec folder for good. A finished run removes it; the failure is reported."""
+    import brian_noisy_rnn.bridges.training as training
+    import brian_noisy_rnn.experiments.jobs as jobs
+
+    def broken(*args, **kw):
+        raise RuntimeError("training loss became nan")
+
+    alone = jobs.train_cell_network
+
+    def diverges_for_seed_1(config, train_key=""):
+        if config["seed"] == 1:
+            raise FloatingPointError("training loss became nan at step 2")
+        return alone(config, train_key)
+
+    monkeypatch.setattr(training, "train_ensemble", broken)
+    monkeypatch.setattr(jobs, "train_cell_network", diverges_for_seed_1)
+    report = run_grid(load_grid(tiny_grid_file(tmp_path, seeds=(0, 1))), tmp_path / "r.sqlite",
+                      workers=1, progress=False, log=lambda line: None)
+    assert report.networks_trained == 2 and len(report.recorded) == 2
+    assert len(report.failed) == 2 and all("nan" in m for m in report.failed.values())
+    assert not (tmp_path / "r_specs" / "checkpoints").exists()
+
+
 # --- several processes on one database (issue 20) ------------------------------------------------
 def _create_many(folder, n, barrier, errors):
     """Open (creating) databases folder/db<i>.sqlite for i < n, in step with the other process."""

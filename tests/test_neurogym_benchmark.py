@@ -662,22 +662,24 @@ def test_yang19_table_averages_seeds_and_hides_flagged_performance():
     other = {**row, "accuracy": [0.7, 0.9]}
     table = nb.format_yang19_table([("inside f", [row, flagged]), ("inside f", [other, flagged])])
     lines = table.splitlines()
-    assert lines[2] == "| go | ok | 0.60 → 0.80 (p 0.60) [n=2] |"
-    assert lines[3] == "| dms | flagged: accuracy only | 0.50 → 0.70 [n=2] |"
-    assert len(lines) == 4  # no diagnostic row unless given
+    assert lines[0] == "| network | n | go | dms (scorer flagged: accuracy only) |"
+    assert lines[2] == "| inside f | 2 | 0.60 → 0.80 (p 0.60) | 0.50 → 0.70 |"
+    assert len(lines) == 3  # one row per condition, no diagnostic column unless given
     with_notes = nb.format_yang19_table(
         [("inside f", [row, flagged]), ("outside f", [other, flagged])],
         {"learned": {"inside f": "1/1"}, "diagnostic": {"inside f": "0.2 / 0.1 (2)",
                                                         "outside f": "0.3 / 0.1 (3)"}})
-    assert with_notes.splitlines()[-2:] == ["| learned |  | 1/1 | - |",
-                                            "| diagnostic |  | 0.2 / 0.1 (2) | 0.3 / 0.1 (3) |"]
+    lines = with_notes.splitlines()
+    assert lines[0].endswith("| learned | diagnostic |")
+    assert lines[2:] == ["| inside f | 1 | 0.50 → 0.70 (p 0.60) | 0.50 → 0.70 | 1/1 | 0.2 / 0.1 (2) |",
+                         "| outside f | 1 | 0.70 → 0.90 (p 0.60) | 0.50 → 0.70 | - | 0.3 / 0.1 (3) |"]
     assert nb.format_yang19_table([]) == "No Yang19Multitask-v0 network is recorded."
 
 
 def test_yang19_networks_of_another_results_database_are_scored(tmp_path, make_spec, store,
                                                                  monkeypatch, capsys):
     """``yang19_from``: the Yang19Multitask-v0 networks recorded in another database (the
-    reproduction's) get columns of the Yang19 table, labelled with its folder, units and
+    reproduction's) get rows of the Yang19 table, labelled with its folder, units and
     steps, with learned counts (the benchmark's criterion) and diagnostics (none for a
     network trained without noise: nothing to split); a path without a database is refused
     before any work."""
@@ -739,13 +741,13 @@ def test_yang19_networks_of_another_results_database_are_scored(tmp_path, make_s
                            log=lambda line: None, yang19_from=other)
     assert len(scored) == 4
     lines = res.yang19.splitlines()
-    assert lines[0].startswith("| sub-task | scorer | reproduction: inside f, σ_train 0, "
-                               "cross_entropy, 8 units, 3000 steps, dt 20 ms: accuracy")
-    assert ("| reproduction: inside f, σ_train 2, cross_entropy, 8 units, 3000 steps, dt 20 ms: "
-            in lines[0])
-    assert lines[2] == "| go | ok | 0.50 → 0.70 (p 0.60) [n=2] | 0.50 → 0.70 (p 0.60) [n=2] |"
-    assert lines[3] == "| networks learned (criterion) |  | 1/2 | 1/2 |"
-    assert lines[4].endswith("| -; - | 0.2 / 0.1 (2); 0.2 / 0.1 (2) |")
+    assert lines[0] == ("| network | n | go | networks learned (criterion) "
+                        "| shift / fluctuation (ratio), multitask trials |")
+    assert lines[2] == ("| reproduction: inside f, σ_train 0, cross_entropy, 8 units, 3000 steps, "
+                        "dt 20 ms | 2 | 0.50 → 0.70 (p 0.60) | 1/2 | -; - |")
+    assert lines[3] == ("| reproduction: inside f, σ_train 2, cross_entropy, 8 units, 3000 steps, "
+                        "dt 20 ms | 2 | 0.50 → 0.70 (p 0.60) | 1/2 | 0.2 / 0.1 (2); 0.2 / 0.1 (2) |")
+    assert len(lines) == 4
     code, _, err = run(capsys, "benchmark", "neurogym", "--report-only", "--out", out,
                        "--yang19-from", tmp_path / "nowhere")
     assert code == 2 and "--yang19-from" in err
@@ -813,7 +815,7 @@ def test_quick_benchmark_end_to_end(tmp_path, capsys):
         dloss = c.with_metric(r["dloss_metric"])
         assert r["dloss_sets"] == " ".join(f"{x:.6g}" for x in dloss.preferred_set())
     report = (out / "table.md").read_text()
-    assert "### Yang19" in report and "| dms | flagged" in report
+    assert "### Yang19" in report and "| dms (scorer flagged: accuracy only) |" in report
     headline_text = report.split("\n### ")[0]
     assert "0/0" not in headline_text and "σ_train 3, mse_onehot:" in headline_text
     # a rerun resumes: nothing is trained again, the report is the same

@@ -18,7 +18,9 @@ by network). Rerunning a grid skips recorded cells and reuses recorded (or saved
 networks, and an interrupted ensemble resumes from its checkpoint (``<spec_dir>/checkpoints``),
 so an interrupted run loses at most the cells that were in flight. The runner removes its
 ensemble checkpoints once all their networks are saved (also those of an earlier run that
-grouped the networks differently); checkpoints with untrained networks are kept.
+grouped the networks differently), and at the end of a run those of its ensembles that
+failed and were retried network by network; other checkpoints with untrained networks are
+kept for their resume.
 
 The run is split by concern: :mod:`~.jobs` (the work a worker does), :mod:`~.executors`
 (where it runs), :mod:`~.planning` (which networks train, in which ensembles),
@@ -247,6 +249,7 @@ class _GridRun:
         self.specs = {}  # train_key -> (spec, path)
         self.waiting = {}  # train_key -> cells waiting for that network
         self.train_info = {}  # train_key -> info of an ensemble-trained network, for its first cell
+        self.failed_ensembles = []  # checkpoints of ensembles retried network by network
         self.running = {}  # future -> (cell or _EnsembleJob, spec given or None)
         self.bar = None
 
@@ -303,6 +306,11 @@ class _GridRun:
         else:
             self.executor.shutdown()
             self.clean_checkpoints()
+            # an ensemble that failed was retried network by network: its checkpoint would
+            # only resume the failure, also when one of its networks failed alone (and so
+            # never counts as trained for clean_checkpoints); an interrupted run keeps it
+            for checkpoint in self.failed_ensembles:
+                remove_checkpoint(checkpoint)
         finally:
             if self.bar is not None:
                 self.bar.close()
@@ -348,6 +356,7 @@ class _GridRun:
             detail = "".join(traceback.format_exception_only(type(err), err)).strip()
             self.log(f"ensemble of {len(job.members)} networks failed ({detail}); "
                      "training them one by one")
+            self.failed_ensembles.append(job.checkpoint)
             for c in job.members:  # the same networks: one that diverges fails alone
                 self.waiting[c.train_key] = self.waiting[c.train_key][1:]
                 self.submit(c, None)

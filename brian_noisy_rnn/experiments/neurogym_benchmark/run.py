@@ -157,6 +157,13 @@ def _yang19_networks(store, curves, source=""):
     return out
 
 
+#: what the cells of the Yang19 sub-task table hold (printed above it)
+YANG19_CAPTION = ("One row per network condition (n networks, seeds averaged), one column per "
+                  "sub-task of the yang19 collection, with that sub-task's rule input: "
+                  "decision-step accuracy at test σ 0 → at σ_train, and NeuroGym performance at "
+                  "σ_train (p) where the sub-task's scorer passes the check.")
+
+
 def _yang19_scores(spec_path, n_trials, seed, scorers):
     """:func:`score_yang19` of the network stored at ``spec_path`` (a worker's job)."""
     from ...core.spec import CTRNNSpec
@@ -420,7 +427,7 @@ def run_benchmark(out_dir: str | os.PathLike, settings: BenchmarkSettings = FULL
                            "protocol", format_loss_comparison(rows),
                            "### Networks that missed the criterion",
                            missed_text, "### Yang19: sub-tasks of one multitask network",
-                           yang_text, "### Run: time and versions",
+                           YANG19_CAPTION, yang_text, "### Run: time and versions",
                            format_run_log(history, package_versions())]) + "\n"
     with atomic_write(files["table"], suffix=".md", name="out_dir") as f:
         f.write(report.encode())

@@ -127,43 +127,46 @@ def _score_subtask(spec, name, n_trials, seed, sigmas, backend, scorer):
 
 def format_yang19_table(networks: list[tuple[str, list[dict]]],
                         notes: dict[str, dict[str, str]] | None = None) -> str:
-    """Per-sub-task scores of Yang19 networks as a Markdown table.
+    """Per-sub-task scores of Yang19 networks as a Markdown table, one row per condition.
 
     Parameters
     ----------
     networks : list of (str, list of dict)
         A label per network condition (e.g. "inside f, σ_train 1, cross_entropy") and its
-        :func:`score_yang19` rows; networks with the same label (seeds) are averaged.
+        :func:`score_yang19` rows (one per sub-task, in the same order for every network);
+        networks with the same label (seeds) are averaged.
     notes : dict of str to (dict of str to str), or None
-        Extra rows after the sub-tasks: row title -> label -> text (e.g. networks learned,
-        or each network's noise-dependence diagnostic); a label missing from a row reads
-        "-".
+        Extra columns after the sub-tasks: column title -> label -> text (e.g. networks
+        learned, or each network's noise-dependence diagnostic); a label missing from a
+        column reads "-".
 
     Returns
     -------
     str
-        One row per sub-task: whether its NeuroGym scorer can be trusted
-        (:func:`~.chance.scorer_check`), then per label the decision-step accuracy at
-        sigma 0 → at sigma_train (mean over networks) and, where the scorer is trusted,
-        NeuroGym performance at sigma_train ("p ..."); then the rows of ``notes``.
+        One row per label: its number of networks, then per sub-task the decision-step
+        accuracy at sigma 0 → at sigma_train (mean over the networks) and, where the
+        sub-task's NeuroGym scorer can be trusted (:func:`~.chance.scorer_check`), NeuroGym
+        performance at sigma_train ("p ..."; a flagged sub-task's column title says
+        "accuracy only"); then the columns of ``notes``.
     """
     if not networks:
         return "No Yang19Multitask-v0 network is recorded."
     labels = list(dict.fromkeys(label for label, _ in networks))
-    header = ["sub-task", "scorer"] + [f"{label}: accuracy σ 0 → σ_train (performance)"
-                                       for label in labels]
+    subtasks = networks[0][1]
+    notes = notes or {}
+    header = (["network", "n"]
+              + [f"{r['task']} (scorer flagged: accuracy only)" if r["flagged"] else r["task"]
+                 for r in subtasks] + list(notes))
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for i, first in enumerate(networks[0][1]):
-        cells = [first["task"], "flagged: accuracy only" if first["flagged"] else "ok"]
-        for label in labels:
-            rows = [rs[i] for lab, rs in networks if lab == label]
-            acc = np.mean([r["accuracy"] for r in rows], axis=0)
+    for label in labels:
+        group = [rs for lab, rs in networks if lab == label]
+        cells = [label, str(len(group))]
+        for i, first in enumerate(subtasks):
+            acc = np.mean([rs[i]["accuracy"] for rs in group], axis=0)
             text = f"{acc[0]:.2f} → {acc[-1]:.2f}"
             if not first["flagged"]:
-                text += f" (p {np.mean([r['performance'][-1] for r in rows]):.2f})"
-            cells.append(text + (f" [n={len(rows)}]" if len(rows) > 1 else ""))
-        lines.append("| " + " | ".join(cells) + " |")
-    for title, by_label in (notes or {}).items():
-        cells = [title, ""] + [by_label.get(label, "-") for label in labels]
+                text += f" (p {np.mean([rs[i]['performance'][-1] for rs in group]):.2f})"
+            cells.append(text)
+        cells += [by_label.get(label, "-") for by_label in notes.values()]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
