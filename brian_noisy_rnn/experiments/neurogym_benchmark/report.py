@@ -61,10 +61,15 @@ def trained_loss(curve: NoisePreferenceCurve) -> str:
     str
         ``"cross_entropy"``, ``"mse_onehot"`` or ``"mse"``.
     """
-    loss = _config(curve).get("training", {}).get("loss")
+    return _loss_name(_config(curve), _is_classification(curve))
+
+
+def _loss_name(config, classification):
+    """The training loss of a cell config: its own, else its task kind's default."""
+    loss = config.get("training", {}).get("loss")
     if loss is not None:
         return loss
-    return "cross_entropy" if _is_classification(curve) else "mse"
+    return "cross_entropy" if classification else "mse"
 
 
 def decision_loss_name(loss: str) -> str:
@@ -641,8 +646,7 @@ def failed_networks(cells: Iterable, selected: Iterable[NoisePreferenceCurve],
         if (nid in have and cell.key not in errors) or (nid not in have and nid in seen):
             continue
         seen.add(nid)
-        loss = cell.config["training"].get("loss") or (
-            "cross_entropy" if kinds.get(cell.config["task"]) == "classification" else "mse")
+        loss = _loss_name(cell.config, kinds.get(cell.config["task"]) == "classification")
         out.append({"task": cell.config["task"], "placement": cell.config["placement"],
                     "sigma_train": float(cell.config["train_sigma"]), "loss": loss,
                     "seed": int(cell.config["seed"]),
