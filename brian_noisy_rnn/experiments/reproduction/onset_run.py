@@ -440,5 +440,4 @@ def run_onset_study(protocol: Protocol, settings: OnsetSettings, results: str,
                                                      r.placement, r.sigma, r.seed))
     onsets, decided = onsets_of(records, len(protocol.seeds))
     return OnsetData(records=records, onsets=onsets, decided=decided, dt_levels=dt_levels,
-                     settings=settings,
-                     feedforward=ff, failed=study.failed)
+                     settings=settings, feedforward=ff, failed=study.failed)
